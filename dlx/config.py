@@ -1,0 +1,255 @@
+"""Compose and validate: overrides -> a checked `Experiment`, or one clear error.
+
+Composition is Hydra's, unchanged (`key=value`, `+key=value`, `~key`, `group=choice`).
+Validation is ours: every group is merged into the dataclass schema registered for
+its `name`, so unknown keys, wrong types and impossible values fail here, before
+any data is loaded or any model built.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from dlx.errors import ConfigError, InvalidValue, closest, unknown
+
+GROUPS = ("model", "optim", "scheduler", "regularizer", "loss", "data", "trainer")
+TOP_LEVEL_KEYS = ("name", "output_dir")
+
+
+def conf_dir() -> Path:
+    """The config tree: `dlx/conf` inside a wheel, `conf/` beside `dlx/` in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise ConfigError(f"dlx's config tree is missing (looked in {here / 'conf'}); reinstall dlx")
+
+
+def group_choices(group: str) -> list[str]:
+    """The option names of a config group, from the files in `conf/<group>/` (no imports)."""
+    folder = conf_dir() / group
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def parse_overrides(overrides: list[str]):
+    """Hydra's own parser; a malformed override becomes one clear line."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    try:
+        return parser.parse_overrides(list(overrides))
+    except OverrideParseException as e:
+        first = str(e).strip().splitlines()[0]
+        raise ConfigError(f"malformed override: {first} (expected key=value, e.g. optim.lr=0.01)") from None
+
+
+def check_group_choices(parsed) -> None:
+    for o in parsed:
+        group = o.key_or_group
+        if group not in GROUPS or o.is_delete() or o.is_sweep_override():
+            continue
+        value = o.value()
+        if isinstance(value, str) and value not in group_choices(group):
+            raise unknown(group, value, group_choices(group))
+
+
+def compose(overrides: list[str] = (), *, allow_sweep: bool = False):
+    """Compose `conf/config.yaml` with Hydra overrides into a DictConfig (not yet validated)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+
+    overrides = list(overrides)
+    parsed = parse_overrides(overrides)
+    if not allow_sweep:
+        for o in parsed:
+            if o.is_sweep_override():
+                raise ConfigError(
+                    f"'{o.input_line}' is a sweep; `dlx train` takes one value per key "
+                    "(use `dlx sweep` to search over several)"
+                )
+    check_group_choices(parsed)
+    failure = None
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="dlx"):
+        try:
+            return hydra_compose(config_name="config", overrides=overrides)
+        except HydraException as e:
+            failure = e
+    # explain it outside the Hydra context: finding the closest key composes again
+    raise _composition_error(failure, parsed) from None
+
+
+def _composition_error(error: Exception, parsed) -> ConfigError:
+    text = str(error)
+    match = re.search(r"Could not override '([^']+)'", text)
+    if match:
+        key = match.group(1)
+        hint = _closest_key(key, parsed)
+        if hint:
+            return ConfigError(f"unknown key '{key}' — did you mean '{hint}'?")
+        return ConfigError(f"unknown key '{key}'; see `dlx train --cfg` for the keys")
+    match = re.search(r"Could not delete from config. '([^']+)'", text)
+    if match:
+        return ConfigError(f"cannot delete '{match.group(1)}': no such key")
+    match = re.search(r"An item is already at '([^']+)'", text)
+    if match:
+        key = match.group(1)
+        return ConfigError(f"'{key}' already exists; set it with {key}=... (without the +)")
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return ConfigError(f"invalid overrides: {first}")
+
+
+def _closest_key(dotted: str, parsed) -> str | None:
+    """Compose with only the group choices, then find the nearest existing key."""
+    from omegaconf import DictConfig
+
+    choices = [o.input_line for o in parsed if o.key_or_group in GROUPS and "." not in o.key_or_group]
+    try:
+        base = compose(choices)
+    except ConfigError:
+        return None
+    *parents, leaf = dotted.split(".")
+    node: Any = base
+    for part in parents:
+        if not isinstance(node, DictConfig) or part not in node:
+            return None
+        node = node[part]
+    if not isinstance(node, DictConfig):
+        return None
+    hint = closest(leaf, list(node.keys()))
+    return ".".join([*parents, hint]) if hint else None
+
+
+@dataclass
+class Experiment:
+    """A validated experiment: one typed config object per group, plus the raw DictConfig."""
+
+    model: Any
+    optim: Any
+    scheduler: Any
+    regularizer: Any
+    loss: Any
+    data: Any
+    trainer: Any
+    name: str | None
+    output_dir: str
+    raw: Any  # the composed DictConfig, saved as config.yaml
+
+
+def _schema_for(group: str, node) -> type:
+    from dlx import registry
+    from dlx.regularize import RegularizerConfig
+    from dlx.trainer import TrainerConfig
+
+    fixed = {"regularizer": RegularizerConfig, "trainer": TrainerConfig}
+    if group in fixed:
+        return fixed[group]
+    table = {
+        "model": registry.MODELS,
+        "optim": registry.OPTIMIZERS,
+        "scheduler": registry.SCHEDULERS,
+        "loss": registry.LOSSES,
+        "data": registry.DATASETS,
+    }[group]
+    name = node.get("name") if hasattr(node, "get") else None
+    if name is None:
+        raise ConfigError(f"{group} has no 'name'; choose one with {group}=<{'|'.join(table.names())}>")
+    schema = table.get(str(name)).schema
+    if schema is None:
+        raise ConfigError(f"{group} '{name}' has no schema (a bug in dlx)")
+    return schema
+
+
+def to_schema(group: str, schema: type, node) -> Any:
+    """Merge `node` into `schema`: unknown keys, wrong types and bad values raise ConfigError."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+
+    missing = _missing_keys(schema, node)
+    if missing:
+        raise ConfigError(f"missing key '{group}.{missing}': every key of a config must be set "
+                          f"(it was deleted with ~ or is absent from conf/{group}/)")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
+        return OmegaConf.to_object(merged)
+    except (ConfigKeyError, ConfigAttributeError) as e:
+        key = str(getattr(e, "key", "") or "")
+        path = str(getattr(e, "full_key", "") or key)
+        hint = closest(key, [f.name for f in fields(schema)])
+        did_you_mean = f" — did you mean '{group}.{hint}'?" if hint else ""
+        name = getattr(node, "name", group)
+        raise ConfigError(f"unknown key '{group}.{path}' for {group} '{name}'{did_you_mean}") from None
+    except ValidationError as e:
+        path = f"{group}.{e.full_key}" if e.full_key else group
+        expected = _field_type(schema, str(e.full_key))
+        raise ConfigError(f"invalid value {e.value!r} for {path}: expected {expected}") from None
+    except InvalidValue as e:
+        raise ConfigError(f"invalid {group}.{e.key}: {e.message}") from None
+
+
+def _missing_keys(schema: type, node, prefix: str = "") -> str | None:
+    """The first schema field absent from `node`: no silent defaults for config keys."""
+    from omegaconf import DictConfig
+
+    for f in fields(schema):
+        if f.name not in node:
+            return prefix + f.name
+        if is_dataclass(f.type) and isinstance(node[f.name], DictConfig):
+            deeper = _missing_keys(f.type, node[f.name], f"{prefix}{f.name}.")
+            if deeper:
+                return deeper
+    return None
+
+
+def _field_type(schema: type, dotted: str) -> str:
+    dotted = re.sub(r"\[\d+\]", "", dotted)
+    node = schema
+    for part in dotted.split("."):
+        if not is_dataclass(node):
+            break
+        match = {f.name: f for f in fields(node)}.get(part)
+        if match is None:
+            break
+        node = match.type if not isinstance(match.type, str) else match.type
+    text = node if isinstance(node, str) else str(node)
+    text = text.replace("typing.", "")
+    if text.startswith("list["):
+        inner = text[5:-1]
+        names = {"int": "integers", "float": "numbers", "str": "strings"}
+        return f"a list of {names.get(inner, inner)}, e.g. [64,32]"
+    text = getattr(node, "__name__", text)
+    return {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}.get(
+        text.replace("Optional[", "").rstrip("]").strip(), text
+    )
+
+
+def validate(cfg) -> Experiment:
+    """Check every group against its schema and return the typed `Experiment`."""
+    from omegaconf import OmegaConf
+
+    from dlx.registry import load_components
+
+    load_components()
+    extra = set(cfg.keys()) - set(GROUPS) - set(TOP_LEVEL_KEYS)
+    if extra:
+        key = sorted(extra)[0]
+        raise ConfigError(f"unknown top-level key '{key}'; valid: {', '.join(GROUPS + TOP_LEVEL_KEYS)}")
+    groups = {}
+    for group in GROUPS:
+        node = cfg[group]
+        groups[group] = to_schema(group, _schema_for(group, node), node)
+    output_dir = cfg.get("output_dir") or "outputs"
+    name = cfg.get("name")
+    if name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", str(name)):
+        raise ConfigError(f"invalid name {name!r}: use letters, digits, '.', '_' and '-' only")
+    OmegaConf.resolve(cfg)
+    return Experiment(**groups, name=name, output_dir=str(output_dir), raw=cfg)
+
+
+def load(overrides: list[str] = ()) -> Experiment:
+    """compose + validate: the path every command takes from argv to a checked config."""
+    return validate(compose(overrides))

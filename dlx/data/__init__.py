@@ -1,0 +1,65 @@
+"""Datasets -> a `DataBundle`: split, preprocessed, ready for the trainer."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from dlx.data import preprocess, splits
+from dlx.data import sklearn_sets  # noqa: F401  (registers)
+from dlx.data.bundle import DataBundle, DataConfig, RawData, Split
+from dlx.errors import DataError
+from dlx.registry import DATASETS
+
+__all__ = ["DataBundle", "DataConfig", "RawData", "Split", "build"]
+
+
+def build(cfg: DataConfig) -> DataBundle:
+    """Load `cfg.name`, split it (seeded, stratified), fit preprocessing on train only."""
+    raw = DATASETS.build(cfg.name, cfg)
+    return bundle_from_raw(raw, cfg)
+
+
+def split_indices(raw: RawData, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(train, val, test) positions in `raw`; test is None when the dataset has its own."""
+    index = np.arange(len(raw.y))
+    if raw.test is None:
+        dev, test = splits.holdout(raw.y, raw.task, cfg.test_fraction, cfg.seed)
+    else:
+        dev, test = index, None
+    if cfg.folds:
+        train, val = splits.kfold(raw.y[dev], raw.task, cfg.folds, cfg.fold, cfg.seed, cfg.repeat)
+    else:
+        train, val = splits.holdout(raw.y[dev], raw.task, cfg.val_fraction, cfg.seed)
+    train, val = dev[train], dev[val]
+    if cfg.limit:
+        train = train[: cfg.limit]
+    return train, val, test
+
+
+def bundle_from_raw(raw: RawData, cfg: DataConfig) -> DataBundle:
+    if len(raw.y) == 0:
+        raise DataError(f"dataset '{cfg.name}' is empty")
+    train_i, val_i, test_i = split_indices(raw, cfg)
+    x = torch.as_tensor(raw.x, dtype=torch.float32)
+    y_dtype = torch.float32 if raw.task == "regression" else torch.long
+    y = torch.as_tensor(raw.y, dtype=y_dtype)
+    if test_i is None:
+        x_test = torch.as_tensor(raw.test[0], dtype=torch.float32)
+        y_test = torch.as_tensor(raw.test[1], dtype=y_dtype)
+        test_index = None
+    else:
+        x_test, y_test, test_index = x[test_i], y[test_i], test_i
+
+    mode = cfg.preprocess
+    stats = preprocess.fit(mode, x[train_i])
+
+    def make(xs, ys, idx):
+        return Split(preprocess.apply(mode, stats, xs), ys, idx)
+
+    train = make(x[train_i], y[train_i], train_i)
+    val = make(x[val_i], y[val_i], val_i)
+    test = make(x_test, y_test, test_index)
+    num_targets = 1 if raw.y.ndim == 1 else raw.y.shape[1]
+    return DataBundle(train, val, test, tuple(x.shape[1:]), raw.task, list(raw.classes), num_targets,
+                      {"mode": mode, **stats})

@@ -1,0 +1,84 @@
+"""What every dataset builder returns, and the schema every dataset config starts from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from dlx.errors import require
+
+TASKS = ("multiclass", "binary", "regression")
+PREPROCESS = ("none", "center", "standardize", "minmax", "minmax_sym", "pixels")
+
+
+@dataclass
+class DataConfig:
+    """Keys shared by every dataset; a dataset's schema subclasses this one."""
+
+    name: str = "digits"
+    val_fraction: float = 0.2  # of what is left after the test split
+    test_fraction: float = 0.2  # of the whole; ignored when the dataset has its own test set
+    preprocess: str = "standardize"
+    seed: int = 0  # the split's seed, apart from trainer.seed so a seed sweep keeps its test set
+    limit: int = 0  # use only the first N training samples (0 = all)
+    folds: int = 0  # k-fold: validate on fold `fold` of `folds` (0 = a plain split)
+    fold: int = 0
+    repeat: int = 0  # repeated k-fold: which shuffle
+    root: Optional[str] = None  # where downloaded or user files live
+
+    def __post_init__(self):
+        require(0 < self.val_fraction < 1, "val_fraction", f"must be in (0, 1), got {self.val_fraction}")
+        require(0 <= self.test_fraction < 1, "test_fraction", f"must be in [0, 1), got {self.test_fraction}")
+        require(self.val_fraction + self.test_fraction < 1, "val_fraction",
+                "val_fraction + test_fraction must be < 1")
+        require(self.preprocess in PREPROCESS, "preprocess",
+                f"unknown '{self.preprocess}'; choices: {', '.join(PREPROCESS)}")
+        require(self.limit >= 0, "limit", f"must be >= 0, got {self.limit}")
+        require(self.folds == 0 or self.folds >= 2, "folds", f"must be 0 (off) or >= 2, got {self.folds}")
+        require(0 <= self.fold < max(self.folds, 1), "fold", f"must be in [0, folds), got {self.fold}")
+
+
+@dataclass
+class RawData:
+    """A dataset as arrays, before splitting: what a dataset builder returns."""
+
+    x: np.ndarray  # (N, *input_shape) float
+    y: np.ndarray  # (N,) int for classification, (N,) or (N, k) float for regression
+    task: str
+    classes: list[str] = field(default_factory=list)
+    test: Optional[tuple[np.ndarray, np.ndarray]] = None  # the dataset's own test split, if any
+    is_image: bool = False
+
+
+@dataclass
+class Split:
+    """Inputs and targets of one split, as tensors (on the CPU until the trainer moves them)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    index: Optional[np.ndarray] = None  # positions in the dataset, to check partitions
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def to(self, device) -> "Split":
+        return Split(self.x.to(device), self.y.to(device), self.index)
+
+
+@dataclass
+class DataBundle:
+    train: Split
+    val: Split
+    test: Split
+    input_shape: tuple[int, ...]
+    task: str
+    classes: list[str]
+    num_targets: int = 1  # regression outputs
+    preprocess: dict[str, Any] = field(default_factory=dict)  # fitted statistics, saved with the run
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)

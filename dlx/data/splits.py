@@ -1,0 +1,29 @@
+"""Train / validation / test index splits: a pure function of (labels, seed, fractions, fold)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _stratify(y: np.ndarray, task: str):
+    return y if task != "regression" else None
+
+
+def holdout(y: np.ndarray, task: str, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (keep, held_out), stratified for classification, seeded."""
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(y))
+    if fraction <= 0:
+        return index, index[:0]
+    return train_test_split(index, test_size=fraction, random_state=seed, stratify=_stratify(y, task))
+
+
+def kfold(y: np.ndarray, task: str, folds: int, fold: int, seed: int, repeat: int = 0):
+    """Indices (train, val) of fold `fold` of `folds`; `repeat` picks another shuffle."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    cls = KFold if task == "regression" else StratifiedKFold
+    splitter = cls(n_splits=folds, shuffle=True, random_state=seed + 1000 * repeat)
+    train, val = list(splitter.split(np.zeros(len(y)), _stratify(y, task)))[fold]
+    return train, val

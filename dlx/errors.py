@@ -1,0 +1,60 @@
+"""Errors a user can cause, each with the exit status the CLI gives it.
+
+Anything raised as a `DlxError` is printed as one line, without a traceback
+(unless `--debug`). Everything else is a bug and keeps its traceback.
+"""
+
+
+class DlxError(Exception):
+    """Base of the errors that reach the user as one line."""
+
+    exit_code = 1
+
+
+class ConfigError(DlxError):
+    """A bad command line or config: unknown name, wrong type, impossible value."""
+
+    exit_code = 2
+
+
+class DataError(DlxError):
+    """Data that cannot be used as asked: missing file, bad column, wrong shape."""
+
+    exit_code = 2
+
+
+class RunError(DlxError):
+    """A run that started but failed: divergence, full disk, out of memory."""
+
+    exit_code = 1
+
+
+def closest(name: str, choices) -> str | None:
+    """The choice that looks most like `name`, or None when nothing is close."""
+    import difflib
+
+    matches = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def unknown(kind: str, name: str, choices) -> ConfigError:
+    """`unknown model 'resnett' — did you mean 'resnet'? choices: mlp, cnn, ...`"""
+    choices = sorted(choices)
+    hint = closest(name, choices)
+    did_you_mean = f" — did you mean '{hint}'?" if hint else ""
+    return ConfigError(f"unknown {kind} '{name}'{did_you_mean} choices: {', '.join(choices)}")
+
+
+class InvalidValue(ConfigError):
+    """A schema's own check failed; `dlx.config` adds the group to the key."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+def require(ok: bool, key: str, message: str) -> None:
+    """Raise `InvalidValue(key, message)` unless `ok`. Used in schemas' __post_init__."""
+    if not ok:
+        raise InvalidValue(key, message)

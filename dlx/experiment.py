@@ -1,0 +1,168 @@
+"""`run(exp) -> summary`: the one path that `train`, `sweep` and `cv` all take.
+
+Build data, model, loss, optimizer, schedule and regulariser from a validated
+`Experiment`; fit; evaluate the best weights on the test split; write the run.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from dlx.config import Experiment
+from dlx.errors import ConfigError
+from dlx.runs import RUNS, RunDir
+
+
+def label_for(exp: Experiment) -> str:
+    return exp.name or f"{exp.model.name}-{exp.optim.name}-{exp.data.name}"
+
+
+class RunWriter:
+    """Trainer callback that keeps the run folder current after every epoch."""
+
+    def __init__(self, run: RunDir, checkpoint: bool, meta: dict):
+        self.run, self.checkpoint, self.meta = run, checkpoint, meta
+
+    def on_epoch_end(self, trainer, row: dict) -> None:
+        self.run.write_metrics(trainer.history)
+        self.run.log("  ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
+        if self.checkpoint:
+            self.run.save_checkpoint("last", {**trainer.state_dict(), "meta": self.meta})
+
+    def on_step_checkpoint(self, trainer, _row) -> None:
+        if self.checkpoint:
+            self.run.save_checkpoint("last", {**trainer.state_dict(), "meta": self.meta})
+
+    def on_improved(self, trainer, row: dict) -> None:
+        if self.checkpoint:
+            self.run.save_checkpoint("best", {"model": trainer.best_state, "epoch": trainer.epoch,
+                                              "value": trainer.best_value, "meta": self.meta})
+
+
+def _fmt(v) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def setup_torch(exp: Experiment):
+    """Threads, seeds and determinism; returns the device."""
+    import torch
+
+    from dlx.trainer import resolve_device, seed_everything
+
+    if exp.trainer.num_threads:
+        torch.set_num_threads(exp.trainer.num_threads)
+    seed_everything(exp.trainer.seed, exp.trainer.deterministic)
+    return resolve_device(exp.trainer.device)
+
+
+def build_parts(exp: Experiment, bundle, device):
+    """Model, loss, optimizer, schedule, penalty for this data: nothing trained yet."""
+    from dlx import models
+    from dlx.losses import build_loss
+    from dlx.optim import build_optimizer, build_schedule
+    from dlx.registry import OPTIMIZERS
+    from dlx.regularize import build_penalty
+
+    reg = exp.regularizer
+    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
+    model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm).to(device)
+    optimizer = build_optimizer(exp.optim, model.parameters(), reg.decoupled_weight_decay)
+    meta = OPTIMIZERS.get(exp.optim.name).meta
+    batch_size = len(bundle.train) if meta.get("full_batch") else exp.trainer.batch_size
+    steps = max(1, -(-len(bundle.train) // batch_size))
+    schedule = build_schedule(exp.scheduler, optimizer, epochs=exp.trainer.epochs, steps_per_epoch=steps,
+                              mode=exp.trainer.mode)
+    return model, loss, optimizer, schedule, build_penalty(reg, model), batch_size, meta
+
+
+def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None) -> dict:
+    """Train and evaluate `exp`; write `outputs/runs/<id>/`; return the summary dict."""
+    import torch
+
+    from dlx import data
+    from dlx.data.loaders import TensorBatches
+    from dlx.models import count_parameters
+    from dlx.trainer import Divergence, Trainer
+
+    started = time.time()
+    device = setup_torch(exp)
+    bundle = data.build(exp.data)
+    model, loss, optimizer, schedule, penalty, batch_size, meta = build_parts(exp, bundle, device)
+    _check_monitor(exp, bundle, loss.num_outputs)
+
+    train, val, test = (s.to(device) for s in (bundle.train, bundle.val, bundle.test))
+    shuffle = torch.Generator().manual_seed(exp.trainer.seed)
+    train_batches = TensorBatches(train.x, train.y, batch_size, shuffle=True, generator=shuffle)
+    eval_bs = exp.trainer.eval_batch_size
+    val_batches = TensorBatches(val.x, val.y, eval_bs)
+    test_batches = TensorBatches(test.x, test.y, eval_bs)
+
+    root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
+    run_dir = RunDir.create(root, label_for(exp))
+    run_dir.write_yaml("config.yaml", exp.raw)
+    run_dir.write_yaml("overrides.yaml", list(overrides))
+    run_dir.write_status("running")
+    params = count_parameters(model)
+    ckpt_meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
+                 "input_shape": list(bundle.input_shape), "task": bundle.task}
+    trainer = Trainer(
+        exp.trainer, model, loss, optimizer, schedule, task=bundle.task, num_outputs=loss.num_outputs,
+        device=device, penalty=penalty, clip_grad_norm=exp.regularizer.clip_grad_norm,
+        early_stopping=exp.regularizer.early_stopping, shuffle_generator=shuffle,
+        callbacks=[RunWriter(run_dir, exp.trainer.checkpoint, ckpt_meta), *callbacks],
+        closure=bool(meta.get("closure")),
+    )
+    for cb in callbacks:
+        if hasattr(cb, "on_fit_start"):
+            cb.on_fit_start(run_dir, exp, params)
+    try:
+        trainer.fit(train_batches, val_batches)
+    except Divergence as e:
+        run_dir.write_status("failed", reason=str(e), epoch=e.epoch, step=e.step)
+        run_dir.log(f"failed: {e}")
+        raise
+    except KeyboardInterrupt:
+        if exp.trainer.checkpoint and trainer.history:
+            run_dir.save_checkpoint("last", {**trainer.state_dict(), "meta": ckpt_meta})
+        run_dir.write_status("interrupted", epoch=trainer.epoch)
+        raise
+    trainer.restore_best()
+    test_metrics = trainer.evaluate(test_batches)
+    last = trainer.history[-1]
+    summary = {
+        "run_id": run_dir.id,
+        "status": "finished",
+        "model": exp.model.name,
+        "optim": exp.optim.name,
+        "scheduler": exp.scheduler.name,
+        "regularizer": exp.regularizer.name,
+        "data": exp.data.name,
+        "task": bundle.task,
+        "epochs_run": trainer.epoch,
+        "best_epoch": trainer.best_epoch,
+        "stopped_early": trainer.stopped_early,
+        "monitor": exp.trainer.monitor,
+        "best_value": trainer.best_value,
+        **{k: v for k, v in last.items() if k.startswith(("train_", "val_"))},
+        **{f"test_{k}": v for k, v in test_metrics.items()},
+        "params": params,
+        "train_size": len(bundle.train),
+        "val_size": len(bundle.val),
+        "test_size": len(bundle.test),
+        "duration_s": round(time.time() - started, 3),
+        "device": str(device),
+        "path": str(run_dir.path),
+    }
+    run_dir.write_status("finished")
+    run_dir.write_summary(summary)  # last: its presence means "finished"
+    return summary
+
+
+def _check_monitor(exp: Experiment, bundle, num_outputs: int) -> None:
+    from dlx.metrics import metric_names
+
+    valid = [f"val_{m}" for m in metric_names(bundle.task, num_outputs)]
+    if exp.trainer.monitor not in valid:
+        raise ConfigError(f"trainer.monitor={exp.trainer.monitor} is not measured on {bundle.task} data; "
+                          f"choose one of: {', '.join(valid)}")

@@ -1,0 +1,99 @@
+"""Losses for classification and regression, chosen from the data's task unless set.
+
+A loss decides how many outputs the model needs (`bce` on binary data: one logit;
+`cross_entropy`: one per class), so the experiment asks the loss before it builds
+the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from dlx.errors import ConfigError, require
+from dlx.registry import LOSSES
+
+DEFAULT_FOR_TASK = {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse"}
+
+
+@dataclass
+class LossConfig:
+    name: str = "auto"  # auto: cross_entropy (multiclass), bce (binary), mse (regression)
+    label_smoothing: float = 0.0  # cross_entropy only
+    delta: float = 1.0  # huber
+    margin: float = 1.0  # hinge
+
+    def __post_init__(self):
+        require(0 <= self.label_smoothing < 1, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
+        require(self.delta > 0, "delta", f"must be > 0, got {self.delta}")
+        require(self.margin > 0, "margin", f"must be > 0, got {self.margin}")
+
+
+@dataclass
+class Loss:
+    name: str
+    fn: object  # (outputs, targets) -> scalar tensor
+    num_outputs: int
+
+    def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.fn(out, y)
+
+
+def build_loss(cfg: LossConfig, task: str, num_classes: int, num_targets: int = 1, label_smoothing: float = 0.0) -> Loss:
+    """The loss for `task`; `num_classes` for classification, `num_targets` for regression."""
+    name = DEFAULT_FOR_TASK[task] if cfg.name == "auto" else cfg.name
+    entry = LOSSES.get(name)
+    tasks = entry.meta["tasks"]
+    if task not in tasks:
+        fits = ", ".join(n for n in LOSSES.names() if task in LOSSES.get(n).meta["tasks"])
+        raise ConfigError(f"loss '{name}' does not fit {task} data ({num_classes} classes); use one of: {fits}")
+    smoothing = label_smoothing or cfg.label_smoothing  # regularizer.label_smoothing wins when set
+    return entry.builder(cfg, num_classes=num_classes, num_targets=num_targets, label_smoothing=smoothing)
+
+
+@LOSSES.register("auto", schema=LossConfig, tasks=("multiclass", "binary", "regression"))
+def _auto(cfg, **_):  # pragma: no cover - resolved by build_loss before lookup
+    raise AssertionError("'auto' is resolved by build_loss")
+
+
+@LOSSES.register("cross_entropy", schema=LossConfig, tasks=("multiclass", "binary"))
+def cross_entropy(cfg, num_classes, label_smoothing=0.0, **_):
+    def fn(out, y):
+        return F.cross_entropy(out, y, label_smoothing=label_smoothing)
+
+    return Loss("cross_entropy", fn, num_classes)
+
+
+@LOSSES.register("bce", schema=LossConfig, tasks=("binary",))
+def bce(cfg, num_classes, **_):
+    def fn(out, y):  # one logit per sample; targets 0/1
+        return F.binary_cross_entropy_with_logits(out.reshape(-1), y.to(out.dtype))
+
+    return Loss("bce", fn, 1)
+
+
+@LOSSES.register("hinge", schema=LossConfig, tasks=("multiclass", "binary"))
+def hinge(cfg, num_classes, **_):
+    def fn(out, y):  # Crammer–Singer style multi-class margin, as torch's multi_margin_loss
+        return F.multi_margin_loss(out, y, margin=cfg.margin)
+
+    return Loss("hinge", fn, num_classes)
+
+
+def _regression(name, loss_fn):
+    def build(cfg, num_targets=1, **_):
+        def fn(out, y):
+            return loss_fn(out.reshape(y.shape), y, cfg)
+
+        return Loss(name, fn, num_targets)
+
+    return build
+
+
+LOSSES.register("mse", schema=LossConfig, tasks=("regression",))(_regression("mse", lambda o, y, c: F.mse_loss(o, y)))
+LOSSES.register("mae", schema=LossConfig, tasks=("regression",))(_regression("mae", lambda o, y, c: F.l1_loss(o, y)))
+LOSSES.register("huber", schema=LossConfig, tasks=("regression",))(
+    _regression("huber", lambda o, y, c: F.huber_loss(o, y, delta=c.delta))
+)

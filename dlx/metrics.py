@@ -1,0 +1,134 @@
+"""Metrics per task, accumulated on the device without a sync per batch.
+
+Each accumulator takes (outputs, targets, loss) batch by batch and returns a dict
+of plain floats at the end: `{"loss": .., "acc": .., "top5": ..}` for classification,
+`{"loss": .., "mae": .., "rmse": .., "r2": ..}` for regression.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+MINIMIZED = ("loss", "mae", "rmse", "mse", "error", "err", "penalty")
+
+
+def mode_for(metric: str) -> str:
+    """'min' for losses and errors, 'max' for accuracies, AUC and R²."""
+    return "min" if any(metric.endswith(s) or f"_{s}" in metric for s in MINIMIZED) else "max"
+
+
+def metric_names(task: str, num_outputs: int) -> list[str]:
+    if task == "regression":
+        return ["loss", "mae", "rmse", "r2"]
+    names = ["loss", "acc"]
+    if task == "multiclass" and num_outputs > 5:
+        names.append("top5")
+    if task == "binary":
+        names.append("auc")
+    return names
+
+
+class ClassificationMetrics:
+    def __init__(self, num_outputs: int, task: str = "multiclass", keep_scores: bool = False):
+        self.top5 = task == "multiclass" and num_outputs > 5
+        self.binary_logit = num_outputs == 1
+        self.keep_scores = keep_scores and task == "binary"
+        self.reset()
+
+    def reset(self):
+        self.n = 0
+        self.loss_sum = torch.zeros(())
+        self.correct = torch.zeros((), dtype=torch.long)
+        self.correct5 = torch.zeros((), dtype=torch.long)
+        self.scores, self.targets = [], []
+
+    @torch.no_grad()
+    def update(self, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> None:
+        n = y.shape[0]
+        self.n += n
+        if self.loss_sum.device != out.device:
+            self.loss_sum = self.loss_sum.to(out.device)
+            self.correct = self.correct.to(out.device)
+            self.correct5 = self.correct5.to(out.device)
+        self.loss_sum += loss.detach().float() * n
+        if self.binary_logit:
+            pred = (out.reshape(-1) > 0).long()
+        else:
+            pred = out.argmax(dim=1)
+        self.correct += (pred == y).sum()
+        if self.top5:
+            top = out.topk(5, dim=1).indices  # (B, 5)
+            self.correct5 += (top == y[:, None]).any(dim=1).sum()
+        if self.keep_scores:
+            score = out.reshape(-1) if self.binary_logit else out[:, 1] - out[:, 0]
+            self.scores.append(score.float().cpu())
+            self.targets.append(y.cpu())
+
+    def compute(self) -> dict[str, float]:
+        n = max(self.n, 1)
+        result = {"loss": self.loss_sum.item() / n, "acc": self.correct.item() / n}
+        if self.top5:
+            result["top5"] = self.correct5.item() / n
+        if self.keep_scores:
+            result["auc"] = roc_auc(torch.cat(self.scores), torch.cat(self.targets))
+        return result
+
+
+class RegressionMetrics:
+    def __init__(self, num_outputs: int = 1, task: str = "regression", keep_scores: bool = False):
+        self.reset()
+
+    def reset(self):
+        self.n = 0
+        self.sums = None  # loss, |e|, e², y, y² summed on the device
+
+    @torch.no_grad()
+    def update(self, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> None:
+        out = out.reshape(y.shape).float()
+        y = y.float()
+        err = out - y
+        batch = torch.stack(
+            [loss.detach().float() * y.shape[0], err.abs().sum(), err.pow(2).sum(), y.sum(), y.pow(2).sum()]
+        )
+        self.sums = batch if self.sums is None else self.sums + batch
+        self.n += y.shape[0]
+        self.values = y.numel() // max(y.shape[0], 1)
+
+    def compute(self) -> dict[str, float]:
+        if self.sums is None:
+            return {"loss": math.nan, "mae": math.nan, "rmse": math.nan, "r2": math.nan}
+        loss, abs_err, sq_err, y_sum, y_sq = self.sums.tolist()
+        count = self.n * self.values
+        variance = y_sq - y_sum * y_sum / count
+        return {
+            "loss": loss / self.n,
+            "mae": abs_err / count,
+            "rmse": math.sqrt(sq_err / count),
+            "r2": 1.0 - sq_err / variance if variance > 0 else math.nan,
+        }
+
+
+def accumulator(task: str, num_outputs: int, keep_scores: bool = False):
+    cls = RegressionMetrics if task == "regression" else ClassificationMetrics
+    return cls(num_outputs, task, keep_scores)
+
+
+def roc_auc(scores: torch.Tensor, targets: torch.Tensor) -> float:
+    """Area under the ROC curve by the rank-sum (Mann–Whitney U) formula, ties averaged."""
+    scores = scores.double()
+    pos = targets == 1
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return math.nan
+    order = scores.argsort()
+    ranks = torch.empty_like(scores)
+    ranks[order] = torch.arange(1, len(scores) + 1, dtype=torch.double)
+    # average the ranks of tied scores
+    uniq, inverse = torch.unique(scores, return_inverse=True)
+    if len(uniq) < len(scores):
+        sums = torch.zeros(len(uniq), dtype=torch.double).index_add_(0, inverse, ranks)
+        counts = torch.zeros(len(uniq), dtype=torch.double).index_add_(0, inverse, torch.ones_like(ranks))
+        ranks = (sums / counts)[inverse]
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

@@ -1,0 +1,56 @@
+"""Multi-layer perceptron: Linear -> [BatchNorm] -> activation -> [Dropout], repeated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from dlx.errors import require
+from dlx.models.layers import activation, check_activation, check_init, flat_features, init_weights
+from dlx.registry import MODELS
+
+
+@dataclass
+class MLPConfig:
+    name: str = "mlp"
+    hidden: list[int] = field(default_factory=lambda: [256, 128])
+    activation: str = "relu"
+    negative_slope: float = 0.01  # leaky_relu only
+    dropout: float = 0.0
+    batchnorm: bool = False  # BatchNorm after the linear layer, before the activation
+    init: str = "default"
+    init_std: float = 0.01  # init=normal only
+
+    def __post_init__(self):
+        require(all(h > 0 for h in self.hidden), "hidden", f"widths must be > 0, got {self.hidden}")
+        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
+        check_activation(self.activation)
+        check_init(self.init)
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: MLPConfig, in_features: int, num_outputs: int):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]  # (B, *shape) -> (B, features)
+        width = in_features
+        for h in cfg.hidden:
+            layers.append(nn.Linear(width, h, bias=not cfg.batchnorm))  # BN's shift replaces the bias
+            if cfg.batchnorm:
+                layers.append(nn.BatchNorm1d(h))
+            layers.append(activation(cfg.activation, cfg.negative_slope))
+            if cfg.dropout > 0:
+                layers.append(nn.Dropout(cfg.dropout))
+            width = h
+        layers.append(nn.Linear(width, num_outputs))  # logits, or a linear output for regression
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@MODELS.register("mlp", schema=MLPConfig)
+def build_mlp(cfg: MLPConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    model = MLP(cfg, flat_features(input_shape), num_outputs)
+    init_weights(model, cfg.init, cfg.init_std, cfg.activation)
+    return model
