@@ -67,6 +67,27 @@ def train(
     report.print_summary(summary)
 
 
+# ---------------------------------------------------------------- models (issue 3)
+
+
+# ---------------------------------------------------------------- list, optim/scheduler/loss (issue 4)
+
+
+# ---------------------------------------------------------------- data (issue 5)
+
+
+# ---------------------------------------------------------------- sweep (issue 6)
+
+
+# ---------------------------------------------------------------- cv (issue 7)
+
+
+# ---------------------------------------------------------------- runs, show, compare, plot (issue 8)
+
+
+# ---------------------------------------------------------------- entry point
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors become one line and an exit status, not a traceback."""
     from dlx.errors import DlxError
