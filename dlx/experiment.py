@@ -76,8 +76,13 @@ def build_parts(exp: Experiment, bundle, device):
     return model, loss, optimizer, schedule, build_penalty(reg, model), batch_size, meta
 
 
-def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None) -> dict:
-    """Train and evaluate `exp`; write `outputs/runs/<id>/`; return the summary dict."""
+def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
+        run_path: Path | None = None) -> dict:
+    """Train and evaluate `exp`; write `outputs/runs/<id>/`; return the summary dict.
+
+    `runs_root` puts the run folder elsewhere (a sweep's `runs/`); `run_path` names the
+    folder exactly (a CV fold's `fold-<k>/`).
+    """
     import torch
 
     from dlx import data
@@ -99,7 +104,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     test_batches = TensorBatches(test.x, test.y, eval_bs)
 
     root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
-    run_dir = RunDir.create(root, label_for(exp))
+    run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
     run_dir.write_yaml("config.yaml", exp.raw)
     run_dir.write_yaml("overrides.yaml", list(overrides))
     run_dir.write_status("running")

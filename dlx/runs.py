@@ -85,6 +85,15 @@ class RunDir:
         (path / "checkpoints").mkdir()
         return cls(path)
 
+    @classmethod
+    def at(cls, path: Path) -> "RunDir":
+        """A run folder at an exact path (e.g. a CV fold's `fold-<k>/`), created if needed."""
+        try:
+            (Path(path) / "checkpoints").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunError(f"cannot create {path}: {e.strerror or e} — choose another output_dir") from None
+        return cls(path)
+
     @property
     def id(self) -> str:
         return self.path.name
