@@ -31,36 +31,36 @@ def metric_names(task: str, num_outputs: int) -> list[str]:
 
 
 class ClassificationMetrics:
-    def __init__(self, num_outputs: int, task: str = "multiclass", keep_scores: bool = False):
-        self.top5 = task == "multiclass" and num_outputs > 5
+    """Loss, accuracy (and top-5 / AUC where they apply) over batches.
+
+    `update` costs a few tensor ops and no extra sync: the loss arrives as the float the
+    loop already read, counts stay on the device until `compute`.
+    """
+
+    def __init__(self, num_outputs: int, task: str = "multiclass", keep_scores: bool = False,
+                 top5: bool = True):
+        self.top5 = top5 and task == "multiclass" and num_outputs > 5
         self.binary_logit = num_outputs == 1
         self.keep_scores = keep_scores and task == "binary"
         self.reset()
 
     def reset(self):
         self.n = 0
-        self.loss_sum = torch.zeros(())
-        self.correct = torch.zeros((), dtype=torch.long)
-        self.correct5 = torch.zeros((), dtype=torch.long)
+        self.loss_sum = 0.0
+        self.correct = 0  # becomes a device tensor after the first batch
+        self.correct5 = 0
         self.scores, self.targets = [], []
 
-    @torch.no_grad()
-    def update(self, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> None:
+    def update(self, out: torch.Tensor, y: torch.Tensor, loss: float) -> None:
+        out = out.detach()
         n = y.shape[0]
         self.n += n
-        if self.loss_sum.device != out.device:
-            self.loss_sum = self.loss_sum.to(out.device)
-            self.correct = self.correct.to(out.device)
-            self.correct5 = self.correct5.to(out.device)
-        self.loss_sum += loss.detach().float() * n
-        if self.binary_logit:
-            pred = (out.reshape(-1) > 0).long()
-        else:
-            pred = out.argmax(dim=1)
-        self.correct += (pred == y).sum()
+        self.loss_sum += loss * n
+        pred = (out.reshape(-1) > 0).long() if self.binary_logit else out.argmax(dim=1)
+        self.correct = self.correct + (pred == y).sum()
         if self.top5:
             top = out.topk(5, dim=1).indices  # (B, 5)
-            self.correct5 += (top == y[:, None]).any(dim=1).sum()
+            self.correct5 = self.correct5 + (top == y[:, None]).any(dim=1).sum()
         if self.keep_scores:
             score = out.reshape(-1) if self.binary_logit else out[:, 1] - out[:, 0]
             self.scores.append(score.float().cpu())
@@ -68,30 +68,30 @@ class ClassificationMetrics:
 
     def compute(self) -> dict[str, float]:
         n = max(self.n, 1)
-        result = {"loss": self.loss_sum.item() / n, "acc": self.correct.item() / n}
+        result = {"loss": self.loss_sum / n, "acc": float(self.correct) / n}
         if self.top5:
-            result["top5"] = self.correct5.item() / n
+            result["top5"] = float(self.correct5) / n
         if self.keep_scores:
             result["auc"] = roc_auc(torch.cat(self.scores), torch.cat(self.targets))
         return result
 
 
 class RegressionMetrics:
-    def __init__(self, num_outputs: int = 1, task: str = "regression", keep_scores: bool = False):
+    def __init__(self, num_outputs: int = 1, task: str = "regression", keep_scores: bool = False,
+                 top5: bool = False):
         self.reset()
 
     def reset(self):
         self.n = 0
-        self.sums = None  # loss, |e|, e², y, y² summed on the device
+        self.loss_sum = 0.0
+        self.sums = None  # |e|, e², y, y² summed on the device
 
-    @torch.no_grad()
-    def update(self, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> None:
-        out = out.reshape(y.shape).float()
+    def update(self, out: torch.Tensor, y: torch.Tensor, loss: float) -> None:
+        out = out.detach().reshape(y.shape).float()
         y = y.float()
         err = out - y
-        batch = torch.stack(
-            [loss.detach().float() * y.shape[0], err.abs().sum(), err.pow(2).sum(), y.sum(), y.pow(2).sum()]
-        )
+        batch = torch.stack([err.abs().sum(), err.pow(2).sum(), y.sum(), y.pow(2).sum()])
+        self.loss_sum += loss * y.shape[0]
         self.sums = batch if self.sums is None else self.sums + batch
         self.n += y.shape[0]
         self.values = y.numel() // max(y.shape[0], 1)
@@ -99,7 +99,8 @@ class RegressionMetrics:
     def compute(self) -> dict[str, float]:
         if self.sums is None:
             return {"loss": math.nan, "mae": math.nan, "rmse": math.nan, "r2": math.nan}
-        loss, abs_err, sq_err, y_sum, y_sq = self.sums.tolist()
+        abs_err, sq_err, y_sum, y_sq = self.sums.tolist()
+        loss = self.loss_sum
         count = self.n * self.values
         variance = y_sq - y_sum * y_sum / count
         return {
@@ -110,9 +111,9 @@ class RegressionMetrics:
         }
 
 
-def accumulator(task: str, num_outputs: int, keep_scores: bool = False):
+def accumulator(task: str, num_outputs: int, keep_scores: bool = False, top5: bool = True):
     cls = RegressionMetrics if task == "regression" else ClassificationMetrics
-    return cls(num_outputs, task, keep_scores)
+    return cls(num_outputs, task, keep_scores, top5)
 
 
 def roc_auc(scores: torch.Tensor, targets: torch.Tensor) -> float:

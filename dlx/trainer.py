@@ -29,7 +29,7 @@ class TrainerConfig:
     epochs: int = 30
     batch_size: int = 64
     eval_batch_size: int = 1024
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    device: str = "cpu"  # cpu | auto | cuda | cuda:N | mps
     seed: int = 0
     deterministic: bool = False
     monitor: str = "val_acc"  # the validation metric that picks the best epoch
@@ -170,7 +170,8 @@ class Trainer:
     def train_one_epoch(self, batches) -> dict[str, float]:
         model, optimizer, loss_fn = self.model, self.optimizer, self.loss
         model.train()
-        metrics = accumulator(self.task, self.num_outputs)
+        # top-5 is a validation/test figure; on the training batches it would only cost time
+        metrics = accumulator(self.task, self.num_outputs, top5=False)
         penalty_sum, steps = 0.0, 0
         for xb, yb in batches:
             xb = xb.to(self.device, non_blocking=True)
@@ -190,7 +191,7 @@ class Trainer:
             value = loss.item()  # one sync per step, as any hand-written loop's `loss.item()`
             if not math.isfinite(value):
                 raise Divergence(self.epoch + 1, self.step, value)
-            metrics.update(out, yb, loss)
+            metrics.update(out, yb, value)
             if pen is not None:
                 penalty_sum += float(pen)
             self.schedule.step_batch()
@@ -244,7 +245,7 @@ class Trainer:
             with self._autocast():
                 out = self.model(xb)
                 loss = self.loss(out, yb)
-            metrics.update(out.float(), yb, loss)
+            metrics.update(out.float(), yb, loss.item())
         return metrics.compute()
 
     # ------------------------------------------------------------ best / early stopping

@@ -1,0 +1,53 @@
+import pytest
+
+from dlx.errors import ConfigError
+from dlx.registry import DATASETS, LOSSES, MODELS, OPTIMIZERS, SCHEDULERS, Registry, load_components
+
+
+def test_register_and_build():
+    reg = Registry("widget")
+
+    @reg.register("a", schema=dict, colour="red")
+    def build_a(x):
+        return x * 2
+
+    assert reg.build("a", 21) == 42
+    assert reg.get("a").schema is dict
+    assert reg.get("a").meta == {"colour": "red"}
+    assert reg.names() == ["a"]
+    assert "a" in reg and "b" not in reg
+
+
+def test_unknown_name_lists_choices_and_closest():
+    reg = Registry("model")
+    for name in ("mlp", "cnn", "resnet"):
+        reg.register(name)(lambda: None)
+    with pytest.raises(ConfigError) as info:
+        reg.get("resnett")
+    message = str(info.value)
+    assert "unknown model 'resnett'" in message
+    assert "did you mean 'resnet'" in message
+    assert "cnn, mlp, resnet" in message
+
+
+def test_unknown_name_without_close_match_has_no_guess():
+    reg = Registry("model")
+    reg.register("mlp")(lambda: None)
+    with pytest.raises(ConfigError) as info:
+        reg.get("zzzzzz")
+    assert "did you mean" not in str(info.value)
+
+
+def test_double_registration_is_a_bug():
+    reg = Registry("x")
+    reg.register("a")(lambda: None)
+    with pytest.raises(ValueError):
+        reg.register("a")(lambda: None)
+
+
+@pytest.mark.parametrize("table", [MODELS, OPTIMIZERS, SCHEDULERS, LOSSES, DATASETS], ids=lambda t: t.kind)
+def test_every_component_has_a_schema(table):
+    load_components()
+    assert table.names(), f"no {table.kind} registered"
+    for name in table.names():
+        assert table.get(name).schema is not None, f"{table.kind} '{name}' has no schema"
