@@ -131,8 +131,12 @@ def _regression(name, loss_fn):
     return build
 
 
-LOSSES.register("mse", schema=PlainLossConfig, tasks=("regression",))(_regression("mse", lambda o, y, c: F.mse_loss(o, y)))
-LOSSES.register("mae", schema=PlainLossConfig, tasks=("regression",))(_regression("mae", lambda o, y, c: F.l1_loss(o, y)))
+LOSSES.register("mse", schema=PlainLossConfig, tasks=("regression",))(
+    _regression("mse", lambda o, y, c: F.mse_loss(o, y))
+)
+LOSSES.register("mae", schema=PlainLossConfig, tasks=("regression",))(
+    _regression("mae", lambda o, y, c: F.l1_loss(o, y))
+)
 LOSSES.register("huber", schema=HuberConfig, tasks=("regression",))(
     _regression("huber", lambda o, y, c: F.huber_loss(o, y, delta=c.delta))
 )

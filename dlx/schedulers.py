@@ -161,7 +161,8 @@ class OneCycleConfig(SchedulerConfig):
     def __post_init__(self):
         require(self.max_lr is None or self.max_lr > 0, "max_lr", f"must be > 0 or null, got {self.max_lr}")
         require(0 < self.pct_start < 1, "pct_start", f"must be in (0, 1), got {self.pct_start}")
-        require(self.anneal_strategy in ANNEAL, "anneal_strategy", f"must be cos or linear, got '{self.anneal_strategy}'")
+        require(self.anneal_strategy in ANNEAL, "anneal_strategy",
+                f"must be cos or linear, got '{self.anneal_strategy}'")
         require(self.div_factor > 0 and self.final_div_factor > 0, "div_factor", "div factors must be > 0")
         require(0 <= self.base_momentum <= self.max_momentum < 1, "base_momentum",
                 "needs 0 <= base_momentum <= max_momentum < 1")
