@@ -221,11 +221,8 @@ def build_lbfgs(cfg: LBFGSConfig, params):
 
 
 def build_optimizer(cfg, params, decoupled_weight_decay: float = 0.0):
-    """Build `cfg.name`; a regularizer's decoupled weight decay becomes the optimizer's."""
+    """Build `cfg.name`; a regularizer's decoupled weight decay replaces the optimizer's own."""
     if decoupled_weight_decay:
-        if cfg.weight_decay and cfg.weight_decay != decoupled_weight_decay:
-            raise ConfigError(f"optim.weight_decay={cfg.weight_decay} and regularizer.decoupled_weight_decay="
-                              f"{decoupled_weight_decay} disagree; set only one of them")
         try:
             cfg = replace(cfg, weight_decay=decoupled_weight_decay)
         except InvalidValue as e:  # lbfgs has no weight decay
