@@ -73,6 +73,23 @@ def train(
 # ---------------------------------------------------------------- list, optim/scheduler/loss (issue 4)
 
 
+@app.command("list")
+def list_choices(
+    group: Annotated[Optional[str], typer.Argument(
+        help="A config group (model, optim, scheduler, regularizer, loss, data, trainer); all when omitted.",
+        show_default=False)] = None,
+):
+    """List the choices of each config group, with a one-line description; * marks the default."""
+    from dlx import report
+    from dlx.config import GROUPS, default_choices, describe_choices
+    from dlx.errors import unknown
+
+    if group is not None and group not in GROUPS:
+        raise unknown("config group", group, GROUPS)
+    groups = [group] if group else list(GROUPS)
+    report.print_choices({g: describe_choices(g) for g in groups}, default_choices())
+
+
 # ---------------------------------------------------------------- data (issue 5)
 
 

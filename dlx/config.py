@@ -34,6 +34,22 @@ def group_choices(group: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
+def describe_choices(group: str) -> list[tuple[str, str]]:
+    """(name, description) of each option of `group`: its yaml's first comment line (no imports)."""
+    described = []
+    for name in group_choices(group):
+        first = (conf_dir() / group / f"{name}.yaml").read_text(encoding="utf-8").lstrip().splitlines()
+        line = first[0] if first else ""
+        described.append((name, line[1:].strip() if line.startswith("#") else ""))
+    return described
+
+
+def default_choices() -> dict[str, str]:
+    """group -> its choice in the defaults list of conf/config.yaml (read as text: no imports)."""
+    text = (conf_dir() / "config.yaml").read_text(encoding="utf-8")
+    return dict(re.findall(r"^\s*-\s*(\w+)\s*:\s*([\w.-]+)", text, flags=re.M))
+
+
 def parse_overrides(overrides: list[str]):
     """Hydra's own parser; a malformed override becomes one clear line."""
     from hydra.core.override_parser.overrides_parser import OverridesParser

@@ -20,6 +20,8 @@ DEFAULT_FOR_TASK = {"multiclass": "cross_entropy", "binary": "bce", "regression"
 
 @dataclass
 class LossConfig:
+    """`loss=auto`: every loss's keys, since auto may become any of them."""
+
     name: str = "auto"  # auto: cross_entropy (multiclass), bce (binary), mse (regression)
     label_smoothing: float = 0.0  # cross_entropy only
     delta: float = 1.0  # huber
@@ -28,6 +30,40 @@ class LossConfig:
     def __post_init__(self):
         require(0 <= self.label_smoothing < 1, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
         require(self.delta > 0, "delta", f"must be > 0, got {self.delta}")
+        require(self.margin > 0, "margin", f"must be > 0, got {self.margin}")
+
+
+@dataclass
+class PlainLossConfig:
+    """A loss with no keys of its own (bce, mse, mae)."""
+
+    name: str
+
+
+@dataclass
+class CrossEntropyConfig:
+    name: str = "cross_entropy"
+    label_smoothing: float = 0.0
+
+    def __post_init__(self):
+        require(0 <= self.label_smoothing < 1, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
+
+
+@dataclass
+class HuberConfig:
+    name: str = "huber"
+    delta: float = 1.0
+
+    def __post_init__(self):
+        require(self.delta > 0, "delta", f"must be > 0, got {self.delta}")
+
+
+@dataclass
+class HingeConfig:
+    name: str = "hinge"
+    margin: float = 1.0
+
+    def __post_init__(self):
         require(self.margin > 0, "margin", f"must be > 0, got {self.margin}")
 
 
@@ -49,7 +85,10 @@ def build_loss(cfg: LossConfig, task: str, num_classes: int, num_targets: int = 
     if task not in tasks:
         fits = ", ".join(n for n in LOSSES.names() if task in LOSSES.get(n).meta["tasks"])
         raise ConfigError(f"loss '{name}' does not fit {task} data ({num_classes} classes); use one of: {fits}")
-    smoothing = label_smoothing or cfg.label_smoothing  # regularizer.label_smoothing wins when set
+    if label_smoothing and name != "cross_entropy":
+        raise ConfigError(f"regularizer.label_smoothing={label_smoothing} needs loss cross_entropy, not '{name}'")
+    # regularizer.label_smoothing wins when set; `auto` keeps its own for cross_entropy only
+    smoothing = label_smoothing or getattr(cfg, "label_smoothing", 0.0)
     return entry.builder(cfg, num_classes=num_classes, num_targets=num_targets, label_smoothing=smoothing)
 
 
@@ -58,7 +97,7 @@ def _auto(cfg, **_):  # pragma: no cover - resolved by build_loss before lookup
     raise AssertionError("'auto' is resolved by build_loss")
 
 
-@LOSSES.register("cross_entropy", schema=LossConfig, tasks=("multiclass", "binary"))
+@LOSSES.register("cross_entropy", schema=CrossEntropyConfig, tasks=("multiclass", "binary"))
 def cross_entropy(cfg, num_classes, label_smoothing=0.0, **_):
     def fn(out, y):
         return F.cross_entropy(out, y, label_smoothing=label_smoothing)
@@ -66,7 +105,7 @@ def cross_entropy(cfg, num_classes, label_smoothing=0.0, **_):
     return Loss("cross_entropy", fn, num_classes)
 
 
-@LOSSES.register("bce", schema=LossConfig, tasks=("binary",))
+@LOSSES.register("bce", schema=PlainLossConfig, tasks=("binary",))
 def bce(cfg, num_classes, **_):
     def fn(out, y):  # one logit per sample; targets 0/1
         return F.binary_cross_entropy_with_logits(out.reshape(-1), y.to(out.dtype))
@@ -74,9 +113,9 @@ def bce(cfg, num_classes, **_):
     return Loss("bce", fn, 1)
 
 
-@LOSSES.register("hinge", schema=LossConfig, tasks=("multiclass", "binary"))
+@LOSSES.register("hinge", schema=HingeConfig, tasks=("multiclass", "binary"))
 def hinge(cfg, num_classes, **_):
-    def fn(out, y):  # Crammer–Singer style multi-class margin, as torch's multi_margin_loss
+    def fn(out, y):  # Weston–Watkins: Σ_{j≠y} max(0, margin − s_y + s_j) / classes
         return F.multi_margin_loss(out, y, margin=cfg.margin)
 
     return Loss("hinge", fn, num_classes)
@@ -92,8 +131,12 @@ def _regression(name, loss_fn):
     return build
 
 
-LOSSES.register("mse", schema=LossConfig, tasks=("regression",))(_regression("mse", lambda o, y, c: F.mse_loss(o, y)))
-LOSSES.register("mae", schema=LossConfig, tasks=("regression",))(_regression("mae", lambda o, y, c: F.l1_loss(o, y)))
-LOSSES.register("huber", schema=LossConfig, tasks=("regression",))(
+LOSSES.register("mse", schema=PlainLossConfig, tasks=("regression",))(
+    _regression("mse", lambda o, y, c: F.mse_loss(o, y))
+)
+LOSSES.register("mae", schema=PlainLossConfig, tasks=("regression",))(
+    _regression("mae", lambda o, y, c: F.l1_loss(o, y))
+)
+LOSSES.register("huber", schema=HuberConfig, tasks=("regression",))(
     _regression("huber", lambda o, y, c: F.huber_loss(o, y, delta=c.delta))
 )

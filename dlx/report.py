@@ -107,6 +107,25 @@ def error(message: str) -> None:
 # ---------------------------------------------------------------- list (issue 4)
 
 
+def choices_lines(catalog: dict[str, list[tuple[str, str]]], defaults: dict[str, str]) -> list[str]:
+    """`optim  (optim=NAME)` then one `* adam   description` line per choice, for each group."""
+    lines = []
+    for group, choices in catalog.items():
+        if lines:
+            lines.append("")
+        lines.append(f"{group}  ({group}=NAME)")
+        width = max((len(name) for name, _ in choices), default=0)
+        for name, text in choices:
+            mark = "*" if defaults.get(group) == name else " "
+            lines.append(f"  {mark} {name:<{width}}  {text}".rstrip())
+    return lines
+
+
+def print_choices(catalog: dict[str, list[tuple[str, str]]], defaults: dict[str, str]) -> None:
+    for line in choices_lines(catalog, defaults):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
 # ---------------------------------------------------------------- data (issue 5)
 
 

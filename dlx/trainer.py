@@ -193,7 +193,7 @@ class Trainer:
                 raise Divergence(self.epoch + 1, self.step, value)
             metrics.update(out, yb, value)
             if pen is not None:
-                penalty_sum += float(pen)
+                penalty_sum += float(pen.detach())  # the penalty keeps its graph for backward
             self.schedule.step_batch()
             if self.cfg.checkpoint_every_steps and self.step % self.cfg.checkpoint_every_steps == 0:
                 self._emit("on_step_checkpoint", None)

@@ -1,0 +1,245 @@
+"""Learning-rate schedules, built by name from `torch.optim.lr_scheduler`.
+
+Each is wrapped in a `Schedule` that knows whether it steps per batch ('step':
+onecycle) or per epoch (the rest), and whether it needs the monitored validation
+value (plateau), so the trainer steps it at the right moment without knowing which
+it is. Epoch schedules count `t` in completed epochs: the lr of epoch e+1 is f(e).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+from torch.optim import lr_scheduler
+
+from dlx.errors import require
+from dlx.registry import SCHEDULERS
+
+
+class Schedule:
+    """A learning-rate schedule that steps per 'epoch' or per 'step' (batch).
+
+    `step_epoch(value)` is called after each epoch with the monitored validation
+    value (plateau schedules use it), `step_batch()` after each optimizer step.
+    """
+
+    def __init__(self, scheduler=None, interval: str = "epoch", needs_value: bool = False):
+        self.scheduler = scheduler
+        self.interval = interval
+        self.needs_value = needs_value
+
+    def step_batch(self) -> None:
+        if self.scheduler is not None and self.interval == "step":
+            self.scheduler.step()
+
+    def step_epoch(self, value: float | None = None) -> None:
+        if self.scheduler is None or self.interval != "epoch":
+            return
+        if self.needs_value:
+            self.scheduler.step(value)
+        else:
+            self.scheduler.step()
+
+    def state_dict(self) -> dict:
+        return self.scheduler.state_dict() if self.scheduler is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scheduler is not None and state:
+            self.scheduler.load_state_dict(state)
+
+
+def build_schedule(cfg, optimizer, *, epochs: int, steps_per_epoch: int, mode: str = "max") -> Schedule:
+    """Build `cfg.name` for a run of `epochs` × `steps_per_epoch`; `mode` is trainer.monitor's."""
+    return SCHEDULERS.build(cfg.name, cfg, optimizer, epochs=epochs, steps_per_epoch=steps_per_epoch, mode=mode)
+
+
+# ---------------------------------------------------------------- schemas
+
+
+@dataclass
+class SchedulerConfig:
+    name: str = "none"
+
+
+@dataclass
+class StepConfig(SchedulerConfig):
+    name: str = "step"
+    step_size: int = 5  # epochs between drops
+    gamma: float = 0.5  # lr *= gamma every step_size epochs
+
+    def __post_init__(self):
+        require(self.step_size >= 1, "step_size", f"must be >= 1, got {self.step_size}")
+        require(self.gamma > 0, "gamma", f"must be > 0, got {self.gamma}")
+
+
+@dataclass
+class MultiStepConfig(SchedulerConfig):
+    name: str = "multistep"
+    milestones: list[int] = field(default_factory=lambda: [10, 20])
+    gamma: float = 0.1
+
+    def __post_init__(self):
+        ms = list(self.milestones)
+        require(len(ms) > 0 and all(m >= 1 for m in ms) and ms == sorted(set(ms)), "milestones",
+                f"must be increasing epochs >= 1, got {ms}")
+        require(self.gamma > 0, "gamma", f"must be > 0, got {self.gamma}")
+
+
+@dataclass
+class ExponentialConfig(SchedulerConfig):
+    name: str = "exponential"
+    gamma: float = 0.95
+
+    def __post_init__(self):
+        require(self.gamma > 0, "gamma", f"must be > 0, got {self.gamma}")
+
+
+@dataclass
+class InverseTimeConfig(SchedulerConfig):
+    name: str = "inverse_time"
+    decay: float = 0.1  # k in lr0 / (1 + k·t)
+
+    def __post_init__(self):
+        require(self.decay >= 0, "decay", f"must be >= 0, got {self.decay}")
+
+
+@dataclass
+class CosineConfig(SchedulerConfig):
+    name: str = "cosine"
+    min_lr: float = 0.0
+
+    def __post_init__(self):
+        require(self.min_lr >= 0, "min_lr", f"must be >= 0, got {self.min_lr}")
+
+
+@dataclass
+class WarmupCosineConfig(CosineConfig):
+    name: str = "warmup_cosine"
+    warmup_epochs: int = 5
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.warmup_epochs >= 0, "warmup_epochs", f"must be >= 0, got {self.warmup_epochs}")
+
+
+@dataclass
+class PlateauConfig(SchedulerConfig):
+    name: str = "plateau"
+    factor: float = 0.1
+    patience: int = 10
+    threshold: float = 1e-4
+    cooldown: int = 0
+    min_lr: float = 1e-6
+
+    def __post_init__(self):
+        require(0 < self.factor < 1, "factor", f"must be in (0, 1), got {self.factor}")
+        require(self.patience >= 0, "patience", f"must be >= 0, got {self.patience}")
+        require(self.threshold >= 0, "threshold", f"must be >= 0, got {self.threshold}")
+        require(self.cooldown >= 0, "cooldown", f"must be >= 0, got {self.cooldown}")
+        require(self.min_lr >= 0, "min_lr", f"must be >= 0, got {self.min_lr}")
+
+
+ANNEAL = ("cos", "linear")
+
+
+@dataclass
+class OneCycleConfig(SchedulerConfig):
+    name: str = "onecycle"
+    max_lr: Optional[float] = None  # None: optim.lr
+    pct_start: float = 0.3
+    anneal_strategy: str = "cos"
+    div_factor: float = 25.0
+    final_div_factor: float = 1e4
+    three_phase: bool = False
+    cycle_momentum: bool = True
+    base_momentum: float = 0.85
+    max_momentum: float = 0.95
+
+    def __post_init__(self):
+        require(self.max_lr is None or self.max_lr > 0, "max_lr", f"must be > 0 or null, got {self.max_lr}")
+        require(0 < self.pct_start < 1, "pct_start", f"must be in (0, 1), got {self.pct_start}")
+        require(self.anneal_strategy in ANNEAL, "anneal_strategy",
+                f"must be cos or linear, got '{self.anneal_strategy}'")
+        require(self.div_factor > 0 and self.final_div_factor > 0, "div_factor", "div factors must be > 0")
+        require(0 <= self.base_momentum <= self.max_momentum < 1, "base_momentum",
+                "needs 0 <= base_momentum <= max_momentum < 1")
+
+
+# ---------------------------------------------------------------- builders
+# every builder: (cfg, optimizer, *, epochs, steps_per_epoch, mode) -> Schedule
+
+
+@SCHEDULERS.register("none", schema=SchedulerConfig, summary="constant learning rate")
+def build_none(cfg, optimizer, **_) -> Schedule:
+    return Schedule(None)
+
+
+@SCHEDULERS.register("step", schema=StepConfig, summary="lr *= gamma every step_size epochs")
+def build_step(cfg: StepConfig, optimizer, **_) -> Schedule:
+    return Schedule(lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma))
+
+
+@SCHEDULERS.register("multistep", schema=MultiStepConfig, summary="lr *= gamma at each milestone epoch")
+def build_multistep(cfg: MultiStepConfig, optimizer, **_) -> Schedule:
+    return Schedule(lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.milestones), gamma=cfg.gamma))
+
+
+@SCHEDULERS.register("exponential", schema=ExponentialConfig, summary="lr0 · gamma^t")
+def build_exponential(cfg: ExponentialConfig, optimizer, **_) -> Schedule:
+    return Schedule(lr_scheduler.ExponentialLR(optimizer, gamma=cfg.gamma))
+
+
+@SCHEDULERS.register("inverse_time", schema=InverseTimeConfig, summary="lr0 / (1 + decay·t)")
+def build_inverse_time(cfg: InverseTimeConfig, optimizer, **_) -> Schedule:
+    decay = cfg.decay
+    return Schedule(lr_scheduler.LambdaLR(optimizer, lambda t: 1.0 / (1.0 + decay * t)))
+
+
+@SCHEDULERS.register("cosine", schema=CosineConfig, summary="cosine from lr0 to min_lr over the run")
+def build_cosine(cfg: CosineConfig, optimizer, *, epochs: int, **_) -> Schedule:
+    return Schedule(lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg.min_lr))
+
+
+def warmup_cosine_factor(t: int, warmup: int, epochs: int, min_ratio: float) -> float:
+    """lr(t) / lr0: (t+1)/warmup while t < warmup, then cosine from 1 to min_ratio."""
+    if t < warmup:
+        return (t + 1) / warmup
+    progress = (t - warmup) / max(1, epochs - warmup)
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+@SCHEDULERS.register("warmup_cosine", schema=WarmupCosineConfig,
+                     summary="linear warm-up for warmup_epochs, then cosine to min_lr")
+def build_warmup_cosine(cfg: WarmupCosineConfig, optimizer, *, epochs: int, **_) -> Schedule:
+    lr0 = optimizer.param_groups[0]["lr"]
+    ratio = cfg.min_lr / lr0
+    warmup = cfg.warmup_epochs
+    return Schedule(lr_scheduler.LambdaLR(optimizer, lambda t: warmup_cosine_factor(t, warmup, epochs, ratio)))
+
+
+@SCHEDULERS.register("plateau", schema=PlateauConfig,
+                     summary="lr *= factor when trainer.monitor stalls for patience epochs")
+def build_plateau(cfg: PlateauConfig, optimizer, *, mode: str = "max", **_) -> Schedule:
+    scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, mode=mode, factor=cfg.factor, patience=cfg.patience,
+                                               threshold=cfg.threshold, cooldown=cfg.cooldown, min_lr=cfg.min_lr)
+    return Schedule(scheduler, needs_value=True)
+
+
+def _has_momentum(optimizer: torch.optim.Optimizer) -> bool:
+    defaults = optimizer.defaults
+    return "betas" in defaults or defaults.get("momentum", 0) > 0
+
+
+@SCHEDULERS.register("onecycle", schema=OneCycleConfig, summary="per step: warm up to max_lr, anneal far below")
+def build_onecycle(cfg: OneCycleConfig, optimizer, *, epochs: int, steps_per_epoch: int, **_) -> Schedule:
+    max_lr = cfg.max_lr if cfg.max_lr is not None else optimizer.param_groups[0]["lr"]
+    # cycling momentum needs a momentum to cycle: plain SGD (momentum 0) or Adagrad keep theirs
+    scheduler = lr_scheduler.OneCycleLR(
+        optimizer, max_lr=max_lr, total_steps=epochs * steps_per_epoch, pct_start=cfg.pct_start,
+        anneal_strategy=cfg.anneal_strategy, div_factor=cfg.div_factor, final_div_factor=cfg.final_div_factor,
+        three_phase=cfg.three_phase, cycle_momentum=cfg.cycle_momentum and _has_momentum(optimizer),
+        base_momentum=cfg.base_momentum, max_momentum=cfg.max_momentum)
+    return Schedule(scheduler, interval="step")
