@@ -52,3 +52,36 @@ class TensorBatches:
             if self.transform is not None:
                 xb = self.transform(xb)
             yield xb, y[start : start + bs]
+
+
+def split_batches(split, batch_size: int, device, *, shuffle: bool = False,
+                  generator: Optional[torch.Generator] = None, transform=None):
+    """Mini-batches of one split: index slicing on the device, or a DataLoader for files on disk."""
+    from dlx.data.bundle import DiskSplit
+
+    if isinstance(split, DiskSplit):
+        return disk_loader(split, batch_size, torch.device(device), shuffle=shuffle, generator=generator)
+    split = split.to(device)
+    return TensorBatches(split.x, split.y, batch_size, shuffle=shuffle, generator=generator, transform=transform)
+
+
+def bundle_batches(bundle, device, batch_size: int, eval_batch_size: int, generator: torch.Generator):
+    """(train, val, test) batches; augmentation on the training split only."""
+    from dlx.data.augment import BatchAugment
+
+    augment = BatchAugment(bundle.augment) if bundle.augment is not None and bundle.augment.active else None
+    train = split_batches(bundle.train, batch_size, device, shuffle=True, generator=generator, transform=augment)
+    val = split_batches(bundle.val, eval_batch_size, device)
+    test = split_batches(bundle.test, eval_batch_size, device)
+    return train, val, test
+
+
+def disk_loader(split, batch_size: int, device: torch.device, *, shuffle: bool = False,
+                generator: Optional[torch.Generator] = None):
+    """A DataLoader over files: workers decode images while the device trains; pinned
+    memory makes the copy to a GPU asynchronous, and is pointless elsewhere."""
+    from torch.utils.data import DataLoader
+
+    return DataLoader(split.dataset, batch_size=min(batch_size, max(len(split), 1)), shuffle=shuffle,
+                      generator=generator if shuffle else None, num_workers=split.workers,
+                      pin_memory=device.type == "cuda", persistent_workers=split.workers > 0)
