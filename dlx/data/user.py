@@ -117,7 +117,7 @@ def _encode_target(target, task: str, path: Path):
     return y.astype(np.int64), [str(c) for c in classes]
 
 
-@DATASETS.register("csv", schema=CSVConfig, download=False, task="from the target", shape="from the columns",
+@DATASETS.register("csv", schema=CSVConfig, download=False, task="inferred", shape="columns",
                    size="rows", summary="your own table: data.path=file.csv data.target=column")
 def load_csv(cfg: CSVConfig) -> RawData:
     import pandas as pd
@@ -143,8 +143,8 @@ def load_csv(cfg: CSVConfig) -> RawData:
 # ---------------------------------------------------------------- image_folder
 
 
-@DATASETS.register("image_folder", schema=ImageFolderConfig, download=False, task="from the folders",
-                   shape="(3, image_size, image_size)", size="files",
+@DATASETS.register("image_folder", schema=ImageFolderConfig, download=False, task="inferred",
+                   shape="3×size×size", size="files",
                    summary="your own images: data.path=folder with one sub-folder per class (read from disk)")
 def load_image_folder(cfg: ImageFolderConfig) -> DiskData:
     from torchvision.datasets import ImageFolder
