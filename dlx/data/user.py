@@ -107,7 +107,7 @@ def _encode_target(target, task: str, path: Path):
         if not pd.api.types.is_numeric_dtype(target):
             raise DataError(f"{path.name}: target '{target.name}' is not numeric, so it cannot be regressed; "
                             "set data.task=auto or multiclass")
-        return target.to_numpy(dtype=np.float32), []
+        return np.array(target, dtype=np.float32), []  # a copy: pandas may hand out read-only views
     classes, y = np.unique(target.astype(str) if target.dtype == object else target, return_inverse=True)
     if len(classes) < 2:
         raise DataError(f"{path.name}: target '{target.name}' has a single class ({classes[0]!r}); "
@@ -136,7 +136,7 @@ def load_csv(cfg: CSVConfig) -> RawData:
     if task != "regression" and len(classes) == 2:
         task = "binary"
     # categorical inputs become one column per value (0/1); numbers pass through
-    x = pd.get_dummies(frame[features], dtype=np.float32).to_numpy(dtype=np.float32)
+    x = np.array(pd.get_dummies(frame[features], dtype=np.float32), dtype=np.float32)
     return RawData(x, y, task, classes)
 
 
