@@ -363,3 +363,24 @@ def test_bad_schema_values(dlx):
     _one_line_error(dlx("train", "data=spirals", "data.arms=1", *TINY), "data.arms")
     _one_line_error(dlx("train", "data=moons", "data.noise=-0.1", *TINY), "data.noise")
     _one_line_error(dlx("train", "data=csv", "data.task=ranking", *TINY), "data.task")
+
+
+def test_too_few_rows_to_split(dlx, tmp_path):
+    path = _write(tmp_path, "a,b\n1,x\n2,y\n")
+    _one_line_error(dlx("train", "data=csv", f"data.path={path}", "data.target=b", *TINY), "too few")
+
+
+# ---------------------------------------------------------------- batching
+
+
+def test_shuffled_batches_keep_pairs_and_cover_every_sample_once():
+    from dlx.data.loaders import TensorBatches
+
+    x = torch.arange(50, dtype=torch.float32)[:, None] * 10
+    y = torch.arange(50)
+    batches = TensorBatches(x, y, 8, shuffle=True, generator=torch.Generator().manual_seed(0))
+    xs, ys = zip(*batches)
+    assert [len(b) for b in ys] == [8] * 6 + [2]
+    xs, ys = torch.cat(xs), torch.cat(ys)
+    torch.testing.assert_close(xs[:, 0], ys.float() * 10)  # inputs stay with their targets
+    assert sorted(ys.tolist()) == list(range(50)) and ys.tolist() != list(range(50))

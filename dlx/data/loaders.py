@@ -1,5 +1,6 @@
-"""Batching. In-memory data is sliced from tensors already on the device: one
-permutation per epoch, then views — no per-sample Python work, no collation."""
+"""Batching. In-memory data is cut from tensors already on the device: one
+permutation per epoch, then one gather per batch (views when not shuffled) — no
+per-sample Python work, no collation. Files on disk go through a DataLoader."""
 
 from __future__ import annotations
 
@@ -42,16 +43,20 @@ class TensorBatches:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         x, y = self.x, self.y
-        if self.shuffle:
-            # one gather per epoch, then contiguous slices: cheaper than a gather per batch
-            perm = torch.randperm(self.n, generator=self.generator).to(x.device)
-            x, y = x[perm], y[perm]
+        perm = torch.randperm(self.n, generator=self.generator).to(x.device) if self.shuffle else None
         bs = self.batch_size
         for start in range(0, len(self) * bs, bs):
-            xb = x[start : start + bs]
+            if perm is None:
+                xb, yb = x[start : start + bs], y[start : start + bs]  # views, no copy
+            else:
+                # a gather per batch, not one of the whole split per epoch: the same bytes move,
+                # but a batch-sized buffer is recycled by the allocator while a split-sized one
+                # is fresh memory every epoch (page faults: ~3x slower on CPU, measured)
+                idx = perm[start : start + bs]
+                xb, yb = x.index_select(0, idx), y.index_select(0, idx)
             if self.transform is not None:
                 xb = self.transform(xb)
-            yield xb, y[start : start + bs]
+            yield xb, yb
 
 
 def split_batches(split, batch_size: int, device, *, shuffle: bool = False,

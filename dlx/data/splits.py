@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlx.errors import DataError
+
 
 def _stratify(y: np.ndarray, task: str):
     return y if task != "regression" else None
@@ -24,6 +26,9 @@ def holdout(y: np.ndarray, task: str, fraction: float, seed: int) -> tuple[np.nd
     index = np.arange(len(y))
     if fraction <= 0:
         return index, index[:0]
+    if len(y) - int(np.ceil(fraction * len(y))) < 1:
+        raise DataError(f"{len(y)} sample(s) are too few to hold out {fraction:g} of them and keep some to "
+                        "train on; use more rows (or lower data.test_fraction / data.val_fraction)")
     stratify = _stratify(y, task)
     if stratify is not None and not _can_stratify(y, fraction):
         stratify = None

@@ -72,17 +72,17 @@ def infer_task(target) -> str:
 
 
 def _check_missing(frame, path: Path, dropna: bool):
-    if dropna:
-        return frame.dropna()
+    rows = frame.isna().any(axis=1)
+    if dropna or not rows.any():
+        return frame[~rows]
     counts = frame.isna().sum()
     bad = counts[counts > 0]
-    if len(bad):
-        column, n = bad.index[0], int(bad.iloc[0])
-        rows = frame.index[frame[column].isna()][:3].tolist()
-        more = f" and {len(bad) - 1} other column(s)" if len(bad) > 1 else ""
-        raise DataError(f"{path.name}: column '{column}' has {n} missing value(s) (rows {rows}...){more}; "
-                        "set data.dropna=true to drop those rows")
-    return frame
+    column, n = bad.index[0], int(bad.iloc[0])
+    lines = (frame.index[frame[column].isna()][:3] + 2).tolist()  # file lines: 1-based, after the header
+    others = f"; also missing in {', '.join(repr(c) for c in bad.index[1:])}" if len(bad) > 1 else ""
+    raise DataError(f"{path.name}: column '{column}' has {n} missing value(s) (line {', '.join(map(str, lines))}"
+                    f"{'...' if n > 3 else ''}){others}; set data.dropna=true to drop those "
+                    f"{int(rows.sum())} row(s)")
 
 
 def _columns(df, cfg: CSVConfig, path: Path) -> list[str]:
@@ -92,7 +92,7 @@ def _columns(df, cfg: CSVConfig, path: Path) -> list[str]:
         if column not in df.columns:
             hint = closest(column, df.columns)
             did_you_mean = f" — did you mean '{hint}'?" if hint else ""
-            raise DataError(f"{path.name} has no column '{column}'{did_you_mean} "
+            raise DataError(f"{path.name} has no column '{column}'{did_you_mean}; "
                             f"columns: {', '.join(map(str, df.columns))}")
     features = list(cfg.features) if cfg.features else [c for c in df.columns if c != cfg.target]
     if not features:

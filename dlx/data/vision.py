@@ -38,11 +38,17 @@ def _open(cls_name: str, cfg: VisionConfig, **kwargs):
         if not cfg.download and "download=True" in str(e):
             raise DataError(f"{cfg.name}: files not found under {root} (torchvision's {cls_name} layout); "
                             f"set data.download=true to fetch them, or data.root=<folder> where they are") from None
-        raise DataError(f"{cfg.name}: could not read or download its files into {root}: "
-                        f"{str(e).strip().splitlines()[0]}") from None
+        raise _download_failed(cfg.name, root, e) from None
     except OSError as e:  # no network, a proxy, a full disk
-        raise DataError(f"{cfg.name}: download into {root} failed ({e}); copy the files there by hand "
-                        "or try again with a connection") from None
+        raise _download_failed(cfg.name, root, e) from None
+
+
+def _download_failed(name: str, root: Path, error: Exception) -> DataError:
+    # torchvision's message lists every mirror it tried; its last line is the cause
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    cause = lines[-1] if lines else type(error).__name__
+    return DataError(f"{name}: could not download into {root} ({cause}); check the connection, "
+                     "or copy torchvision's files there and set data.download=false")
 
 
 def _mnist_like(cls_name: str, cfg: VisionConfig) -> RawData:
