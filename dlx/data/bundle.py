@@ -73,7 +73,7 @@ class ImageDataConfig(DataConfig):
 class RawData:
     """A dataset as arrays, before splitting: what a dataset builder returns."""
 
-    x: np.ndarray  # (N, *input_shape) float
+    x: np.ndarray  # (N, *input_shape) numbers (float32, or uint8 pixels), made float32 when split
     y: np.ndarray  # (N,) int for classification, (N,) or (N, k) float for regression
     task: str
     classes: list[str] = field(default_factory=list)

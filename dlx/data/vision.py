@@ -1,4 +1,5 @@
-"""torchvision's image datasets, read with torchvision's own classes and held in memory.
+"""torchvision's image datasets, read with torchvision's own classes and held in memory
+(uint8 here; float32 once split and preprocessed).
 
 Files live under `data.root` (default `./data`) in torchvision's layout and are
 downloaded there on first use when `data.download=true`. torchvision is imported
@@ -54,8 +55,8 @@ def _download_failed(name: str, root: Path, error: Exception) -> DataError:
 def _mnist_like(cls_name: str, cfg: VisionConfig) -> RawData:
     train, test = _open(cls_name, cfg, train=True), _open(cls_name, cfg, train=False)
 
-    def arrays(ds):  # data: (N, 28, 28) uint8 tensor -> (N, 1, 28, 28) float32
-        return ds.data.numpy()[:, None].astype(np.float32), ds.targets.numpy().astype(np.int64)
+    def arrays(ds):  # data: (N, 28, 28) uint8 tensor -> (N, 1, 28, 28), still uint8 (a quarter the memory)
+        return ds.data.numpy()[:, None], ds.targets.numpy().astype(np.int64)
 
     x, y = arrays(train)
     return RawData(x, y, "multiclass", [str(c) for c in train.classes], test=arrays(test), is_image=True)
@@ -64,8 +65,8 @@ def _mnist_like(cls_name: str, cfg: VisionConfig) -> RawData:
 def _cifar(cls_name: str, cfg: VisionConfig) -> RawData:
     train, test = _open(cls_name, cfg, train=True), _open(cls_name, cfg, train=False)
 
-    def arrays(ds):  # data: (N, 32, 32, 3) uint8 -> (N, 3, 32, 32) float32
-        return ds.data.transpose(0, 3, 1, 2).astype(np.float32), np.asarray(ds.targets, dtype=np.int64)
+    def arrays(ds):  # data: (N, 32, 32, 3) uint8 -> (N, 3, 32, 32) uint8
+        return np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)), np.asarray(ds.targets, dtype=np.int64)
 
     x, y = arrays(train)
     return RawData(x, y, "multiclass", list(train.classes), test=arrays(test), is_image=True)
@@ -111,7 +112,7 @@ def load_svhn(cfg: VisionConfig) -> RawData:
     train, test = _open("SVHN", cfg, split="train"), _open("SVHN", cfg, split="test")
 
     def arrays(ds):  # data: (N, 3, 32, 32) uint8; labels already 0..9 (torchvision maps '10' to 0)
-        return ds.data.astype(np.float32), np.asarray(ds.labels, dtype=np.int64)
+        return ds.data, np.asarray(ds.labels, dtype=np.int64)
 
     x, y = arrays(train)
     return RawData(x, y, "multiclass", [str(c) for c in range(10)], test=arrays(test), is_image=True)
