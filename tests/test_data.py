@@ -279,6 +279,20 @@ def test_csv_one_hot_features_and_task(tmp_path):
     assert reg.train.y.dtype == torch.float32
 
 
+def test_csv_integer_valued_float_target_names_classes_as_integers(tmp_path):
+    path = _write(tmp_path, "x,y\n" + "".join(f"{i},{float(i % 3)}\n" for i in range(30)))
+    bundle = build(load("csv", f"data.path={path}", "data.target=y"))
+    assert bundle.task == "multiclass" and bundle.classes == ["0", "1", "2"]
+
+
+def test_csv_text_feature_with_too_many_values(dlx, tmp_path):
+    path = _write(tmp_path, "id,x,y\n" + "".join(f"row{i},{i},{i % 2}\n" for i in range(150)))
+    _one_line_error(dlx("train", "data=csv", f"data.path={path}", "data.target=y", *TINY),
+                    "column 'id'", "150 distinct", "data.features")
+    bundle = build(load("csv", f"data.path={path}", "data.target=y", "data.features=[x]"))
+    assert bundle.input_shape == (1,)
+
+
 def test_csv_task_override(tmp_path):
     path = _write(tmp_path, "x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(30)))
     assert build(load("csv", f"data.path={path}", "data.target=y")).task == "multiclass"
@@ -329,7 +343,7 @@ def test_missing_feature_column(dlx, tmp_path):
 
 def test_single_class_target(dlx, tmp_path):
     path = _write(tmp_path, "a,b\n" + "".join(f"{i},same\n" for i in range(20)))
-    _one_line_error(dlx("train", "data=csv", f"data.path={path}", "data.target=b", *TINY), "single class")
+    _one_line_error(dlx("train", "data=csv", f"data.path={path}", "data.target=b", *TINY), "single class ('same')")
 
 
 def test_nan_features_named_and_dropna_offered(dlx, tmp_path):

@@ -14,6 +14,7 @@ from dlx.errors import DataError, closest, require
 from dlx.registry import DATASETS
 
 MAX_CLASSES = 20  # an integer target with at most this many distinct values is a class label
+MAX_ONE_HOT = 100  # a text feature with more distinct values is an id or free text, not a category
 
 
 @dataclass
@@ -101,20 +102,37 @@ def _columns(df, cfg: CSVConfig, path: Path) -> list[str]:
 
 
 def _encode_target(target, task: str, path: Path):
-    if task == "regression":
-        import pandas as pd
+    import pandas as pd
 
+    if task == "regression":
         if not pd.api.types.is_numeric_dtype(target):
             raise DataError(f"{path.name}: target '{target.name}' is not numeric, so it cannot be regressed; "
                             "set data.task=auto or multiclass")
         return np.array(target, dtype=np.float32), []  # a copy: pandas may hand out read-only views
-    classes, y = np.unique(target.astype(str) if target.dtype == object else target, return_inverse=True)
+    if pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target) \
+            and np.all(np.mod(target.to_numpy(dtype=float), 1) == 0):
+        values = target.to_numpy().astype(np.int64)  # 1.0, 2.0 -> classes '1', '2'
+    else:
+        values = target.astype(str).to_numpy()
+    classes, y = np.unique(values, return_inverse=True)
     if len(classes) < 2:
-        raise DataError(f"{path.name}: target '{target.name}' has a single class ({classes[0]!r}); "
+        raise DataError(f"{path.name}: target '{target.name}' has a single class ('{classes[0]}'); "
                         "a classifier needs at least two")
     if task == "binary" and len(classes) != 2:
         raise DataError(f"{path.name}: data.task=binary but target '{target.name}' has {len(classes)} classes")
     return y.astype(np.int64), [str(c) for c in classes]
+
+
+def _encode_features(frame, path: Path) -> np.ndarray:
+    """Numbers pass through; text and booleans become one 0/1 column per value (one-hot)."""
+    import pandas as pd
+
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_numeric_dtype(values) and values.nunique() > MAX_ONE_HOT:
+            raise DataError(f"{path.name}: column '{column}' is text with {values.nunique()} distinct values "
+                            f"(one-hot would add that many inputs); leave it out with data.features=[...]")
+    return np.array(pd.get_dummies(frame, dtype=np.float32), dtype=np.float32)
 
 
 @DATASETS.register("csv", schema=CSVConfig, download=False, task="inferred", shape="columns",
@@ -135,8 +153,7 @@ def load_csv(cfg: CSVConfig) -> RawData:
     y, classes = _encode_target(frame[cfg.target], task, path)
     if task != "regression" and len(classes) == 2:
         task = "binary"
-    # categorical inputs become one column per value (0/1); numbers pass through
-    x = np.array(pd.get_dummies(frame[features], dtype=np.float32), dtype=np.float32)
+    x = _encode_features(frame[features], path)
     return RawData(x, y, task, classes)
 
 
