@@ -12,6 +12,9 @@ from dlx.errors import require
 from dlx.registry import DATASETS
 
 
+SIZE = "n_samples=1,000"  # what `dlx data` shows: the default, and the key that changes it
+
+
 @dataclass
 class SyntheticConfig(DataConfig):
     n_samples: int = 1000
@@ -44,7 +47,7 @@ def _noisy(rng: np.random.Generator, x: np.ndarray, noise: float) -> np.ndarray:
     return x + rng.normal(scale=noise, size=x.shape) if noise else x
 
 
-@DATASETS.register("moons", schema=SyntheticConfig, download=False, task="binary", shape=(2,), size="n_samples",
+@DATASETS.register("moons", schema=SyntheticConfig, download=False, task="binary", shape=(2,), size=SIZE,
                    summary="two interleaving half circles (non-linear boundary)")
 def load_moons(cfg: SyntheticConfig) -> RawData:
     from sklearn.datasets import make_moons
@@ -54,7 +57,7 @@ def load_moons(cfg: SyntheticConfig) -> RawData:
 
 
 @DATASETS.register("circles", schema=SyntheticConfig, download=False, task="binary", shape=(2,),
-                   size="n_samples", summary="a circle inside a circle (needs a non-linear boundary)")
+                   size=SIZE, summary="a circle inside a circle (needs a non-linear boundary)")
 def load_circles(cfg: SyntheticConfig) -> RawData:
     from sklearn.datasets import make_circles
 
@@ -63,7 +66,7 @@ def load_circles(cfg: SyntheticConfig) -> RawData:
 
 
 @DATASETS.register("spirals", schema=SpiralsConfig, download=False, task="multiclass", shape=(2,),
-                   size="n_samples", summary="k interleaved spiral arms, one class per arm (binary when k=2)")
+                   size=SIZE, summary="k interleaved spiral arms, one class per arm (binary when k=2)")
 def load_spirals(cfg: SpiralsConfig) -> RawData:
     rng = np.random.default_rng(cfg.seed)
     y = np.arange(cfg.n_samples) % cfg.arms
@@ -73,7 +76,7 @@ def load_spirals(cfg: SpiralsConfig) -> RawData:
     return _classes(_noisy(rng, x, cfg.noise), y)
 
 
-@DATASETS.register("xor", schema=SyntheticConfig, download=False, task="binary", shape=(2,), size="n_samples",
+@DATASETS.register("xor", schema=SyntheticConfig, download=False, task="binary", shape=(2,), size=SIZE,
                    summary="XOR of the signs of two coordinates: no line separates it")
 def load_xor(cfg: SyntheticConfig) -> RawData:
     rng = np.random.default_rng(cfg.seed)
@@ -83,7 +86,7 @@ def load_xor(cfg: SyntheticConfig) -> RawData:
 
 
 @DATASETS.register("linear", schema=SyntheticConfig, download=False, task="binary", shape=(2,),
-                   size="n_samples", summary="two classes on either side of a random line (separable at noise=0)")
+                   size=SIZE, summary="two classes on either side of a random line (separable at noise=0)")
 def load_linear(cfg: SyntheticConfig) -> RawData:
     rng = np.random.default_rng(cfg.seed)
     angle = rng.uniform(0, 2 * np.pi)
@@ -94,7 +97,7 @@ def load_linear(cfg: SyntheticConfig) -> RawData:
 
 
 @DATASETS.register("sine", schema=SyntheticConfig, download=False, task="regression", shape=(1,),
-                   size="n_samples", summary="y = sin(x) + noise on [-π, π] (regression)")
+                   size=SIZE, summary="y = sin(x) + noise on [-π, π] (regression)")
 def load_sine(cfg: SyntheticConfig) -> RawData:
     rng = np.random.default_rng(cfg.seed)
     x = rng.uniform(-np.pi, np.pi, size=(cfg.n_samples, 1))
