@@ -93,6 +93,27 @@ def list_choices(
 # ---------------------------------------------------------------- data (issue 5)
 
 
+@app.command("data")
+def data_command(
+    name: Annotated[Optional[str], typer.Argument(help="A dataset to load and describe (default: list them).",
+                                                  show_default=False)] = None,
+    overrides: Overrides = None,
+):
+    """List the datasets (task, input shape, size, download), or load one and show its splits."""
+    from dlx import report
+
+    if name is None:
+        from dlx.data import describe
+
+        report.print_datasets(describe())
+        return
+    from dlx import config
+    from dlx.data import build
+
+    exp = config.load([f"data={name}", *(overrides or [])])
+    report.print_bundle(exp.data.name, build(exp.data))
+
+
 # ---------------------------------------------------------------- sweep (issue 6)
 
 

@@ -86,22 +86,21 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     import torch
 
     from dlx import data
-    from dlx.data.loaders import TensorBatches
+    from dlx.data.loaders import bundle_batches
     from dlx.models import count_parameters
     from dlx.trainer import Divergence, Trainer
 
     started = time.time()
     device = setup_torch(exp)
     bundle = data.build(exp.data)
+    exp = _monitor_for_task(exp, bundle.task)
     model, loss, optimizer, schedule, penalty, batch_size, meta = build_parts(exp, bundle, device)
     _check_monitor(exp, bundle, loss.num_outputs)
 
-    train, val, test = (s.to(device) for s in (bundle.train, bundle.val, bundle.test))
     shuffle = torch.Generator().manual_seed(exp.trainer.seed)
-    train_batches = TensorBatches(train.x, train.y, batch_size, shuffle=True, generator=shuffle)
-    eval_bs = exp.trainer.eval_batch_size
-    val_batches = TensorBatches(val.x, val.y, eval_bs)
-    test_batches = TensorBatches(test.x, test.y, eval_bs)
+    # tensors on the device (augmented per batch when data.augment asks), or a DataLoader for files
+    train_batches, val_batches, test_batches = bundle_batches(bundle, device, batch_size,
+                                                              exp.trainer.eval_batch_size, shuffle)
 
     root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
     run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
@@ -162,6 +161,16 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     run_dir.write_status("finished")
     run_dir.write_summary(summary)  # last: its presence means "finished"
     return summary
+
+
+def _monitor_for_task(exp: Experiment, task: str) -> Experiment:
+    """The default monitor, val_acc, means val_loss on regression data, which has no accuracy
+    (so `dlx train data=diabetes` works as is); any other unmeasured monitor is an error."""
+    from dataclasses import replace
+
+    if task == "regression" and exp.trainer.monitor == "val_acc":
+        return replace(exp, trainer=replace(exp.trainer, monitor="val_loss"))
+    return exp
 
 
 def _check_monitor(exp: Experiment, bundle, num_outputs: int) -> None:

@@ -42,10 +42,38 @@ class DataConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Random changes to training images, each off at 0 / false. Never applied to val or test."""
+
+    crop_padding: int = 0  # pad by this many pixels, then crop back to the original size at random
+    flip: bool = False  # horizontal flip with probability 1/2
+    rotation: float = 0.0  # rotate by a random angle in [-rotation, rotation] degrees
+    brightness: float = 0.0  # scale intensities by a random factor in [1-b, 1+b]
+    contrast: float = 0.0  # scale the distance from each image's mean by a factor in [1-c, 1+c]
+
+    def __post_init__(self):
+        require(self.crop_padding >= 0, "augment.crop_padding", f"must be >= 0, got {self.crop_padding}")
+        require(0 <= self.rotation <= 180, "augment.rotation", f"must be in [0, 180] degrees, got {self.rotation}")
+        require(0 <= self.brightness < 1, "augment.brightness", f"must be in [0, 1), got {self.brightness}")
+        require(0 <= self.contrast < 1, "augment.contrast", f"must be in [0, 1), got {self.contrast}")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.crop_padding or self.flip or self.rotation or self.brightness or self.contrast)
+
+
+@dataclass
+class ImageDataConfig(DataConfig):
+    """Image datasets add augmentation of the training split."""
+
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
 class RawData:
     """A dataset as arrays, before splitting: what a dataset builder returns."""
 
-    x: np.ndarray  # (N, *input_shape) float
+    x: np.ndarray  # (N, *input_shape) numbers (float32, or uint8 pixels), made float32 when split
     y: np.ndarray  # (N,) int for classification, (N,) or (N, k) float for regression
     task: str
     classes: list[str] = field(default_factory=list)
@@ -69,15 +97,32 @@ class Split:
 
 
 @dataclass
+class DiskSplit:
+    """A split read from files batch by batch: `dataset[i] -> (x (C, H, W) float, label)`."""
+
+    dataset: Any  # a torch Dataset, already transformed for this split (augmented for train only)
+    y: torch.Tensor  # the labels, known without reading an image
+    index: Optional[np.ndarray] = None
+    workers: int = 0  # DataLoader processes
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def to(self, device) -> "DiskSplit":
+        return self  # the DataLoader's batches are moved by the trainer, pinned when on CUDA
+
+
+@dataclass
 class DataBundle:
-    train: Split
-    val: Split
-    test: Split
+    train: Split | DiskSplit
+    val: Split | DiskSplit
+    test: Split | DiskSplit
     input_shape: tuple[int, ...]
     task: str
     classes: list[str]
     num_targets: int = 1  # regression outputs
     preprocess: dict[str, Any] = field(default_factory=dict)  # fitted statistics, saved with the run
+    augment: Optional[AugmentConfig] = None  # training-split augmentation of in-memory images
 
     @property
     def num_classes(self) -> int:

@@ -1,5 +1,6 @@
-"""Batching. In-memory data is sliced from tensors already on the device: one
-permutation per epoch, then views — no per-sample Python work, no collation."""
+"""Batching. In-memory data is cut from tensors already on the device: one
+permutation per epoch, then one gather per batch (views when not shuffled) — no
+per-sample Python work, no collation. Files on disk go through a DataLoader."""
 
 from __future__ import annotations
 
@@ -42,13 +43,50 @@ class TensorBatches:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         x, y = self.x, self.y
-        if self.shuffle:
-            # one gather per epoch, then contiguous slices: cheaper than a gather per batch
-            perm = torch.randperm(self.n, generator=self.generator).to(x.device)
-            x, y = x[perm], y[perm]
+        perm = torch.randperm(self.n, generator=self.generator).to(x.device) if self.shuffle else None
         bs = self.batch_size
         for start in range(0, len(self) * bs, bs):
-            xb = x[start : start + bs]
+            if perm is None:
+                xb, yb = x[start : start + bs], y[start : start + bs]  # views, no copy
+            else:
+                # a gather per batch, not one of the whole split per epoch: the same bytes move,
+                # but a batch-sized buffer is recycled by the allocator while a split-sized one
+                # is fresh memory every epoch (page faults: ~3x slower on CPU, measured)
+                idx = perm[start : start + bs]
+                xb, yb = x.index_select(0, idx), y.index_select(0, idx)
             if self.transform is not None:
                 xb = self.transform(xb)
-            yield xb, y[start : start + bs]
+            yield xb, yb
+
+
+def split_batches(split, batch_size: int, device, *, shuffle: bool = False,
+                  generator: Optional[torch.Generator] = None, transform=None):
+    """Mini-batches of one split: index slicing on the device, or a DataLoader for files on disk."""
+    from dlx.data.bundle import DiskSplit
+
+    if isinstance(split, DiskSplit):
+        return disk_loader(split, batch_size, torch.device(device), shuffle=shuffle, generator=generator)
+    split = split.to(device)
+    return TensorBatches(split.x, split.y, batch_size, shuffle=shuffle, generator=generator, transform=transform)
+
+
+def bundle_batches(bundle, device, batch_size: int, eval_batch_size: int, generator: torch.Generator):
+    """(train, val, test) batches; augmentation on the training split only."""
+    from dlx.data.augment import BatchAugment
+
+    augment = BatchAugment(bundle.augment) if bundle.augment is not None and bundle.augment.active else None
+    train = split_batches(bundle.train, batch_size, device, shuffle=True, generator=generator, transform=augment)
+    val = split_batches(bundle.val, eval_batch_size, device)
+    test = split_batches(bundle.test, eval_batch_size, device)
+    return train, val, test
+
+
+def disk_loader(split, batch_size: int, device: torch.device, *, shuffle: bool = False,
+                generator: Optional[torch.Generator] = None):
+    """A DataLoader over files: workers decode images while the device trains; pinned
+    memory makes the copy to a GPU asynchronous, and is pointless elsewhere."""
+    from torch.utils.data import DataLoader
+
+    return DataLoader(split.dataset, batch_size=min(batch_size, max(len(split), 1)), shuffle=shuffle,
+                      generator=generator if shuffle else None, num_workers=split.workers,
+                      pin_memory=device.type == "cuda", persistent_workers=split.workers > 0)

@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlx.errors import DataError
+
 
 def _stratify(y: np.ndarray, task: str):
     return y if task != "regression" else None
 
 
+def _can_stratify(y: np.ndarray, fraction: float) -> bool:
+    """Stratifying needs two samples of every class and a held-out part with room for each class."""
+    _, counts = np.unique(y, return_counts=True)
+    held_out = int(np.ceil(fraction * len(y)))
+    return counts.min() >= 2 and len(counts) <= held_out <= len(y) - len(counts)
+
+
 def holdout(y: np.ndarray, task: str, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (keep, held_out), stratified for classification, seeded."""
+    """Indices (keep, held_out), seeded; stratified for classification whenever the class
+    counts allow it (a class with one sample, or 100 classes in 12 held-out samples, do not)."""
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(y))
     if fraction <= 0:
         return index, index[:0]
-    return train_test_split(index, test_size=fraction, random_state=seed, stratify=_stratify(y, task))
+    if len(y) - int(np.ceil(fraction * len(y))) < 1:
+        raise DataError(f"{len(y)} sample(s) are too few to hold out {fraction:g} of them and keep some to "
+                        "train on; use more rows (or lower data.test_fraction / data.val_fraction)")
+    stratify = _stratify(y, task)
+    if stratify is not None and not _can_stratify(y, fraction):
+        stratify = None
+    return train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
 
 
 def kfold(y: np.ndarray, task: str, folds: int, fold: int, seed: int, repeat: int = 0):

@@ -1,0 +1,181 @@
+"""The user's own data: a CSV table, or a folder of images with one sub-folder per class."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from dlx.data.bundle import TASKS, DataConfig, ImageDataConfig, RawData
+from dlx.data.disk import DISK_PREPROCESS, DiskData, auto_workers
+from dlx.errors import DataError, closest, require
+from dlx.registry import DATASETS
+
+MAX_CLASSES = 20  # an integer target with at most this many distinct values is a class label
+MAX_ONE_HOT = 100  # a text feature with more distinct values is an id or free text, not a category
+
+
+@dataclass
+class CSVConfig(DataConfig):
+    path: Optional[str] = None  # the CSV file (relative to where dlx runs)
+    target: Optional[str] = None  # the column to predict
+    features: Optional[list[str]] = None  # input columns; null = every column but the target
+    task: str = "auto"  # auto (from the target) | multiclass | binary | regression
+    sep: str = ","
+    dropna: bool = False  # drop rows with a missing value instead of stopping
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.task == "auto" or self.task in TASKS, "task",
+                f"unknown '{self.task}'; choices: auto, {', '.join(TASKS)}")
+
+
+@dataclass
+class ImageFolderConfig(ImageDataConfig):
+    path: Optional[str] = None  # a folder with one sub-folder of images per class
+    image_size: int = 64  # every image is resized to image_size × image_size
+    workers: int = -1  # DataLoader processes; -1 = auto (cores - 1, at most 4)
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.preprocess in DISK_PREPROCESS, "preprocess",
+                f"'{self.preprocess}' needs the whole split in memory; image_folder takes "
+                f"{', '.join(DISK_PREPROCESS)}")
+        require(self.image_size >= 4, "image_size", f"must be >= 4, got {self.image_size}")
+        require(self.workers >= -1, "workers", f"must be >= 0, or -1 for auto, got {self.workers}")
+
+
+def _existing(path: Optional[str], name: str, what: str) -> Path:
+    if not path:
+        raise DataError(f"{name} needs data.path: the {what} to read, e.g. data.path=/path/to/it")
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DataError(f"{name}: {what} not found: {p}")
+    return p
+
+
+# ---------------------------------------------------------------- csv
+
+
+def infer_task(target) -> str:
+    """Text, booleans or few integer values: classes (binary when two); other numbers: regression."""
+    import pandas as pd
+
+    values = target.dropna()
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if numeric:
+        integral = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+        if not (integral and values.nunique() <= MAX_CLASSES):
+            return "regression"
+    return "binary" if values.nunique() == 2 else "multiclass"
+
+
+def _check_missing(frame, path: Path, dropna: bool):
+    rows = frame.isna().any(axis=1)
+    if dropna or not rows.any():
+        return frame[~rows]
+    counts = frame.isna().sum()
+    bad = counts[counts > 0]
+    column, n = bad.index[0], int(bad.iloc[0])
+    lines = (frame.index[frame[column].isna()][:3] + 2).tolist()  # file lines: 1-based, after the header
+    others = f"; also missing in {', '.join(repr(c) for c in bad.index[1:])}" if len(bad) > 1 else ""
+    raise DataError(f"{path.name}: column '{column}' has {n} missing value(s) (line {', '.join(map(str, lines))}"
+                    f"{'...' if n > 3 else ''}){others}; set data.dropna=true to drop those "
+                    f"{int(rows.sum())} row(s)")
+
+
+def _columns(df, cfg: CSVConfig, path: Path) -> list[str]:
+    if not cfg.target:
+        raise DataError(f"csv needs data.target: the column to predict; columns: {', '.join(map(str, df.columns))}")
+    for column in [cfg.target, *(cfg.features or [])]:
+        if column not in df.columns:
+            hint = closest(column, df.columns)
+            did_you_mean = f" — did you mean '{hint}'?" if hint else ""
+            raise DataError(f"{path.name} has no column '{column}'{did_you_mean}; "
+                            f"columns: {', '.join(map(str, df.columns))}")
+    features = list(cfg.features) if cfg.features else [c for c in df.columns if c != cfg.target]
+    if not features:
+        raise DataError(f"{path.name}: no feature columns left besides the target '{cfg.target}'")
+    return features
+
+
+def _encode_target(target, task: str, path: Path):
+    import pandas as pd
+
+    if task == "regression":
+        if not pd.api.types.is_numeric_dtype(target):
+            raise DataError(f"{path.name}: target '{target.name}' is not numeric, so it cannot be regressed; "
+                            "set data.task=auto or multiclass")
+        return np.array(target, dtype=np.float32), []  # a copy: pandas may hand out read-only views
+    if pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target) \
+            and np.all(np.mod(target.to_numpy(dtype=float), 1) == 0):
+        values = target.to_numpy().astype(np.int64)  # 1.0, 2.0 -> classes '1', '2'
+    else:
+        values = target.astype(str).to_numpy()
+    classes, y = np.unique(values, return_inverse=True)
+    if len(classes) < 2:
+        raise DataError(f"{path.name}: target '{target.name}' has a single class ('{classes[0]}'); "
+                        "a classifier needs at least two")
+    if task == "binary" and len(classes) != 2:
+        raise DataError(f"{path.name}: data.task=binary but target '{target.name}' has {len(classes)} classes")
+    return y.astype(np.int64), [str(c) for c in classes]
+
+
+def _encode_features(frame, path: Path) -> np.ndarray:
+    """Numbers pass through; text and booleans become one 0/1 column per value (one-hot)."""
+    import pandas as pd
+
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_numeric_dtype(values) and values.nunique() > MAX_ONE_HOT:
+            raise DataError(f"{path.name}: column '{column}' is text with {values.nunique()} distinct values "
+                            f"(one-hot would add that many inputs); leave it out with data.features=[...]")
+    return np.array(pd.get_dummies(frame, dtype=np.float32), dtype=np.float32)
+
+
+@DATASETS.register("csv", schema=CSVConfig, download=False, task="inferred", shape="columns",
+                   size="rows", summary="your own table: data.path=file.csv data.target=column")
+def load_csv(cfg: CSVConfig) -> RawData:
+    import pandas as pd
+
+    path = _existing(cfg.path, "csv", "CSV file")
+    try:
+        df = pd.read_csv(path, sep=cfg.sep)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as e:
+        raise DataError(f"cannot read {path} as CSV: {str(e).strip().splitlines()[0]}") from None
+    features = _columns(df, cfg, path)
+    frame = _check_missing(df[features + [cfg.target]], path, cfg.dropna)
+    if len(frame) == 0:
+        raise DataError(f"{path.name}: no rows left to learn from")
+    task = infer_task(frame[cfg.target]) if cfg.task == "auto" else cfg.task
+    y, classes = _encode_target(frame[cfg.target], task, path)
+    if task != "regression" and len(classes) == 2:
+        task = "binary"
+    x = _encode_features(frame[features], path)
+    return RawData(x, y, task, classes)
+
+
+# ---------------------------------------------------------------- image_folder
+
+
+@DATASETS.register("image_folder", schema=ImageFolderConfig, download=False, task="inferred",
+                   shape="3×size×size", size="files",
+                   summary="your own images: data.path=folder with one sub-folder per class (read from disk)")
+def load_image_folder(cfg: ImageFolderConfig) -> DiskData:
+    from torchvision.datasets import ImageFolder
+
+    root = _existing(cfg.path, "image_folder", "image folder")
+    if not root.is_dir() or not any(p.is_dir() for p in root.iterdir()):
+        raise DataError(f"image_folder: {root} has no class sub-folders; expected {root}/<class>/<image>.png")
+    try:
+        files = ImageFolder(str(root))
+    except FileNotFoundError as e:  # a class folder without a single image
+        raise DataError(f"image_folder: {str(e).strip().splitlines()[0]}") from None
+    if len(files.classes) < 2:
+        raise DataError(f"image_folder: {root} has one class sub-folder ({files.classes[0]}); "
+                        "a classifier needs at least two")
+    task = "binary" if len(files.classes) == 2 else "multiclass"
+    return DiskData(files, np.asarray(files.targets, dtype=np.int64), task, list(files.classes),
+                    image_size=cfg.image_size, workers=auto_workers(cfg.workers))

@@ -1,0 +1,118 @@
+"""torchvision's image datasets, read with torchvision's own classes and held in memory
+(uint8 here; float32 once split and preprocessed).
+
+Files live under `data.root` (default `./data`) in torchvision's layout and are
+downloaded there on first use when `data.download=true`. torchvision is imported
+inside the builders only, so tabular runs never pay for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dlx.data.bundle import ImageDataConfig, RawData
+from dlx.errors import DataError
+from dlx.registry import DATASETS
+
+
+@dataclass
+class VisionConfig(ImageDataConfig):
+    download: bool = True  # fetch the files into data.root when they are missing
+
+
+def data_root(cfg) -> Path:
+    return Path(cfg.root or "data").expanduser()
+
+
+def _open(cls_name: str, cfg: VisionConfig, **kwargs):
+    """torchvision's dataset, or one clear line when its files are missing or the download fails."""
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, cls_name)
+    root = data_root(cfg)
+    try:
+        return cls(str(root), download=cfg.download, **kwargs)
+    except RuntimeError as e:
+        if not cfg.download and "download=True" in str(e):
+            raise DataError(f"{cfg.name}: files not found under {root} (torchvision's {cls_name} layout); "
+                            f"set data.download=true to fetch them, or data.root=<folder> where they are") from None
+        raise _download_failed(cfg.name, root, e) from None
+    except OSError as e:  # no network, a proxy, a full disk
+        raise _download_failed(cfg.name, root, e) from None
+
+
+def _download_failed(name: str, root: Path, error: Exception) -> DataError:
+    # torchvision's message lists every mirror it tried; its last line is the cause
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    cause = lines[-1] if lines else type(error).__name__
+    return DataError(f"{name}: could not download into {root} ({cause}); check the connection, "
+                     "or copy torchvision's files there and set data.download=false")
+
+
+def _mnist_like(cls_name: str, cfg: VisionConfig) -> RawData:
+    train, test = _open(cls_name, cfg, train=True), _open(cls_name, cfg, train=False)
+
+    def arrays(ds):  # data: (N, 28, 28) uint8 tensor -> (N, 1, 28, 28), still uint8 (a quarter the memory)
+        return ds.data.numpy()[:, None], ds.targets.numpy().astype(np.int64)
+
+    x, y = arrays(train)
+    return RawData(x, y, "multiclass", [str(c) for c in train.classes], test=arrays(test), is_image=True)
+
+
+def _cifar(cls_name: str, cfg: VisionConfig) -> RawData:
+    train, test = _open(cls_name, cfg, train=True), _open(cls_name, cfg, train=False)
+
+    def arrays(ds):  # data: (N, 32, 32, 3) uint8 -> (N, 3, 32, 32) uint8
+        return np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)), np.asarray(ds.targets, dtype=np.int64)
+
+    x, y = arrays(train)
+    return RawData(x, y, "multiclass", list(train.classes), test=arrays(test), is_image=True)
+
+
+MNIST_SUMMARY = "{} 28×28 grey, 60,000 train + 10,000 test, 10 classes (torchvision)"
+
+
+@DATASETS.register("mnist", schema=VisionConfig, download=True, task="multiclass", shape=(1, 28, 28),
+                   size=70000, summary=MNIST_SUMMARY.format("handwritten digits,"))
+def load_mnist(cfg: VisionConfig) -> RawData:
+    return _mnist_like("MNIST", cfg)
+
+
+@DATASETS.register("fashion_mnist", schema=VisionConfig, download=True, task="multiclass", shape=(1, 28, 28),
+                   size=70000, summary=MNIST_SUMMARY.format("Zalando clothes,"))
+def load_fashion_mnist(cfg: VisionConfig) -> RawData:
+    return _mnist_like("FashionMNIST", cfg)
+
+
+@DATASETS.register("kmnist", schema=VisionConfig, download=True, task="multiclass", shape=(1, 28, 28),
+                   size=70000, summary=MNIST_SUMMARY.format("cursive Japanese (Kuzushiji) characters,"))
+def load_kmnist(cfg: VisionConfig) -> RawData:
+    return _mnist_like("KMNIST", cfg)
+
+
+@DATASETS.register("cifar10", schema=VisionConfig, download=True, task="multiclass", shape=(3, 32, 32),
+                   size=60000, summary="32×32 colour photos, 50,000 train + 10,000 test, 10 classes (torchvision)")
+def load_cifar10(cfg: VisionConfig) -> RawData:
+    return _cifar("CIFAR10", cfg)
+
+
+@DATASETS.register("cifar100", schema=VisionConfig, download=True, task="multiclass", shape=(3, 32, 32),
+                   size=60000, summary="32×32 colour photos, 50,000 train + 10,000 test, 100 classes (torchvision)")
+def load_cifar100(cfg: VisionConfig) -> RawData:
+    return _cifar("CIFAR100", cfg)
+
+
+@DATASETS.register("svhn", schema=VisionConfig, download=True, task="multiclass", shape=(3, 32, 32),
+                   size=99289, summary="house numbers from Street View, 73,257 train + 26,032 test, 10 digits "
+                                       "(torchvision)")
+def load_svhn(cfg: VisionConfig) -> RawData:
+    train, test = _open("SVHN", cfg, split="train"), _open("SVHN", cfg, split="test")
+
+    def arrays(ds):  # data: (N, 3, 32, 32) uint8; labels already 0..9 (torchvision maps '10' to 0)
+        return ds.data, np.asarray(ds.labels, dtype=np.int64)
+
+    x, y = arrays(train)
+    return RawData(x, y, "multiclass", [str(c) for c in range(10)], test=arrays(test), is_image=True)
