@@ -88,6 +88,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     from dlx import data
     from dlx.data.loaders import TensorBatches
     from dlx.models import count_parameters
+    from dlx.tensorboard import attach_tensorboard
     from dlx.trainer import Divergence, Trainer
 
     started = time.time()
@@ -108,6 +109,8 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     run_dir.write_yaml("config.yaml", exp.raw)
     run_dir.write_yaml("overrides.yaml", list(overrides))
     run_dir.write_status("running")
+    tensorboard = attach_tensorboard(exp, run_dir)  # None unless trainer.tensorboard=true
+    callbacks = [*callbacks, tensorboard] if tensorboard else callbacks
     params = count_parameters(model)
     ckpt_meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
                  "input_shape": list(bundle.input_shape), "task": bundle.task}
@@ -161,6 +164,8 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     }
     run_dir.write_status("finished")
     run_dir.write_summary(summary)  # last: its presence means "finished"
+    if tensorboard:
+        tensorboard.close(summary)
     return summary
 
 
