@@ -78,6 +78,8 @@ def apply_where(df, conditions) -> "object":
     """Keep the rows that satisfy every `key=value` (also !=, <, <=, >, >=)."""
     import pandas as pd
 
+    if not len(df):  # nothing readable: nothing to filter, and no columns to check keys against
+        return df
     for condition in conditions or ():
         match = _CONDITION.match(condition)
         if not match:
@@ -104,7 +106,7 @@ def apply_where(df, conditions) -> "object":
 
 def sort_runs(df, key: str | None):
     """Best first for a metric (max for acc, min for loss), ascending otherwise; `-key` reverses."""
-    if not key:
+    if not key or not len(df):
         return df
     reverse = key.startswith("-")
     column = resolve_column(df, key.lstrip("-"))

@@ -372,8 +372,8 @@ def show_run(root, ref: str) -> None:
         print_summary(summary)
     else:
         info = runs.read_status(record.path)
-        reason = f": {info['reason']}" if info.get("reason") else ""
-        console.print(f"no summary: the run is {status}{reason}", highlight=False, soft_wrap=True)
+        reason = f" — {info['reason']}" if info.get("reason") else ""
+        console.print(f"no summary: {status}{reason}", highlight=False, soft_wrap=True)
 
 
 def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, members=False,
@@ -382,6 +382,7 @@ def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, mem
     from dlx import compare, runs
 
     records = runs.select_runs(root, sweep=sweep, cv=cv, members=members)
+    hidden = 0 if members or sweep or cv else sum(1 for r in runs.iter_runs(root) if r.kind != runs.RUN)
     df = compare.apply_where(runs.load_runs(records, on_skip=skipped), where)
     if group_by:
         return print_aggregate(df, group_by, sort, limit, fmt)
@@ -391,10 +392,9 @@ def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, mem
     if fmt != "table":
         return print_frame(compare.export(df, fmt))
     if not len(df):
-        console.print("no runs match" if where or sweep or cv else "no runs yet; start one with `dlx train`")
+        console.print("no runs match" if where else f"no readable runs{' yet' if not records else ''}")
         return
-    hidden = "" if members or sweep or cv else " (sweep and CV member runs: --all)"
-    title = f"{len(df)} run{'s' * (len(df) != 1)}{hidden}"
+    title = f"{len(df)} run{'s' * (len(df) != 1)}" + (f" (+{hidden} sweep/CV member runs: --all)" if hidden else "")
     table = runs_table(df, title)
     if console.measure(table, options=console.options.update_width(10_000)).maximum > console.width:
         table = runs_table(df, title, split_ids=True)

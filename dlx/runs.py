@@ -377,19 +377,19 @@ def read_overrides(path: Path) -> list[str]:
     return [str(o) for o in data] if isinstance(data, list) else []
 
 
-def started_at(record: RunRecord) -> float:
-    """When the run started: the time in its (or its CV's) id, else config.yaml's mtime."""
+def started_at(record: RunRecord) -> str:
+    """When the run started, `2026-11-21T22:40:12`: the time in its (or its CV's) id, else
+    config.yaml's modification time (written once, at the start)."""
     for text in (record.path.name, record.group or ""):
         match = _ID_TIME.match(text)
         if match:
-            base = datetime.strptime(match.group(1), "%Y-%m-%d_%H-%M-%S").timestamp()
-            return base + (_fold_number(record.path) * 1e-3 if record.kind == CV else 0.0)
+            return datetime.strptime(match.group(1), "%Y-%m-%d_%H-%M-%S").isoformat()
     for name in ("config.yaml", ""):
         try:
-            return (record.path / name).stat().st_mtime
+            return datetime.fromtimestamp(int((record.path / name).stat().st_mtime)).isoformat()
         except OSError:
             continue
-    return 0.0
+    return ""
 
 
 def _partial_summary(path: Path, config: dict) -> dict:
@@ -452,7 +452,7 @@ def config_columns(df) -> list[str]:
 def load_runs(records: Iterable[RunRecord], on_skip: Callable[[Path, str], None] | None = None):
     """A DataFrame, one row per readable run, newest first; unreadable folders go to `on_skip`.
 
-    Columns: id, kind, group, status, started (epoch seconds), path, the summary's fields
+    Columns: id, kind, group, status, started (ISO time), path, the summary's fields
     (model, optim, ..., best_value, train_/val_/test_ metrics, params, duration_s) and every
     config key flattened (`model.name`, `optim.lr`, ...; see `config_columns`).
     """
@@ -473,7 +473,9 @@ def load_runs(records: Iterable[RunRecord], on_skip: Callable[[Path, str], None]
         rows.append(row)
     df = pd.DataFrame(rows)
     if len(df):
-        df = df.sort_values(["started", "id"], ascending=False, kind="stable").reset_index(drop=True)
+        # same second (a CV's folds): the id decides, fold-10 after fold-9
+        order = sorted(range(len(df)), key=lambda i: (df["started"][i], _sort_key(df["id"][i])), reverse=True)
+        df = df.iloc[order].reset_index(drop=True)
     return df
 
 

@@ -30,6 +30,7 @@ PLAIN = {  # name -> overrides: two seeds of adam, two of sgd
 }
 SWEEP_ID, CV_ID = "2026-01-02_03-04-05_sweep-lr", "2026-01-02_03-04-06_cv-mlp"
 KILLED, RUNNING, BROKEN = "2099-01-01_00-00-00_killed", "2098-01-01_00-00-00_alive", "2097-01-01_00-00-00_broken"
+FAILED = "2096-01-01_00-00-00_diverged"
 
 
 def train(root: Path, overrides, **where) -> dict:
@@ -56,12 +57,14 @@ def store(tmp_path_factory):
         train(root, [f"trainer.seed={fold}"], run_path=root / "cv" / CV_ID / f"fold-{fold}")
     # killed: died after its first epoch, without writing its own status
     alpha = Path(summaries["alpha"]["path"])
-    for name, pid in ((KILLED, dead_pid()), (RUNNING, os.getpid())):
+    for name, status in ((KILLED, {"status": "running", "pid": dead_pid()}),
+                         (RUNNING, {"status": "running", "pid": os.getpid()}),
+                         (FAILED, {"status": "failed", "pid": dead_pid(), "reason": "loss became nan"})):
         fake = root / "runs" / name
         fake.mkdir()
         shutil.copy(alpha / "config.yaml", fake)
         pd.read_csv(alpha / "metrics.csv").head(1).to_csv(fake / "metrics.csv", index=False)
-        (fake / "status.json").write_text(json.dumps({"status": "running", "pid": pid, "time": 0}))
+        (fake / "status.json").write_text(json.dumps({**status, "time": 0}))
     broken = root / "runs" / BROKEN
     broken.mkdir()
     (broken / "status.json").write_text('{"status": "runn')  # cut mid-write
@@ -86,7 +89,7 @@ def test_runs_lists_plain_runs_newest_first_and_skips_broken(store, dlx):
     root, summaries = store
     result = dlx("runs", "--output-dir", str(root), "--format", "json")
     rows = as_json(result)
-    expected = {s["run_id"] for s in summaries.values()} | {KILLED, RUNNING}
+    expected = {s["run_id"] for s in summaries.values()} | {KILLED, RUNNING, FAILED}
     assert set(ids(rows)) == expected  # no sweep/CV members, no broken folder
     assert ids(rows)[:2] == [KILLED, RUNNING]  # the newest ids first
     assert f"skipping {root / 'runs' / BROKEN}" in result.err
@@ -103,12 +106,13 @@ def test_killed_run_is_interrupted_and_live_one_running(store, dlx):
     rows = {r["id"]: r for r in as_json(dlx("runs", "--output-dir", str(root), "-f", "json"))}
     assert rows[KILLED]["status"] == "interrupted"
     assert rows[RUNNING]["status"] == "running"
+    assert rows[FAILED]["status"] == "failed"
     first_epoch = pd.read_csv(Path(summaries["alpha"]["path"]) / "metrics.csv").iloc[0]
     assert rows[KILLED]["epochs_run"] == 1
     assert rows[KILLED]["best_value"] == pytest.approx(first_epoch["val_acc"])
     table = dlx("runs", "--output-dir", str(root))
     assert table.code == 0
-    for word in ("interrupted", "running", "finished", "alpha", "delta", "killed"):
+    for word in ("interrupted", "running", "finished", "failed", "alpha", "delta", "killed"):
         assert word in table.out
 
 
@@ -152,7 +156,7 @@ def test_members_hidden_unless_all_sweep_or_cv(store, dlx):
     root, _ = store
     everything = as_json(dlx("runs", "--output-dir", str(root), "-f", "json", "--all"))
     kinds = pd.Series([r["kind"] for r in everything]).value_counts().to_dict()
-    assert kinds == {"run": 6, "sweep": 2, "cv": 2}
+    assert kinds == {"run": 7, "sweep": 2, "cv": 2}
     sweep = as_json(dlx("runs", "--output-dir", str(root), "-f", "json", "--sweep", "sweep-lr"))
     assert {r["group"] for r in sweep} == {SWEEP_ID} and len(sweep) == 2
     cv = as_json(dlx("runs", "--output-dir", str(root), "-f", "json", "--cv", "last"))
@@ -193,7 +197,9 @@ def test_show_prints_config_epochs_curves_and_summary(store, dlx):
     assert any("\u2800" < ch <= "\u28ff" for ch in result.out)  # Braille curves
     assert f"{s['test_acc']:.4f}" in result.out  # the summary table
     killed = dlx("show", "killed", "--output-dir", str(root))
-    assert killed.code == 0 and "the run is interrupted" in killed.out
+    assert killed.code == 0 and "no summary: interrupted" in killed.out
+    failed = dlx("show", "diverged", "--output-dir", str(root))
+    assert failed.code == 0 and "no summary: failed — loss became nan" in failed.out
 
 
 def flat_config(summary: dict) -> dict:
