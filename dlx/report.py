@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 import sys
 
@@ -141,8 +142,13 @@ def skipped(path, reason: str) -> None:
     warn(f"skipping {path}: {reason}")
 
 
+def _number(value) -> bool:
+    """A real number that is not NaN (numpy scalars included)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
+
+
 def duration(seconds) -> str:
-    if not isinstance(seconds, (int, float)) or math.isnan(seconds):
+    if not _number(seconds):
         return "—"
     if seconds < 60:
         return f"{seconds:.1f}s"
@@ -151,7 +157,7 @@ def duration(seconds) -> str:
 
 
 def count(value) -> str:
-    if not isinstance(value, (int, float)) or math.isnan(value):
+    if not _number(value):
         return "—"
     for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if value >= size:
@@ -175,40 +181,47 @@ def _test_columns(df) -> list[str]:
     return [c for c in df.columns if c.startswith("test_") and not c.endswith(("_size", "_top5"))]
 
 
+def _run_columns(df) -> list[tuple[str, str, object, bool]]:
+    """(field, header, formatter, numeric) for the runs table; two-line headers keep numbers narrow."""
+    short = {"scheduler": "sched", "regularizer": "reg"}
+    columns = [(g, short.get(g, g), cell, False) for g in GROUP_COLUMNS]
+    columns += [("epochs_run", "ep", lambda v: cell(_int(v)), True),
+                ("best_value", _monitor_label(df).replace(" ", "\n"), cell, True)]
+    columns += [(c, c.replace("_", "\n", 1), cell, True) for c in _test_columns(df)]
+    columns += [("params", "params", count, True), ("duration_s", "time", duration, True)]
+    return [c for c in columns if c[0] in df]
+
+
 def runs_table(df, title: str = "runs", split_ids: bool = False) -> Table:
     """One row per run: id, status, groups, epochs, best monitored value, test metrics, size, time.
 
-    Config groups that every run shares move into the caption, so 80 columns show what differs;
-    `split_ids` puts an id's label under its time (the time alone is a usable prefix).
+    What every run shares (groups, epochs, size) moves into the caption, so 80 columns show what
+    differs; `split_ids` puts an id's label under its time (the time alone is a usable prefix).
     """
-    shared = [g for g in GROUP_COLUMNS if g in df and len(df) > 1 and df[g].map(cell).nunique() == 1]
-    groups = [g for g in GROUP_COLUMNS if g in df and g not in shared]
-    caption = " · ".join(f"{g} {cell(df[g].iloc[0])}" for g in shared)
-    table = Table(title=title, caption=f"all runs: {caption}" if caption else None, caption_justify="left",
+    shareable = (*GROUP_COLUMNS, "epochs_run", "params")
+    columns, shared = [], []
+    for field, header, show, numeric in _run_columns(df):
+        if field in shareable and len(df) > 1 and df[field].map(show).nunique() == 1:
+            shared.append(f"{header} {show(df[field].iloc[0])}")
+        else:
+            columns.append((field, header, show, numeric))
+    caption = "shared: " + " · ".join(shared) if shared else None
+    table = Table(title=title, caption=caption, caption_justify="left",
                   **_plain(padding=(0, 0), collapse_padding=True))
     table.add_column("id", overflow="fold")
     table.add_column("status", no_wrap=True)
-    for name in groups:
-        table.add_column({"scheduler": "sched", "regularizer": "reg"}.get(name, name), no_wrap=True)
-    # two-line headers keep metric columns as narrow as their numbers
-    numbers = ["ep", _monitor_label(df).replace(" ", "\n"), *(c.replace("_", "\n", 1) for c in _test_columns(df)),
-               "params", "time"]
-    for name in numbers:
-        table.add_column(name, justify="right", no_wrap=True)
+    for _, header, _, numeric in columns:
+        table.add_column(header, justify="right" if numeric else "left", no_wrap=True)
     for _, row in df.iterrows():
         status = row.get("status")
         run_id = re.sub(r"^(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)_", "\\1_\n", row["id"]) if split_ids else row["id"]
-        table.add_row(
-            run_id, f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
-            *(cell(row.get(name)) for name in groups),
-            cell(_int(row.get("epochs_run"))), cell(row.get("best_value")),
-            *(cell(row.get(name)) for name in _test_columns(df)),
-            count(row.get("params")), duration(row.get("duration_s")))
+        table.add_row(run_id, f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
+                      *(show(row.get(field)) for field, _, show, _ in columns))
     return table
 
 
 def _int(value):
-    return int(value) if isinstance(value, (int, float)) and not math.isnan(value) else value
+    return int(value) if _number(value) else value
 
 
 def mean_std(mean, std, digits: int = 4) -> str:
@@ -432,11 +445,14 @@ def compare_runs(root, refs=(), *, sweep=None, cv=None, where=(), group_by=None,
         raise ConfigError("give run ids or --sweep/--cv, not both")
     if refs:
         records = list({r.id: r for r in (runs.find_record(root, ref) for ref in refs)}.values())
+        order = {r.id: i for i, r in enumerate(records)}  # the order the user named them
     elif sweep or cv:
         records = runs.select_runs(root, sweep=sweep, cv=cv)
     else:
         raise ConfigError("name the runs to compare (ids, prefixes, `last`) or give --sweep/--cv")
     df = compare.apply_where(runs.load_runs(records, on_skip=skipped), where)
+    if refs and len(df):
+        df = df.sort_values("id", key=lambda ids: ids.map(order), kind="stable")
     if group_by:
         return print_aggregate(df, group_by, sort, None, fmt)
     if len(df) < 2:
