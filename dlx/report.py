@@ -233,7 +233,7 @@ def mean_std(mean, std, digits: int = 4) -> str:
     return f"{fmt(float(mean), digits)} ± {fmt(float(std), digits)}"
 
 
-def aggregate_display(agg):
+def aggregate_display(agg, best_label: str = "best"):
     """The aggregate frame as text cells: keys, count, then `mean ± std` per metric."""
     import pandas as pd
 
@@ -241,20 +241,19 @@ def aggregate_display(agg):
     out = pd.DataFrame({k: agg[k].map(cell) for k in keys})
     out["count"] = agg["count"]
     for m in metrics:
-        name = "best" if m == "best_value" else m
+        name = best_label if m == "best_value" else m
         out[name] = [mean_std(a, b) for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
     return out
 
 
-def aggregate_table(agg, monitor_label: str = "best") -> Table:
+def aggregate_table(agg, best_label: str = "best") -> Table:
     """The --group-by table: keys, count, best and test metrics (all metrics: --format csv/json)."""
-    shown = aggregate_display(agg)
-    shown = shown[[c for c in shown.columns if c in agg.attrs["keys"] or c in ("count", "best")
+    shown = aggregate_display(agg, best_label)
+    shown = shown[[c for c in shown.columns if c in agg.attrs["keys"] or c in ("count", best_label)
                    or (c.startswith("test_") and not c.endswith("_top5"))]]
     table = Table(title="mean ± std (sample std, ddof=1) per group, best first", **_plain())
     for name in shown.columns:
-        numeric = name not in agg.attrs["keys"]
-        table.add_column(monitor_label if name == "best" else name, justify="right" if numeric else "left")
+        table.add_column(name, justify="left" if name in agg.attrs["keys"] else "right")
     for row in shown.itertuples(index=False):
         table.add_row(*(str(v) for v in row))
     return table
@@ -429,7 +428,7 @@ def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table"
     if limit is not None:
         agg = agg.head(limit)
     if fmt == "markdown":
-        return print_frame(compare.to_markdown(aggregate_display(agg)))
+        return print_frame(compare.to_markdown(aggregate_display(agg, _monitor_label(finished))))
     if fmt != "table":
         return print_frame(compare.export(agg, fmt))
     console.print(aggregate_table(agg, _monitor_label(finished)))
