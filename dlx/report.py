@@ -120,6 +120,8 @@ def error(message: str) -> None:
 
 # ---------------------------------------------------------------- runs, show, compare (issue 8)
 
+STATUS_STYLE = {"finished": "green", "running": "cyan", "failed": "red", "interrupted": "yellow"}
+GROUP_COLUMNS = ("model", "optim", "scheduler", "regularizer", "data")
 
 
 def _plain(**kwargs) -> dict:
@@ -128,9 +130,6 @@ def _plain(**kwargs) -> dict:
 
     return dict(title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
                 show_edge=False, **kwargs)
-
-STATUS_STYLE = {"finished": "green", "running": "cyan", "failed": "red", "interrupted": "yellow"}
-GROUP_COLUMNS = ("model", "optim", "scheduler", "regularizer", "data")
 
 
 def warn(message: str) -> None:
@@ -271,15 +270,13 @@ def main_metric(columns, monitor: str | None) -> str:
     if base != "loss" and f"val_{base}" in columns:
         return base
     for c in columns:
-        if c.startswith("val_") and c not in ("val_loss",) and not c.endswith("top5"):
+        if c.startswith("val_") and c != "val_loss" and not c.endswith("top5"):
             return c.removeprefix("val_")
     return "loss"
 
 
 def learning_curves(metrics, monitor: str | None, width: int = 80):
     """Loss and the main metric, train dashed vs validation solid, side by side."""
-    from rich.table import Table as Grid
-
     from dlx.termplot import Series, line_chart
 
     charts = []
@@ -287,7 +284,7 @@ def learning_curves(metrics, monitor: str | None, width: int = 80):
         series = [Series(split, metrics["epoch"], metrics[f"{split}_{name}"], color, split == "train")
                   for split, color in (("train", "cyan"), ("val", "magenta")) if f"{split}_{name}" in metrics]
         charts.append(line_chart(series, width=width // 2 - 2, title=name))
-    grid = Grid.grid(padding=(0, 2))
+    grid = Table.grid(padding=(0, 2))
     grid.add_row(*charts)
     return grid
 

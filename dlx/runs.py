@@ -337,9 +337,9 @@ def run_status(path: Path) -> str:
     status = info.get("status")
     if status in ("running", "finished"):
         return "running" if pid_alive(info.get("pid")) else "interrupted"
-    if status in ("failed", "interrupted"):
-        return status
-    raise BadRun(f"unknown status {status!r} in status.json")
+    if not isinstance(status, str) or not status:
+        raise BadRun("status.json has no status")
+    return status  # failed, interrupted, or a state another command writes (e.g. a pruned trial)
 
 
 def flatten(data, prefix: str = "") -> dict:

@@ -223,6 +223,7 @@ def test_compare_shows_only_differing_keys_and_best(store, dlx):
     winner = f"{max(a['test_acc'], g['test_acc']):.4f}*"
     assert winner in line and line.count("*") == 1, (best, line)
     assert "config keys that differ" in table.out and "optim.name" in table.out
+    assert f"#1 {a['run_id']}" in table.out and f"#2 {g['run_id']}" in table.out  # in the order named
     assert dlx("compare", "alpha", "--output-dir", str(root)).code == 2  # one run: nothing to compare
 
 
@@ -293,3 +294,14 @@ def test_help_imports_nothing_heavy(tmp_path):
     assert result.returncode == 0 and "--group-by" in result.stdout
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}
     assert not imported & {"torch", "hydra", "pandas", "matplotlib", "tensorboard"}
+
+
+def test_terminal_chart_draws_a_rising_line_bottom_left_to_top_right():
+    from dlx.termplot import Series, line_chart
+
+    text = line_chart([Series("val", [1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4])], width=30, height=5).plain
+    rows = [line.split("┤" if "┤" in line else "│", 1)[1] for line in text.splitlines() if "┤" in line or "│" in line]
+    assert len(rows) == 5
+    assert rows[0][0] == " " and rows[0][-1] != " "  # top row: the right end only
+    assert rows[-1][0] != " " and rows[-1][-1] == " "  # bottom row: the left end only
+    assert "0.4" in text and "0.1" in text and "val" in text
