@@ -92,6 +92,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     from dlx.trainer import Divergence, Trainer
 
     started = time.time()
+    tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
     device = setup_torch(exp)
     bundle = data.build(exp.data)
     model, loss, optimizer, schedule, penalty, batch_size, meta = build_parts(exp, bundle, device)
@@ -109,8 +110,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     run_dir.write_yaml("config.yaml", exp.raw)
     run_dir.write_yaml("overrides.yaml", list(overrides))
     run_dir.write_status("running")
-    tensorboard = attach_tensorboard(exp, run_dir)  # None unless trainer.tensorboard=true
-    callbacks = [*callbacks, tensorboard] if tensorboard else callbacks
+    callbacks = [*callbacks, tensorboard.open(run_dir.path)] if tensorboard else callbacks
     params = count_parameters(model)
     ckpt_meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
                  "input_shape": list(bundle.input_shape), "task": bundle.task}

@@ -237,7 +237,7 @@ def aggregate_display(agg, best_label: str = "best"):
     import pandas as pd
 
     keys, metrics = agg.attrs["keys"], agg.attrs["metrics"]
-    out = pd.DataFrame({k: agg[k].map(cell) for k in keys})
+    out = pd.DataFrame({k: agg[k].map(lambda v: "—" if pd.isna(v) else str(v)) for k in keys})
     out["count"] = agg["count"]
     for m in metrics:
         name = best_label if m == "best_value" else m

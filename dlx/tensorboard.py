@@ -17,13 +17,16 @@ from dlx.errors import DlxError
 SPLITS = ("train", "val")
 
 
-def attach_tensorboard(exp, run_dir) -> "TensorBoardLogger | None":
-    """The callback for `exp`'s run, or None unless trainer.tensorboard is set."""
+def attach_tensorboard(exp) -> "TensorBoardLogger | None":
+    """The callback for `exp`'s run, or None unless trainer.tensorboard is set.
+
+    Called before the run folder exists, so a missing extra fails before any work.
+    """
     if not exp.trainer.tensorboard:
         return None
     from omegaconf import OmegaConf
 
-    return TensorBoardLogger(run_dir.path, OmegaConf.to_container(exp.raw, resolve=True))
+    return TensorBoardLogger(OmegaConf.to_container(exp.raw, resolve=True))
 
 
 def tag(key: str) -> str:
@@ -51,18 +54,22 @@ def final_metrics(summary: dict) -> dict:
 
 
 class TensorBoardLogger:
-    """Trainer callback writing one event file into `log_dir` (the run folder)."""
+    """Trainer callback writing one event file into the run folder given to `open`."""
 
-    def __init__(self, log_dir: Path, config: dict):
+    def __init__(self, config: dict):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise DlxError("trainer.tensorboard=true needs tensorboard: pip install 'dlx[tensorboard]'") from None
-        self.log_dir = Path(log_dir)
-        self.writer = SummaryWriter(log_dir=str(self.log_dir))
+        self._writer_class = SummaryWriter
         self.hparams = hparams_of(config)
+        self.writer = None
+
+    def open(self, log_dir: Path) -> "TensorBoardLogger":
+        self.writer = self._writer_class(log_dir=str(log_dir))
         # a run that fails or is interrupted never reaches close(): stop the writer's thread anyway
         weakref.finalize(self, self.writer.close)
+        return self
 
     def on_epoch_end(self, trainer, row: dict) -> None:
         epoch = row["epoch"]

@@ -305,3 +305,9 @@ def test_terminal_chart_draws_a_rising_line_bottom_left_to_top_right():
     assert rows[0][0] == " " and rows[0][-1] != " "  # top row: the right end only
     assert rows[-1][0] != " " and rows[-1][-1] == " "  # bottom row: the left end only
     assert "0.4" in text and "0.1" in text and "val" in text
+
+
+def test_plot_without_matplotlib_names_the_extra(store, dlx, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # as if not installed
+    result = dlx("plot", "alpha", "--output-dir", str(store[0]))
+    assert result.code == 1 and "pip install 'dlx[plot]'" in result.err and "Traceback" not in result.err

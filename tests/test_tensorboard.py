@@ -41,3 +41,13 @@ def test_no_event_file_unless_asked(dlx, tmp_path):
     assert result.code == 0, result.err
     (run,) = (tmp_path / "outputs" / "runs").iterdir()
     assert not list(Path(run).glob("events.out.tfevents.*"))
+
+
+def test_missing_extra_is_one_line_before_any_run_folder(dlx, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed
+    result = dlx("train", "-q", "trainer.epochs=1", "data.limit=120", "trainer.tensorboard=true")
+    assert result.code == 1
+    assert result.err.strip() == "error: trainer.tensorboard=true needs tensorboard: pip install 'dlx[tensorboard]'"
+    assert not (tmp_path / "outputs" / "runs").exists()
