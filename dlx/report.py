@@ -465,35 +465,42 @@ def compare_runs(root, refs=(), *, sweep=None, cv=None, where=(), group_by=None,
 
 
 def print_comparison(df, diff, metrics, best) -> None:
-    from dlx import runs
-    from dlx.termplot import COLORS, Series, line_chart
-
+    """Runs tagged #1, #2, ... (so the tables fit 80 columns), then the two tables and the curves."""
     tags = {run_id: f"#{i + 1}" for i, run_id in enumerate(df["id"])}
     for run_id, status in zip(df["id"], df["status"]):
         console.print(f"[bold]{tags[run_id]:>3}[/] {run_id}  [{STATUS_STYLE.get(status, '')}]{status}[/]",
                       highlight=False, soft_wrap=True)
-    table = Table(title="config keys that differ", **_plain())
-    table.add_column("key")
-    for run_id in diff.columns:
-        table.add_column(tags[run_id], justify="right")
-    for key, row in diff.iterrows():
-        table.add_row(key, *row.tolist())
     if len(diff):
-        console.print(table)
+        console.print(_side_by_side("config keys that differ", "key", diff, tags))
     else:
         console.print("the runs share every config key")
-    table = Table(title="final metrics (* = best)", **_plain())
-    table.add_column("metric")
-    for run_id in metrics.columns:
-        table.add_column(tags[run_id], justify="right")
+    labels = {"best_value": _monitor_label(df), "epochs_run": "epochs", "duration_s": "time"}
+    shown = metrics.copy().astype(object)
     for name, row in metrics.iterrows():
-        shown = {"best_value": _monitor_label(df), "epochs_run": "epochs", "duration_s": "time"}.get(name, name)
-        cells = [count(v) if name == "params" else duration(v) if name == "duration_s" else
-                 cell(_int(v)) if name == "epochs_run" else cell(v) for v in row.tolist()]
-        cells = [f"[bold green]{c}*[/]" if best.get(name) == run_id else f"{c} " for c, run_id in zip(cells, row.index)]
-        table.add_row(shown, *cells)
-    console.print(table)
-    main = main_metric(df.columns, df["monitor"].dropna().iloc[0] if df["monitor"].notna().any() else None)
+        show = {"params": count, "duration_s": duration, "epochs_run": lambda v: cell(_int(v))}.get(name, cell)
+        shown.loc[name] = [f"[bold green]{show(v)}*[/]" if best.get(name) == run_id else f"{show(v)} "
+                           for v, run_id in zip(row.tolist(), row.index)]
+    console.print(_side_by_side("final metrics (* = best)", "metric", shown.rename(index=labels), tags))
+    console.print(_overlaid_curves(df, tags))
+
+
+def _side_by_side(title: str, first: str, frame, tags: dict) -> Table:
+    table = Table(title=title, **_plain())
+    table.add_column(first)
+    for run_id in frame.columns:
+        table.add_column(tags[run_id], justify="right")
+    for key, row in frame.iterrows():
+        table.add_row(str(key), *(str(v) for v in row.tolist()))
+    return table
+
+
+def _overlaid_curves(df, tags: dict):
+    """The main validation metric of every run in one chart, a colour per run."""
+    from dlx import runs
+    from dlx.termplot import COLORS, Series, line_chart
+
+    monitors = df["monitor"].dropna() if "monitor" in df else []
+    main = main_metric(df.columns, monitors.iloc[0] if len(monitors) else None)
     series = []
     for i, (run_id, path) in enumerate(zip(df["id"], df["path"])):
         try:
@@ -503,4 +510,4 @@ def print_comparison(df, diff, metrics, best) -> None:
         if f"val_{main}" in curve:
             series.append(Series(f"{tags[run_id]} {run_id}", curve["epoch"], curve[f"val_{main}"],
                                  COLORS[i % len(COLORS)]))
-    console.print(line_chart(series, width=min(console.width, 100), height=10, title=f"val_{main}"))
+    return line_chart(series, width=min(console.width, 100), height=10, title=f"val_{main}")

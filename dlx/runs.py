@@ -395,10 +395,9 @@ def started_at(record: RunRecord) -> str:
 def _partial_summary(path: Path, config: dict) -> dict:
     """What an unfinished run can tell: its groups from config.yaml, its epochs from metrics.csv."""
     flat = flatten(config)
-    out = {g: flat.get(f"{g}.name") for g in GROUPS[:5] if f"{g}.name" in flat}
-    out["data"] = flat.get("data.name")
-    monitor = flat.get("trainer.monitor")
-    out["monitor"] = monitor
+    # the same fields as a finished run's summary.json
+    out = {g: flat.get(f"{g}.name") for g in ("model", "optim", "scheduler", "regularizer", "data")}
+    monitor = out["monitor"] = flat.get("trainer.monitor")
     try:
         metrics = read_metrics(path)
     except Exception:  # no epoch finished yet, or a file being replaced
@@ -423,10 +422,6 @@ def metric_mode(name: str) -> str:
     from dlx.metrics import mode_for  # imports torch: only when a direction is needed
 
     return mode_for(name)
-
-
-SUMMARY_COLUMNS = ("model", "optim", "scheduler", "regularizer", "data", "task", "epochs_run", "best_epoch",
-                   "stopped_early", "monitor", "best_value", "params", "duration_s", "device")
 
 
 def load_run(record: RunRecord) -> dict:
