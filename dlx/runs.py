@@ -225,7 +225,8 @@ def _fold_number(path: Path) -> int:
 
 def iter_runs(root: Path, kinds: Iterable[str] = (RUN, SWEEP, CV)) -> Iterator[RunRecord]:
     """Every run folder under `root` (outputs/): runs/*, sweeps/*/runs/*, cv/*/fold-*."""
-    root, kinds = Path(root), set(kinds)
+    # the folder names (RUNS, SWEEPS) that find_run's `kinds` took before are accepted too
+    root, kinds = Path(root), {{RUNS: RUN, SWEEPS: SWEEP}.get(k, k) for k in kinds}
     if RUN in kinds:
         for path in _subdirs(root / RUNS):
             yield RunRecord(path, RUN)
