@@ -122,6 +122,97 @@ def data_command(
 
 # ---------------------------------------------------------------- runs, show, compare, plot (issue 8)
 
+OutputDir = Annotated[str, typer.Option("--output-dir", help="The run store to read (output_dir of the runs).")]
+Where = Annotated[Optional[list[str]], typer.Option(
+    "--where", "-w", help="Keep runs where KEY=VALUE (also !=, <, <=, >, >=); any config key "
+    "(model=cnn, optim.lr=0.01) or summary field (test_acc>0.9). Repeat to combine.", show_default=False)]
+Sort = Annotated[Optional[str], typer.Option(
+    "--sort", help="Sort by a key; metrics best first (test_acc high, val_loss low); -KEY reverses.")]
+GroupBy = Annotated[Optional[str], typer.Option(
+    "--group-by", "-g", help="Fold runs sharing these keys (model,optim) into mean ± std and a count.")]
+SweepId = Annotated[Optional[str], typer.Option("--sweep", help="The runs of one sweep (id, prefix, `last`).")]
+CvId = Annotated[Optional[str], typer.Option("--cv", help="The folds of one cross-validation (id, prefix, `last`).")]
+
+
+def _format_option(choices: str):
+    return Annotated[str, typer.Option("--format", "-f", help=f"Output: {choices}.")]
+
+
+@app.command("runs")
+def list_runs(
+    where: Where = None,
+    sort: Sort = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=1, help="Show the first N runs.")] = None,
+    sweep: SweepId = None,
+    cv: CvId = None,
+    all_runs: Annotated[bool, typer.Option("--all", "-a", help="Include sweep and CV member runs.")] = False,
+    group_by: GroupBy = None,
+    fmt: _format_option("table, csv, json (markdown with --group-by)") = "table",
+    output_dir: OutputDir = "outputs",
+):
+    """List runs, newest first: status, config groups, best monitored value, test metrics, time."""
+    from dlx import report
+
+    report.list_runs(output_dir, where=where or (), sort=sort, limit=limit, sweep=sweep, cv=cv,
+                     members=all_runs, group_by=group_by, fmt=_check_format(fmt, group_by))
+
+
+@app.command()
+def show(
+    run: Annotated[str, typer.Argument(help="A run id, a unique prefix or suffix of one, or `last`.")],
+    output_dir: OutputDir = "outputs",
+):
+    """Show one run: its config (overrides highlighted), metrics per epoch, curves and summary."""
+    from dlx import report
+
+    report.show_run(output_dir, run)
+
+
+@app.command()
+def compare(
+    runs: Annotated[Optional[list[str]], typer.Argument(help="Run ids, unique prefixes or suffixes, `last`.",
+                                                        show_default=False)] = None,
+    sweep: SweepId = None,
+    cv: CvId = None,
+    where: Where = None,
+    group_by: GroupBy = None,
+    sort: Sort = None,
+    fmt: _format_option("table, csv, json, markdown") = "table",
+    output_dir: OutputDir = "outputs",
+):
+    """Compare runs side by side: config keys that differ, final metrics, validation curves."""
+    from dlx import report
+
+    report.compare_runs(output_dir, runs or [], sweep=sweep, cv=cv, where=where or (), group_by=group_by,
+                        sort=sort, fmt=_check_format(fmt, "markdown"))
+
+
+@app.command()
+def plot(
+    runs: Annotated[list[str], typer.Argument(help="Run ids, unique prefixes or suffixes, `last`.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Image file to write (.png, .pdf, .svg).")]
+    = "curves.png",
+    metric: Annotated[Optional[list[str]], typer.Option(
+        "--metric", "-m", help="Metrics to draw: a name (acc: train and val) or a column (val_acc). "
+        "Default: loss and the monitored metric.", show_default=False)] = None,
+    output_dir: OutputDir = "outputs",
+):
+    """Save the learning curves of runs as an image: train dashed, validation solid (matplotlib)."""
+    from dlx import plot as plotting
+
+    path = plotting.plot_runs(output_dir, runs, output, metric or [])
+    typer.echo(f"wrote {path}")
+
+
+def _check_format(fmt: str, markdown) -> str:
+    allowed = ("table", "csv", "json") + (("markdown",) if markdown else ())
+    if fmt not in allowed:
+        from dlx.errors import ConfigError
+
+        raise ConfigError(f"--format {fmt}: choose one of {', '.join(allowed)}")
+    return fmt
+
+
 
 # ---------------------------------------------------------------- entry point
 

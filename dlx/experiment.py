@@ -88,9 +88,11 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     from dlx import data
     from dlx.data.loaders import bundle_batches
     from dlx.models import count_parameters
+    from dlx.tensorboard import attach_tensorboard
     from dlx.trainer import Divergence, Trainer
 
     started = time.time()
+    tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
     device = setup_torch(exp)
     bundle = data.build(exp.data)
     exp = _monitor_for_task(exp, bundle.task)
@@ -107,6 +109,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     run_dir.write_yaml("config.yaml", exp.raw)
     run_dir.write_yaml("overrides.yaml", list(overrides))
     run_dir.write_status("running")
+    callbacks = [*callbacks, tensorboard.open(run_dir.path)] if tensorboard else callbacks
     params = count_parameters(model)
     ckpt_meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
                  "input_shape": list(bundle.input_shape), "task": bundle.task}
@@ -160,6 +163,8 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     }
     run_dir.write_status("finished")
     run_dir.write_summary(summary)  # last: its presence means "finished"
+    if tensorboard:
+        tensorboard.close(summary)
     return summary
 
 

@@ -2,6 +2,8 @@
 
     outputs/runs/<run-id>/  config.yaml overrides.yaml metrics.csv summary.json
                             status.json log.txt checkpoints/{last,best}.pt
+    outputs/sweeps/<sweep-id>/runs/<run-id>/    a sweep's member runs (same files)
+    outputs/cv/<cv-id>/fold-<k>/                a cross-validation's folds (same files)
 
 Every file is written atomically (temporary name in the same folder, then
 `os.replace`), so a killed run never leaves a half-written file. `summary.json`
@@ -16,15 +18,17 @@ import json
 import os
 import re
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from dlx.errors import ConfigError, RunError
 
 RUNS = "runs"
 SWEEPS = "sweeps"
 CV = "cv"
+RUN, SWEEP = "run", "sweep"  # the kinds of run folders; CV ("cv") doubles as one
 
 
 def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = False) -> None:
@@ -176,20 +180,304 @@ def read_metrics(path: Path):
     return pd.read_csv(Path(path) / "metrics.csv")
 
 
-def find_run(root: Path, ref: str, kinds: Iterable[str] = (RUNS,)) -> Path:
-    """A run by id, unique prefix or suffix, or `last`; clear errors otherwise."""
-    candidates = [p for kind in kinds for p in run_dirs(root, kind)]
-    if not candidates:
-        raise ConfigError(f"no runs in {Path(root) / RUNS}; start one with `dlx train`")
+def find_run(root: Path, ref: str, kinds: Iterable[str] = (RUN, SWEEP, CV)) -> Path:
+    """A run by id, unique prefix or suffix, or `last`; clear errors otherwise.
+
+    Sweep members and CV folds count too (a fold's id is `<cv-id>/fold-<k>`).
+    """
+    return find_record(root, ref, kinds).path
+
+
+# ---------------------------------------------------------------- discovery and frames (issue 8)
+
+GROUPS = ("model", "optim", "scheduler", "regularizer", "loss", "data", "trainer")
+_ID_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2})")
+
+
+class BadRun(Exception):
+    """A run folder that cannot be read (half-written, corrupt JSON); listings skip it."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Where one run folder lives: a plain run, a sweep member, or a CV fold."""
+
+    path: Path
+    kind: str  # run | sweep | cv
+    group: Optional[str] = None  # the sweep or CV id of a member run
+
+    @property
+    def id(self) -> str:
+        # fold folders are `fold-<k>` in every CV: only the CV id makes them unique
+        return f"{self.group}/{self.path.name}" if self.kind == CV else self.path.name
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _fold_number(path: Path) -> int:
+    tail = path.name.rpartition("-")[2]
+    return int(tail) if tail.isdigit() else 0
+
+
+def iter_runs(root: Path, kinds: Iterable[str] = (RUN, SWEEP, CV)) -> Iterator[RunRecord]:
+    """Every run folder under `root` (outputs/): runs/*, sweeps/*/runs/*, cv/*/fold-*."""
+    # the folder names (RUNS, SWEEPS) that find_run's `kinds` took before are accepted too
+    root, kinds = Path(root), {{RUNS: RUN, SWEEPS: SWEEP}.get(k, k) for k in kinds}
+    if RUN in kinds:
+        for path in _subdirs(root / RUNS):
+            yield RunRecord(path, RUN)
+    if SWEEP in kinds:
+        for sweep in _subdirs(root / SWEEPS):
+            for path in _subdirs(sweep / RUNS):
+                yield RunRecord(path, SWEEP, sweep.name)
+    if CV in kinds:
+        for cv in _subdirs(root / CV):
+            folds = [p for p in _subdirs(cv) if p.name.startswith("fold-")]
+            for path in sorted(folds, key=_fold_number):
+                yield RunRecord(path, CV, cv.name)
+
+
+def _match(refs: list[str], ref: str, what: str, hint: str) -> str:
+    """Exact, then unique prefix or suffix (else substring), or `last` (the newest by id)."""
     if ref == "last":
-        return max(candidates, key=lambda p: p.name)
-    exact = [p for p in candidates if p.name == ref]
-    if exact:
-        return exact[0]
-    matches = [p for p in candidates if p.name.startswith(ref) or p.name.endswith(ref)]
+        return max(refs, key=_sort_key)
+    if ref in refs:
+        return ref
+    matches = [r for r in refs if r.startswith(ref) or r.endswith(ref)]
+    if not matches:  # e.g. the time in the middle of an id; still must be unique
+        matches = [r for r in refs if ref in r]
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise ConfigError(f"no run matches '{ref}'; see `dlx runs` for the ids")
-    names = ", ".join(p.name for p in matches[:5])
-    raise ConfigError(f"'{ref}' matches {len(matches)} runs ({names}); give more of the id")
+        raise ConfigError(f"no {what} matches '{ref}'; {hint}")
+    names = ", ".join(sorted(matches)[:8]) + (", ..." if len(matches) > 8 else "")
+    raise ConfigError(f"'{ref}' matches {len(matches)} {what}s ({names}); give more of the id")
+
+
+def _sort_key(run_id: str) -> tuple:
+    # date-prefixed ids sort by time; a fold's `<cv-id>/fold-10` after `fold-9`
+    head, _, tail = run_id.rpartition("/fold-")
+    return (head, int(tail)) if head and tail.isdigit() else (run_id, -1)
+
+
+def find_record(root: Path, ref: str, kinds: Iterable[str] = (RUN, SWEEP, CV)) -> RunRecord:
+    records = {r.id: r for r in iter_runs(root, kinds)}
+    if not records:
+        raise ConfigError(f"no runs in {root}/; start one with `dlx train`")
+    return records[_match(list(records), ref, "run", "see `dlx runs --all` for the ids")]
+
+
+def find_group(root: Path, kind: str, ref: str) -> str:
+    """A sweep or CV id (`kind` sweep | cv) by id, unique prefix or suffix, or `last`."""
+    folder = Path(root) / (SWEEPS if kind == SWEEP else CV)
+    ids = [p.name for p in _subdirs(folder)]
+    if not ids:
+        raise ConfigError(f"no {kind}s in {folder}/; start one with `dlx {kind}`")
+    return _match(ids, ref, kind, f"the {kind}s are in {folder}/")
+
+
+def select_runs(root: Path, *, sweep: str | None = None, cv: str | None = None,
+                members: bool = False) -> list[RunRecord]:
+    """The runs of one sweep or CV, else plain runs (and, with `members`, every member run)."""
+    root = Path(root)
+    if not root.is_dir() or not any(True for _ in iter_runs(root)):
+        raise ConfigError(f"no runs in {root}/; start one with `dlx train`")
+    if sweep is not None:
+        sweep = find_group(root, SWEEP, sweep)
+        return [r for r in iter_runs(root, (SWEEP,)) if r.group == sweep]
+    if cv is not None:
+        cv = find_group(root, CV, cv)
+        return [r for r in iter_runs(root, (CV,)) if r.group == cv]
+    return list(iter_runs(root, (RUN, SWEEP, CV) if members else (RUN,)))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise BadRun(f"cannot read {path.name}: {e.strerror or e}") from None
+    except ValueError:
+        raise BadRun(f"{path.name} is not valid JSON (half-written or corrupt)") from None
+    if not isinstance(data, dict):
+        raise BadRun(f"{path.name} is not a JSON object")
+    return data
+
+
+def pid_alive(pid) -> bool:
+    """Whether process `pid` exists on this machine (signal 0 checks, sends nothing)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def run_status(path: Path) -> str:
+    """running | finished | failed | interrupted; raises BadRun for an unreadable folder.
+
+    summary.json (written last) decides when present. Otherwise status.json: a run still
+    marked running (or finished, killed before its summary) whose process is gone was
+    interrupted: killed too hard to write its own status.
+    """
+    path = Path(path)
+    if (path / "summary.json").exists():
+        return str(_read_json(path / "summary.json").get("status", "finished"))
+    if not (path / "status.json").exists():
+        raise BadRun("no status.json or summary.json (half-written?)")
+    info = _read_json(path / "status.json")
+    status = info.get("status")
+    if status in ("running", "finished"):
+        return "running" if pid_alive(info.get("pid")) else "interrupted"
+    if not isinstance(status, str) or not status:
+        raise BadRun("status.json has no status")
+    return status  # failed, interrupted, or a state another command writes (e.g. a pruned trial)
+
+
+def flatten(data, prefix: str = "") -> dict:
+    """{'optim': {'lr': 0.1}} -> {'optim.lr': 0.1}; lists become their YAML-ish text."""
+    flat = {}
+    for key, value in (data or {}).items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        elif isinstance(value, (list, tuple)):
+            flat[name] = "[" + ", ".join(str(v) for v in value) + "]"
+        else:
+            flat[name] = value
+    return flat
+
+
+def read_config(path: Path) -> dict:
+    """The run's composed config.yaml as nested dicts ({} when missing or unreadable)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((Path(path) / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_overrides(path: Path) -> list[str]:
+    import yaml
+
+    try:
+        data = yaml.safe_load((Path(path) / "overrides.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return []
+    return [str(o) for o in data] if isinstance(data, list) else []
+
+
+def started_at(record: RunRecord) -> str:
+    """When the run started, `2026-11-21T22:40:12`: the time in its (or its CV's) id, else
+    config.yaml's modification time (written once, at the start)."""
+    for text in (record.path.name, record.group or ""):
+        match = _ID_TIME.match(text)
+        if match:
+            return datetime.strptime(match.group(1), "%Y-%m-%d_%H-%M-%S").isoformat()
+    for name in ("config.yaml", ""):
+        try:
+            return datetime.fromtimestamp(int((record.path / name).stat().st_mtime)).isoformat()
+        except OSError:
+            continue
+    return ""
+
+
+def _partial_summary(path: Path, config: dict) -> dict:
+    """What an unfinished run can tell: its groups from config.yaml, its epochs from metrics.csv."""
+    flat = flatten(config)
+    # the same fields as a finished run's summary.json
+    out = {g: flat.get(f"{g}.name") for g in ("model", "optim", "scheduler", "regularizer", "data")}
+    monitor = out["monitor"] = flat.get("trainer.monitor")
+    try:
+        metrics = read_metrics(path)
+    except Exception:  # no epoch finished yet, or a file being replaced
+        return out
+    if len(metrics):
+        last = metrics.iloc[-1].to_dict()
+        out.update({k: v for k, v in last.items() if str(k).startswith(("train_", "val_"))})
+        out["epochs_run"] = int(last.get("epoch", len(metrics)))
+        if monitor in metrics:
+            mode = flat.get("trainer.monitor_mode")
+            if mode not in ("min", "max"):
+                mode = metric_mode(monitor)
+            values = metrics[monitor].dropna()
+            if len(values):
+                out["best_value"] = values.min() if mode == "min" else values.max()
+                out["best_epoch"] = int(metrics.loc[values.idxmin() if mode == "min" else values.idxmax(), "epoch"])
+    return out
+
+
+def metric_mode(name: str) -> str:
+    """'min' or 'max': the direction in which metric `name` improves (dlx.metrics decides)."""
+    from dlx.metrics import mode_for  # imports torch: only when a direction is needed
+
+    return mode_for(name)
+
+
+def load_run(record: RunRecord) -> dict:
+    """One row: id, kind, group, status, started, path, summary fields, flattened config."""
+    status = run_status(record.path)
+    config = read_config(record.path)
+    summary = read_summary(record.path) if (record.path / "summary.json").exists() else None
+    summary = summary if summary is not None else _partial_summary(record.path, config)
+    row = {"id": record.id, "kind": record.kind, "group": record.group, "status": status,
+           "started": started_at(record), "path": str(record.path)}
+    row.update({k: v for k, v in summary.items() if k not in ("run_id", "status", "path")})
+    row.update({k: v for k, v in flatten(config).items() if k not in row})
+    return row
+
+
+def config_columns(df) -> list[str]:
+    """The columns of a `load_runs` frame that are config keys (`optim.lr`, `name`, ...)."""
+    from dlx.config import TOP_LEVEL_KEYS
+
+    return [c for c in df.columns if "." in c or c in TOP_LEVEL_KEYS]
+
+
+def load_runs(records: Iterable[RunRecord], on_skip: Callable[[Path, str], None] | None = None):
+    """A DataFrame, one row per readable run, newest first; unreadable folders go to `on_skip`.
+
+    Columns: id, kind, group, status, started (ISO time), path, the summary's fields
+    (model, optim, ..., best_value, train_/val_/test_ metrics, params, duration_s) and every
+    config key flattened (`model.name`, `optim.lr`, ...; see `config_columns`).
+    """
+    import pandas as pd
+
+    rows = []
+    for record in records:
+        try:
+            row = load_run(record)
+        except BadRun as e:
+            if on_skip is None:
+                import warnings
+
+                warnings.warn(f"skipping {record.path}: {e}", stacklevel=2)
+            else:
+                on_skip(record.path, str(e))
+            continue
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if len(df):
+        # same second (a CV's folds): the id decides, fold-10 after fold-9
+        order = sorted(range(len(df)), key=lambda i: (df["started"][i], _sort_key(df["id"][i])), reverse=True)
+        df = df.iloc[order].reset_index(drop=True)
+    return df
+
+
+def read_status(path: Path) -> dict:
+    """status.json as written ({} when missing or unreadable): status, pid, time, reason, ..."""
+    try:
+        return _read_json(Path(path) / "status.json")
+    except BadRun:
+        return {}
