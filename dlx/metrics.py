@@ -11,12 +11,7 @@ import math
 
 import torch
 
-MINIMIZED = ("loss", "mae", "rmse", "mse", "error", "err", "penalty")
-
-
-def mode_for(metric: str) -> str:
-    """'min' for losses and errors, 'max' for accuracies, AUC and R²."""
-    return "min" if any(metric.endswith(s) or f"_{s}" in metric for s in MINIMIZED) else "max"
+from dlx.objective import MINIMIZED, mode_for  # noqa: F401  (re-exported)
 
 
 def metric_names(task: str, num_outputs: int) -> list[str]:

@@ -420,7 +420,7 @@ def _partial_summary(path: Path, config: dict) -> dict:
 
 def metric_mode(name: str) -> str:
     """'min' or 'max': the direction in which metric `name` improves (dlx.metrics decides)."""
-    from dlx.metrics import mode_for  # imports torch: only when a direction is needed
+    from dlx.objective import mode_for
 
     return mode_for(name)
 
