@@ -122,7 +122,8 @@ def fold_name(repeat: int, index: int, repeats: int) -> str:
 def command_line(overrides: Sequence[str], folds: int, repeats: int, test: bool) -> str:
     import shlex
 
-    options = [f"--folds {folds}"] + ([f"--repeats {repeats}"] if repeats != 1 else []) + (["--test"] if test else [])
+    options = [f"--folds {folds}"] + ([f"--repeats {repeats}"] if repeats != 1 else [])
+    options += ["--test"] if test else []
     return " ".join(["dlx cv", *options, *(shlex.quote(o) for o in overrides)])
 
 
@@ -171,13 +172,17 @@ def plan_folds(data_cfg, folds: int, repeats: int) -> list[dict]:
     from dlx.registry import DATASETS
 
     raw = DATASETS.build(data_cfg.name, data_cfg)
-    train, val, _ = split_indices(raw, replace(data_cfg, folds=0, fold=0, repeat=0, limit=0))
-    check_fold_sizes(raw.y[np.concatenate([train, val])], raw.task, folds, raw.classes)
+    # train ∪ val: what is left after the test split (val_fraction=0 keeps it whole)
+    dev, _, _ = split_indices(raw, replace(data_cfg, folds=0, fold=0, repeat=0, limit=0, val_fraction=0))
+    check_fold_sizes(raw.y[dev], raw.task, folds, raw.classes)
     rows = []
-    for r in range(repeats):
-        for k in range(folds):
-            _, held_out, _ = split_indices(raw, replace(data_cfg, folds=folds, fold=k, repeat=r))
-            rows += [{"index": int(i), "repeat": r, "fold": k} for i in held_out]
+    try:
+        for r in range(repeats):
+            for k in range(folds):
+                _, held_out, _ = split_indices(raw, replace(data_cfg, folds=folds, fold=k, repeat=r))
+                rows += [{"index": int(i), "repeat": r, "fold": k} for i in held_out]
+    except ValueError as e:  # scikit-learn's own objection, should the checks above miss one
+        raise ConfigError(f"cannot split {data_cfg.name} into {folds} folds: {e}") from None
     return sorted(rows, key=lambda row: (row["repeat"], row["index"]))
 
 

@@ -206,8 +206,9 @@ def print_cv(result) -> None:
               f"cv: {result.path}", highlight=False, soft_wrap=True)
     if result.refit is not None:
         r = result.refit
+        epochs = f"{r['epochs_run']} epoch{'s' if r['epochs_run'] != 1 else ''}"
         out.print(f"\n[bold]TEST SPLIT[/] — evaluated once, after the CV, by a refit on train+val "
-                  f"({r['train_size']} samples, {r['epochs_run']} epoch{'s' if r['epochs_run'] != 1 else ''}; {r['test_size']} test samples)",
+                  f"({r['train_size']} samples, {epochs}; {r['test_size']} test samples)",
                   highlight=False, soft_wrap=True)
         out.print(cv_test_table(r))
         out.print(f"refit: {r['path']}", highlight=False, soft_wrap=True)
