@@ -62,7 +62,7 @@ class CVResult:
 
 
 def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *, repeats: Optional[int] = None,
-                   jobs: int = 1, test: bool = False, resume: Optional[str] = None,
+                   jobs: int = 1, test: bool = False, resume: Optional[str | Path] = None,
                    cv_dir: Optional[Path] = None, progress=None) -> CVResult:
     """Run K-fold CV of the experiment `overrides` describes; see the module docstring.
 
@@ -73,6 +73,8 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
     from dlx import config, cv_store
 
     overrides = list(overrides)
+    if resume is None and cv_dir is not None and cv_store.has_cv_json(cv_dir):
+        resume = cv_dir  # the same CV again (a resumed sweep trial): only its missing folds run
     if resume is not None:
         cv_dir, overrides, folds, repeats, test = _resume_settings(resume, overrides, folds, repeats, test)
     folds, repeats = 5 if folds is None else folds, 1 if repeats is None else repeats
@@ -82,12 +84,9 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
     plan = [Fold(r, k, fold_name(r, k, repeats), [*overrides, f"data.folds={folds}", f"data.fold={k}",
                                                   f"data.repeat={r}"])
             for r in range(repeats) for k in range(folds)]
-    if cv_dir is None:
-        cv_dir = cv_store.new_cv_dir(exp, folds, repeats)
-    cv_dir = Path(cv_dir)
-    cv_dir.mkdir(parents=True, exist_ok=True)
+    cv_dir = cv_store.new_cv_dir(exp, folds, repeats) if cv_dir is None else cv_store.ensure_dir(Path(cv_dir))
     cv_store.write_cv_json(cv_dir, {"overrides": overrides, "folds": folds, "repeats": repeats, "test": test,
-                                 "command": command_line(overrides, folds, repeats, test)})
+                                    "command": command_line(overrides, folds, repeats, test)})
     cv_store.write_assignment(cv_dir, assignment)
 
     done = {f.name: cv_store.read_run_summary(cv_dir / f.name) for f in plan}
@@ -142,18 +141,19 @@ def _check_options(overrides: Sequence[str], folds: int, repeats: int, jobs: int
                               "use --folds and --repeats")
 
 
-def _resume_settings(ref: str, overrides, folds, repeats, test):
+def _resume_settings(ref: str | Path, overrides, folds, repeats, test):
     """The saved command of CV `ref`; options given again must agree with it."""
     from dlx import config, cv_store
 
-    cv_dir = Path(ref) if Path(ref).is_dir() else cv_store.find_cv(Path(config.load(overrides).output_dir), ref)
+    cv_dir = Path(ref) if Path(ref).is_dir() else cv_store.find_cv(Path(config.load(overrides).output_dir),
+                                                                   str(ref))
     saved = cv_store.read_cv_json(cv_dir)
     if overrides and overrides != saved["overrides"]:
-        raise ConfigError(f"--resume {cv_dir.name} re-runs `{saved['command']}`; drop the overrides "
-                          "(or start a new CV)")
+        raise ConfigError(f"{cv_dir} holds `{saved['command']}`, not these overrides; resume it without "
+                          "overrides, or start a new CV")
     for option, given, kept in (("--folds", folds, saved["folds"]), ("--repeats", repeats, saved["repeats"])):
         if given is not None and given != kept:
-            raise ConfigError(f"--resume {cv_dir.name} was started with {option} {kept}, not {given}")
+            raise ConfigError(f"{cv_dir} was started with {option} {kept}, not {given}")
     return cv_dir, saved["overrides"], saved["folds"], saved["repeats"], test or saved["test"]
 
 
@@ -213,8 +213,10 @@ def run_folds(todo: list[Fold], cv_dir: Path, jobs: int, finish) -> None:
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=multiprocessing.get_context("spawn"))
+    workers = min(jobs, len(todo))
+    threads = max(1, (os.cpu_count() or 1) // workers)  # the workers share the cores, not multiply them
+    # spawn, not fork: a forked child would inherit torch's thread pools and any CUDA state
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
         futures = {pool.submit(fold_worker, f.overrides, str(cv_dir / f.name), threads): f for f in todo}
         for future in as_completed(futures):

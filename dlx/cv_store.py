@@ -10,7 +10,7 @@ import io
 import json
 from pathlib import Path
 
-from dlx.errors import ConfigError
+from dlx.errors import ConfigError, RunError
 from dlx.runs import CV, RunDir, atomic_write_text, make_dir, new_run_id, read_summary
 
 CV_JSON, ASSIGNMENT, FOLDS_CSV, SUMMARY = "cv.json", "assignment.csv", "folds.csv", "summary.json"
@@ -39,6 +39,19 @@ def find_cv(output_dir: Path, ref: str) -> Path:
     if not matches:
         raise ConfigError(f"no cross-validation matches '{ref}' in {root}")
     raise ConfigError(f"'{ref}' matches {len(matches)} cross-validations in {root}; give more of the id")
+
+
+def ensure_dir(path: Path) -> Path:
+    """An exact CV folder (a sweep trial's), created if needed."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"cannot create {path}: {e.strerror or e} — choose another output_dir") from None
+    return path
+
+
+def has_cv_json(cv_dir: Path) -> bool:
+    return (Path(cv_dir) / CV_JSON).is_file()
 
 
 def write_cv_json(cv_dir: Path, settings: dict) -> None:

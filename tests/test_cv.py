@@ -189,6 +189,7 @@ def test_a_failed_fold_is_reported_and_resume_runs_only_it(dlx, tmp_path, monkey
 
 def test_cross_validate_is_callable_by_a_sweep(tmp_path):
     from dlx.cv import cross_validate
+    from dlx.errors import ConfigError
 
     result = cross_validate([*SMALL, f"output_dir={tmp_path}"], 2, cv_dir=tmp_path / "trial-0" / "cv")
     assert result.path == tmp_path / "trial-0" / "cv" and result.averaged == 2
@@ -196,6 +197,12 @@ def test_cross_validate_is_callable_by_a_sweep(tmp_path):
     assert result.mean("val_acc") == pytest.approx(np.mean(values)) and len(values) == 2
     assert result.std("val_acc") == pytest.approx(np.std(values, ddof=1))
     assert (result.path / "fold-1" / "summary.json").is_file()
+    # the same folder again (a resumed trial, or the sweep's --test on its best trial) reuses the folds
+    again = cross_validate([*SMALL, f"output_dir={tmp_path}"], 2, cv_dir=result.path, test=True)
+    assert again.ran == [] and again.mean("val_acc") == result.mean("val_acc")
+    assert again.refit["test_size"] > 0 and (result.path / "refit" / "summary.json").is_file()
+    with pytest.raises(ConfigError, match="not these overrides"):
+        cross_validate([*SMALL, "optim.lr=0.5"], 2, cv_dir=result.path)
 
 
 @pytest.mark.slow
