@@ -165,7 +165,7 @@ class Trainer:
             if val_metrics:
                 self._track_best(row)
             else:  # nothing to choose by: the last epoch's weights are the ones kept
-                self.best_epoch = self.epoch
+                self.best_epoch, self.best_value = self.epoch, math.nan
             self.schedule.step_epoch(row.get(self.cfg.monitor))
             self._emit("on_epoch_end", row)
         return self.history

@@ -134,6 +134,7 @@ def test_test_refits_on_train_val_and_evaluates_the_test_split_once(dlx, tmp_pat
     summary = json.loads((folder / "summary.json").read_text())
     refit = json.loads((folder / "refit" / "summary.json").read_text())
     assert refit["train_size"] == len(train) + len(val) and refit["val_size"] == 0
+    assert refit["best_epoch"] == refit["epochs_run"]  # no validation split: the last epoch is kept
     best = pd.read_csv(folder / "folds.csv")["best_epoch"]
     assert refit["epochs_run"] == int(np.floor(best.median() + 0.5))  # early stopping chose the epochs
     assert summary["test"]["test_acc"] == refit["test_acc"] and "test_acc" not in summary["metrics"]
