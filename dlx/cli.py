@@ -109,10 +109,11 @@ def cv(
                                   progress=report.CVProgress(quiet))
     report.print_cv(result)
     if result.failed:
+        skipped = "; no fold finished, so no refit and no test evaluation" if test and not result.averaged else ""
         report.error(f"{len(result.failed)} of {len(result.rows)} folds failed ({', '.join(result.failed)}); "
-                     f"the mean averages {result.averaged}; rerun them with `dlx cv --resume {result.cv_id}`")
+                     f"the mean averages {result.averaged}{skipped}; rerun them with "
+                     f"`dlx cv --resume {result.cv_id}`")
         raise typer.Exit(1)
-
 
 
 # ---------------------------------------------------------------- runs, show, compare, plot (issue 8)

@@ -107,7 +107,7 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
     cv_store.write_folds_csv(cv_dir, ordered)
     result = CVResult(cv_dir.name, cv_dir, folds, repeats, monitor, ordered, aggregate(ordered, monitor),
                       failed=[r["fold"] for r in ordered if r["status"] != "finished"], ran=[f.name for f in todo])
-    if test:
+    if test and result.averaged:  # with no fold finished there is nothing to learn the recipe from
         result.refit = refit(exp, overrides, ordered, cv_dir, progress)
     cv_store.write_summary(cv_dir, summary_dict(result))  # last: its presence means the CV finished
     return result
@@ -255,8 +255,6 @@ def refit(exp, overrides: Sequence[str], rows: list[dict], cv_dir: Path, progres
     """Refit on all of train ∪ val (data.val_fraction=0) for a fixed number of epochs; test once."""
     from dlx import config, cv_store, experiment
 
-    if not any(r["status"] == "finished" for r in rows):
-        raise ConfigError("no fold finished, so there is nothing to refit; see folds.csv for the errors")
     path = cv_dir / "refit"
     summary = cv_store.read_run_summary(path)
     if summary is not None:  # refitted before a resume

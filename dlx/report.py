@@ -129,8 +129,9 @@ class CVProgress:
             return
         shape = f"{info['folds']} folds" + (f" × {info['repeats']} repeats" if info["repeats"] > 1 else "")
         reused = f", {self.done} already done" if self.done else ""
-        self.console.print(f"[bold]cv {info['cv_id']}[/]  {shape}: {info['todo']} to run{reused}, "
-                           f"{info['jobs']} job{'s' if info['jobs'] > 1 else ''}", highlight=False, soft_wrap=True)
+        jobs = f"{info['jobs']} job{'s' if info['jobs'] > 1 else ''}"
+        self.console.print(f"[bold]cv {info['cv_id']}[/]  {shape}: {info['todo']} to run{reused}, {jobs}",
+                           highlight=False, soft_wrap=True)
 
     def on_fold_end(self, row: dict) -> None:
         self.done += 1
@@ -212,7 +213,6 @@ def print_cv(result) -> None:
                   highlight=False, soft_wrap=True)
         out.print(cv_test_table(r))
         out.print(f"refit: {r['path']}", highlight=False, soft_wrap=True)
-
 
 
 # ---------------------------------------------------------------- runs, show, compare (issue 8)

@@ -72,7 +72,8 @@ def test_regression_folds_use_plain_kfold():
 @pytest.mark.parametrize("args, message", [
     (["--folds", "1"], "--folds must be at least 2"),
     (["--folds", "2000"], "train+val has only 1437 samples"),
-    (["--folds", "3", "data.val_fraction=0.005", "data.test_fraction=0.99"], "stratified folds need at least 3 per class"),
+    (["--folds", "3", "data.val_fraction=0.005", "data.test_fraction=0.99"],  # 18 train+val samples
+     "stratified folds need at least 3 per class"),
     (["--folds", "3", "data.fold=1"], "dlx cv sets data.folds"),
     (["--folds", "3", "--jobs", "0"], "--jobs must be at least 1"),
     (["--resume", "nothing-here"], "no cross-validations in"),
@@ -105,7 +106,8 @@ def test_summary_json_agrees_with_folds_csv(dlx, tmp_path):
         assert run["val_size"] == (assignment["fold"] == k).sum()
         assert not [key for key in run if key.startswith("test_") and key != "test_size"]
     assert "mean ± std" in result.out and "TEST SPLIT" not in result.out
-    assert f"{summary['metrics']['val_acc']['mean']:.4f} ± {summary['metrics']['val_acc']['std']:.4f}" in result.out
+    acc = summary["metrics"]["val_acc"]
+    assert f"{acc['mean']:.4f} ± {acc['std']:.4f}" in result.out
 
 
 def test_test_refits_on_train_val_and_evaluates_the_test_split_once(dlx, tmp_path, monkeypatch):
