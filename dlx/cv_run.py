@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 
 from dlx.errors import ConfigError, DlxError
+from dlx.runs import RunDir
 
 
 def run_folds(todo: list, cv_dir: Path, jobs: int, finish) -> None:
@@ -28,19 +29,46 @@ def run_folds(todo: list, cv_dir: Path, jobs: int, finish) -> None:
     workers = min(jobs, len(todo))
     threads = max(1, (os.cpu_count() or 1) // workers)  # the workers share the cores, not multiply them
     # spawn, not fork: a forked child would inherit torch's thread pools and any CUDA state
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=init_worker, initargs=(threads,))
+    futures = {}
     try:
-        futures = {pool.submit(fold_worker, f.overrides, str(cv_dir / f.name), threads): f for f in todo}
+        futures = {pool.submit(run_fold, f.overrides, str(cv_dir / f.name)): f for f in todo}
         for future in as_completed(futures):
             try:
                 outcome = future.result()
             except BrokenProcessPool:
                 outcome = {"status": "failed", "error": "its worker process died (killed, or out of memory)"}
             finish(futures[future], _checked(outcome))
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+    except BaseException:  # Ctrl-C, or a usage error: stop every worker now, not after its fold
+        _stop_workers(pool)
+        for future, fold in futures.items():
+            if not future.done() and (cv_dir / fold.name).is_dir():
+                RunDir(cv_dir / fold.name).write_status("interrupted")
         raise
     pool.shutdown()
+
+
+def init_worker(threads: int) -> None:
+    """A spawned worker: share the cores; leave Ctrl-C to the parent, which stops the workers."""
+    import signal
+
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(threads)  # trainer.num_threads, when set, overrides this in the run
+
+
+def _stop_workers(pool) -> None:
+    """Cancel what has not started and terminate the workers (their folds stay undone)."""
+    stop = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if stop is not None:
+        stop()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
 
 
 def _checked(outcome: dict) -> dict:
@@ -50,18 +78,9 @@ def _checked(outcome: dict) -> dict:
     return outcome
 
 
-def fold_worker(overrides: list[str], run_path: str, threads: int) -> dict:
-    """Entry point of a spawned worker: share the cores, then run one fold."""
-    import torch
-
-    torch.set_num_threads(threads)  # trainer.num_threads, when set, overrides this in the run
-    return run_fold(overrides, run_path)
-
-
 def run_fold(overrides: list[str], run_path: str) -> dict:
     """One fold as an ordinary run that never touches the test split; failures become data."""
     from dlx import config, experiment
-    from dlx.runs import RunDir
 
     try:
         summary = experiment.run(config.load(overrides), overrides, run_path=Path(run_path), evaluate_test=False)
