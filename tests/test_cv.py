@@ -69,6 +69,16 @@ def test_regression_folds_use_plain_kfold():
     assert sorted(len(v) for v in vals) == [5, 6, 6, 6]
 
 
+def test_fold_training_positions_are_shuffled_so_data_limit_sees_every_class():
+    from dlx.data.splits import kfold
+
+    y = np.repeat(np.arange(5), 40)  # a file sorted by class
+    train, val = kfold(y, "multiclass", 4, 1, seed=0)
+    assert len(set(y[train[:30]])) == 5  # the first 30 (data.limit=30) are not all class 0
+    again, _ = kfold(y, "multiclass", 4, 1, seed=0)
+    assert (train == again).all()  # yet seeded
+
+
 @pytest.mark.parametrize("args, message", [
     (["--folds", "1"], "--folds must be at least 2"),
     (["--folds", "2000"], "train+val has only 1437 samples"),

@@ -30,4 +30,6 @@ def kfold(y: np.ndarray, task: str, folds: int, fold: int, seed: int, repeat: in
     cls = RepeatedKFold if task == "regression" else RepeatedStratifiedKFold
     splitter = cls(n_splits=folds, n_repeats=repeat + 1, random_state=seed)
     train, val = list(splitter.split(np.zeros(len(y)), _stratify(y, task)))[repeat * folds + fold]
-    return train, val
+    # the splitters return sorted positions: shuffle, so that data.limit takes a random subset (as after
+    # holdout), not the first rows of a file sorted by class
+    return np.random.default_rng([seed, repeat, fold]).permutation(train), val
