@@ -27,7 +27,8 @@ def run_folds(todo: list, cv_dir: Path, jobs: int, finish) -> None:
     from concurrent.futures.process import BrokenProcessPool
 
     workers = min(jobs, len(todo))
-    threads = max(1, (os.cpu_count() or 1) // workers)  # the workers share the cores, not multiply them
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cores // workers)  # the workers share the cores, not multiply them
     # spawn, not fork: a forked child would inherit torch's thread pools and any CUDA state
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=init_worker, initargs=(threads,))

@@ -120,6 +120,20 @@ def test_summary_json_agrees_with_folds_csv(dlx, tmp_path):
     assert f"{acc['mean']:.4f} ± {acc['std']:.4f}" in result.out
 
 
+def test_repeats_give_a_run_per_repeat_and_fold(dlx, tmp_path):
+    result = dlx("cv", "--folds", "2", "--repeats", "2", *SMALL)
+    assert result.code == 0, result.err
+    folder = only_cv(tmp_path)
+    names = ["fold-0-0", "fold-0-1", "fold-1-0", "fold-1-1"]
+    assert list(pd.read_csv(folder / "folds.csv")["fold"]) == names
+    assert all((folder / name / "summary.json").is_file() for name in names)
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["runs"] == summary["averaged"] == 4 and list(summary["metrics"]["val_acc"]["values"]) == names
+    assignment = pd.read_csv(folder / "assignment.csv")
+    assert sorted(assignment["repeat"].unique()) == [0, 1]
+    assert not assignment.duplicated(["repeat", "index"]).any()
+
+
 def test_test_refits_on_train_val_and_evaluates_the_test_split_once(dlx, tmp_path, monkeypatch):
     import torch
 
