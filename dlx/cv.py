@@ -147,7 +147,8 @@ def _resume_settings(ref: str | Path, overrides, folds, repeats, test):
     cv_dir = Path(ref) if Path(ref).is_dir() else cv_store.find_cv(Path(config.load(overrides).output_dir),
                                                                    str(ref))
     saved = cv_store.read_cv_json(cv_dir)
-    if overrides and overrides != saved["overrides"]:
+    lookup_only = all(o.startswith("output_dir=") for o in overrides)  # where to find it, nothing more
+    if not lookup_only and overrides != saved["overrides"]:
         raise ConfigError(f"{cv_dir} holds `{saved['command']}`, not these overrides; resume it without "
                           "overrides, or start a new CV")
     for option, given, kept in (("--folds", folds, saved["folds"]), ("--repeats", repeats, saved["repeats"])):
