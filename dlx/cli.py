@@ -120,6 +120,40 @@ def data_command(
 # ---------------------------------------------------------------- cv (issue 7)
 
 
+@app.command(epilog=groups_epilog())
+def cv(
+    overrides: Overrides = None,
+    folds: Annotated[Optional[int], typer.Option("--folds", "-k", help="Number of folds K (default 5).",
+                                                 show_default=False)] = None,
+    repeats: Annotated[Optional[int], typer.Option("--repeats", help="Repeated k-fold: K folds per shuffle, "
+                                                   "this many shuffles (default 1).", show_default=False)] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Folds run in parallel processes.")] = 1,
+    test: Annotated[bool, typer.Option("--test", help="After CV, refit on train+val and evaluate once on "
+                                       "the test split.")] = False,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="A CV id (or folder): run only its "
+                                                  "missing folds.", show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final tables.")] = False,
+):
+    """K-fold cross-validation: one run per fold of train+val, then mean ± std of every metric.
+
+    Folds are stratified (scikit-learn), seeded by data.seed; the test split is never used by the
+    folds. Everything lands in outputs/cv/<cv-id>/: fold-<k>/ runs, folds.csv, assignment.csv,
+    summary.json. Exits 1 if a fold failed (the mean then averages the others).
+    """
+    from dlx import cv as cvlib
+    from dlx import report
+
+    result = cvlib.cross_validate(overrides or [], folds, repeats=repeats, jobs=jobs, test=test, resume=resume,
+                                  progress=report.CVProgress(quiet))
+    report.print_cv(result)
+    if result.failed:
+        skipped = "; no fold finished, so no refit and no test evaluation" if test and not result.averaged else ""
+        report.error(f"{len(result.failed)} of {len(result.rows)} folds failed ({', '.join(result.failed)}); "
+                     f"the mean averages {result.averaged}{skipped}; rerun them with "
+                     f"`dlx cv --resume {result.cv_id}`")
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------- runs, show, compare, plot (issue 8)
 
 OutputDir = Annotated[str, typer.Option("--output-dir", help="The run store to read (output_dir of the runs).")]

@@ -77,11 +77,12 @@ def build_parts(exp: Experiment, bundle, device):
 
 
 def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
-        run_path: Path | None = None) -> dict:
+        run_path: Path | None = None, evaluate_test: bool = True) -> dict:
     """Train and evaluate `exp`; write `outputs/runs/<id>/`; return the summary dict.
 
     `runs_root` puts the run folder elsewhere (a sweep's `runs/`); `run_path` names the
-    folder exactly (a CV fold's `fold-<k>/`).
+    folder exactly (a CV fold's `fold-<k>/`). `evaluate_test=False` leaves the test split
+    untouched (CV folds: the test split is evaluated once, by the refit, or never).
     """
     import torch
 
@@ -135,7 +136,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         run_dir.write_status("interrupted", epoch=trainer.epoch)
         raise
     trainer.restore_best()
-    test_metrics = trainer.evaluate(test_batches)
+    test_metrics = trainer.evaluate(test_batches) if evaluate_test else {}
     last = trainer.history[-1]
     summary = {
         "run_id": run_dir.id,

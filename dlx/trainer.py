@@ -155,14 +155,17 @@ class Trainer:
             start = time.perf_counter()
             lr = self.optimizer.param_groups[0]["lr"]
             train_metrics = self.train_one_epoch(train)
-            val_metrics = self.evaluate(val)
+            val_metrics = self.evaluate(val) if len(val) else {}  # no validation split: a CV refit
             self.epoch += 1
             row = {"epoch": self.epoch, "lr": lr}
             row.update({f"train_{k}": v for k, v in train_metrics.items()})
             row.update({f"val_{k}": v for k, v in val_metrics.items()})
             row["epoch_time_s"] = time.perf_counter() - start
             self.history.append(row)
-            self._track_best(row)
+            if val_metrics:
+                self._track_best(row)
+            else:  # nothing to choose by: the last epoch's weights are the ones kept
+                self.best_epoch, self.best_value = self.epoch, math.nan
             self.schedule.step_epoch(row.get(self.cfg.monitor))
             self._emit("on_epoch_end", row)
         return self.history

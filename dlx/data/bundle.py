@@ -19,7 +19,7 @@ class DataConfig:
     """Keys shared by every dataset; a dataset's schema subclasses this one."""
 
     name: str = "digits"
-    val_fraction: float = 0.2  # of what is left after the test split
+    val_fraction: float = 0.2  # of what is left after the test split (0: none, e.g. a CV refit)
     test_fraction: float = 0.2  # of the whole; ignored when the dataset has its own test set
     preprocess: str = "standardize"
     seed: int = 0  # the split's seed, apart from trainer.seed so a seed sweep keeps its test set
@@ -30,7 +30,7 @@ class DataConfig:
     root: Optional[str] = None  # where downloaded or user files live
 
     def __post_init__(self):
-        require(0 < self.val_fraction < 1, "val_fraction", f"must be in (0, 1), got {self.val_fraction}")
+        require(0 <= self.val_fraction < 1, "val_fraction", f"must be in [0, 1), got {self.val_fraction}")
         require(0 <= self.test_fraction < 1, "test_fraction", f"must be in [0, 1), got {self.test_fraction}")
         require(self.val_fraction + self.test_fraction < 1, "val_fraction",
                 "val_fraction + test_fraction must be < 1")

@@ -36,10 +36,16 @@ def holdout(y: np.ndarray, task: str, fraction: float, seed: int) -> tuple[np.nd
 
 
 def kfold(y: np.ndarray, task: str, folds: int, fold: int, seed: int, repeat: int = 0):
-    """Indices (train, val) of fold `fold` of `folds`; `repeat` picks another shuffle."""
-    from sklearn.model_selection import KFold, StratifiedKFold
+    """Indices (train, val) of fold `fold` of `folds`; `repeat` picks another shuffle.
 
-    cls = KFold if task == "regression" else StratifiedKFold
-    splitter = cls(n_splits=folds, shuffle=True, random_state=seed + 1000 * repeat)
-    train, val = list(splitter.split(np.zeros(len(y)), _stratify(y, task)))[fold]
-    return train, val
+    Repeat 0 is exactly `(Stratified)KFold(shuffle=True, random_state=seed)`; repeat r is
+    the r-th shuffle of `Repeated(Stratified)KFold` with the same seed.
+    """
+    from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
+
+    cls = RepeatedKFold if task == "regression" else RepeatedStratifiedKFold
+    splitter = cls(n_splits=folds, n_repeats=repeat + 1, random_state=seed)
+    train, val = list(splitter.split(np.zeros(len(y)), _stratify(y, task)))[repeat * folds + fold]
+    # the splitters return sorted positions: shuffle, so that data.limit takes a random subset (as after
+    # holdout), not the first rows of a file sorted by class
+    return np.random.default_rng([seed, repeat, fold]).permutation(train), val

@@ -1,0 +1,295 @@
+"""Cross-validation: K folds of train ∪ val, each an ordinary run; mean ± std of every metric.
+
+    outputs/cv/<cv-id>/  cv.json         the command, enough to `--resume`
+                         assignment.csv  index, repeat, fold: every train/val sample, once per repeat
+                         folds.csv       one row per fold: final validation metrics, best epoch, status
+                         summary.json    mean, std and per-fold values of each metric (written last)
+                         fold-<k>/       one ordinary run per fold (`fold-<r>-<k>/` with --repeats > 1)
+                         refit/          with --test: the config refitted on train ∪ val, tested once
+
+Folds never evaluate the test split; with `test=True` the refit evaluates it exactly once.
+Std is the sample standard deviation (ddof=1, as pandas' `.std()`), null below two folds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Optional, Sequence
+
+from dlx.errors import ConfigError
+
+FOLD_KEYS = ("data.folds", "data.fold", "data.repeat")
+STD_DDOF = 1
+STD_NOTE = "sample standard deviation (ddof=1); null below two folds"
+
+
+@dataclass
+class Fold:
+    repeat: int
+    index: int
+    name: str  # the run folder: fold-<k>, or fold-<r>-<k> with repeats
+    overrides: list[str]
+
+
+@dataclass
+class CVResult:
+    """What `cross_validate` returns: per-fold rows, and mean/std/values of each metric."""
+
+    cv_id: str
+    path: Path
+    folds: int
+    repeats: int
+    monitor: str
+    rows: list[dict]  # one per fold, as in folds.csv
+    metrics: dict[str, dict]  # name -> {"mean", "std", "values": {fold: value}}
+    failed: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)  # folds run by this call (not reused on resume)
+    refit: Optional[dict] = None  # the refit run's summary, with --test
+
+    @property
+    def averaged(self) -> int:
+        return sum(row["status"] == "finished" for row in self.rows)
+
+    def mean(self, metric: str) -> float:
+        return self.metrics[metric]["mean"]
+
+    def std(self, metric: str) -> Optional[float]:
+        return self.metrics[metric]["std"]
+
+
+def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *, repeats: Optional[int] = None,
+                   jobs: int = 1, test: bool = False, resume: Optional[str | Path] = None,
+                   cv_dir: Optional[Path] = None, progress=None) -> CVResult:
+    """Run K-fold CV of the experiment `overrides` describes; see the module docstring.
+
+    `cv_dir` names the CV folder exactly (a sweep trial's); `resume` (a cv id or folder) runs
+    only the folds without a summary.json; `progress` gets `on_cv_start(info)`,
+    `on_fold_end(row)` and `on_refit_start(epochs)` (see `report.CVProgress`).
+    """
+    from dlx import config, cv_store
+    from dlx.cv_run import run_folds
+
+    overrides = list(overrides)
+    if resume is None and cv_dir is not None and cv_store.has_cv_json(cv_dir):
+        resume = cv_dir  # the same CV again (a resumed sweep trial): only its missing folds run
+    if resume is not None:
+        cv_dir, overrides, folds, repeats, test = _resume_settings(resume, overrides, folds, repeats, test)
+    folds, repeats = 5 if folds is None else folds, 1 if repeats is None else repeats
+    _check_options(overrides, folds, repeats, jobs)
+    exp = config.load(overrides)
+    assignment = plan_folds(exp.data, folds, repeats)  # every input check happens here, before any fold
+    plan = [Fold(r, k, fold_name(r, k, repeats), [*overrides, f"data.folds={folds}", f"data.fold={k}",
+                                                  f"data.repeat={r}"])
+            for r in range(repeats) for k in range(folds)]
+    cv_dir = cv_store.new_cv_dir(exp, folds, repeats) if cv_dir is None else cv_store.ensure_dir(Path(cv_dir))
+    cv_store.write_cv_json(cv_dir, {"overrides": overrides, "folds": folds, "repeats": repeats, "test": test,
+                                    "command": command_line(overrides, folds, repeats, test)})
+    cv_store.write_assignment(cv_dir, assignment)
+
+    done = {f.name: cv_store.read_run_summary(cv_dir / f.name) for f in plan}
+    todo = [f for f in plan if done[f.name] is None]
+    if progress is not None:
+        progress.on_cv_start({"cv_id": cv_dir.name, "path": str(cv_dir), "runs": len(plan), "todo": len(todo),
+                              "jobs": jobs, "folds": folds, "repeats": repeats})
+    monitor = exp.trainer.monitor
+    rows = {f.name: fold_row(f, "finished", done[f.name], monitor) for f in plan if done[f.name] is not None}
+
+    def finish(fold: Fold, outcome: dict) -> None:
+        rows[fold.name] = fold_row(fold, outcome["status"], outcome.get("summary"), monitor, outcome.get("error"))
+        cv_store.write_folds_csv(cv_dir, [rows[f.name] for f in plan if f.name in rows])
+        if progress is not None:
+            progress.on_fold_end(rows[fold.name])
+
+    run_folds(todo, cv_dir, jobs, finish)
+    ordered = [rows[f.name] for f in plan]
+    cv_store.write_folds_csv(cv_dir, ordered)
+    result = CVResult(cv_dir.name, cv_dir, folds, repeats, monitor, ordered, aggregate(ordered, monitor),
+                      failed=[r["fold"] for r in ordered if r["status"] != "finished"], ran=[f.name for f in todo])
+    if test and result.averaged:  # with no fold finished there is nothing to learn the recipe from
+        result.refit = refit(exp, overrides, ordered, cv_dir, progress)
+    cv_store.write_summary(cv_dir, summary_dict(result))  # last: its presence means the CV finished
+    return result
+
+
+def fold_name(repeat: int, index: int, repeats: int) -> str:
+    return f"fold-{index}" if repeats == 1 else f"fold-{repeat}-{index}"
+
+
+def command_line(overrides: Sequence[str], folds: int, repeats: int, test: bool) -> str:
+    import shlex
+
+    options = [f"--folds {folds}"] + ([f"--repeats {repeats}"] if repeats != 1 else [])
+    options += ["--test"] if test else []
+    return " ".join(["dlx cv", *options, *(shlex.quote(o) for o in overrides)])
+
+
+def _check_options(overrides: Sequence[str], folds: int, repeats: int, jobs: int) -> None:
+    from dlx.config import parse_overrides
+
+    if folds < 2:
+        raise ConfigError(f"--folds must be at least 2, got {folds} (k-fold trains on k−1 folds)")
+    if repeats < 1:
+        raise ConfigError(f"--repeats must be at least 1, got {repeats}")
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    for o in parse_overrides(list(overrides)):
+        if o.key_or_group in FOLD_KEYS:
+            raise ConfigError(f"'{o.input_line}': dlx cv sets {', '.join(FOLD_KEYS)} itself; "
+                              "use --folds and --repeats")
+
+
+def _resume_settings(ref: str | Path, overrides, folds, repeats, test):
+    """The saved command of CV `ref`; options given again must agree with it."""
+    from dlx import config, cv_store
+
+    cv_dir = Path(ref) if Path(ref).is_dir() else cv_store.find_cv(Path(config.load(overrides).output_dir),
+                                                                   str(ref))
+    saved = cv_store.read_cv_json(cv_dir)
+    lookup_only = all(o.startswith("output_dir=") for o in overrides)  # where to find it, nothing more
+    if not lookup_only and overrides != saved["overrides"]:
+        raise ConfigError(f"{cv_dir} holds `{saved['command']}`, not these overrides; resume it without "
+                          "overrides, or start a new CV")
+    for option, given, kept in (("--folds", folds, saved["folds"]), ("--repeats", repeats, saved["repeats"])):
+        if given is not None and given != kept:
+            raise ConfigError(f"{cv_dir} was started with {option} {kept}, not {given}")
+    return cv_dir, saved["overrides"], saved["folds"], saved["repeats"], test or saved["test"]
+
+
+# ---------------------------------------------------------------- the folds
+
+
+def plan_folds(data_cfg, folds: int, repeats: int) -> list[dict]:
+    """Rows (index, repeat, fold): each train/val sample's validation fold in each repeat.
+
+    The folds come from `dlx.data.split_indices`, the very code each fold's run uses.
+    Too few samples, or a class smaller than `folds`, is a ConfigError here.
+    """
+    import numpy as np
+
+    from dlx.data import split_indices
+    from dlx.registry import DATASETS
+
+    raw = DATASETS.build(data_cfg.name, data_cfg)
+    # train ∪ val: what is left after the test split (val_fraction=0 keeps it whole)
+    dev, _, _ = split_indices(raw, replace(data_cfg, folds=0, fold=0, repeat=0, limit=0, val_fraction=0))
+    check_fold_sizes(raw.y[dev], raw.task, folds, raw.classes)
+    rows = []
+    try:
+        for r in range(repeats):
+            for k in range(folds):
+                _, held_out, _ = split_indices(raw, replace(data_cfg, folds=folds, fold=k, repeat=r))
+                rows += [{"index": int(i), "repeat": r, "fold": k} for i in held_out]
+    except ValueError as e:  # scikit-learn's own objection, should the checks above miss one
+        raise ConfigError(f"cannot split {data_cfg.name} into {folds} folds: {e}") from None
+    return sorted(rows, key=lambda row: (row["repeat"], row["index"]))
+
+
+def check_fold_sizes(y_dev, task: str, folds: int, classes: Sequence[str] = ()) -> None:
+    import numpy as np
+
+    if len(y_dev) < folds:
+        raise ConfigError(f"--folds {folds} but train+val has only {len(y_dev)} samples; "
+                          "lower --folds or use more data")
+    if task == "regression":
+        return
+    labels, counts = np.unique(y_dev, return_counts=True)
+    small = int(np.argmin(counts))
+    if counts[small] < folds:
+        label = int(labels[small])
+        name = classes[label] if label < len(classes) else str(label)
+        raise ConfigError(f"--folds {folds} is more than the {counts[small]} train+val samples of class "
+                          f"'{name}'; stratified folds need at least {folds} per class — lower --folds")
+
+
+def fold_row(fold: Fold, status: str, summary: Optional[dict], monitor: str, error: Optional[str] = None) -> dict:
+    """A folds.csv row: every final validation metric, the best epoch, duration, status."""
+    row = {"fold": fold.name, "repeat": fold.repeat, "index": fold.index, "status": status}
+    if summary is not None:
+        row.update({k: v for k, v in summary.items() if k.startswith("val_") and k != "val_size"})
+        row[f"best_{monitor}"] = summary["best_value"]
+        row.update(best_epoch=summary["best_epoch"], epochs_run=summary["epochs_run"],
+                   stopped_early=summary["stopped_early"], duration_s=summary["duration_s"])
+    row["error"] = error or ""
+    return row
+
+
+def metric_columns(rows: list[dict], monitor: str) -> list[str]:
+    names: list[str] = []
+    for row in rows:
+        names += [k for k in row if k.startswith("val_") and k not in names]
+    return names + [f"best_{monitor}", "best_epoch"]
+
+
+def aggregate(rows: list[dict], monitor: str) -> dict[str, dict]:
+    """Mean, sample std and per-fold values of each metric over the finished folds."""
+    import numpy as np
+
+    finished = [r for r in rows if r["status"] == "finished"]
+    metrics = {}
+    for name in metric_columns(finished, monitor):
+        values = {r["fold"]: float(r[name]) for r in finished if name in r}
+        array = np.array(list(values.values()), dtype=float)
+        metrics[name] = {
+            "mean": float(array.mean()) if len(array) else None,
+            "std": float(array.std(ddof=STD_DDOF)) if len(array) > STD_DDOF else None,
+            "values": values,
+        }
+    return metrics
+
+
+# ---------------------------------------------------------------- the refit
+
+
+def refit_epochs(exp, rows: list[dict]) -> int:
+    """The folds' median best epoch (rounded half up) when early stopping chose it, else trainer.epochs."""
+    import numpy as np
+
+    best = [r["best_epoch"] for r in rows if r["status"] == "finished"]
+    if exp.regularizer.early_stopping.patience == 0 or not best:
+        return exp.trainer.epochs
+    return max(1, int(math.floor(float(np.median(best)) + 0.5)))
+
+
+def refit(exp, overrides: Sequence[str], rows: list[dict], cv_dir: Path, progress=None) -> dict:
+    """Refit on all of train ∪ val (data.val_fraction=0) for a fixed number of epochs; test once."""
+    from dlx import config, cv_store, experiment
+
+    path = cv_dir / "refit"
+    summary = cv_store.read_run_summary(path)
+    if summary is not None:  # refitted before a resume
+        return summary
+    epochs = refit_epochs(exp, rows)
+    refit_overrides = [*overrides, "data.folds=0", "data.val_fraction=0",
+                       "regularizer.early_stopping.patience=0", f"trainer.epochs={epochs}"]
+    if progress is not None:
+        progress.on_refit_start(epochs)
+    return experiment.run(config.load(refit_overrides), refit_overrides, run_path=path)
+
+
+def summary_dict(result: CVResult) -> dict:
+    """What summary.json holds."""
+    import numpy as np
+
+    finished = [r for r in result.rows if r["status"] == "finished"]
+    out = {
+        "cv_id": result.cv_id,
+        "folds": result.folds,
+        "repeats": result.repeats,
+        "runs": len(result.rows),
+        "averaged": result.averaged,
+        "failed": result.failed,
+        "monitor": result.monitor,
+        "std": STD_NOTE,
+        "metrics": result.metrics,
+        "best_epoch_median": float(np.median([r["best_epoch"] for r in finished])) if finished else None,
+        "duration_s": round(sum(r.get("duration_s", 0.0) for r in finished), 3),
+        "test": None,
+    }
+    if result.refit is not None:
+        s = result.refit
+        out["test"] = {"run": s["path"], "epochs": s["epochs_run"], "train_size": s["train_size"],
+                       "test_size": s["test_size"], **{k: v for k, v in s.items()
+                                                       if k.startswith("test_") and k != "test_size"}}
+    return out
