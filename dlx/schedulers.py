@@ -39,6 +39,8 @@ class Schedule:
         if self.scheduler is None or self.interval != "epoch":
             return
         if self.needs_value:
+            if value is None or value != value:  # no validation split (a CV refit) or NaN: nothing to judge
+                return
             self.scheduler.step(value)
         else:
             self.scheduler.step()
