@@ -9,6 +9,7 @@ class DlxError(Exception):
     """Base of the errors that reach the user as one line."""
 
     exit_code = 1
+    prefix = "error"  # the word before the message on stderr
 
 
 class ConfigError(DlxError):
@@ -27,6 +28,16 @@ class RunError(DlxError):
     """A run that started but failed: divergence, full disk, out of memory."""
 
     exit_code = 1
+
+
+class Interrupted(DlxError):
+    """Stopped by Ctrl-C (exit 130) or SIGTERM (143); the message says how to resume."""
+
+    prefix = "interrupted"
+
+    def __init__(self, message: str, exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def closest(name: str, choices) -> str | None:

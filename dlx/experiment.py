@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from dlx import testhooks
 from dlx.config import Experiment
-from dlx.errors import ConfigError
+from dlx.errors import ConfigError, Interrupted, RunError
 from dlx.runs import RUNS, RunDir
 
 
@@ -27,6 +28,7 @@ class RunWriter:
     def on_epoch_end(self, trainer, row: dict) -> None:
         self.run.write_metrics(trainer.history)
         self.run.log("  ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
+        testhooks.pause("epoch-end")
         if self.checkpoint:
             self.run.save_checkpoint("last", {**trainer.state_dict(), "meta": self.meta})
 
@@ -77,18 +79,20 @@ def build_parts(exp: Experiment, bundle, device):
 
 
 def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
-        run_path: Path | None = None) -> dict:
+        run_path: Path | None = None, resume=None) -> dict:
     """Train and evaluate `exp`; write `outputs/runs/<id>/`; return the summary dict.
 
     `runs_root` puts the run folder elsewhere (a sweep's `runs/`); `run_path` names the
-    folder exactly (a CV fold's `fold-<k>/`).
+    folder exactly (a CV fold's `fold-<k>/`); `resume` (a `dlx.resume.Resume`) continues
+    that run in place from its checkpoint.
     """
     import torch
 
     from dlx import data
     from dlx.data.loaders import TensorBatches
     from dlx.models import count_parameters
-    from dlx.trainer import Divergence, Trainer
+    from dlx.checkpoint import stop_on_signals
+    from dlx.trainer import StopRequested, Trainer
 
     started = time.time()
     device = setup_torch(exp)
@@ -104,7 +108,11 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     test_batches = TensorBatches(test.x, test.y, eval_bs)
 
     root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
-    run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
+    if resume is not None:
+        run_dir, overrides = resume.run, resume.overrides
+    else:
+        run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
+    run_dir.lock()
     run_dir.write_yaml("config.yaml", exp.raw)
     run_dir.write_yaml("overrides.yaml", list(overrides))
     run_dir.write_status("running")
@@ -118,22 +126,22 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         callbacks=[RunWriter(run_dir, exp.trainer.checkpoint, ckpt_meta), *callbacks],
         closure=bool(meta.get("closure")),
     )
+    if resume is not None and resume.state is not None:
+        trainer.load_state_dict(resume.state)
+    if resume is not None:
+        run_dir.log(f"resumed from {resume.where}")
     for cb in callbacks:
         if hasattr(cb, "on_fit_start"):
             cb.on_fit_start(run_dir, exp, params)
     try:
-        trainer.fit(train_batches, val_batches)
-    except Divergence as e:
-        run_dir.write_status("failed", reason=str(e), epoch=e.epoch, step=e.step)
-        run_dir.log(f"failed: {e}")
-        raise
-    except KeyboardInterrupt:
-        if exp.trainer.checkpoint and trainer.history:
-            run_dir.save_checkpoint("last", {**trainer.state_dict(), "meta": ckpt_meta})
-        run_dir.write_status("interrupted", epoch=trainer.epoch)
-        raise
-    trainer.restore_best()
-    test_metrics = trainer.evaluate(test_batches)
+        with stop_on_signals(trainer):
+            trainer.fit(train_batches, val_batches)
+            trainer.restore_best()
+            test_metrics = trainer.evaluate(test_batches)
+    except (StopRequested, KeyboardInterrupt, RunError, torch.OutOfMemoryError) as e:
+        failure = stopped(e, exp, run_dir, trainer, ckpt_meta, batch_size)
+        run_dir.unlock()
+        raise failure from None
     last = trainer.history[-1]
     summary = {
         "run_id": run_dir.id,
@@ -159,9 +167,52 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         "device": str(device),
         "path": str(run_dir.path),
     }
+    testhooks.pause("summary")
     run_dir.write_status("finished")
     run_dir.write_summary(summary)  # last: its presence means "finished"
+    run_dir.unlock()
     return summary
+
+
+def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer, meta: dict,
+            batch_size: int) -> Exception:
+    """Record why training stopped (status.json, log.txt, last.pt) and return the error to raise.
+
+    A signal handled between steps saves last.pt (a whole state) and the run can be resumed;
+    a second Ctrl-C abandons the step, so the last whole checkpoint on disk stays the one.
+    """
+    import signal
+
+    import torch
+
+    from dlx.resume import resume_command
+    from dlx.trainer import Divergence, StopRequested
+
+    where = trainer.position()
+    if isinstance(error, (StopRequested, KeyboardInterrupt)):
+        signum = error.signum if isinstance(error, StopRequested) else signal.SIGINT
+        name = signal.Signals(signum).name
+        saved = ""
+        if isinstance(error, StopRequested) and exp.trainer.checkpoint:
+            run_dir.save_checkpoint("last", {**trainer.state_dict(), "meta": meta})
+            saved = ", last.pt saved"
+        run_dir.write_status("interrupted", signal=name, **where)
+        run_dir.log(f"interrupted by {name} at epoch {where['epoch']}, step {where['step']}")
+        command = resume_command(run_dir, exp.output_dir)
+        return Interrupted(f"{name} at epoch {where['epoch']}, step {where['step']}{saved}; "
+                           f"resume with: {command}", 128 + int(signum))
+    if isinstance(error, torch.OutOfMemoryError):
+        error = RunError(f"out of memory on {trainer.device} at epoch {where['epoch']}, step {where['step']} "
+                         f"with trainer.batch_size={batch_size}: try trainer.batch_size={max(1, batch_size // 2)}, "
+                         "trainer.precision=bf16 or a smaller model")
+    if isinstance(error, Divergence):
+        where = {"epoch": error.epoch, "step": error.step}
+    try:  # best effort: on a full disk this write can fail too
+        run_dir.write_status("failed", reason=str(error), **where)
+        run_dir.log(f"failed: {error}")
+    except RunError:
+        pass
+    return error
 
 
 def _check_monitor(exp: Experiment, bundle, num_outputs: int) -> None:
