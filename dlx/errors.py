@@ -52,7 +52,7 @@ def unknown(kind: str, name: str, choices) -> ConfigError:
     """`unknown model 'resnett' — did you mean 'resnet'? choices: mlp, cnn, ...`"""
     choices = sorted(choices)
     hint = closest(name, choices)
-    did_you_mean = f" — did you mean '{hint}'?" if hint else ""
+    did_you_mean = f" — did you mean '{hint}'?" if hint else ";"
     return ConfigError(f"unknown {kind} '{name}'{did_you_mean} choices: {', '.join(choices)}")
 
 
