@@ -10,6 +10,7 @@ from __future__ import annotations
 import pickle
 import signal
 import threading
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,9 +31,11 @@ def load_checkpoint(path: Path) -> dict:
 
     path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about unusual pickle protocols: noise here
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
+        if "unsupported global" in str(e).lower():  # a class or function to import: refused
             raise UnsafeCheckpoint(
                 f"refusing to load {path}: it holds pickled Python objects, not only tensors and "
                 "plain values, and loading them could run code; use only checkpoints written by dlx"
