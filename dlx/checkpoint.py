@@ -50,6 +50,9 @@ def load_checkpoint(path: Path) -> dict:
     return state
 
 
+RESUME_KEYS = ("model", "optimizer", "schedule", "epoch", "step", "history", "rng")
+
+
 def load_resume_state(candidates: list[Path], warn) -> tuple[dict | None, Path | None]:
     """The first readable checkpoint of `candidates` (last.pt, then last.prev.pt).
 
@@ -63,6 +66,9 @@ def load_resume_state(candidates: list[Path], warn) -> tuple[dict | None, Path |
             continue
         try:
             state = load_checkpoint(path)
+            missing = [k for k in RESUME_KEYS if k not in state]
+            if missing:
+                raise UnreadableCheckpoint(f"{path} is not a resumable dlx checkpoint (no {', '.join(missing)})")
         except UnreadableCheckpoint as e:
             problems.append(str(e))
             continue

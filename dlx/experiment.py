@@ -126,10 +126,8 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         callbacks=[RunWriter(run_dir, exp.trainer.checkpoint, ckpt_meta), *callbacks],
         closure=bool(meta.get("closure")),
     )
-    if resume is not None and resume.state is not None:
-        trainer.load_state_dict(resume.state)
     if resume is not None:
-        run_dir.log(f"resumed from {resume.where}")
+        continue_from(trainer, resume, run_dir)
     for cb in callbacks:
         if hasattr(cb, "on_fit_start"):
             cb.on_fit_start(run_dir, exp, params)
@@ -142,6 +140,9 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         failure = stopped(e, exp, run_dir, trainer, ckpt_meta, batch_size)
         run_dir.unlock()
         raise failure from None
+    except BaseException:  # a bug: keep its traceback, release the run
+        run_dir.unlock()
+        raise
     last = trainer.history[-1]
     summary = {
         "run_id": run_dir.id,
@@ -172,6 +173,18 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     run_dir.write_summary(summary)  # last: its presence means "finished"
     run_dir.unlock()
     return summary
+
+
+def continue_from(trainer, resume, run_dir: RunDir) -> None:
+    """Load a resumed run's checkpoint into `trainer` (nothing to load: it starts over)."""
+    if resume.state is not None:
+        try:
+            trainer.load_state_dict(resume.state)
+        except (RuntimeError, KeyError, ValueError, TypeError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise RunError(f"{resume.source} does not fit this run's model and optimizer ({first}); "
+                           "was config.yaml edited? start a new run with `dlx train`") from None
+    run_dir.log(f"resumed from {resume.where}")
 
 
 def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer, meta: dict,

@@ -244,3 +244,27 @@ def test_run_lock_is_released_after_a_run(tmp_path):
     run.unlock()
     run.lock()  # would raise if the first lock were still held
     run.unlock()
+
+
+def test_resume_without_any_checkpoint_starts_over_and_says_so(dlx):
+    assert dlx("train", *TINY).code == 0
+    run = only_run()
+    expected = results(run)
+    crash(run)
+    for path in (run / "checkpoints").iterdir():
+        path.unlink()
+    result = dlx("train", "--resume", "last", "-q")
+    assert result.code == 0, result.err
+    assert "no checkpoint yet" in result.err and "from the start" in result.err
+    assert_same(results(run), expected)
+
+
+def test_a_checkpoint_that_is_not_a_training_state_is_skipped(dlx):
+    assert dlx("train", *TINY).code == 0
+    run = only_run()
+    crash(run)
+    best = run / "checkpoints" / "best.pt"
+    (run / "checkpoints" / "last.pt").write_bytes(best.read_bytes())  # weights only: no optimizer
+    result = dlx("train", "--resume", "last", "-q")
+    assert result.code == 0, result.err
+    assert "not a resumable dlx checkpoint" in result.err and "resuming from last.prev.pt" in result.err
