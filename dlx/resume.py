@@ -46,8 +46,6 @@ class Resume:
 
 def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
     """(Experiment, Resume) for `--resume ref`, or a ConfigError saying why not."""
-    from omegaconf import OmegaConf
-
     from dlx import config
     from dlx.checkpoint import load_resume_state
 
@@ -67,13 +65,17 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
                           f"{', '.join(SAFE_KEYS)} may change on resume — start a new run with `dlx train` instead")
     exp = config.validate(wanted)
     run.lock()  # refused while another process still trains it
-    run.remove_temp_files()  # what a kill left half-written
-    state, source = load_resume_state([run.checkpoint_path("last"), run.checkpoint_path("last.prev")], warn)
+    try:
+        run.remove_temp_files()  # what a kill left half-written
+        state, source = load_resume_state([run.checkpoint_path("last"), run.checkpoint_path("last.prev")], warn)
+        if state is not None and exp.trainer.epochs < state["epoch"]:
+            raise ConfigError(f"trainer.epochs={exp.trainer.epochs} but {run.id} has already trained "
+                              f"{state['epoch']} epochs; give trainer.epochs >= {state['epoch']}")
+    except BaseException:
+        run.unlock()
+        raise
     if state is None:
         warn(f"{run.id} has no checkpoint yet (stopped during its first epoch): training it again from the start")
-    elif exp.trainer.epochs < state["epoch"]:
-        raise ConfigError(f"trainer.epochs={exp.trainer.epochs} but {run.id} has already trained "
-                          f"{state['epoch']} epochs; give trainer.epochs >= {state['epoch']}")
     first = _read_overrides(run.path / "overrides.yaml")
     given = [o.input_line for o in parsed if _key(o) in changed]
     return exp, Resume(run, state, source, first + given)

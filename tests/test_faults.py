@@ -13,7 +13,6 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 import torch
 
 from dlx.runs import RunDir
@@ -268,3 +267,12 @@ def test_a_checkpoint_that_is_not_a_training_state_is_skipped(dlx):
     result = dlx("train", "--resume", "last", "-q")
     assert result.code == 0, result.err
     assert "not a resumable dlx checkpoint" in result.err and "resuming from last.prev.pt" in result.err
+
+
+def test_resume_with_fewer_epochs_than_done_is_refused(dlx):
+    assert dlx("train", *TINY).code == 0
+    crash(only_run())
+    result = dlx("train", "--resume", "last", "trainer.epochs=1")
+    line = error_line(result)
+    assert result.code == 2 and "already trained 2 epochs" in line and "trainer.epochs >= 2" in line
+    assert dlx("train", "--resume", "last", "-q").code == 0  # the refusal released the run
