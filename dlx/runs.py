@@ -1,11 +1,13 @@
 """The run store: the one module that knows the layout of `outputs/`.
 
     outputs/runs/<run-id>/  config.yaml overrides.yaml metrics.csv summary.json
-                            status.json log.txt checkpoints/{last,best}.pt
+                            status.json log.txt checkpoints/{last,last.prev,best}.pt
+                            .lock (held while a process writes the run)
 
 Every file is written atomically (temporary name in the same folder, then
-`os.replace`), so a killed run never leaves a half-written file. `summary.json`
-is written last: its presence means the run finished.
+`os.replace`), so a killed run never leaves a half-written file (at most a
+`.NAME.PID.tmp`, removed on resume). `summary.json` is written last: its presence
+means the run finished.
 """
 
 from __future__ import annotations
