@@ -247,6 +247,39 @@ def reject_import_paths(cfg, prefix: str = "") -> None:
             reject_import_paths(value, f"{path}.")
 
 
+def resolve_interpolations(cfg) -> None:
+    """Resolve `${...}` in place, against the whole config; a bad reference is one clear line."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        OmegaConf.resolve(cfg)
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None) or _unresolvable_key(cfg) or "a value"
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"cannot resolve {key}: {first} — a ${{...}} reference must name an existing "
+                          "key, e.g. ${trainer.epochs}") from None
+
+
+def _unresolvable_key(cfg, prefix: str = "") -> str | None:
+    """The dotted key of the first value whose interpolation fails."""
+    from omegaconf import DictConfig, ListConfig
+    from omegaconf.errors import OmegaConfBaseException
+
+    for key, value in (cfg.items_ex(resolve=False) if isinstance(cfg, DictConfig) else enumerate(cfg)):
+        path = f"{prefix}{key}"
+        if isinstance(value, (DictConfig, ListConfig)):
+            found = _unresolvable_key(value, f"{path}.")
+            if found:
+                return found
+            continue
+        try:
+            cfg[key]
+        except OmegaConfBaseException:
+            return path
+    return None
+
+
 def validate(cfg) -> Experiment:
     """Check every group against its schema and return the typed `Experiment`."""
     from omegaconf import OmegaConf
@@ -259,6 +292,12 @@ def validate(cfg) -> Experiment:
     if extra:
         key = sorted(extra)[0]
         raise ConfigError(f"unknown top-level key '{key}'; valid: {', '.join(GROUPS + TOP_LEVEL_KEYS)}")
+    for group in GROUPS:
+        if group not in cfg or cfg[group] is None:
+            choices = group_choices(group)
+            raise ConfigError(f"config group '{group}' is missing (deleted with ~{group}?): every group needs "
+                              f"a choice, e.g. {group}={choices[0] if choices else '<name>'}")
+    resolve_interpolations(cfg)
     groups = {}
     for group in GROUPS:
         node = cfg[group]

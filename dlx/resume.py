@@ -83,6 +83,8 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
 
 def locate(ref: str, parsed) -> Path:
     """A run folder given as a path, or found by id / prefix / suffix / `last` in output_dir."""
+    if not ref.strip():
+        raise ConfigError("--resume needs a run: an id, a unique part of one, a run folder or 'last'")
     path = Path(ref)
     if (path / "config.yaml").is_file():
         return path

@@ -63,6 +63,8 @@ CASES = [
     ("delete-needed-key", ["train", "~model.hidden"], 2, ["missing key 'model.hidden'", "deleted with ~"]),
     ("delete-unknown-key", ["train", "~model.nothing"], 2, ["cannot delete 'model.nothing'", "no such key"]),
     ("add-existing-key", ["train", "+optim.lr=0.1"], 2, ["'optim.lr' already exists", "without the +"]),
+    ("delete-group", ["train", "~model"], 2, ["config group 'model' is missing", "model=mlp"]),
+    ("bad-interpolation", ["train", "trainer.epochs=${oops}"], 2, ["cannot resolve trainer.epochs", "existing key"]),
     # ---- import paths are never instantiated
     ("target-in-group", ["train", "+model._target_=os.system"], 2, ["'model._target_' is not allowed", "by name"]),
     ("target-top-level", ["train", "+_target_=os.system"], 2, ["'_target_' is not allowed", "by name"]),
@@ -90,6 +92,7 @@ CASES = [
      ["model._target_", "start a new run"]),
     ("resume-fewer-epochs", ["train", "--resume", "_open", "output_dir={runs}", "trainer.epochs=0"], 2,
      ["trainer.epochs", "must be >= 1"]),
+    ("resume-empty-id", ["train", "--resume", "", "output_dir={runs}"], 2, ["--resume needs a run", "'last'"]),
     ("resume-sweep", ["train", "--resume", "_open", "output_dir={runs}", "trainer.epochs=2,3"], 2,
      ["is a sweep", "one value per key"]),
 ]
