@@ -75,7 +75,9 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
         run.unlock()
         raise
     if state is None:
-        warn(f"{run.id} has no checkpoint yet (stopped during its first epoch): training it again from the start")
+        why = "it was run with trainer.checkpoint=false" if not exp.trainer.checkpoint \
+            else "stopped during its first epoch"
+        warn(f"{run.id} has no checkpoint ({why}): training it again from the start")
     first = _read_overrides(run.path / "overrides.yaml")
     given = [o.input_line for o in parsed if _key(o) in changed]
     return exp, Resume(run, state, source, first + given)

@@ -48,6 +48,8 @@ def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = False,
         if before_replace is not None:
             before_replace()
         os.replace(tmp, path)
+        if sync:
+            _sync_dir(path.parent)
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise RunError(f"cannot write {path}: {e.strerror or e} — check free space and permissions") from None
@@ -192,6 +194,24 @@ class RunDir:
                               "wait for it to end or stop it first") from None
         _LOCKS[key] = fd
 
+    def is_being_written(self) -> bool:
+        """True while some process holds the run's lock: a `running` status without it means killed."""
+        if str(self.path.resolve()) in _LOCKS:
+            return True
+        try:
+            import fcntl
+
+            fd = os.open(self.path / ".lock", os.O_RDWR)
+        except (ImportError, OSError):
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # also drops the probe's own lock
+
     def unlock(self) -> None:
         fd = _LOCKS.pop(str(self.path.resolve()), None)
         if fd is not None:
@@ -206,6 +226,20 @@ class RunDir:
 
 
 _LOCKS: dict[str, int] = {}
+
+
+def _sync_dir(folder: Path) -> None:
+    """fsync a folder so a rename in it survives a power cut (a no-op where unsupported)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _keep_previous(path: Path, prev: Path) -> None:

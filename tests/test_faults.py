@@ -238,11 +238,19 @@ def test_resume_of_a_run_still_being_written_is_refused(dlx):
 
 
 def test_run_lock_is_released_after_a_run(tmp_path):
+    import fcntl
+
     run = RunDir.create(tmp_path, "x")
+    assert not run.is_being_written()
     run.lock()
+    assert run.is_being_written()
     run.unlock()
+    assert not run.is_being_written()
     run.lock()  # would raise if the first lock were still held
     run.unlock()
+    with open(run.path / ".lock", "w") as other:  # as another process holding it
+        fcntl.flock(other, fcntl.LOCK_EX)
+        assert run.is_being_written()
 
 
 def test_resume_without_any_checkpoint_starts_over_and_says_so(dlx):
@@ -254,7 +262,7 @@ def test_resume_without_any_checkpoint_starts_over_and_says_so(dlx):
         path.unlink()
     result = dlx("train", "--resume", "last", "-q")
     assert result.code == 0, result.err
-    assert "no checkpoint yet" in result.err and "from the start" in result.err
+    assert "has no checkpoint (stopped during its first epoch)" in result.err and "from the start" in result.err
     assert_same(results(run), expected)
 
 
