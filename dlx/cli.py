@@ -47,11 +47,21 @@ def train(
     overrides: Overrides = None,
     cfg: Annotated[bool, typer.Option("--cfg", help="Print the composed config and exit.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final table.")] = False,
+    resume: Annotated[Optional[str], typer.Option(
+        "--resume", metavar="RUN",
+        help="Continue a stopped run (id, unique prefix/suffix, path or 'last') from its last checkpoint; "
+             "overrides may then change only trainer.epochs, trainer.num_threads, "
+             "trainer.checkpoint_every_steps, trainer.tensorboard, output_dir.")] = None,
 ):
     """Train a model, evaluate it on the test split and write the run under outputs/runs/."""
     from dlx import config
 
-    exp = config.load(overrides or [])
+    if resume is not None:
+        from dlx import resume as resuming
+
+        exp, target = resuming.prepare(resume, overrides or [], warn=_warn)
+    else:
+        exp, target = config.load(overrides or []), None
     if cfg:
         from omegaconf import OmegaConf
 
@@ -61,7 +71,7 @@ def train(
 
     display = report.ProgressDisplay(exp.trainer.epochs, quiet=quiet)
     try:
-        summary = experiment.run(exp, overrides or [], callbacks=[display])
+        summary = experiment.run(exp, overrides or [], callbacks=[display], resume=target)
     finally:
         display.close()
     report.print_summary(summary)
@@ -268,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     except DlxError as e:
         if debug:
             raise
-        _error(str(e))
+        _error(str(e), e.prefix)
         sys.exit(e.exit_code)
     except UsageError as e:
         if debug:
@@ -282,5 +292,9 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+def _error(message: str, prefix: str = "error") -> None:
+    print(f"{prefix}: {message}", file=sys.stderr)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)

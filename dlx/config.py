@@ -66,11 +66,13 @@ def parse_overrides(overrides: list[str]):
 def check_group_choices(parsed) -> None:
     for o in parsed:
         group = o.key_or_group
+        if not group:  # `=3`: Hydra's grammar accepts it, its composer then fails obscurely
+            raise ConfigError(f"malformed override '{o.input_line}': no key (expected key=value, e.g. optim.lr=0.01)")
         if group not in GROUPS or o.is_delete() or o.is_sweep_override():
             continue
         value = o.value()
-        if isinstance(value, str) and value not in group_choices(group):
-            raise unknown(group, value, group_choices(group))
+        if not isinstance(value, str) or value not in group_choices(group):
+            raise unknown(group, str(value), group_choices(group))
 
 
 def compose(overrides: list[str] = (), *, allow_sweep: bool = False):
@@ -196,7 +198,7 @@ def to_schema(group: str, schema: type, node) -> Any:
         key = str(getattr(e, "key", "") or "")
         path = str(getattr(e, "full_key", "") or key)
         hint = closest(key, [f.name for f in fields(schema)])
-        did_you_mean = f" — did you mean '{group}.{hint}'?" if hint else ""
+        did_you_mean = f" — did you mean '{group}.{hint}'?" if hint else "; see `dlx train --cfg` for its keys"
         name = getattr(node, "name", group)
         raise ConfigError(f"unknown key '{group}.{path}' for {group} '{name}'{did_you_mean}") from None
     except ValidationError as e:
@@ -243,6 +245,57 @@ def _field_type(schema: type, dotted: str) -> str:
     )
 
 
+INSTANTIATE_KEYS = ("_target_", "_partial_", "_args_", "_recursive_", "_convert_")
+
+
+def reject_import_paths(cfg, prefix: str = "") -> None:
+    """No Hydra `_target_` anywhere (command line, YAML, a resumed run's config.yaml):
+    a config naming an import path could run any code; dlx builds components by name."""
+    from omegaconf import DictConfig, ListConfig
+
+    items = cfg.items_ex(resolve=False) if isinstance(cfg, DictConfig) else enumerate(cfg)
+    for key, value in items:
+        path = f"{prefix}{key}"
+        if key in INSTANTIATE_KEYS:
+            raise ConfigError(f"'{path}' is not allowed: dlx never imports code named in a config; "
+                              "choose components by name (e.g. model=mlp) and remove the key")
+        if isinstance(value, (DictConfig, ListConfig)):
+            reject_import_paths(value, f"{path}.")
+
+
+def resolve_interpolations(cfg) -> None:
+    """Resolve `${...}` in place, against the whole config; a bad reference is one clear line."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        OmegaConf.resolve(cfg)
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None) or _unresolvable_key(cfg) or "a value"
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"cannot resolve {key}: {first} — a ${{...}} reference must name an existing "
+                          "key, e.g. ${trainer.epochs}") from None
+
+
+def _unresolvable_key(cfg, prefix: str = "") -> str | None:
+    """The dotted key of the first value whose interpolation fails."""
+    from omegaconf import DictConfig, ListConfig
+    from omegaconf.errors import OmegaConfBaseException
+
+    for key, value in (cfg.items_ex(resolve=False) if isinstance(cfg, DictConfig) else enumerate(cfg)):
+        path = f"{prefix}{key}"
+        if isinstance(value, (DictConfig, ListConfig)):
+            found = _unresolvable_key(value, f"{path}.")
+            if found:
+                return found
+            continue
+        try:
+            cfg[key]
+        except OmegaConfBaseException:
+            return path
+    return None
+
+
 def validate(cfg) -> Experiment:
     """Check every group against its schema and return the typed `Experiment`."""
     from omegaconf import OmegaConf
@@ -250,10 +303,17 @@ def validate(cfg) -> Experiment:
     from dlx.registry import load_components
 
     load_components()
+    reject_import_paths(cfg)
     extra = set(cfg.keys()) - set(GROUPS) - set(TOP_LEVEL_KEYS)
     if extra:
         key = sorted(extra)[0]
         raise ConfigError(f"unknown top-level key '{key}'; valid: {', '.join(GROUPS + TOP_LEVEL_KEYS)}")
+    for group in GROUPS:
+        if group not in cfg or cfg[group] is None:
+            choices = group_choices(group)
+            raise ConfigError(f"config group '{group}' is missing (deleted with ~{group}?): every group needs "
+                              f"a choice, e.g. {group}={choices[0] if choices else '<name>'}")
+    resolve_interpolations(cfg)
     groups = {}
     for group in GROUPS:
         node = cfg[group]

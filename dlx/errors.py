@@ -9,6 +9,7 @@ class DlxError(Exception):
     """Base of the errors that reach the user as one line."""
 
     exit_code = 1
+    prefix = "error"  # the word before the message on stderr
 
 
 class ConfigError(DlxError):
@@ -29,6 +30,16 @@ class RunError(DlxError):
     exit_code = 1
 
 
+class Interrupted(DlxError):
+    """Stopped by Ctrl-C (exit 130) or SIGTERM (143); the message says how to resume."""
+
+    prefix = "interrupted"
+
+    def __init__(self, message: str, exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def closest(name: str, choices) -> str | None:
     """The choice that looks most like `name`, or None when nothing is close."""
     import difflib
@@ -41,7 +52,7 @@ def unknown(kind: str, name: str, choices) -> ConfigError:
     """`unknown model 'resnett' — did you mean 'resnet'? choices: mlp, cnn, ...`"""
     choices = sorted(choices)
     hint = closest(name, choices)
-    did_you_mean = f" — did you mean '{hint}'?" if hint else ""
+    did_you_mean = f" — did you mean '{hint}'?" if hint else ";"
     return ConfigError(f"unknown {kind} '{name}'{did_you_mean} choices: {', '.join(choices)}")
 
 

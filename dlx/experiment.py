@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from dlx import testhooks
 from dlx.config import Experiment
-from dlx.errors import ConfigError
+from dlx.errors import ConfigError, Interrupted, RunError
 from dlx.runs import RUNS, RunDir
 
 
@@ -27,6 +28,7 @@ class RunWriter:
     def on_epoch_end(self, trainer, row: dict) -> None:
         self.run.write_metrics(trainer.history)
         self.run.log("  ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
+        testhooks.pause("epoch-end")
         if self.checkpoint:
             self.run.save_checkpoint("last", {**trainer.state_dict(), "meta": self.meta})
 
@@ -77,20 +79,22 @@ def build_parts(exp: Experiment, bundle, device):
 
 
 def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
-        run_path: Path | None = None, evaluate_test: bool = True) -> dict:
+        run_path: Path | None = None, evaluate_test: bool = True, resume=None) -> dict:
     """Train and evaluate `exp`; write `outputs/runs/<id>/`; return the summary dict.
 
     `runs_root` puts the run folder elsewhere (a sweep's `runs/`); `run_path` names the
     folder exactly (a CV fold's `fold-<k>/`). `evaluate_test=False` leaves the test split
     untouched (CV folds: the test split is evaluated once, by the refit, or never).
+    `resume` (a `dlx.resume.Resume`) continues that run in place from its checkpoint.
     """
     import torch
 
     from dlx import data
+    from dlx.checkpoint import stop_on_signals
     from dlx.data.loaders import bundle_batches
     from dlx.models import count_parameters
     from dlx.tensorboard import attach_tensorboard
-    from dlx.trainer import Divergence, Trainer
+    from dlx.trainer import StopRequested, Trainer
 
     started = time.time()
     tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
@@ -106,7 +110,11 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
                                                               exp.trainer.eval_batch_size, shuffle)
 
     root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
-    run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
+    if resume is not None:
+        run_dir, overrides = resume.run, resume.overrides
+    else:
+        run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
+    run_dir.lock()
     run_dir.write_yaml("config.yaml", exp.raw)
     run_dir.write_yaml("overrides.yaml", list(overrides))
     run_dir.write_status("running")
@@ -121,22 +129,23 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         callbacks=[RunWriter(run_dir, exp.trainer.checkpoint, ckpt_meta), *callbacks],
         closure=bool(meta.get("closure")),
     )
+    if resume is not None:
+        continue_from(trainer, resume, run_dir)
     for cb in callbacks:
         if hasattr(cb, "on_fit_start"):
             cb.on_fit_start(run_dir, exp, params)
     try:
-        trainer.fit(train_batches, val_batches)
-    except Divergence as e:
-        run_dir.write_status("failed", reason=str(e), epoch=e.epoch, step=e.step)
-        run_dir.log(f"failed: {e}")
+        with stop_on_signals(trainer):
+            trainer.fit(train_batches, val_batches)
+            trainer.restore_best()
+            test_metrics = trainer.evaluate(test_batches) if evaluate_test else {}
+    except (StopRequested, KeyboardInterrupt, RunError, torch.OutOfMemoryError) as e:
+        failure = stopped(e, exp, run_dir, trainer, ckpt_meta, batch_size)
+        run_dir.unlock()
+        raise failure from None
+    except BaseException:  # a bug: keep its traceback, release the run
+        run_dir.unlock()
         raise
-    except KeyboardInterrupt:
-        if exp.trainer.checkpoint and trainer.history:
-            run_dir.save_checkpoint("last", {**trainer.state_dict(), "meta": ckpt_meta})
-        run_dir.write_status("interrupted", epoch=trainer.epoch)
-        raise
-    trainer.restore_best()
-    test_metrics = trainer.evaluate(test_batches) if evaluate_test else {}
     last = trainer.history[-1]
     summary = {
         "run_id": run_dir.id,
@@ -162,8 +171,10 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         "device": str(device),
         "path": str(run_dir.path),
     }
+    testhooks.pause("summary")
     run_dir.write_status("finished")
     run_dir.write_summary(summary)  # last: its presence means "finished"
+    run_dir.unlock()
     if tensorboard:
         tensorboard.close(summary)
     return summary
@@ -177,6 +188,59 @@ def _monitor_for_task(exp: Experiment, task: str) -> Experiment:
     if task == "regression" and exp.trainer.monitor == "val_acc":
         return replace(exp, trainer=replace(exp.trainer, monitor="val_loss"))
     return exp
+
+
+def continue_from(trainer, resume, run_dir: RunDir) -> None:
+    """Load a resumed run's checkpoint into `trainer` (nothing to load: it starts over)."""
+    if resume.state is not None:
+        try:
+            trainer.load_state_dict(resume.state)
+        except (RuntimeError, KeyError, ValueError, TypeError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise RunError(f"{resume.source} does not fit this run's model and optimizer ({first}); "
+                           "was config.yaml edited? start a new run with `dlx train`") from None
+    run_dir.log(f"resumed from {resume.where}")
+
+
+def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer, meta: dict,
+            batch_size: int) -> Exception:
+    """Record why training stopped (status.json, log.txt, last.pt) and return the error to raise.
+
+    A signal handled between steps saves last.pt (a whole state) and the run can be resumed;
+    a second Ctrl-C abandons the step, so the last whole checkpoint on disk stays the one.
+    """
+    import signal
+
+    import torch
+
+    from dlx.resume import resume_command
+    from dlx.trainer import Divergence, StopRequested
+
+    where = trainer.position()
+    if isinstance(error, (StopRequested, KeyboardInterrupt)):
+        signum = error.signum if isinstance(error, StopRequested) else signal.SIGINT
+        name = signal.Signals(signum).name
+        saved = ""
+        if isinstance(error, StopRequested) and exp.trainer.checkpoint:
+            run_dir.save_checkpoint("last", {**trainer.state_dict(), "meta": meta})
+            saved = ", last.pt saved"
+        run_dir.write_status("interrupted", signal=name, **where)
+        run_dir.log(f"interrupted by {name} at epoch {where['epoch']}, step {where['step']}")
+        command = resume_command(run_dir, exp.output_dir)
+        return Interrupted(f"{name} at epoch {where['epoch']}, step {where['step']}{saved}; "
+                           f"resume with: {command}", 128 + int(signum))
+    if isinstance(error, torch.OutOfMemoryError):
+        error = RunError(f"out of memory on {trainer.device} at epoch {where['epoch']}, step {where['step']} "
+                         f"with trainer.batch_size={batch_size}: try trainer.batch_size={max(1, batch_size // 2)}, "
+                         "trainer.precision=bf16 or a smaller model")
+    if isinstance(error, Divergence):
+        where = {"epoch": error.epoch, "step": error.step}
+    try:  # best effort: on a full disk this write can fail too
+        run_dir.write_status("failed", reason=str(error), **where)
+        run_dir.log(f"failed: {error}")
+    except RunError:
+        pass
+    return error
 
 
 def _check_monitor(exp: Experiment, bundle, num_outputs: int) -> None:

@@ -1,13 +1,15 @@
 """The run store: the one module that knows the layout of `outputs/`.
 
     outputs/runs/<run-id>/  config.yaml overrides.yaml metrics.csv summary.json
-                            status.json log.txt checkpoints/{last,best}.pt
+                            status.json log.txt checkpoints/{last,last.prev,best}.pt
+                            .lock (held while a process writes the run)
     outputs/sweeps/<sweep-id>/runs/<run-id>/    a sweep's member runs (same files)
     outputs/cv/<cv-id>/fold-<k>/                a cross-validation's folds (same files)
 
 Every file is written atomically (temporary name in the same folder, then
-`os.replace`), so a killed run never leaves a half-written file. `summary.json`
-is written last: its presence means the run finished.
+`os.replace`), so a killed run never leaves a half-written file (at most a
+`.NAME.PID.tmp`, removed on resume). `summary.json` is written last: its presence
+means the run finished.
 """
 
 from __future__ import annotations
@@ -31,18 +33,33 @@ CV = "cv"
 RUN, SWEEP = "run", "sweep"  # the kinds of run folders; CV ("cv") doubles as one
 
 
-def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = False) -> None:
-    """Write through `write(file)` to a temporary file, then rename it over `path`."""
+def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = False, sync: bool = False,
+                 before_replace: Callable[[], None] | None = None) -> None:
+    """Write through `write(file)` to a temporary file, then rename it over `path`.
+
+    `sync` forces the bytes to disk before the rename (checkpoints: a power cut then
+    finds the old file or the new one, never a torn one); `before_replace` runs between
+    the complete temporary file and the rename.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as f:
             write(f)
             f.flush()
+            if sync:
+                os.fsync(f.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
+        if sync:
+            _sync_dir(path.parent)
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise RunError(f"cannot write {path}: {e.strerror or e} — check free space and permissions") from None
+    except BaseException:  # Ctrl-C or a bug half-way: leave no temporary file behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -128,12 +145,81 @@ class RunDir:
     def write_summary(self, summary: dict) -> None:
         self.write_json("summary.json", summary)
 
+    def checkpoint_path(self, name: str) -> Path:
+        return self.path / "checkpoints" / f"{name}.pt"
+
     def save_checkpoint(self, name: str, state: dict) -> Path:
+        """Write checkpoints/<name>.pt atomically; `last` keeps its predecessor as last.prev.pt.
+
+        The previous file is hard-linked to `<name>.prev.pt` only once the new one is complete
+        on disk, so at every moment one whole checkpoint exists under `last.pt`.
+        """
         import torch
 
-        path = self.path / "checkpoints" / f"{name}.pt"
-        atomic_write(path, lambda f: torch.save(state, f), binary=True)
+        from dlx import testhooks
+
+        path = self.checkpoint_path(name)
+
+        def write(f):
+            torch.save(state, testhooks.PausingWriter(f, f"write-{name}") if testhooks.ACTIVE else f)
+
+        def before_replace():
+            if name == "last" and path.exists():
+                _keep_previous(path, self.checkpoint_path(f"{name}.prev"))
+            testhooks.pause(f"replace-{name}")
+
+        atomic_write(path, write, binary=True, sync=True, before_replace=before_replace)
         return path
+
+    def remove_temp_files(self) -> None:
+        """Drop `.NAME.PID.tmp` files a killed process left (call only while holding the lock)."""
+        for tmp in self.path.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+    def lock(self) -> None:
+        """Hold an exclusive lock on `.lock` while this process writes the run (released at exit).
+
+        A second process — `dlx train --resume` of a run still going — is refused, not let in
+        to interleave its checkpoints with the first one's.
+        """
+        key = str(self.path.resolve())
+        if key in _LOCKS:
+            return
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory locks
+            return
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(f"run {self.id} is being written by another dlx process right now; "
+                              "wait for it to end or stop it first") from None
+        _LOCKS[key] = fd
+
+    def is_being_written(self) -> bool:
+        """True while some process holds the run's lock: a `running` status without it means killed."""
+        if str(self.path.resolve()) in _LOCKS:
+            return True
+        try:
+            import fcntl
+
+            fd = os.open(self.path / ".lock", os.O_RDWR)
+        except (ImportError, OSError):
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # also drops the probe's own lock
+
+    def unlock(self) -> None:
+        fd = _LOCKS.pop(str(self.path.resolve()), None)
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
 
     def log(self, line: str) -> None:
         try:
@@ -141,6 +227,36 @@ class RunDir:
                 f.write(line.rstrip("\n") + "\n")
         except OSError as e:
             raise RunError(f"cannot write {self.path / 'log.txt'}: {e.strerror or e}") from None
+
+
+_LOCKS: dict[str, int] = {}
+
+
+def _sync_dir(folder: Path) -> None:
+    """fsync a folder so a rename in it survives a power cut (a no-op where unsupported)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _keep_previous(path: Path, prev: Path) -> None:
+    """`path` -> `prev` without a moment when `path` is missing: link (or copy), then rename."""
+    import shutil
+
+    tmp = prev.with_name(f".{prev.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(path, tmp)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(path, tmp)
+    os.replace(tmp, prev)
 
 
 def _yaml_dump(data) -> str:

@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from dlx import testhooks
 from dlx.errors import RunError, require
 from dlx.metrics import accumulator, mode_for
 
@@ -69,6 +70,14 @@ class Divergence(RunError):
             "optim.lr, regularizer.clip_grad_norm=1.0, or a warm-up (scheduler=warmup_cosine)"
         )
         self.epoch, self.step, self.value = epoch, step, value
+
+
+class StopRequested(Exception):
+    """A signal asked the loop to stop; raised between steps, where the state is whole."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stop requested by signal {signum}")
+        self.signum = signum
 
 
 def resolve_device(name: str) -> torch.device:
@@ -145,6 +154,9 @@ class Trainer:
         self.best_state: Optional[dict] = None
         self.bad_epochs = 0
         self.stopped_early = False
+        self.stop_requested = 0  # set to a signal number by a handler: stop at the next step boundary
+        self._progress: Optional[dict] = None  # the epoch in progress (see _start_epoch)
+        self._resume: Optional[dict] = None  # a mid-epoch checkpoint to continue from
         self.scaler = torch.amp.GradScaler(device.type) if cfg.precision == "16" and device.type == "cuda" else None
 
     # ------------------------------------------------------------ the loop
@@ -152,8 +164,10 @@ class Trainer:
     def fit(self, train, val) -> list[dict]:
         """Train until `cfg.epochs` (or early stopping); return one metrics row per epoch."""
         while self.epoch < self.cfg.epochs and not self.stopped_early:
+            if self.stop_requested:
+                raise StopRequested(self.stop_requested)
             start = time.perf_counter()
-            lr = self.optimizer.param_groups[0]["lr"]
+            lr = self._start_epoch()["lr"]
             train_metrics = self.train_one_epoch(train)
             val_metrics = self.evaluate(val) if len(val) else {}  # no validation split: a CV refit
             self.epoch += 1
@@ -173,10 +187,9 @@ class Trainer:
     def train_one_epoch(self, batches) -> dict[str, float]:
         model, optimizer, loss_fn = self.model, self.optimizer, self.loss
         model.train()
-        # top-5 is a validation/test figure; on the training batches it would only cost time
-        metrics = accumulator(self.task, self.num_outputs, top5=False)
-        penalty_sum, steps = 0.0, 0
-        for xb, yb in batches:
+        progress = self._start_epoch()
+        metrics = progress["metrics"]
+        for xb, yb in self._skip_done(batches, progress):
             xb = xb.to(self.device, non_blocking=True)
             yb = yb.to(self.device, non_blocking=True)
             if self.closure:
@@ -190,20 +203,66 @@ class Trainer:
                 optimizer.zero_grad(set_to_none=True)
                 self._backward_and_step(total)
             self.step += 1
-            steps += 1
+            progress["batches"] += 1
             value = loss.item()  # one sync per step, as any hand-written loop's `loss.item()`
             if not math.isfinite(value):
                 raise Divergence(self.epoch + 1, self.step, value)
             metrics.update(out, yb, value)
             if pen is not None:
-                penalty_sum += float(pen.detach())  # the penalty keeps its graph for backward
+                progress["penalty_sum"] += float(pen.detach())  # the penalty keeps its graph for backward
             self.schedule.step_batch()
             if self.cfg.checkpoint_every_steps and self.step % self.cfg.checkpoint_every_steps == 0:
                 self._emit("on_step_checkpoint", None)
+            if testhooks.ACTIVE:
+                testhooks.pause("step")
+            if self.stop_requested:
+                raise StopRequested(self.stop_requested)
+        self._progress = None
         result = metrics.compute()
         if self.penalty is not None:
-            result["penalty"] = penalty_sum / max(steps, 1)
+            result["penalty"] = progress["penalty_sum"] / max(progress["batches"], 1)
         return result
+
+    def _start_epoch(self) -> dict:
+        """The epoch in progress: its starting lr and shuffle state, batches done, running sums.
+
+        Everything a mid-epoch checkpoint needs to continue the epoch exactly; a fresh one
+        unless an epoch is already under way or a mid-epoch checkpoint was loaded.
+        """
+        if self._progress is None:
+            saved, self._resume = self._resume, None
+            # top-5 is a validation/test figure; on the training batches it would only cost time
+            metrics = accumulator(self.task, self.num_outputs, top5=False)
+            if saved is not None:
+                vars(metrics).update(saved["epoch"]["metrics"])
+                self._progress = {**saved["epoch"], "metrics": metrics, "resume": saved}
+            else:
+                self._progress = {
+                    "lr": self.optimizer.param_groups[0]["lr"], "batches": 0, "penalty_sum": 0.0,
+                    "shuffle_start": self.generator.get_state() if self.generator is not None else None,
+                    "metrics": metrics,
+                }
+        return self._progress
+
+    def _skip_done(self, batches, progress: dict):
+        """Iterate `batches`, skipping those a mid-epoch checkpoint had already trained on.
+
+        The skipped batches are drawn (same shuffle, same transforms) but not trained on;
+        then every RNG is set back to its state at the checkpoint, so what follows is what
+        the uninterrupted run did.
+        """
+        saved = progress.pop("resume", None)
+        if saved is None:
+            return iter(batches)
+        if self.generator is not None and progress["shuffle_start"] is not None:
+            self.generator.set_state(progress["shuffle_start"])
+        it = iter(batches)
+        for _ in range(progress["batches"]):
+            next(it)
+        set_rng_state(saved["rng"])
+        if self.generator is not None and saved.get("shuffle_rng") is not None:
+            self.generator.set_state(saved["shuffle_rng"])
+        return it
 
     def _backward_and_step(self, total) -> None:
         if self.scaler is not None:
@@ -271,6 +330,10 @@ class Trainer:
             if self.patience and self.bad_epochs >= self.patience:
                 self.stopped_early = True
 
+    def position(self) -> dict:
+        """{'epoch': the epoch under way (else the last one done), 'step': optimizer steps taken}."""
+        return {"epoch": self.epoch + (1 if self._progress is not None else 0), "step": self.step}
+
     def restore_best(self) -> None:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
@@ -293,7 +356,20 @@ class Trainer:
             "stopped_early": self.stopped_early,
             "rng": rng_state(),
             "shuffle_rng": self.generator.get_state() if self.generator is not None else None,
+            "epoch_in_progress": self._epoch_state(),
         }
+
+    def _epoch_state(self) -> Optional[dict]:
+        """A mid-epoch checkpoint's view of the epoch in progress (None between epochs)."""
+        p = self._progress
+        if p is None:
+            return None
+        if "resume" in p:  # loaded but not yet continued: what was loaded
+            return p["resume"]["epoch"]
+        metrics = {k: v.clone() if isinstance(v, torch.Tensor) else
+                   [t.clone() for t in v] if isinstance(v, list) else v for k, v in vars(p["metrics"]).items()}
+        return {"lr": p["lr"], "batches": p["batches"], "penalty_sum": p["penalty_sum"],
+                "shuffle_start": p["shuffle_start"], "metrics": metrics}
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -309,6 +385,10 @@ class Trainer:
         set_rng_state(state["rng"])
         if self.generator is not None and state.get("shuffle_rng") is not None:
             self.generator.set_state(state["shuffle_rng"])
+        self._progress = None
+        in_epoch = state.get("epoch_in_progress")
+        self._resume = {"epoch": in_epoch, "rng": state["rng"], "shuffle_rng": state.get("shuffle_rng")} \
+            if in_epoch is not None else None
 
     # ------------------------------------------------------------ helpers
 

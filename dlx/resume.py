@@ -1,0 +1,187 @@
+"""`dlx train --resume RUN`: continue a stopped run in place, from its last checkpoint.
+
+The run's own config.yaml is the experiment; overrides given with --resume may change
+only the keys in SAFE_KEYS (how long to train and how to log, never what is trained).
+A finished run (summary.json present) is not resumed: start a new run to train longer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from dlx.errors import ConfigError
+from dlx.runs import RunDir, find_run
+
+# keys that do not change what is trained, so a resumed run stays the same experiment
+SAFE_KEYS = (
+    "trainer.epochs",
+    "trainer.num_threads",  # thread count: same maths; CPU sums may differ in the last bits
+    "trainer.checkpoint_every_steps",
+    "trainer.tensorboard",
+    "output_dir",  # where to find the run
+)
+
+
+@dataclass
+class Resume:
+    """A run to continue: its folder, the checkpoint state (None: none written yet), its file."""
+
+    run: RunDir
+    state: Optional[dict]
+    source: Optional[Path]
+    overrides: list[str]  # the run's first overrides, then those given with --resume
+
+    @property
+    def where(self) -> str:
+        if self.state is None:
+            return "the start (no checkpoint was written yet)"
+        step = self.state["step"]
+        epoch = self.state["epoch"]
+        partial = self.state.get("epoch_in_progress")
+        at = f"epoch {epoch + 1}, batch {partial['batches']}" if partial else f"the end of epoch {epoch}"
+        return f"{self.source.parent.name}/{self.source.name}: {at} (step {step})"
+
+
+def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
+    """(Experiment, Resume) for `--resume ref`, or a ConfigError saying why not."""
+    from dlx import config
+    from dlx.checkpoint import load_resume_state
+
+    parsed = config.parse_overrides(overrides)
+    for o in parsed:
+        if o.is_sweep_override():
+            raise ConfigError(f"'{o.input_line}' is a sweep; --resume takes one value per key")
+    run = RunDir(locate(ref, parsed))
+    check_resumable(run)
+    saved = _read_config(run.path / "config.yaml")
+    wanted = apply_overrides(saved, parsed)
+    changed = diff_configs(saved, wanted)
+    unsafe = [k for k in changed if k not in SAFE_KEYS]
+    if unsafe:
+        shown = ", ".join(f"{k} ({changed[k]})" for k in unsafe)
+        raise ConfigError(f"cannot resume {run.id} with a different experiment: {shown} changed; only "
+                          f"{', '.join(SAFE_KEYS)} may change on resume — start a new run with `dlx train` instead")
+    exp = config.validate(wanted)
+    run.lock()  # refused while another process still trains it
+    try:
+        run.remove_temp_files()  # what a kill left half-written
+        state, source = load_resume_state([run.checkpoint_path("last"), run.checkpoint_path("last.prev")], warn)
+        if state is not None and exp.trainer.epochs < state["epoch"]:
+            raise ConfigError(f"trainer.epochs={exp.trainer.epochs} but {run.id} has already trained "
+                              f"{state['epoch']} epochs; give trainer.epochs >= {state['epoch']}")
+    except BaseException:
+        run.unlock()
+        raise
+    if state is None:
+        why = "it was run with trainer.checkpoint=false" if not exp.trainer.checkpoint \
+            else "stopped during its first epoch"
+        warn(f"{run.id} has no checkpoint ({why}): training it again from the start")
+    first = _read_overrides(run.path / "overrides.yaml")
+    given = [o.input_line for o in parsed if _key(o) in changed]
+    return exp, Resume(run, state, source, first + given)
+
+
+def locate(ref: str, parsed) -> Path:
+    """A run folder given as a path, or found by id / prefix / suffix / `last` in output_dir."""
+    if not ref.strip():
+        raise ConfigError("--resume needs a run: an id, a unique part of one, a run folder or 'last'")
+    path = Path(ref)
+    if (path / "config.yaml").is_file():
+        return path
+    output_dir = next((str(o.value()) for o in parsed if o.key_or_group == "output_dir"), None)
+    if output_dir is None:
+        from omegaconf import OmegaConf
+
+        from dlx.config import conf_dir
+
+        output_dir = str(OmegaConf.load(conf_dir() / "config.yaml").get("output_dir") or "outputs")
+    path = find_run(Path(output_dir), ref)
+    if not (path / "config.yaml").is_file():
+        raise ConfigError(f"{path} has no config.yaml: not a run dlx can resume")
+    return path
+
+
+def check_resumable(run: RunDir) -> None:
+    from dlx.runs import read_summary
+
+    summary = read_summary(run.path)
+    if summary is not None:
+        epochs = summary.get("epochs_run", "?")
+        raise ConfigError(f"run {run.id} already finished ({epochs} epochs; summary.json exists): nothing to "
+                          "resume — start a new run with `dlx train` to train more")
+
+
+def apply_overrides(saved, parsed):
+    """A copy of the saved config with Hydra overrides applied (`model=cnn` reads as model.name)."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(OmegaConf.to_container(saved))
+    for o in parsed:
+        key = _key(o)
+        if o.is_delete():
+            parent, _, leaf = key.rpartition(".")
+            node = OmegaConf.select(cfg, parent) if parent else cfg
+            if node is None or leaf not in node:
+                raise ConfigError(f"cannot delete '{key}': no such key")
+            node.pop(leaf)
+        else:
+            OmegaConf.update(cfg, key, o.value(), merge=False, force_add=True)
+    return cfg
+
+
+def _key(o) -> str:
+    from dlx.config import GROUPS
+
+    if o.key_or_group in GROUPS and "." not in o.key_or_group:  # a group choice: model=cnn
+        return f"{o.key_or_group}.name"
+    return o.key_or_group
+
+
+def diff_configs(a, b) -> dict[str, str]:
+    """{dotted key: 'old → new'} for every leaf that differs, was added or was removed."""
+    from omegaconf import OmegaConf
+
+    left, right = _flatten(OmegaConf.to_container(a)), _flatten(OmegaConf.to_container(b))
+    missing = object()
+    changes = {}
+    for key in sorted(set(left) | set(right)):
+        old, new = left.get(key, missing), right.get(key, missing)
+        if old != new or isinstance(old, bool) != isinstance(new, bool):
+            changes[key] = " → ".join("absent" if v is missing else repr(v) for v in (old, new))
+    return changes
+
+
+def _flatten(node, prefix: str = "") -> dict:
+    if isinstance(node, dict) and node:
+        out = {}
+        for k, v in node.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: node}
+
+
+def _read_config(path: Path):
+    from omegaconf import OmegaConf
+
+    try:
+        return OmegaConf.load(path)
+    except Exception as e:
+        raise ConfigError(f"cannot read {path} ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                          "this run cannot be resumed") from None
+
+
+def _read_overrides(path: Path) -> list[str]:
+    from omegaconf import OmegaConf
+
+    try:
+        return [str(o) for o in OmegaConf.to_container(OmegaConf.load(path))]
+    except Exception:
+        return []
+
+
+def resume_command(run: RunDir, output_dir: str) -> str:
+    """The command line that continues `run`."""
+    extra = "" if output_dir in ("outputs", "outputs/", "./outputs") else f" output_dir={output_dir}"
+    return f"dlx train --resume {run.id}{extra}"
