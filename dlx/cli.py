@@ -133,8 +133,13 @@ def sweep(
         raise
     finally:
         display.close()
+    if jobs == 0:
+        report.print_sweep_created(result)
+        return
     report.print_sweep_result(result)
-    if result["best"] is None and jobs > 0:
+    if result["best"] is None:
+        failed = [r for r in result["rows"] if r.get("reason")]
+        report.error("no trial completed" + (f"; trial {failed[0]['number']}: {failed[0]['reason']}" if failed else ""))
         raise typer.Exit(1)
 
 

@@ -211,6 +211,13 @@ def leaderboard(rows: list[dict], spec: dict, best: dict | None) -> Table:
     return table
 
 
+def print_sweep_created(result: dict) -> None:
+    spec = result["spec"]
+    where = f" --storage {spec['storage']}" if spec.get("storage") else ""
+    console.print(f"sweep {spec['id']}: {len(result['rows'])} trials queued in {result['sweep_dir']}\n"
+                  f"start workers with: dlx sweep --join {spec['id']}{where}", highlight=False, soft_wrap=True)
+
+
 def print_sweep_result(result: dict) -> None:
     rows, spec, best, folder = result["rows"], result["spec"], result["best"], result["sweep_dir"]
     # a log file or a pipe gets the whole table unwrapped, not squeezed into 80 columns

@@ -184,7 +184,8 @@ def refill(study, space: SearchSpace, spec: dict) -> int:
 
 
 def requeue_dead(study, storage, spec: dict) -> list[int]:
-    """RUNNING trials whose worker is gone become FAIL (interrupted); their params go back in the queue."""
+    """RUNNING trials whose worker is gone become FAIL (interrupted); interrupted trials not yet
+    retried go back in the queue with their params (`retry_of` links the two)."""
     from optuna.trial import TrialState
 
     keys = [d["key"] for d in spec["space"]["dims"]]
@@ -198,14 +199,14 @@ def requeue_dead(study, storage, spec: dict) -> list[int]:
         storage.set_trial_user_attr(trial_id, "interrupted", True)
         study.tell(t.number, state=TrialState.FAIL)
         failed.append(t.number)
-    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
-        if not t.user_attrs.get("interrupted") or t.user_attrs.get("requeued"):
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    for t in trials:
+        if t.state != TrialState.FAIL or not t.user_attrs.get("interrupted") or t.number in retried:
             continue
         params = t.user_attrs.get("params") or t.params
         if all(k in params for k in keys):  # else refill() queues a fresh slot or the missing point
             study.enqueue_trial(params, user_attrs={"params": params, "retry_of": t.number})
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
-        storage.set_trial_user_attr(trial_id, "requeued", True)
     return failed
 
 
