@@ -121,9 +121,14 @@ def _short(text, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _param(value) -> str:
+    """Swept values keep their significant digits: 0.0002, not 0.0002 rounded to 0.0000."""
+    return f"{value:.4g}" if isinstance(value, float) else ("" if value is None else str(value))
+
+
 def _trial_cells(row: dict, keys: list[str], metric: str) -> list[str]:
     duration = row.get("duration_s")
-    return [str(row["number"]), *(_short(fmt(row.get(k)), 24) for k in keys),
+    return [str(row["number"]), *(_short(_param(row.get(k)), 24) for k in keys),
             f"[{SWEEP_STYLES.get(row['state'], '')}]{row['state'].lower()}[/]",
             fmt(row["value"]) if row.get("value") is not None else "",
             f"{duration:.1f} s" if duration else ""]
@@ -177,7 +182,7 @@ class SweepDisplay:
             if row["state"] == "RUNNING" and any(row.get(k) is None for k in keys):
                 continue  # popped, parameters not drawn yet
             self.seen[row["number"]] = row["state"]
-            params = " ".join(f"{k}={row.get(k)}" for k in keys)
+            params = " ".join(f"{k}={_param(row.get(k))}" for k in keys)
             value = f"  {self.spec['metric']} {fmt(row['value'])}" if row.get("value") is not None else ""
             reason = f"  ({_short(row['reason'], 100)})" if row.get("reason") and row["state"] != "COMPLETE" else ""
             duration = f"  {row['duration_s']:.1f} s" if row.get("duration_s") else ""

@@ -177,3 +177,15 @@ def test_random_resume_tops_up_to_the_trials_asked_for(dlx, tmp_path):
 def test_resume_of_an_unknown_sweep_is_one_line(dlx):
     r = dlx("sweep", "--resume", "nope")
     assert r.code == 2 and r.err.startswith("error: no sweeps")
+
+
+def test_prune_stops_a_hopeless_trial_and_marks_it_pruned(dlx, tmp_path):
+    # five good learning rates set the median; 1e-5 barely moves and is cut after epoch 1
+    r = dlx("sweep", "optim=sgd", "optim.lr=0.5,0.4,0.3,0.2,0.1,1e-5", "--prune", *TINY[1:], "trainer.epochs=2")
+    assert r.code == 0, r.err
+    folder = sweep_dir(tmp_path)
+    rows = {row["optim.lr"]: row for row in read_trials(folder)}
+    assert rows["1e-05"]["state"] == "PRUNED" and "pruned at epoch 1" in rows["1e-05"]["reason"]
+    assert all(row["state"] == "COMPLETE" for lr, row in rows.items() if lr != "1e-05")
+    status = json.loads((folder / "runs" / rows["1e-05"]["run_id"] / "status.json").read_text())
+    assert status["status"] == "pruned"
