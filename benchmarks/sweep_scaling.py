@@ -43,7 +43,8 @@ def run_sweep(jobs: int, epochs: int, threads: int) -> dict:
         first = min(t.datetime_start for t in trials)
         last = max(t.datetime_complete for t in trials)
         span = (last - first).total_seconds()
-    return {"jobs": jobs, "wall_s": wall, "trials_s": span, "throughput": len(trials) / span}
+        mean = sum(t.duration.total_seconds() for t in trials) / len(trials)
+    return {"jobs": jobs, "wall_s": wall, "trials_s": span, "throughput": len(trials) / span, "mean_s": mean}
 
 
 def main() -> None:
@@ -66,12 +67,12 @@ def main() -> None:
                 best[jobs] = result
     for jobs in (1, 2):
         r = best[jobs]
-        print(f"--jobs {jobs}: trials {r['trials_s']:6.1f} s  ({r['throughput']:.2f} trials/s)   "
-              f"whole command {r['wall_s']:6.1f} s")
+        print(f"--jobs {jobs}: trials {r['trials_s']:6.1f} s  ({r['throughput']:.2f} trials/s, "
+              f"{r['mean_s']:.1f} s per trial)   whole command {r['wall_s']:6.1f} s")
     ratio = best[2]["throughput"] / best[1]["throughput"]
     wall_ratio = best[1]["wall_s"] / best[2]["wall_s"]
     print(f"throughput ratio --jobs 2 / --jobs 1: {ratio:.2f}x (target >= 1.7x); "
-          f"whole-command ratio {wall_ratio:.2f}x")
+          f"whole-command ratio {wall_ratio:.2f}x; load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

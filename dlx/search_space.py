@@ -129,7 +129,8 @@ def _dimension(key: str, o) -> Dimension:
     tags = set(sweep.tags)
     unknown_tags = tags - {"log"}
     if unknown_tags:
-        raise ConfigError(f"{o.input_line}: unknown tag '{sorted(unknown_tags)[0]}'; only tag(log, ...) is understood")
+        tag = sorted(unknown_tags)[0]
+        raise ConfigError(f"{o.input_line}: unknown tag '{tag}'; only tag(log, ...) is understood")
     log = "log" in tags
     if isinstance(sweep, ChoiceSweep):
         if log:
@@ -196,5 +197,5 @@ def _load_probe(space: SearchSpace, params: dict):
     except ConfigError as e:
         ints = [d.key for d in space.dims if d.kind == FLOAT and "expected an integer" in str(e)]
         if ints:  # Hydra reads interval() bounds as floats
-            raise ConfigError(f"{e} — {ints[0]} takes integers: use range(low, high) instead of interval()") from None
+            raise ConfigError(f"{e} — {ints[0]} takes integers: use range(low, high), not interval()") from None
         raise

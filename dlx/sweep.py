@@ -27,8 +27,13 @@ DEFAULT_TRIALS = 20
 
 def start(overrides: list[str], *, sampler: str | None = None, trials: int | None = None, jobs: int = 1,
           metric: str | None = None, direction: str | None = None, prune: bool = False, seed: int = 0,
-          storage: str | None = None, command: list[str] = (), on_update=None) -> dict:
-    """Create a sweep under `<output_dir>/sweeps/` and run it; every check happens before any trial."""
+          storage: str | None = None, command: list[str] = (), objective: dict | None = None,
+          on_update=None) -> dict:
+    """Create a sweep under `<output_dir>/sweeps/` and run it; every check happens before any trial.
+
+    `objective` names what a trial computes (default `{"kind": "train"}`: one run); see
+    `dlx.sweep_worker.make_objective`.
+    """
     space = parse_space(overrides)
     sampler = _check_options(space, sampler, trials, jobs, metric, direction)
     if metric:
@@ -44,7 +49,8 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
         "id": sweep_dir.name, "command": list(command), "space": space.to_json(), "sampler": sampler,
         "seed": seed, "trials": n_trials, "metric": exp.trainer.monitor,
         "direction": "minimize" if exp.trainer.mode == "min" else "maximize", "prune": prune,
-        "storage": store.redact(storage), "objective": "train", "created": datetime.now().isoformat(timespec="seconds"),
+        "storage": store.redact(storage), "objective": objective or {"kind": "train"},
+        "created": datetime.now().isoformat(timespec="seconds"),
     }
     url = store.storage_url(sweep_dir, storage)
     _create_study(spec, url)
@@ -282,15 +288,21 @@ def _run_workers(sweep_dir: Path, spec: dict, url: str, jobs: int, refresh) -> N
 
 
 def _stop(procs) -> None:
-    """Ctrl-C: let each worker mark its trial interrupted, then make sure they are gone."""
+    """Ctrl-C: let each worker mark its trial interrupted, then make sure they are gone.
+
+    A terminal's Ctrl-C reaches the workers too; they get a moment to record it before
+    a second SIGINT (for a `kill -INT` of this process alone), then SIGKILL.
+    """
     import signal
 
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-    deadline = time.time() + 15
-    for p in procs:
-        try:
-            p.wait(timeout=max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            p.kill()
+    for signal_to_send, grace in ((None, 5), (signal.SIGINT, 10), (signal.SIGKILL, 5)):
+        alive = [p for p in procs if p.poll() is None]
+        for p in alive:
+            if signal_to_send is not None:
+                p.send_signal(signal_to_send)
+        deadline = time.time() + grace
+        for p in alive:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                pass

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from dlx.errors import DlxError
+from dlx.errors import ConfigError, DlxError
 from dlx.search_space import CHOICE, INT, SearchSpace
 from dlx import sweep_store as store
 
@@ -53,8 +53,20 @@ def train_objective(overrides: list, ctx: TrialContext) -> tuple[float, dict]:
 
 
 def make_objective(spec: dict) -> Objective:
-    """The objective a sweep optimises. The CV command adds `spec["cv"] = K` and a branch here."""
-    return train_objective
+    """The objective named by `spec["objective"]` (set by `sweep.start(objective=...)`).
+
+    Another objective, e.g. `{"kind": "cv", "folds": 5}` for a mean over k folds, adds a branch
+    here. Its contract: `(overrides, ctx) -> (value, record)`; `value` is `ctx.metric` (a
+    validation metric, higher or lower per the sweep's direction), `record` a JSON-able dict
+    of what to keep per trial (it becomes trials.csv columns; a `run_id` key replaces the one
+    `ctx.callbacks` record). Hand `ctx.callbacks` to every `experiment.run`: they record the
+    run id and, with --prune, report `ctx.metric` per epoch (for several runs per trial,
+    report once per epoch yourself or refuse --prune).
+    """
+    kind = (spec.get("objective") or {}).get("kind", "train")
+    if kind == "train":
+        return train_objective
+    raise ConfigError(f"unknown sweep objective '{kind}' in {spec['id']}/sweep.json")
 
 
 class TrialTracker:

@@ -189,3 +189,16 @@ def test_prune_stops_a_hopeless_trial_and_marks_it_pruned(dlx, tmp_path):
     assert all(row["state"] == "COMPLETE" for lr, row in rows.items() if lr != "1e-05")
     status = json.loads((folder / "runs" / rows["1e-05"]["run_id"] / "status.json").read_text())
     assert status["status"] == "pruned"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--resume", "last", "--sampler", "tpe"], "drop --sampler"),
+    (["--resume", "last", "optim.lr=0.1,0.2"], "drop 'optim.lr=0.1,0.2'"),
+    (["--resume", "a", "--join", "b"], "drop --join"),
+    (["optim.lr=0.1,0.2", "--sampler", "bayes"], "unknown sampler 'bayes'"),
+    (["optim.lr=0.1,0.2", "--direction", "up"], "choose min or max"),
+    (["optim.lr=0.1,0.2", "--metric", "test_acc"], "never used to choose"),
+])
+def test_contradictory_options_are_one_line_and_exit_2(dlx, args, message):
+    r = dlx("sweep", *args, *([] if "--resume" in args else TINY))
+    assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1
