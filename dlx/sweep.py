@@ -10,6 +10,7 @@ The core never prints: progress goes to `on_update(rows, spec)`; the result is r
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -46,14 +47,20 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
         n_trials = min(trials, n_trials)
     sweep_dir = store.create_sweep_dir(exp.output_dir, _label(sampler, space))
     spec = {
-        "id": sweep_dir.name, "command": list(command), "space": space.to_json(), "sampler": sampler,
+        "id": sweep_dir.name, "command": [store.redact(storage).join(c.split(storage)) if storage else c
+                                          for c in command],
+        "space": space.to_json(), "sampler": sampler,
         "seed": seed, "trials": n_trials, "metric": exp.trainer.monitor,
         "direction": "minimize" if exp.trainer.mode == "min" else "maximize", "prune": prune,
         "storage": store.redact(storage), "objective": objective or {"kind": "train"},
         "created": datetime.now().isoformat(timespec="seconds"),
     }
     url = store.storage_url(sweep_dir, storage)
-    _create_study(spec, url)
+    try:
+        _create_study(spec, url)
+    except ConfigError:
+        shutil.rmtree(sweep_dir, ignore_errors=True)  # nothing in it yet: leave no empty sweep behind
+        raise
     store.write_spec(sweep_dir, spec)
     study, _ = _load(spec, url)
     refill(study, space, spec)

@@ -202,3 +202,24 @@ def test_prune_stops_a_hopeless_trial_and_marks_it_pruned(dlx, tmp_path):
 def test_contradictory_options_are_one_line_and_exit_2(dlx, args, message):
     r = dlx("sweep", *args, *([] if "--resume" in args else TINY))
     assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_join_through_storage_url_from_another_output_dir(dlx, tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    made = dlx("sweep", "optim.lr=0.1,0.01", "--jobs", "0", "--storage", url, *TINY)
+    assert made.code == 0 and f"--storage {url}" in made.out
+    sweep_id = sweep_dir(tmp_path).name
+    assert not (sweep_dir(tmp_path) / "study.db").exists()
+    # a second machine: nothing of the sweep on its disk but the database it reaches
+    r = dlx("sweep", "--join", sweep_id, "--storage", url, "output_dir=machine2")
+    assert r.code == 0, r.err
+    folder = tmp_path / "machine2" / "sweeps" / sweep_id
+    assert [row["state"] for row in read_trials(folder)] == ["COMPLETE", "COMPLETE"]
+    assert len(finished_runs(folder)) == 2 and (folder / "best.yaml").is_file()
+
+
+def test_redact_hides_a_storage_password():
+    from dlx.sweep_store import redact
+
+    assert redact("postgresql://me:s3cret@db.example/dlx") == "postgresql://me:***@db.example/dlx"
+    assert redact("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
