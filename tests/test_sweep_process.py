@@ -79,13 +79,33 @@ def test_two_join_workers_split_the_trials_without_overlap(dlx, tmp_path):
     grid = ["optim.lr=0.1,0.03,0.01,0.003", "optim=sgd,adam"]
     assert dlx("sweep", *grid, "--jobs", "0", *SLOWER).code == 0
     folder = sweep_dir(tmp_path)
-    workers = [spawn(["sweep", "--join", folder.name, "-q"], tmp_path) for _ in range(2)]
-    for w in workers:
-        out, err = w.communicate(timeout=300)
-        assert w.returncode == 0, err
+
+    def trials_of(proc, state):
+        study = load_study(folder)
+        return [t for t in study.get_trials(deepcopy=False)
+                if t.state.name == state and str(t.user_attrs.get("worker", "")).endswith(f":{proc.pid}")]
+
+    # worker A takes a trial and is paused mid-training, so B surely gets some; then both go on
+    a = spawn(["sweep", "--join", folder.name, "-q"], tmp_path)
+    workers = [a]
+    try:
+        wait_for(lambda: [t for t in trials_of(a, "RUNNING") if t.user_attrs.get("run_id")], what="A training")
+        os.kill(a.pid, signal.SIGSTOP)
+        try:
+            workers.append(spawn(["sweep", "--join", folder.name, "-q"], tmp_path))
+            wait_for(lambda: trials_of(workers[1], "COMPLETE"), what="B to finish a trial")
+        finally:
+            os.kill(a.pid, signal.SIGCONT)
+        for w in workers:
+            out, err = w.communicate(timeout=300)
+            assert w.returncode == 0, err
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                os.killpg(w.pid, signal.SIGKILL)
     trials = load_study(folder).trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 8
     assert len({(t.params["optim.lr"], t.params["optim"]) for t in trials}) == 8
     by_worker = Counter(t.user_attrs["worker"] for t in trials)
-    assert len(by_worker) == 2, by_worker  # both took trials, and no trial ran twice
+    assert len(by_worker) == 2 and sum(by_worker.values()) == 8, by_worker  # split, none twice
     assert len(finished_runs(folder)) == 8
