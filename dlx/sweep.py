@@ -9,16 +9,12 @@ The core never prints: progress goes to `on_update(rows, spec)`; the result is r
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
 from dlx import sweep_store as store
-from dlx.errors import ConfigError, RunError
+from dlx.errors import ConfigError
 from dlx.search_space import SearchSpace, parse_space, validate_space
 
 SAMPLERS = ("grid", "random", "tpe")
@@ -228,7 +224,7 @@ def requeue_dead(study, storage, spec: dict) -> list[int]:
 
 def drive(sweep_dir: Path, spec: dict, url: str, jobs: int, on_update=None) -> dict:
     """Run the queue with `jobs` workers (1: in this process), keep trials.csv current, sum up."""
-    from dlx.sweep_worker import open_study, work
+    from dlx.sweep_worker import open_study, run_workers, work
 
     study = open_study(spec, url)[0]
     state = {"finished": None}
@@ -248,7 +244,7 @@ def drive(sweep_dir: Path, spec: dict, url: str, jobs: int, on_update=None) -> d
         if jobs == 1:
             work(sweep_dir, spec, url, on_change=refresh)
         elif jobs > 1:
-            _run_workers(sweep_dir, spec, url, jobs, refresh)
+            run_workers(sweep_dir, url, jobs, refresh)
     finally:
         rows = finish(sweep_dir, spec, store.trial_rows(study, spec))
         if on_update:
@@ -262,54 +258,3 @@ def finish(sweep_dir: Path, spec: dict, rows: list[dict]) -> list[dict]:
     if best is not None:
         store.write_best(sweep_dir, best, spec)
     return rows
-
-
-def _run_workers(sweep_dir: Path, spec: dict, url: str, jobs: int, refresh) -> None:
-    """`jobs` long-lived worker processes, the CPU's threads split between them; poll the study."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores // jobs)
-    root = str(Path(__file__).resolve().parents[1])  # the workers import this same dlx
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    if url != store.storage_url(sweep_dir, None):
-        env["DLX_SWEEP_STORAGE"] = url  # not on the command line, where `ps` shows passwords
-    logs = Path(sweep_dir) / "workers"
-    logs.mkdir(exist_ok=True)
-    procs = []
-    for i in range(jobs):
-        with open(logs / f"worker-{i}.log", "a") as log:
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "dlx.sweep_worker", str(sweep_dir), "--index", str(i),
-                 "--threads", str(threads), "--parent", str(os.getpid())],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env))
-    try:
-        while any(p.poll() is None for p in procs):
-            refresh()
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        _stop(procs)
-        raise
-    bad = [(i, p.returncode) for i, p in enumerate(procs) if p.returncode not in (0, 130)]
-    if bad:
-        i, code = bad[0]
-        raise RunError(f"worker {i} exited with status {code}; see {logs / f'worker-{i}.log'}")
-
-
-def _stop(procs) -> None:
-    """Ctrl-C: let each worker mark its trial interrupted, then make sure they are gone.
-
-    A terminal's Ctrl-C reaches the workers too; they get a moment to record it before
-    a second SIGINT (for a `kill -INT` of this process alone), then SIGKILL.
-    """
-    import signal
-
-    for signal_to_send, grace in ((None, 5), (signal.SIGINT, 10), (signal.SIGKILL, 5)):
-        alive = [p for p in procs if p.poll() is None]
-        for p in alive:
-            if signal_to_send is not None:
-                p.send_signal(signal_to_send)
-        deadline = time.time() + grace
-        for p in alive:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                pass

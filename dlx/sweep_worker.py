@@ -1,5 +1,8 @@
 """Sweep workers: pop a trial from the study's queue, run it, tell optuna; until the queue is empty.
 
+`work()` is the loop (in the sweep's own process for `--jobs 1`); `run_workers()` starts
+`--jobs N` of them as `python -m dlx.sweep_worker` processes and polls the study meanwhile.
+
 Every trial a sweep will run is queued in the study up front (`enqueue_trial`: a grid's
 combinations, or empty slots that random/TPE fill in when popped). Popping is atomic, so
 any number of workers, in this process, in `--jobs` subprocesses or on other machines
@@ -14,12 +17,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from dlx.errors import ConfigError, DlxError
+from dlx.errors import ConfigError, DlxError, RunError
 from dlx.search_space import CHOICE, INT, SearchSpace
 from dlx import sweep_store as store
 
@@ -216,7 +221,58 @@ def work(sweep_dir: Path, spec: dict, url: str, on_change=None, parent: int | No
     return done
 
 
-# ---------------------------------------------------------------- a worker process
+# ---------------------------------------------------------------- worker processes
+
+
+def run_workers(sweep_dir: Path, url: str, jobs: int, refresh) -> None:
+    """`jobs` long-lived worker processes, the CPU's threads split between them; poll the study."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cores // jobs)
+    root = str(Path(__file__).resolve().parents[1])  # the workers import this same dlx
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    if url != store.storage_url(sweep_dir, None):
+        env["DLX_SWEEP_STORAGE"] = url  # not on the command line, where `ps` shows passwords
+    logs = Path(sweep_dir) / "workers"
+    logs.mkdir(exist_ok=True)
+    procs = []
+    for i in range(jobs):
+        with open(logs / f"worker-{i}.log", "a") as log:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "dlx.sweep_worker", str(sweep_dir), "--index", str(i),
+                 "--threads", str(threads), "--parent", str(os.getpid())],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env))
+    try:
+        while any(p.poll() is None for p in procs):
+            refresh()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        _stop(procs)
+        raise
+    bad = [(i, p.returncode) for i, p in enumerate(procs) if p.returncode not in (0, 130)]
+    if bad:
+        i, code = bad[0]
+        raise RunError(f"worker {i} exited with status {code}; see {logs / f'worker-{i}.log'}")
+
+
+def _stop(procs) -> None:
+    """Ctrl-C: let each worker mark its trial interrupted, then make sure they are gone.
+
+    A terminal's Ctrl-C reaches the workers too; they get a moment to record it before
+    a second SIGINT (for a `kill -INT` of this process alone), then SIGKILL.
+    """
+    import signal
+
+    for signal_to_send, grace in ((None, 5), (signal.SIGINT, 10), (signal.SIGKILL, 5)):
+        alive = [p for p in procs if p.poll() is None]
+        for p in alive:
+            if signal_to_send is not None:
+                p.send_signal(signal_to_send)
+        deadline = time.time() + grace
+        for p in alive:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                pass
 
 
 def main(argv: list[str] | None = None) -> int:
