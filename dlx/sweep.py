@@ -1,0 +1,260 @@
+"""`dlx sweep`: grid, random and TPE search over Hydra's sweep grammar, with optuna.
+
+    start(overrides, ...)   parse + validate the space, create the study, queue its trials, run
+    resume(ref, ...)        fail the trials a dead sweep left RUNNING, re-queue them, run the rest
+    join(ref, ...)          one more set of workers on a sweep that is running (any machine)
+
+The core never prints: progress goes to `on_update(rows, spec)`; the result is returned.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+from dlx import sweep_store as store
+from dlx.errors import ConfigError
+from dlx.search_space import SearchSpace, parse_space, validate_space
+
+SAMPLERS = ("grid", "random", "tpe")
+DIRECTIONS = {"min": "minimize", "minimize": "minimize", "max": "maximize", "maximize": "maximize"}
+DEFAULT_TRIALS = 20
+
+
+def start(overrides: list[str], *, sampler: str | None = None, trials: int | None = None, jobs: int = 1,
+          metric: str | None = None, direction: str | None = None, prune: bool = False, seed: int = 0,
+          storage: str | None = None, command: list[str] = (), objective: dict | None = None,
+          on_update=None) -> dict:
+    """Create a sweep under `<output_dir>/sweeps/` and run it; every check happens before any trial.
+
+    `objective` names what a trial computes (default `{"kind": "train"}`: one run); see
+    `dlx.sweep_worker.make_objective`.
+    """
+    space = parse_space(overrides)
+    sampler = _check_options(space, sampler, trials, jobs, metric, direction)
+    if metric:
+        space.fixed.append(f"trainer.monitor={metric}")  # each run then keeps its best epoch by it
+    if direction:
+        space.fixed.append(f"trainer.monitor_mode={DIRECTIONS[direction][:3]}")
+    exp = validate_space(space)
+    n_trials = len(space.grid()) if sampler == "grid" else (trials or DEFAULT_TRIALS)
+    if sampler == "grid" and trials:
+        n_trials = min(trials, n_trials)
+    sweep_dir = store.create_sweep_dir(exp.output_dir, _label(sampler, space))
+    spec = {
+        "id": sweep_dir.name, "command": [store.redact(storage).join(c.split(storage)) if storage else c
+                                          for c in command],
+        "space": space.to_json(), "sampler": sampler,
+        "seed": seed, "trials": n_trials, "metric": exp.trainer.monitor,
+        "direction": "minimize" if exp.trainer.mode == "min" else "maximize", "prune": prune,
+        "storage": store.redact(storage), "objective": objective or {"kind": "train"},
+        "created": datetime.now().isoformat(timespec="seconds"),
+    }
+    url = store.storage_url(sweep_dir, storage)
+    try:
+        _create_study(spec, url)
+    except ConfigError:
+        shutil.rmtree(sweep_dir, ignore_errors=True)  # nothing in it yet: leave no empty sweep behind
+        raise
+    store.write_spec(sweep_dir, spec)
+    study, _ = _load(spec, url)
+    refill(study, space, spec)
+    return drive(sweep_dir, spec, url, jobs, on_update)
+
+
+def resume(ref: str, *, output_dir: str, jobs: int = 1, trials: int | None = None,
+           storage: str | None = None, on_update=None) -> dict:
+    """Finish a sweep: dead RUNNING trials become FAIL and are re-queued; only what is left runs."""
+    sweep_dir = store.find_sweep(output_dir, ref)
+    spec = store.read_spec(sweep_dir)
+    url = _url(sweep_dir, spec, storage)
+    if trials:
+        if spec["sampler"] == "grid":
+            raise ConfigError("--trials cannot change a grid sweep: it runs every combination once")
+        spec["trials"] = trials
+        store.write_spec(sweep_dir, spec)
+    study, storage = _load(spec, url)
+    requeue_dead(study, storage, spec)
+    refill(study, SearchSpace.from_json(spec["space"]), spec)
+    return drive(sweep_dir, spec, url, jobs, on_update)
+
+
+def join(ref: str, *, output_dir: str, jobs: int = 1, storage: str | None = None, on_update=None) -> dict:
+    """More workers for a running sweep; with --storage, from any machine that reaches the database."""
+    if storage:
+        spec = _spec_from_study(ref, storage)
+        sweep_dir = Path(output_dir) / "sweeps" / spec["id"]
+        (sweep_dir / "runs").mkdir(parents=True, exist_ok=True)
+        if not (sweep_dir / store.SPEC).is_file():
+            store.write_spec(sweep_dir, spec)
+    else:
+        sweep_dir = store.find_sweep(output_dir, ref)
+        spec = store.read_spec(sweep_dir)
+    return drive(sweep_dir, spec, _url(sweep_dir, spec, storage), jobs, on_update)
+
+
+# ---------------------------------------------------------------- checks and set-up
+
+
+def _check_options(space: SearchSpace, sampler, trials, jobs, metric, direction) -> str:
+    if sampler is not None and sampler not in SAMPLERS:
+        raise ConfigError(f"unknown sampler '{sampler}'; choices: {', '.join(SAMPLERS)}")
+    sampler = sampler or ("grid" if space.is_grid() else "tpe")
+    if sampler == "grid" and not space.is_grid():
+        key = next(d.key for d in space.dims if d.kind not in ("choice", "int"))
+        raise ConfigError(f"{key}=interval(...) is continuous: a grid needs lists or range(); "
+                          "use --sampler random or --sampler tpe")
+    if trials is not None and trials < 1:
+        raise ConfigError(f"--trials must be at least 1, got {trials}")
+    if jobs < 0:
+        raise ConfigError(f"--jobs must be 0 (create only) or more, got {jobs}")
+    if metric is not None and not metric.startswith("val_"):
+        raise ConfigError(f"--metric {metric}: a sweep chooses on a validation metric (val_acc, val_loss, ...); "
+                          "test metrics are recorded but never used to choose")
+    if direction is not None and direction not in DIRECTIONS:
+        raise ConfigError(f"--direction {direction}: choose min or max")
+    return sampler
+
+
+def _label(sampler: str, space: SearchSpace) -> str:
+    leaves = "-".join(k.lstrip("+~").split(".")[-1] for k in space.keys)
+    return f"{sampler}-{leaves}"[:48]
+
+
+def _create_study(spec: dict, url: str) -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.create_study(study_name=spec["id"], storage=store.open_storage(url),
+                                    direction=spec["direction"])
+    except optuna.exceptions.DuplicatedStudyError:
+        raise ConfigError(f"the storage already holds a study named {spec['id']}") from None
+    study.set_user_attr(store.SPEC_ATTR, spec)
+
+
+def _load(spec: dict, url: str):
+    from dlx.sweep_worker import open_study
+
+    try:
+        return open_study(spec, url)
+    except KeyError:
+        raise ConfigError(f"no study {spec['id']} in {store.redact(url)}") from None
+
+
+def _url(sweep_dir: Path, spec: dict, storage: str | None) -> str:
+    saved = spec.get("storage")
+    if storage is None and saved and "***" in saved:
+        raise ConfigError("this sweep's storage URL has a password; give it again with --storage URL")
+    return store.storage_url(sweep_dir, storage or saved)
+
+
+def _spec_from_study(name: str, url: str) -> dict:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=name, storage=store.open_storage(url))
+    except KeyError:
+        raise ConfigError(f"no sweep '{name}' in {store.redact(url)}; --join needs the full sweep id") from None
+    spec = study.user_attrs.get(store.SPEC_ATTR)
+    if spec is None:
+        raise ConfigError(f"study '{name}' was not made by `dlx sweep`")
+    return spec
+
+
+# ---------------------------------------------------------------- the queue
+
+
+def _params_key(params: dict, keys: list[str]) -> tuple:
+    return tuple(str(params.get(k)) for k in keys)
+
+
+def _counts(t) -> bool:
+    """A trial that counts towards the sweep: everything but one interrupted by a dead sweep."""
+    from optuna.trial import TrialState
+
+    return not (t.state == TrialState.FAIL and t.user_attrs.get("interrupted"))
+
+
+def refill(study, space: SearchSpace, spec: dict) -> int:
+    """Queue what is left: a grid's missing combinations, or empty random/TPE slots up to --trials."""
+    live = [t for t in study.get_trials(deepcopy=False) if _counts(t)]
+    if spec["sampler"] == "grid":
+        seen = {_params_key(t.user_attrs.get("params") or t.params, space.keys) for t in live}
+        todo = [p for p in space.grid() if _params_key(p, space.keys) not in seen]
+        todo = todo[:max(0, spec["trials"] - len(live))]
+    else:
+        todo = [{}] * max(0, spec["trials"] - len(live))
+    for params in todo:
+        study.enqueue_trial(params, user_attrs={"params": params})
+    return len(todo)
+
+
+def requeue_dead(study, storage, spec: dict) -> list[int]:
+    """RUNNING trials whose worker is gone become FAIL (interrupted); interrupted trials not yet
+    retried go back in the queue with their params (`retry_of` links the two)."""
+    from optuna.trial import TrialState
+
+    keys = [d["key"] for d in spec["space"]["dims"]]
+    study_id = storage.get_study_id_from_name(study.study_name)
+    failed = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if store.worker_is_alive(t.user_attrs.get("worker")):
+            continue  # a live worker on this machine still runs it
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+        storage.set_trial_user_attr(trial_id, "reason", "interrupted: the sweep stopped while it ran")
+        storage.set_trial_user_attr(trial_id, "interrupted", True)
+        study.tell(t.number, state=TrialState.FAIL)
+        failed.append(t.number)
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    for t in trials:
+        if t.state != TrialState.FAIL or not t.user_attrs.get("interrupted") or t.number in retried:
+            continue
+        params = t.user_attrs.get("params") or t.params
+        if all(k in params for k in keys):  # else refill() queues a fresh slot or the missing point
+            study.enqueue_trial(params, user_attrs={"params": params, "retry_of": t.number})
+    return failed
+
+
+# ---------------------------------------------------------------- running
+
+
+def drive(sweep_dir: Path, spec: dict, url: str, jobs: int, on_update=None) -> dict:
+    """Run the queue with `jobs` workers (1: in this process), keep trials.csv current, sum up."""
+    from dlx.sweep_worker import open_study, run_workers, work
+
+    study = open_study(spec, url)[0]
+    state = {"finished": None}
+
+    def refresh() -> list[dict]:
+        rows = store.trial_rows(study, spec)
+        finished = sorted(r["number"] for r in rows if r["state"] in ("COMPLETE", "PRUNED", "FAIL"))
+        if finished != state["finished"]:
+            state["finished"] = finished
+            store.write_trials_csv(sweep_dir, rows, spec)
+        if on_update:
+            on_update(rows, spec)
+        return rows
+
+    refresh()
+    try:
+        if jobs == 1:
+            work(sweep_dir, spec, url, on_change=refresh)
+        elif jobs > 1:
+            run_workers(sweep_dir, url, jobs, refresh)
+    finally:
+        rows = finish(sweep_dir, spec, store.trial_rows(study, spec))
+        if on_update:
+            on_update(rows, spec)
+    return {"sweep_dir": sweep_dir, "spec": spec, "rows": rows, "best": store.best_row(rows, spec["direction"])}
+
+
+def finish(sweep_dir: Path, spec: dict, rows: list[dict]) -> list[dict]:
+    store.write_trials_csv(sweep_dir, rows, spec)
+    best = store.best_row(rows, spec["direction"])
+    if best is not None:
+        store.write_best(sweep_dir, best, spec)
+    return rows

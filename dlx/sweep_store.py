@@ -1,0 +1,209 @@
+"""A sweep's folder and its optuna study: the one module that knows their layout.
+
+    outputs/sweeps/<sweep-id>/  sweep.json     the command, space, sampler, metric, direction
+                                study.db       the optuna study (SQLite) unless --storage
+                                trials.csv     one row per trial
+                                best.yaml      the best trial: overrides, value, run id
+                                best.overrides the same overrides on one line, for `dlx train`
+                                runs/<run-id>/ each trial's run
+                                workers/       one log per worker process
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import socket
+from contextlib import contextmanager
+from pathlib import Path
+
+from dlx.errors import ConfigError
+from dlx.runs import SWEEPS, atomic_write_text, make_dir, new_run_id
+
+SPEC, STUDY_DB, TRIALS_CSV, BEST_YAML, BEST_OVERRIDES = (
+    "sweep.json", "study.db", "trials.csv", "best.yaml", "best.overrides")
+SPEC_ATTR = "dlx_sweep"  # the spec is also kept in the study, for workers on other machines
+
+
+# ---------------------------------------------------------------- folders
+
+
+def create_sweep_dir(output_dir: str, label: str) -> Path:
+    path = make_dir(Path(output_dir) / SWEEPS, new_run_id(label))
+    (path / "runs").mkdir()
+    return path
+
+
+def find_sweep(output_dir: str, ref: str) -> Path:
+    """A sweep by folder path, id, unique prefix or suffix, or `last`."""
+    if os.sep in ref and (Path(ref) / SPEC).is_file():
+        return Path(ref)
+    root = Path(output_dir) / SWEEPS
+    found = sorted(p for p in root.glob("*") if (p / SPEC).is_file()) if root.is_dir() else []
+    if not found:
+        raise ConfigError(f"no sweeps in {root}; start one with `dlx sweep key=a,b`")
+    if ref == "last":
+        return found[-1]
+    matches = [p for p in found if p.name == ref] or \
+              [p for p in found if p.name.startswith(ref) or p.name.endswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ConfigError(f"no sweep matches '{ref}' in {root}; the ids are its folder names")
+    raise ConfigError(f"'{ref}' matches {len(matches)} sweeps ({', '.join(p.name for p in matches[:4])}); "
+                      "give more of the id")
+
+
+def write_spec(sweep_dir: Path, spec: dict) -> None:
+    atomic_write_text(Path(sweep_dir) / SPEC, json.dumps(spec, indent=2) + "\n")
+
+
+def read_spec(sweep_dir: Path) -> dict:
+    try:
+        return json.loads((Path(sweep_dir) / SPEC).read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read {Path(sweep_dir) / SPEC}: {e}") from None
+
+
+# ---------------------------------------------------------------- the study
+
+
+def storage_url(sweep_dir: Path, url: str | None) -> str:
+    return url or f"sqlite:///{(Path(sweep_dir) / STUDY_DB).resolve()}"
+
+
+def redact(url: str | None) -> str | None:
+    """The URL as it may be written to disk: any password hidden."""
+    if url is None or "@" not in url:
+        return url
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def open_storage(url: str):
+    """optuna's RDB storage; SQLite waits up to a minute for a lock instead of failing."""
+    import optuna
+
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    except Exception as e:  # a bad URL, a missing driver, an unreachable server
+        raise ConfigError(f"cannot open the study storage {redact(url)}: {str(e).splitlines()[0]}") from None
+
+
+@contextmanager
+def queue_lock(url: str):
+    """Serialise popping trials from a SQLite queue across processes on this machine.
+
+    optuna reads a trial's state and then writes RUNNING; pysqlite starts the transaction
+    only at the write, so two processes can both pop one WAITING trial. A server database
+    locks the row (SELECT ... FOR UPDATE) and needs nothing here.
+    """
+    if not url.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    with open(url[len("sqlite:///"):] + ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_is_alive(name: str | None) -> bool:
+    """True if `host:pid` is a live process on this machine (other machines: unknown, False)."""
+    if not name or ":" not in name:
+        return False
+    host, pid = name.rsplit(":", 1)
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed worker whose parent died too may linger as a zombie: dead all the same
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+# ---------------------------------------------------------------- results
+
+
+def trial_rows(study, spec: dict) -> list[dict]:
+    """One dict per trial: number, state, value, params, run, duration, reason, metrics."""
+    keys = [d["key"] for d in spec["space"]["dims"]]
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        attrs = t.user_attrs
+        duration = t.duration.total_seconds() if t.duration is not None else None
+        row = {"number": t.number, "state": t.state.name, "value": t.value,
+               **{k: (t.params or attrs.get("params") or {}).get(k) for k in keys},
+               "run_id": attrs.get("run_id"), "duration_s": round(duration, 2) if duration else None,
+               "worker": attrs.get("worker"), "reason": attrs.get("reason")}
+        row.update(attrs.get("record") or {})
+        rows.append(row)
+    return rows
+
+
+def best_row(rows: list[dict], direction: str) -> dict | None:
+    done = [r for r in rows if r["state"] == "COMPLETE" and r["value"] is not None and math.isfinite(r["value"])]
+    if not done:
+        return None
+    if direction == "minimize":
+        return min(done, key=lambda r: (r["value"], r["number"]))
+    return max(done, key=lambda r: (r["value"], -r["number"]))  # ties: the earlier trial
+
+
+def sort_rows(rows: list[dict], direction: str) -> list[dict]:
+    """Completed trials best first, then pruned, failed, running and waiting ones by number."""
+    sign = 1 if direction == "minimize" else -1
+    order = {"COMPLETE": 0, "PRUNED": 1, "FAIL": 2, "RUNNING": 3, "WAITING": 4}
+
+    def key(r):
+        scored = r["state"] == "COMPLETE" and r["value"] is not None
+        return (order.get(r["state"], 5), sign * r["value"] if scored else 0.0, r["number"])
+
+    return sorted(rows, key=key)
+
+
+def write_trials_csv(sweep_dir: Path, rows: list[dict], spec: dict) -> None:
+    keys = [d["key"] for d in spec["space"]["dims"]]
+    head = ["number", "state", "value", *keys, "run_id", "duration_s", "worker", "reason"]
+    metrics = sorted({k for r in rows for k in r} - set(head))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=head + metrics, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(sorted(rows, key=lambda r: r["number"]))
+    atomic_write_text(Path(sweep_dir) / TRIALS_CSV, buf.getvalue())
+
+
+def write_best(sweep_dir: Path, best: dict, spec: dict) -> None:
+    """best.yaml, and best.overrides: `dlx train $(cat .../best.overrides)` reproduces the trial."""
+    from omegaconf import OmegaConf
+
+    from dlx.search_space import SearchSpace
+
+    space = SearchSpace.from_json(spec["space"])
+    overrides = space.overrides({k: best[k] for k in space.keys})
+    doc = {"sweep": spec["id"], "trial": best["number"], "metric": spec["metric"],
+           "direction": spec["direction"], "value": best["value"],
+           "params": {k: best[k] for k in space.keys}, "overrides": overrides,
+           "run_id": best.get("run_id"), "reproduce": "dlx train " + " ".join(overrides)}
+    tests = {k: v for k, v in best.items() if k.startswith("test_")}
+    if tests:
+        doc["test"] = tests
+    atomic_write_text(Path(sweep_dir) / BEST_YAML, OmegaConf.to_yaml(OmegaConf.create(doc)))
+    atomic_write_text(Path(sweep_dir) / BEST_OVERRIDES, " ".join(overrides) + "\n")
