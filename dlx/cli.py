@@ -155,12 +155,26 @@ def sweep(
     join: Annotated[Optional[str], typer.Option(help="Add workers to a running sweep (its id).")] = None,
     storage: Annotated[Optional[str], typer.Option(
         help="Database URL for the optuna study (default: SQLite in the sweep folder).")] = None,
+    cv: Annotated[Optional[int], typer.Option(
+        "--cv", help="Each trial's value is the mean over K folds of cross-validation.")] = None,
+    test: Annotated[bool, typer.Option(
+        "--test", help="With --cv: refit the best trial on all training data, evaluate the test split once.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the leaderboard.")] = False,
 ):
     """Search hyper-parameters: every trial is a run under outputs/sweeps/<id>/runs/."""
     from dlx import report, sweep as sweeps
+    from dlx.errors import ConfigError
 
     overrides = overrides or []
+    if cv is not None and (resume or join):
+        raise ConfigError("--cv is fixed when a sweep is created; drop it with --resume/--join")
+    if cv is not None and cv < 2:
+        raise ConfigError(f"--cv needs at least 2 folds, got {cv}")
+    if cv is not None and prune:
+        raise ConfigError("--prune needs one run per trial; it does not combine with --cv")
+    if test and cv is None:
+        raise ConfigError("--test refits the best trial of a --cv sweep; without --cv every trial "
+                          "already reports its test metrics (trials.csv)")
     display = report.SweepDisplay(quiet=quiet)
     try:
         if resume or join:
@@ -176,6 +190,7 @@ def sweep(
         else:
             result = sweeps.start(overrides, sampler=sampler, trials=trials, jobs=jobs, metric=metric,
                                   direction=direction, prune=prune, seed=seed, storage=storage,
+                                  objective={"kind": "cv", "folds": cv} if cv else None,
                                   command=["dlx", *sys.argv[sys.argv.index("sweep"):]] if "sweep" in sys.argv else [],
                                   on_update=display.update)
     except KeyboardInterrupt:
@@ -194,6 +209,11 @@ def sweep(
         first = f"; trial {failed[0]['number']}: {failed[0]['reason']}" if failed else ""
         report.error(f"no trial completed{first}")
         raise typer.Exit(1)
+    if test:
+        best = result["best"]
+        report.console.print(f"\n[bold]best trial {best['number']}[/] — its {cv}-fold CV, then the test split, once:",
+                             highlight=False)
+        report.print_cv(sweeps.refit_best(result))
 
 
 def _sweep_output_dir(overrides: list[str], option: str, settled: dict) -> str:

@@ -258,3 +258,19 @@ def finish(sweep_dir: Path, spec: dict, rows: list[dict]) -> list[dict]:
     if best is not None:
         store.write_best(sweep_dir, best, spec)
     return rows
+
+
+def refit_best(result: dict):
+    """After a `--cv` sweep: the best trial's CV once more with `test=True`. Its folds are all
+    done and reused, so this only refits on the whole training data and evaluates the test
+    split, once; returns the `CVResult` with `.refit` set."""
+    from dlx.cv import cross_validate
+    from dlx.search_space import SearchSpace
+    from dlx.sweep_worker import cv_trial_dir
+
+    spec, best = result["spec"], result["best"]
+    space = SearchSpace.from_json(spec["space"])
+    overrides = space.overrides({k: best[k] for k in space.keys})
+    runs_root = Path(result["sweep_dir"]) / "runs"
+    return cross_validate(overrides, int(spec["objective"]["folds"]), test=True,
+                          cv_dir=cv_trial_dir(runs_root, best["number"]))

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -57,6 +58,27 @@ def train_objective(overrides: list, ctx: TrialContext) -> tuple[float, dict]:
     return float(value), record
 
 
+def cv_trial_dir(runs_root: Path, number: int) -> Path:
+    """A --cv trial's CV folder: <sweep>/cv/trial-<n>/ (fold runs inside), beside <sweep>/runs/."""
+    return Path(runs_root).parent / "cv" / f"trial-{number:04d}"
+
+
+def cv_objective(overrides: list, ctx: TrialContext, folds: int) -> tuple[float, dict]:
+    """K-fold CV of the trial's config; the value is the mean over folds of the metric at each
+    fold's best epoch, and trials.csv carries every validation metric's mean and std."""
+    from dlx.cv import cross_validate
+
+    result = cross_validate(overrides, folds, cv_dir=cv_trial_dir(ctx.runs_root, ctx.number))
+    if not result.averaged:
+        raise RunError(f"every one of the {folds} folds failed; see {result.path}/folds.csv")
+    key = f"best_{ctx.metric}" if f"best_{ctx.metric}" in result.metrics else ctx.metric
+    record = {"run_id": f"cv/{result.path.name}", "folds_averaged": result.averaged}
+    for name in result.metrics:
+        record[f"{name}_mean"] = result.mean(name)
+        record[f"{name}_std"] = result.std(name)
+    return float(result.mean(key)), record
+
+
 def make_objective(spec: dict) -> Objective:
     """The objective named by `spec["objective"]` (set by `sweep.start(objective=...)`).
 
@@ -68,9 +90,12 @@ def make_objective(spec: dict) -> Objective:
     run id and, with --prune, report `ctx.metric` per epoch (for several runs per trial,
     report once per epoch yourself or refuse --prune).
     """
-    kind = (spec.get("objective") or {}).get("kind", "train")
+    objective = spec.get("objective") or {}
+    kind = objective.get("kind", "train")
     if kind == "train":
         return train_objective
+    if kind == "cv":
+        return partial(cv_objective, folds=int(objective["folds"]))
     raise ConfigError(f"unknown sweep objective '{kind}' in {spec['id']}/sweep.json")
 
 
