@@ -180,14 +180,21 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     return summary
 
 
-def _monitor_for_task(exp: Experiment, task: str) -> Experiment:
+def monitor_for(exp: Experiment, task: str) -> str:
     """The default monitor, val_acc, means val_loss on regression data, which has no accuracy
-    (so `dlx train data=diabetes` works as is); any other unmeasured monitor is an error."""
+    (so `dlx train data=diabetes` works as is); any other unmeasured monitor is an error later."""
+    if task == "regression" and exp.trainer.monitor == "val_acc":
+        return "val_loss"
+    return exp.trainer.monitor
+
+
+def _monitor_for_task(exp: Experiment, task: str) -> Experiment:
     from dataclasses import replace
 
-    if task == "regression" and exp.trainer.monitor == "val_acc":
-        return replace(exp, trainer=replace(exp.trainer, monitor="val_loss"))
-    return exp
+    monitor = monitor_for(exp, task)
+    if monitor == exp.trainer.monitor:
+        return exp
+    return replace(exp, trainer=replace(exp.trainer, monitor=monitor))
 
 
 def continue_from(trainer, resume, run_dir: RunDir) -> None:

@@ -38,6 +38,8 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
     if direction:
         space.fixed.append(f"trainer.monitor_mode={DIRECTIONS[direction][:3]}")
     exp = validate_space(space)
+    if not metric:
+        exp = _default_metric(space, exp)
     n_trials = len(space.grid()) if sampler == "grid" else (trials or DEFAULT_TRIALS)
     if sampler == "grid" and trials:
         n_trials = min(trials, n_trials)
@@ -258,6 +260,19 @@ def finish(sweep_dir: Path, spec: dict, rows: list[dict]) -> list[dict]:
     if best is not None:
         store.write_best(sweep_dir, best, spec)
     return rows
+
+
+def _default_metric(space, exp):
+    """trainer.monitor as each run will read it: val_acc means val_loss on regression data, so
+    the sweep optimises what its runs measure (the data is loaded once to learn its task)."""
+    from dlx import data
+    from dlx.experiment import monitor_for
+
+    monitor = monitor_for(exp, data.build(exp.data).task)
+    if monitor == exp.trainer.monitor:
+        return exp
+    space.fixed.append(f"trainer.monitor={monitor}")
+    return validate_space(space)
 
 
 def refit_best(result: dict):

@@ -51,3 +51,16 @@ def test_sweep_cv_bad_options(dlx, args, message):
     result = dlx("sweep", "optim.lr=0.01,0.001", *args, *FAST)
     assert result.code == 2
     assert message in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_sweep_on_regression_minimises_val_loss_by_default(dlx, tmp_path):
+    result = dlx("sweep", "optim.lr=0.01,0.001", "data=diabetes", "trainer.epochs=2", "trainer.num_threads=1", "-q")
+    assert result.code == 0, result.err
+    sweep_dir = next((tmp_path / "outputs" / "sweeps").iterdir())
+    spec = json.loads((sweep_dir / "sweep.json").read_text())
+    assert spec["metric"] == "val_loss" and spec["direction"] == "minimize"
+    trials = pd.read_csv(sweep_dir / "trials.csv")
+    assert set(trials["state"]) == {"COMPLETE"}
+    best = trials.loc[trials["value"].idxmin()]
+    assert "trainer.monitor=val_loss" in (sweep_dir / "best.overrides").read_text()
+    assert str(best["optim.lr"]) in (sweep_dir / "best.overrides").read_text()
