@@ -248,6 +248,9 @@ def cv(
                                        "the test split.")] = False,
     resume: Annotated[Optional[str], typer.Option("--resume", help="A CV id (or folder): run only its "
                                                   "missing folds.", show_default=False)] = None,
+    group_col: Annotated[Optional[str], typer.Option(
+        "--group-col", metavar="COL", help="CSV data: GroupKFold over this column (data.group_col=COL), so "
+        "each group's samples are validated in one fold only.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final tables.")] = False,
 ):
     """K-fold cross-validation: one run per fold of train+val, then mean ± std of every metric.
@@ -260,7 +263,7 @@ def cv(
     from dlx import report
 
     result = cvlib.cross_validate(overrides or [], folds, repeats=repeats, jobs=jobs, test=test, resume=resume,
-                                  progress=report.CVProgress(quiet))
+                                  progress=report.CVProgress(quiet), group_col=group_col)
     report.print_cv(result)
     if result.failed:
         skipped = "; no fold finished, so no refit and no test evaluation" if test and not result.averaged else ""

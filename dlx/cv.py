@@ -1,7 +1,7 @@
 """Cross-validation: K folds of train ∪ val, each an ordinary run; mean ± std of every metric.
 
     outputs/cv/<cv-id>/  cv.json         the command, enough to `--resume`
-                         assignment.csv  index, repeat, fold: every train/val sample, once per repeat
+                         assignment.csv  index, repeat, fold (and group): every train/val sample, once per repeat
                          folds.csv       one row per fold: final validation metrics, best epoch, status
                          summary.json    mean, std and per-fold values of each metric (written last)
                          fold-<k>/       one ordinary run per fold (`fold-<r>-<k>/` with --repeats > 1)
@@ -61,12 +61,13 @@ class CVResult:
 
 def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *, repeats: Optional[int] = None,
                    jobs: int = 1, test: bool = False, resume: Optional[str | Path] = None,
-                   cv_dir: Optional[Path] = None, progress=None) -> CVResult:
+                   cv_dir: Optional[Path] = None, progress=None, group_col: Optional[str] = None) -> CVResult:
     """Run K-fold CV of the experiment `overrides` describes; see the module docstring.
 
     `cv_dir` names the CV folder exactly (a sweep trial's); `resume` (a cv id or folder) runs
     only the folds without a summary.json; `progress` gets `on_cv_start(info)`,
-    `on_fold_end(row)` and `on_refit_start(epochs)` (see `report.CVProgress`).
+    `on_fold_end(row)` and `on_refit_start(epochs)` (see `report.CVProgress`). `group_col` (csv
+    data only) sets data.group_col: GroupKFold, each group whole in one validation fold.
     """
     from dlx import config, cv_store
     from dlx.cv_run import run_folds
@@ -75,17 +76,20 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
     if resume is None and cv_dir is not None and cv_store.has_cv_json(cv_dir):
         resume = cv_dir  # the same CV again (a resumed sweep trial): only its missing folds run
     if resume is not None:
-        cv_dir, overrides, folds, repeats, test = _resume_settings(resume, overrides, folds, repeats, test)
+        cv_dir, overrides, folds, repeats, test, group_col = _resume_settings(resume, overrides, folds, repeats,
+                                                                              test, group_col)
     folds, repeats = 5 if folds is None else folds, 1 if repeats is None else repeats
-    _check_options(overrides, folds, repeats, jobs)
+    _check_options(overrides, folds, repeats, jobs, group_col)
+    saved_overrides, overrides = overrides, with_group_col(overrides, group_col)
     exp = config.load(overrides)
     assignment = plan_folds(exp.data, folds, repeats)  # every input check happens here, before any fold
     plan = [Fold(r, k, fold_name(r, k, repeats), [*overrides, f"data.folds={folds}", f"data.fold={k}",
                                                   f"data.repeat={r}"])
             for r in range(repeats) for k in range(folds)]
     cv_dir = cv_store.new_cv_dir(exp, folds, repeats) if cv_dir is None else cv_store.ensure_dir(Path(cv_dir))
-    cv_store.write_cv_json(cv_dir, {"overrides": overrides, "folds": folds, "repeats": repeats, "test": test,
-                                    "command": command_line(overrides, folds, repeats, test)})
+    cv_store.write_cv_json(cv_dir, {"overrides": saved_overrides, "folds": folds, "repeats": repeats, "test": test,
+                                    "group_col": group_col,
+                                    "command": command_line(saved_overrides, folds, repeats, test, group_col)})
     cv_store.write_assignment(cv_dir, assignment)
 
     done = {f.name: cv_store.read_run_summary(cv_dir / f.name) for f in plan}
@@ -117,15 +121,24 @@ def fold_name(repeat: int, index: int, repeats: int) -> str:
     return f"fold-{index}" if repeats == 1 else f"fold-{repeat}-{index}"
 
 
-def command_line(overrides: Sequence[str], folds: int, repeats: int, test: bool) -> str:
+def command_line(overrides: Sequence[str], folds: int, repeats: int, test: bool,
+                 group_col: Optional[str] = None) -> str:
     import shlex
 
     options = [f"--folds {folds}"] + ([f"--repeats {repeats}"] if repeats != 1 else [])
+    options += [f"--group-col {shlex.quote(group_col)}"] if group_col else []
     options += ["--test"] if test else []
     return " ".join(["dlx cv", *options, *(shlex.quote(o) for o in overrides)])
 
 
-def _check_options(overrides: Sequence[str], folds: int, repeats: int, jobs: int) -> None:
+def with_group_col(overrides: Sequence[str], group_col: Optional[str]) -> list[str]:
+    """The overrides every fold runs with: `--group-col COL` is `data.group_col=COL`."""
+    return [*overrides, f"data.group_col={group_col}"] if group_col else list(overrides)
+
+
+def _check_options(overrides: Sequence[str], folds: int, repeats: int, jobs: int,
+                   group_col: Optional[str] = None) -> None:
+    from dlx import config
     from dlx.config import parse_overrides
 
     if folds < 2:
@@ -138,9 +151,18 @@ def _check_options(overrides: Sequence[str], folds: int, repeats: int, jobs: int
         if o.key_or_group in FOLD_KEYS:
             raise ConfigError(f"'{o.input_line}': dlx cv sets {', '.join(FOLD_KEYS)} itself; "
                               "use --folds and --repeats")
+        if group_col is not None and o.key_or_group == "data.group_col":
+            raise ConfigError(f"'{o.input_line}' and --group-col {group_col}: give the group column once")
+    if group_col is not None:
+        if not group_col.strip():
+            raise ConfigError("--group-col needs a column name")
+        data = config.load(list(overrides)).data
+        if not hasattr(data, "group_col"):
+            raise ConfigError(f"--group-col needs CSV data (data=csv data.path=... data.target=...), "
+                              f"not '{data.name}'")
 
 
-def _resume_settings(ref: str | Path, overrides, folds, repeats, test):
+def _resume_settings(ref: str | Path, overrides, folds, repeats, test, group_col=None):
     """The saved command of CV `ref`; options given again must agree with it."""
     from dlx import config, cv_store
 
@@ -151,10 +173,13 @@ def _resume_settings(ref: str | Path, overrides, folds, repeats, test):
     if not lookup_only and overrides != saved["overrides"]:
         raise ConfigError(f"{cv_dir} holds `{saved['command']}`, not these overrides; resume it without "
                           "overrides, or start a new CV")
-    for option, given, kept in (("--folds", folds, saved["folds"]), ("--repeats", repeats, saved["repeats"])):
+    kept_group = saved.get("group_col")  # absent from a cv.json written before --group-col
+    for option, given, kept in (("--folds", folds, saved["folds"]), ("--repeats", repeats, saved["repeats"]),
+                                ("--group-col", group_col, kept_group)):
         if given is not None and given != kept:
-            raise ConfigError(f"{cv_dir} was started with {option} {kept}, not {given}")
-    return cv_dir, saved["overrides"], saved["folds"], saved["repeats"], test or saved["test"]
+            raise ConfigError(f"{cv_dir} was started with {option} {kept}, not {given}" if kept is not None
+                              else f"{cv_dir} was started without {option}, not with {option} {given}")
+    return cv_dir, saved["overrides"], saved["folds"], saved["repeats"], test or saved["test"], kept_group
 
 
 # ---------------------------------------------------------------- the folds
@@ -164,7 +189,8 @@ def plan_folds(data_cfg, folds: int, repeats: int) -> list[dict]:
     """Rows (index, repeat, fold): each train/val sample's validation fold in each repeat.
 
     The folds come from `dlx.data.split_indices`, the very code each fold's run uses.
-    Too few samples, or a class smaller than `folds`, is a ConfigError here.
+    Too few samples, a class smaller than `folds` or (with groups) fewer groups than `folds`
+    is a ConfigError here. With groups each row also carries its sample's group.
     """
     import numpy as np
 
@@ -174,13 +200,18 @@ def plan_folds(data_cfg, folds: int, repeats: int) -> list[dict]:
     raw = DATASETS.build(data_cfg.name, data_cfg)
     # train ∪ val: what is left after the test split (val_fraction=0 keeps it whole)
     dev, _, _ = split_indices(raw, replace(data_cfg, folds=0, fold=0, repeat=0, limit=0, val_fraction=0))
-    check_fold_sizes(raw.y[dev], raw.task, folds, raw.classes)
+    groups = getattr(raw, "groups", None)
+    if groups is None:
+        check_fold_sizes(raw.y[dev], raw.task, folds, raw.classes)
+    else:
+        check_group_count(groups[dev], folds, data_cfg.group_col)
     rows = []
     try:
         for r in range(repeats):
             for k in range(folds):
                 _, held_out, _ = split_indices(raw, replace(data_cfg, folds=folds, fold=k, repeat=r))
-                rows += [{"index": int(i), "repeat": r, "fold": k} for i in held_out]
+                rows += [{"index": int(i), "repeat": r, "fold": k,
+                          **({} if groups is None else {"group": groups[i]})} for i in held_out]
     except ValueError as e:  # scikit-learn's own objection, should the checks above miss one
         raise ConfigError(f"cannot split {data_cfg.name} into {folds} folds: {e}") from None
     return sorted(rows, key=lambda row: (row["repeat"], row["index"]))
@@ -201,6 +232,16 @@ def check_fold_sizes(y_dev, task: str, folds: int, classes: Sequence[str] = ()) 
         name = classes[label] if label < len(classes) else str(label)
         raise ConfigError(f"--folds {folds} is more than the {counts[small]} train+val samples of class "
                           f"'{name}'; stratified folds need at least {folds} per class — lower --folds")
+
+
+def check_group_count(groups_dev, folds: int, column: str) -> None:
+    import numpy as np
+
+    count = len(np.unique(groups_dev))
+    if count < folds:
+        raise ConfigError(f"--folds {folds} but column '{column}' has only {count} groups in train+val; "
+                          "GroupKFold keeps each group in one fold, so it needs at least one per fold — "
+                          "lower --folds")
 
 
 def fold_row(fold: Fold, status: str, summary: Optional[dict], monitor: str, error: Optional[str] = None) -> dict:

@@ -66,7 +66,8 @@ def read_cv_json(cv_dir: Path) -> dict:
 
 
 def write_assignment(cv_dir: Path, rows: list[dict]) -> None:
-    _write_csv(Path(cv_dir) / ASSIGNMENT, rows, ["index", "repeat", "fold"])
+    group = ["group"] if rows and "group" in rows[0] else []  # with --group-col: each sample's group
+    _write_csv(Path(cv_dir) / ASSIGNMENT, rows, ["index", "repeat", "fold", *group])
 
 
 def write_folds_csv(cv_dir: Path, rows: list[dict]) -> None:

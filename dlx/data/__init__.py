@@ -31,7 +31,9 @@ def split_indices(raw: RawData | DiskData, cfg: DataConfig) -> tuple[np.ndarray,
     else:
         dev, test = index, None
     if cfg.folds:
-        train, val = splits.kfold(raw.y[dev], raw.task, cfg.folds, cfg.fold, cfg.seed, cfg.repeat)
+        groups = getattr(raw, "groups", None)  # csv data.group_col: GroupKFold
+        train, val = splits.kfold(raw.y[dev], raw.task, cfg.folds, cfg.fold, cfg.seed, cfg.repeat,
+                                  None if groups is None else groups[dev])
     else:
         train, val = splits.holdout(raw.y[dev], raw.task, cfg.val_fraction, cfg.seed)
     train, val = dev[train], dev[val]

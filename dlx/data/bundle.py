@@ -79,6 +79,7 @@ class RawData:
     classes: list[str] = field(default_factory=list)
     test: Optional[tuple[np.ndarray, np.ndarray]] = None  # the dataset's own test split, if any
     is_image: bool = False
+    groups: Optional[np.ndarray] = None  # (N,) a group per sample (csv data.group_col): folds keep groups whole
 
 
 @dataclass

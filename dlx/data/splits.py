@@ -35,17 +35,37 @@ def holdout(y: np.ndarray, task: str, fraction: float, seed: int) -> tuple[np.nd
     return train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
 
 
-def kfold(y: np.ndarray, task: str, folds: int, fold: int, seed: int, repeat: int = 0):
+def kfold(y: np.ndarray, task: str, folds: int, fold: int, seed: int, repeat: int = 0,
+          groups: np.ndarray | None = None):
     """Indices (train, val) of fold `fold` of `folds`; `repeat` picks another shuffle.
 
     Repeat 0 is exactly `(Stratified)KFold(shuffle=True, random_state=seed)`; repeat r is
-    the r-th shuffle of `Repeated(Stratified)KFold` with the same seed.
+    the r-th shuffle of `Repeated(Stratified)KFold` with the same seed. With `groups`, the
+    folds are `GroupKFold(shuffle=True)`'s (each group whole in one fold; not stratified),
+    repeat r drawing the r-th shuffle of groups from one `RandomState(seed)`, as the repeated
+    splitters do.
     """
     from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 
-    cls = RepeatedKFold if task == "regression" else RepeatedStratifiedKFold
-    splitter = cls(n_splits=folds, n_repeats=repeat + 1, random_state=seed)
-    train, val = list(splitter.split(np.zeros(len(y)), _stratify(y, task)))[repeat * folds + fold]
+    if groups is not None:
+        train, val = _group_kfold(len(y), groups, folds, fold, seed, repeat)
+    else:
+        cls = RepeatedKFold if task == "regression" else RepeatedStratifiedKFold
+        splitter = cls(n_splits=folds, n_repeats=repeat + 1, random_state=seed)
+        train, val = list(splitter.split(np.zeros(len(y)), _stratify(y, task)))[repeat * folds + fold]
     # the splitters return sorted positions: shuffle, so that data.limit takes a random subset (as after
     # holdout), not the first rows of a file sorted by class
     return np.random.default_rng([seed, repeat, fold]).permutation(train), val
+
+
+def _group_kfold(n: int, groups: np.ndarray, folds: int, fold: int, seed: int, repeat: int):
+    from sklearn.model_selection import GroupKFold
+
+    count = len(np.unique(groups))
+    if count < folds:
+        raise DataError(f"{folds} folds need at least {folds} groups, but train+val has {count}; "
+                        "lower data.folds (GroupKFold puts each group in one fold)")
+    rng = np.random.RandomState(seed)  # one stream: each repeat's split draws the next shuffle
+    for _ in range(repeat + 1):
+        split = list(GroupKFold(n_splits=folds, shuffle=True, random_state=rng).split(np.zeros(n), groups=groups))
+    return split[fold]

@@ -25,6 +25,7 @@ class CSVConfig(DataConfig):
     task: str = "auto"  # auto (from the target) | multiclass | binary | regression
     sep: str = ","
     dropna: bool = False  # drop rows with a missing value instead of stopping
+    group_col: Optional[str] = None  # a column of group ids: k-fold keeps each group in one fold (not a feature)
 
     def __post_init__(self):
         super().__post_init__()
@@ -95,7 +96,16 @@ def _columns(df, cfg: CSVConfig, path: Path) -> list[str]:
             did_you_mean = f" — did you mean '{hint}'?" if hint else ""
             raise DataError(f"{path.name} has no column '{column}'{did_you_mean}; "
                             f"columns: {', '.join(map(str, df.columns))}")
-    features = list(cfg.features) if cfg.features else [c for c in df.columns if c != cfg.target]
+    if cfg.group_col and cfg.group_col not in df.columns:
+        hint = closest(cfg.group_col, df.columns)
+        did_you_mean = f" — did you mean '{hint}'?" if hint else ""
+        raise DataError(f"{path.name} has no group column '{cfg.group_col}' (data.group_col){did_you_mean}; "
+                        f"columns: {', '.join(map(str, df.columns))}")
+    if cfg.group_col and cfg.group_col in (cfg.target, *(cfg.features or [])):
+        raise DataError(f"{path.name}: data.group_col '{cfg.group_col}' is also the target or a feature; "
+                        "a group column is neither")
+    features = list(cfg.features) if cfg.features else [c for c in df.columns
+                                                         if c not in (cfg.target, cfg.group_col)]
     if not features:
         raise DataError(f"{path.name}: no feature columns left besides the target '{cfg.target}'")
     return features
@@ -146,7 +156,8 @@ def load_csv(cfg: CSVConfig) -> RawData:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as e:
         raise DataError(f"cannot read {path} as CSV: {str(e).strip().splitlines()[0]}") from None
     features = _columns(df, cfg, path)
-    frame = _check_missing(df[features + [cfg.target]], path, cfg.dropna)
+    groups = [cfg.group_col] if cfg.group_col else []
+    frame = _check_missing(df[features + [cfg.target] + groups], path, cfg.dropna)
     if len(frame) == 0:
         raise DataError(f"{path.name}: no rows left to learn from")
     task = infer_task(frame[cfg.target]) if cfg.task == "auto" else cfg.task
@@ -154,7 +165,8 @@ def load_csv(cfg: CSVConfig) -> RawData:
     if task != "regression" and len(classes) == 2:
         task = "binary"
     x = _encode_features(frame[features], path)
-    return RawData(x, y, task, classes)
+    # group ids as text: one kind of value however pandas read the column
+    return RawData(x, y, task, classes, groups=frame[cfg.group_col].astype(str).to_numpy() if groups else None)
 
 
 # ---------------------------------------------------------------- image_folder
