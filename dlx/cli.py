@@ -166,6 +166,9 @@ def sweep(
     from dlx.errors import ConfigError
 
     overrides = overrides or []
+    for option, value in (("--resume", resume), ("--join", join)):
+        if value == "":
+            raise ConfigError(f"{option} needs a sweep: its id, a unique part of one, its folder or 'last'")
     if cv is not None and (resume or join):
         raise ConfigError("--cv is fixed when a sweep is created; drop it with --resume/--join")
     if cv is not None and cv < 2:
@@ -259,6 +262,10 @@ def cv(
     from dlx import cv as cvlib
     from dlx import report
 
+    if resume == "":
+        from dlx.errors import ConfigError
+
+        raise ConfigError("--resume needs a cross-validation: its id, a unique part of one, its folder or 'last'")
     result = cvlib.cross_validate(overrides or [], folds, repeats=repeats, jobs=jobs, test=test, resume=resume,
                                   progress=report.CVProgress(quiet))
     report.print_cv(result)
