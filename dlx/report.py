@@ -704,11 +704,12 @@ def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table"
 
     keys = [k.strip() for k in group_by.split(",") if k.strip()]
     finished = df[df["status"] == "finished"] if len(df) else df
+    if not len(finished):
+        unfinished = f" (only {len(df)} unfinished)" if len(df) else ""
+        raise ConfigError(f"no finished runs to aggregate{unfinished}; finish one, or drop --group-by")
+    agg = compare.aggregate(finished, keys, sort=sort)  # an unknown key stops here, before any warning
     if len(finished) < len(df):
         warn(f"{len(df) - len(finished)} unfinished run(s) left out of the aggregate")
-    if not len(finished):
-        raise ConfigError("no finished runs to aggregate")
-    agg = compare.aggregate(finished, keys, sort=sort)
     if limit is not None:
         agg = agg.head(limit)
     if fmt == "markdown":
