@@ -52,7 +52,8 @@ def _existing(path: Optional[str], name: str, what: str) -> Path:
         raise DataError(f"{name} needs data.path: the {what} to read, e.g. data.path=/path/to/it")
     p = Path(path).expanduser()
     if not p.exists():
-        raise DataError(f"{name}: {what} not found: {p}")
+        raise DataError(f"{name}: {what} not found: {p}; check data.path (a relative path starts from "
+                        "the folder dlx runs in)")
     return p
 
 
