@@ -76,6 +76,8 @@ CASES = [
     ("unknown-option", ["train", "--epochs", "3"], 2, ["No such option", "--help"]),
     ("option-needs-value", ["train", "--resume"], 2, ["--resume", "requires an argument"]),
     ("unknown-command", ["trian"], 2, ["No such command", "--help"]),
+    ("runs-option-needs-value", ["runs", "--sort"], 2, ["'--sort' requires an argument", "dlx runs --help"]),
+    ("flag-with-value", ["cv", "--test=yes"], 2, ["'--test' does not take a value", "dlx cv --help"]),
     # ---- output folder
     ("output-dir-is-file", ["train", *TINY, "output_dir={runs}/summary-file.txt"], 1,
      ["cannot create", "choose another output_dir"]),
@@ -345,6 +347,12 @@ def test_table_is_big_enough():
     assert len(CASES) >= 150
     assert {c[1][0] for c in CASES} >= {"train", "list", "data", "sweep", "cv", "runs", "show", "compare", "plot"}
     assert len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_bare_dlx_prints_its_help(dlx):
+    result = dlx()
+    assert result.code == 0 and result.err == ""
+    assert "Commands:" in result.out and "error" not in result.out
 
 
 @pytest.mark.slow
