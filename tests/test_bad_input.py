@@ -199,6 +199,8 @@ CASES = [
     ("sweep-cv-one-fold", ["sweep", *TINY, "optim.lr=0.1,0.01", "--cv", "1"], 2, ["--cv needs at least 2 folds"]),
     ("sweep-cv-and-prune", ["sweep", *TINY, "optim.lr=0.1,0.01", "--cv", "3", "--prune"], 2,
      ["--prune", "does not combine with --cv"]),
+    ("sweep-metric-not-measured", ["sweep", *TINY, "optim.lr=0.1,0.01", "--metric", "val_auc"], 1,  # trials fail
+     ["no trial completed", "val_auc is not measured on multiclass data", "choose one of: val_loss"]),
     # ---- dlx sweep: --resume / --join
     ("sweep-resume-no-match", ["sweep", "--resume", "nosuch", "output_dir={studies}"], 2,
      ["no sweep matches 'nosuch'", "folder names"]),
