@@ -166,6 +166,9 @@ def sweep(
     from dlx.errors import ConfigError
 
     overrides = overrides or []
+    for option, value in (("--resume", resume), ("--join", join)):
+        if value == "":
+            raise ConfigError(f"{option} needs a sweep: its id, a unique part of one, its folder or 'last'")
     if cv is not None and (resume or join):
         raise ConfigError("--cv is fixed when a sweep is created; drop it with --resume/--join")
     if cv is not None and cv < 2:
@@ -262,6 +265,10 @@ def cv(
     from dlx import cv as cvlib
     from dlx import report
 
+    if resume == "":
+        from dlx.errors import ConfigError
+
+        raise ConfigError("--resume needs a cross-validation: its id, a unique part of one, its folder or 'last'")
     result = cvlib.cross_validate(overrides or [], folds, repeats=repeats, jobs=jobs, test=test, resume=resume,
                                   progress=report.CVProgress(quiet), group_col=group_col)
     report.print_cv(result)
@@ -375,9 +382,10 @@ def main(argv: list[str] | None = None) -> None:
     from dlx.errors import DlxError
 
     try:  # typer >= 0.20 vendors click
-        from typer._click.exceptions import UsageError
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
     except ImportError:  # pragma: no cover - older typer uses click itself
         from click import UsageError
+        from click.exceptions import NoArgsIsHelpError
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
@@ -389,16 +397,26 @@ def main(argv: list[str] | None = None) -> None:
             raise
         _error(str(e), e.prefix)
         sys.exit(e.exit_code)
+    except NoArgsIsHelpError as e:  # a bare `dlx`: its help, as `dlx --help` prints it
+        typer.echo(e.ctx.get_help() if e.ctx is not None else e.format_message())
+        sys.exit(0)
     except UsageError as e:
         if debug:
             raise
-        command = e.ctx.command_path if e.ctx is not None else "dlx"
+        command = e.ctx.command_path if e.ctx is not None else _command_path(args)
         _error(f"{e.format_message()} (see `{command} --help`)")
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
         _error("interrupted")
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _command_path(args: list[str]) -> str:
+    """`dlx runs` for an error the parser raised without a context (an option missing its value)."""
+    names = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands}
+    command = next((a for a in args if not a.startswith("-")), None)
+    return f"dlx {command}" if command in names else "dlx"
 
 
 def _error(message: str, prefix: str = "error") -> None:

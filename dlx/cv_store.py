@@ -37,7 +37,7 @@ def find_cv(output_dir: Path, ref: str) -> Path:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise ConfigError(f"no cross-validation matches '{ref}' in {root}")
+        raise ConfigError(f"no cross-validation matches '{ref}' in {root}; the ids are its folder names")
     raise ConfigError(f"'{ref}' matches {len(matches)} cross-validations in {root}; give more of the id")
 
 

@@ -29,6 +29,7 @@ class OptimConfig:
 
     def __post_init__(self):
         require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        require(self.lr != float("inf"), "lr", "must be finite, got inf (a number beyond 1.8e308)")
         require(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
 
 

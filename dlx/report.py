@@ -423,6 +423,13 @@ def skipped(path, reason: str) -> None:
     warn(f"skipping {path}: {reason}")
 
 
+def unreadable(path, reason: str) -> None:
+    """`runs.load_runs`'s on_skip for a run the user named: one error line, not a warning and a second error."""
+    from dlx.errors import ConfigError
+
+    raise ConfigError(f"cannot read run {path}: {reason}; name another run, or delete that folder")
+
+
 def _number(value) -> bool:
     """A real number that is not NaN (numpy scalars included)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
@@ -637,9 +644,7 @@ def show_run(root, ref: str) -> None:
     from dlx.errors import ConfigError
 
     record = runs.find_record(root, ref)
-    row = runs.load_runs([record], on_skip=skipped)
-    if not len(row):
-        raise ConfigError(f"run {record.id} cannot be read (see the warning above)")
+    row = runs.load_runs([record], on_skip=unreadable)
     row = row.iloc[0]
     status = row["status"]
     where = f" · {record.kind} {record.group}" if record.group else ""
@@ -699,11 +704,12 @@ def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table"
 
     keys = [k.strip() for k in group_by.split(",") if k.strip()]
     finished = df[df["status"] == "finished"] if len(df) else df
+    if not len(finished):
+        unfinished = f" (only {len(df)} unfinished)" if len(df) else ""
+        raise ConfigError(f"no finished runs to aggregate{unfinished}; finish one, or drop --group-by")
+    agg = compare.aggregate(finished, keys, sort=sort)  # an unknown key stops here, before any warning
     if len(finished) < len(df):
         warn(f"{len(df) - len(finished)} unfinished run(s) left out of the aggregate")
-    if not len(finished):
-        raise ConfigError("no finished runs to aggregate")
-    agg = compare.aggregate(finished, keys, sort=sort)
     if limit is not None:
         agg = agg.head(limit)
     if fmt == "markdown":
@@ -728,7 +734,8 @@ def compare_runs(root, refs=(), *, sweep=None, cv=None, where=(), group_by=None,
         records = runs.select_runs(root, sweep=sweep, cv=cv)
     else:
         raise ConfigError("name the runs to compare (ids, prefixes, `last`) or give --sweep/--cv")
-    df = compare.apply_where(runs.load_runs(records, on_skip=skipped), where)
+    # a run named on the command line must be read; one of a sweep or CV may be skipped with a warning
+    df = compare.apply_where(runs.load_runs(records, on_skip=unreadable if refs else skipped), where)
     if refs and len(df):
         df = df.sort_values("id", key=lambda ids: ids.map(order), kind="stable")
     if group_by:

@@ -126,6 +126,9 @@ def _dimension(key: str, o) -> Dimension:
     from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
 
     sweep = o.value()
+    if not isinstance(sweep, (ChoiceSweep, RangeSweep, IntervalSweep)):  # glob(): group names by pattern
+        raise ConfigError(f"{o.input_line}: {type(sweep).__name__.lower()}() is not supported in a sweep; "
+                          "list the values, e.g. optim=adam,sgd")
     tags = set(sweep.tags)
     unknown_tags = tags - {"log"}
     if unknown_tags:
@@ -147,7 +150,6 @@ def _dimension(key: str, o) -> Dimension:
             raise ConfigError(f"{o.input_line}: interval(low, high) needs low < high")
         _check_log(o.input_line, log, low)
         return Dimension(key, FLOAT, low=low, high=high, log=log)
-    raise ConfigError(f"{o.input_line}: unsupported sweep {type(sweep).__name__}")
 
 
 def _range(key: str, line: str, sweep, log: bool) -> Dimension:

@@ -92,7 +92,8 @@ def open_storage(url: str):
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
     except Exception as e:  # a bad URL, a missing driver, an unreachable server
-        raise ConfigError(f"cannot open the study storage {redact(url)}: {str(e).splitlines()[0]}") from None
+        raise ConfigError(f"cannot open the study storage {redact(url)}: {str(e).splitlines()[0]}; give a "
+                          "database URL such as sqlite:///study.db, or leave --storage out") from None
 
 
 @contextmanager

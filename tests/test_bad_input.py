@@ -2,8 +2,12 @@
 exit status and no traceback. One table: a case is (id, argv, exit status, fragments the
 line must contain — what is wrong and what to do).
 
-`{runs}` in an argument is replaced by an output folder holding three runs: `done`
-(finished), `open` (stopped before its summary, so resumable) and `open2`.
+Placeholders in an argument, filled in by the module fixture `home`:
+  `{runs}`     an output folder holding three runs: `done` (finished), `open` (stopped before
+               its summary, so resumable) and `open2`
+  `{studies}`  an output folder holding a grid sweep (created, no trial run) and a 2-fold CV
+  `{broken}`   an output folder whose two run folders cannot be read
+  `{csv}`      a folder of small CSV files, each with one mistake (and `ok.csv` with none)
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ CASES = [
     ("unknown-option", ["train", "--epochs", "3"], 2, ["No such option", "--help"]),
     ("option-needs-value", ["train", "--resume"], 2, ["--resume", "requires an argument"]),
     ("unknown-command", ["trian"], 2, ["No such command", "--help"]),
+    ("runs-option-needs-value", ["runs", "--sort"], 2, ["'--sort' requires an argument", "dlx runs --help"]),
+    ("flag-with-value", ["cv", "--test=yes"], 2, ["'--test' does not take a value", "dlx cv --help"]),
     # ---- output folder
     ("output-dir-is-file", ["train", *TINY, "output_dir={runs}/summary-file.txt"], 1,
      ["cannot create", "choose another output_dir"]),
@@ -95,13 +101,201 @@ CASES = [
     ("resume-empty-id", ["train", "--resume", "", "output_dir={runs}"], 2, ["--resume needs a run", "'last'"]),
     ("resume-sweep", ["train", "--resume", "_open", "output_dir={runs}", "trainer.epochs=2,3"], 2,
      ["is a sweep", "one value per key"]),
+    ("resume-option-typo", ["train", "--reusme", "x"], 2, ["No such option: --reusme", "--resume"]),
+    # ---- more out-of-range values
+    ("lr-infinite", ["train", "optim.lr=1e400"], 2, ["optim.lr", "must be finite"]),
+    ("activation-unknown", ["train", "model.activation=relu6"], 2, ["unknown activation 'relu6'", "choices: elu"]),
+    ("hidden-zero-width", ["train", "model.hidden=[0]"], 2, ["model.hidden", "must be > 0"]),
+    ("step-size-zero", ["train", "scheduler=step", "scheduler.step_size=0"], 2, ["scheduler.step_size", ">= 1"]),
+    ("clip-negative", ["train", "regularizer.clip_grad_norm=-1"], 2, ["regularizer.clip_grad_norm", ">= 0"]),
+    ("test-fraction-above-one", ["train", "data.test_fraction=1.5"], 2, ["data.test_fraction", "[0, 1)"]),
+    ("limit-negative", ["train", "data.limit=-1"], 2, ["data.limit", ">= 0"]),
+    ("folds-one", ["train", "data.folds=1"], 2, ["data.folds", "0 (off) or >= 2"]),
+    ("loss-wrong-task", ["train", *TINY, "loss=bce"], 2, ["'bce' does not fit multiclass", "use one of: auto"]),
+    # ---- missing or unusable data
+    ("csv-no-path", ["train", "data=csv"], 2, ["csv needs data.path", "data.path=/path"]),
+    ("csv-missing-file", ["train", "data=csv", "data.path={csv}/nosuch.csv", "data.target=label"], 2,
+     ["CSV file not found", "check data.path"]),
+    ("csv-is-folder", ["train", "data=csv", "data.path={csv}", "data.target=label"], 2,
+     ["cannot read", "as CSV", "Is a directory"]),
+    ("csv-no-target", ["train", "data=csv", "data.path={csv}/ok.csv"], 2,
+     ["needs data.target", "columns: x1, x2, label"]),
+    ("csv-unknown-target", ["train", "data=csv", "data.path={csv}/ok.csv", "data.target=lable"], 2,
+     ["no column 'lable'", "did you mean 'label'", "columns: x1"]),
+    ("csv-unknown-feature", ["train", "data=csv", "data.path={csv}/ok.csv", "data.target=label",
+                             "data.features=[x1,x3]"], 2, ["no column 'x3'", "columns: x1"]),
+    ("csv-target-in-features", ["train", "data=csv", "data.path={csv}/ok.csv", "data.target=label",
+                                "data.features=[x1,label]"], 2, ["lists the target 'label'", "drop it"]),
+    ("csv-feature-twice", ["train", "data=csv", "data.path={csv}/ok.csv", "data.target=label",
+                           "data.features=[x1,x1]"], 2, ["lists 'x1' twice", "once"]),
+    ("csv-nan-feature", ["train", "data=csv", "data.path={csv}/nan.csv", "data.target=label"], 2,
+     ["column 'x2' has 1 missing value(s) (line 3)", "data.dropna=true"]),
+    ("csv-inf-feature", ["train", "data=csv", "data.path={csv}/inf.csv", "data.target=label"], 2,
+     ["column 'x1' has an infinite value (line 2)", "data.features=[...]"]),
+    ("csv-single-class", ["train", "data=csv", "data.path={csv}/one.csv", "data.target=label"], 2,
+     ["single class", "at least two"]),
+    ("csv-text-regression", ["train", "data=csv", "data.path={csv}/text.csv", "data.target=label",
+                             "data.task=regression"], 2, ["not numeric", "data.task=auto"]),
+    ("csv-task-unknown", ["train", "data=csv", "data.task=ranking"], 2, ["data.task", "choices: auto"]),
+    ("csv-unclosed-quote", ["train", "data=csv", "data.path={csv}/broken.csv", "data.target=label"], 2,
+     ["cannot read", "as CSV"]),
+    ("csv-empty-file", ["train", "data=csv", "data.path={csv}/empty.csv", "data.target=label"], 2,
+     ["cannot read", "No columns"]),
+    ("csv-folds-above-rows", ["train", *TINY, "data=csv", "data.path={csv}/ok.csv", "data.target=label",
+                              "data.folds=50"], 2, ["data.folds=50", "lower data.folds"]),
+    ("csv-folds-above-class", ["train", *TINY, "data=csv", "data.path={csv}/ok.csv", "data.target=label",
+                               "data.folds=4"], 2, ["smallest class has only 3", "lower data.folds"]),
+    ("image-folder-missing", ["train", "data=image_folder", "data.path={csv}/nosuch"], 2,
+     ["image folder not found", "check data.path"]),
+    ("image-folder-no-classes", ["train", "data=image_folder", "data.path={csv}"], 2,
+     ["no class sub-folders", "<class>/<image>"]),
+    ("vision-not-downloaded", ["train", "data=cifar10", "data.root={csv}/cifar", "data.download=false"], 2,
+     ["files not found under", "data.download=true"]),
+    # ---- dlx list, dlx data
+    ("list-unknown-group", ["list", "modle"], 2, ["unknown config group 'modle'", "did you mean 'model'"]),
+    ("list-extra-argument", ["list", "model", "optim"], 2, ["unexpected extra argument", "dlx list --help"]),
+    ("data-unknown", ["data", "nosuch"], 2, ["unknown data 'nosuch'", "choices: breast_cancer"]),
+    ("data-typo", ["data", "digitz"], 2, ["unknown data 'digitz'", "did you mean 'digits'"]),
+    ("data-bad-override", ["data", "digits", "data.limit=abc"], 2, ["'abc'", "data.limit", "an integer"]),
+    ("data-csv-no-path", ["data", "csv"], 2, ["csv needs data.path", "data.path="]),
+    # ---- dlx sweep: the search space
+    ("sweep-nothing-swept", ["sweep", *TINY], 2, ["nothing to sweep", "optim.lr=0.1,0.01"]),
+    ("sweep-interval-one-bound", ["sweep", *TINY, "optim.lr=interval(1,)"], 2, ["malformed override", "key=value"]),
+    ("sweep-log-from-zero", ["sweep", *TINY, "optim.lr=tag(log,interval(0,1))"], 2,
+     ["tag(log, ...) needs a lower bound above 0", "got 0"]),
+    ("sweep-interval-reversed", ["sweep", *TINY, "optim.lr=interval(0.1,0.001)"], 2, ["needs low < high"]),
+    ("sweep-range-empty", ["sweep", *TINY, "trainer.batch_size=range(64,16)"], 2, ["empty or descending",
+                                                                                   "counts up"]),
+    ("sweep-unknown-tag", ["sweep", *TINY, "optim.lr=tag(ln,interval(0.1,1))"], 2,
+     ["unknown tag 'ln'", "only tag(log, ...)"]),
+    ("sweep-glob", ["sweep", *TINY, "optim=glob(*)"], 2, ["glob() is not supported", "list the values"]),
+    ("sweep-unknown-key", ["sweep", *TINY, "optim.lrr=interval(0.001,0.1)"], 2,
+     ["unknown key 'optim.lrr'", "did you mean 'optim.lr'"]),
+    ("sweep-unknown-choice", ["sweep", *TINY, "optim=adam,sgdd"], 2, ["unknown optim 'sgdd'", "did you mean 'sgd'"]),
+    ("sweep-bad-value", ["sweep", *TINY, "optim.lr=0.1,-1"], 2, ["optim.lr", "must be > 0"]),
+    ("sweep-interval-of-int", ["sweep", *TINY, "trainer.batch_size=interval(16,64)"], 2,
+     ["trainer.batch_size", "use range(low, high)"]),
+    ("sweep-key-twice", ["sweep", *TINY, "optim.lr=0.1,0.01", "optim.lr=0.2,0.3"], 2,
+     ["'optim.lr' is swept twice", "one sweep"]),
+    # ---- dlx sweep: options
+    ("sweep-sampler-unknown", ["sweep", *TINY, "optim.lr=0.1,0.01", "--sampler", "bayes"], 2,
+     ["unknown sampler 'bayes'", "grid, random, tpe"]),
+    ("sweep-grid-of-interval", ["sweep", *TINY, "optim.lr=interval(0.001,0.1)", "--sampler", "grid"], 2,
+     ["is continuous", "--sampler random"]),
+    ("sweep-trials-zero", ["sweep", *TINY, "optim.lr=0.1,0.01", "--trials", "0"], 2, ["--trials must be at least 1"]),
+    ("sweep-jobs-negative", ["sweep", *TINY, "optim.lr=0.1,0.01", "--jobs", "-1"], 2, ["--jobs must be 0", "got -1"]),
+    ("sweep-direction-up", ["sweep", *TINY, "optim.lr=0.1,0.01", "--direction", "up"], 2,
+     ["--direction up", "min or max"]),
+    ("sweep-metric-test", ["sweep", *TINY, "optim.lr=0.1,0.01", "--metric", "test_acc"], 2,
+     ["--metric test_acc", "a validation metric"]),
+    ("sweep-seed-not-int", ["sweep", "optim.lr=0.1,0.01", "--seed", "abc"], 2,
+     ["Invalid value for '--seed'", "dlx sweep --help"]),
+    ("sweep-option-typo", ["sweep", "--trails", "3", "optim.lr=0.1,0.01"], 2,
+     ["No such option: --trails", "--trials"]),
+    ("sweep-storage-unknown", ["sweep", *TINY, "optim.lr=0.1,0.01", "--storage", "nosuch://db"], 2,
+     ["cannot open the study storage nosuch://db", "sqlite:///"]),
+    ("sweep-test-without-cv", ["sweep", *TINY, "optim.lr=0.1,0.01", "--test"], 2,
+     ["--test refits the best trial of a --cv sweep", "trials.csv"]),
+    ("sweep-cv-one-fold", ["sweep", *TINY, "optim.lr=0.1,0.01", "--cv", "1"], 2, ["--cv needs at least 2 folds"]),
+    ("sweep-cv-and-prune", ["sweep", *TINY, "optim.lr=0.1,0.01", "--cv", "3", "--prune"], 2,
+     ["--prune", "does not combine with --cv"]),
+    ("sweep-metric-not-measured", ["sweep", *TINY, "optim.lr=0.1,0.01", "--metric", "val_auc"], 1,  # trials fail
+     ["no trial completed", "val_auc is not measured on multiclass data", "choose one of: val_loss"]),
+    # ---- dlx sweep: --resume / --join
+    ("sweep-resume-no-match", ["sweep", "--resume", "nosuch", "output_dir={studies}"], 2,
+     ["no sweep matches 'nosuch'", "folder names"]),
+    ("sweep-resume-no-sweeps", ["sweep", "--resume", "last", "output_dir={runs}"], 2,
+     ["no sweeps in", "dlx sweep key=a,b"]),
+    ("sweep-resume-empty", ["sweep", "--resume", ""], 2, ["--resume needs a sweep", "'last'"]),
+    ("sweep-join-no-match", ["sweep", "--join", "nosuch", "output_dir={studies}"], 2, ["no sweep matches 'nosuch'"]),
+    ("sweep-resume-and-sampler", ["sweep", "--resume", "last", "--sampler", "tpe", "output_dir={studies}"], 2,
+     ["drop --sampler", "as it was created"]),
+    ("sweep-resume-and-space", ["sweep", "--resume", "last", "output_dir={studies}", "optim.lr=0.1,0.2"], 2,
+     ["drop 'optim.lr=0.1,0.2'", "only output_dir"]),
+    ("sweep-resume-and-join", ["sweep", "--resume", "last", "--join", "last"], 2, ["drop --join"]),
+    ("sweep-resume-and-cv", ["sweep", "--resume", "last", "--cv", "3"], 2, ["--cv is fixed", "drop it"]),
+    ("sweep-resume-grid-trials", ["sweep", "--resume", "last", "--trials", "5", "output_dir={studies}"], 2,
+     ["--trials cannot change a grid sweep", "every combination once"]),
+    # ---- dlx cv
+    ("cv-folds-one", ["cv", *TINY, "--folds", "1"], 2, ["--folds must be at least 2", "got 1"]),
+    ("cv-folds-too-many", ["cv", *TINY, "--folds", "5000"], 2, ["--folds 5000", "lower --folds"]),
+    ("cv-folds-not-int", ["cv", "--folds", "five"], 2, ["Invalid value for '--folds'", "dlx cv --help"]),
+    ("cv-repeats-zero", ["cv", *TINY, "--repeats", "0"], 2, ["--repeats must be at least 1"]),
+    ("cv-jobs-zero", ["cv", *TINY, "--jobs", "0"], 2, ["--jobs must be at least 1", "got 0"]),
+    ("cv-sets-data-folds", ["cv", "data.folds=3"], 2, ["sets data.folds", "use --folds"]),
+    ("cv-sweep-override", ["cv", "optim.lr=0.1,0.01"], 2, ["is a sweep", "dlx sweep"]),
+    ("cv-folds-above-class", ["cv", "data=csv", "data.path={csv}/ok.csv", "data.target=label", "--folds", "4"], 2,
+     ["--folds 4", "class '0'", "lower --folds"]),
+    ("cv-resume-no-match", ["cv", "--resume", "nosuch", "output_dir={studies}"], 2,
+     ["no cross-validation matches 'nosuch'", "folder names"]),
+    ("cv-resume-none", ["cv", "--resume", "last", "output_dir={runs}"], 2, ["no cross-validations in", "dlx cv"]),
+    ("cv-resume-empty", ["cv", "--resume", ""], 2, ["--resume needs a cross-validation", "'last'"]),
+    ("cv-resume-other-folds", ["cv", "--resume", "last", "--folds", "3", "output_dir={studies}"], 2,
+     ["was started with --folds 2, not 3"]),
+    ("cv-resume-other-overrides", ["cv", "--resume", "last", "output_dir={studies}", "optim.lr=0.5"], 2,
+     ["not these overrides", "start a new CV"]),
+    # ---- dlx runs
+    ("runs-sort-unknown", ["runs", "--output-dir", "{runs}", "--sort", "nosuch"], 2,
+     ["unknown key 'nosuch'", "such as optim.lr"]),
+    ("runs-where-no-operator", ["runs", "--output-dir", "{runs}", "--where", "badsyntax"], 2,
+     ["bad --where 'badsyntax'", "key=value"]),
+    ("runs-where-not-number", ["runs", "--output-dir", "{runs}", "--where", "optim.lr>abc"], 2,
+     ["'abc' is not a number", "optim.lr holds numbers"]),
+    ("runs-where-unknown-key", ["runs", "--output-dir", "{runs}", "--where", "optim.lrr=1"], 2,
+     ["unknown key 'optim.lrr'"]),
+    ("runs-format-xml", ["runs", "--format", "xml"], 2, ["--format xml", "table, csv, json"]),
+    ("runs-limit-zero", ["runs", "--limit", "0"], 2, ["'--limit'", "greater than or equal to 1"]),
+    ("runs-group-by-unknown", ["runs", "--output-dir", "{runs}", "--group-by", "nosuch"], 2,
+     ["unknown key 'nosuch'"]),
+    ("runs-sweep-unknown", ["runs", "--output-dir", "{studies}", "--sweep", "nosuch"], 2,
+     ["no sweep matches 'nosuch'", "sweeps/"]),
+    ("runs-cv-unknown", ["runs", "--output-dir", "{studies}", "--cv", "nosuch"], 2, ["no cv matches 'nosuch'", "cv/"]),
+    ("runs-empty-store", ["runs", "--output-dir", "{runs}/empty"], 2, ["no runs in", "dlx train"]),
+    # ---- dlx show
+    ("show-no-match", ["show", "nosuch", "--output-dir", "{runs}"], 2, ["no run matches 'nosuch'", "dlx runs --all"]),
+    ("show-ambiguous", ["show", "20", "--output-dir", "{runs}"], 2, ["'20' matches 3 runs", "more of the id"]),
+    ("show-no-runs", ["show", "last", "--output-dir", "{runs}/empty"], 2, ["no runs in", "dlx train"]),
+    ("show-no-argument", ["show"], 2, ["Missing argument", "dlx show --help"]),
+    ("show-unreadable", ["show", "_bad", "--output-dir", "{broken}"], 2,
+     ["cannot read run", "not valid JSON", "delete that folder"]),
+    # ---- dlx compare
+    ("compare-one-unknown", ["compare", "_done", "nosuch", "--output-dir", "{runs}"], 2, ["no run matches 'nosuch'"]),
+    ("compare-nothing", ["compare"], 2, ["name the runs to compare", "--sweep/--cv"]),
+    ("compare-one-run", ["compare", "_done", "--output-dir", "{runs}"], 2, ["at least two readable runs", "got 1"]),
+    ("compare-ids-and-sweep", ["compare", "_done", "--sweep", "last", "--output-dir", "{runs}"], 2,
+     ["give run ids or --sweep/--cv, not both"]),
+    ("compare-format", ["compare", "_done", "_open", "--format", "xml"], 2, ["--format xml", "markdown"]),
+    ("compare-unreadable", ["compare", "_bad", "_half", "--output-dir", "{broken}"], 2,
+     ["cannot read run", "_bad", "delete that folder"]),
+    ("compare-sweep-unknown", ["compare", "--sweep", "nosuch", "--output-dir", "{studies}"], 2,
+     ["no sweep matches 'nosuch'"]),
+    # ---- dlx plot
+    ("plot-unknown-run", ["plot", "nosuch", "--output-dir", "{runs}"], 2, ["no run matches 'nosuch'", "dlx runs"]),
+    ("plot-no-argument", ["plot"], 2, ["Missing argument", "dlx plot --help"]),
+    ("plot-unknown-metric", ["plot", "_done", "--metric", "auc", "--output-dir", "{runs}"], 2,
+     ["no metric 'auc'", "choose from: acc, loss"]),
+    ("plot-bad-format", ["plot", "_done", "-o", "{runs}/curves.txt", "--output-dir", "{runs}"], 2,
+     ["cannot write", "not supported", "png"]),
+    ("plot-no-folder", ["plot", "_done", "-o", "{runs}/nosuch/curves.png", "--output-dir", "{runs}"], 2,
+     ["cannot write", "does not exist"]),
+    ("plot-no-metrics", ["plot", "_half", "--output-dir", "{broken}"], 2, ["has no metrics.csv", "no epoch"]),
 ]
+
+CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of each class
+    "ok.csv": "x1,x2,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(8)),
+    "nan.csv": "x1,x2,label\n1,2,0\n2,,1\n3,4,0\n4,5,1\n",
+    "inf.csv": "x1,x2,label\ninf,2,0\n2,3,1\n3,4,0\n4,5,1\n",
+    "one.csv": "x1,x2,label\n1,2,0\n2,3,0\n3,4,0\n",
+    "text.csv": "x1,x2,label\n1,2,cat\n2,3,dog\n3,4,cat\n",
+    "broken.csv": 'x1,x2,label\n1,2,"0\n',
+    "empty.csv": "",
+}
 
 
 @pytest.fixture(scope="module")
-def runs_home(tmp_path_factory):
-    """An output folder with a finished run and two resumable ones (tiny, trained in-process)."""
-    from dlx import config, experiment
+def home(tmp_path_factory):
+    """The folders the placeholders name (see the module docstring); tiny runs, trained in-process."""
+    from dlx import config, cv, experiment, sweep
 
     home = tmp_path_factory.mktemp("home")
     out = home / "outputs"
@@ -114,13 +308,34 @@ def runs_home(tmp_path_factory):
             (path / "status.json").write_text(json.dumps({"status": "running"}))
     (out / "empty").mkdir()
     (out / "summary-file.txt").write_text("not a folder\n")
-    yield out
+
+    studies = home / "studies"
+    sweep.start([*TINY, "optim.lr=0.1,0.01", f"output_dir={studies}"], jobs=0)  # created, no trial run
+    cv.cross_validate([*TINY, f"output_dir={studies}"], 2)
+
+    broken = home / "broken" / "runs"
+    (broken / "2026-01-01_00-00-00_bad").mkdir(parents=True)
+    (broken / "2026-01-01_00-00-00_bad" / "summary.json").write_text("{half-writ")
+    (broken / "2026-01-01_00-00-01_half").mkdir()
+    (broken / "2026-01-01_00-00-01_half" / "status.json").write_text(json.dumps({"status": "running"}))
+
+    csv = home / "csv"
+    csv.mkdir()
+    for name, text in CSV_FILES.items():
+        (csv / name).write_text(text)
+    yield {"{runs}": str(out), "{studies}": str(studies), "{broken}": str(broken.parent), "{csv}": str(csv)}
     shutil.rmtree(home, ignore_errors=True)
 
 
+def fill(arg: str, places: dict) -> str:
+    for placeholder, path in places.items():
+        arg = arg.replace(placeholder, path)
+    return arg
+
+
 @pytest.mark.parametrize("argv, code, fragments", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_one_clear_line(dlx, runs_home, argv, code, fragments):
-    result = dlx(*(a.replace("{runs}", str(runs_home)) for a in argv))
+def test_bad_input_is_one_clear_line(dlx, home, argv, code, fragments):
+    result = dlx(*(fill(a, home) for a in argv))
     lines = [line for line in result.err.splitlines() if line.strip()]
     assert result.code == code, result.err
     assert len(lines) == 1, result.err
@@ -131,8 +346,15 @@ def test_bad_input_is_one_clear_line(dlx, runs_home, argv, code, fragments):
 
 
 def test_table_is_big_enough():
-    assert len(CASES) >= 30
+    assert len(CASES) >= 150
+    assert {c[1][0] for c in CASES} >= {"train", "list", "data", "sweep", "cv", "runs", "show", "compare", "plot"}
     assert len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_bare_dlx_prints_its_help(dlx):
+    result = dlx()
+    assert result.code == 0 and result.err == ""
+    assert "Commands:" in result.out and "error" not in result.out
 
 
 @pytest.mark.slow

@@ -47,9 +47,15 @@ def kfold(y: np.ndarray, task: str, folds: int, fold: int, seed: int, repeat: in
     """
     from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
 
+    if len(y) < folds:
+        raise DataError(f"data.folds={folds} but train+val has only {len(y)} samples; lower data.folds")
     if groups is not None:
         train, val = _group_kfold(len(y), groups, folds, fold, seed, repeat)
     else:
+        smallest = int(np.unique(y, return_counts=True)[1].min()) if task != "regression" else folds
+        if smallest < folds:
+            raise DataError(f"data.folds={folds} but the smallest class has only {smallest} train+val samples; "
+                            "stratified folds need at least data.folds per class — lower data.folds")
         cls = RepeatedKFold if task == "regression" else RepeatedStratifiedKFold
         splitter = cls(n_splits=folds, n_repeats=repeat + 1, random_state=seed)
         train, val = list(splitter.split(np.zeros(len(y)), _stratify(y, task)))[repeat * folds + fold]

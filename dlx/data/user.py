@@ -53,7 +53,8 @@ def _existing(path: Optional[str], name: str, what: str) -> Path:
         raise DataError(f"{name} needs data.path: the {what} to read, e.g. data.path=/path/to/it")
     p = Path(path).expanduser()
     if not p.exists():
-        raise DataError(f"{name}: {what} not found: {p}")
+        raise DataError(f"{name}: {what} not found: {p}; check data.path (a relative path starts from "
+                        "the folder dlx runs in)")
     return p
 
 
@@ -87,6 +88,19 @@ def _check_missing(frame, path: Path, dropna: bool):
                     f"{int(rows.sum())} row(s)")
 
 
+def _check_finite(frame, path: Path) -> None:
+    """inf / -inf read as numbers, then turn every loss into NaN: stop and say where."""
+    import pandas as pd
+
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_float_dtype(values) and np.isinf(values.to_numpy()).any():
+            lines = (frame.index[np.isinf(values.to_numpy())][:3] + 2).tolist()
+            raise DataError(f"{path.name}: column '{column}' has an infinite value (line "
+                            f"{', '.join(map(str, lines))}); replace it with a finite number or leave the "
+                            "column out with data.features=[...]")
+
+
 def _columns(df, cfg: CSVConfig, path: Path) -> list[str]:
     if not cfg.target:
         raise DataError(f"csv needs data.target: the column to predict; columns: {', '.join(map(str, df.columns))}")
@@ -106,6 +120,12 @@ def _columns(df, cfg: CSVConfig, path: Path) -> list[str]:
                         "a group column is neither")
     features = list(cfg.features) if cfg.features else [c for c in df.columns
                                                          if c not in (cfg.target, cfg.group_col)]
+    if cfg.target in features:
+        raise DataError(f"data.features lists the target '{cfg.target}'; the model cannot see what it predicts, "
+                        "so drop it from data.features")
+    if len(set(features)) < len(features):
+        twice = next(c for c in features if features.count(c) > 1)
+        raise DataError(f"data.features lists '{twice}' twice; give each column once")
     if not features:
         raise DataError(f"{path.name}: no feature columns left besides the target '{cfg.target}'")
     return features
@@ -160,6 +180,7 @@ def load_csv(cfg: CSVConfig) -> RawData:
     frame = _check_missing(df[features + [cfg.target] + groups], path, cfg.dropna)
     if len(frame) == 0:
         raise DataError(f"{path.name}: no rows left to learn from")
+    _check_finite(frame, path)
     task = infer_task(frame[cfg.target]) if cfg.task == "auto" else cfg.task
     y, classes = _encode_target(frame[cfg.target], task, path)
     if task != "regression" and len(classes) == 2:
