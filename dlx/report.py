@@ -110,7 +110,7 @@ def models_table(entries) -> Table:
     for column in ("model", "input", "what it is"):
         table.add_column(column)
     for e in entries:
-        table.add_row(e.name, e.meta.get("inputs", ""), e.meta.get("summary", ""))
+        table.add_row(e.name, ", ".join(e.meta.get("accepts", ())), e.meta.get("summary", ""))
     return table
 
 

@@ -63,7 +63,7 @@ class ConvBlock(nn.Module):
         self.conv = nn.Conv2d(c_in, c_out * k, cfg.kernel_size, cfg.stride, conv_padding(cfg),
                               bias=not cfg.batchnorm)  # BN's shift replaces the bias
         self.norm = nn.BatchNorm2d(c_out * k) if cfg.batchnorm else nn.Identity()
-        self.act = activation(cfg.activation, cfg.negative_slope, cfg.maxout_pieces)
+        self.act = activation(cfg.activation, cfg.negative_slope, cfg.maxout_pieces, dim=1)  # over channels
         self.pool = POOLS[cfg.pool](2) if pool else nn.Identity()
 
     def forward(self, x):
@@ -114,7 +114,7 @@ def feature_size(features: nn.Module, input_shape: tuple[int, ...]) -> int:
     return out.numel()
 
 
-@MODELS.register("cnn", schema=CNNConfig, inputs="image",
+@MODELS.register("cnn", schema=CNNConfig, accepts=("image",),
                  summary="conv blocks (+batch norm) + activation + pooling, then 1-2 FC layers")
 def build_cnn(cfg: CNNConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     require_shape("cnn", input_shape, 3, "image (C, H, W)")

@@ -18,7 +18,7 @@ ACTIVATIONS = {
     "elu": lambda: nn.ELU(),
     "gelu": lambda: nn.GELU(),
     "identity": lambda: nn.Identity(),
-    "maxout": lambda pieces=2: Maxout(pieces),  # the layer before it must be k times wider
+    "maxout": lambda pieces=2, dim=-1: Maxout(pieces, dim),  # the layer before it must be k times wider
 }
 
 INITS = ("default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "normal", "zeros")
@@ -29,17 +29,17 @@ def check_activation(name: str) -> None:
         raise unknown("activation", name, ACTIVATIONS)
 
 
-def activation(name: str, negative_slope: float = 0.01, pieces: int = 2) -> nn.Module:
+def activation(name: str, negative_slope: float = 0.01, pieces: int = 2, dim: int = -1) -> nn.Module:
     """A fresh activation module by name (`relu`, `tanh`, ...).
 
-    `maxout` takes the max over `pieces` inputs per output, so the layer before it
-    must be `widen(name, pieces)` times wider (see `Maxout`).
+    `maxout` takes the max over `pieces` inputs per output along `dim` (-1 after a Linear,
+    1 after a Conv), so the layer before it must be `widen(name, pieces)` times wider.
     """
     check_activation(name)
     if name == "leaky_relu":
         return ACTIVATIONS[name](negative_slope)
     if name == "maxout":
-        return ACTIVATIONS[name](pieces)
+        return ACTIVATIONS[name](pieces, dim)
     return ACTIVATIONS[name]()
 
 
@@ -51,20 +51,21 @@ def widen(name: str, pieces: int) -> int:
 class Maxout(nn.Module):
     """Maxout (Goodfellow et al. 2013): each output is the max of k linear pieces.
 
-    The k pieces are k consecutive channels of the previous Linear/Conv layer, which is
-    therefore k times wider: (B, k*C, ...) -> (B, C, ...).
+    The k pieces are k consecutive features (dim=-1, after a Linear) or channels (dim=1,
+    after a Conv) of the previous layer, which is therefore k times wider: k*C -> C.
     """
 
-    def __init__(self, pieces: int):
+    def __init__(self, pieces: int, dim: int = -1):
         super().__init__()
-        self.pieces = pieces
+        self.pieces, self.dim = pieces, dim
 
     def forward(self, x):
-        b, c = x.shape[:2]
-        return x.view(b, c // self.pieces, self.pieces, *x.shape[2:]).amax(dim=2)  # (B, C, ...)
+        dim = self.dim % x.dim()
+        grouped = x.unflatten(dim, (x.shape[dim] // self.pieces, self.pieces))  # (..., C, k, ...)
+        return grouped.amax(dim=dim + 1)
 
     def extra_repr(self) -> str:
-        return f"pieces={self.pieces}"
+        return f"pieces={self.pieces}, dim={self.dim}"
 
 
 def check_activation_keys(cfg) -> None:

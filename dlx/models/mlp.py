@@ -50,7 +50,7 @@ class MLP(nn.Module):
         return self.net(x)
 
 
-@MODELS.register("mlp", schema=MLPConfig, inputs="any (flattened)",
+@MODELS.register("mlp", schema=MLPConfig, accepts=("image", "sequence", "tabular"),
                  summary="fully-connected layers (+ batch norm, dropout)")
 def build_mlp(cfg: MLPConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     model = MLP(cfg, flat_features(input_shape), num_outputs)

@@ -87,10 +87,10 @@ def build_recurrent(cfg: RecurrentConfig, input_shape: tuple[int, ...], num_outp
     return model
 
 
-_INPUTS = "image (rows as steps), sequence, tabular"
-MODELS.register("rnn", schema=RNNConfig, inputs=_INPUTS,
+_ACCEPTS = ("image", "sequence", "tabular")
+MODELS.register("rnn", schema=RNNConfig, accepts=_ACCEPTS,
                 summary="Elman RNN (tanh or relu) over rows / steps / features")(build_recurrent)
-MODELS.register("lstm", schema=RecurrentConfig, inputs=_INPUTS,
+MODELS.register("lstm", schema=RecurrentConfig, accepts=_ACCEPTS,
                 summary="LSTM over rows / steps / features")(build_recurrent)
-MODELS.register("gru", schema=RecurrentConfig, inputs=_INPUTS,
+MODELS.register("gru", schema=RecurrentConfig, accepts=_ACCEPTS,
                 summary="GRU over rows / steps / features")(build_recurrent)

@@ -110,7 +110,7 @@ def zero_last_norms(model: nn.Module) -> None:
             nn.init.zeros_(last.weight)
 
 
-@MODELS.register("resnet", schema=ResNetConfig, inputs="image",
+@MODELS.register("resnet", schema=ResNetConfig, accepts=("image",),
                  summary="residual network: ImageNet depths 18-152, CIFAR depths 20-110")
 def build_resnet(cfg: ResNetConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     require_shape("resnet", input_shape, 3, "image (C, H, W)")

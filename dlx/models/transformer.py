@@ -150,7 +150,7 @@ class Transformer(nn.Module):
         return self.head(z)
 
 
-@MODELS.register("transformer", schema=TransformerConfig, inputs="image (patches or rows), sequence, tabular",
+@MODELS.register("transformer", schema=TransformerConfig, accepts=("image", "sequence", "tabular"),
                  summary="encoder of multi-head self-attention blocks, [CLS] or mean pooling")
 def build_transformer(cfg: TransformerConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     model = Transformer(cfg, input_shape, num_outputs)
