@@ -17,14 +17,14 @@ POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 @dataclass
 class CNNConfig:
     name: str = "cnn"
-    channels: list[int] = field(default_factory=lambda: [32, 64])  # one conv block per entry
+    channels: list[int] = field(default_factory=lambda: [32, 32, 64, 64])  # one conv block per entry
     kernel_size: int = 3
     stride: int = 1
     padding: str = "same"  # same | an integer
     pool: str = "max"  # max | avg
-    pool_every: int = 1  # pool after every block (1) or every second one (2)
+    pool_every: int = 2  # pool after every block (1) or every second one (2)
     fc: list[int] = field(default_factory=lambda: [128])  # hidden fully-connected widths: [] | [a] | [a, b]
-    dropout: float = 0.0  # before each fully-connected layer
+    dropout: float = 0.25  # before each fully-connected layer
     batchnorm: bool = True  # BatchNorm2d after each convolution, before the activation
     activation: str = "relu"
     negative_slope: float = 0.01  # leaky_relu only

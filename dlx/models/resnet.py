@@ -32,7 +32,7 @@ class ResNetConfig:
     name: str = "resnet"
     depth: int = 20  # 18 | 34 | 50 | 101 | 152 (ImageNet) or 20 | 32 | 44 | 56 | 110 (CIFAR)
     block: str = "auto"  # auto (the paper's for this depth) | basic | bottleneck
-    width: int = 16  # channels of the first stage; doubled at each later stage
+    width: int = 32  # channels of the first stage; doubled at each later stage
     stem: str = "auto"  # auto | imagenet (7x7/2 conv + max-pool) | small (3x3/1 conv)
     dropout: float = 0.0  # before the output layer
     activation: str = "relu"  # any but maxout (it would change the block's widths)
