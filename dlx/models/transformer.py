@@ -23,13 +23,13 @@ from dlx.registry import MODELS
 class TransformerConfig:
     name: str = "transformer"
     d_model: int = 64
-    heads: int = 4
+    heads: int = 8
     layers: int = 2
     ff_dim: int = 128  # hidden width of each block's feed-forward network
     dropout: float = 0.1
     positional: str = "learned"  # learned | sinusoidal
     pool: str = "cls"  # cls: a learned [CLS] token | mean: the mean of the tokens
-    tokens: str = "patches"  # images: patches | rows
+    tokens: str = "rows"  # images: rows | patches
     patch_size: int = 2  # tokens=patches only; must divide the image's height and width
     tabular: str = "per_feature"  # per_feature | one_step
     activation: str = "gelu"  # in the feed-forward network
