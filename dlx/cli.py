@@ -93,7 +93,7 @@ def models_show(
     depth: Annotated[Optional[int], typer.Option("--depth", "-d", min=0,
                                                  help="Fold layers below this depth into their parent.")] = None,
 ):
-    """Layer, output shape and parameters of model NAME built for the chosen data (data=..., model.key=...)."""
+    """Show model NAME layer by layer: output shape and parameters, for the chosen data and keys."""
     from dlx import config, report
     from dlx.errors import ConfigError
     from dlx.models.summary import describe

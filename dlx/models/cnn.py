@@ -23,8 +23,8 @@ class CNNConfig:
     padding: str = "same"  # same | an integer
     pool: str = "max"  # max | avg
     pool_every: int = 2  # pool after every block (1) or every second one (2)
-    fc: list[int] = field(default_factory=lambda: [128])  # hidden fully-connected widths: [] | [a] | [a, b]
-    dropout: float = 0.25  # before each fully-connected layer
+    fc: list[int] = field(default_factory=lambda: [256])  # hidden fully-connected widths: [] | [a] | [a, b]
+    dropout: float = 0.5  # before each fully-connected layer
     batchnorm: bool = True  # BatchNorm2d after each convolution, before the activation
     activation: str = "relu"
     negative_slope: float = 0.01  # leaky_relu only
