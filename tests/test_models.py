@@ -99,7 +99,7 @@ def test_mlp_batchnorm_replaces_the_bias():
 
 @pytest.mark.parametrize("f,c_in,c_out", [(3, 1, 32), (5, 3, 8)])
 def test_conv_layer_has_f_f_cin_cout_plus_cout_parameters(f, c_in, c_out):
-    cfg = model_cfg("cnn", channels=[c_out], kernel_size=f, batchnorm=False, fc=[])
+    cfg = model_cfg("cnn", channels=[c_out], kernel_size=f, batchnorm=False, fc=[], pool_every=1)
     model = build(cfg, (c_in, 8, 8), 10)
     conv = [m for m in model.modules() if isinstance(m, nn.Conv2d)][0]
     assert count_parameters(conv) == f * f * c_in * c_out + c_out
@@ -279,7 +279,7 @@ def test_bad_configs_fail_in_the_schema(name, overrides, match):
 
 def test_patch_size_must_divide_the_image():
     with pytest.raises(ConfigError, match="patch_size 3"):
-        build(model_cfg("transformer", patch_size=3), (1, 8, 8), 10)
+        build(model_cfg("transformer", tokens="patches", patch_size=3), (1, 8, 8), 10)
 
 
 def test_cnn_that_shrinks_the_image_to_nothing_says_so():

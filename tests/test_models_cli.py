@@ -60,7 +60,7 @@ def test_models_show_folds_deep_layers(dlx):
     (["train", "model=cnn", "model.init=he"], "unknown init 'he'"),
     (["train", "model=resnet", "model.depth=19"], "no resnet of depth 19"),
     (["train", "model=transformer", "model.heads=5"], "must divide d_model"),
-    (["models", "show", "transformer", "model.patch_size=3"], "patch_size 3 does not divide"),
+    (["models", "show", "transformer", "model.tokens=patches", "model.patch_size=3"], "patch_size 3 does not divide"),
 ])
 def test_bad_model_configs_are_one_line_and_exit_2(dlx, args, match):
     result = dlx(*args)
