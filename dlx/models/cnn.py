@@ -17,7 +17,7 @@ POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 @dataclass
 class CNNConfig:
     name: str = "cnn"
-    channels: list[int] = field(default_factory=lambda: [32, 32, 64, 64])  # one conv block per entry
+    channels: list[int] = field(default_factory=lambda: [64, 64, 128, 128])  # one conv block per entry
     kernel_size: int = 3
     stride: int = 1
     padding: str = "same"  # same | an integer
