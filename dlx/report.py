@@ -136,7 +136,7 @@ def print_model_summary(summary, title: str, depth: int | None = None) -> None:
     line += f", {frozen:,} frozen)" if frozen else ")"
     out = summary.rows[0].output_shape or ()
     console.print(f"{line} · input (B, {', '.join(map(str, summary.input_shape))}) -> output "
-                  f"({', '.join(map(str, out))})", highlight=False)
+                  f"({', '.join(map(str, out))})", highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- list (issue 4)
