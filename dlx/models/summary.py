@@ -52,8 +52,8 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...], batch: int = 2) ->
     was_training = model.training
     model.eval()
     try:
-        device = next(model.parameters()).device if any(True for _ in model.parameters()) else "cpu"
-        model(torch.zeros(batch, *input_shape, device=device))
+        param = next(model.parameters(), None)
+        model(torch.zeros(batch, *input_shape, device=param.device if param is not None else "cpu"))
     finally:
         for h in hooks:
             h.remove()
