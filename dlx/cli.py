@@ -79,6 +79,42 @@ def train(
 
 # ---------------------------------------------------------------- models (issue 3)
 
+models_app = typer.Typer(help="List the models, or show one layer by layer.", no_args_is_help=False,
+                         invoke_without_command=True, rich_markup_mode=None)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback()
+def models(ctx: typer.Context):
+    """List the registered models (`dlx models show NAME` for one of them)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from dlx import report
+    from dlx.registry import MODELS, load_components
+
+    load_components()
+    report.console.print(report.models_table([MODELS.get(n) for n in MODELS.names()]))
+
+
+@models_app.command("show")
+def models_show(
+    name: Annotated[str, typer.Argument(help="A model: mlp, cnn, resnet, rnn, lstm, gru, transformer.")],
+    overrides: Overrides = None,
+    depth: Annotated[Optional[int], typer.Option("--depth", "-d", min=0,
+                                                 help="Fold layers below this depth into their parent.")] = None,
+):
+    """Show model NAME layer by layer: output shape and parameters, for the chosen data and keys."""
+    from dlx import config, report
+    from dlx.errors import ConfigError
+    from dlx.models.summary import describe
+
+    overrides = list(overrides or [])
+    if any(o.split("=", 1)[0].lstrip("+~") == "model" for o in overrides):
+        raise ConfigError(f"the model is NAME ('{name}'); drop the model=... override")
+    exp = config.load([f"model={name}", *overrides])
+    _model, summary, _bundle = describe(exp)
+    report.print_model_summary(summary, f"{name} on {exp.data.name}", depth)
+
 
 # ---------------------------------------------------------------- list, optim/scheduler/loss (issue 4)
 

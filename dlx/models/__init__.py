@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 
-from dlx.models import mlp  # noqa: F401  (registers)
+from dlx.models import cnn, mlp, recurrent, resnet, transformer  # noqa: F401  (registers)
 from dlx.registry import MODELS
 
 

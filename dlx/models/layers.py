@@ -1,4 +1,4 @@
-"""Layers shared by every model family: activations by name and weight initialisation."""
+"""Layers shared by every model family: activations by name, maxout and weight initialisation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from dlx.errors import ConfigError, unknown
+from dlx.errors import ConfigError, require, unknown
 
 ACTIVATIONS = {
     "sigmoid": lambda: nn.Sigmoid(),
@@ -18,6 +18,7 @@ ACTIVATIONS = {
     "elu": lambda: nn.ELU(),
     "gelu": lambda: nn.GELU(),
     "identity": lambda: nn.Identity(),
+    "maxout": lambda pieces=2, dim=-1: Maxout(pieces, dim),  # the layer before it must be k times wider
 }
 
 INITS = ("default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "normal", "zeros")
@@ -28,12 +29,53 @@ def check_activation(name: str) -> None:
         raise unknown("activation", name, ACTIVATIONS)
 
 
-def activation(name: str, negative_slope: float = 0.01) -> nn.Module:
-    """A fresh activation module by name (`relu`, `tanh`, ...)."""
+def activation(name: str, negative_slope: float = 0.01, pieces: int = 2, dim: int = -1) -> nn.Module:
+    """A fresh activation module by name (`relu`, `tanh`, ...).
+
+    `maxout` takes the max over `pieces` inputs per output along `dim` (-1 after a Linear,
+    1 after a Conv), so the layer before it must be `widen(name, pieces)` times wider.
+    """
     check_activation(name)
     if name == "leaky_relu":
         return ACTIVATIONS[name](negative_slope)
+    if name == "maxout":
+        return ACTIVATIONS[name](pieces, dim)
     return ACTIVATIONS[name]()
+
+
+def widen(name: str, pieces: int) -> int:
+    """How many times wider the layer before activation `name` must be (maxout: k)."""
+    return pieces if name == "maxout" else 1
+
+
+class Maxout(nn.Module):
+    """Maxout (Goodfellow et al. 2013): each output is the max of k linear pieces.
+
+    The k pieces are k consecutive features (dim=-1, after a Linear) or channels (dim=1,
+    after a Conv) of the previous layer, which is therefore k times wider: k*C -> C.
+    """
+
+    def __init__(self, pieces: int, dim: int = -1):
+        super().__init__()
+        self.pieces, self.dim = pieces, dim
+
+    def forward(self, x):
+        dim = self.dim % x.dim()
+        grouped = x.unflatten(dim, (x.shape[dim] // self.pieces, self.pieces))  # (..., C, k, ...)
+        return grouped.amax(dim=dim + 1)
+
+    def extra_repr(self) -> str:
+        return f"pieces={self.pieces}, dim={self.dim}"
+
+
+def check_activation_keys(cfg) -> None:
+    """The checks every schema with `activation`, `maxout_pieces`, `init` keys shares."""
+    check_activation(cfg.activation)
+    pieces = getattr(cfg, "maxout_pieces", 2)  # absent where maxout does not apply (resnet)
+    require(pieces >= 2, "maxout_pieces", f"must be >= 2, got {pieces}")
+    require(cfg.negative_slope >= 0, "negative_slope", f"must be >= 0, got {cfg.negative_slope}")
+    check_init(cfg.init)
+    require(cfg.init_std > 0, "init_std", f"must be > 0, got {cfg.init_std}")
 
 
 def check_init(name: str) -> None:
@@ -52,10 +94,7 @@ def init_weights(model: nn.Module, name: str, std: float = 0.01, nonlinearity: s
     if name == "default":
         return
     gain_for = "leaky_relu" if nonlinearity == "leaky_relu" else "relu"
-    for module in model.modules():
-        if not isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
-            continue
-        w = module.weight
+    for w, bias in _weights(model):
         if name == "xavier_uniform":
             nn.init.xavier_uniform_(w)
         elif name == "xavier_normal":
@@ -68,8 +107,19 @@ def init_weights(model: nn.Module, name: str, std: float = 0.01, nonlinearity: s
             nn.init.normal_(w, 0.0, std)
         elif name == "zeros":
             nn.init.zeros_(w)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
+        if bias is not None:
+            nn.init.zeros_(bias)
+
+
+def _weights(model: nn.Module):
+    """(weight, bias) of every Linear/Conv layer and every recurrent layer's matrices."""
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            yield module.weight, module.bias
+        elif isinstance(module, nn.RNNBase):
+            for pname, p in module.named_parameters(recurse=False):
+                if pname.startswith("weight_"):  # weight_ih_l0, weight_hh_l0_reverse, ...
+                    yield p, getattr(module, "bias" + pname[len("weight"):], None)
 
 
 def flat_features(input_shape: tuple[int, ...]) -> int:
@@ -80,5 +130,24 @@ def require_shape(model: str, input_shape: tuple[int, ...], ndim: int, what: str
     if len(input_shape) != ndim:
         raise ConfigError(
             f"model '{model}' needs {what} input, but this data has shape {tuple(input_shape)}; "
-            "choose model=mlp for tabular data"
+            "choose model=mlp, rnn, lstm, gru or transformer for tabular data"
         )
+
+
+def as_sequence(input_shape: tuple[int, ...], tabular: str) -> tuple[int, int]:
+    """(steps, features per step) for sequence models; see `to_sequence`."""
+    if len(input_shape) == 3:  # image (C, H, W): one step per row, the row's C*W pixels
+        c, h, w = input_shape
+        return h, c * w
+    if len(input_shape) == 2:  # already a sequence (T, F)
+        return input_shape[0], input_shape[1]
+    if len(input_shape) == 1:
+        return (input_shape[0], 1) if tabular == "per_feature" else (1, input_shape[0])
+    raise ConfigError(f"sequence models read images, sequences or tabular rows, not shape {tuple(input_shape)}")
+
+
+def to_sequence(x, steps: int, features: int):
+    """(B, C, H, W) | (B, T, F) | (B, F) -> (B, T, F): rows of an image become time steps."""
+    if x.dim() == 4:
+        x = x.permute(0, 2, 1, 3)  # (B, H, C, W): the row index leads
+    return x.reshape(x.shape[0], steps, features)  # (B, T, F)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from dlx.errors import require
-from dlx.models.layers import activation, check_activation, check_init, flat_features, init_weights
+from dlx.models.layers import activation, check_activation_keys, flat_features, init_weights, widen
 from dlx.registry import MODELS
 
 
@@ -17,6 +17,7 @@ class MLPConfig:
     hidden: list[int] = field(default_factory=lambda: [256, 128])
     activation: str = "relu"
     negative_slope: float = 0.01  # leaky_relu only
+    maxout_pieces: int = 2  # maxout only: linear pieces per unit
     dropout: float = 0.0
     batchnorm: bool = False  # BatchNorm after the linear layer, before the activation
     init: str = "default"
@@ -25,8 +26,7 @@ class MLPConfig:
     def __post_init__(self):
         require(all(h > 0 for h in self.hidden), "hidden", f"widths must be > 0, got {self.hidden}")
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        check_activation(self.activation)
-        check_init(self.init)
+        check_activation_keys(self)
 
 
 class MLP(nn.Module):
@@ -34,11 +34,12 @@ class MLP(nn.Module):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]  # (B, *shape) -> (B, features)
         width = in_features
+        k = widen(cfg.activation, cfg.maxout_pieces)  # maxout: k pieces per unit
         for h in cfg.hidden:
-            layers.append(nn.Linear(width, h, bias=not cfg.batchnorm))  # BN's shift replaces the bias
+            layers.append(nn.Linear(width, h * k, bias=not cfg.batchnorm))  # BN's shift replaces the bias
             if cfg.batchnorm:
-                layers.append(nn.BatchNorm1d(h))
-            layers.append(activation(cfg.activation, cfg.negative_slope))
+                layers.append(nn.BatchNorm1d(h * k))
+            layers.append(activation(cfg.activation, cfg.negative_slope, cfg.maxout_pieces))
             if cfg.dropout > 0:
                 layers.append(nn.Dropout(cfg.dropout))
             width = h
@@ -49,7 +50,8 @@ class MLP(nn.Module):
         return self.net(x)
 
 
-@MODELS.register("mlp", schema=MLPConfig)
+@MODELS.register("mlp", schema=MLPConfig, accepts=("image", "sequence", "tabular"),
+                 summary="fully-connected layers (+ batch norm, dropout)")
 def build_mlp(cfg: MLPConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     model = MLP(cfg, flat_features(input_shape), num_outputs)
     init_weights(model, cfg.init, cfg.init_std, cfg.activation)

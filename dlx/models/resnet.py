@@ -1,0 +1,121 @@
+"""Residual networks (He et al. 2015), built from torchvision's BasicBlock and Bottleneck.
+
+Two families share one assembly: the ImageNet layouts (depth 18, 34, 50, 101, 152: four
+stages, widths w, 2w, 4w, 8w) and the small CIFAR layouts (depth 20, 32, 44, 56, 110 = 6n+2:
+three stages of n basic blocks, widths w, 2w, 4w). Skips are identities, with a 1x1
+projection where the shape changes. The stem adapts to small inputs: ImageNet's 7x7/2 conv
+and 3x3/2 max-pool would leave one pixel of an 8x8 digit, so images under 64 px get a 3x3/1
+conv and no pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from dlx.errors import require
+from dlx.models.layers import activation, check_activation_keys, init_weights, require_shape
+from dlx.registry import MODELS
+
+# depth -> (paper's block, blocks per stage)
+LAYOUTS = {
+    18: ("basic", [2, 2, 2, 2]), 34: ("basic", [3, 4, 6, 3]), 50: ("bottleneck", [3, 4, 6, 3]),
+    101: ("bottleneck", [3, 4, 23, 3]), 152: ("bottleneck", [3, 8, 36, 3]),
+    **{d: ("basic", [(d - 2) // 6] * 3) for d in (20, 32, 44, 56, 110)},
+}
+SMALL_STEM_BELOW = 64  # px: smaller images keep their resolution in the stem
+
+
+@dataclass
+class ResNetConfig:
+    name: str = "resnet"
+    depth: int = 20  # 18 | 34 | 50 | 101 | 152 (ImageNet) or 20 | 32 | 44 | 56 | 110 (CIFAR)
+    block: str = "auto"  # auto (the paper's for this depth) | basic | bottleneck
+    width: int = 32  # channels of the first stage; doubled at each later stage
+    stem: str = "auto"  # auto | imagenet (7x7/2 conv + max-pool) | small (3x3/1 conv)
+    dropout: float = 0.0  # before the output layer
+    activation: str = "relu"  # any but maxout (it would change the block's widths)
+    negative_slope: float = 0.01  # leaky_relu only
+    init: str = "kaiming_normal"
+    init_std: float = 0.01  # init=normal only
+    zero_init_residual: bool = True  # last BN of each block starts at 0: every block starts as identity
+
+    def __post_init__(self):
+        require(self.depth in LAYOUTS, "depth",
+                f"no resnet of depth {self.depth}; choose one of {', '.join(map(str, sorted(LAYOUTS)))}")
+        require(self.block in ("auto", "basic", "bottleneck"), "block",
+                f"must be auto, basic or bottleneck, got {self.block!r}")
+        require(self.width > 0, "width", f"must be > 0, got {self.width}")
+        require(self.stem in ("auto", "imagenet", "small"), "stem",
+                f"must be auto, imagenet or small, got {self.stem!r}")
+        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
+        require(self.activation != "maxout", "activation", "resnet blocks cannot use maxout; choose another")
+        check_activation_keys(self)
+
+
+def make_stem(cfg: ResNetConfig, c_in: int, size: int) -> nn.Sequential:
+    small = cfg.stem == "small" or (cfg.stem == "auto" and size < SMALL_STEM_BELOW)
+    if small:
+        conv = nn.Conv2d(c_in, cfg.width, 3, 1, 1, bias=False)  # (B, w, H, W)
+        return nn.Sequential(conv, nn.BatchNorm2d(cfg.width), make_activation(cfg))
+    conv = nn.Conv2d(c_in, cfg.width, 7, 2, 3, bias=False)  # (B, w, H/2, W/2)
+    return nn.Sequential(conv, nn.BatchNorm2d(cfg.width), make_activation(cfg), nn.MaxPool2d(3, 2, 1))
+
+
+def make_activation(cfg: ResNetConfig) -> nn.Module:
+    return activation(cfg.activation, cfg.negative_slope)
+
+
+class ResNet(nn.Module):
+    def __init__(self, cfg: ResNetConfig, input_shape: tuple[int, int, int], num_outputs: int):
+        super().__init__()
+        from torchvision.models.resnet import BasicBlock, Bottleneck  # lazy: digits runs never pay for it
+
+        paper_block, layout = LAYOUTS[cfg.depth]
+        block = {"basic": BasicBlock, "bottleneck": Bottleneck}[paper_block if cfg.block == "auto" else cfg.block]
+        self.stem = make_stem(cfg, input_shape[0], min(input_shape[1:]))
+        stages, c_in = [], cfg.width
+        for i, n in enumerate(layout):
+            planes = cfg.width * 2 ** i
+            stages.append(make_stage(block, c_in, planes, n, stride=1 if i == 0 else 2))
+            c_in = planes * block.expansion
+        self.stages = nn.Sequential(*stages)
+        for module in self.stages.modules():  # torchvision's blocks hard-code ReLU: swap in ours
+            if isinstance(module, (BasicBlock, Bottleneck)):
+                module.relu = make_activation(cfg)
+        self.pool = nn.AdaptiveAvgPool2d(1)  # (B, C, 1, 1) whatever the input size
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(cfg.dropout), nn.Linear(c_in, num_outputs))
+
+    def forward(self, x):
+        x = self.stages(self.stem(x))  # (B, C, H', W')
+        return self.head(self.pool(x))  # (B, num_outputs)
+
+
+def make_stage(block, c_in: int, planes: int, n: int, stride: int) -> nn.Sequential:
+    """n blocks; the first projects the skip (1x1 conv + BN) when the shape changes."""
+    out = planes * block.expansion
+    down = None
+    if stride != 1 or c_in != out:
+        down = nn.Sequential(nn.Conv2d(c_in, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+    blocks = [block(c_in, planes, stride, down)] + [block(out, planes) for _ in range(n - 1)]
+    return nn.Sequential(*blocks)
+
+
+def zero_last_norms(model: nn.Module) -> None:
+    """Zero the last BN of each residual branch (Goyal et al. 2017), as torchvision offers."""
+    for module in model.modules():
+        last = getattr(module, "bn3", None) or getattr(module, "bn2", None)
+        if last is not None and hasattr(module, "downsample"):
+            nn.init.zeros_(last.weight)
+
+
+@MODELS.register("resnet", schema=ResNetConfig, accepts=("image",),
+                 summary="residual network: ImageNet depths 18-152, CIFAR depths 20-110")
+def build_resnet(cfg: ResNetConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    require_shape("resnet", input_shape, 3, "image (C, H, W)")
+    model = ResNet(cfg, input_shape, num_outputs)
+    init_weights(model, cfg.init, cfg.init_std, cfg.activation)
+    if cfg.zero_init_residual:
+        zero_last_norms(model)
+    return model

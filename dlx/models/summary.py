@@ -1,0 +1,93 @@
+"""A layer-by-layer account of a model (as torchinfo gives): output shapes and parameters.
+
+Each row counts only the parameters a module holds itself (not its children's), so the
+column sums to the exact total, and a module used twice (a shared activation) counts once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class LayerRow:
+    name: str  # dotted path, "" for the model itself
+    kind: str  # class name
+    depth: int
+    output_shape: tuple | None  # with the batch dimension as "B"; None if never called
+    params: int  # held by this module itself
+    trainable: int
+    recursive: int  # held by this module and everything inside it
+
+
+@dataclass
+class ModelSummary:
+    rows: list[LayerRow]
+    total: int
+    trainable: int
+    input_shape: tuple
+
+
+def shape_of(output) -> tuple | None:
+    """The shape of a module's output; for a tuple (an RNN's (out, h)), its first tensor."""
+    if isinstance(output, torch.Tensor):
+        return ("B", *output.shape[1:])
+    if isinstance(output, (tuple, list)) and output:
+        return shape_of(output[0])
+    return None
+
+
+@torch.no_grad()
+def summarize(model: nn.Module, input_shape: tuple[int, ...], batch: int = 2) -> ModelSummary:
+    """Run one zero batch through `model` (eval mode) and record every module's output shape."""
+    shapes: dict[nn.Module, tuple | None] = {}
+
+    def record(module, _inputs, output) -> None:  # a hook that returned a value would replace the output
+        shapes.setdefault(module, shape_of(output))  # first call wins: a shared ReLU runs twice per block
+
+    hooks = [m.register_forward_hook(record) for m in model.modules()]
+    was_training = model.training
+    model.eval()
+    try:
+        param = next(model.parameters(), None)
+        model(torch.zeros(batch, *input_shape, device=param.device if param is not None else "cpu"))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    rows = []
+    for name, module in model.named_modules():
+        own = list(module.parameters(recurse=False))
+        rows.append(LayerRow(name, type(module).__name__, name.count(".") + 1 if name else 0, shapes.get(module),
+                             sum(p.numel() for p in own), sum(p.numel() for p in own if p.requires_grad),
+                             sum(p.numel() for p in module.parameters())))
+    params = list(model.parameters())
+    return ModelSummary(rows, sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad),
+                        tuple(input_shape))
+
+
+def visible_rows(summary: ModelSummary, depth: int | None = None) -> list[tuple[LayerRow, int]]:
+    """(row, parameters to show) down to `depth`; a row at the limit shows its whole subtree,
+    so the column still sums to the total."""
+    shown = []
+    for row in summary.rows:
+        if depth is not None and row.depth > depth:
+            continue
+        folded = depth is not None and row.depth == depth
+        shown.append((row, row.recursive if folded else row.params))
+    return shown
+
+
+def describe(exp) -> tuple[nn.Module, ModelSummary, object]:
+    """Build `exp`'s model for `exp`'s data (shape and outputs) and summarise it."""
+    from dlx import data, models
+    from dlx.losses import build_loss
+
+    bundle = data.build(exp.data)
+    reg = exp.regularizer
+    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
+    model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm)
+    return model, summarize(model, bundle.input_shape), bundle

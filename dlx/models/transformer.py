@@ -1,0 +1,158 @@
+"""Transformer encoder (pre-norm): tokens -> [self-attention, feed-forward] blocks -> pooled head.
+
+Tokens: an image becomes non-overlapping `patch_size` x `patch_size` patches (`tokens: patches`,
+as in ViT) or its rows (`tokens: rows`); a sequence (T, F) gives T tokens; a tabular row (F,)
+gives one token per feature (`tabular: per_feature`) or a single token (`tabular: one_step`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dlx.errors import ConfigError, require
+from dlx.models.layers import activation, as_sequence, check_activation_keys, init_weights, to_sequence, widen
+from dlx.registry import MODELS
+
+
+@dataclass
+class TransformerConfig:
+    name: str = "transformer"
+    d_model: int = 64
+    heads: int = 8
+    layers: int = 2
+    ff_dim: int = 128  # hidden width of each block's feed-forward network
+    dropout: float = 0.1
+    positional: str = "learned"  # learned | sinusoidal
+    pool: str = "cls"  # cls: a learned [CLS] token | mean: the mean of the tokens
+    tokens: str = "rows"  # images: rows | patches
+    patch_size: int = 2  # tokens=patches only; must divide the image's height and width
+    tabular: str = "per_feature"  # per_feature | one_step
+    activation: str = "gelu"  # in the feed-forward network
+    negative_slope: float = 0.01  # leaky_relu only
+    maxout_pieces: int = 2  # maxout only
+    init: str = "default"
+    init_std: float = 0.02  # init=normal only
+
+    def __post_init__(self):
+        for key in ("d_model", "heads", "layers", "ff_dim", "patch_size"):
+            require(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
+        require(self.d_model % self.heads == 0, "heads",
+                f"must divide d_model: {self.d_model} is not a multiple of {self.heads} heads")
+        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
+        require(self.positional in ("learned", "sinusoidal"), "positional",
+                f"must be learned or sinusoidal, got {self.positional!r}")
+        require(self.pool in ("cls", "mean"), "pool", f"must be cls or mean, got {self.pool!r}")
+        require(self.tokens in ("patches", "rows"), "tokens", f"must be patches or rows, got {self.tokens!r}")
+        require(self.tabular in ("per_feature", "one_step"), "tabular",
+                f"must be per_feature or one_step, got {self.tabular!r}")
+        check_activation_keys(self)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, d_model: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.qkv = nn.Linear(d_model, 3 * d_model)  # queries, keys, values in one product
+        self.proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x):
+        b, t, d = x.shape  # (B, T, D)
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        # q, k, v: (B, heads, T, head_dim); softmax(q k^T / sqrt(head_dim)) v
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(y.transpose(1, 2).reshape(b, t, d))  # (B, T, D)
+
+
+class FeedForward(nn.Sequential):
+    def __init__(self, cfg: TransformerConfig):
+        k = widen(cfg.activation, cfg.maxout_pieces)
+        super().__init__(nn.Linear(cfg.d_model, cfg.ff_dim * k),
+                         activation(cfg.activation, cfg.negative_slope, cfg.maxout_pieces),
+                         nn.Dropout(cfg.dropout), nn.Linear(cfg.ff_dim, cfg.d_model))
+
+
+class Block(nn.Module):
+    """x + attention(norm(x)), then x + feed-forward(norm(x)): pre-norm trains without warm-up."""
+
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(cfg.d_model)
+        self.attn = SelfAttention(cfg.d_model, cfg.heads, cfg.dropout)
+        self.norm2 = nn.LayerNorm(cfg.d_model)
+        self.ff = FeedForward(cfg)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x):
+        x = x + self.drop(self.attn(self.norm1(x)))  # (B, T, D)
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+class Tokenizer(nn.Module):
+    """Input -> (B, T, D) token embeddings: patches, rows, sequence steps or features."""
+
+    def __init__(self, cfg: TransformerConfig, input_shape: tuple[int, ...]):
+        super().__init__()
+        self.patch = len(input_shape) == 3 and cfg.tokens == "patches"
+        if self.patch:
+            c, h, w = input_shape
+            p = cfg.patch_size
+            if h % p or w % p:
+                raise ConfigError(f"transformer patch_size {p} does not divide the image's {h}x{w} pixels")
+            self.embed = nn.Conv2d(c, cfg.d_model, p, stride=p)  # one linear map per patch
+            self.steps = (h // p) * (w // p)
+        else:
+            self.steps, self.features = as_sequence(input_shape, cfg.tabular)
+            self.embed = nn.Linear(self.features, cfg.d_model)
+
+    def forward(self, x):
+        if self.patch:
+            return self.embed(x).flatten(2).transpose(1, 2)  # (B, D, H/p, W/p) -> (B, T, D)
+        return self.embed(to_sequence(x, self.steps, self.features))  # (B, T, D)
+
+
+def sinusoidal(steps: int, d_model: int) -> torch.Tensor:
+    """Vaswani et al.'s fixed encoding: sin/cos at geometrically spaced frequencies, (T, D)."""
+    pos = torch.arange(steps, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(steps, d_model)
+    table[:, 0::2] = torch.sin(pos * freq)
+    table[:, 1::2] = torch.cos(pos * freq[: d_model // 2])
+    return table
+
+
+class Transformer(nn.Module):
+    def __init__(self, cfg: TransformerConfig, input_shape: tuple[int, ...], num_outputs: int):
+        super().__init__()
+        self.tokens = Tokenizer(cfg, input_shape)
+        self.pool = cfg.pool
+        steps = self.tokens.steps + (1 if cfg.pool == "cls" else 0)
+        self.cls = nn.Parameter(torch.zeros(1, 1, cfg.d_model)) if cfg.pool == "cls" else None
+        if cfg.positional == "learned":
+            self.pos = nn.Parameter(torch.randn(1, steps, cfg.d_model) * 0.02)
+        else:  # a buffer: saved with the weights, never trained
+            self.register_buffer("pos", sinusoidal(steps, cfg.d_model)[None])
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.Sequential(*[Block(cfg) for _ in range(cfg.layers)])
+        self.norm = nn.LayerNorm(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, num_outputs)
+
+    def forward(self, x):
+        z = self.tokens(x)  # (B, T, D)
+        if self.cls is not None:
+            z = torch.cat([self.cls.expand(z.shape[0], -1, -1), z], dim=1)  # (B, 1+T, D)
+        z = self.norm(self.blocks(self.drop(z + self.pos)))
+        z = z[:, 0] if self.pool == "cls" else z.mean(dim=1)  # (B, D)
+        return self.head(z)
+
+
+@MODELS.register("transformer", schema=TransformerConfig, accepts=("image", "sequence", "tabular"),
+                 summary="encoder of multi-head self-attention blocks, [CLS] or mean pooling")
+def build_transformer(cfg: TransformerConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    model = Transformer(cfg, input_shape, num_outputs)
+    init_weights(model, cfg.init, cfg.init_std, cfg.activation)
+    return model
