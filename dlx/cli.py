@@ -42,7 +42,7 @@ def _root(
 Overrides = Annotated[Optional[list[str]], typer.Argument(help=OVERRIDES_HELP, show_default=False)]
 
 
-@app.command(epilog=groups_epilog())
+@app.command(epilog=groups_epilog(), short_help="Train a model, test it, write the run under outputs/runs/.")
 def train(
     overrides: Overrides = None,
     cfg: Annotated[bool, typer.Option("--cfg", help="Print the composed config and exit.")] = False,
@@ -119,7 +119,7 @@ def models_show(
 # ---------------------------------------------------------------- list, optim/scheduler/loss (issue 4)
 
 
-@app.command("list")
+@app.command("list", short_help="List each config group's choices, one line each.")
 def list_choices(
     group: Annotated[Optional[str], typer.Argument(
         help="A config group (model, optim, scheduler, regularizer, loss, data, trainer); all when omitted.",
@@ -139,7 +139,7 @@ def list_choices(
 # ---------------------------------------------------------------- data (issue 5)
 
 
-@app.command("data")
+@app.command("data", short_help="List the datasets, or show one's splits.")
 def data_command(
     name: Annotated[Optional[str], typer.Argument(help="A dataset to load and describe (default: list them).",
                                                   show_default=False)] = None,
@@ -173,7 +173,7 @@ SWEEP_EPILOG = (
 )
 
 
-@app.command(epilog=SWEEP_EPILOG)
+@app.command(epilog=SWEEP_EPILOG, short_help="Search hyper-parameters: grid, random or TPE.")
 def sweep(
     overrides: Overrides = None,
     sampler: Annotated[Optional[str], typer.Option(
@@ -275,7 +275,7 @@ def _sweep_output_dir(overrides: list[str], option: str, settled: dict) -> str:
 # ---------------------------------------------------------------- cv (issue 7)
 
 
-@app.command(epilog=groups_epilog())
+@app.command(epilog=groups_epilog(), short_help="K-fold cross-validation: mean ± std per metric.")
 def cv(
     overrides: Overrides = None,
     folds: Annotated[Optional[int], typer.Option("--folds", "-k", help="Number of folds K (default 5).",
@@ -334,7 +334,7 @@ def _format_option(choices: str):
     return Annotated[str, typer.Option("--format", "-f", help=f"Output: {choices}.")]
 
 
-@app.command("runs")
+@app.command("runs", short_help="List runs, newest first, with status and metrics.")
 def list_runs(
     where: Where = None,
     sort: Sort = None,
@@ -353,7 +353,7 @@ def list_runs(
                      members=all_runs, group_by=group_by, fmt=_check_format(fmt, group_by))
 
 
-@app.command()
+@app.command(short_help="Show one run: config, metrics per epoch, curves.")
 def show(
     run: Annotated[str, typer.Argument(help="A run id, a unique prefix or suffix of one, or `last`.")],
     output_dir: OutputDir = "outputs",
@@ -364,7 +364,7 @@ def show(
     report.show_run(output_dir, run)
 
 
-@app.command()
+@app.command(short_help="Compare runs: differing keys, metrics, curves.")
 def compare(
     runs: Annotated[Optional[list[str]], typer.Argument(help="Run ids, unique prefixes or suffixes, `last`.",
                                                         show_default=False)] = None,
@@ -383,7 +383,7 @@ def compare(
                         sort=sort, fmt=_check_format(fmt, "markdown"))
 
 
-@app.command()
+@app.command(short_help="Save learning curves of runs as an image.")
 def plot(
     runs: Annotated[list[str], typer.Argument(help="Run ids, unique prefixes or suffixes, `last`.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Image file to write (.png, .pdf, .svg).")]
