@@ -310,9 +310,9 @@ def validate(cfg) -> Experiment:
         raise ConfigError(f"unknown top-level key '{key}'; valid: {', '.join(GROUPS + TOP_LEVEL_KEYS)}")
     for group in GROUPS:
         if group not in cfg or cfg[group] is None:
-            choices = group_choices(group)
+            example = default_choices().get(group) or (group_choices(group) or ["<name>"])[0]
             raise ConfigError(f"config group '{group}' is missing (deleted with ~{group}?): every group needs "
-                              f"a choice, e.g. {group}={choices[0] if choices else '<name>'}")
+                              f"a choice, e.g. {group}={example}")
     resolve_interpolations(cfg)
     groups = {}
     for group in GROUPS:

@@ -77,7 +77,7 @@ def resume(ref: str, *, output_dir: str, jobs: int = 1, trials: int | None = Non
         spec["trials"] = trials
         store.write_spec(sweep_dir, spec)
     study, storage = _load(spec, url)
-    requeue_dead(study, storage, spec)
+    requeue_dead(study, storage, spec, sweep_dir)
     refill(study, SearchSpace.from_json(spec["space"]), spec)
     return drive(sweep_dir, spec, url, jobs, on_update)
 
@@ -194,7 +194,7 @@ def refill(study, space: SearchSpace, spec: dict) -> int:
     return len(todo)
 
 
-def requeue_dead(study, storage, spec: dict) -> list[int]:
+def requeue_dead(study, storage, spec: dict, sweep_dir: Path | None = None) -> list[int]:
     """RUNNING trials whose worker is gone become FAIL (interrupted); interrupted trials not yet
     retried go back in the queue with their params (`retry_of` links the two)."""
     from optuna.trial import TrialState
@@ -206,6 +206,8 @@ def requeue_dead(study, storage, spec: dict) -> list[int]:
         if store.worker_is_alive(t.user_attrs.get("worker")):
             continue  # a live worker on this machine still runs it
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+        if sweep_dir is not None and _complete_from_disk(study, storage, trial_id, t, spec, sweep_dir):
+            continue  # killed after its run finished, before optuna heard: keep it, don't run it twice
         storage.set_trial_user_attr(trial_id, "reason", "interrupted: the sweep stopped while it ran")
         storage.set_trial_user_attr(trial_id, "interrupted", True)
         study.tell(t.number, state=TrialState.FAIL)
@@ -219,6 +221,30 @@ def requeue_dead(study, storage, spec: dict) -> list[int]:
         if all(k in params for k in keys):  # else refill() queues a fresh slot or the missing point
             study.enqueue_trial(params, user_attrs={"params": params, "retry_of": t.number})
     return failed
+
+
+def _complete_from_disk(study, storage, trial_id: int, trial, spec: dict, sweep_dir: Path) -> bool:
+    """A dead RUNNING trial whose run wrote summary.json (status finished) is told COMPLETE."""
+    import math
+
+    from dlx.runs import read_summary
+    from dlx.sweep_worker import outcome_of
+
+    run_id = trial.user_attrs.get("run_id")
+    if not run_id or (spec.get("objective") or {}).get("kind", "train") != "train":
+        return False
+    summary = read_summary(Path(sweep_dir) / "runs" / run_id)
+    if not summary or summary.get("status") != "finished":
+        return False
+    try:
+        value, record = outcome_of(summary, spec["metric"])
+    except KeyError:
+        return False
+    if not math.isfinite(value):
+        return False
+    storage.set_trial_user_attr(trial_id, "record", record)
+    study.tell(trial.number, value)
+    return True
 
 
 # ---------------------------------------------------------------- running

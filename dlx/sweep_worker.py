@@ -51,7 +51,12 @@ def train_objective(overrides: list, ctx: TrialContext) -> tuple[float, dict]:
 
     exp = config.load(overrides)
     summary = experiment.run(exp, overrides, callbacks=ctx.callbacks, runs_root=ctx.runs_root)
-    value = summary["best_value"] if summary["monitor"] == ctx.metric else summary[ctx.metric]
+    return outcome_of(summary, ctx.metric)
+
+
+def outcome_of(summary: dict, metric: str) -> tuple[float, dict]:
+    """A finished run's (value, record): the metric at its best epoch, and what trials.csv keeps."""
+    value = summary["best_value"] if summary["monitor"] == metric else summary[metric]
     record = {k: v for k, v in summary.items()
               if k.startswith(RECORDED) and not k.endswith("_size") and isinstance(v, (int, float))}
     record["parameters"] = record.pop("params", None)  # "params" would read as the swept ones

@@ -70,7 +70,9 @@ def test_kill_minus_9_then_resume_finishes_every_trial_once(dlx, tmp_path):
     assert len(complete) == 6 and set(complete.values()) == {1}  # all six, none twice
     for row in rows:
         if int(row["number"]) in killed:
-            assert row["state"] == "FAIL" and row["reason"].startswith("interrupted")
+            # interrupted mid-run, or killed after its run finished and before optuna heard of it:
+            # then resume takes the finished run's value instead of training it again
+            assert (row["state"] == "FAIL" and row["reason"].startswith("interrupted")) or row["state"] == "COMPLETE"
     assert len(finished_runs(folder)) == 6
 
 
