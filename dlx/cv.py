@@ -192,8 +192,6 @@ def plan_folds(data_cfg, folds: int, repeats: int) -> list[dict]:
     Too few samples, a class smaller than `folds` or (with groups) fewer groups than `folds`
     is a ConfigError here. With groups each row also carries its sample's group.
     """
-    import numpy as np
-
     from dlx.data import split_indices
     from dlx.registry import DATASETS
 

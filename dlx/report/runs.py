@@ -1,0 +1,410 @@
+"""The run store as tables and curves (`dlx runs`, `show`, `compare`)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+import sys
+
+from rich.table import Table
+
+from dlx.report import console, fmt, print_summary
+
+STATUS_STYLE = {"finished": "green", "running": "cyan", "failed": "red", "interrupted": "yellow"}
+GROUP_COLUMNS = ("model", "optim", "scheduler", "regularizer", "data")
+
+
+def _plain(**kwargs) -> dict:
+    """Table options for 80 columns: no outer frame, one rule under the header."""
+    from rich import box
+
+    return dict(title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                show_edge=False, **kwargs)
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def skipped(path, reason: str) -> None:
+    """`runs.load_runs`'s on_skip: a run folder it could not read."""
+    warn(f"skipping {path}: {reason}")
+
+
+def unreadable(path, reason: str) -> None:
+    """`runs.load_runs`'s on_skip for a run the user named: one error line, not a warning and a second error."""
+    from dlx.errors import ConfigError
+
+    raise ConfigError(f"cannot read run {path}: {reason}; name another run, or delete that folder")
+
+
+def _number(value) -> bool:
+    """A real number that is not NaN (numpy scalars included)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def duration(seconds) -> str:
+    if not _number(seconds):
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def count(value) -> str:
+    if not _number(value):
+        return "—"
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:.3g}{unit}"
+    return str(int(value))
+
+
+def cell(value, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return fmt(value, digits)
+
+
+def _monitor_label(df) -> str:
+    monitors = df["monitor"].dropna().unique() if "monitor" in df else []
+    return f"best {monitors[0]}" if len(monitors) == 1 else "best"
+
+
+def _test_columns(df) -> list[str]:
+    # top-5 is rarely what a glance needs; it stays in --format csv/json
+    return [c for c in df.columns if c.startswith("test_") and not c.endswith(("_size", "_top5"))]
+
+
+def _run_columns(df) -> list[tuple[str, str, object, bool]]:
+    """(field, header, formatter, numeric) for the runs table; two-line headers keep numbers narrow."""
+    short = {"scheduler": "sched", "regularizer": "reg"}
+    columns = [(g, short.get(g, g), cell, False) for g in GROUP_COLUMNS]
+    columns += [("epochs_run", "ep", lambda v: cell(_int(v)), True),
+                ("best_value", _monitor_label(df).replace(" ", "\n"), cell, True)]
+    columns += [(c, c.replace("_", "\n", 1), cell, True) for c in _test_columns(df)]
+    columns += [("params", "params", count, True), ("duration_s", "time", duration, True)]
+    return [c for c in columns if c[0] in df]
+
+
+def runs_table(df, title: str = "runs", split_ids: bool = False) -> Table:
+    """One row per run: id, status, groups, epochs, best monitored value, test metrics, size, time.
+
+    What every run shares (groups, epochs, size) moves into the caption, so 80 columns show what
+    differs; `split_ids` puts an id's label under its time (the time alone is a usable prefix).
+    """
+    shareable = (*GROUP_COLUMNS, "epochs_run", "params")
+    columns, shared = [], []
+    for field, header, show, numeric in _run_columns(df):
+        if field in shareable and len(df) > 1 and df[field].map(show).nunique() == 1:
+            shared.append(f"{header} {show(df[field].iloc[0])}")
+        else:
+            columns.append((field, header, show, numeric))
+    caption = "shared: " + " · ".join(shared) if shared else None
+    table = Table(title=title, caption=caption, caption_justify="left",
+                  **_plain(padding=(0, 0), collapse_padding=True))
+    table.add_column("id", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    for _, header, _, numeric in columns:
+        table.add_column(header, justify="right" if numeric else "left", no_wrap=True)
+    for _, row in df.iterrows():
+        status = row.get("status")
+        run_id = re.sub(r"^(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)_", "\\1_\n", row["id"]) if split_ids else row["id"]
+        table.add_row(run_id, f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
+                      *(show(row.get(field)) for field, _, show, _ in columns))
+    return table
+
+
+def _int(value):
+    return int(value) if _number(value) else value
+
+
+def mean_std(mean, std, digits: int = 4) -> str:
+    """`0.9123 ± 0.0101`; a group of one has no spread: just the mean."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "—"
+    if std is None or (isinstance(std, float) and math.isnan(std)):
+        return fmt(float(mean), digits)
+    return f"{fmt(float(mean), digits)} ± {fmt(float(std), digits)}"
+
+
+def aggregate_display(agg, best_label: str = "best"):
+    """The aggregate frame as text cells: keys, count, then `mean ± std` per metric."""
+    import pandas as pd
+
+    keys, metrics = agg.attrs["keys"], agg.attrs["metrics"]
+    out = pd.DataFrame({k: agg[k].map(lambda v: "—" if pd.isna(v) else str(v)) for k in keys})
+    out["count"] = agg["count"]
+    for m in metrics:
+        name = best_label if m == "best_value" else m
+        out[name] = [mean_std(a, b) for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
+    return out
+
+
+def aggregate_table(agg, best_label: str = "best") -> Table:
+    """The --group-by table: keys, count, best and test metrics (all metrics: --format csv/json)."""
+    shown = aggregate_display(agg, best_label)
+    shown = shown[[c for c in shown.columns if c in agg.attrs["keys"] or c in ("count", best_label)
+                   or (c.startswith("test_") and not c.endswith("_top5"))]]
+    table = Table(title="mean ± std (sample std, ddof=1) per group, best first", **_plain())
+    for name in shown.columns:
+        table.add_column(name, justify="left" if name in agg.attrs["keys"] else "right")
+    for row in shown.itertuples(index=False):
+        table.add_row(*(str(v) for v in row))
+    return table
+
+
+def print_frame(text: str) -> None:
+    """csv / json / markdown output for scripts: plain, no rich markup or wrapping."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def main_metric(columns, monitor: str | None) -> str:
+    """The metric that a curve shows beside the loss: the monitor's, else the first non-loss."""
+    base = (monitor or "val_loss").removeprefix("val_")
+    if base != "loss" and f"val_{base}" in columns:
+        return base
+    for c in columns:
+        if c.startswith("val_") and c != "val_loss" and not c.endswith("top5"):
+            return c.removeprefix("val_")
+    return "loss"
+
+
+def learning_curves(metrics, monitor: str | None, width: int = 80):
+    """Loss and the main metric, train dashed vs validation solid, side by side."""
+    from dlx.termplot import Series, line_chart
+
+    charts = []
+    for name in dict.fromkeys(["loss", main_metric(metrics.columns, monitor)]):
+        series = [Series(split, metrics["epoch"], metrics[f"{split}_{name}"], color, split == "train")
+                  for split, color in (("train", "cyan"), ("val", "magenta")) if f"{split}_{name}" in metrics]
+        charts.append(line_chart(series, width=width // 2 - 2, title=name))
+    grid = Table.grid(padding=(0, 2))
+    grid.add_row(*charts)
+    return grid
+
+
+def changed_keys(overrides, keys) -> set[str]:
+    """The config keys a run's overrides set: `optim.lr=0.1` -> optim.lr; `model=cnn` -> model.name."""
+    from dlx.runs import GROUPS
+
+    changed = set()
+    for override in overrides:
+        key = override.lstrip("+~").partition("=")[0].strip()
+        if key in GROUPS:  # a group swapped: its other keys are that choice's defaults
+            changed.add(f"{key}.name")
+            continue
+        changed.update(k for k in keys if k == key or k.startswith(key + "."))
+    return changed
+
+
+def config_lines(flat: dict, changed: set[str]) -> Table:
+    """One row per group of `key=value` pairs; keys the overrides set in bold yellow with a `*`."""
+    from rich.text import Text
+
+    groups: dict[str, list[str]] = {}
+    for key in flat:
+        head, _, tail = key.partition(".")
+        groups.setdefault(head if tail else "", []).append(key)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for group, keys in groups.items():
+        line = Text()
+        for key in keys:
+            name, value = key.partition(".")[2] or key, flat[key]
+            text = f"{name}={'null' if value is None else value}" + ("*" if key in changed else "")
+            line.append(text, style="bold yellow" if key in changed else "").append("  ")
+        grid.add_row(group or "(top)", line)
+    return grid
+
+
+def epochs_table(metrics, best_epoch=None, monitor: str | None = None, max_rows: int = 20) -> Table:
+    """Per-epoch metrics (loss and main metric; long runs sampled evenly, best and last kept)."""
+    main = main_metric(metrics.columns, monitor)
+    names = ["epoch", "lr"] + [f"{s}_{m}" for m in dict.fromkeys(["loss", main]) for s in ("train", "val")]
+    names += [c for c in ("val_top5", "epoch_time_s") if c in metrics and len(names) < 8]
+    names = [c for c in names if c in metrics]
+    n = len(metrics)
+    keep = set(range(n)) if n <= max_rows else \
+        {round(i * (n - 1) / (max_rows - 1)) for i in range(max_rows)}
+    if best_epoch is not None:
+        keep |= set(metrics.index[metrics["epoch"] == best_epoch])
+    table = Table(title="per epoch" + (f" ({len(keep)} of {n} shown)" if len(keep) < n else ""), **_plain())
+    for name in names:
+        table.add_column(name.replace("epoch_time_s", "time"), justify="right")
+    for i in sorted(keep):
+        row = metrics.iloc[i]
+        style = "bold green" if best_epoch is not None and row["epoch"] == best_epoch else None
+        table.add_row(*(str(int(row[c])) if c == "epoch" else
+                        f"{row[c]:.3g}" if c in ("lr", "epoch_time_s") else cell(row[c]) for c in names),
+                      style=style)
+    return table
+
+
+def show_run(root, ref: str) -> None:
+    """`dlx show`: config (overrides highlighted), per-epoch table, curves, summary."""
+    from rich.text import Text
+
+    from dlx import runs
+
+    record = runs.find_record(root, ref)
+    row = runs.load_runs([record], on_skip=unreadable)
+    row = row.iloc[0]
+    status = row["status"]
+    where = f" · {record.kind} {record.group}" if record.group else ""
+    console.print(f"[bold]{record.id}[/]  [{STATUS_STYLE.get(status, '')}]{status}[/]{where}  {record.path}",
+                  highlight=False, soft_wrap=True)
+    flat = runs.flatten(runs.read_config(record.path))
+    overrides = runs.read_overrides(record.path)
+    console.print(Text("config", style="bold underline"))
+    console.print(f"overrides: {' '.join(overrides) or '(none)'}", highlight=False, soft_wrap=True)
+    console.print(config_lines(flat, changed_keys(overrides, flat)), end="")
+    try:
+        metrics = runs.read_metrics(record.path)
+    except Exception:  # no epoch finished yet
+        metrics = None
+    if metrics is not None and len(metrics):
+        best_epoch = _int(row.get("best_epoch"))
+        console.print(epochs_table(metrics, best_epoch, row.get("monitor")))
+        console.print(learning_curves(metrics, row.get("monitor")))
+    summary = runs.read_summary(record.path)
+    if summary is not None:
+        print_summary(summary)
+    else:
+        info = runs.read_status(record.path)
+        reason = f" — {info['reason']}" if info.get("reason") else ""
+        console.print(f"no summary: {status}{reason}", highlight=False, soft_wrap=True)
+
+
+def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, members=False,
+              group_by=None, fmt: str = "table") -> None:
+    """`dlx runs`: the table of runs (or their --group-by aggregate), or csv/json/markdown of it."""
+    from dlx import compare, runs
+
+    records = runs.select_runs(root, sweep=sweep, cv=cv, members=members)
+    hidden = 0 if members or sweep or cv else sum(1 for r in runs.iter_runs(root) if r.kind != runs.RUN)
+    df = compare.apply_where(runs.load_runs(records, on_skip=skipped), where)
+    if group_by:
+        return print_aggregate(df, group_by, sort, limit, fmt)
+    df = compare.sort_runs(df, sort)
+    if limit is not None:
+        df = df.head(limit)
+    if fmt != "table":
+        return print_frame(compare.export(df, fmt))
+    if not len(df):
+        console.print("no runs match" if where else f"no readable runs{' yet' if not records else ''}")
+        return
+    title = f"{len(df)} run{'s' * (len(df) != 1)}" + (f" (+{hidden} sweep/CV member runs: --all)" if hidden else "")
+    table = runs_table(df, title)
+    if console.measure(table, options=console.options.update_width(10_000)).maximum > console.width:
+        table = runs_table(df, title, split_ids=True)
+    console.print(table)
+
+
+def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table") -> None:
+    """--group-by: finished runs folded into mean ± std per group, best first."""
+    from dlx import compare
+    from dlx.errors import ConfigError
+
+    keys = [k.strip() for k in group_by.split(",") if k.strip()]
+    finished = df[df["status"] == "finished"] if len(df) else df
+    if not len(finished):
+        unfinished = f" (only {len(df)} unfinished)" if len(df) else ""
+        raise ConfigError(f"no finished runs to aggregate{unfinished}; finish one, or drop --group-by")
+    agg = compare.aggregate(finished, keys, sort=sort)  # an unknown key stops here, before any warning
+    if len(finished) < len(df):
+        warn(f"{len(df) - len(finished)} unfinished run(s) left out of the aggregate")
+    if limit is not None:
+        agg = agg.head(limit)
+    if fmt == "markdown":
+        return print_frame(compare.to_markdown(aggregate_display(agg, _monitor_label(finished))))
+    if fmt != "table":
+        return print_frame(compare.export(agg, fmt))
+    console.print(aggregate_table(agg, _monitor_label(finished)))
+
+
+def compare_runs(root, refs=(), *, sweep=None, cv=None, where=(), group_by=None, sort=None,
+                 fmt: str = "table") -> None:
+    """`dlx compare`: differing config keys, final metrics (best highlighted), overlaid curves."""
+    from dlx import compare, runs
+    from dlx.errors import ConfigError
+
+    if refs and (sweep or cv):
+        raise ConfigError("give run ids or --sweep/--cv, not both")
+    if refs:
+        records = list({r.id: r for r in (runs.find_record(root, ref) for ref in refs)}.values())
+        order = {r.id: i for i, r in enumerate(records)}  # the order the user named them
+    elif sweep or cv:
+        records = runs.select_runs(root, sweep=sweep, cv=cv)
+    else:
+        raise ConfigError("name the runs to compare (ids, prefixes, `last`) or give --sweep/--cv")
+    # a run named on the command line must be read; one of a sweep or CV may be skipped with a warning
+    df = compare.apply_where(runs.load_runs(records, on_skip=unreadable if refs else skipped), where)
+    if refs and len(df):
+        df = df.sort_values("id", key=lambda ids: ids.map(order), kind="stable")
+    if group_by:
+        return print_aggregate(df, group_by, sort, None, fmt)
+    if len(df) < 2:
+        raise ConfigError(f"compare needs at least two readable runs, got {len(df)}")
+    df = compare.sort_runs(df, sort).reset_index(drop=True)
+    diff = compare.config_diff(df)
+    metrics, best = compare.final_metrics(df)
+    if fmt != "table":
+        import pandas as pd
+
+        both = pd.concat([diff, metrics]).rename_axis("key").reset_index()
+        return print_frame(compare.export(both, fmt))
+    print_comparison(df, diff, metrics, best)
+
+
+def print_comparison(df, diff, metrics, best) -> None:
+    """Runs tagged #1, #2, ... (so the tables fit 80 columns), then the two tables and the curves."""
+    tags = {run_id: f"#{i + 1}" for i, run_id in enumerate(df["id"])}
+    for run_id, status in zip(df["id"], df["status"]):
+        console.print(f"[bold]{tags[run_id]:>3}[/] {run_id}  [{STATUS_STYLE.get(status, '')}]{status}[/]",
+                      highlight=False, soft_wrap=True)
+    if len(diff):
+        console.print(_side_by_side("config keys that differ", "key", diff, tags))
+    else:
+        console.print("the runs share every config key")
+    labels = {"best_value": _monitor_label(df), "epochs_run": "epochs", "duration_s": "time"}
+    shown = metrics.copy().astype(object)
+    for name, row in metrics.iterrows():
+        show = {"params": count, "duration_s": duration, "epochs_run": lambda v: cell(_int(v))}.get(name, cell)
+        shown.loc[name] = [f"[bold green]{show(v)}*[/]" if best.get(name) == run_id else f"{show(v)} "
+                           for v, run_id in zip(row.tolist(), row.index)]
+    console.print(_side_by_side("final metrics (* = best)", "metric", shown.rename(index=labels), tags))
+    console.print(_overlaid_curves(df, tags))
+
+
+def _side_by_side(title: str, first: str, frame, tags: dict) -> Table:
+    table = Table(title=title, **_plain())
+    table.add_column(first)
+    for run_id in frame.columns:
+        table.add_column(tags[run_id], justify="right")
+    for key, row in frame.iterrows():
+        table.add_row(str(key), *(str(v) for v in row.tolist()))
+    return table
+
+
+def _overlaid_curves(df, tags: dict):
+    """The main validation metric of every run in one chart, a colour per run."""
+    from dlx import runs
+    from dlx.termplot import COLORS, Series, line_chart
+
+    monitors = df["monitor"].dropna() if "monitor" in df else []
+    main = main_metric(df.columns, monitors.iloc[0] if len(monitors) else None)
+    series = []
+    for i, (run_id, path) in enumerate(zip(df["id"], df["path"])):
+        try:
+            curve = runs.read_metrics(path)
+        except Exception:  # a run with no finished epoch has no curve
+            continue
+        if f"val_{main}" in curve:
+            series.append(Series(f"{tags[run_id]} {run_id}", curve["epoch"], curve[f"val_{main}"],
+                                 COLORS[i % len(COLORS)]))
+    return line_chart(series, width=min(console.width, 100), height=10, title=f"val_{main}")
