@@ -28,8 +28,7 @@ def metric_names(task: str, num_outputs: int) -> list[str]:
 class ClassificationMetrics:
     """Loss, accuracy (and top-5 / AUC where they apply) over batches.
 
-    `update` costs a few tensor ops and no extra sync: the loss arrives as the float the
-    loop already read, counts stay on the device until `compute`.
+    `update` costs a few tensor ops: the loss arrives as the float the loop already read.
     """
 
     def __init__(self, num_outputs: int, task: str = "multiclass", keep_scores: bool = False,
@@ -42,21 +41,23 @@ class ClassificationMetrics:
     def reset(self):
         self.n = 0
         self.loss_sum = 0.0
-        self.correct = 0  # becomes a device tensor after the first batch
+        self.correct = 0
         self.correct5 = 0
         self.scores, self.targets = [], []
 
     def update(self, out: torch.Tensor, y: torch.Tensor, loss: float) -> None:
-        out = out.detach()
+        # the loop has already synced on loss.item() this step, so reading the count costs no
+        # extra wait; plain ints also keep the per-batch work to three small ops
         n = y.shape[0]
         self.n += n
         self.loss_sum += loss * n
         pred = (out.reshape(-1) > 0).long() if self.binary_logit else out.argmax(dim=1)
-        self.correct = self.correct + (pred == y).sum()
+        self.correct += int((pred == y).sum())
         if self.top5:
             top = out.topk(5, dim=1).indices  # (B, 5)
-            self.correct5 = self.correct5 + (top == y[:, None]).any(dim=1).sum()
+            self.correct5 += int((top == y[:, None]).any(dim=1).sum())
         if self.keep_scores:
+            out = out.detach()
             score = out.reshape(-1) if self.binary_logit else out[:, 1] - out[:, 0]
             self.scores.append(score.float().cpu())
             self.targets.append(y.cpu())

@@ -189,9 +189,13 @@ class Trainer:
         model.train()
         progress = self._start_epoch()
         metrics = progress["metrics"]
+        # in-memory batches (TensorBatches) already live on the device; a DataLoader's are moved here
+        resident = getattr(batches, "x", None)
+        move = not (isinstance(resident, torch.Tensor) and resident.device == self.device)
         for xb, yb in self._skip_done(batches, progress):
-            xb = xb.to(self.device, non_blocking=True)
-            yb = yb.to(self.device, non_blocking=True)
+            if move:
+                xb = xb.to(self.device, non_blocking=True)
+                yb = yb.to(self.device, non_blocking=True)
             if self.closure:
                 out, loss, pen = self._closure_step(xb, yb)
             else:
