@@ -233,10 +233,23 @@ def _reason(e: Exception) -> str:
     return text if isinstance(e, DlxError) else f"{type(e).__name__}: {text}".rstrip(": ")
 
 
+def warm_up(spec: dict) -> None:
+    """Pay the one-off costs — imports, Hydra's first compose, reading the data — before the first
+    trial, so that each worker's trials time training alone, the first one too."""
+    from dlx import config, data
+
+    try:
+        exp = config.load(SearchSpace.from_json(spec["space"]).fixed)
+        data.build(exp.data)
+    except DlxError:
+        pass  # the trial itself will say what is wrong
+
+
 def work(sweep_dir: Path, spec: dict, url: str, on_change=None, parent: int | None = None) -> int:
     """Run queued trials until none is left (or the parent process is gone); return how many ran."""
     study, storage = open_study(spec, url)
     objective = make_objective(spec)
+    warm_up(spec)
     runs_root = Path(sweep_dir) / "runs"
     runs_root.mkdir(parents=True, exist_ok=True)
     done = 0
@@ -274,7 +287,7 @@ def run_workers(sweep_dir: Path, url: str, jobs: int, refresh) -> None:
     try:
         while any(p.poll() is None for p in procs):
             refresh()
-            time.sleep(0.5)
+            time.sleep(1.0)  # each refresh reads the whole study: poll gently, the workers need the cores
     except KeyboardInterrupt:
         _stop(procs)
         raise
