@@ -201,6 +201,21 @@ def changed_keys(overrides, keys) -> set[str]:
     return changed
 
 
+def differs_from_defaults(flat: dict) -> set[str]:
+    """The keys whose value differs from dlx's default config (`dlx train` with no overrides)."""
+    from omegaconf import OmegaConf
+
+    from dlx import runs
+    from dlx.config import compose
+    from dlx.errors import DlxError
+
+    try:
+        defaults = runs.flatten(OmegaConf.to_container(compose([]), resolve=True))
+    except DlxError:  # the config tree changed under an old run: fall back to its overrides
+        return set()
+    return {k for k, v in flat.items() if k not in defaults or defaults[k] != v}
+
+
 def config_lines(flat: dict, changed: set[str]) -> Table:
     """One row per group of `key=value` pairs; keys the overrides set in bold yellow with a `*`."""
     from rich.text import Text
@@ -246,7 +261,7 @@ def epochs_table(metrics, best_epoch=None, monitor: str | None = None, max_rows:
 
 
 def show_run(root, ref: str) -> None:
-    """`dlx show`: config (overrides highlighted), per-epoch table, curves, summary."""
+    """`dlx show`: config (what differs from the defaults highlighted), per-epoch table, curves, summary."""
     from rich.text import Text
 
     from dlx import runs
@@ -261,8 +276,10 @@ def show_run(root, ref: str) -> None:
     flat = runs.flatten(runs.read_config(record.path))
     overrides = runs.read_overrides(record.path)
     console.print(Text("config", style="bold underline"))
-    console.print(f"overrides: {' '.join(overrides) or '(none)'}", highlight=False, soft_wrap=True)
-    console.print(config_lines(flat, changed_keys(overrides, flat)), end="")
+    console.print(f"overrides: {' '.join(overrides) or '(none)'}  (* differs from the defaults)",
+                  highlight=False, soft_wrap=True)
+    changed = changed_keys(overrides, flat) | differs_from_defaults(flat)
+    console.print(config_lines(flat, changed), end="")
     try:
         metrics = runs.read_metrics(record.path)
     except Exception:  # no epoch finished yet
