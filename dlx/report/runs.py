@@ -7,6 +7,7 @@ import numbers
 import re
 import sys
 
+from rich.console import Console
 from rich.table import Table
 
 from dlx.report import console, fmt, print_summary
@@ -105,7 +106,9 @@ def runs_table(df, title: str = "runs", split_ids: bool = False) -> Table:
     caption = "shared: " + " · ".join(shared) if shared else None
     table = Table(title=title, caption=caption, caption_justify="left",
                   **_plain(padding=(0, 0), collapse_padding=True))
-    table.add_column("id", overflow="fold")
+    # split ids keep their time stamp (19 characters, a usable prefix) at a fixed width, so a
+    # narrow terminal squeezes the other columns rather than the one that names the run
+    table.add_column("id", overflow="fold", width=19 if split_ids else None)
     table.add_column("status", no_wrap=True)
     for _, header, _, numeric in columns:
         table.add_column(header, justify="right" if numeric else "left", no_wrap=True)
@@ -316,10 +319,12 @@ def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, mem
         console.print("no runs match" if where else f"no readable runs{' yet' if not records else ''}")
         return
     title = f"{len(df)} run{'s' * (len(df) != 1)}" + (f" (+{hidden} sweep/CV member runs: --all)" if hidden else "")
+    # piped output is not cut to 80 columns: a log file or a pager has room for the whole row
+    out = console if console.is_terminal else Console(width=max(console.width, 200))
     table = runs_table(df, title)
-    if console.measure(table, options=console.options.update_width(10_000)).maximum > console.width:
+    if out.measure(table, options=out.options.update_width(10_000)).maximum > out.width:
         table = runs_table(df, title, split_ids=True)
-    console.print(table)
+    out.print(table)
 
 
 def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table") -> None:
