@@ -157,6 +157,8 @@ def aggregate(df, by, metrics=None, sort: str | None = None):
 def _text(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))  # a column with gaps (a key other runs lack) turns ints into floats
     return str(value)
 
 
