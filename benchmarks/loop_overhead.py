@@ -22,9 +22,9 @@ import torch.nn.functional as F
 
 from dlx import config, data
 from dlx.data.loaders import TensorBatches
-from dlx.experiment import RunWriter, build_parts
-from dlx.runs import RunDir
-from dlx.trainer import Trainer, seed_everything
+from dlx.engine.experiment import RunWriter, build_parts
+from dlx.store.runs import RunDir
+from dlx.engine.trainer import Trainer, seed_everything
 
 
 def setup(exp):

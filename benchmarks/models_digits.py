@@ -25,7 +25,8 @@ BARS = {"mlp": 0.97, "cnn": 0.98, "resnet": 0.97, "lstm": 0.96, "gru": 0.96, "rn
 
 
 def train(model: str, seed: int, extra: list[str], root: str) -> dict:
-    from dlx import config, experiment
+    from dlx import config
+    from dlx.engine import experiment
 
     overrides = [f"model={model}", f"trainer.seed={seed}", f"output_dir={root}", "trainer.checkpoint=false",
                  *extra]

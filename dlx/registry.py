@@ -72,4 +72,4 @@ def load_components() -> None:
     import dlx.data  # noqa: F401
     import dlx.losses  # noqa: F401
     import dlx.models  # noqa: F401
-    import dlx.optim  # noqa: F401
+    import dlx.optim.optimizers  # noqa: F401

@@ -295,7 +295,10 @@ CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of ea
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
     """The folders the placeholders name (see the module docstring); tiny runs, trained in-process."""
-    from dlx import config, cv, experiment, sweep
+    from dlx import config
+    from dlx.cv import driver as cv
+    from dlx.engine import experiment
+    from dlx.sweep import driver as sweep
 
     home = tmp_path_factory.mktemp("home")
     out = home / "outputs"

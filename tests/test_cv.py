@@ -36,7 +36,7 @@ def digits_and_cfg(*overrides: str):
 
 
 def test_folds_partition_train_val_are_stratified_and_avoid_test():
-    from dlx.cv import plan_folds
+    from dlx.cv.driver import plan_folds
     from dlx.data import split_indices
 
     raw, cfg = digits_and_cfg()
@@ -138,7 +138,7 @@ def test_test_refits_on_train_val_and_evaluates_the_test_split_once(dlx, tmp_pat
     import torch
 
     from dlx.data import split_indices
-    from dlx.trainer import Trainer
+    from dlx.engine.trainer import Trainer
 
     overrides = ["trainer.epochs=3", "trainer.num_threads=1", "data.test_fraction=0.5",
                  "regularizer.early_stopping.patience=1", "optim.lr=0.05"]
@@ -171,7 +171,7 @@ def test_test_refits_on_train_val_and_evaluates_the_test_split_once(dlx, tmp_pat
 
 def test_refit_epochs_follow_early_stopping_only():
     from dlx import config
-    from dlx.cv import refit_epochs
+    from dlx.cv.driver import refit_epochs
 
     rows = [{"status": "finished", "best_epoch": e} for e in (2, 3, 7, 4)] + [{"status": "failed"}]
     assert refit_epochs(config.load(["regularizer.early_stopping.patience=2"]), rows) == 4  # median 3.5
@@ -179,7 +179,7 @@ def test_refit_epochs_follow_early_stopping_only():
 
 
 def test_a_failed_fold_is_reported_and_resume_runs_only_it(dlx, tmp_path, monkeypatch):
-    from dlx import experiment
+    from dlx.engine import experiment
     from dlx.errors import RunError
 
     run = experiment.run
@@ -215,7 +215,7 @@ def test_a_failed_fold_is_reported_and_resume_runs_only_it(dlx, tmp_path, monkey
 
 
 def test_cross_validate_is_callable_by_a_sweep(tmp_path):
-    from dlx.cv import cross_validate
+    from dlx.cv.driver import cross_validate
     from dlx.errors import ConfigError
 
     result = cross_validate([*SMALL, f"output_dir={tmp_path}"], 2, cv_dir=tmp_path / "trial-0" / "cv")

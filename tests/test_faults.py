@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from dlx.runs import RunDir
+from dlx.store.runs import RunDir
 
 TINY = ["trainer.epochs=2", "data.limit=100", "trainer.num_threads=1", "trainer.deterministic=true", "-q"]
 
@@ -71,7 +71,7 @@ def test_nan_loss_stops_the_run_and_says_what_to_try(dlx):
 
 def test_divergence_after_an_epoch_keeps_the_best_checkpoint(dlx, monkeypatch):
     """Blow the weights up after step 10 (epoch 2): the NaN guard must catch the next step."""
-    from dlx.trainer import Trainer
+    from dlx.engine.trainer import Trainer
 
     real = Trainer._backward_and_step
 
@@ -99,7 +99,7 @@ def test_full_disk_is_one_line_and_damages_nothing(dlx, monkeypatch):
     """The second write of last.pt goes to /dev/full: a real ENOSPC from the kernel."""
     import builtins
 
-    from dlx import runs as run_store
+    from dlx.store import runs as run_store
 
     calls = {"last": 0}
 
@@ -122,7 +122,7 @@ def test_full_disk_is_one_line_and_damages_nothing(dlx, monkeypatch):
 
 
 def test_out_of_memory_names_the_batch_size(dlx, monkeypatch):
-    from dlx.trainer import Trainer
+    from dlx.engine.trainer import Trainer
 
     def oom(self, batches):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")

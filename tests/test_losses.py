@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 import torch
 
-from dlx import config, experiment
+from dlx import config
+
+from dlx.engine import experiment
 from dlx.data.bundle import DataConfig, RawData
 from dlx.errors import ConfigError
 from dlx.losses import build_loss

@@ -18,7 +18,7 @@ from torch import nn
 
 from dlx import config
 from dlx.errors import ConfigError
-from dlx.optim import build_optimizer
+from dlx.optim.optimizers import build_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIMS = sorted(p.stem for p in (ROOT / "conf" / "optim").glob("*.yaml"))

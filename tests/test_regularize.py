@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from dlx import config, data
-from dlx.experiment import build_parts
+from dlx.engine.experiment import build_parts
 from dlx.regularize import build_penalty, penalized_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,8 +180,8 @@ def test_batchnorm_switches_on_and_is_not_penalised():
 
 def test_clip_grad_norm_bounds_each_step():
     from dlx.regularize import RegularizerConfig  # noqa: F401  (the schema the key lives in)
-    from dlx.schedulers import Schedule
-    from dlx.trainer import Trainer, TrainerConfig
+    from dlx.optim.schedulers import Schedule
+    from dlx.engine.trainer import Trainer, TrainerConfig
 
     torch.manual_seed(0)
     model = nn.Linear(4, 1)

@@ -208,9 +208,11 @@ def test_resume_from_every_step_is_exact(tmp_path):
     epoch's end), saved and loaded as a file is, continues into exactly the same run."""
     import io
 
-    from dlx import config, experiment
-    from dlx.resume import Resume
-    from dlx.runs import RunDir
+    from dlx import config
+
+    from dlx.engine import experiment
+    from dlx.engine.resume import Resume
+    from dlx.store.runs import RunDir
 
     overrides = ["trainer.epochs=3", "data.limit=200", "trainer.num_threads=1", "trainer.deterministic=true",
                  "trainer.checkpoint_every_steps=1", f"output_dir={tmp_path}"]

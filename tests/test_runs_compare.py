@@ -19,7 +19,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from dlx import config, experiment, runs
+from dlx import config
+
+from dlx.engine import experiment
+
+from dlx.store import runs
 
 TINY = ["trainer.epochs=2", "data.limit=120", "trainer.num_threads=1", "trainer.checkpoint=false"]
 PLAIN = {  # name -> overrides: two seeds of adam, two of sgd
@@ -266,7 +270,7 @@ def test_compare_cv_folds_fold_into_one_row(store, dlx):
 
 
 def test_plot_figure_has_train_dashed_and_val_solid_lines(store, dlx, tmp_path):
-    from dlx import plot
+    from dlx.report import plot
 
     root, summaries = store
     curves = {n: pd.read_csv(Path(summaries[n]["path"]) / "metrics.csv") for n in ("alpha", "gamma")}
@@ -297,7 +301,7 @@ def test_help_imports_nothing_heavy(tmp_path):
 
 
 def test_terminal_chart_draws_a_rising_line_bottom_left_to_top_right():
-    from dlx.termplot import Series, line_chart
+    from dlx.report.termplot import Series, line_chart
 
     text = line_chart([Series("val", [1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4])], width=30, height=5).plain
     rows = [line.split("┤" if "┤" in line else "│", 1)[1] for line in text.splitlines() if "┤" in line or "│" in line]

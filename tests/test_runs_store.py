@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dlx.errors import ConfigError, RunError
-from dlx.runs import RunDir, atomic_write_text, find_run, new_run_id, read_summary
+from dlx.store.runs import RunDir, atomic_write_text, find_run, new_run_id, read_summary
 
 
 def test_run_id_is_readable():
@@ -39,7 +39,7 @@ def test_failed_write_keeps_the_old_file(tmp_path):
         f.write("{half")
         raise OSError(28, "No space left on device")
 
-    from dlx.runs import atomic_write
+    from dlx.store.runs import atomic_write
 
     with pytest.raises(RunError, match="No space left"):
         atomic_write(run.path / "summary.json", explode)

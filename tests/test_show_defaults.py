@@ -1,7 +1,7 @@
 """`dlx show` marks exactly the config keys that differ from dlx's defaults."""
 
 from dlx.report.runs import differs_from_defaults
-from dlx.runs import flatten
+from dlx.store.runs import flatten
 
 
 def test_show_stars_what_differs_from_the_defaults(dlx):

@@ -130,9 +130,9 @@ def test_diverging_trial_fails_with_its_reason_and_the_sweep_goes_on(dlx, tmp_pa
 
 def _leave_running(folder: Path, complete: int) -> int:
     """Play a sweep that died: run `complete` trials, then pop one and leave it RUNNING."""
-    from dlx import sweep_store as store
-    from dlx.sweep_worker import make_objective, open_study, pop_trial, run_trial, suggest
-    from dlx.search_space import SearchSpace
+    from dlx.sweep import store
+    from dlx.sweep.worker import make_objective, open_study, pop_trial, run_trial, suggest
+    from dlx.sweep.space import SearchSpace
 
     spec = store.read_spec(folder)
     url = store.storage_url(folder, None)
@@ -219,7 +219,7 @@ def test_join_through_storage_url_from_another_output_dir(dlx, tmp_path):
 
 
 def test_redact_hides_a_storage_password():
-    from dlx.sweep_store import redact
+    from dlx.sweep.store import redact
 
     assert redact("postgresql://me:s3cret@db.example/dlx") == "postgresql://me:***@db.example/dlx"
     assert redact("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"

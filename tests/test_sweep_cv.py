@@ -9,7 +9,7 @@ from tests.conftest import FAST
 
 
 def test_sweep_cv_trials_are_fold_means(dlx, tmp_path, monkeypatch):
-    from dlx import experiment
+    from dlx.engine import experiment
 
     calls = []
     real_run = experiment.run

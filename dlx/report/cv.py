@@ -8,7 +8,7 @@ from rich.table import Table
 from dlx.report import console, fmt
 
 class CVProgress:
-    """`dlx.cv.cross_validate`'s progress: a line when CV starts, per fold, and at the refit."""
+    """`dlx.cv.driver.cross_validate`'s progress: a line when CV starts, per fold, and at the refit."""
 
     def __init__(self, quiet: bool = False, out: Console | None = None):
         self.quiet, self.console, self.done = quiet, out or console, 0
@@ -88,7 +88,7 @@ def cv_test_table(refit: dict) -> Table:
 
 
 def print_cv(result) -> None:
-    from dlx.cv import STD_NOTE
+    from dlx.cv.driver import STD_NOTE
 
     # piped output is not cut to 80 columns: a fold table is wide, and a log file has room
     out = console if console.is_terminal else Console(width=max(console.width, 160))

@@ -178,7 +178,7 @@ def main_metric(columns, monitor: str | None) -> str:
 
 def learning_curves(metrics, monitor: str | None, width: int = 80):
     """Loss and the main metric, train dashed vs validation solid, side by side."""
-    from dlx.termplot import Series, line_chart
+    from dlx.report.termplot import Series, line_chart
 
     charts = []
     for name in dict.fromkeys(["loss", main_metric(metrics.columns, monitor)]):
@@ -192,7 +192,7 @@ def learning_curves(metrics, monitor: str | None, width: int = 80):
 
 def changed_keys(overrides, keys) -> set[str]:
     """The config keys a run's overrides set: `optim.lr=0.1` -> optim.lr; `model=cnn` -> model.name."""
-    from dlx.runs import GROUPS
+    from dlx.store.runs import GROUPS
 
     changed = set()
     for override in overrides:
@@ -208,7 +208,7 @@ def differs_from_defaults(flat: dict) -> set[str]:
     """The keys whose value differs from dlx's default config (`dlx train` with no overrides)."""
     from omegaconf import OmegaConf
 
-    from dlx import runs
+    from dlx.store import runs
     from dlx.config import compose
     from dlx.errors import DlxError
 
@@ -267,7 +267,7 @@ def show_run(root, ref: str) -> None:
     """`dlx show`: config (what differs from the defaults highlighted), per-epoch table, curves, summary."""
     from rich.text import Text
 
-    from dlx import runs
+    from dlx.store import runs
 
     record = runs.find_record(root, ref)
     row = runs.load_runs([record], on_skip=unreadable)
@@ -303,7 +303,8 @@ def show_run(root, ref: str) -> None:
 def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, members=False,
               group_by=None, fmt: str = "table") -> None:
     """`dlx runs`: the table of runs (or their --group-by aggregate), or csv/json/markdown of it."""
-    from dlx import compare, runs
+    from dlx.store import compare
+    from dlx.store import runs
 
     records = runs.select_runs(root, sweep=sweep, cv=cv, members=members)
     hidden = 0 if members or sweep or cv else sum(1 for r in runs.iter_runs(root) if r.kind != runs.RUN)
@@ -329,7 +330,7 @@ def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, mem
 
 def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table") -> None:
     """--group-by: finished runs folded into mean ± std per group, best first."""
-    from dlx import compare
+    from dlx.store import compare
     from dlx.errors import ConfigError
 
     keys = [k.strip() for k in group_by.split(",") if k.strip()]
@@ -352,7 +353,8 @@ def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table"
 def compare_runs(root, refs=(), *, sweep=None, cv=None, where=(), group_by=None, sort=None,
                  fmt: str = "table") -> None:
     """`dlx compare`: differing config keys, final metrics (best highlighted), overlaid curves."""
-    from dlx import compare, runs
+    from dlx.store import compare
+    from dlx.store import runs
     from dlx.errors import ConfigError
 
     if refs and (sweep or cv):
@@ -415,8 +417,8 @@ def _side_by_side(title: str, first: str, frame, tags: dict) -> Table:
 
 def _overlaid_curves(df, tags: dict):
     """The main validation metric of every run in one chart, a colour per run."""
-    from dlx import runs
-    from dlx.termplot import COLORS, Series, line_chart
+    from dlx.store import runs
+    from dlx.report.termplot import COLORS, Series, line_chart
 
     monitors = df["monitor"].dropna() if "monitor" in df else []
     main = main_metric(df.columns, monitors.iloc[0] if len(monitors) else None)

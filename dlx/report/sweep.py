@@ -92,7 +92,7 @@ class SweepDisplay:
 
 def leaderboard(rows: list[dict], spec: dict, best: dict | None) -> Table:
     """Every trial, best first by the objective; the best row highlighted."""
-    from dlx.sweep_store import sort_rows
+    from dlx.sweep.store import sort_rows
 
     keys = [d["key"] for d in spec["space"]["dims"]]
     metric = spec["metric"]

@@ -13,9 +13,9 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from dlx import sweep_store as store
+from dlx.sweep import store
 from dlx.errors import ConfigError
-from dlx.search_space import SearchSpace, parse_space, validate_space
+from dlx.sweep.space import SearchSpace, parse_space, validate_space
 
 SAMPLERS = ("grid", "random", "tpe")
 DIRECTIONS = {"min": "minimize", "minimize": "minimize", "max": "maximize", "maximize": "maximize"}
@@ -29,7 +29,7 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
     """Create a sweep under `<output_dir>/sweeps/` and run it; every check happens before any trial.
 
     `objective` names what a trial computes (default `{"kind": "train"}`: one run); see
-    `dlx.sweep_worker.make_objective`.
+    `dlx.sweep.worker.make_objective`.
     """
     space = parse_space(overrides)
     sampler = _check_options(space, sampler, trials, jobs, metric, direction)
@@ -137,7 +137,7 @@ def _create_study(spec: dict, url: str) -> None:
 
 
 def _load(spec: dict, url: str):
-    from dlx.sweep_worker import open_study
+    from dlx.sweep.worker import open_study
 
     try:
         return open_study(spec, url)
@@ -227,8 +227,8 @@ def _complete_from_disk(study, storage, trial_id: int, trial, spec: dict, sweep_
     """A dead RUNNING trial whose run wrote summary.json (status finished) is told COMPLETE."""
     import math
 
-    from dlx.runs import read_summary
-    from dlx.sweep_worker import outcome_of
+    from dlx.store.runs import read_summary
+    from dlx.sweep.worker import outcome_of
 
     run_id = trial.user_attrs.get("run_id")
     if not run_id or (spec.get("objective") or {}).get("kind", "train") != "train":
@@ -252,7 +252,7 @@ def _complete_from_disk(study, storage, trial_id: int, trial, spec: dict, sweep_
 
 def drive(sweep_dir: Path, spec: dict, url: str, jobs: int, on_update=None) -> dict:
     """Run the queue with `jobs` workers (1: in this process), keep trials.csv current, sum up."""
-    from dlx.sweep_worker import open_study, run_workers, work
+    from dlx.sweep.worker import open_study, run_workers, work
 
     study = open_study(spec, url)[0]
     state = {"finished": None}
@@ -292,7 +292,7 @@ def _default_metric(space, exp):
     """trainer.monitor as each run will read it: val_acc means val_loss on regression data, so
     the sweep optimises what its runs measure (the data is loaded once to learn its task)."""
     from dlx import data
-    from dlx.experiment import monitor_for
+    from dlx.engine.experiment import monitor_for
 
     monitor = monitor_for(exp, data.build(exp.data).task)
     if monitor == exp.trainer.monitor:
@@ -305,9 +305,9 @@ def refit_best(result: dict):
     """After a `--cv` sweep: the best trial's CV once more with `test=True`. Its folds are all
     done and reused, so this only refits on the whole training data and evaluates the test
     split, once; returns the `CVResult` with `.refit` set."""
-    from dlx.cv import cross_validate
-    from dlx.search_space import SearchSpace
-    from dlx.sweep_worker import cv_trial_dir
+    from dlx.cv.driver import cross_validate
+    from dlx.sweep.space import SearchSpace
+    from dlx.sweep.worker import cv_trial_dir
 
     spec, best = result["spec"], result["best"]
     space = SearchSpace.from_json(spec["space"])

@@ -1,7 +1,7 @@
 """Sweep workers: pop a trial from the study's queue, run it, tell optuna; until the queue is empty.
 
 `work()` is the loop (in the sweep's own process for `--jobs 1`); `run_workers()` starts
-`--jobs N` of them as `python -m dlx.sweep_worker` processes and polls the study meanwhile.
+`--jobs N` of them as `python -m dlx.sweep.worker` processes and polls the study meanwhile.
 
 Every trial a sweep will run is queued in the study up front (`enqueue_trial`: a grid's
 combinations, or empty slots that random/TPE fill in when popped). Popping is atomic, so
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Callable
 
 from dlx.errors import ConfigError, DlxError, RunError
-from dlx.search_space import CHOICE, INT, SearchSpace
-from dlx import sweep_store as store
+from dlx.sweep.space import CHOICE, INT, SearchSpace
+from dlx.sweep import store
 
 
 @dataclass
@@ -47,7 +47,8 @@ RECORDED = ("train_", "val_", "test_", "best_", "epochs_run", "params")
 
 def train_objective(overrides: list, ctx: TrialContext) -> tuple[float, dict]:
     """One training run; the value is the metric at the run's best epoch (trainer.monitor = metric)."""
-    from dlx import config, experiment
+    from dlx import config
+    from dlx.engine import experiment
 
     exp = config.load(overrides)
     summary = experiment.run(exp, overrides, callbacks=ctx.callbacks, runs_root=ctx.runs_root)
@@ -71,7 +72,7 @@ def cv_trial_dir(runs_root: Path, number: int) -> Path:
 def cv_objective(overrides: list, ctx: TrialContext, folds: int) -> tuple[float, dict]:
     """K-fold CV of the trial's config; the value is the mean over folds of the metric at each
     fold's best epoch, and trials.csv carries every validation metric's mean and std."""
-    from dlx.cv import cross_validate
+    from dlx.cv.driver import cross_validate
 
     result = cross_validate(overrides, folds, cv_dir=cv_trial_dir(ctx.runs_root, ctx.number))
     if not result.averaged:
@@ -281,7 +282,7 @@ def run_workers(sweep_dir: Path, url: str, jobs: int, refresh) -> None:
     for i in range(jobs):
         with open(logs / f"worker-{i}.log", "a") as log:
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "dlx.sweep_worker", str(sweep_dir), "--index", str(i),
+                [sys.executable, "-m", "dlx.sweep.worker", str(sweep_dir), "--index", str(i),
                  "--threads", str(threads), "--parent", str(os.getpid())],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env))
     try:
@@ -319,8 +320,8 @@ def _stop(procs) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m dlx.sweep_worker SWEEP_DIR --threads T`: imports torch once, runs trial after trial."""
-    parser = argparse.ArgumentParser(prog="dlx.sweep_worker")
+    """`python -m dlx.sweep.worker SWEEP_DIR --threads T`: imports torch once, runs trial after trial."""
+    parser = argparse.ArgumentParser(prog="dlx.sweep.worker")
     parser.add_argument("sweep_dir")
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)

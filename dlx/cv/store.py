@@ -1,4 +1,4 @@
-"""The CV part of the run store: `outputs/cv/<cv-id>/` and its files (see `dlx.cv`).
+"""The CV part of the run store: `outputs/cv/<cv-id>/` and its files (see `dlx.cv.driver`).
 
 Kept beside `runs.py`, on its helpers: every file is written atomically.
 """
@@ -11,14 +11,14 @@ import json
 from pathlib import Path
 
 from dlx.errors import ConfigError, RunError
-from dlx.runs import CV, RunDir, atomic_write_text, make_dir, new_run_id, read_summary
+from dlx.store.runs import CV, RunDir, atomic_write_text, make_dir, new_run_id, read_summary
 
 CV_JSON, ASSIGNMENT, FOLDS_CSV, SUMMARY = "cv.json", "assignment.csv", "folds.csv", "summary.json"
 
 
 def new_cv_dir(exp, folds: int, repeats: int) -> Path:
     """`outputs/cv/2026-11-22_00-30-00_mlp-adam-digits-5fold` (`-5x3fold` with repeats)."""
-    from dlx.experiment import label_for
+    from dlx.engine.experiment import label_for
 
     kind = f"{folds}fold" if repeats == 1 else f"{folds}x{repeats}fold"
     return make_dir(Path(exp.output_dir) / CV, new_run_id(f"{label_for(exp)}-{kind}"))

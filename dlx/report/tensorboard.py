@@ -37,7 +37,7 @@ def tag(key: str) -> str:
 
 def hparams_of(config: dict) -> dict:
     """Flat scalar hyper-parameters, as TensorBoard accepts them (no None, no lists)."""
-    from dlx.runs import flatten
+    from dlx.store.runs import flatten
 
     out = {}
     for key, value in flatten(config).items():

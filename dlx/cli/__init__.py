@@ -57,7 +57,7 @@ def train(
     from dlx import config
 
     if resume is not None:
-        from dlx import resume as resuming
+        from dlx.engine import resume as resuming
 
         exp, target = resuming.prepare(resume, overrides or [], warn=_warn)
     else:
@@ -67,7 +67,8 @@ def train(
 
         typer.echo(OmegaConf.to_yaml(exp.raw), nl=False)
         return
-    from dlx import experiment, report
+    from dlx import report
+    from dlx.engine import experiment
 
     display = report.ProgressDisplay(exp.trainer.epochs, quiet=quiet)
     try:
@@ -198,7 +199,8 @@ def sweep(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the leaderboard.")] = False,
 ):
     """Search hyper-parameters: every trial is a run under outputs/sweeps/<id>/runs/."""
-    from dlx import report, sweep as sweeps
+    from dlx import report
+    from dlx.sweep import driver as sweeps
     from dlx.errors import ConfigError
 
     overrides = overrides or []
@@ -298,7 +300,7 @@ def cv(
     folds. Everything lands in outputs/cv/<cv-id>/: fold-<k>/ runs, folds.csv, assignment.csv,
     summary.json. Exits 1 if a fold failed (the mean then averages the others).
     """
-    from dlx import cv as cvlib
+    from dlx.cv import driver as cvlib
     from dlx import report
 
     if resume == "":
@@ -394,7 +396,7 @@ def plot(
     output_dir: OutputDir = "outputs",
 ):
     """Save the learning curves of runs as an image: train dashed, validation solid (matplotlib)."""
-    from dlx import plot as plotting
+    from dlx.report import plot as plotting
 
     path = plotting.plot_runs(output_dir, runs, output, metric or [])
     typer.echo(f"wrote {path}")

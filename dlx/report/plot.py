@@ -67,7 +67,7 @@ def curves_figure(curves: dict, chosen: dict[str, list[str]]):
 
 def plot_runs(root, refs, output, metrics=()) -> Path:
     """Read the runs named by `refs`, draw their curves, save to `output`; return its path."""
-    from dlx import runs
+    from dlx.store import runs
 
     curves, monitor = {}, None
     for ref in refs:

@@ -12,7 +12,7 @@ from pathlib import Path
 from dlx import testhooks
 from dlx.config import Experiment
 from dlx.errors import ConfigError, Interrupted, RunError
-from dlx.runs import RUNS, RunDir
+from dlx.store.runs import RUNS, RunDir
 
 
 def label_for(exp: Experiment) -> str:
@@ -50,7 +50,7 @@ def setup_torch(exp: Experiment):
     """Threads, seeds and determinism; returns the device."""
     import torch
 
-    from dlx.trainer import resolve_device, seed_everything
+    from dlx.engine.trainer import resolve_device, seed_everything
 
     if exp.trainer.num_threads:
         torch.set_num_threads(exp.trainer.num_threads)
@@ -62,7 +62,7 @@ def build_parts(exp: Experiment, bundle, device):
     """Model, loss, optimizer, schedule, penalty for this data: nothing trained yet."""
     from dlx import models
     from dlx.losses import build_loss
-    from dlx.optim import build_optimizer, build_schedule
+    from dlx.optim.optimizers import build_optimizer, build_schedule
     from dlx.registry import OPTIMIZERS
     from dlx.regularize import build_penalty
 
@@ -85,16 +85,16 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     `runs_root` puts the run folder elsewhere (a sweep's `runs/`); `run_path` names the
     folder exactly (a CV fold's `fold-<k>/`). `evaluate_test=False` leaves the test split
     untouched (CV folds: the test split is evaluated once, by the refit, or never).
-    `resume` (a `dlx.resume.Resume`) continues that run in place from its checkpoint.
+    `resume` (a `dlx.engine.resume.Resume`) continues that run in place from its checkpoint.
     """
     import torch
 
     from dlx import data
-    from dlx.checkpoint import stop_on_signals
+    from dlx.store.checkpoint import stop_on_signals
     from dlx.data.loaders import bundle_batches
     from dlx.models import count_parameters
-    from dlx.tensorboard import attach_tensorboard
-    from dlx.trainer import StopRequested, Trainer
+    from dlx.report.tensorboard import attach_tensorboard
+    from dlx.engine.trainer import StopRequested, Trainer
 
     started = time.time()
     tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
@@ -220,8 +220,8 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer, met
 
     import torch
 
-    from dlx.resume import resume_command
-    from dlx.trainer import Divergence, StopRequested
+    from dlx.engine.resume import resume_command
+    from dlx.engine.trainer import Divergence, StopRequested
 
     where = trainer.position()
     if isinstance(error, (StopRequested, KeyboardInterrupt)):

@@ -12,11 +12,11 @@ import traceback
 from pathlib import Path
 
 from dlx.errors import ConfigError, DlxError
-from dlx.runs import RunDir
+from dlx.store.runs import RunDir
 
 
 def run_folds(todo: list, cv_dir: Path, jobs: int, finish) -> None:
-    """Run each fold (a `dlx.cv.Fold`), in this process (jobs=1) or in `jobs` spawned processes;
+    """Run each fold (a `dlx.cv.driver.Fold`), in this process (jobs=1) or in `jobs` spawned processes;
     `finish(fold, outcome)` gets each outcome as it comes."""
     if jobs == 1 or len(todo) <= 1:
         for fold in todo:
@@ -81,7 +81,8 @@ def _checked(outcome: dict) -> dict:
 
 def run_fold(overrides: list[str], run_path: str) -> dict:
     """One fold as an ordinary run that never touches the test split; failures become data."""
-    from dlx import config, experiment
+    from dlx import config
+    from dlx.engine import experiment
 
     try:
         summary = experiment.run(config.load(overrides), overrides, run_path=Path(run_path), evaluate_test=False)

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dlx.errors import ConfigError
-from dlx.runs import SWEEPS, atomic_write_text, make_dir, new_run_id
+from dlx.store.runs import SWEEPS, atomic_write_text, make_dir, new_run_id
 
 SPEC, STUDY_DB, TRIALS_CSV, BEST_YAML, BEST_OVERRIDES = (
     "sweep.json", "study.db", "trials.csv", "best.yaml", "best.overrides")
@@ -195,7 +195,7 @@ def write_best(sweep_dir: Path, best: dict, spec: dict) -> None:
     """best.yaml, and best.overrides: `dlx train $(cat .../best.overrides)` reproduces the trial."""
     from omegaconf import OmegaConf
 
-    from dlx.search_space import SearchSpace
+    from dlx.sweep.space import SearchSpace
 
     space = SearchSpace.from_json(spec["space"])
     overrides = space.overrides({k: best[k] for k in space.keys})

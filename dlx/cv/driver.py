@@ -69,8 +69,9 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
     `on_fold_end(row)` and `on_refit_start(epochs)` (see `report.CVProgress`). `group_col` (csv
     data only) sets data.group_col: GroupKFold, each group whole in one validation fold.
     """
-    from dlx import config, cv_store
-    from dlx.cv_run import run_folds
+    from dlx import config
+    from dlx.cv import store as cv_store
+    from dlx.cv.worker import run_folds
 
     overrides = list(overrides)
     if resume is None and cv_dir is not None and cv_store.has_cv_json(cv_dir):
@@ -164,7 +165,8 @@ def _check_options(overrides: Sequence[str], folds: int, repeats: int, jobs: int
 
 def _resume_settings(ref: str | Path, overrides, folds, repeats, test, group_col=None):
     """The saved command of CV `ref`; options given again must agree with it."""
-    from dlx import config, cv_store
+    from dlx import config
+    from dlx.cv import store as cv_store
 
     cv_dir = Path(ref) if Path(ref).is_dir() else cv_store.find_cv(Path(config.load(overrides).output_dir),
                                                                    str(ref))
@@ -293,7 +295,9 @@ def refit_epochs(exp, rows: list[dict]) -> int:
 
 def refit(exp, overrides: Sequence[str], rows: list[dict], cv_dir: Path, progress=None) -> dict:
     """Refit on all of train ∪ val (data.val_fraction=0) for a fixed number of epochs; test once."""
-    from dlx import config, cv_store, experiment
+    from dlx import config
+    from dlx.cv import store as cv_store
+    from dlx.engine import experiment
 
     path = cv_dir / "refit"
     summary = cv_store.read_run_summary(path)

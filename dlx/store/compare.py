@@ -10,7 +10,7 @@ import math
 import re
 
 from dlx.errors import ConfigError, closest
-from dlx.runs import GROUPS, config_columns, metric_mode
+from dlx.store.runs import GROUPS, config_columns, metric_mode
 
 SPLITS = ("train_", "val_", "test_")
 _CONDITION = re.compile(r"^\s*([^=!<>\s]+)\s*(==|=|!=|>=|<=|>|<)\s*(.*?)\s*$")

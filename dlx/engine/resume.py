@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from dlx.errors import ConfigError
-from dlx.runs import RunDir, find_run
+from dlx.store.runs import RunDir, find_run
 
 # keys that do not change what is trained, so a resumed run stays the same experiment
 SAFE_KEYS = (
@@ -47,7 +47,7 @@ class Resume:
 def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
     """(Experiment, Resume) for `--resume ref`, or a ConfigError saying why not."""
     from dlx import config
-    from dlx.checkpoint import load_resume_state
+    from dlx.store.checkpoint import load_resume_state
 
     parsed = config.parse_overrides(overrides)
     for o in parsed:
@@ -104,7 +104,7 @@ def locate(ref: str, parsed) -> Path:
 
 
 def check_resumable(run: RunDir) -> None:
-    from dlx.runs import read_summary
+    from dlx.store.runs import read_summary
 
     summary = read_summary(run.path)
     if summary is not None:

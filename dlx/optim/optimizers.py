@@ -4,7 +4,7 @@ Each optimizer has a schema (its own keys under their usual torch names) and a
 builder `(cfg, params) -> torch.optim.Optimizer`. Registry metadata tells the
 experiment how to feed it: `full_batch` (one step per epoch on the whole training
 split: gd, lbfgs) and `closure` (the step re-evaluates the loss: lbfgs). The
-learning-rate schedules live in `dlx.schedulers`, re-exported here.
+learning-rate schedules live in `dlx.optim.schedulers`, re-exported here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 
 from dlx.errors import ConfigError, InvalidValue, require
 from dlx.registry import OPTIMIZERS
-from dlx.schedulers import Schedule, build_schedule  # noqa: F401  (re-exported; registers)
+from dlx.optim.schedulers import Schedule, build_schedule  # noqa: F401  (re-exported; registers)
 
 # ---------------------------------------------------------------- optimizers
 

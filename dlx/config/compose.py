@@ -1,0 +1,139 @@
+"""Compose: conf/ + overrides -> a DictConfig, with Hydra's grammar and one-line errors.
+
+Composition is Hydra's, unchanged (`key=value`, `+key=value`, `~key`, `group=choice`).
+Nothing here imports torch; the group listings read conf/ as text.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from dlx.errors import ConfigError, closest, unknown
+
+GROUPS = ("model", "optim", "scheduler", "regularizer", "loss", "data", "trainer")
+TOP_LEVEL_KEYS = ("name", "output_dir")
+
+
+def conf_dir() -> Path:
+    """The config tree: `dlx/conf` inside a wheel, `conf/` beside `dlx/` in a checkout."""
+    here = Path(__file__).resolve().parent.parent  # the dlx package
+    for candidate in (here / "conf", here.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise ConfigError(f"dlx's config tree is missing (looked in {here / 'conf'}); reinstall dlx")
+
+
+def group_choices(group: str) -> list[str]:
+    """The option names of a config group, from the files in `conf/<group>/` (no imports)."""
+    folder = conf_dir() / group
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def describe_choices(group: str) -> list[tuple[str, str]]:
+    """(name, description) of each option of `group`: its yaml's first comment line (no imports)."""
+    described = []
+    for name in group_choices(group):
+        first = (conf_dir() / group / f"{name}.yaml").read_text(encoding="utf-8").lstrip().splitlines()
+        line = first[0] if first else ""
+        described.append((name, line[1:].strip() if line.startswith("#") else ""))
+    return described
+
+
+def default_choices() -> dict[str, str]:
+    """group -> its choice in the defaults list of conf/config.yaml (read as text: no imports)."""
+    text = (conf_dir() / "config.yaml").read_text(encoding="utf-8")
+    return dict(re.findall(r"^\s*-\s*(\w+)\s*:\s*([\w.-]+)", text, flags=re.M))
+
+
+def parse_overrides(overrides: list[str]):
+    """Hydra's own parser; a malformed override becomes one clear line."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    try:
+        return parser.parse_overrides(list(overrides))
+    except OverrideParseException as e:
+        first = str(e).strip().splitlines()[0]
+        raise ConfigError(f"malformed override: {first} (expected key=value, e.g. optim.lr=0.01)") from None
+
+
+def check_group_choices(parsed) -> None:
+    for o in parsed:
+        group = o.key_or_group
+        if not group:  # `=3`: Hydra's grammar accepts it, its composer then fails obscurely
+            raise ConfigError(f"malformed override '{o.input_line}': no key (expected key=value, e.g. optim.lr=0.01)")
+        if group not in GROUPS or o.is_delete() or o.is_sweep_override():
+            continue
+        value = o.value()
+        if not isinstance(value, str) or value not in group_choices(group):
+            raise unknown(group, str(value), group_choices(group))
+
+
+def compose(overrides: list[str] = (), *, allow_sweep: bool = False):
+    """Compose `conf/config.yaml` with Hydra overrides into a DictConfig (not yet validated)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+
+    overrides = list(overrides)
+    parsed = parse_overrides(overrides)
+    if not allow_sweep:
+        for o in parsed:
+            if o.is_sweep_override():
+                raise ConfigError(
+                    f"'{o.input_line}' is a sweep; `dlx train` takes one value per key "
+                    "(use `dlx sweep` to search over several)"
+                )
+    check_group_choices(parsed)
+    failure = None
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="dlx"):
+        try:
+            return hydra_compose(config_name="config", overrides=overrides)
+        except HydraException as e:
+            failure = e
+    # explain it outside the Hydra context: finding the closest key composes again
+    raise _composition_error(failure, parsed) from None
+
+
+def _composition_error(error: Exception, parsed) -> ConfigError:
+    text = str(error)
+    match = re.search(r"Could not override '([^']+)'", text)
+    if match:
+        key = match.group(1)
+        hint = _closest_key(key, parsed)
+        if hint:
+            return ConfigError(f"unknown key '{key}' — did you mean '{hint}'?")
+        return ConfigError(f"unknown key '{key}'; see `dlx train --cfg` for the keys")
+    match = re.search(r"Could not delete from config. '([^']+)'", text)
+    if match:
+        return ConfigError(f"cannot delete '{match.group(1)}': no such key")
+    match = re.search(r"An item is already at '([^']+)'", text)
+    if match:
+        key = match.group(1)
+        return ConfigError(f"'{key}' already exists; set it with {key}=... (without the +)")
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return ConfigError(f"invalid overrides: {first}")
+
+
+def _closest_key(dotted: str, parsed) -> str | None:
+    """Compose with only the group choices, then find the nearest existing key."""
+    from omegaconf import DictConfig
+
+    choices = [o.input_line for o in parsed if o.key_or_group in GROUPS and "." not in o.key_or_group]
+    try:
+        base = compose(choices)
+    except ConfigError:
+        return None
+    *parents, leaf = dotted.split(".")
+    node: Any = base
+    for part in parents:
+        if not isinstance(node, DictConfig) or part not in node:
+            return None
+        node = node[part]
+    if not isinstance(node, DictConfig):
+        return None
+    hint = closest(leaf, list(node.keys()))
+    return ".".join([*parents, hint]) if hint else None

@@ -1,0 +1,1 @@
+"""The engine: the training loop, its callbacks, the one run path, resume and signals."""

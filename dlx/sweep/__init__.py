@@ -1,0 +1,1 @@
+"""Hyper-parameter search on optuna: the search space, the driver, workers, the sweep folder."""
