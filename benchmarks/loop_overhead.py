@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from dlx import config, data
 from dlx.data.loaders import TensorBatches
 from dlx.engine.experiment import RunWriter, build_parts
-from dlx.store.runs import RunDir
+from dlx.store.rundir import RunDir
 from dlx.engine.trainer import Trainer, seed_everything
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from dlx.store.runs import RunDir
+from dlx.store.rundir import RunDir
 
 TINY = ["trainer.epochs=2", "data.limit=100", "trainer.num_threads=1", "trainer.deterministic=true", "-q"]
 
@@ -99,7 +99,7 @@ def test_full_disk_is_one_line_and_damages_nothing(dlx, monkeypatch):
     """The second write of last.pt goes to /dev/full: a real ENOSPC from the kernel."""
     import builtins
 
-    from dlx.store import runs as run_store
+    from dlx.store import files as run_store
 
     calls = {"last": 0}
 

@@ -212,7 +212,7 @@ def test_resume_from_every_step_is_exact(tmp_path):
 
     from dlx.engine import experiment
     from dlx.engine.resume import Resume
-    from dlx.store.runs import RunDir
+    from dlx.store.rundir import RunDir
 
     overrides = ["trainer.epochs=3", "data.limit=200", "trainer.num_threads=1", "trainer.deterministic=true",
                  "trainer.checkpoint_every_steps=1", f"output_dir={tmp_path}"]

@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from dlx.errors import ConfigError, RunError
-from dlx.store.runs import RunDir, atomic_write_text, find_run, new_run_id, read_summary
+from dlx.store.files import atomic_write_text, new_run_id
+from dlx.store.rundir import RunDir
+from dlx.store.runs import find_run, read_summary
 
 
 def test_run_id_is_readable():
@@ -39,7 +41,7 @@ def test_failed_write_keeps_the_old_file(tmp_path):
         f.write("{half")
         raise OSError(28, "No space left on device")
 
-    from dlx.store.runs import atomic_write
+    from dlx.store.files import atomic_write
 
     with pytest.raises(RunError, match="No space left"):
         atomic_write(run.path / "summary.json", explode)

@@ -11,7 +11,9 @@ import json
 from pathlib import Path
 
 from dlx.errors import ConfigError, RunError
-from dlx.store.runs import CV, RunDir, atomic_write_text, make_dir, new_run_id, read_summary
+from dlx.store.files import atomic_write_text, make_dir, new_run_id
+from dlx.store.rundir import RunDir
+from dlx.store.runs import CV, read_summary
 
 CV_JSON, ASSIGNMENT, FOLDS_CSV, SUMMARY = "cv.json", "assignment.csv", "folds.csv", "summary.json"
 

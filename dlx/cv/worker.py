@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 
 from dlx.errors import ConfigError, DlxError
-from dlx.store.runs import RunDir
+from dlx.store.rundir import RunDir
 
 
 def run_folds(todo: list, cv_dir: Path, jobs: int, finish) -> None:

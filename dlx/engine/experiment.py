@@ -12,7 +12,8 @@ from pathlib import Path
 from dlx import testhooks
 from dlx.config import Experiment
 from dlx.errors import ConfigError, Interrupted, RunError
-from dlx.store.runs import RUNS, RunDir
+from dlx.store.rundir import RunDir
+from dlx.store.runs import RUNS
 
 
 def label_for(exp: Experiment) -> str:
@@ -90,7 +91,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     import torch
 
     from dlx import data
-    from dlx.store.checkpoint import stop_on_signals
+    from dlx.engine.signals import stop_on_signals
     from dlx.data.loaders import bundle_batches
     from dlx.models import count_parameters
     from dlx.report.tensorboard import attach_tensorboard

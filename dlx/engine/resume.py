@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from dlx.errors import ConfigError
-from dlx.store.runs import RunDir, find_run
+from dlx.store.rundir import RunDir
+from dlx.store.runs import find_run
 
 # keys that do not change what is trained, so a resumed run stays the same experiment
 SAFE_KEYS = (

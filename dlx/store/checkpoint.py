@@ -1,4 +1,4 @@
-"""Reading checkpoints back safely, and stopping a run cleanly on SIGINT / SIGTERM.
+"""Reading checkpoints back safely.
 
 Checkpoints load with `torch.load(weights_only=True)` only: tensors, numbers, strings,
 lists, tuples and dicts. A file that holds other pickled objects is refused — unpickling
@@ -8,10 +8,7 @@ one can run any code — and nothing in it is executed.
 from __future__ import annotations
 
 import pickle
-import signal
-import threading
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 from dlx.errors import RunError
@@ -84,32 +81,3 @@ def load_resume_state(candidates: list[Path], warn) -> tuple[dict | None, Path |
 def _first_line(error: Exception) -> str:
     text = str(error).strip().splitlines()
     return (text[0] if text else type(error).__name__)[:200]
-
-
-# ---------------------------------------------------------------- signals
-
-SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
-
-
-@contextmanager
-def stop_on_signals(trainer):
-    """While training: the first SIGINT/SIGTERM asks the trainer to stop at the next step
-    boundary (where its state is whole and can be saved); a second one stops at once."""
-    from dlx import testhooks
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers (e.g. a sweep's worker threads)
-        return
-
-    def handler(signum, _frame):
-        testhooks.signals_seen += 1
-        if trainer.stop_requested:
-            raise KeyboardInterrupt
-        trainer.stop_requested = signum
-
-    previous = {s: signal.signal(s, handler) for s in SIGNAL_EXIT}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)

@@ -21,7 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dlx.errors import ConfigError
-from dlx.store.runs import SWEEPS, atomic_write_text, make_dir, new_run_id
+from dlx.store.files import atomic_write_text, make_dir, new_run_id
+from dlx.store.runs import SWEEPS
 
 SPEC, STUDY_DB, TRIALS_CSV, BEST_YAML, BEST_OVERRIDES = (
     "sweep.json", "study.db", "trials.csv", "best.yaml", "best.overrides")

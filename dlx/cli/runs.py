@@ -1,0 +1,75 @@
+"""`dlx runs`, `dlx show`, `dlx compare`, `dlx plot`: reading the run store."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from dlx.cli.app import CvId, GroupBy, OutputDir, Sort, SweepId, Where, app, check_format, format_option
+
+
+@app.command("runs", short_help="List runs, newest first, with status and metrics.")
+def list_runs(
+    where: Where = None,
+    sort: Sort = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", min=1, help="Show the first N runs.")] = None,
+    sweep: SweepId = None,
+    cv: CvId = None,
+    all_runs: Annotated[bool, typer.Option("--all", "-a", help="Include sweep and CV member runs.")] = False,
+    group_by: GroupBy = None,
+    fmt: format_option("table, csv, json (markdown with --group-by)") = "table",
+    output_dir: OutputDir = "outputs",
+):
+    """List runs, newest first: status, config groups, best monitored value, test metrics, time."""
+    from dlx import report
+
+    report.list_runs(output_dir, where=where or (), sort=sort, limit=limit, sweep=sweep, cv=cv,
+                     members=all_runs, group_by=group_by, fmt=check_format(fmt, group_by))
+
+
+@app.command(short_help="Show one run: config, metrics per epoch, curves.")
+def show(
+    run: Annotated[str, typer.Argument(help="A run id, a unique prefix or suffix of one, or `last`.")],
+    output_dir: OutputDir = "outputs",
+):
+    """Show one run: its config (overrides highlighted), metrics per epoch, curves and summary."""
+    from dlx import report
+
+    report.show_run(output_dir, run)
+
+
+@app.command(short_help="Compare runs: differing keys, metrics, curves.")
+def compare(
+    runs: Annotated[Optional[list[str]], typer.Argument(help="Run ids, unique prefixes or suffixes, `last`.",
+                                                        show_default=False)] = None,
+    sweep: SweepId = None,
+    cv: CvId = None,
+    where: Where = None,
+    group_by: GroupBy = None,
+    sort: Sort = None,
+    fmt: format_option("table, csv, json, markdown") = "table",
+    output_dir: OutputDir = "outputs",
+):
+    """Compare runs side by side: config keys that differ, final metrics, validation curves."""
+    from dlx import report
+
+    report.compare_runs(output_dir, runs or [], sweep=sweep, cv=cv, where=where or (), group_by=group_by,
+                        sort=sort, fmt=check_format(fmt, "markdown"))
+
+
+@app.command(short_help="Save learning curves of runs as an image.")
+def plot(
+    runs: Annotated[list[str], typer.Argument(help="Run ids, unique prefixes or suffixes, `last`.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Image file to write (.png, .pdf, .svg).")]
+    = "curves.png",
+    metric: Annotated[Optional[list[str]], typer.Option(
+        "--metric", "-m", help="Metrics to draw: a name (acc: train and val) or a column (val_acc). "
+        "Default: loss and the monitored metric.", show_default=False)] = None,
+    output_dir: OutputDir = "outputs",
+):
+    """Save the learning curves of runs as an image: train dashed, validation solid (matplotlib)."""
+    from dlx.report import plot as plotting
+
+    path = plotting.plot_runs(output_dir, runs, output, metric or [])
+    typer.echo(f"wrote {path}")

@@ -1,0 +1,45 @@
+"""`dlx train`: one run, from overrides or --resume."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from dlx.cli.app import Overrides, app, groups_epilog, warn
+
+
+@app.command(epilog=groups_epilog(), short_help="Train a model, test it, write the run under outputs/runs/.")
+def train(
+    overrides: Overrides = None,
+    cfg: Annotated[bool, typer.Option("--cfg", help="Print the composed config and exit.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final table.")] = False,
+    resume: Annotated[Optional[str], typer.Option(
+        "--resume", metavar="RUN",
+        help="Continue a stopped run (id, unique prefix/suffix, path or 'last') from its last checkpoint; "
+             "overrides may then change only trainer.epochs, trainer.num_threads, "
+             "trainer.checkpoint_every_steps, trainer.tensorboard, output_dir.")] = None,
+):
+    """Train a model, evaluate it on the test split and write the run under outputs/runs/."""
+    from dlx import config
+
+    if resume is not None:
+        from dlx.engine import resume as resuming
+
+        exp, target = resuming.prepare(resume, overrides or [], warn=warn)
+    else:
+        exp, target = config.load(overrides or []), None
+    if cfg:
+        from omegaconf import OmegaConf
+
+        typer.echo(OmegaConf.to_yaml(exp.raw), nl=False)
+        return
+    from dlx import report
+    from dlx.engine import experiment
+
+    display = report.ProgressDisplay(exp.trainer.epochs, quiet=quiet)
+    try:
+        summary = experiment.run(exp, overrides or [], callbacks=[display], resume=target)
+    finally:
+        display.close()
+    report.print_summary(summary)

@@ -1,0 +1,151 @@
+"""`RunDir`: one run's folder (config, metrics, status, log, checkpoints, lock)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+from dlx.errors import ConfigError, RunError
+from dlx.store.files import _json_default, _keep_previous, _yaml_dump, atomic_write, atomic_write_text, make_dir, new_run_id
+
+
+class RunDir:
+    """One run's folder; every write is atomic."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, root: Path, label: str) -> "RunDir":
+        path = make_dir(Path(root), new_run_id(label))
+        (path / "checkpoints").mkdir()
+        return cls(path)
+
+    @classmethod
+    def at(cls, path: Path) -> "RunDir":
+        """A run folder at an exact path (e.g. a CV fold's `fold-<k>/`), created if needed."""
+        try:
+            (Path(path) / "checkpoints").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunError(f"cannot create {path}: {e.strerror or e} — choose another output_dir") from None
+        return cls(path)
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    def write_yaml(self, name: str, data) -> None:
+        from omegaconf import OmegaConf
+
+        text = OmegaConf.to_yaml(data) if not isinstance(data, (list, dict)) else _yaml_dump(data)
+        atomic_write_text(self.path / name, text)
+
+    def write_json(self, name: str, data: dict) -> None:
+        atomic_write_text(self.path / name, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+    def write_metrics(self, rows: list[dict]) -> None:
+        """Rewrite metrics.csv whole each epoch (it is small), so it is never half a row."""
+        columns: list[str] = []
+        for row in rows:
+            columns += [k for k in row if k not in columns]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path / "metrics.csv", buf.getvalue())
+
+    def write_status(self, status: str, **extra) -> None:
+        self.write_json("status.json", {"status": status, "pid": os.getpid(), "time": time.time(), **extra})
+
+    def write_summary(self, summary: dict) -> None:
+        self.write_json("summary.json", summary)
+
+    def checkpoint_path(self, name: str) -> Path:
+        return self.path / "checkpoints" / f"{name}.pt"
+
+    def save_checkpoint(self, name: str, state: dict) -> Path:
+        """Write checkpoints/<name>.pt atomically; `last` keeps its predecessor as last.prev.pt.
+
+        The previous file is hard-linked to `<name>.prev.pt` only once the new one is complete
+        on disk, so at every moment one whole checkpoint exists under `last.pt`.
+        """
+        import torch
+
+        from dlx import testhooks
+
+        path = self.checkpoint_path(name)
+
+        def write(f):
+            torch.save(state, testhooks.PausingWriter(f, f"write-{name}") if testhooks.ACTIVE else f)
+
+        def before_replace():
+            if name == "last" and path.exists():
+                _keep_previous(path, self.checkpoint_path(f"{name}.prev"))
+            testhooks.pause(f"replace-{name}")
+
+        atomic_write(path, write, binary=True, sync=True, before_replace=before_replace)
+        return path
+
+    def remove_temp_files(self) -> None:
+        """Drop `.NAME.PID.tmp` files a killed process left (call only while holding the lock)."""
+        for tmp in self.path.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+    def lock(self) -> None:
+        """Hold an exclusive lock on `.lock` while this process writes the run (released at exit).
+
+        A second process — `dlx train --resume` of a run still going — is refused, not let in
+        to interleave its checkpoints with the first one's.
+        """
+        key = str(self.path.resolve())
+        if key in _LOCKS:
+            return
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory locks
+            return
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(f"run {self.id} is being written by another dlx process right now; "
+                              "wait for it to end or stop it first") from None
+        _LOCKS[key] = fd
+
+    def is_being_written(self) -> bool:
+        """True while some process holds the run's lock: a `running` status without it means killed."""
+        if str(self.path.resolve()) in _LOCKS:
+            return True
+        try:
+            import fcntl
+
+            fd = os.open(self.path / ".lock", os.O_RDWR)
+        except (ImportError, OSError):
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # also drops the probe's own lock
+
+    def unlock(self) -> None:
+        fd = _LOCKS.pop(str(self.path.resolve()), None)
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def log(self, line: str) -> None:
+        try:
+            with open(self.path / "log.txt", "a", encoding="utf-8") as f:
+                f.write(line.rstrip("\n") + "\n")
+        except OSError as e:
+            raise RunError(f"cannot write {self.path / 'log.txt'}: {e.strerror or e}") from None
+
+
+_LOCKS: dict[str, int] = {}
