@@ -25,7 +25,8 @@ from dlx.data.loaders import TensorBatches
 from dlx.engine.experiment import RunWriter, build_parts, watchers
 from dlx.engine.supervised import SupervisedTask
 from dlx.store.rundir import RunDir
-from dlx.engine.trainer import Trainer, seed_everything
+from dlx.engine.runtime import seed_everything
+from dlx.engine.trainer import Trainer
 
 
 def setup(exp):

@@ -71,8 +71,8 @@ def require(ok: bool, key: str, message: str) -> None:
         raise InvalidValue(key, message)
 
 
-def first_line(error: BaseException, limit: int = 200) -> str:
+def first_line(error: BaseException, limit: int | None = 200) -> str:
     """The first line of `error`'s message (its type's name when it has none), cut to `limit`
-    characters: how a caught library error is quoted inside a one-line dlx error."""
+    characters (None: whole): how a caught library error is quoted inside a one-line dlx error."""
     lines = str(error).strip().splitlines()
     return (lines[0] if lines else type(error).__name__)[:limit]

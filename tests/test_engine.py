@@ -51,7 +51,6 @@ class Recorder(Callback):
 def test_every_hook_is_called_once_per_event_in_order_with_its_signature(tmp_path):
     from dlx import config
     from dlx.engine import experiment
-    from dlx.models import count_parameters  # noqa: F401
 
     recorder = Recorder()
     summary = experiment.run(config.load([*TINY, f"output_dir={tmp_path}"]), callbacks=[recorder])

@@ -84,18 +84,27 @@ class Callbacks:
             if fn is not None:
                 fn(trainer, arg)
 
+    def find(self, kind: type):
+        """The first callback of class `kind`, or None."""
+        return next((cb for cb in self.items if isinstance(cb, kind)), None)
+
     def state_dict(self) -> dict:
+        """{state_key: state} of every callback with state (keys are unique per run)."""
         states = {}
         for cb in self.items:
             state = cb.state_dict() if hasattr(cb, "state_dict") else {}
             if state:
-                states[cb.state_key] = state
+                states[_key(cb)] = state
         return states
 
     def load_state_dict(self, states: dict) -> None:
         for cb in self.items:
-            if hasattr(cb, "load_state_dict") and cb.state_key in states:
-                cb.load_state_dict(states[cb.state_key])
+            if hasattr(cb, "load_state_dict") and _key(cb) in states:
+                cb.load_state_dict(states[_key(cb)])
+
+
+def _key(callback) -> str:
+    return getattr(callback, "state_key", type(callback).__name__)
 
 
 def is_better(value: float, best: float, mode: str, min_delta: float) -> bool:

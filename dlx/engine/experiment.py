@@ -122,9 +122,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
 
     from dlx import data
     from dlx.data.loaders import bundle_batches
-    from dlx.engine.signals import stop_on_signals
     from dlx.engine.tasks import build_task
-    from dlx.engine.trainer import StopRequested, Trainer
     from dlx.models import count_parameters
     from dlx.report.tensorboard import attach_tensorboard
 
@@ -137,34 +135,16 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     _check_monitor(exp, task)
     shuffle = torch.Generator().manual_seed(exp.trainer.seed)
     # tensors on the device (augmented per batch when data.augment asks), or a DataLoader for files
-    train_batches, val_batches, test_batches = bundle_batches(bundle, device, task.batch_size,
-                                                              exp.trainer.eval_batch_size, shuffle)
+    batches = bundle_batches(bundle, device, task.batch_size, exp.trainer.eval_batch_size, shuffle)
     run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume)
     callbacks = [*callbacks, tensorboard.open(run_dir.path)] if tensorboard else list(callbacks)
-    best, early = watchers(exp)
-    ckpt_meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
-                 "input_shape": list(bundle.input_shape), "task": bundle.task}
-    writer = RunWriter(run_dir, exp.trainer.checkpoint, ckpt_meta)
-    trainer = Trainer(exp.trainer, task, device=device, clip_grad_norm=exp.regularizer.clip_grad_norm,
-                      shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *callbacks])
+    trainer = make_trainer(exp, task, bundle, run_dir, device, shuffle, callbacks)
     if resume is not None:
         continue_from(trainer, resume, run_dir)
     params = count_parameters(task.model)
     trainer.callbacks.emit("on_fit_start", trainer, FitContext(run_dir, exp, params, resume and resume.where))
-    try:
-        with stop_on_signals(trainer):
-            trainer.fit(train_batches, val_batches)
-            best.restore(task.model)
-            test_metrics = trainer.evaluate(test_batches) if evaluate_test else {}
-    except (StopRequested, KeyboardInterrupt, RunError, torch.OutOfMemoryError) as e:
-        failure = stopped(e, exp, run_dir, trainer, ckpt_meta, task.batch_size)
-        run_dir.unlock()
-        trainer.callbacks.emit("on_fit_end", trainer, None)
-        raise failure from None
-    except BaseException:  # a bug: keep its traceback, release the run
-        run_dir.unlock()
-        raise
-    summary = summarize(exp, bundle, trainer, best, early, test_metrics, params=params, device=device,
+    test_metrics = fit_and_test(exp, trainer, batches, run_dir, evaluate_test)
+    summary = summarize(exp, bundle, trainer, test_metrics, params=params, device=device,
                         path=run_dir.path, duration=time.time() - started)
     testhooks.pause("summary")
     run_dir.write_status("finished")
@@ -174,9 +154,48 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     return summary
 
 
-def summarize(exp: Experiment, bundle, trainer, best: BestWeights, early, test_metrics: dict, *,
-              params: int, device, path: Path, duration: float) -> RunSummary:
+def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle, callbacks):
+    """The trainer, with dlx's callbacks first (best weights, early stopping, the run writer),
+    then the caller's."""
+    from dlx.engine.trainer import Trainer
+
+    best, early = watchers(exp)
+    meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
+            "input_shape": list(bundle.input_shape), "task": bundle.task}
+    writer = RunWriter(run_dir, exp.trainer.checkpoint, meta)
+    trainer = Trainer(exp.trainer, task, device=device, clip_grad_norm=exp.regularizer.clip_grad_norm,
+                      shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *callbacks])
+    return trainer
+
+
+def fit_and_test(exp: Experiment, trainer, batches, run_dir: RunDir, evaluate_test: bool) -> dict:
+    """Fit, put the best weights back, evaluate the test split; a stop or failure is recorded
+    in the run folder and raised as the one-line error the user sees."""
+    import torch
+
+    from dlx.engine.signals import stop_on_signals
+    from dlx.engine.trainer import StopRequested
+
+    train, val, test = batches
+    try:
+        with stop_on_signals(trainer):
+            trainer.fit(train, val)
+            trainer.callbacks.find(BestWeights).restore(trainer.model)
+            return trainer.evaluate(test) if evaluate_test else {}
+    except (StopRequested, KeyboardInterrupt, RunError, torch.OutOfMemoryError) as e:
+        failure = stopped(e, exp, run_dir, trainer)
+        run_dir.unlock()
+        trainer.callbacks.emit("on_fit_end", trainer, None)
+        raise failure from None
+    except BaseException:  # a bug: keep its traceback, release the run
+        run_dir.unlock()
+        raise
+
+
+def summarize(exp: Experiment, bundle, trainer, test_metrics: dict, *, params: int, device, path: Path,
+              duration: float) -> RunSummary:
     last = trainer.history[-1]
+    best, early = trainer.callbacks.find(BestWeights), trainer.callbacks.find(EarlyStopping)
     return RunSummary(
         run_id=Path(path).name, status="finished", model=exp.model.name, optim=exp.optim.name,
         scheduler=exp.scheduler.name, regularizer=exp.regularizer.name, data=exp.data.name, task=bundle.task,
@@ -221,8 +240,7 @@ def continue_from(trainer, resume, run_dir: RunDir) -> None:
     run_dir.log(f"resumed from {resume.where}")
 
 
-def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer, meta: dict,
-            batch_size: int) -> Exception:
+def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer) -> Exception:
     """Record why training stopped (status.json, log.txt, last.pt) and return the error to raise.
 
     A signal handled between steps saves last.pt (a whole state) and the run can be resumed;
@@ -241,7 +259,7 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer, met
         name = signal.Signals(signum).name
         saved = ""
         if isinstance(error, StopRequested) and exp.trainer.checkpoint:
-            run_dir.save_checkpoint("last", {**trainer.state_dict(), "meta": meta})
+            trainer.callbacks.find(RunWriter).save_last(trainer)
             saved = ", last.pt saved"
         run_dir.write_status("interrupted", signal=name, **where)
         run_dir.log(f"interrupted by {name} at epoch {where['epoch']}, step {where['step']}")
@@ -249,6 +267,7 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer, met
         return Interrupted(f"{name} at epoch {where['epoch']}, step {where['step']}{saved}; "
                            f"resume with: {command}", 128 + int(signum))
     if isinstance(error, torch.OutOfMemoryError):
+        batch_size = trainer.task.batch_size
         error = RunError(f"out of memory on {trainer.device} at epoch {where['epoch']}, step {where['step']} "
                          f"with trainer.batch_size={batch_size}: try trainer.batch_size={max(1, batch_size // 2)}, "
                          "trainer.precision=bf16 or a smaller model")

@@ -49,7 +49,7 @@ reports its two loss terms with `metrics.add_term("kl", ...)` / `add_term("recon
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 
@@ -160,4 +160,4 @@ def build_task(exp, bundle, device) -> Task:
 
 
 # the built-in tasks register on import
-from dlx.engine import supervised  # noqa: E402,F401
+from dlx.engine import supervised  # noqa: E402,F401  (registers itself)

@@ -19,7 +19,7 @@ import torch
 
 from dlx import testhooks
 from dlx.engine.callbacks import Callbacks
-from dlx.engine.runtime import resolve_device, rng_state, seed_everything, set_rng_state  # noqa: F401
+from dlx.engine.runtime import rng_state, set_rng_state
 from dlx.errors import RunError, require
 from dlx.metrics import mode_for
 
