@@ -241,3 +241,16 @@ def test_first_line_quotes_an_error_in_one_short_line():
     assert first_line(ValueError("  bad thing\nmore detail")) == "bad thing"
     assert first_line(KeyError()) == "KeyError"
     assert len(first_line(RuntimeError("x" * 500))) == 200
+
+
+def test_a_checkpoint_from_before_callbacks_is_refused_in_one_line(tmp_path):
+    from dlx.engine.experiment import continue_from
+    from dlx.engine.resume import Resume
+    from dlx.errors import RunError
+    from dlx.store.rundir import RunDir
+
+    run = RunDir.create(tmp_path, "old")
+    old = {"model": {}, "optimizer": {}, "schedule": {}, "epoch": 1, "step": 7, "history": [], "rng": {},
+           "best_state": None, "bad_epochs": 0, "stopped_early": False}  # the format before callbacks
+    with pytest.raises(RunError, match="last.pt was written by an older dlx .* start a new run with `dlx train`"):
+        continue_from(None, Resume(run, old, run.checkpoint_path("last"), []), run)
