@@ -142,7 +142,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     if resume is not None:
         continue_from(trainer, resume, run_dir)
     params = count_parameters(task.model)
-    trainer.callbacks.emit("on_fit_start", trainer, FitContext(run_dir, exp, params, resume and resume.where))
+    trainer.callbacks.emit("on_fit_start", trainer, FitContext(run_dir, exp, params, resume.where if resume else None))
     test_metrics = fit_and_test(exp, trainer, batches, run_dir, evaluate_test)
     summary = summarize(exp, bundle, trainer, test_metrics, params=params, device=device,
                         path=run_dir.path, duration=time.time() - started)
