@@ -22,9 +22,11 @@ import torch.nn.functional as F
 
 from dlx import config, data
 from dlx.data.loaders import TensorBatches
-from dlx.engine.experiment import RunWriter, build_parts
+from dlx.engine.experiment import RunWriter, build_parts, watchers
+from dlx.engine.supervised import SupervisedTask
 from dlx.store.rundir import RunDir
-from dlx.engine.trainer import Trainer, seed_everything
+from dlx.engine.runtime import seed_everything
+from dlx.engine.trainer import Trainer
 
 
 def setup(exp):
@@ -43,8 +45,9 @@ def dlx_loop(exp, write_run: bool = False) -> float:
     if write_run:
         tmp = tempfile.mkdtemp()
         callbacks.append(RunWriter(RunDir.create(tmp, "bench"), True, {}))
-    trainer = Trainer(exp.trainer, model, loss, optimizer, schedule, task=bundle.task, num_outputs=10,
-                      device=torch.device("cpu"), shuffle_generator=generator, callbacks=callbacks)
+    task = SupervisedTask(model, loss, optimizer, schedule, kind=bundle.task, num_outputs=10)
+    trainer = Trainer(exp.trainer, task, device=torch.device("cpu"), shuffle_generator=generator,
+                      callbacks=[w for w in (*watchers(exp), *callbacks) if w is not None])
     start = time.perf_counter()
     trainer.fit(train, val)
     return time.perf_counter() - start

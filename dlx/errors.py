@@ -69,3 +69,10 @@ def require(ok: bool, key: str, message: str) -> None:
     """Raise `InvalidValue(key, message)` unless `ok`. Used in schemas' __post_init__."""
     if not ok:
         raise InvalidValue(key, message)
+
+
+def first_line(error: BaseException, limit: int | None = 200) -> str:
+    """The first line of `error`'s message (its type's name when it has none), cut to `limit`
+    characters (None: whole): how a caught library error is quoted inside a one-line dlx error."""
+    lines = str(error).strip().splitlines()
+    return (lines[0] if lines else type(error).__name__)[:limit]

@@ -2,7 +2,9 @@
 
 Each accumulator takes (outputs, targets, loss) batch by batch and returns a dict
 of plain floats at the end: `{"loss": .., "acc": .., "top5": ..}` for classification,
-`{"loss": .., "mae": .., "rmse": .., "r2": ..}` for regression.
+`{"loss": .., "mae": .., "rmse": .., "r2": ..}` for regression. Extra loss terms (a
+penalty, a VAE's KL) are averaged per batch with `add_term(name, value)`.
+`state_dict()` / `load_state_dict()` carry the running sums through a mid-epoch checkpoint.
 """
 
 from __future__ import annotations
@@ -25,7 +27,43 @@ def metric_names(task: str, num_outputs: int) -> list[str]:
     return names
 
 
-class ClassificationMetrics:
+class Accumulator:
+    """The shared part: named extra terms, and the state a checkpoint keeps (`STATE` names it)."""
+
+    STATE: tuple[str, ...] = ()
+
+    def reset(self) -> None:
+        self.terms: dict[str, float] = {}  # name -> sum over batches
+        self.term_batches: dict[str, int] = {}
+
+    def add_term(self, name: str, value: float) -> None:
+        """One batch's value of an extra loss term; `compute()` reports its mean per batch."""
+        self.terms[name] = self.terms.get(name, 0.0) + value
+        self.term_batches[name] = self.term_batches.get(name, 0) + 1
+
+    def term_means(self) -> dict[str, float]:
+        return {name: total / max(self.term_batches[name], 1) for name, total in self.terms.items()}
+
+    def state_dict(self) -> dict:
+        """The running sums (copies): tensors, numbers, lists and dicts only."""
+        return {key: _copy(getattr(self, key)) for key in (*self.STATE, "terms", "term_batches")}
+
+    def load_state_dict(self, state: dict) -> None:
+        for key in (*self.STATE, "terms", "term_batches"):
+            setattr(self, key, _copy(state[key]))
+
+
+def _copy(value):
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+class ClassificationMetrics(Accumulator):
     """Loss, accuracy (and top-5 / AUC where they apply) over batches.
 
     `update` costs a few tensor ops: the loss arrives as the float the loop already read.
@@ -38,7 +76,10 @@ class ClassificationMetrics:
         self.keep_scores = keep_scores and task == "binary"
         self.reset()
 
+    STATE = ("n", "loss_sum", "correct", "correct5", "scores", "targets")
+
     def reset(self):
+        super().reset()
         self.n = 0
         self.loss_sum = 0.0
         self.correct = 0
@@ -69,17 +110,24 @@ class ClassificationMetrics:
             result["top5"] = float(self.correct5) / n
         if self.keep_scores:
             result["auc"] = roc_auc(torch.cat(self.scores), torch.cat(self.targets))
+        result.update(self.term_means())
         return result
 
 
-class RegressionMetrics:
+class RegressionMetrics(Accumulator):
+    """Loss, MAE, RMSE and R² over batches; the error sums stay on the device until `compute`."""
+
+    STATE = ("n", "loss_sum", "sums", "values")
+
     def __init__(self, num_outputs: int = 1, task: str = "regression", keep_scores: bool = False,
                  top5: bool = False):
         self.reset()
 
     def reset(self):
+        super().reset()
         self.n = 0
         self.loss_sum = 0.0
+        self.values = 1  # target values per sample, set by update
         self.sums = None  # |e|, e², y, y² summed on the device
 
     def update(self, out: torch.Tensor, y: torch.Tensor, loss: float) -> None:
@@ -94,7 +142,7 @@ class RegressionMetrics:
 
     def compute(self) -> dict[str, float]:
         if self.sums is None:
-            return {"loss": math.nan, "mae": math.nan, "rmse": math.nan, "r2": math.nan}
+            return {"loss": math.nan, "mae": math.nan, "rmse": math.nan, "r2": math.nan, **self.term_means()}
         abs_err, sq_err, y_sum, y_sq = self.sums.tolist()
         loss = self.loss_sum
         count = self.n * self.values
@@ -104,6 +152,7 @@ class RegressionMetrics:
             "mae": abs_err / count,
             "rmse": math.sqrt(sq_err / count),
             "r2": 1.0 - sq_err / variance if variance > 0 else math.nan,
+            **self.term_means(),
         }
 
 

@@ -65,6 +65,7 @@ OPTIMIZERS = Registry("optimizer")
 SCHEDULERS = Registry("scheduler")
 LOSSES = Registry("loss")
 DATASETS = Registry("dataset")
+TASKS = Registry("task")  # dlx.engine.tasks: what one kind of learning problem trains
 
 
 def load_components() -> None:

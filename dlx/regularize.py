@@ -1,7 +1,7 @@
 """Regularisers: L1/L2/elastic-net penalties added to the loss, and their schema.
 
-Dropout and batch norm are switched on in the models, early stopping lives in the
-trainer, decoupled weight decay goes to the optimizer, clipping to the train step:
+Dropout and batch norm are switched on in the models, early stopping is a trainer callback
+(dlx.engine.callbacks), decoupled weight decay goes to the optimizer, clipping to the train step:
 this one schema gathers them all so they compose with overrides
 (`regularizer=l2 regularizer.dropout=0.3`).
 """

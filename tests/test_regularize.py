@@ -181,6 +181,7 @@ def test_batchnorm_switches_on_and_is_not_penalised():
 def test_clip_grad_norm_bounds_each_step():
     from dlx.regularize import RegularizerConfig  # noqa: F401  (the schema the key lives in)
     from dlx.optim.schedulers import Schedule
+    from dlx.engine.supervised import SupervisedTask
     from dlx.engine.trainer import Trainer, TrainerConfig
 
     torch.manual_seed(0)
@@ -190,8 +191,8 @@ def test_clip_grad_norm_bounds_each_step():
     lr, clip = 1.0, 0.05
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     loss = lambda out, t: torch.nn.functional.mse_loss(out.reshape(t.shape), t)  # noqa: E731
-    trainer = Trainer(TrainerConfig(monitor="val_loss", checkpoint=False), model, loss, optimizer, Schedule(None),
-                      task="regression", num_outputs=1, device=CPU, clip_grad_norm=clip)
+    task = SupervisedTask(model, loss, optimizer, Schedule(None), kind="regression", num_outputs=1)
+    trainer = Trainer(TrainerConfig(monitor="val_loss", checkpoint=False), task, device=CPU, clip_grad_norm=clip)
     trainer.train_one_epoch([(x, y)])
     after = torch.cat([p.detach().flatten() for p in model.parameters()])
     assert float((after - before).norm()) == pytest.approx(lr * clip, rel=1e-4)  # ‖Δθ‖ = lr · clip

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from dlx.errors import ConfigError, closest, unknown
+from dlx.errors import ConfigError, closest, first_line, unknown
 
 GROUPS = ("model", "optim", "scheduler", "regularizer", "loss", "data", "trainer")
 TOP_LEVEL_KEYS = ("name", "output_dir")
@@ -56,8 +56,7 @@ def parse_overrides(overrides: list[str]):
     try:
         return parser.parse_overrides(list(overrides))
     except OverrideParseException as e:
-        first = str(e).strip().splitlines()[0]
-        raise ConfigError(f"malformed override: {first} (expected key=value, e.g. optim.lr=0.01)") from None
+        raise ConfigError(f"malformed override: {first_line(e, limit=None)} (expected key=value, e.g. optim.lr=0.01)") from None
 
 
 def check_group_choices(parsed) -> None:
@@ -114,8 +113,7 @@ def _composition_error(error: Exception, parsed) -> ConfigError:
     if match:
         key = match.group(1)
         return ConfigError(f"'{key}' already exists; set it with {key}=... (without the +)")
-    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
-    return ConfigError(f"invalid overrides: {first}")
+    return ConfigError(f"invalid overrides: {first_line(error, limit=None)}")
 
 
 def _closest_key(dotted: str, parsed) -> str | None:

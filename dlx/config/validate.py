@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
 from dlx.config.compose import GROUPS, TOP_LEVEL_KEYS, compose, default_choices, group_choices
-from dlx.errors import ConfigError, InvalidValue, closest
+from dlx.errors import ConfigError, InvalidValue, closest, first_line
 
 
 @dataclass
@@ -144,8 +144,7 @@ def resolve_interpolations(cfg) -> None:
         OmegaConf.resolve(cfg)
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or _unresolvable_key(cfg) or "a value"
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConfigError(f"cannot resolve {key}: {first} — a ${{...}} reference must name an existing "
+        raise ConfigError(f"cannot resolve {key}: {first_line(e, limit=None)} — a ${{...}} reference must name an existing "
                           "key, e.g. ${trainer.epochs}") from None
 
 

@@ -1,7 +1,8 @@
-"""`run(exp) -> summary`: the one path that `train`, `sweep` and `cv` all take.
+"""`run(exp) -> RunSummary`: the one path that `train`, `sweep` and `cv` all take.
 
-Build data, model, loss, optimizer, schedule and regulariser from a validated
-`Experiment`; fit; evaluate the best weights on the test split; write the run.
+Build data and the task (model, loss, optimizer, schedule, regulariser) from a validated
+`Experiment`; fit with the trainer and its callbacks; evaluate the best weights on the
+test split; write the run.
 """
 
 from __future__ import annotations
@@ -11,17 +12,20 @@ from pathlib import Path
 
 from dlx import testhooks
 from dlx.config import Experiment
-from dlx.errors import ConfigError, Interrupted, RunError
+from dlx.engine.callbacks import BestWeights, Callback, EarlyStopping, FitContext
+from dlx.errors import ConfigError, Interrupted, RunError, first_line
 from dlx.store.rundir import RunDir
 from dlx.store.runs import RUNS
+from dlx.store.summary import RunSummary
 
 
 def label_for(exp: Experiment) -> str:
     return exp.name or f"{exp.model.name}-{exp.optim.name}-{exp.data.name}"
 
 
-class RunWriter:
-    """Trainer callback that keeps the run folder current after every epoch."""
+class RunWriter(Callback):
+    """Keeps the run folder current: metrics.csv and log.txt each epoch, checkpoints/last.pt
+    each epoch (and every checkpoint_every_steps), checkpoints/best.pt when the monitor improves."""
 
     def __init__(self, run: RunDir, checkpoint: bool, meta: dict):
         self.run, self.checkpoint, self.meta = run, checkpoint, meta
@@ -30,17 +34,19 @@ class RunWriter:
         self.run.write_metrics(trainer.history)
         self.run.log("  ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
         testhooks.pause("epoch-end")
-        if self.checkpoint:
-            self.run.save_checkpoint("last", {**trainer.state_dict(), "meta": self.meta})
+        self.save_last(trainer)
 
-    def on_step_checkpoint(self, trainer, _row) -> None:
-        if self.checkpoint:
-            self.run.save_checkpoint("last", {**trainer.state_dict(), "meta": self.meta})
+    def on_step_checkpoint(self, trainer, step: int) -> None:
+        self.save_last(trainer)
 
     def on_improved(self, trainer, row: dict) -> None:
+        if self.checkpoint:  # the model holds the improved weights right now
+            self.run.save_checkpoint("best", {"model": trainer.model.state_dict(), "epoch": row["epoch"],
+                                              "value": row[trainer.cfg.monitor], "meta": self.meta})
+
+    def save_last(self, trainer) -> None:
         if self.checkpoint:
-            self.run.save_checkpoint("best", {"model": trainer.best_state, "epoch": trainer.epoch,
-                                              "value": trainer.best_value, "meta": self.meta})
+            self.run.save_checkpoint("last", {**trainer.state_dict(), "meta": self.meta})
 
 
 def _fmt(v) -> str:
@@ -51,7 +57,7 @@ def setup_torch(exp: Experiment):
     """Threads, seeds and determinism; returns the device."""
     import torch
 
-    from dlx.engine.trainer import resolve_device, seed_everything
+    from dlx.engine.runtime import resolve_device, seed_everything
 
     if exp.trainer.num_threads:
         torch.set_num_threads(exp.trainer.num_threads)
@@ -79,37 +85,17 @@ def build_parts(exp: Experiment, bundle, device):
     return model, loss, optimizer, schedule, build_penalty(reg, model), batch_size, meta
 
 
-def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
-        run_path: Path | None = None, evaluate_test: bool = True, resume=None) -> dict:
-    """Train and evaluate `exp`; write `outputs/runs/<id>/`; return the summary dict.
+def watchers(exp: Experiment) -> tuple[BestWeights, EarlyStopping | None]:
+    """The callbacks that choose the kept weights and when to stop, from trainer and regularizer."""
+    stopping = exp.regularizer.early_stopping
+    best = BestWeights(exp.trainer.monitor, exp.trainer.mode, stopping.min_delta)
+    early = EarlyStopping(exp.trainer.monitor, exp.trainer.mode, stopping.patience, stopping.min_delta) \
+        if stopping.patience else None
+    return best, early
 
-    `runs_root` puts the run folder elsewhere (a sweep's `runs/`); `run_path` names the
-    folder exactly (a CV fold's `fold-<k>/`). `evaluate_test=False` leaves the test split
-    untouched (CV folds: the test split is evaluated once, by the refit, or never).
-    `resume` (a `dlx.engine.resume.Resume`) continues that run in place from its checkpoint.
-    """
-    import torch
 
-    from dlx import data
-    from dlx.engine.signals import stop_on_signals
-    from dlx.data.loaders import bundle_batches
-    from dlx.models import count_parameters
-    from dlx.report.tensorboard import attach_tensorboard
-    from dlx.engine.trainer import StopRequested, Trainer
-
-    started = time.time()
-    tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
-    device = setup_torch(exp)
-    bundle = data.build(exp.data)
-    exp = _monitor_for_task(exp, bundle.task)
-    model, loss, optimizer, schedule, penalty, batch_size, meta = build_parts(exp, bundle, device)
-    _check_monitor(exp, bundle, loss.num_outputs)
-
-    shuffle = torch.Generator().manual_seed(exp.trainer.seed)
-    # tensors on the device (augmented per batch when data.augment asks), or a DataLoader for files
-    train_batches, val_batches, test_batches = bundle_batches(bundle, device, batch_size,
-                                                              exp.trainer.eval_batch_size, shuffle)
-
+def open_run(exp: Experiment, overrides, runs_root, run_path, resume) -> tuple[RunDir, list]:
+    """The run folder, locked, with config.yaml, overrides.yaml and status `running` written."""
     root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
     if resume is not None:
         run_dir, overrides = resume.run, resume.overrides
@@ -119,74 +105,116 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     run_dir.write_yaml("config.yaml", exp.raw)
     run_dir.write_yaml("overrides.yaml", list(overrides))
     run_dir.write_status("running")
-    callbacks = [*callbacks, tensorboard.open(run_dir.path)] if tensorboard else callbacks
-    params = count_parameters(model)
-    ckpt_meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
-                 "input_shape": list(bundle.input_shape), "task": bundle.task}
-    trainer = Trainer(
-        exp.trainer, model, loss, optimizer, schedule, task=bundle.task, num_outputs=loss.num_outputs,
-        device=device, penalty=penalty, clip_grad_norm=exp.regularizer.clip_grad_norm,
-        early_stopping=exp.regularizer.early_stopping, shuffle_generator=shuffle,
-        callbacks=[RunWriter(run_dir, exp.trainer.checkpoint, ckpt_meta), *callbacks],
-        closure=bool(meta.get("closure")),
-    )
+    return run_dir, list(overrides)
+
+
+def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
+        run_path: Path | None = None, evaluate_test: bool = True, resume=None) -> RunSummary:
+    """Train and evaluate `exp`; write `outputs/runs/<id>/`; return its summary.
+
+    `runs_root` puts the run folder elsewhere (a sweep's `runs/`); `run_path` names the
+    folder exactly (a CV fold's `fold-<k>/`). `evaluate_test=False` leaves the test split
+    untouched (CV folds: the test split is evaluated once, by the refit, or never).
+    `resume` (a `dlx.engine.resume.Resume`) continues that run in place from its checkpoint.
+    `callbacks` (dlx.engine.callbacks.Callback) watch the trainer, after dlx's own.
+    """
+    import torch
+
+    from dlx import data
+    from dlx.data.loaders import bundle_batches
+    from dlx.engine.tasks import build_task
+    from dlx.models import count_parameters
+    from dlx.report.tensorboard import attach_tensorboard
+
+    started = time.time()
+    tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
+    device = setup_torch(exp)
+    bundle = data.build(exp.data)
+    exp = _monitor_for_task(exp, bundle.task)
+    task = build_task(exp, bundle, device)
+    _check_monitor(exp, task)
+    shuffle = torch.Generator().manual_seed(exp.trainer.seed)
+    # tensors on the device (augmented per batch when data.augment asks), or a DataLoader for files
+    batches = bundle_batches(bundle, device, task.batch_size, exp.trainer.eval_batch_size, shuffle)
+    run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume)
+    callbacks = [*callbacks, tensorboard.open(run_dir.path)] if tensorboard else list(callbacks)
+    trainer = make_trainer(exp, task, bundle, run_dir, device, shuffle, callbacks)
     if resume is not None:
         continue_from(trainer, resume, run_dir)
-    for cb in callbacks:
-        if hasattr(cb, "on_fit_start"):
-            cb.on_fit_start(run_dir, exp, params)
+    params = count_parameters(task.model)
+    trainer.callbacks.emit("on_fit_start", trainer, FitContext(run_dir, exp, params, resume.where if resume else None))
+    test_metrics = fit_and_test(exp, trainer, batches, run_dir, evaluate_test)
+    summary = summarize(exp, bundle, trainer, test_metrics, params=params, device=device,
+                        path=run_dir.path, duration=time.time() - started)
+    testhooks.pause("summary")
+    run_dir.write_status("finished")
+    run_dir.write_summary(summary.to_json())  # last: its presence means "finished"
+    run_dir.unlock()
+    trainer.callbacks.emit("on_fit_end", trainer, summary)
+    return summary
+
+
+def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle, callbacks):
+    """The trainer, with dlx's callbacks first (best weights, early stopping, the run writer),
+    then the caller's."""
+    from dlx.engine.trainer import Trainer
+
+    best, early = watchers(exp)
+    meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
+            "input_shape": list(bundle.input_shape), "task": bundle.task}
+    writer = RunWriter(run_dir, exp.trainer.checkpoint, meta)
+    trainer = Trainer(exp.trainer, task, device=device, clip_grad_norm=exp.regularizer.clip_grad_norm,
+                      shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *callbacks])
+    return trainer
+
+
+def fit_and_test(exp: Experiment, trainer, batches, run_dir: RunDir, evaluate_test: bool) -> dict:
+    """Fit, put the best weights back, evaluate the test split; a stop or failure is recorded
+    in the run folder and raised as the one-line error the user sees."""
+    import torch
+
+    from dlx.engine.signals import stop_on_signals
+    from dlx.engine.trainer import StopRequested
+
+    train, val, test = batches
     try:
         with stop_on_signals(trainer):
-            trainer.fit(train_batches, val_batches)
-            trainer.restore_best()
-            test_metrics = trainer.evaluate(test_batches) if evaluate_test else {}
+            trainer.fit(train, val)
+            trainer.callbacks.find(BestWeights).restore(trainer.model)
+            return trainer.evaluate(test) if evaluate_test else {}
     except (StopRequested, KeyboardInterrupt, RunError, torch.OutOfMemoryError) as e:
-        failure = stopped(e, exp, run_dir, trainer, ckpt_meta, batch_size)
+        failure = stopped(e, exp, run_dir, trainer)
         run_dir.unlock()
+        trainer.callbacks.emit("on_fit_end", trainer, None)
         raise failure from None
     except BaseException:  # a bug: keep its traceback, release the run
         run_dir.unlock()
         raise
+
+
+def summarize(exp: Experiment, bundle, trainer, test_metrics: dict, *, params: int, device, path: Path,
+              duration: float) -> RunSummary:
     last = trainer.history[-1]
-    summary = {
-        "run_id": run_dir.id,
-        "status": "finished",
-        "model": exp.model.name,
-        "optim": exp.optim.name,
-        "scheduler": exp.scheduler.name,
-        "regularizer": exp.regularizer.name,
-        "data": exp.data.name,
-        "task": bundle.task,
-        "epochs_run": trainer.epoch,
-        "best_epoch": trainer.best_epoch,
-        "stopped_early": trainer.stopped_early,
-        "monitor": exp.trainer.monitor,
-        "best_value": trainer.best_value,
-        **{k: v for k, v in last.items() if k.startswith(("train_", "val_"))},
-        **{f"test_{k}": v for k, v in test_metrics.items()},
-        "params": params,
-        "train_size": len(bundle.train),
-        "val_size": len(bundle.val),
-        "test_size": len(bundle.test),
-        "duration_s": round(time.time() - started, 3),
-        "device": str(device),
-        "path": str(run_dir.path),
-    }
-    testhooks.pause("summary")
-    run_dir.write_status("finished")
-    run_dir.write_summary(summary)  # last: its presence means "finished"
-    run_dir.unlock()
-    if tensorboard:
-        tensorboard.close(summary)
-    return summary
+    best, early = trainer.callbacks.find(BestWeights), trainer.callbacks.find(EarlyStopping)
+    return RunSummary(
+        run_id=Path(path).name, status="finished", model=exp.model.name, optim=exp.optim.name,
+        scheduler=exp.scheduler.name, regularizer=exp.regularizer.name, data=exp.data.name, task=bundle.task,
+        epochs_run=trainer.epoch, best_epoch=best.epoch, stopped_early=bool(early and early.stopped),
+        monitor=exp.trainer.monitor, best_value=best.value,
+        metrics={**{k: v for k, v in last.items() if k.startswith(("train_", "val_"))},
+                 **{f"test_{k}": v for k, v in test_metrics.items()}},
+        params=params, train_size=len(bundle.train), val_size=len(bundle.val), test_size=len(bundle.test),
+        duration_s=round(duration, 3), device=str(device), path=str(path),
+    )
 
 
-def monitor_for(exp: Experiment, task: str) -> str:
-    """The default monitor, val_acc, means val_loss on regression data, which has no accuracy
-    (so `dlx train data=diabetes` works as is); any other unmeasured monitor is an error later."""
-    if task == "regression" and exp.trainer.monitor == "val_acc":
-        return "val_loss"
-    return exp.trainer.monitor
+def monitor_for(exp: Experiment, kind: str) -> str:
+    """trainer.monitor as a run on `kind` data reads it: the task may mean another metric by the
+    default (val_acc is val_loss on regression data, which has no accuracy, so `dlx train
+    data=diabetes` works as is); any other unmeasured monitor is an error later."""
+    from dlx.engine.tasks import task_class
+
+    return task_class(kind).monitor_for(exp.trainer.monitor, kind)
 
 
 def _monitor_for_task(exp: Experiment, task: str) -> Experiment:
@@ -201,17 +229,18 @@ def _monitor_for_task(exp: Experiment, task: str) -> Experiment:
 def continue_from(trainer, resume, run_dir: RunDir) -> None:
     """Load a resumed run's checkpoint into `trainer` (nothing to load: it starts over)."""
     if resume.state is not None:
+        if "callbacks" not in resume.state:
+            raise RunError(f"{resume.source} was written by an older dlx whose checkpoints this one cannot "
+                           "continue; start a new run with `dlx train`")
         try:
             trainer.load_state_dict(resume.state)
         except (RuntimeError, KeyError, ValueError, TypeError) as e:
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-            raise RunError(f"{resume.source} does not fit this run's model and optimizer ({first}); "
+            raise RunError(f"{resume.source} does not fit this run's model and optimizer ({first_line(e)}); "
                            "was config.yaml edited? start a new run with `dlx train`") from None
     run_dir.log(f"resumed from {resume.where}")
 
 
-def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer, meta: dict,
-            batch_size: int) -> Exception:
+def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer) -> Exception:
     """Record why training stopped (status.json, log.txt, last.pt) and return the error to raise.
 
     A signal handled between steps saves last.pt (a whole state) and the run can be resumed;
@@ -230,7 +259,7 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer, met
         name = signal.Signals(signum).name
         saved = ""
         if isinstance(error, StopRequested) and exp.trainer.checkpoint:
-            run_dir.save_checkpoint("last", {**trainer.state_dict(), "meta": meta})
+            trainer.callbacks.find(RunWriter).save_last(trainer)
             saved = ", last.pt saved"
         run_dir.write_status("interrupted", signal=name, **where)
         run_dir.log(f"interrupted by {name} at epoch {where['epoch']}, step {where['step']}")
@@ -238,6 +267,7 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer, met
         return Interrupted(f"{name} at epoch {where['epoch']}, step {where['step']}{saved}; "
                            f"resume with: {command}", 128 + int(signum))
     if isinstance(error, torch.OutOfMemoryError):
+        batch_size = trainer.task.batch_size
         error = RunError(f"out of memory on {trainer.device} at epoch {where['epoch']}, step {where['step']} "
                          f"with trainer.batch_size={batch_size}: try trainer.batch_size={max(1, batch_size // 2)}, "
                          "trainer.precision=bf16 or a smaller model")
@@ -251,10 +281,8 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer, met
     return error
 
 
-def _check_monitor(exp: Experiment, bundle, num_outputs: int) -> None:
-    from dlx.metrics import metric_names
-
-    valid = [f"val_{m}" for m in metric_names(bundle.task, num_outputs)]
+def _check_monitor(exp: Experiment, task) -> None:
+    valid = [f"val_{m}" for m in task.metric_names()]
     if exp.trainer.monitor not in valid:
-        raise ConfigError(f"trainer.monitor={exp.trainer.monitor} is not measured on {bundle.task} data; "
+        raise ConfigError(f"trainer.monitor={exp.trainer.monitor} is not measured on {task.kind} data; "
                           f"choose one of: {', '.join(valid)}")

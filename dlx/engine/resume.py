@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from dlx.errors import ConfigError
+from dlx.errors import ConfigError, first_line
 from dlx.store.rundir import RunDir
-from dlx.store.runs import find_run
+from dlx.store.runs import find_run, flatten
 
 # keys that do not change what is trained, so a resumed run stays the same experiment
 SAFE_KEYS = (
@@ -144,7 +144,8 @@ def diff_configs(a, b) -> dict[str, str]:
     """{dotted key: 'old → new'} for every leaf that differs, was added or was removed."""
     from omegaconf import OmegaConf
 
-    left, right = _flatten(OmegaConf.to_container(a)), _flatten(OmegaConf.to_container(b))
+    left = flatten(OmegaConf.to_container(a), lists_as_text=False)
+    right = flatten(OmegaConf.to_container(b), lists_as_text=False)
     missing = object()
     changes = {}
     for key in sorted(set(left) | set(right)):
@@ -154,22 +155,13 @@ def diff_configs(a, b) -> dict[str, str]:
     return changes
 
 
-def _flatten(node, prefix: str = "") -> dict:
-    if isinstance(node, dict) and node:
-        out = {}
-        for k, v in node.items():
-            out.update(_flatten(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: node}
-
-
 def _read_config(path: Path):
     from omegaconf import OmegaConf
 
     try:
         return OmegaConf.load(path)
     except Exception as e:
-        raise ConfigError(f"cannot read {path} ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+        raise ConfigError(f"cannot read {path} ({first_line(e)}); "
                           "this run cannot be resumed") from None
 
 

@@ -1,25 +1,27 @@
-"""The training loop: epochs of mini-batches, validation, best weights, early stopping.
+"""The training loop: epochs of mini-batches and validation, the same for every task.
 
-The trainer knows nothing of the CLI, of sweeps or of `outputs/`: it returns metric
-dicts and calls its callbacks (`on_epoch_end(trainer, row)`, `on_improved(trainer)`),
-and `experiment.py` turns those into files.
+The trainer knows nothing of the CLI, of sweeps or of `outputs/`, nor of what is trained:
+a `Task` (dlx.engine.tasks) builds the model and does each step, and `Callback`s
+(dlx.engine.callbacks) keep the best weights, stop early and write the run folder.
+What the loop owns is the order of things, the counters, the epoch in progress, the
+mixed-precision scaler, signals between steps, and the state a checkpoint resumes from.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
-import numpy as np
 import torch
 
 from dlx import testhooks
+from dlx.engine.callbacks import Callbacks
+from dlx.engine.runtime import rng_state, set_rng_state
 from dlx.errors import RunError, require
-from dlx.metrics import accumulator, mode_for
+from dlx.metrics import mode_for
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("32", "bf16", "16")
@@ -80,94 +82,54 @@ class StopRequested(Exception):
         self.signum = signum
 
 
-def resolve_device(name: str) -> torch.device:
-    """`auto` picks cuda, then mps, then cpu; an unavailable device is a clear error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise RunError(f"trainer.device={name} but CUDA is not available here; use trainer.device=cpu")
-        index = int(name.split(":")[1]) if ":" in name else 0
-        if index >= torch.cuda.device_count():
-            raise RunError(f"trainer.device={name} but only {torch.cuda.device_count()} GPU(s) exist")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RunError("trainer.device=mps but MPS is not available here; use trainer.device=cpu")
-    return torch.device(name)
 
+@dataclass
+class EpochProgress:
+    """The epoch under way: everything a mid-epoch checkpoint needs to continue it exactly."""
 
-def seed_everything(seed: int, deterministic: bool = False) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+    lr: float  # the learning rate it started with (its metrics row shows it)
+    shuffle_start: Optional[torch.Tensor]  # the shuffle generator's state when it started
+    metrics: Any  # the task's training accumulator, holding the sums so far
+    batches: int = 0  # batches trained on
+    skip: Optional[dict] = None  # a loaded checkpoint's RNG states: its batches are yet to be skipped
 
-
-def rng_state() -> dict:
-    """Every global RNG, in types `torch.load(weights_only=True)` accepts (no ndarrays)."""
-    np_state = np.random.get_state(legacy=False)
-    np_state["state"]["key"] = np_state["state"]["key"].tolist()
-    state = {"python": random.getstate(), "numpy": np_state, "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    np_state = {**state["numpy"], "state": dict(state["numpy"]["state"])}
-    np_state["state"]["key"] = np.asarray(np_state["state"]["key"], dtype=np.uint32)
-    np.random.set_state(np_state)
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    def state_dict(self) -> dict:
+        return {"lr": self.lr, "batches": self.batches, "shuffle_start": self.shuffle_start,
+                "metrics": self.metrics.state_dict()}
 
 
 class Trainer:
-    """Fits a model; all that is needed to resume lives in `state_dict()`."""
+    """Fits a task's model; all that is needed to resume lives in `state_dict()`."""
 
-    def __init__(self, cfg: TrainerConfig, model, loss, optimizer, schedule, *, task: str,
-                 num_outputs: int, device: torch.device, penalty=None, clip_grad_norm: float = 0.0,
-                 early_stopping=None, shuffle_generator: Optional[torch.Generator] = None,
-                 callbacks=(), closure: bool = False):
-        self.cfg = cfg
-        self.model, self.loss, self.optimizer, self.schedule = model, loss, optimizer, schedule
-        self.task, self.num_outputs, self.device = task, num_outputs, device
-        self.penalty = penalty
+    def __init__(self, cfg: TrainerConfig, task, *, device: torch.device, clip_grad_norm: float = 0.0,
+                 shuffle_generator: Optional[torch.Generator] = None, callbacks=()):
+        self.cfg, self.task, self.device = cfg, task, device
         self.clip_grad_norm = clip_grad_norm
-        self.patience = early_stopping.patience if early_stopping else 0
-        self.min_delta = early_stopping.min_delta if early_stopping else 0.0
         self.generator = shuffle_generator
-        self.callbacks = list(callbacks)
-        self.closure = closure  # L-BFGS re-evaluates the loss through a closure
-        self.mode = cfg.mode
+        self.callbacks = Callbacks(callbacks)
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken
         self.history: list[dict] = []
-        self.best_value = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch = 0
-        self.best_state: Optional[dict] = None
-        self.bad_epochs = 0
-        self.stopped_early = False
+        self.stop_training = False  # set by a callback (early stopping): no further epoch
         self.stop_requested = 0  # set to a signal number by a handler: stop at the next step boundary
-        self._progress: Optional[dict] = None  # the epoch in progress (see _start_epoch)
+        self.progress: Optional[EpochProgress] = None
         self._resume: Optional[dict] = None  # a mid-epoch checkpoint to continue from
         self.scaler = torch.amp.GradScaler(device.type) if cfg.precision == "16" and device.type == "cuda" else None
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.task.model
 
     # ------------------------------------------------------------ the loop
 
     def fit(self, train, val) -> list[dict]:
-        """Train until `cfg.epochs` (or early stopping); return one metrics row per epoch."""
-        while self.epoch < self.cfg.epochs and not self.stopped_early:
+        """Train until `cfg.epochs` or a callback stops it; return one metrics row per epoch."""
+        while self.epoch < self.cfg.epochs and not self.stop_training:
             if self.stop_requested:
                 raise StopRequested(self.stop_requested)
             start = time.perf_counter()
-            lr = self._start_epoch()["lr"]
+            lr = self._start_epoch().lr
+            self.callbacks.emit("on_epoch_start", self, self.epoch + 1)
             train_metrics = self.train_one_epoch(train)
             val_metrics = self.evaluate(val) if len(val) else {}  # no validation split: a CV refit
             self.epoch += 1
@@ -176,234 +138,157 @@ class Trainer:
             row.update({f"val_{k}": v for k, v in val_metrics.items()})
             row["epoch_time_s"] = time.perf_counter() - start
             self.history.append(row)
-            if val_metrics:
-                self._track_best(row)
-            else:  # nothing to choose by: the last epoch's weights are the ones kept
-                self.best_epoch, self.best_value = self.epoch, math.nan
-            self.schedule.step_epoch(row.get(self.cfg.monitor))
-            self._emit("on_epoch_end", row)
+            for schedule in self.task.schedules.values():
+                schedule.step_epoch(row.get(self.cfg.monitor))
+            self.callbacks.emit("on_epoch_end", self, row)
         return self.history
 
     def train_one_epoch(self, batches) -> dict[str, float]:
-        model, optimizer, loss_fn = self.model, self.optimizer, self.loss
-        model.train()
+        task = self.task
+        task.model.train()
         progress = self._start_epoch()
-        metrics = progress["metrics"]
+        metrics = progress.metrics
+        schedules = list(task.schedules.values())
+        every = self.cfg.checkpoint_every_steps
         # in-memory batches (TensorBatches) already live on the device; a DataLoader's are moved here
         resident = getattr(batches, "x", None)
         move = not (isinstance(resident, torch.Tensor) and resident.device == self.device)
-        for xb, yb in self._skip_done(batches, progress):
+        for batch in self._skip_done(batches, progress):
             if move:
-                xb = xb.to(self.device, non_blocking=True)
-                yb = yb.to(self.device, non_blocking=True)
-            if self.closure:
-                out, loss, pen = self._closure_step(xb, yb)
-            else:
-                with self._autocast():
-                    out = model(xb)
-                    loss = loss_fn(out, yb)
-                    pen = self.penalty() if self.penalty is not None else None
-                    total = loss + pen if pen is not None else loss
-                optimizer.zero_grad(set_to_none=True)
-                self._backward_and_step(total)
+                batch = task.to_device(batch, self.device)
+            value = task.train_step(self, batch, metrics)
             self.step += 1
-            progress["batches"] += 1
-            value = loss.item()  # one sync per step, as any hand-written loop's `loss.item()`
+            progress.batches += 1
             if not math.isfinite(value):
                 raise Divergence(self.epoch + 1, self.step, value)
-            metrics.update(out, yb, value)
-            if pen is not None:
-                progress["penalty_sum"] += float(pen.detach())  # the penalty keeps its graph for backward
-            self.schedule.step_batch()
-            if self.cfg.checkpoint_every_steps and self.step % self.cfg.checkpoint_every_steps == 0:
-                self._emit("on_step_checkpoint", None)
+            for schedule in schedules:
+                schedule.step_batch()
+            if every and self.step % every == 0:
+                self.callbacks.emit("on_step_checkpoint", self, self.step)
             if testhooks.ACTIVE:
                 testhooks.pause("step")
             if self.stop_requested:
                 raise StopRequested(self.stop_requested)
-        self._progress = None
-        result = metrics.compute()
-        if self.penalty is not None:
-            result["penalty"] = progress["penalty_sum"] / max(progress["batches"], 1)
-        return result
+        self.progress = None
+        return metrics.compute()
 
-    def _start_epoch(self) -> dict:
-        """The epoch in progress: its starting lr and shuffle state, batches done, running sums.
+    @torch.inference_mode()
+    def evaluate(self, batches, keep_scores: bool = True) -> dict[str, float]:
+        """Loss and metrics of the current weights on `batches`, in eval mode."""
+        task = self.task
+        task.model.eval()
+        metrics = task.eval_metrics(keep_scores)
+        for batch in batches:
+            task.eval_step(self, task.to_device(batch, self.device), metrics)
+        return metrics.compute()
 
-        Everything a mid-epoch checkpoint needs to continue the epoch exactly; a fresh one
-        unless an epoch is already under way or a mid-epoch checkpoint was loaded.
-        """
-        if self._progress is None:
+    def _start_epoch(self) -> EpochProgress:
+        """The epoch in progress: a fresh one unless an epoch is under way or a mid-epoch
+        checkpoint was loaded."""
+        if self.progress is None:
+            metrics = self.task.train_metrics()
             saved, self._resume = self._resume, None
-            # top-5 is a validation/test figure; on the training batches it would only cost time
-            metrics = accumulator(self.task, self.num_outputs, top5=False)
-            if saved is not None:
-                vars(metrics).update(saved["epoch"]["metrics"])
-                self._progress = {**saved["epoch"], "metrics": metrics, "resume": saved}
+            if saved is None:
+                shuffle = self.generator.get_state() if self.generator is not None else None
+                self.progress = EpochProgress(self.task.lr(), shuffle, metrics)
             else:
-                self._progress = {
-                    "lr": self.optimizer.param_groups[0]["lr"], "batches": 0, "penalty_sum": 0.0,
-                    "shuffle_start": self.generator.get_state() if self.generator is not None else None,
-                    "metrics": metrics,
-                }
-        return self._progress
+                epoch = saved["epoch"]
+                metrics.load_state_dict(epoch["metrics"])
+                self.progress = EpochProgress(epoch["lr"], epoch["shuffle_start"], metrics, epoch["batches"],
+                                              skip=saved)
+        return self.progress
 
-    def _skip_done(self, batches, progress: dict):
+    def _skip_done(self, batches, progress: EpochProgress):
         """Iterate `batches`, skipping those a mid-epoch checkpoint had already trained on.
 
         The skipped batches are drawn (same shuffle, same transforms) but not trained on;
         then every RNG is set back to its state at the checkpoint, so what follows is what
         the uninterrupted run did.
         """
-        saved = progress.pop("resume", None)
+        saved, progress.skip = progress.skip, None
         if saved is None:
             return iter(batches)
-        if self.generator is not None and progress["shuffle_start"] is not None:
-            self.generator.set_state(progress["shuffle_start"])
+        if self.generator is not None and progress.shuffle_start is not None:
+            self.generator.set_state(progress.shuffle_start)
         it = iter(batches)
-        for _ in range(progress["batches"]):
+        for _ in range(progress.batches):
             next(it)
         set_rng_state(saved["rng"])
         if self.generator is not None and saved.get("shuffle_rng") is not None:
             self.generator.set_state(saved["shuffle_rng"])
         return it
 
-    def _backward_and_step(self, total) -> None:
-        if self.scaler is not None:
-            self.scaler.scale(total).backward()
-            if self.clip_grad_norm:
-                self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            return
-        total.backward()
-        if self.clip_grad_norm:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
-        self.optimizer.step()
+    # ------------------------------------------------------------ what a task's step calls
 
-    def _closure_step(self, xb, yb):
-        kept = {}
-
-        def closure():
-            self.optimizer.zero_grad(set_to_none=True)
-            out = self.model(xb)
-            loss = self.loss(out, yb)
-            pen = self.penalty() if self.penalty is not None else None
-            total = loss + pen if pen is not None else loss
-            total.backward()
-            if self.clip_grad_norm:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
-            kept.update(out=out.detach(), loss=loss.detach(), pen=pen)
-            return total
-
-        self.optimizer.step(closure)
-        return kept["out"], kept["loss"], kept["pen"]
-
-    @torch.inference_mode()
-    def evaluate(self, batches, keep_scores: bool = True) -> dict[str, float]:
-        """Loss and metrics of the current weights on `batches`, in eval mode."""
-        self.model.eval()
-        metrics = accumulator(self.task, self.num_outputs, keep_scores=keep_scores)
-        for xb, yb in batches:
-            xb = xb.to(self.device, non_blocking=True)
-            yb = yb.to(self.device, non_blocking=True)
-            with self._autocast():
-                out = self.model(xb)
-                loss = self.loss(out, yb)
-            metrics.update(out.float(), yb, loss.item())
-        return metrics.compute()
-
-    # ------------------------------------------------------------ best / early stopping
-
-    def _track_best(self, row: dict) -> None:
-        value = row.get(self.cfg.monitor)
-        if value is None:
-            raise RunError(f"trainer.monitor={self.cfg.monitor} is not a metric of this run; "
-                           f"choose one of: {', '.join(k for k in row if k.startswith('val_'))}")
-        if math.isnan(value):
-            return
-        better = value < self.best_value - self.min_delta if self.mode == "min" \
-            else value > self.best_value + self.min_delta
-        if better or self.best_state is None:
-            self.best_value, self.best_epoch, self.bad_epochs = value, self.epoch, 0
-            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            self._emit("on_improved", row)
-        else:
-            self.bad_epochs += 1
-            if self.patience and self.bad_epochs >= self.patience:
-                self.stopped_early = True
-
-    def position(self) -> dict:
-        """{'epoch': the epoch under way (else the last one done), 'step': optimizer steps taken}."""
-        return {"epoch": self.epoch + (1 if self._progress is not None else 0), "step": self.step}
-
-    def restore_best(self) -> None:
-        if self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
-
-    # ------------------------------------------------------------ state
-
-    def state_dict(self) -> dict:
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
-            "epoch": self.epoch,
-            "step": self.step,
-            "history": self.history,
-            "best_value": self.best_value,
-            "best_epoch": self.best_epoch,
-            "best_state": self.best_state,
-            "bad_epochs": self.bad_epochs,
-            "stopped_early": self.stopped_early,
-            "rng": rng_state(),
-            "shuffle_rng": self.generator.get_state() if self.generator is not None else None,
-            "epoch_in_progress": self._epoch_state(),
-        }
-
-    def _epoch_state(self) -> Optional[dict]:
-        """A mid-epoch checkpoint's view of the epoch in progress (None between epochs)."""
-        p = self._progress
-        if p is None:
-            return None
-        if "resume" in p:  # loaded but not yet continued: what was loaded
-            return p["resume"]["epoch"]
-        metrics = {k: v.clone() if isinstance(v, torch.Tensor) else
-                   [t.clone() for t in v] if isinstance(v, list) else v for k, v in vars(p["metrics"]).items()}
-        return {"lr": p["lr"], "batches": p["batches"], "penalty_sum": p["penalty_sum"],
-                "shuffle_start": p["shuffle_start"], "metrics": metrics}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.load_state_dict(state["schedule"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        self.epoch, self.step = state["epoch"], state["step"]
-        self.history = list(state["history"])
-        self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
-        self.best_state = state["best_state"]
-        self.bad_epochs, self.stopped_early = state["bad_epochs"], state["stopped_early"]
-        set_rng_state(state["rng"])
-        if self.generator is not None and state.get("shuffle_rng") is not None:
-            self.generator.set_state(state["shuffle_rng"])
-        self._progress = None
-        in_epoch = state.get("epoch_in_progress")
-        self._resume = {"epoch": in_epoch, "rng": state["rng"], "shuffle_rng": state.get("shuffle_rng")} \
-            if in_epoch is not None else None
-
-    # ------------------------------------------------------------ helpers
-
-    def _autocast(self):
+    def autocast(self):
+        """The mixed-precision context of trainer.precision (nothing at 32)."""
         if self.cfg.precision == "32":
             return nullcontext()
         dtype = torch.bfloat16 if self.cfg.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def _emit(self, event: str, row) -> None:
-        for cb in self.callbacks:
-            fn = getattr(cb, event, None)
-            if fn is not None:
-                fn(self, row)
+    def backward_and_step(self, loss, optimizer=None, module=None) -> None:
+        """Backward through `loss`, clip `module`'s gradients, step `optimizer` (through the
+        GradScaler at precision=16). Without them: the task's one optimizer and its model."""
+        if optimizer is None:
+            self._backward_and_step(loss)
+        else:
+            self._step(loss, optimizer, module if module is not None else self.task.model)
+
+    def _backward_and_step(self, total) -> None:
+        self._step(total, self.task.optimizer, self.task.model)
+
+    def _step(self, total, optimizer, module) -> None:
+        if self.scaler is not None:
+            self.scaler.scale(total).backward()
+            if self.clip_grad_norm:
+                self.scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(module.parameters(), self.clip_grad_norm)
+            self.scaler.step(optimizer)
+            self.scaler.update()
+            return
+        total.backward()
+        self.clip_gradients(module)
+        optimizer.step()
+
+    def clip_gradients(self, module) -> None:
+        """regularizer.clip_grad_norm, when set, on `module`'s gradients."""
+        if self.clip_grad_norm:
+            torch.nn.utils.clip_grad_norm_(module.parameters(), self.clip_grad_norm)
+
+    # ------------------------------------------------------------ state
+
+    def position(self) -> dict:
+        """{'epoch': the epoch under way (else the last one done), 'step': optimizer steps taken}."""
+        return {"epoch": self.epoch + (1 if self.progress is not None else 0), "step": self.step}
+
+    def state_dict(self) -> dict:
+        """The task's (model, optimizer, schedule), the loop's counters, callbacks' state, RNGs."""
+        return {
+            **self.task.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+            "epoch": self.epoch,
+            "step": self.step,
+            "history": self.history,
+            "stop_training": self.stop_training,
+            "callbacks": self.callbacks.state_dict(),
+            "rng": rng_state(),
+            "shuffle_rng": self.generator.get_state() if self.generator is not None else None,
+            "epoch_in_progress": self.progress.state_dict() if self.progress is not None else None,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.task.load_state_dict(state)
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.step = state["epoch"], state["step"]
+        self.history = list(state["history"])
+        self.stop_training = state["stop_training"]
+        self.callbacks.load_state_dict(state["callbacks"])
+        set_rng_state(state["rng"])
+        if self.generator is not None and state.get("shuffle_rng") is not None:
+            self.generator.set_state(state["shuffle_rng"])
+        self.progress = None
+        in_epoch = state.get("epoch_in_progress")
+        self._resume = {"epoch": in_epoch, "rng": state["rng"], "shuffle_rng": state.get("shuffle_rng")} \
+            if in_epoch is not None else None

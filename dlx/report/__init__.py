@@ -14,6 +14,8 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from dlx.engine.callbacks import Callback
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -26,7 +28,7 @@ def fmt(value, digits: int = 4) -> str:
     return str(value)
 
 
-class ProgressDisplay:
+class ProgressDisplay(Callback):
     """Trainer callback: a live rich bar on a terminal, plain lines otherwise, nothing when quiet."""
 
     def __init__(self, epochs: int, quiet: bool = False, out: Console | None = None):
@@ -36,12 +38,13 @@ class ProgressDisplay:
         self.progress = None
         self.task = None
 
-    def on_fit_start(self, run_dir, exp, params: int) -> None:
+    def on_fit_start(self, trainer, ctx) -> None:
         if self.mode == "quiet":
             return
+        exp = ctx.exp
         self.console.print(
-            f"[bold]{run_dir.id}[/]  {exp.model.name} · {exp.optim.name} · {exp.data.name}  "
-            f"({params:,} parameters)", highlight=False)
+            f"[bold]{ctx.run_dir.id}[/]  {exp.model.name} · {exp.optim.name} · {exp.data.name}  "
+            f"({ctx.params:,} parameters)", highlight=False)
         if self.mode == "rich":
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -61,6 +64,9 @@ class ProgressDisplay:
         else:
             # plain print: a log file or a pipe wants one unwrapped line per epoch
             print(f"epoch {row['epoch']:>3}/{trainer.cfg.epochs}  lr {row['lr']:.3g}  {text}", flush=True)
+
+    def on_fit_end(self, trainer, summary) -> None:
+        self.close()
 
     def close(self) -> None:
         if self.progress is not None:

@@ -12,6 +12,7 @@ import math
 import weakref
 from pathlib import Path
 
+from dlx.engine.callbacks import Callback
 from dlx.errors import DlxError
 
 SPLITS = ("train", "val")
@@ -53,7 +54,7 @@ def final_metrics(summary: dict) -> dict:
     return {f"hparam/{k}": float(v) for k, v in numbers.items()}
 
 
-class TensorBoardLogger:
+class TensorBoardLogger(Callback):
     """Trainer callback writing one event file into the run folder given to `open`."""
 
     def __init__(self, config: dict):
@@ -77,6 +78,9 @@ class TensorBoardLogger:
             if key != "epoch" and isinstance(value, (int, float)):
                 self.writer.add_scalar(tag(key), value, epoch)
         self.writer.flush()  # a killed run keeps every finished epoch
+
+    def on_fit_end(self, trainer, summary) -> None:
+        self.close(summary)
 
     def close(self, summary: dict | None = None) -> None:
         """Write the hyper-parameters with the final metrics (when the run finished), then close."""

@@ -11,7 +11,7 @@ import pickle
 import warnings
 from pathlib import Path
 
-from dlx.errors import RunError
+from dlx.errors import RunError, first_line
 
 
 class UnsafeCheckpoint(RunError):
@@ -37,11 +37,11 @@ def load_checkpoint(path: Path) -> dict:
                 f"refusing to load {path}: it holds pickled Python objects, not only tensors and "
                 "plain values, and loading them could run code; use only checkpoints written by dlx"
             ) from None
-        raise UnreadableCheckpoint(f"{path} is corrupt ({_first_line(e)})") from None
+        raise UnreadableCheckpoint(f"{path} is corrupt ({first_line(e)})") from None
     except FileNotFoundError:
         raise UnreadableCheckpoint(f"{path} does not exist") from None
     except Exception as e:  # a truncated zip, random bytes, an empty file, ...
-        raise UnreadableCheckpoint(f"{path} is unreadable ({_first_line(e)})") from None
+        raise UnreadableCheckpoint(f"{path} is unreadable ({first_line(e)})") from None
     if not isinstance(state, dict):
         raise UnreadableCheckpoint(f"{path} does not hold a dlx checkpoint (found {type(state).__name__})")
     return state
@@ -76,8 +76,3 @@ def load_resume_state(candidates: list[Path], warn) -> tuple[dict | None, Path |
         raise RunError(f"no readable checkpoint to resume from: {'; '.join(problems)} — "
                        "start a new run with `dlx train`")
     return None, None
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return (text[0] if text else type(error).__name__)[:200]

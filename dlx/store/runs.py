@@ -216,14 +216,15 @@ def run_status(path: Path) -> str:
     return status  # failed, interrupted, or a state another command writes (e.g. a pruned trial)
 
 
-def flatten(data, prefix: str = "") -> dict:
-    """{'optim': {'lr': 0.1}} -> {'optim.lr': 0.1}; lists become their YAML-ish text."""
+def flatten(data, prefix: str = "", *, lists_as_text: bool = True) -> dict:
+    """{'optim': {'lr': 0.1}} -> {'optim.lr': 0.1}; lists become their YAML-ish text (a table
+    cell) unless `lists_as_text=False` (comparing configs value by value)."""
     flat = {}
     for key, value in (data or {}).items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(flatten(value, name + "."))
-        elif isinstance(value, (list, tuple)):
+            flat.update(flatten(value, name + ".", lists_as_text=lists_as_text))
+        elif isinstance(value, (list, tuple)) and lists_as_text:
             flat[name] = "[" + ", ".join(str(v) for v in value) + "]"
         else:
             flat[name] = value

@@ -112,9 +112,9 @@ class TrialTracker:
         self.trial, self.metric, self.prune = trial, metric, prune
         self.run_dir = None
 
-    def on_fit_start(self, run_dir, exp, params) -> None:
-        self.run_dir = run_dir
-        self.trial.set_user_attr("run_id", run_dir.id)
+    def on_fit_start(self, trainer, ctx) -> None:
+        self.run_dir = ctx.run_dir
+        self.trial.set_user_attr("run_id", ctx.run_dir.id)
 
     def on_epoch_end(self, trainer, row: dict) -> None:
         value = row.get(self.metric)

@@ -1,0 +1,91 @@
+"""Supervised learning: classification (multiclass, binary) and regression, one model, one loss.
+
+A batch is `(x, y)`; the step is forward, loss (+ the regulariser's penalty), backward,
+optimizer step — or, for optimizers that re-evaluate the loss (L-BFGS), the same inside
+a closure. Metrics are `dlx.metrics`' accumulators for the data's kind.
+"""
+
+from __future__ import annotations
+
+from dlx.engine.tasks import Task
+from dlx.metrics import accumulator, metric_names
+from dlx.registry import TASKS
+
+
+@TASKS.register("supervised", kinds=("multiclass", "binary", "regression"))
+class SupervisedTask(Task):
+    """One model trained on (x, y) with one loss and one optimizer."""
+
+    def __init__(self, model, loss, optimizer, schedule, *, kind: str, num_outputs: int, penalty=None,
+                 closure: bool = False, batch_size: int = 0):
+        self.model, self.loss, self.penalty = model, loss, penalty
+        self.optimizers, self.schedules = {"model": optimizer}, {"model": schedule}
+        self.optimizer = optimizer  # the hot loop reads it once per step
+        self.kind, self.num_outputs = kind, num_outputs
+        self.closure = closure  # L-BFGS re-evaluates the loss through a closure
+        self.batch_size = batch_size
+
+    @classmethod
+    def build(cls, exp, bundle, device) -> "SupervisedTask":
+        from dlx.engine.experiment import build_parts
+
+        model, loss, optimizer, schedule, penalty, batch_size, meta = build_parts(exp, bundle, device)
+        return cls(model, loss, optimizer, schedule, kind=bundle.task, num_outputs=loss.num_outputs,
+                   penalty=penalty, closure=bool(meta.get("closure")), batch_size=batch_size)
+
+    @classmethod
+    def monitor_for(cls, requested: str, kind: str) -> str:
+        # the default monitor, val_acc, means val_loss on regression data, which has no accuracy
+        return "val_loss" if kind == "regression" and requested == "val_acc" else requested
+
+    def metric_names(self) -> list[str]:
+        return metric_names(self.kind, self.num_outputs)
+
+    def train_metrics(self):
+        # top-5 is a validation/test figure; on the training batches it would only cost time
+        return accumulator(self.kind, self.num_outputs, top5=False)
+
+    def eval_metrics(self, keep_scores: bool = True):
+        return accumulator(self.kind, self.num_outputs, keep_scores=keep_scores)
+
+    def train_step(self, trainer, batch, metrics) -> float:
+        xb, yb = batch
+        if self.closure:
+            out, loss, pen = self._closure_step(trainer, xb, yb)
+        else:
+            with trainer.autocast():
+                out = self.model(xb)
+                loss = self.loss(out, yb)
+                pen = self.penalty() if self.penalty is not None else None
+                total = loss + pen if pen is not None else loss
+            self.optimizer.zero_grad(set_to_none=True)
+            trainer.backward_and_step(total)
+        value = loss.item()  # one sync per step, as any hand-written loop's `loss.item()`
+        metrics.update(out, yb, value)
+        if pen is not None:
+            metrics.add_term("penalty", float(pen.detach()))  # the penalty keeps its graph for backward
+        return value
+
+    def _closure_step(self, trainer, xb, yb):
+        kept = {}
+
+        def closure():
+            self.optimizer.zero_grad(set_to_none=True)
+            out = self.model(xb)
+            loss = self.loss(out, yb)
+            pen = self.penalty() if self.penalty is not None else None
+            total = loss + pen if pen is not None else loss
+            total.backward()
+            trainer.clip_gradients(self.model)
+            kept.update(out=out.detach(), loss=loss.detach(), pen=pen)
+            return total
+
+        self.optimizer.step(closure)
+        return kept["out"], kept["loss"], kept["pen"]
+
+    def eval_step(self, trainer, batch, metrics) -> None:
+        xb, yb = batch
+        with trainer.autocast():
+            out = self.model(xb)
+            loss = self.loss(out, yb)
+        metrics.update(out.float(), yb, loss.item())
