@@ -88,6 +88,12 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     untouched (CV folds: the test split is evaluated once, by the refit, or never).
     `resume` (a `dlx.engine.resume.Resume`) continues that run in place from its checkpoint.
     """
+    # ---- baselines (issue 19): a scikit-learn estimator is fitted, not trained by the loop
+    from dlx.engine import estimator
+
+    if estimator.applies(exp):
+        return estimator.run(exp, overrides, callbacks, runs_root, run_path, evaluate_test, resume)
+    # ---- end baselines
     import torch
 
     from dlx import data
