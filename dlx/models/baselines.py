@@ -1,7 +1,8 @@
 """Classical baselines: k-nearest neighbours, linear least squares, logistic regression.
 
 Each is a registered model like `mlp`, backed by a scikit-learn estimator (no hand-written
-k-NN). Registry metadata carries three functions the run path uses (`dlx.engine.estimator`):
+k-NN). Registry metadata carries three functions the run path uses (`dlx.engine.estimator`),
+and `network=False` where no `nn.Module` exists (knn, logistic):
 
     estimator(cfg, task, rows)    -> an unfitted scikit-learn estimator for `rows` training rows
     to_arrays(est)                -> {name: ndarray | number | str}: what the checkpoint keeps
@@ -76,7 +77,7 @@ def knn_from_arrays(cfg: KNNConfig, task: str, saved: dict):
     return est.fit(np.asarray(saved["x"]), classes[y] if task != "regression" else y)
 
 
-@MODELS.register("knn", schema=KNNConfig, accepts=ACCEPTS, estimator=knn_estimator, to_arrays=knn_arrays,
+@MODELS.register("knn", schema=KNNConfig, accepts=ACCEPTS, network=False, estimator=knn_estimator, to_arrays=knn_arrays,
                  from_arrays=knn_from_arrays, summary="k-nearest neighbours, L1 or L2 distance (scikit-learn)")
 def build_knn(cfg: KNNConfig, input_shape: tuple[int, ...], num_outputs: int):
     raise not_a_network("knn")
@@ -187,7 +188,7 @@ def logistic_from_arrays(cfg: LogisticConfig, task: str, saved: dict):
     return est
 
 
-@MODELS.register("logistic", schema=LogisticConfig, accepts=ACCEPTS, estimator=logistic_estimator,
+@MODELS.register("logistic", schema=LogisticConfig, accepts=ACCEPTS, network=False, estimator=logistic_estimator,
                  to_arrays=logistic_arrays, from_arrays=logistic_from_arrays,
                  summary="logistic regression, L2-penalised, L-BFGS (scikit-learn)")
 def build_logistic(cfg: LogisticConfig, input_shape: tuple[int, ...], num_outputs: int):
