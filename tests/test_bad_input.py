@@ -23,7 +23,7 @@ TINY = ["trainer.epochs=1", "data.limit=100", "trainer.num_threads=1"]
 
 CASES = [
     # ---- unknown group choice
-    ("model-choice", ["train", "model=resnett"], 2, ["unknown model 'resnett'", "did you mean 'resnet'", "choices: cnn, gru, lstm, mlp"]),
+    ("model-choice", ["train", "model=resnett"], 2, ["unknown model 'resnett'", "did you mean 'resnet'", "choices: cnn, gru, knn, linear, logistic, lstm, mlp"]),
     ("optim-choice", ["train", "optim=adamm"], 2, ["unknown optim 'adamm'", "did you mean 'adam'"]),
     ("scheduler-choice", ["train", "scheduler=nonee"], 2, ["unknown scheduler 'nonee'", "choices:"]),
     ("regularizer-choice", ["train", "regularizer=l9"], 2, ["unknown regularizer 'l9'", "choices:"]),
@@ -62,7 +62,7 @@ CASES = [
     ("unbalanced-bracket", ["train", "model.hidden=[64"], 2, ["malformed override", "key=value"]),
     ("no-key", ["train", "=3"], 2, ["malformed override", "key=value"]),
     ("group-choice-number", ["train", "trainer=3"], 2, ["unknown trainer '3'", "choices: default"]),
-    ("group-choice-list", ["train", "model=[mlp]"], 2, ["unknown model", "choices: cnn, gru, lstm, mlp"]),
+    ("group-choice-list", ["train", "model=[mlp]"], 2, ["unknown model", "choices: cnn, gru, knn, linear, logistic, lstm, mlp"]),
     ("sweep-in-train", ["train", "optim.lr=0.1,0.01"], 2, ["is a sweep", "dlx sweep"]),
     ("delete-needed-key", ["train", "~model.hidden"], 2, ["missing key 'model.hidden'", "deleted with ~"]),
     ("delete-unknown-key", ["train", "~model.nothing"], 2, ["cannot delete 'model.nothing'", "no such key"]),

@@ -20,7 +20,9 @@ LANDSCAPE_EPILOG = (
 @app.command(epilog=LANDSCAPE_EPILOG, short_help="Optimizer paths on 2-D test functions; loss slices of a run.")
 def landscape(
     arguments: Annotated[Optional[list[str]], typer.Argument(
-        help="fn=NAME optim=a,b,... optim.KEY=VALUE (paths), or RUN with --slice.", show_default=False)] = None,
+        help="fn=NAME optim=a,b,... optim.KEY=VALUE for paths (default fn=rosenbrock, "
+        "optim=sgd,momentum,nesterov,rmsprop,adam, each at its preset lr), or RUN with --slice.",
+        show_default=False)] = None,
     steps: Annotated[int, typer.Option("--steps", min=1, help="Optimizer steps per path.")] = 200,
     start: Annotated[Optional[str], typer.Option("--start", help="Start point x,y (default: the function's).",
                                                  show_default=False)] = None,
@@ -54,7 +56,6 @@ def landscape(
     else:
         point = paths.parse_start(start) if start is not None else None
         function, optimizers = paths.plan_paths(arguments)
-        from dlx import report  # noqa: F401  (the table prints through report's console)
         from dlx.report.landscape import print_paths_table
 
         result, files = paths.write_paths(function, optimizers, point, steps, tol, output)

@@ -76,16 +76,7 @@ def _fit_and_record(exp, overrides, callbacks, run_dir: RunDir, bundle, estimato
     run_dir.write_status("running")
     run_dir.log(f"fitting {type(estimator).__name__} on {len(train[0])} rows of {train[0].shape[1]} features")
     fit_start = time.perf_counter()
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            estimator.fit(*train)
-    except KeyboardInterrupt:
-        run_dir.write_status("interrupted", signal="SIGINT", epoch=1, step=0)
-        run_dir.log("interrupted by SIGINT during the fit")
-        raise Interrupted(f"SIGINT during the fit; run it again with: dlx train --resume {run_dir.id}") from None
-    for w in caught:
-        run_dir.log(f"warning: {str(w.message).splitlines()[0]}")
+    fit(estimator, train, run_dir)
     arrays = entry.meta["to_arrays"](estimator)
     params = int(sum(np.asarray(v).size for v in arrays.values() if isinstance(v, np.ndarray)))
     for cb in callbacks:
@@ -105,7 +96,29 @@ def _fit_and_record(exp, overrides, callbacks, run_dir: RunDir, bundle, estimato
                 "input_shape": list(bundle.input_shape), "task": bundle.task}
         run_dir.save_checkpoint(CHECKPOINT, {"model": exp.model.name, "task": bundle.task,
                                              "arrays": to_tensors(arrays), "meta": meta})
-    summary = {
+    summary = summary_for(exp, run_dir, bundle, row, test_metrics, params, started)
+    run_dir.write_status("finished")
+    run_dir.write_summary(summary)  # last: its presence means "finished"
+    return summary
+
+
+def fit(estimator, train: tuple, run_dir: RunDir) -> None:
+    """Fit on the training rows; scikit-learn's warnings (no convergence, ...) go to log.txt."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            estimator.fit(*train)
+    except KeyboardInterrupt:
+        run_dir.write_status("interrupted", signal="SIGINT", epoch=1, step=0)
+        run_dir.log("interrupted by SIGINT during the fit")
+        raise Interrupted(f"SIGINT during the fit; run it again with: dlx train --resume {run_dir.id}") from None
+    for w in caught:
+        run_dir.log(f"warning: {str(w.message).splitlines()[0]}")
+
+
+def summary_for(exp, run_dir: RunDir, bundle, row: dict, test_metrics: dict, params: int, started: float) -> dict:
+    """summary.json: the keys of a network run's summary, for a one-step fit."""
+    return {
         "run_id": run_dir.id, "status": "finished", "model": exp.model.name, "optim": exp.optim.name,
         "scheduler": exp.scheduler.name, "regularizer": exp.regularizer.name, "data": exp.data.name,
         "task": bundle.task, "epochs_run": 1, "best_epoch": 1, "stopped_early": False,
@@ -116,9 +129,6 @@ def _fit_and_record(exp, overrides, callbacks, run_dir: RunDir, bundle, estimato
         "test_size": len(bundle.test), "duration_s": round(time.time() - started, 3), "device": "cpu",
         "path": str(run_dir.path),
     }
-    run_dir.write_status("finished")
-    run_dir.write_summary(summary)  # last: its presence means "finished"
-    return summary
 
 
 def rows_of(split, data_name: str) -> tuple[np.ndarray, np.ndarray]:
