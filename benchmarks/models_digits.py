@@ -40,7 +40,7 @@ def main() -> None:
 
     load_components()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", default=MODELS.names())
+    parser.add_argument("--models", nargs="*", default=sorted(BARS))  # the networks (not the baselines)
     parser.add_argument("--seeds", nargs="*", type=int, default=[0])
     parser.add_argument("--threads", type=int, default=0, help="trainer.num_threads (0: torch's default)")
     parser.add_argument("extra", nargs="*", help="overrides for every run, after --")

@@ -23,7 +23,7 @@ TINY = ["trainer.epochs=1", "data.limit=100", "trainer.num_threads=1"]
 
 CASES = [
     # ---- unknown group choice
-    ("model-choice", ["train", "model=resnett"], 2, ["unknown model 'resnett'", "did you mean 'resnet'", "choices: cnn, gru, lstm, mlp"]),
+    ("model-choice", ["train", "model=resnett"], 2, ["unknown model 'resnett'", "did you mean 'resnet'", "choices: cnn, gru, knn, linear, logistic, lstm, mlp"]),
     ("optim-choice", ["train", "optim=adamm"], 2, ["unknown optim 'adamm'", "did you mean 'adam'"]),
     ("scheduler-choice", ["train", "scheduler=nonee"], 2, ["unknown scheduler 'nonee'", "choices:"]),
     ("regularizer-choice", ["train", "regularizer=l9"], 2, ["unknown regularizer 'l9'", "choices:"]),
@@ -62,7 +62,7 @@ CASES = [
     ("unbalanced-bracket", ["train", "model.hidden=[64"], 2, ["malformed override", "key=value"]),
     ("no-key", ["train", "=3"], 2, ["malformed override", "key=value"]),
     ("group-choice-number", ["train", "trainer=3"], 2, ["unknown trainer '3'", "choices: default"]),
-    ("group-choice-list", ["train", "model=[mlp]"], 2, ["unknown model", "choices: cnn, gru, lstm, mlp"]),
+    ("group-choice-list", ["train", "model=[mlp]"], 2, ["unknown model", "choices: cnn, gru, knn, linear, logistic, lstm, mlp"]),
     ("sweep-in-train", ["train", "optim.lr=0.1,0.01"], 2, ["is a sweep", "dlx sweep"]),
     ("delete-needed-key", ["train", "~model.hidden"], 2, ["missing key 'model.hidden'", "deleted with ~"]),
     ("delete-unknown-key", ["train", "~model.nothing"], 2, ["cannot delete 'model.nothing'", "no such key"]),
@@ -279,6 +279,26 @@ CASES = [
     ("plot-no-folder", ["plot", "_done", "-o", "{runs}/nosuch/curves.png", "--output-dir", "{runs}"], 2,
      ["cannot write", "does not exist"]),
     ("plot-no-metrics", ["plot", "_half", "--output-dir", "{broken}"], 2, ["has no metrics.csv", "no epoch"]),
+    # --- baselines and optimizer landscapes (issue 19)
+    ("knn-k-above-rows", ["train", "model=knn", "model.k=500", *TINY], 2, ["model.k=500", "only 100 rows", "model.k <= 100"]),
+    ("knn-metric", ["train", "model=knn", "model.metric=cosine"], 2, ["model.metric", "l1 or l2"]),
+    ("linear-closed-form-on-classes", ["train", "model=linear", "data=iris"], 2, ["least squares", "model=logistic"]),
+    ("linear-alpha-with-gd", ["train", "model=linear", "model.solver=gd", "model.alpha=1"], 2,
+     ["model.alpha", "regularizer=l2"]),
+    ("logistic-on-regression", ["train", "model=logistic", "data=diabetes"], 2, ["model=logistic classifies", "model=linear"]),
+    ("models-show-estimator", ["models", "show", "knn"], 2, ["scikit-learn estimator", "no layers"]),
+    ("landscape-function", ["landscape", "fn=rosenbrok"], 2, ["unknown function 'rosenbrok'", "did you mean 'rosenbrock'"]),
+    ("landscape-start-3d", ["landscape", "fn=ravine", "--start", "1,2,3"], 2, ["--start", "two numbers x,y"]),
+    ("landscape-start-text", ["landscape", "--start", "a,b"], 2, ["--start", "two numbers x,y"]),
+    ("landscape-argument", ["landscape", "lr=0.1"], 2, ["unknown argument 'lr=0.1'", "optim.lr=0.01"]),
+    ("landscape-optim", ["landscape", "optim=sgd,adamm"], 2, ["unknown optim 'adamm'", "did you mean 'adam'"]),
+    ("landscape-optim-twice", ["landscape", "optim=sgd,sgd"], 2, ["name each optimizer once"]),
+    ("landscape-tol", ["landscape", "--tol", "0"], 2, ["--tol", "must be > 0"]),
+    ("landscape-image", ["landscape", "-o", "paths.txt"], 2, ["cannot write paths.txt", ".png"]),
+    ("landscape-run-without-slice", ["landscape", "last", "--output-dir", "{runs}"], 2, ["looks like a run", "--slice 1d"]),
+    ("landscape-slice-dims", ["landscape", "last", "--slice", "3d", "--output-dir", "{runs}"], 2, ["--slice 3d", "1d or 2d"]),
+    ("landscape-slice-no-best", ["landscape", "half", "--slice", "1d", "--output-dir", "{broken}"], 2,
+     ["has no best checkpoint", "--slice needs a network"]),
 ]
 
 CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of each class

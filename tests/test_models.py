@@ -22,6 +22,7 @@ load_components()
 torch.set_num_threads(1)
 
 MODEL_YAMLS = sorted((conf_dir() / "model").glob("*.yaml"))
+NETWORKS = [n for n in MODELS.names() if MODELS.get(n).meta.get("network", True)]  # not knn, logistic
 # one input of each kind the issue names: digits, CIFAR-sized images, a sequence, a tabular row
 INPUTS = {"image": [(1, 8, 8), (3, 32, 32)], "sequence": [(5, 7)], "tabular": [(12,)]}
 
@@ -58,7 +59,7 @@ def test_every_registered_model_has_a_yaml():
     assert {p.stem for p in MODEL_YAMLS} == set(MODELS.names())
 
 
-@pytest.mark.parametrize("name", MODELS.names())
+@pytest.mark.parametrize("name", NETWORKS)
 @pytest.mark.parametrize("kind", INPUTS)
 def test_output_shape_on_every_input_kind(name, kind):
     accepts = MODELS.get(name).meta["accepts"]
@@ -72,7 +73,7 @@ def test_output_shape_on_every_input_kind(name, kind):
         assert build(model_cfg(name), shape, 1)(torch.randn(2, *shape)).shape == (2, 1)  # regression
 
 
-@pytest.mark.parametrize("name", MODELS.names())
+@pytest.mark.parametrize("name", NETWORKS)
 def test_summary_column_sums_to_the_exact_total(name):
     model = build(model_cfg(name), (1, 8, 8), 10)
     summary = summarize(model, (1, 8, 8))
@@ -171,7 +172,7 @@ def test_maxout_takes_the_max_of_k_pieces():
 
 
 @pytest.mark.parametrize("init", INITS)
-@pytest.mark.parametrize("name", MODELS.names())
+@pytest.mark.parametrize("name", NETWORKS)
 def test_every_init_builds_and_runs(name, init):
     extra = {"depth": 20, "width": 4} if name == "resnet" else {}
     model = build(model_cfg(name, init=init, **extra), (1, 8, 8), 10)

@@ -118,6 +118,10 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     `resume` (a `dlx.engine.resume.Resume`) continues that run in place from its checkpoint.
     `callbacks` (dlx.engine.callbacks.Callback) watch the trainer, after dlx's own.
     """
+    from dlx.engine import estimator
+
+    if estimator.applies(exp):  # a scikit-learn baseline is fitted, not trained by the loop (issue 19)
+        return estimator.run(exp, overrides, callbacks, runs_root, run_path, evaluate_test, resume)
     import torch
 
     from dlx import data

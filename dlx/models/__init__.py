@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 
 from dlx.models import cnn, mlp, recurrent, resnet, transformer  # noqa: F401  (registers)
+from dlx.models import baselines  # noqa: F401  (registers knn, linear, logistic: issue 19)
 from dlx.registry import MODELS
 
 

@@ -1,0 +1,200 @@
+"""A scikit-learn estimator fitted as a dlx run (issue 19): `run(exp) -> summary`, as `experiment.run`.
+
+The same data bundle (split seeds, CV folds, preprocessing fitted on the training rows), the
+same loss and metric accumulators applied to the estimator's predictions, and the same run
+folder: config.yaml, overrides.yaml, a one-row metrics.csv, summary.json with a network run's
+keys, status.json, log.txt. The fitted estimator is saved as arrays (`checkpoints/estimator.pt`,
+tensors and plain values only), so loading it back never unpickles code.
+
+Classification outputs are log-probabilities (a binary `bce` run: the log-odds), the form a
+network's logits take after softmax, so the loss is the cross-entropy of the predicted
+probabilities; a probability of 0 is clamped to 1e-12 (as log-loss implementations clip).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from dlx.config import Experiment
+from dlx.store.summary import RunSummary
+from dlx.errors import ConfigError, DataError, Interrupted
+from dlx.store.rundir import RunDir
+from dlx.store.runs import RUNS
+
+CHECKPOINT = "estimator"  # checkpoints/estimator.pt: not a network's best.pt
+EPS = 1e-12
+
+
+def applies(exp: Experiment) -> bool:
+    """True when `exp.model` is fitted by a scikit-learn estimator, not trained by the loop."""
+    return bool(getattr(exp.model, "fits_estimator", False))
+
+
+def label_for(exp: Experiment) -> str:
+    return exp.name or f"{exp.model.name}-{exp.data.name}"  # no optimizer is involved
+
+
+def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
+        run_path: Path | None = None, evaluate_test: bool = True, resume=None) -> RunSummary:
+    """Fit `exp.model` on the training split, measure every split, write the run; the summary."""
+    from dlx import data
+    from dlx.engine.experiment import _monitor_for_task, setup_torch
+    from dlx.metrics import metric_names
+    from dlx.losses import build_loss
+    from dlx.registry import MODELS
+
+    started = time.time()
+    setup_torch(exp)
+    bundle = data.build(exp.data)
+    exp = _monitor_for_task(exp, bundle.task)
+    x_train, y_train = rows_of(bundle.train, exp.data.name)
+    entry = MODELS.get(exp.model.name)
+    estimator = entry.meta["estimator"](exp.model, bundle.task, len(x_train))
+    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, 0.0)
+    valid = [f"val_{m}" for m in metric_names(bundle.task, loss.num_outputs)]
+    if exp.trainer.monitor not in valid:
+        raise ConfigError(f"trainer.monitor={exp.trainer.monitor} is not measured on {bundle.task} data; "
+                          f"choose one of: {', '.join(valid)}")
+
+    root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
+    if resume is not None:  # nothing to continue: a fit is one step, so it is done again in place
+        run_dir, overrides = resume.run, resume.overrides
+    else:
+        run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
+    run_dir.lock()
+    try:
+        return _fit_and_record(exp, overrides, callbacks, run_dir, bundle, estimator, entry, loss,
+                               (x_train, y_train), evaluate_test, started)
+    finally:
+        run_dir.unlock()
+
+
+def _fit_and_record(exp, overrides, callbacks, run_dir: RunDir, bundle, estimator, entry, loss, train,
+                    evaluate_test: bool, started: float) -> dict:
+    run_dir.write_yaml("config.yaml", exp.raw)
+    run_dir.write_yaml("overrides.yaml", list(overrides))
+    run_dir.write_status("running")
+    run_dir.log(f"fitting {type(estimator).__name__} on {len(train[0])} rows of {train[0].shape[1]} features")
+    fit_start = time.perf_counter()
+    fit(estimator, train, run_dir)
+    arrays = entry.meta["to_arrays"](estimator)
+    params = int(sum(np.asarray(v).size for v in arrays.values() if isinstance(v, np.ndarray)))
+    from dlx.engine.callbacks import FitContext
+
+    context = FitContext(run_dir, exp, params)
+    for cb in callbacks:  # no trainer: a fit has no epochs, so only the start is announced
+        cb.on_fit_start(None, context)
+
+    train_metrics = measure(estimator, *train, bundle, loss, training=True)
+    # no validation split in a CV refit; no test split in a CV fold
+    val_metrics = measure(estimator, *rows_of(bundle.val, exp.data.name), bundle, loss) if len(bundle.val) else {}
+    test_metrics = measure(estimator, *rows_of(bundle.test, exp.data.name), bundle, loss) if evaluate_test else {}
+    row = {"epoch": 1, **{f"train_{k}": v for k, v in train_metrics.items()},
+           **{f"val_{k}": v for k, v in val_metrics.items()}, "epoch_time_s": time.perf_counter() - fit_start}
+    run_dir.write_metrics([row])
+    run_dir.log("  ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+    if exp.trainer.checkpoint:
+        meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
+                "input_shape": list(bundle.input_shape), "task": bundle.task}
+        run_dir.save_checkpoint(CHECKPOINT, {"model": exp.model.name, "task": bundle.task,
+                                             "arrays": to_tensors(arrays), "meta": meta})
+    summary = summary_for(exp, run_dir, bundle, row, test_metrics, params, started)
+    run_dir.write_status("finished")
+    run_dir.write_summary(summary)  # last: its presence means "finished"
+    return RunSummary.from_json(summary)
+
+
+def fit(estimator, train: tuple, run_dir: RunDir) -> None:
+    """Fit on the training rows; scikit-learn's warnings (no convergence, ...) go to log.txt."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            estimator.fit(*train)
+    except KeyboardInterrupt:
+        run_dir.write_status("interrupted", signal="SIGINT", epoch=1, step=0)
+        run_dir.log("interrupted by SIGINT during the fit")
+        raise Interrupted(f"SIGINT during the fit; run it again with: dlx train --resume {run_dir.id}") from None
+    for w in caught:
+        run_dir.log(f"warning: {str(w.message).splitlines()[0]}")
+
+
+def summary_for(exp, run_dir: RunDir, bundle, row: dict, test_metrics: dict, params: int, started: float) -> dict:
+    """summary.json: the keys of a network run's summary, for a one-step fit."""
+    return {
+        "run_id": run_dir.id, "status": "finished", "model": exp.model.name, "optim": exp.optim.name,
+        "scheduler": exp.scheduler.name, "regularizer": exp.regularizer.name, "data": exp.data.name,
+        "task": bundle.task, "epochs_run": 1, "best_epoch": 1, "stopped_early": False,
+        "monitor": exp.trainer.monitor, "best_value": row.get(exp.trainer.monitor, math.nan),
+        **{k: v for k, v in row.items() if k.startswith(("train_", "val_"))},
+        **{f"test_{k}": v for k, v in test_metrics.items()},
+        "params": params, "train_size": len(bundle.train), "val_size": len(bundle.val),
+        "test_size": len(bundle.test), "duration_s": round(time.time() - started, 3), "device": "cpu",
+        "path": str(run_dir.path),
+    }
+
+
+def rows_of(split, data_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(features (N, F) float64, targets) of an in-memory split: each input flattened to one row."""
+    x = getattr(split, "x", None)
+    if x is None:
+        raise DataError(f"data '{data_name}' is read from files batch by batch; scikit-learn baselines need "
+                        "an in-memory dataset (digits, iris, mnist, csv, ...)")
+    # float64: scikit-learn's solvers work in double, and the closed form must match numpy's lstsq
+    return x.reshape(len(x), -1).double().numpy(), split.y.numpy()
+
+
+def outputs_of(estimator, x: np.ndarray, bundle, num_outputs: int):
+    """What a network would output for `x`: predictions (regression), log-probabilities, or log-odds."""
+    import torch
+
+    if bundle.task == "regression":
+        return torch.as_tensor(np.asarray(estimator.predict(x)), dtype=torch.float32).reshape(len(x), -1)
+    proba = np.zeros((len(x), bundle.num_classes))
+    # a class absent from the training rows (a small data.limit) gets probability 0
+    proba[:, np.asarray(estimator.classes_, dtype=np.int64)] = estimator.predict_proba(x)
+    log_p = torch.as_tensor(proba).clamp_min(EPS).log().float()  # (N, classes)
+    return (log_p[:, 1] - log_p[:, 0])[:, None] if num_outputs == 1 else log_p
+
+
+def measure(estimator, x: np.ndarray, y: np.ndarray, bundle, loss, training: bool = False) -> dict[str, float]:
+    """The loss and metrics of `estimator` on (x, y), by the accumulators the trainer uses."""
+    import torch
+
+    from dlx.metrics import accumulator
+
+    y = torch.as_tensor(y)
+    out = outputs_of(estimator, x, bundle, loss.num_outputs)
+    with torch.no_grad():
+        value = float(loss(out, y))
+    # as the trainer: no top-5 nor AUC on the training split, both on validation and test
+    metrics = accumulator(bundle.task, loss.num_outputs, keep_scores=not training, top5=not training)
+    metrics.update(out, y, value)
+    return metrics.compute()
+
+
+def to_tensors(arrays: dict) -> dict:
+    """Arrays as tensors (exact dtypes), numbers as numbers: what `torch.load(weights_only=True)` reads."""
+    import torch
+
+    return {k: torch.as_tensor(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+            for k, v in arrays.items()}
+
+
+def load_estimator(run_path: Path, model_cfg):
+    """The fitted estimator of the run at `run_path`, rebuilt from its arrays (nothing unpickled)."""
+    from dlx.registry import MODELS, load_components
+    from dlx.store.checkpoint import load_checkpoint
+
+    load_components()
+    path = RunDir(Path(run_path)).checkpoint_path(CHECKPOINT)
+    if not path.exists():
+        raise ConfigError(f"{Path(run_path).name} has no checkpoints/{CHECKPOINT}.pt "
+                          "(not an estimator run, or trained with trainer.checkpoint=false)")
+    state = load_checkpoint(path)
+    arrays = {k: v.numpy() if hasattr(v, "numpy") else v for k, v in state["arrays"].items()}
+    return MODELS.get(state["model"]).meta["from_arrays"](model_cfg, state["task"], arrays)
