@@ -7,6 +7,7 @@ import torch
 
 from dlx.data import preprocess, splits
 from dlx.data import sklearn_sets, synthetic, user, vision  # noqa: F401  (register)
+from dlx.data import sequences, text, timeseries  # noqa: F401  (register: issue 16)
 from dlx.data.bundle import DataBundle, DataConfig, DiskSplit, RawData, Split
 from dlx.data.disk import DiskData, bundle_from_disk
 from dlx.errors import DataError
@@ -18,6 +19,8 @@ __all__ = ["DataBundle", "DataConfig", "DiskSplit", "RawData", "Split", "build",
 def build(cfg: DataConfig) -> DataBundle:
     """Load `cfg.name`, split it (seeded, stratified), fit preprocessing on train only."""
     raw = DATASETS.build(cfg.name, cfg)
+    if isinstance(raw, DataBundle):  # a dataset that splits itself (sequence pairs, text, time series)
+        return raw
     if isinstance(raw, DiskData):
         return bundle_from_disk(raw, cfg, split_indices(raw, cfg))
     return bundle_from_raw(raw, cfg)

@@ -154,10 +154,23 @@ def task_class(kind: str) -> type[Task]:
 
 def build_task(exp, bundle, device) -> Task:
     """The task for `bundle`'s kind of data, with its model, loss, optimizers and schedules built."""
+    _check_model_task(exp, bundle)
     task = task_class(bundle.task).build(exp, bundle, device)
     task.kind = bundle.task
     return task
 
 
+def _check_model_task(exp, bundle) -> None:
+    """A model registered with its own task (meta `task`, e.g. seq2seq) trains only on that task's data."""
+    from dlx.registry import MODELS
+
+    own = MODELS.get(exp.model.name).meta.get("task") if exp.model.name in MODELS else None
+    if own and bundle.task not in TASKS.get(own).meta.get("kinds", ()):
+        kinds = ", ".join(TASKS.get(own).meta.get("kinds", ()))
+        raise ConfigError(f"model={exp.model.name} trains on {kinds} data, but data={exp.data.name} is "
+                          f"{bundle.task}; choose a {kinds} dataset (`dlx data` lists them)")
+
+
 # the built-in tasks register on import
 from dlx.engine import supervised  # noqa: E402,F401  (registers itself)
+from dlx.engine import language, seq2seq  # noqa: E402,F401  (register: issue 16)
