@@ -299,6 +299,33 @@ CASES = [
     ("landscape-slice-dims", ["landscape", "last", "--slice", "3d", "--output-dir", "{runs}"], 2, ["--slice 3d", "1d or 2d"]),
     ("landscape-slice-no-best", ["landscape", "half", "--slice", "1d", "--output-dir", "{broken}"], 2,
      ["has no best checkpoint", "--slice needs a network"]),
+    # --- sequences, text and language models (issue 16)
+    ("text-no-path", ["train", "model=lm", "data=text"], 2, ["data=text needs data.path"]),
+    ("text-missing-file", ["train", "model=lm", "data=text", "data.path=nope.txt"], 2, ["no such file"]),
+    ("text-empty", ["train", "model=lm", "data=text", "data.path={csv}/empty.csv"], 2, ["is empty", "text file"]),
+    ("text-binary", ["train", "model=lm", "data=text", "data.path={csv}/binary.txt"], 2, ["is binary", "UTF-8"]),
+    ("text-not-utf8", ["train", "model=lm", "data=text", "data.path={csv}/latin1.txt"], 2, ["not UTF-8", "convert"]),
+    ("text-context-too-long", ["train", "model=lm", "data=text", "data.path={csv}/ok.csv", "data.context=500"], 2,
+     ["data.context=500 needs 501 tokens", "lower data.context"]),
+    ("text-level", ["train", "model=lm", "data=text", "data.level=byte"], 2, ["data.level", "char or word"]),
+    ("seq2seq-on-tabular", ["train", "model=seq2seq", *TINY], 2, ["model=seq2seq trains on seq2seq data",
+                                                                   "data=digits is multiclass"]),
+    ("lm-on-tabular", ["train", "model=lm", *TINY], 2, ["model=lm trains on language data"]),
+    ("mlp-on-pairs", ["train", "model=mlp", "data=reverse"], 2, ["sequence-to-sequence", "use model=seq2seq"]),
+    ("mlp-on-text", ["train", "model=mlp", "data=text", "data.path={csv}/ok.csv", "data.context=4"], 2,
+     ["language data", "use model=lm"]),
+    ("seq2seq-attention", ["train", "model=seq2seq", "data=reverse", "model.attention=luong"], 2,
+     ["model.attention", "additive"]),
+    ("seq2seq-teacher-forcing", ["train", "model=seq2seq", "data=reverse", "model.teacher_forcing=2"], 2,
+     ["model.teacher_forcing", "[0, 1]"]),
+    ("seq2seq-beam-too-wide", ["train", "model=seq2seq", "data=reverse", "data.n_samples=20", "model.beam=50"], 2,
+     ["model.beam=50", "lower it"]),
+    ("pairs-length-range", ["train", "model=seq2seq", "data=copy", "data.min_length=5", "data.max_length=3"], 2,
+     ["data.max_length", "data.min_length"]),
+    ("lm-heads", ["train", "model=lm", "model.d_model=10", "model.num_heads=4"], 2, ["model.num_heads", "divide"]),
+    ("generate-not-lm", ["generate", "done", "--output-dir", "{runs}"], 2, ["is not a language model", "model=lm"]),
+    ("generate-temperature", ["generate", "done", "--temperature", "-1", "--output-dir", "{runs}"], 2,
+     ["--temperature"]),
 ]
 
 CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of each class
@@ -309,6 +336,7 @@ CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of ea
     "text.csv": "x1,x2,label\n1,2,cat\n2,3,dog\n3,4,cat\n",
     "broken.csv": 'x1,x2,label\n1,2,"0\n',
     "empty.csv": "",
+    "binary.txt": "\x00\x01\x02 not text",  # issue 16: text files
 }
 
 
@@ -346,6 +374,7 @@ def home(tmp_path_factory):
     csv.mkdir()
     for name, text in CSV_FILES.items():
         (csv / name).write_text(text)
+    (csv / "latin1.txt").write_bytes("café crème".encode("latin-1"))  # issue 16
     yield {"{runs}": str(out), "{studies}": str(studies), "{broken}": str(broken.parent), "{csv}": str(csv)}
     shutil.rmtree(home, ignore_errors=True)
 

@@ -3,6 +3,7 @@
 The run's best weights and vocabulary (saved in the checkpoint's meta) are enough: the
 text file need not exist any more. Each new token is drawn from softmax(logits / T),
 restricted to the `top_k` most probable when given; T=0 takes the most probable token.
+`<unk>` is never drawn.
 Prompt symbols outside the vocabulary become `<unk>`, with a warning.
 """
 
@@ -58,6 +59,7 @@ def generate(run_path: Path, prompt: str, tokens: int, temperature: float, top_k
     with torch.no_grad():
         for _ in range(tokens):
             logits = model(torch.tensor([ids[-window:]]))[0, -1].float()
+            logits[0] = float("-inf")  # never <unk>: it stands for any symbol the training part lacked
             ids.append(_sample(logits, temperature, top_k, generator))
             out.append(vocab[ids[-1]])
     return prompt + ("".join(out) if level == "char" else "".join(" " + w for w in out))
