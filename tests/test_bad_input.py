@@ -332,6 +332,10 @@ CASES = [
      2, ["column 'y' is not in", "x1, x2, label"]),
     ("series-text-column", ["train", "model=gru", "data=timeseries", "data.path={csv}/text.csv", "data.target=label"],
      2, ["must be numbers"]),
+    ("plot-attention-none-saved", ["plot", "done", "--attention", "--output-dir", "{runs}"], 2,
+     ["saved no attention weights", "model=seq2seq"]),
+    ("plot-attention-two-runs", ["plot", "done", "open", "--attention", "--output-dir", "{runs}"], 2,
+     ["--attention draws one run"]),
     ("generate-temperature", ["generate", "done", "--temperature", "-1", "--output-dir", "{runs}"], 2,
      ["--temperature"]),
 ]

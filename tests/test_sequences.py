@@ -111,6 +111,13 @@ def test_seq2seq_trains_through_the_cli_and_learns_copy(dlx, tmp_path):
     assert summary["task"] == "seq2seq" and {"val_acc", "val_exact", "test_acc", "test_exact"} <= set(m)
     assert m["val_exact"] <= m["val_acc"]
     assert m["val_acc"] > 0.5  # chance is 1/5 per token
+    saved = json.loads((tmp_path / summary["path"] / "attention" / "examples.json").read_text())["examples"]
+    assert len(saved) == 4
+    for ex in saved:
+        assert len(ex["weights"]) == len(ex["output"]) and len(ex["weights"][0]) == len(ex["source"])
+        assert all(abs(sum(row) - 1) < 1e-4 for row in ex["weights"])
+    drawn = dlx("plot", "last", "--attention", "-o", "a.png")
+    assert drawn.code == 0 and (tmp_path / "a.png").stat().st_size > 1000
 
 
 def test_seq2seq_resume_continues_exactly(dlx, tmp_path):

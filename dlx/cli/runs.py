@@ -66,9 +66,19 @@ def plot(
     metric: Annotated[Optional[list[str]], typer.Option(
         "--metric", "-m", help="Metrics to draw: a name (acc: train and val) or a column (val_acc). "
         "Default: loss and the monitored metric.", show_default=False)] = None,
+    attention: Annotated[bool, typer.Option("--attention", help="Instead: the attention heat maps a seq2seq "
+                                            "run saved (one run).")] = False,
     output_dir: OutputDir = "outputs",
 ):
     """Save the learning curves of runs as an image: train dashed, validation solid (matplotlib)."""
+    if attention:
+        from dlx.errors import ConfigError
+        from dlx.report.attention import plot_attention
+
+        if len(runs) != 1:
+            raise ConfigError(f"--attention draws one run, got {len(runs)}")
+        typer.echo(f"wrote {plot_attention(output_dir, runs[0], output)}")
+        return
     from dlx.report import plot as plotting
 
     path = plotting.plot_runs(output_dir, runs, output, metric or [])

@@ -168,7 +168,8 @@ def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle
             "input_shape": list(bundle.input_shape), "task": bundle.task}
     writer = RunWriter(run_dir, exp.trainer.checkpoint, meta)
     trainer = Trainer(exp.trainer, task, device=device, clip_grad_norm=exp.regularizer.clip_grad_norm,
-                      shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *callbacks])
+                      shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer,
+                                                            *getattr(task, "callbacks", ()), *callbacks])
     return trainer
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import torch
 
+from dlx.engine.callbacks import Callback
 from dlx.engine.tasks import Task
 from dlx.errors import ConfigError
 from dlx.metrics import Accumulator
 from dlx.registry import MODELS, TASKS
 
 PAD = 0
+EXAMPLES = 4  # validation examples whose attention is saved
 
 
 class Seq2SeqMetrics(Accumulator):
@@ -84,8 +86,11 @@ class Seq2SeqTask(Task):
         optimizer, schedule = build_optimization(exp, model, len(bundle.train))
         if exp.model.beam > len(bundle.classes):
             raise ConfigError(f"model.beam={exp.model.beam} is more than the {len(bundle.classes)} tokens; lower it")
-        return cls(model, optimizer, schedule, teacher_forcing=exp.model.teacher_forcing, beam=exp.model.beam,
+        task = cls(model, optimizer, schedule, teacher_forcing=exp.model.teacher_forcing, beam=exp.model.beam,
                    smoothing=exp.regularizer.label_smoothing, batch_size=exp.trainer.batch_size)
+        if exp.model.attention != "none" and exp.trainer.checkpoint:
+            task.callbacks = [AttentionWriter(bundle.val, bundle.classes)]
+        return task
 
     @classmethod
     def monitor_for(cls, requested: str, kind: str) -> str:
@@ -128,3 +133,31 @@ class Seq2SeqTask(Task):
             loss = self._loss(self.model(src, tgt), tgt)
             predicted = self.decode(src, tgt.shape[1])
         metrics.update(predicted, tgt, loss.item())
+
+
+class AttentionWriter(Callback):
+    """At the end of a fit (best weights restored), decode a few validation sources greedily and
+    save each output step's attention over the source: the run's attention/examples.json."""
+
+    def __init__(self, split, vocab: list[str]):
+        self.split, self.vocab, self.run_dir = split, vocab, None
+
+    def on_fit_start(self, trainer, ctx) -> None:
+        self.run_dir = ctx.run_dir
+
+    def on_fit_end(self, trainer, summary) -> None:
+        if summary is None or self.run_dir is None or len(self.split) == 0:
+            return
+        src, tgt = self.split.x[:EXAMPLES].to(trainer.device), self.split.y[:EXAMPLES]
+        trainer.model.eval()
+        with torch.inference_mode():
+            out, weights = trainer.model.greedy(src, tgt.shape[1])
+        self.run_dir.write_attention([self.example(s, o, t, w) for s, o, t, w in
+                                      zip(src.cpu(), out.cpu(), tgt, weights.float().cpu())])
+
+    def example(self, src, out, tgt, weights) -> dict:
+        n_src = int((src != PAD).sum())
+        stop = int((out == 2).nonzero()[0]) + 1 if (out == 2).any() else len(out)  # through EOS
+        words = lambda ids: [self.vocab[int(i)] for i in ids if int(i) != PAD]  # noqa: E731
+        return {"source": words(src[:n_src]), "output": words(out[:stop]), "target": words(tgt),
+                "weights": weights[:stop, :n_src].tolist()}

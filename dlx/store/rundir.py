@@ -47,6 +47,13 @@ class RunDir:
     def write_json(self, name: str, data: dict) -> None:
         atomic_write_text(self.path / name, json.dumps(data, indent=2, default=_json_default) + "\n")
 
+    def write_attention(self, examples: list[dict]) -> Path:
+        """attention/examples.json: a few validation examples' attention weights (issue 16)."""
+        folder = self.path / "attention"
+        folder.mkdir(exist_ok=True)
+        atomic_write_text(folder / "examples.json", json.dumps({"examples": examples}) + "\n")
+        return folder / "examples.json"
+
     def write_metrics(self, rows: list[dict]) -> None:
         """Rewrite metrics.csv whole each epoch (it is small), so it is never half a row."""
         columns: list[str] = []
