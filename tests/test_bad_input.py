@@ -336,6 +336,7 @@ CASES = [
      ["saved no attention weights", "model=seq2seq"]),
     ("plot-attention-two-runs", ["plot", "done", "open", "--attention", "--output-dir", "{runs}"], 2,
      ["--attention draws one run"]),
+    ("models-show-seq2seq", ["models", "show", "seq2seq"], 2, ["cannot summarise model=seq2seq", "dlx train"]),
     ("generate-temperature", ["generate", "done", "--temperature", "-1", "--output-dir", "{runs}"], 2,
      ["--temperature"]),
 ]
