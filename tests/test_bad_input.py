@@ -23,7 +23,7 @@ TINY = ["trainer.epochs=1", "data.limit=100", "trainer.num_threads=1"]
 
 CASES = [
     # ---- unknown group choice
-    ("model-choice", ["train", "model=resnett"], 2, ["unknown model 'resnett'", "did you mean 'resnet'", "choices: cnn, gru, knn, linear, logistic, lstm, mlp"]),
+    ("model-choice", ["train", "model=resnett"], 2, ["unknown model 'resnett'", "did you mean 'resnet'", "choices: cnn, gru, knn, linear, ", "lstm, mlp"]),
     ("optim-choice", ["train", "optim=adamm"], 2, ["unknown optim 'adamm'", "did you mean 'adam'"]),
     ("scheduler-choice", ["train", "scheduler=nonee"], 2, ["unknown scheduler 'nonee'", "choices:"]),
     ("regularizer-choice", ["train", "regularizer=l9"], 2, ["unknown regularizer 'l9'", "choices:"]),
@@ -62,7 +62,7 @@ CASES = [
     ("unbalanced-bracket", ["train", "model.hidden=[64"], 2, ["malformed override", "key=value"]),
     ("no-key", ["train", "=3"], 2, ["malformed override", "key=value"]),
     ("group-choice-number", ["train", "trainer=3"], 2, ["unknown trainer '3'", "choices: default"]),
-    ("group-choice-list", ["train", "model=[mlp]"], 2, ["unknown model", "choices: cnn, gru, knn, linear, logistic, lstm, mlp"]),
+    ("group-choice-list", ["train", "model=[mlp]"], 2, ["unknown model", "choices: cnn, gru, knn, linear, ", "lstm, mlp"]),
     ("sweep-in-train", ["train", "optim.lr=0.1,0.01"], 2, ["is a sweep", "dlx sweep"]),
     ("delete-needed-key", ["train", "~model.hidden"], 2, ["missing key 'model.hidden'", "deleted with ~"]),
     ("delete-unknown-key", ["train", "~model.nothing"], 2, ["cannot delete 'model.nothing'", "no such key"]),
@@ -154,7 +154,7 @@ CASES = [
     # ---- dlx list, dlx data
     ("list-unknown-group", ["list", "modle"], 2, ["unknown config group 'modle'", "did you mean 'model'"]),
     ("list-extra-argument", ["list", "model", "optim"], 2, ["unexpected extra argument", "dlx list --help"]),
-    ("data-unknown", ["data", "nosuch"], 2, ["unknown data 'nosuch'", "choices: breast_cancer"]),
+    ("data-unknown", ["data", "nosuch"], 2, ["unknown data 'nosuch'", "choices: ", "breast_cancer, cifar10"]),
     ("data-typo", ["data", "digitz"], 2, ["unknown data 'digitz'", "did you mean 'digits'"]),
     ("data-bad-override", ["data", "digits", "data.limit=abc"], 2, ["'abc'", "data.limit", "an integer"]),
     ("data-csv-no-path", ["data", "csv"], 2, ["csv needs data.path", "data.path="]),
