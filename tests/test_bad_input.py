@@ -337,6 +337,7 @@ CASES = [
     ("plot-attention-two-runs", ["plot", "done", "open", "--attention", "--output-dir", "{runs}"], 2,
      ["--attention draws one run"]),
     ("models-show-seq2seq", ["models", "show", "seq2seq"], 2, ["cannot summarise model=seq2seq", "dlx train"]),
+    ("cv-on-pairs", ["cv", "model=seq2seq", "data=reverse", "--folds", "2"], 2, ["dlx cv is not offered for data=reverse"]),
     ("generate-temperature", ["generate", "done", "--temperature", "-1", "--output-dir", "{runs}"], 2,
      ["--temperature"]),
 ]

@@ -198,6 +198,9 @@ def plan_folds(data_cfg, folds: int, repeats: int) -> list[dict]:
     from dlx.registry import DATASETS
 
     raw = DATASETS.build(data_cfg.name, data_cfg)
+    if not hasattr(raw, "y"):  # a dataset that splits itself (issue 16: pairs, text, time series)
+        raise ConfigError(f"dlx cv is not offered for data={data_cfg.name} yet (its split keeps its own order); "
+                          "use dlx train")
     # train ∪ val: what is left after the test split (val_fraction=0 keeps it whole)
     dev, _, _ = split_indices(raw, replace(data_cfg, folds=0, fold=0, repeat=0, limit=0, val_fraction=0))
     groups = getattr(raw, "groups", None)
