@@ -14,8 +14,7 @@ import numpy as np
 import torch
 
 from dlx.data.bundle import DataBundle, DiskSplit
-
-DISK_PREPROCESS = ("none", "pixels", "standardize")
+from dlx.data.schemas import DISK_PREPROCESS  # noqa: F401  (re-exported)
 
 
 @dataclass

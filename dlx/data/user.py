@@ -2,60 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
-from dlx.data.bundle import TASKS, DataConfig, ImageDataConfig, RawData
-from dlx.data.disk import DISK_PREPROCESS, DiskData, auto_workers
-from dlx.errors import DataError, closest, require
+from dlx.data.bundle import RawData
+from dlx.data.disk import DiskData, auto_workers
+from dlx.data.schemas import CSVConfig, ImageFolderConfig, existing
+from dlx.errors import DataError, closest
 from dlx.registry import DATASETS
 
 MAX_CLASSES = 20  # an integer target with at most this many distinct values is a class label
 MAX_ONE_HOT = 100  # a text feature with more distinct values is an id or free text, not a category
-
-
-@dataclass
-class CSVConfig(DataConfig):
-    path: Optional[str] = None  # the CSV file (relative to where dlx runs)
-    target: Optional[str] = None  # the column to predict
-    features: Optional[list[str]] = None  # input columns; null = every column but the target
-    task: str = "auto"  # auto (from the target) | multiclass | binary | regression
-    sep: str = ","
-    dropna: bool = False  # drop rows with a missing value instead of stopping
-    group_col: Optional[str] = None  # a column of group ids: k-fold keeps each group in one fold (not a feature)
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.task == "auto" or self.task in TASKS, "task",
-                f"unknown '{self.task}'; choices: auto, {', '.join(TASKS)}")
-
-
-@dataclass
-class ImageFolderConfig(ImageDataConfig):
-    path: Optional[str] = None  # a folder with one sub-folder of images per class
-    image_size: int = 64  # every image is resized to image_size × image_size
-    workers: int = -1  # DataLoader processes; -1 = auto (cores - 1, at most 4)
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.preprocess in DISK_PREPROCESS, "preprocess",
-                f"'{self.preprocess}' needs the whole split in memory; image_folder takes "
-                f"{', '.join(DISK_PREPROCESS)}")
-        require(self.image_size >= 4, "image_size", f"must be >= 4, got {self.image_size}")
-        require(self.workers >= -1, "workers", f"must be >= 0, or -1 for auto, got {self.workers}")
-
-
-def _existing(path: Optional[str], name: str, what: str) -> Path:
-    if not path:
-        raise DataError(f"{name} needs data.path: the {what} to read, e.g. data.path=/path/to/it")
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise DataError(f"{name}: {what} not found: {p}; check data.path (a relative path starts from "
-                        "the folder dlx runs in)")
-    return p
 
 
 # ---------------------------------------------------------------- csv
@@ -170,7 +128,7 @@ def _encode_features(frame, path: Path) -> np.ndarray:
 def load_csv(cfg: CSVConfig) -> RawData:
     import pandas as pd
 
-    path = _existing(cfg.path, "csv", "CSV file")
+    path = existing(cfg.path, "csv", "CSV file")
     try:
         df = pd.read_csv(path, sep=cfg.sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as e:
@@ -199,7 +157,7 @@ def load_csv(cfg: CSVConfig) -> RawData:
 def load_image_folder(cfg: ImageFolderConfig) -> DiskData:
     from torchvision.datasets import ImageFolder
 
-    root = _existing(cfg.path, "image_folder", "image folder")
+    root = existing(cfg.path, "image_folder", "image folder", cfg.root)
     if not root.is_dir() or not any(p.is_dir() for p in root.iterdir()):
         raise DataError(f"image_folder: {root} has no class sub-folders; expected {root}/<class>/<image>.png")
     try:
