@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dlx.data import preprocess, splits
+from dlx.data import preprocess, splits, target
 from dlx.data import sklearn_sets, synthetic, user, vision  # noqa: F401  (register)
 from dlx.data.bundle import DataBundle, DataConfig, DiskSplit, RawData, Split
 from dlx.data.disk import DiskData, bundle_from_disk
@@ -24,14 +24,18 @@ def build(cfg: DataConfig) -> DataBundle:
 def split_indices(raw: RawData | DiskData, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(train, val, test) positions in `raw`; test is None when the dataset has its own."""
     index = np.arange(len(raw.y))
-    if raw.test is None:
-        dev, test = splits.holdout(raw.y, raw.task, cfg.test_fraction, cfg.seed)
-    else:
+    groups = getattr(raw, "groups", None)  # csv data.group_col: each group whole in one split / fold
+    if raw.test is not None:
         dev, test = index, None
+    elif groups is not None:
+        dev, test = splits.group_holdout(groups, cfg.test_fraction, cfg.seed, "test_fraction")
+    else:
+        dev, test = splits.holdout(raw.y, raw.task, cfg.test_fraction, cfg.seed)
     if cfg.folds:
-        groups = getattr(raw, "groups", None)  # csv data.group_col: GroupKFold
         train, val = splits.kfold(raw.y[dev], raw.task, cfg.folds, cfg.fold, cfg.seed, cfg.repeat,
                                   None if groups is None else groups[dev])
+    elif groups is not None:
+        train, val = splits.group_holdout(groups[dev], cfg.val_fraction, cfg.seed, "val_fraction")
     else:
         train, val = splits.holdout(raw.y[dev], raw.task, cfg.val_fraction, cfg.seed)
     train, val = dev[train], dev[val]
@@ -54,12 +58,14 @@ def bundle_from_raw(raw: RawData, cfg: DataConfig) -> DataBundle:
     else:
         x_test, y_test, test_index = x[test_i], y[test_i], test_i
 
-    mode = cfg.preprocess
+    mode, impute = cfg.preprocess, getattr(cfg, "impute", "none")  # csv only: fill missing features
     x_train = x[train_i].float()
+    fill = preprocess.fit_impute(impute, x_train)  # on the training rows only, as every statistic
+    x_train = preprocess.apply_impute(fill, x_train)
     stats = preprocess.fit(mode, x_train)
 
     def make(xs, ys, idx):
-        return Split(preprocess.apply(mode, stats, xs.float()), ys, idx)
+        return Split(preprocess.apply(mode, stats, preprocess.apply_impute(fill, xs.float())), ys, idx)
 
     train = make(x_train, y[train_i], train_i)
     val = make(x[val_i], y[val_i], val_i)
@@ -68,8 +74,11 @@ def bundle_from_raw(raw: RawData, cfg: DataConfig) -> DataBundle:
     augment = getattr(cfg, "augment", None)
     if augment is not None and augment.active and x.ndim != 4:
         raise DataError(f"data.augment needs images, but '{cfg.name}' has shape {tuple(x.shape[1:])}")
+    fitted = {"mode": mode, **stats, **({"impute": impute, "fill": fill} if fill is not None else {})}
+    if raw.task == "regression" and getattr(cfg, "scale_target", False):  # regression datasets' schemas only
+        fitted["target"] = target.fit(train.y)  # the model is wrapped to predict in y's units (target.wrap)
     return DataBundle(train, val, test, tuple(x.shape[1:]), raw.task, list(raw.classes), num_targets,
-                      {"mode": mode, **stats}, augment)
+                      fitted, augment)
 
 
 def describe() -> list[dict]:

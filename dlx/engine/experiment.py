@@ -6,12 +6,15 @@ Build data, model, loss, optimizer, schedule and regulariser from a validated
 
 from __future__ import annotations
 
+import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from dlx import testhooks
 from dlx.config import Experiment
 from dlx.errors import ConfigError, Interrupted, RunError
+from dlx.store.files import missing_as_null
 from dlx.store.rundir import RunDir
 from dlx.store.runs import RUNS
 
@@ -62,21 +65,42 @@ def setup_torch(exp: Experiment):
 def build_parts(exp: Experiment, bundle, device):
     """Model, loss, optimizer, schedule, penalty for this data: nothing trained yet."""
     from dlx import models
+    from dlx.data import target
     from dlx.losses import build_loss
     from dlx.optim.optimizers import build_optimizer, build_schedule
     from dlx.registry import OPTIMIZERS
     from dlx.regularize import build_penalty
 
     reg = exp.regularizer
-    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
-    model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm).to(device)
-    optimizer = build_optimizer(exp.optim, model.parameters(), reg.decoupled_weight_decay)
     meta = OPTIMIZERS.get(exp.optim.name).meta
+    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
+    with fits_in_memory(exp):
+        model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm)
+        if "target" in bundle.preprocess:  # data.scale_target: learn standardised y, report y's units
+            model, loss = target.wrap(model, loss, bundle.preprocess["target"], closure=bool(meta.get("closure")))
+        model = model.to(device)
+    optimizer = build_optimizer(exp.optim, model.parameters(), reg.decoupled_weight_decay)
     batch_size = len(bundle.train) if meta.get("full_batch") else exp.trainer.batch_size
     steps = max(1, -(-len(bundle.train) // batch_size))
     schedule = build_schedule(exp.scheduler, optimizer, epochs=exp.trainer.epochs, steps_per_epoch=steps,
                               mode=exp.trainer.mode)
     return model, loss, optimizer, schedule, build_penalty(reg, model), batch_size, meta
+
+
+@contextmanager
+def fits_in_memory(exp: Experiment):
+    """One line, not a traceback, when the model's weights do not fit (model.hidden=[100000000]),
+    whether building it on the CPU or moving it to the device."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as e:  # allocators raise RuntimeError("... can't allocate ...")
+        text = str(e)
+        if not isinstance(e, MemoryError) and "allocate" not in text and "out of memory" not in text.lower():
+            raise
+        asked = re.search(r"allocate (\d+) bytes", text)
+        size = f" (one tensor alone needs {int(asked.group(1)) / 1e9:.3g} GB)" if asked else ""
+        raise ConfigError(f"model '{exp.model.name}' is too large to build in memory{size}; use fewer or "
+                          "smaller layers (e.g. model.hidden, model.channels)") from None
 
 
 def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
@@ -162,8 +186,9 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         "stopped_early": trainer.stopped_early,
         "monitor": exp.trainer.monitor,
         "best_value": trainer.best_value,
-        **{k: v for k, v in last.items() if k.startswith(("train_", "val_"))},
-        **{f"test_{k}": v for k, v in test_metrics.items()},
+        # a metric that could not be measured (an empty test split) is missing: None, null in JSON
+        **missing_as_null({k: v for k, v in last.items() if k.startswith(("train_", "val_"))}),
+        **missing_as_null({f"test_{k}": v for k, v in test_metrics.items()}),
         "params": params,
         "train_size": len(bundle.train),
         "val_size": len(bundle.val),
