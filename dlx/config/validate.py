@@ -57,7 +57,7 @@ def _schema_for(group: str, node) -> type:
 def to_schema(group: str, schema: type, node) -> Any:
     """Merge `node` into `schema`: unknown keys, wrong types and bad values raise ConfigError."""
     from omegaconf import OmegaConf
-    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ConfigTypeError, ValidationError
 
     missing = _missing_keys(schema, node)
     if missing:
@@ -79,6 +79,12 @@ def to_schema(group: str, schema: type, node) -> Any:
         raise ConfigError(f"invalid value {e.value!r} for {path}: expected {expected}") from None
     except InvalidValue as e:
         raise ConfigError(f"invalid {group}.{e.key}: {e.message}") from None
+    except ConfigTypeError:  # a mapping where the schema has a list or a value (e.g. made by ${oc.create:...})
+        key = next((f.name for f in fields(schema) if f.name in node
+                    and type(node._get_node(f.name)).__name__ == "DictConfig" and not is_dataclass(f.type)), None)
+        path = f"{group}.{key}" if key else group
+        expected = _field_type(schema, key) if key else "the keys of `dlx train --cfg`"
+        raise ConfigError(f"invalid value for {path}: a mapping where {expected} belongs") from None
 
 
 def _missing_keys(schema: type, node, prefix: str = "") -> str | None:

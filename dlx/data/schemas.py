@@ -109,6 +109,8 @@ class CSVConfig(DataConfig):
         require(self.task == "auto" or self.task in TASKS, "task",
                 f"unknown '{self.task}'; choices: auto, {', '.join(TASKS)}")
         require(self.impute in IMPUTE, "impute", f"unknown '{self.impute}'; choices: {', '.join(IMPUTE)}")
+        require(not (self.dropna and self.impute != "none"), "impute",
+                "data.dropna=true drops the rows that data.impute would fill; set only one of them")
 
     def check_files(self) -> None:
         existing(self.path, "csv", "CSV file")

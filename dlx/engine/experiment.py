@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dlx import testhooks
 from dlx.config import Experiment
-from dlx.errors import ConfigError, Interrupted, RunError
+from dlx.errors import ConfigError, DataError, Interrupted, RunError
 from dlx.store.files import missing_as_null
 from dlx.store.rundir import RunDir
 from dlx.store.runs import RUNS
@@ -87,6 +87,18 @@ def build_parts(exp: Experiment, bundle, device):
     return model, loss, optimizer, schedule, build_penalty(reg, model), batch_size, meta
 
 
+def min_batch_for(model, batch_size: int) -> int:
+    """2 for a model with BatchNorm1d (one sample has no batch statistics in training), else 1."""
+    import torch
+
+    if not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules()):
+        return 1
+    if batch_size < 2:
+        raise ConfigError(f"batch norm cannot train on batches of {batch_size} sample: set trainer.batch_size "
+                          ">= 2, or turn batch norm off (regularizer.batchnorm=false / model.batchnorm=false)")
+    return 2
+
+
 @contextmanager
 def fits_in_memory(exp: Experiment):
     """One line, not a traceback, when the model's weights do not fit (model.hidden=[100000000]),
@@ -132,7 +144,8 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     shuffle = torch.Generator().manual_seed(exp.trainer.seed)
     # tensors on the device (augmented per batch when data.augment asks), or a DataLoader for files
     train_batches, val_batches, test_batches = bundle_batches(bundle, device, batch_size,
-                                                              exp.trainer.eval_batch_size, shuffle)
+                                                              exp.trainer.eval_batch_size, shuffle,
+                                                              min_batch=min_batch_for(model, batch_size))
 
     root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
     if resume is not None:
@@ -164,7 +177,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
             trainer.fit(train_batches, val_batches)
             trainer.restore_best()
             test_metrics = trainer.evaluate(test_batches) if evaluate_test else {}
-    except (StopRequested, KeyboardInterrupt, RunError, torch.OutOfMemoryError) as e:
+    except (StopRequested, KeyboardInterrupt, RunError, DataError, torch.OutOfMemoryError) as e:
         failure = stopped(e, exp, run_dir, trainer, ckpt_meta, batch_size)
         run_dir.unlock()
         raise failure from None
