@@ -55,6 +55,13 @@ def test_an_empty_test_split_has_missing_test_metrics_not_zeros(tmp_path, dlx):
     assert cells["test_acc"] == cells["test_loss"] == ""  # blank, not 0.0
 
 
+@pytest.mark.parametrize("data", ["breast_cancer", "diabetes"])
+def test_an_empty_test_split_is_missing_for_binary_and_regression_too(tmp_path, data):
+    summary = train(tmp_path, *TINY, f"data={data}", "data.test_fraction=0")  # binary AUC: no scores at all
+    tests = {k: v for k, v in summary.items() if k.startswith("test_") and k != "test_size"}
+    assert len(tests) >= 3 and all(v is None for v in tests.values())
+
+
 def test_cv_aggregation_and_sweep_records_skip_missing_metrics():
     from dlx.cv.driver import aggregate
     from dlx.sweep.worker import outcome_of

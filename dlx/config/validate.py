@@ -234,7 +234,9 @@ def check_data_cheaply(node, check_files: bool = True) -> None:
     if not isinstance(node, DictConfig):
         return
     schema = schemas.BUILTIN.get(str(node.get("name")))
-    if schema is None:  # a plugin dataset: only the keys every dataset shares
+    if schema is None:  # a plugin dataset: only the keys every dataset shares, if it has them all
+        if not schemas.shared_keys() <= set(node.keys()):
+            return
         schema = schemas.DataConfig
         node = OmegaConf.create({k: v for k, v in node.items() if k in schemas.shared_keys()})
     checked = to_schema("data", schema, node)

@@ -38,7 +38,7 @@ class ScaledOutput(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.model(x)  # (B, targets)
-        return out * self.std + self.mean
+        return out.float() * self.std + self.mean  # float32 even under bf16 autocast: y ≈ 150 ± 0.5 in bf16
 
 
 def scaled_loss(loss, mean: torch.Tensor, std: torch.Tensor, straight_through: bool = True):
