@@ -294,7 +294,6 @@ CASES = [
                          "data.workers=0"], 2, ["cannot read", "bad.png", "data.skip_bad_files=true"]),
     ("image-folder-root-not-path", ["train", "data=image_folder", "data.root=nope"], 2,
      ["needs data.path", "data.root=nope is not read"]),
-    ("image-folder-missing", ["train", "data=image_folder", "data.path=nope"], 2, ["image folder not found", "data.path"]),
     ("image-folder-is-a-file", ["train", "data=image_folder", "data.path={inputs}/overflow.csv"], 2,
      ["is a file", "sub-folder"]),
     ("csv-beyond-float32", ["train", *TINY, "data=csv", "data.path={inputs}/overflow.csv", "data.target=y"], 2,
