@@ -7,7 +7,7 @@ import torch
 
 from dlx.data import preprocess, splits, target
 from dlx.data import sklearn_sets, synthetic, user, vision  # noqa: F401  (register)
-from dlx.data.bundle import DataBundle, DataConfig, DiskSplit, RawData, Split
+from dlx.data.bundle import DataBundle, DataConfig, RawData, Split
 from dlx.data.disk import DiskData, bundle_from_disk
 from dlx.errors import DataError
 from dlx.registry import DATASETS
