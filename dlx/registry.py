@@ -70,7 +70,7 @@ TASKS = Registry("task")  # dlx.engine.tasks: what one kind of learning problem 
 
 def load_components() -> None:
     """Import every module that registers components (torch is imported here)."""
-    import dlx.data  # noqa: F401
+    import dlx.data.assemble  # noqa: F401  (registers every dataset)
     import dlx.losses  # noqa: F401
     import dlx.models  # noqa: F401
     import dlx.optim.optimizers  # noqa: F401

@@ -299,6 +299,48 @@ CASES = [
     ("landscape-slice-dims", ["landscape", "last", "--slice", "3d", "--output-dir", "{runs}"], 2, ["--slice 3d", "1d or 2d"]),
     ("landscape-slice-no-best", ["landscape", "half", "--slice", "1d", "--output-dir", "{broken}"], 2,
      ["has no best checkpoint", "--slice needs a network"]),
+    # --- inputs (issue 13): seeds, sizes, files, import paths; {inputs} is made by `inputs_files`
+    ("data-seed-negative", ["train", "data.seed=-1"], 2, ["data.seed", "[0, 2**32)"]),
+    ("data-seed-huge", ["train", "data.seed=4294967296"], 2, ["data.seed", "[0, 2**32)"]),
+    ("trainer-seed-beyond-64-bits", ["train", "trainer.seed=999999999999999999999999"], 2, ["trainer.seed", "2**64"]),
+    ("repeat-negative", ["train", "data.repeat=-1"], 2, ["data.repeat", ">= 0"]),
+    ("model-too-large-to-build", ["train", *TINY, "model.hidden=[10000000000]"], 2,
+     ["too large to build", "model.hidden"]),
+    ("batchnorm-batch-of-one", ["train", *TINY, "regularizer=batchnorm", "trainer.batch_size=1"], 2,
+     ["batch norm", "trainer.batch_size >= 2"]),
+    ("batchnorm-one-sample", ["train", *TINY, "regularizer=batchnorm", "data.limit=1"], 2,
+     ["batch norm", "training split has 1"]),
+    ("image-truncated", ["train", *TINY, "data=image_folder", "data.path={inputs}/images", "data.image_size=8",
+                         "data.workers=0"], 2, ["cannot read", "bad.png", "data.skip_bad_files=true"]),
+    ("image-folder-root-not-path", ["train", "data=image_folder", "data.root=nope"], 2,
+     ["needs data.path", "data.root=nope is not read"]),
+    ("image-folder-is-a-file", ["train", "data=image_folder", "data.path={inputs}/overflow.csv"], 2,
+     ["is a file", "sub-folder"]),
+    ("csv-beyond-float32", ["train", *TINY, "data=csv", "data.path={inputs}/overflow.csv", "data.target=y"], 2,
+     ["column 'b'", "beyond float32", "line 3"]),
+    ("csv-target-beyond-float32", ["train", *TINY, "data=csv", "data.path={inputs}/overflow.csv", "data.target=b",
+                                   "data.features=[a]"], 2, ["column 'b'", "beyond float32"]),
+    ("csv-missing-suggests-impute", ["train", *TINY, "data=csv", "data.path={inputs}/gaps.csv", "data.target=y"], 2,
+     ["column 'a'", "data.dropna=true", "data.impute=mean"]),
+    ("csv-missing-target-not-imputed", ["train", *TINY, "data=csv", "data.path={inputs}/gaps.csv", "data.target=y",
+                                        "data.impute=mean", "data.features=[b]"], 2,
+     ["column 'y'", "data.dropna=true"]),
+    ("csv-impute-unknown", ["train", "data=csv", "data.impute=zero"], 2, ["data.impute", "'zero'", "most_frequent"]),
+    ("csv-impute-and-dropna", ["train", "data=csv", "data.impute=mean", "data.dropna=true"], 2,
+     ["data.impute", "set only one"]),
+    ("csv-too-few-groups-for-test", ["train", *TINY, "data=csv", "data.path={inputs}/two_groups.csv",
+                                     "data.target=y", "data.group_col=g", "data.test_fraction=0.6"], 2,
+     ["group(s)", "data.test_fraction"]),
+    ("name-too-long", ["train", "name=" + "n" * 250], 2, ["name is 250 characters", "shorten name"]),
+    ("output-dir-part-too-long", ["train", "output_dir=" + "o" * 300], 2, ["output_dir", "255"]),
+    ("target-made-by-interpolation", ["train", "model.hidden='${oc.create:{_target_:os.system}}'"], 2,
+     ["'model.hidden._target_' is not allowed", "by name"]),
+    ("target-made-in-name", ["train", "name='${oc.create:{_target_:os.system,_args_:[ls]}}'"], 2,
+     ["_target_' is not allowed"]),
+    ("mapping-made-by-interpolation", ["train", "model.hidden='${oc.create:{a:1}}'"], 2,
+     ["model.hidden", "a mapping where a list of integers"]),
+    ("resume-raw-pickle", ["train", "--resume", "{inputs}/store/runs/2026-01-01_00-00-00_rawpickle"], 1,
+     ["refusing to load", "raw Python pickle"]),
 ]
 
 CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of each class
@@ -346,7 +388,8 @@ def home(tmp_path_factory):
     csv.mkdir()
     for name, text in CSV_FILES.items():
         (csv / name).write_text(text)
-    yield {"{runs}": str(out), "{studies}": str(studies), "{broken}": str(broken.parent), "{csv}": str(csv)}
+    yield {"{runs}": str(out), "{studies}": str(studies), "{broken}": str(broken.parent), "{csv}": str(csv),
+           "{inputs}": str(inputs_files(home, out))}
     shutil.rmtree(home, ignore_errors=True)
 
 
@@ -387,3 +430,30 @@ def test_one_line_in_a_real_process_and_traceback_with_debug(tmp_path):
     assert plain.stderr.strip().count("\n") == 0 and "Traceback" not in plain.stderr
     debug = run_process(["--debug", "train", "optim.lr=abc"], cwd=tmp_path)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def inputs_files(home, out):
+    """{inputs} (issue 13): a truncated image, CSVs beyond float32 / with gaps / with two groups, and a
+    resumable run whose last.pt is a raw pickle."""
+    import pickle
+
+    import numpy as np
+    from PIL import Image
+
+    folder = home / "inputs"
+    rng = np.random.default_rng(0)
+    for c in ("cat", "dog"):
+        (folder / "images" / c).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(folder / "images" / c / f"{i}.png")
+    whole = (folder / "images" / "cat" / "0.png").read_bytes()
+    (folder / "images" / "cat" / "bad.png").write_bytes(whole[: len(whole) // 2])
+    (folder / "overflow.csv").write_text("a,b,y\n1,2,3\n2,1e39,4\n3,4,5\n4,5,6\n5,6,7\n6,7,8\n")
+    (folder / "gaps.csv").write_text("a,b,y\n1,2,3\n,2,4\n3,4,\n4,5,6\n5,6,7\n6,7,8\n")
+    (folder / "two_groups.csv").write_text("a,g,y\n" + "".join(f"{i},{i % 2},{i % 2}\n" for i in range(12)))
+    run = folder / "store" / "runs" / "2026-01-01_00-00-00_rawpickle"
+    shutil.copytree(next((out / "runs").glob("*_open")), run)
+    for name in ("last.pt", "last.prev.pt"):
+        (run / "checkpoints" / name).unlink(missing_ok=True)
+    (run / "checkpoints" / "last.pt").write_bytes(pickle.dumps({"model": {}, "epoch": 1}))
+    return folder

@@ -28,7 +28,7 @@ def train(
 
         exp, target = resuming.prepare(resume, overrides or [], warn=warn)
     else:
-        exp, target = config.load(overrides or []), None
+        exp, target = config.load(overrides or [], check_files=not cfg), None
     if cfg:
         from omegaconf import OmegaConf
 

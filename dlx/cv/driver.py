@@ -270,7 +270,8 @@ def aggregate(rows: list[dict], monitor: str) -> dict[str, dict]:
     finished = [r for r in rows if r["status"] == "finished"]
     metrics = {}
     for name in metric_columns(finished, monitor):
-        values = {r["fold"]: float(r[name]) for r in finished if name in r}
+        # a metric missing from a fold (None, NaN: e.g. an empty split) is left out, never counted as 0
+        values = {r["fold"]: float(r[name]) for r in finished if _measured(r.get(name))}
         array = np.array(list(values.values()), dtype=float)
         metrics[name] = {
             "mean": float(array.mean()) if len(array) else None,
@@ -278,6 +279,10 @@ def aggregate(rows: list[dict], monitor: str) -> dict[str, dict]:
             "values": values,
         }
     return metrics
+
+
+def _measured(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
 # ---------------------------------------------------------------- the refit

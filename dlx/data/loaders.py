@@ -9,6 +9,8 @@ from typing import Callable, Iterator, Optional
 
 import torch
 
+from dlx.errors import DataError
+
 
 class TensorBatches:
     """Iterate (x, y) mini-batches of tensors that live on the training device.
@@ -60,33 +62,50 @@ class TensorBatches:
 
 
 def split_batches(split, batch_size: int, device, *, shuffle: bool = False,
-                  generator: Optional[torch.Generator] = None, transform=None):
+                  generator: Optional[torch.Generator] = None, transform=None, drop_last: bool = False):
     """Mini-batches of one split: index slicing on the device, or a DataLoader for files on disk."""
     from dlx.data.bundle import DiskSplit
 
     if isinstance(split, DiskSplit):
-        return disk_loader(split, batch_size, torch.device(device), shuffle=shuffle, generator=generator)
+        return disk_loader(split, batch_size, torch.device(device), shuffle=shuffle, generator=generator,
+                           drop_last=drop_last)
     split = split.to(device)
-    return TensorBatches(split.x, split.y, batch_size, shuffle=shuffle, generator=generator, transform=transform)
+    return TensorBatches(split.x, split.y, batch_size, shuffle=shuffle, generator=generator, transform=transform,
+                         drop_last=drop_last)
 
 
-def bundle_batches(bundle, device, batch_size: int, eval_batch_size: int, generator: torch.Generator):
-    """(train, val, test) batches; augmentation on the training split only."""
+def bundle_batches(bundle, device, batch_size: int, eval_batch_size: int, generator: torch.Generator,
+                   min_batch: int = 1):
+    """(train, val, test) batches; augmentation on the training split only.
+
+    `min_batch=2` (a model with BatchNorm1d, which cannot normalise one sample in training) drops
+    a last training batch of a single sample, as DataLoader's drop_last would; the shuffle puts
+    a different sample there each epoch.
+    """
     from dlx.data.augment import BatchAugment
 
+    if len(bundle.train) < min_batch:
+        raise DataError(f"batch norm needs at least {min_batch} training samples per batch, but the training "
+                        f"split has {len(bundle.train)}; use more data (data.limit) or no batch norm")
     augment = BatchAugment(bundle.augment) if bundle.augment is not None and bundle.augment.active else None
-    train = split_batches(bundle.train, batch_size, device, shuffle=True, generator=generator, transform=augment)
+    size = min(batch_size, len(bundle.train))
+    drop_last = 0 < len(bundle.train) % size < min_batch
+    train = split_batches(bundle.train, batch_size, device, shuffle=True, generator=generator, transform=augment,
+                          drop_last=drop_last)
     val = split_batches(bundle.val, eval_batch_size, device)
     test = split_batches(bundle.test, eval_batch_size, device)
     return train, val, test
 
 
 def disk_loader(split, batch_size: int, device: torch.device, *, shuffle: bool = False,
-                generator: Optional[torch.Generator] = None):
+                generator: Optional[torch.Generator] = None, drop_last: bool = False):
     """A DataLoader over files: workers decode images while the device trains; pinned
     memory makes the copy to a GPU asynchronous, and is pointless elsewhere."""
     from torch.utils.data import DataLoader
 
+    from dlx.data.disk import collate_skipping
+
     return DataLoader(split.dataset, batch_size=min(batch_size, max(len(split), 1)), shuffle=shuffle,
+                      collate_fn=collate_skipping,
                       generator=generator if shuffle else None, num_workers=split.workers,
-                      pin_memory=device.type == "cuda", persistent_workers=split.workers > 0)
+                      pin_memory=device.type == "cuda", persistent_workers=split.workers > 0, drop_last=drop_last)

@@ -7,13 +7,16 @@ test split; write the run.
 
 from __future__ import annotations
 
+import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from dlx import testhooks
 from dlx.config import Experiment
 from dlx.engine.callbacks import BestWeights, Callback, EarlyStopping, FitContext
-from dlx.errors import ConfigError, Interrupted, RunError, first_line
+from dlx.errors import ConfigError, DataError, Interrupted, RunError, first_line
+from dlx.store.files import missing_as_null
 from dlx.store.rundir import RunDir
 from dlx.store.runs import RUNS
 from dlx.store.summary import RunSummary
@@ -68,16 +71,21 @@ def setup_torch(exp: Experiment):
 def build_parts(exp: Experiment, bundle, device):
     """Model, loss, optimizer, schedule, penalty for this data: nothing trained yet."""
     from dlx import models
+    from dlx.data import target
     from dlx.losses import build_loss
     from dlx.optim.optimizers import build_optimizer, build_schedule
     from dlx.registry import OPTIMIZERS
     from dlx.regularize import build_penalty
 
     reg = exp.regularizer
-    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
-    model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm).to(device)
-    optimizer = build_optimizer(exp.optim, model.parameters(), reg.decoupled_weight_decay)
     meta = OPTIMIZERS.get(exp.optim.name).meta
+    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
+    with fits_in_memory(exp):
+        model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm)
+        if "target" in bundle.preprocess:  # data.scale_target: learn standardised y, report y's units
+            model, loss = target.wrap(model, loss, bundle.preprocess["target"], closure=bool(meta.get("closure")))
+        model = model.to(device)
+    optimizer = build_optimizer(exp.optim, model.parameters(), reg.decoupled_weight_decay)
     batch_size = len(bundle.train) if meta.get("full_batch") else exp.trainer.batch_size
     steps = max(1, -(-len(bundle.train) // batch_size))
     schedule = build_schedule(exp.scheduler, optimizer, epochs=exp.trainer.epochs, steps_per_epoch=steps,
@@ -92,6 +100,34 @@ def watchers(exp: Experiment) -> tuple[BestWeights, EarlyStopping | None]:
     early = EarlyStopping(exp.trainer.monitor, exp.trainer.mode, stopping.patience, stopping.min_delta) \
         if stopping.patience else None
     return best, early
+
+def min_batch_for(model, batch_size: int) -> int:
+    """2 for a model with BatchNorm1d (one sample has no batch statistics in training), else 1."""
+    import torch
+
+    if not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules()):
+        return 1
+    if batch_size < 2:
+        raise ConfigError(f"batch norm cannot train on batches of {batch_size} sample: set trainer.batch_size "
+                          ">= 2, or turn batch norm off (regularizer.batchnorm=false / model.batchnorm=false)")
+    return 2
+
+
+@contextmanager
+def fits_in_memory(exp: Experiment):
+    """One line, not a traceback, when the model's weights do not fit (model.hidden=[100000000]),
+    whether building it on the CPU or moving it to the device."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as e:  # allocators raise RuntimeError("... can't allocate ...")
+        text = str(e)
+        if not isinstance(e, MemoryError) and "allocate" not in text and "out of memory" not in text.lower():
+            raise
+        asked = re.search(r"allocate (\d+) bytes", text)
+        size = f" (one tensor alone needs {int(asked.group(1)) / 1e9:.3g} GB)" if asked else ""
+        raise ConfigError(f"model '{exp.model.name}' is too large to build in memory{size}; use fewer or "
+                          "smaller layers (e.g. model.hidden, model.channels)") from None
+
 
 
 def open_run(exp: Experiment, overrides, runs_root, run_path, resume) -> tuple[RunDir, list]:
@@ -139,7 +175,8 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     _check_monitor(exp, task)
     shuffle = torch.Generator().manual_seed(exp.trainer.seed)
     # tensors on the device (augmented per batch when data.augment asks), or a DataLoader for files
-    batches = bundle_batches(bundle, device, task.batch_size, exp.trainer.eval_batch_size, shuffle)
+    batches = bundle_batches(bundle, device, task.batch_size, exp.trainer.eval_batch_size, shuffle,
+                             min_batch=min_batch_for(task.model, task.batch_size))
     run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume)
     callbacks = [*callbacks, tensorboard.open(run_dir.path)] if tensorboard else list(callbacks)
     trainer = make_trainer(exp, task, bundle, run_dir, device, shuffle, callbacks)
@@ -186,7 +223,7 @@ def fit_and_test(exp: Experiment, trainer, batches, run_dir: RunDir, evaluate_te
             trainer.fit(train, val)
             trainer.callbacks.find(BestWeights).restore(trainer.model)
             return trainer.evaluate(test) if evaluate_test else {}
-    except (StopRequested, KeyboardInterrupt, RunError, torch.OutOfMemoryError) as e:
+    except (StopRequested, KeyboardInterrupt, RunError, DataError, torch.OutOfMemoryError) as e:
         failure = stopped(e, exp, run_dir, trainer)
         run_dir.unlock()
         trainer.callbacks.emit("on_fit_end", trainer, None)
@@ -205,8 +242,9 @@ def summarize(exp: Experiment, bundle, trainer, test_metrics: dict, *, params: i
         scheduler=exp.scheduler.name, regularizer=exp.regularizer.name, data=exp.data.name, task=bundle.task,
         epochs_run=trainer.epoch, best_epoch=best.epoch, stopped_early=bool(early and early.stopped),
         monitor=exp.trainer.monitor, best_value=best.value,
-        metrics={**{k: v for k, v in last.items() if k.startswith(("train_", "val_"))},
-                 **{f"test_{k}": v for k, v in test_metrics.items()}},
+        # a metric that could not be measured (an empty test split) is missing: None, null in JSON
+        metrics={**missing_as_null({k: v for k, v in last.items() if k.startswith(("train_", "val_"))}),
+                 **missing_as_null({f"test_{k}": v for k, v in test_metrics.items()})},
         params=params, train_size=len(bundle.train), val_size=len(bundle.val), test_size=len(bundle.test),
         duration_s=round(duration, 3), device=str(device), path=str(path),
     )

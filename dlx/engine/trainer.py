@@ -47,6 +47,8 @@ class TrainerConfig:
         require(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
         require(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
         require(self.eval_batch_size >= 1, "eval_batch_size", f"must be >= 1, got {self.eval_batch_size}")
+        # torch.manual_seed takes [-2**63, 2**64); numpy's seed is reduced modulo 2**32
+        require(-2**63 <= self.seed < 2**64, "seed", f"must be in [-2**63, 2**64), got {self.seed}")
         base = self.device.split(":")[0]
         require(base in DEVICES and (":" not in self.device or self.device.split(":")[1].isdigit()),
                 "device", f"must be one of auto, cpu, cuda, cuda:N, mps; got '{self.device}'")

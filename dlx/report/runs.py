@@ -115,7 +115,7 @@ def runs_table(df, title: str = "runs", split_ids: bool = False) -> Table:
     for _, row in df.iterrows():
         status = row.get("status")
         run_id = re.sub(r"^(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)_", "\\1_\n", row["id"]) if split_ids else row["id"]
-        table.add_row(run_id, f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
+        table.add_row(run_id, f"[{STATUS_STYLE.get(status, 'default')}]{status}[/]",
                       *(show(row.get(field)) for field, _, show, _ in columns))
     return table
 
@@ -258,7 +258,7 @@ def epochs_table(metrics, best_epoch=None, monitor: str | None = None, max_rows:
         row = metrics.iloc[i]
         style = "bold green" if best_epoch is not None and row["epoch"] == best_epoch else None
         table.add_row(*(str(int(row[c])) if c == "epoch" else
-                        f"{row[c]:.3g}" if c in ("lr", "epoch_time_s") else cell(row[c]) for c in names),
+                        f"{row[c]:.3g}" if c in ("lr", "epoch_time_s") and _number(row[c]) else cell(row[c]) for c in names),
                       style=style)
     return table
 
@@ -270,11 +270,18 @@ def show_run(root, ref: str) -> None:
     from dlx.store import runs
 
     record = runs.find_record(root, ref)
-    row = runs.load_runs([record], on_skip=unreadable)
-    row = row.iloc[0]
+    problems: list[str] = []
+    frame = runs.load_runs([record], on_skip=lambda path, reason: problems.append(reason))
+    if len(frame):
+        row = frame.iloc[0]
+    elif any((record.path / name).is_file() for name in ("config.yaml", "metrics.csv")):
+        warn(f"{record.path}: {problems[0]}; showing what is readable")  # an empty summary.json, ...
+        row = {"status": "unreadable"}
+    else:
+        return unreadable(record.path, problems[0])
     status = row["status"]
     where = f" · {record.kind} {record.group}" if record.group else ""
-    console.print(f"[bold]{record.id}[/]  [{STATUS_STYLE.get(status, '')}]{status}[/]{where}  {record.path}",
+    console.print(f"[bold]{record.id}[/]  [{STATUS_STYLE.get(status, 'default')}]{status}[/]{where}  {record.path}",
                   highlight=False, soft_wrap=True)
     flat = runs.flatten(runs.read_config(record.path))
     overrides = runs.read_overrides(record.path)
@@ -284,7 +291,7 @@ def show_run(root, ref: str) -> None:
     changed = changed_keys(overrides, flat) | differs_from_defaults(flat)
     console.print(config_lines(flat, changed), end="")
     try:
-        metrics = runs.read_metrics(record.path)
+        metrics = runs.read_metrics(record.path, warn=warn)
     except Exception:  # no epoch finished yet
         metrics = None
     if metrics is not None and len(metrics):
@@ -315,7 +322,7 @@ def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, mem
     if limit is not None:
         df = df.head(limit)
     if fmt != "table":
-        return print_frame(compare.export(df, fmt))
+        return print_frame(compare.export(df if len(df.columns) else _empty_frame(), fmt))
     if not len(df):
         console.print("no runs match" if where else f"no readable runs{' yet' if not records else ''}")
         return
@@ -326,6 +333,13 @@ def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, mem
     if out.measure(table, options=out.options.update_width(10_000)).maximum > out.width:
         table = runs_table(df, title, split_ids=True)
     out.print(table)
+
+
+def _empty_frame():
+    """No runs match: the columns every run has, so `--format csv` still prints its header."""
+    import pandas as pd
+
+    return pd.DataFrame(columns=["id", "kind", "group", "status", "started", "path", *GROUP_COLUMNS])
 
 
 def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table") -> None:
@@ -389,7 +403,7 @@ def print_comparison(df, diff, metrics, best) -> None:
     """Runs tagged #1, #2, ... (so the tables fit 80 columns), then the two tables and the curves."""
     tags = {run_id: f"#{i + 1}" for i, run_id in enumerate(df["id"])}
     for run_id, status in zip(df["id"], df["status"]):
-        console.print(f"[bold]{tags[run_id]:>3}[/] {run_id}  [{STATUS_STYLE.get(status, '')}]{status}[/]",
+        console.print(f"[bold]{tags[run_id]:>3}[/] {run_id}  [{STATUS_STYLE.get(status, 'default')}]{status}[/]",
                       highlight=False, soft_wrap=True)
     if len(diff):
         console.print(_side_by_side("config keys that differ", "key", diff, tags))

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from dlx.errors import ConfigError, RunError
-from dlx.store.files import _json_default, _keep_previous, _yaml_dump, atomic_write, atomic_write_text, make_dir, new_run_id
+from dlx.store.files import (_json_default, _keep_previous, _yaml_dump, atomic_write, atomic_write_text, make_dir,
+                             missing_as_null, new_run_id)
 
 
 class RunDir:
@@ -45,7 +46,8 @@ class RunDir:
         atomic_write_text(self.path / name, text)
 
     def write_json(self, name: str, data: dict) -> None:
-        atomic_write_text(self.path / name, json.dumps(data, indent=2, default=_json_default) + "\n")
+        text = json.dumps(missing_as_null(data), indent=2, default=_json_default)
+        atomic_write_text(self.path / name, text + "\n")
 
     def write_metrics(self, rows: list[dict]) -> None:
         """Rewrite metrics.csv whole each epoch (it is small), so it is never half a row."""

@@ -59,7 +59,8 @@ def outcome_of(summary: dict, metric: str) -> tuple[float, dict]:
     """A finished run's (value, record): the metric at its best epoch, and what trials.csv keeps."""
     value = summary["best_value"] if summary["monitor"] == metric else summary[metric]
     record = {k: v for k, v in summary.items()
-              if k.startswith(RECORDED) and not k.endswith("_size") and isinstance(v, (int, float))}
+              if k.startswith(RECORDED) and not k.endswith("_size") and isinstance(v, (int, float))
+              and v == v}  # NaN is not a measurement: the trials.csv cell stays blank
     record["parameters"] = record.pop("params", None)  # "params" would read as the swept ones
     return float(value), record
 
