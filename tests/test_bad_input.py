@@ -279,6 +279,15 @@ CASES = [
     ("plot-no-folder", ["plot", "_done", "-o", "{runs}/nosuch/curves.png", "--output-dir", "{runs}"], 2,
      ["cannot write", "does not exist"]),
     ("plot-no-metrics", ["plot", "_half", "--output-dir", "{broken}"], 2, ["has no metrics.csv", "no epoch"]),
+    # --- past one machine: shared sweep storage, data-parallel training (issue 18)
+    ("storage-unreachable", ["sweep", "--join", "some-sweep", "--storage", "postgresql://me:pw@127.0.0.1:1/db",
+                             "--storage-retry", "0.3"], 1,
+     ["lost the connection to the study storage postgresql+psycopg://me:***@127.0.0.1:1/db for 0.3 s",
+      "dlx sweep --join some-sweep --storage"]),
+    ("storage-no-driver", ["sweep", "optim.lr=0.1,0.01", "--storage", "postgresql+psycopg2://me:pw@127.0.0.1:1/db"],
+     2, ["no database driver installed for postgresql+psycopg2", "pip install 'dlx[postgres]'"]),
+    ("storage-retry-negative", ["sweep", "optim.lr=0.1,0.01", "--storage-retry", "-1"], 2,
+     ["--storage-retry must be a number of seconds >= 0"]),
 ]
 
 CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of each class
