@@ -91,6 +91,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     import torch
 
     from dlx import data
+    from dlx.engine import distributed
     from dlx.engine.signals import stop_on_signals
     from dlx.data.loaders import bundle_batches
     from dlx.models import count_parameters
@@ -99,28 +100,31 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
 
     started = time.time()
     tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
-    device = setup_torch(exp)
+    rank, device = distributed.start(exp.trainer, setup_torch(exp))  # rank: None unless data-parallel
     bundle = data.build(exp.data)
     exp = _monitor_for_task(exp, bundle.task)
     model, loss, optimizer, schedule, penalty, batch_size, meta = build_parts(exp, bundle, device)
     _check_monitor(exp, bundle, loss.num_outputs)
+    params = count_parameters(model)
+    model = distributed.wrap_model(model, exp.trainer, rank, device)  # channels_last, sync_bn, compile, DDP
 
     shuffle = torch.Generator().manual_seed(exp.trainer.seed)
     # tensors on the device (augmented per batch when data.augment asks), or a DataLoader for files
-    train_batches, val_batches, test_batches = bundle_batches(bundle, device, batch_size,
-                                                              exp.trainer.eval_batch_size, shuffle)
+    train_batches, val_batches, test_batches = bundle_batches(bundle, device, batch_size, exp.trainer.eval_batch_size,
+                                                              shuffle, shard=distributed.shard(rank))
 
     root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
-    if resume is not None:
+    run_dir = distributed.run_dir_for(rank)  # ranks > 0 write nothing
+    if run_dir is None and resume is not None:
         run_dir, overrides = resume.run, resume.overrides
-    else:
+    elif run_dir is None:
         run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
+    distributed.announce(run_dir)
     run_dir.lock()
     run_dir.write_yaml("config.yaml", exp.raw)
     run_dir.write_yaml("overrides.yaml", list(overrides))
     run_dir.write_status("running")
-    callbacks = [*callbacks, tensorboard.open(run_dir.path)] if tensorboard else callbacks
-    params = count_parameters(model)
+    callbacks = [*callbacks, tensorboard.open(run_dir.path)] if tensorboard and distributed.is_main_process() else callbacks
     ckpt_meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
                  "input_shape": list(bundle.input_shape), "task": bundle.task}
     trainer = Trainer(
@@ -130,6 +134,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         callbacks=[RunWriter(run_dir, exp.trainer.checkpoint, ckpt_meta), *callbacks],
         closure=bool(meta.get("closure")),
     )
+    trainer.metric_sync = distributed.sum_metrics if rank is not None else None
     if resume is not None:
         continue_from(trainer, resume, run_dir)
     for cb in callbacks:
@@ -140,7 +145,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
             trainer.fit(train_batches, val_batches)
             trainer.restore_best()
             test_metrics = trainer.evaluate(test_batches) if evaluate_test else {}
-    except (StopRequested, KeyboardInterrupt, RunError, torch.OutOfMemoryError) as e:
+    except (StopRequested, KeyboardInterrupt, RunError, torch.OutOfMemoryError, *distributed.peer_errors()) as e:
         failure = stopped(e, exp, run_dir, trainer, ckpt_meta, batch_size)
         run_dir.unlock()
         raise failure from None
@@ -221,9 +226,11 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer, met
 
     import torch
 
+    from dlx.engine.distributed import as_run_error
     from dlx.engine.resume import resume_command
     from dlx.engine.trainer import Divergence, StopRequested
 
+    error = as_run_error(error)  # a collective that failed: another rank died
     where = trainer.position()
     if isinstance(error, (StopRequested, KeyboardInterrupt)):
         signum = error.signum if isinstance(error, StopRequested) else signal.SIGINT
