@@ -130,4 +130,5 @@ def disk_loader(split, batch_size: int, device: torch.device, *, shuffle: bool =
     # the batches DataLoader(shuffle=...) would draw, each cut to this rank's share
     order = RandomSampler(split.dataset, generator=generator) if shuffle else SequentialSampler(split.dataset)
     batches = RankShares(BatchSampler(order, batch_size, drop_last=False), *shard)
-    return DataLoader(split.dataset, batch_sampler=batches, **common)
+    # the generator also seeds the loader's workers, as it does for DataLoader(shuffle=True)
+    return DataLoader(split.dataset, batch_sampler=batches, generator=generator if shuffle else None, **common)
