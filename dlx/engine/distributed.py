@@ -127,6 +127,9 @@ def wrap_model(model, trainer, rank: Optional[Rank], device):
     """
     import torch
 
+    if trainer.precision == "16" and device.type != "cuda":
+        raise ConfigError(f"trainer.precision=16 needs a CUDA GPU (fp16 training needs its gradient scaler); "
+                          f"on {device.type} use trainer.precision=bf16")
     if trainer.channels_last:
         model = model.to(memory_format=torch.channels_last)
         model.register_forward_pre_hook(_channels_last_input)
