@@ -132,7 +132,14 @@ def test_two_gloo_processes_train_the_mlp_as_one_process_does(dlx, tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip() == "" and "best val_acc" in r.stdout  # rank 0's table, once
     assert dlx("train", *MLP, *BASE, "output_dir=one", "-q").code == 0
-    assert_same_training(only_run(tmp_path / "one"), only_run(tmp_path / "ddp"))  # only rank 0 wrote a run
+    ddp = only_run(tmp_path / "ddp")  # only rank 0 wrote a run
+    assert_same_training(only_run(tmp_path / "one"), ddp)
+
+    # its checkpoint continues in one process: reopen the run as if stopped after epoch 2
+    (ddp / "summary.json").unlink()
+    r = dlx("train", "--resume", ddp.name, "output_dir=ddp", "trainer.devices=1", "trainer.epochs=3", "-q")
+    assert r.code == 0, r.err
+    assert [row["epoch"] for row in metrics(ddp)] == [1.0, 2.0, 3.0]
 
 
 @pytest.mark.slow

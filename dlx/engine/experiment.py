@@ -124,7 +124,8 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     run_dir.write_yaml("config.yaml", exp.raw)
     run_dir.write_yaml("overrides.yaml", list(overrides))
     run_dir.write_status("running")
-    callbacks = [*callbacks, tensorboard.open(run_dir.path)] if tensorboard and distributed.is_main_process() else callbacks
+    if tensorboard and distributed.is_main_process():
+        callbacks = [*callbacks, tensorboard.open(run_dir.path)]
     ckpt_meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
                  "input_shape": list(bundle.input_shape), "task": bundle.task}
     trainer = Trainer(

@@ -61,7 +61,8 @@ class TrainerConfig:
         require(self.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}")
         require(self.checkpoint_every_steps >= 0, "checkpoint_every_steps", "must be >= 0")
         require(self.devices >= 1, "devices", f"must be >= 1 (processes, one per device), got {self.devices}")
-        require(self.backend in ("auto", "gloo", "nccl"), "backend", f"must be auto, gloo or nccl, got '{self.backend}'")
+        require(self.backend in ("auto", "gloo", "nccl"), "backend",
+                f"must be auto, gloo or nccl, got '{self.backend}'")
 
     @property
     def mode(self) -> str:
