@@ -35,15 +35,15 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"mlp": ["model=mlp"], "cnn": ["model=cnn", "model.channels=[16,16]", "model.fc=[64]"]}
 
 
-def per_step(devices: int, args) -> float:
+def per_step(devices: int, args, threads: int = 0) -> float:
     """Seconds per optimizer step (training plus its share of validation), median epoch."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         cmd = [sys.executable, "-m", "dlx", "train", *MODELS[args.model], f"trainer.epochs={args.epochs}",
                f"trainer.batch_size={args.batch}", f"trainer.devices={devices}", "trainer.checkpoint=false",
                "-q"]
-        if devices == 1:
-            cmd.append(f"trainer.num_threads={max(1, len(os.sched_getaffinity(0)))}")
+        if threads:
+            cmd.append(f"trainer.num_threads={threads}")  # 2 ranks split the cores by themselves
         subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True)
         (run,) = (Path(tmp) / "outputs" / "runs").iterdir()
         with open(run / "metrics.csv", newline="") as f:
@@ -79,14 +79,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
-    steps = {n: statistics.median(per_step(n, args) for _ in range(args.repeats)) for n in (1, 2)}
+    cores = len(os.sched_getaffinity(0))
+    configs = {f"1 process, {cores} threads": (1, cores), "1 process, 1 thread": (1, 1),
+               f"2 gloo processes, {max(1, cores // 2)} thread(s) each": (2, 0)}
+    steps = {name: statistics.median(per_step(n, args, t) for _ in range(args.repeats))
+             for name, (n, t) in configs.items()}
     starts = {n: statistics.median(time_to_first_step(n, args) for _ in range(args.repeats)) for n in (1, 2)}
-    print(f"{args.model}, global batch {args.batch}, {len(os.sched_getaffinity(0))} cores, "
-          f"median of {args.repeats}")
-    print("| processes | ms per step | ratio to 1 process | s to first step |")
-    print("|---|---|---|---|")
-    for n in (1, 2):
-        print(f"| {n} | {steps[n] * 1e3:.2f} | {steps[n] / steps[1]:.2f} | {starts[n]:.1f} |")
+    print(f"{args.model}, global batch {args.batch}, {cores} cores, median of {args.repeats}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print("| configuration | ms per step | ratio to the first row |")
+    print("|---|---|---|")
+    first = next(iter(steps.values()))
+    for name, value in steps.items():
+        print(f"| {name} | {value * 1e3:.2f} | {value / first:.2f} |")
+    print(f"\nlaunch to first step: 1 process {starts[1]:.1f} s, trainer.devices=2 {starts[2]:.1f} s")
 
 
 if __name__ == "__main__":

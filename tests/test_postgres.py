@@ -89,7 +89,9 @@ def wait_for_file(path: Path, proc: subprocess.Popen, timeout: float = 120) -> N
 
 
 def test_sweep_creates_its_study_in_the_database_and_files_agree(dlx, tmp_path, storage):
-    r = dlx("sweep", "optim.lr=0.1,0.01", "--storage", storage, *TINY)
+    # on the server, two worker processes: they get the URL through the environment, and log to workers/
+    jobs = "2" if storage.startswith("postgresql") else "1"
+    r = dlx("sweep", "optim.lr=0.1,0.01", "--storage", storage, "--jobs", jobs, *TINY)
     assert r.code == 0, r.err
     folder = only_sweep(tmp_path / "outputs")
     assert not (folder / "study.db").exists()  # the study lives in the database given
@@ -213,3 +215,13 @@ def test_redact_and_scrub_hide_the_password_in_urls_and_driver_messages():
     assert PASSWORD not in redact("postgresql://dlx:p@ss@host/db")  # not parseable: all of it hidden
     assert scrub(f"could not parse '{url}' (password {PASSWORD})", url).count("***") == 2
     assert PASSWORD not in scrub(f"could not parse '{url}' (password {PASSWORD})", url)
+
+
+def test_a_postgresql_url_without_its_driver_names_the_extra(monkeypatch):
+    from dlx.errors import ConfigError
+    from dlx.sweep.store import open_storage
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
+    with pytest.raises(ConfigError) as e:
+        open_storage(f"postgresql://dlx:{PASSWORD}@127.0.0.1:1/db")
+    assert "pip install 'dlx[postgres]'" in str(e.value) and PASSWORD not in str(e.value)
