@@ -57,3 +57,6 @@ def dlx_process(tmp_path):
         return run_process(list(args), cwd=tmp_path, **kwargs)
 
     return run
+
+
+from tests.pg import own_postgres, postgres_server, postgres_url  # noqa: E402,F401  (a real PostgreSQL server)

@@ -341,6 +341,23 @@ CASES = [
      ["model.hidden", "a mapping where a list of integers"]),
     ("resume-raw-pickle", ["train", "--resume", "{inputs}/store/runs/2026-01-01_00-00-00_rawpickle"], 1,
      ["refusing to load", "raw Python pickle"]),
+    # --- past one machine: shared sweep storage, data-parallel training (issue 18)
+    ("storage-unreachable", ["sweep", "--join", "some-sweep", "--storage", "postgresql://me:pw@127.0.0.1:1/db",
+                             "--storage-retry", "0.3"], 1,
+     ["lost the connection to the study storage postgresql+psycopg://me:***@127.0.0.1:1/db for 0.3 s",
+      "dlx sweep --join some-sweep --storage"]),
+    ("storage-no-driver", ["sweep", "optim.lr=0.1,0.01", "--storage", "postgresql+psycopg2://me:pw@127.0.0.1:1/db"],
+     2, ["no database driver installed for postgresql+psycopg2", "pip install 'dlx[postgres]'"]),
+    ("storage-retry-negative", ["sweep", "optim.lr=0.1,0.01", "--storage-retry", "-1"], 2,
+     ["--storage-retry must be a number of seconds >= 0"]),
+    ("devices-zero", ["train", "trainer.devices=0"], 2, ["trainer.devices", "must be >= 1"]),
+    ("backend-unknown", ["train", "trainer.backend=mpi"], 2, ["trainer.backend", "auto, gloo or nccl"]),
+    ("nccl-without-cuda", ["train", "trainer.devices=2", "trainer.backend=nccl"], 2,
+     ["trainer.backend=nccl needs CUDA", "trainer.backend=gloo"]),
+    ("devices-cuda-absent", ["train", "trainer.devices=2", "trainer.device=cuda"], 2,
+     ["CUDA is not available", "trainer.device=cpu"]),
+    ("sync-bn-on-cpu", ["train", "trainer.devices=2", "trainer.sync_bn=true"], 2,
+     ["SyncBatchNorm", "trainer.sync_bn=false"]),
 ]
 
 CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of each class

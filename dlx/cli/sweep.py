@@ -38,6 +38,9 @@ def sweep(
     join: Annotated[Optional[str], typer.Option(help="Add workers to a running sweep (its id).")] = None,
     storage: Annotated[Optional[str], typer.Option(
         help="Database URL for the optuna study (default: SQLite in the sweep folder).")] = None,
+    storage_retry: Annotated[Optional[float], typer.Option(
+        "--storage-retry", metavar="SECONDS",
+        help="How long to retry a lost database connection before stopping (default 120).")] = None,
     cv: Annotated[Optional[int], typer.Option(
         "--cv", help="Each trial's value is the mean over K folds of cross-validation.")] = None,
     test: Annotated[bool, typer.Option(
@@ -48,6 +51,8 @@ def sweep(
     from dlx import report
     from dlx.sweep import driver as sweeps
     from dlx.errors import ConfigError
+
+    from dlx.sweep.retry import set_retry_window
 
     overrides = overrides or []
     for option, value in (("--resume", resume), ("--join", join)):
@@ -62,6 +67,7 @@ def sweep(
     if test and cv is None:
         raise ConfigError("--test refits the best trial of a --cv sweep; without --cv every trial "
                           "already reports its test metrics (trials.csv)")
+    restore = set_retry_window(storage_retry)  # DLX_STORAGE_RETRY_S, inherited by --jobs workers
     display = report.SweepDisplay(quiet=quiet)
     try:
         if resume or join:
@@ -87,6 +93,7 @@ def sweep(
         raise
     finally:
         display.close()
+        restore()
     if jobs == 0:
         report.print_sweep_created(result)
         return

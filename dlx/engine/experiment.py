@@ -130,13 +130,18 @@ def fits_in_memory(exp: Experiment):
 
 
 
-def open_run(exp: Experiment, overrides, runs_root, run_path, resume) -> tuple[RunDir, list]:
-    """The run folder, locked, with config.yaml, overrides.yaml and status `running` written."""
+def open_run(exp: Experiment, overrides, runs_root, run_path, resume, rank=None) -> tuple[RunDir, list]:
+    """The run folder, locked, with config.yaml, overrides.yaml and status `running` written
+    (a data-parallel rank other than 0 gets a folder that writes nothing)."""
+    from dlx.engine import distributed
+
     root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
-    if resume is not None:
+    run_dir = distributed.run_dir_for(rank)  # ranks > 0 write nothing
+    if run_dir is None and resume is not None:
         run_dir, overrides = resume.run, resume.overrides
-    else:
+    elif run_dir is None:
         run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
+    distributed.announce(run_dir)
     run_dir.lock()
     run_dir.write_yaml("config.yaml", exp.raw)
     run_dir.write_yaml("overrides.yaml", list(overrides))
@@ -162,27 +167,32 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
 
     from dlx import data
     from dlx.data.loaders import bundle_batches
+    from dlx.engine import distributed
     from dlx.engine.tasks import build_task
     from dlx.models import count_parameters
     from dlx.report.tensorboard import attach_tensorboard
 
     started = time.time()
     tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
-    device = setup_torch(exp)
+    rank, device = distributed.start(exp.trainer, setup_torch(exp))  # rank: None unless data-parallel
     bundle = data.build(exp.data)
     exp = _monitor_for_task(exp, bundle.task)
     task = build_task(exp, bundle, device)
     _check_monitor(exp, task)
+    params = count_parameters(task.model)
+    task.model = distributed.wrap_model(task.model, exp.trainer, rank, device)  # channels_last, sync_bn, compile, DDP
     shuffle = torch.Generator().manual_seed(exp.trainer.seed)
     # tensors on the device (augmented per batch when data.augment asks), or a DataLoader for files
     batches = bundle_batches(bundle, device, task.batch_size, exp.trainer.eval_batch_size, shuffle,
-                             min_batch=min_batch_for(task.model, task.batch_size))
-    run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume)
-    callbacks = [*callbacks, tensorboard.open(run_dir.path)] if tensorboard else list(callbacks)
+                             min_batch=min_batch_for(task.model, task.batch_size), shard=distributed.shard(rank))
+    run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume, rank)
+    callbacks = list(callbacks)
+    if tensorboard and distributed.is_main_process():
+        callbacks.append(tensorboard.open(run_dir.path))
     trainer = make_trainer(exp, task, bundle, run_dir, device, shuffle, callbacks)
+    trainer.metric_sync = distributed.sum_metrics if rank is not None else None
     if resume is not None:
         continue_from(trainer, resume, run_dir)
-    params = count_parameters(task.model)
     trainer.callbacks.emit("on_fit_start", trainer, FitContext(run_dir, exp, params, resume.where if resume else None))
     test_metrics = fit_and_test(exp, trainer, batches, run_dir, evaluate_test)
     summary = summarize(exp, bundle, trainer, test_metrics, params=params, device=device,
@@ -214,6 +224,7 @@ def fit_and_test(exp: Experiment, trainer, batches, run_dir: RunDir, evaluate_te
     in the run folder and raised as the one-line error the user sees."""
     import torch
 
+    from dlx.engine import distributed
     from dlx.engine.signals import stop_on_signals
     from dlx.engine.trainer import StopRequested
 
@@ -223,7 +234,8 @@ def fit_and_test(exp: Experiment, trainer, batches, run_dir: RunDir, evaluate_te
             trainer.fit(train, val)
             trainer.callbacks.find(BestWeights).restore(trainer.model)
             return trainer.evaluate(test) if evaluate_test else {}
-    except (StopRequested, KeyboardInterrupt, RunError, DataError, torch.OutOfMemoryError) as e:
+    except (StopRequested, KeyboardInterrupt, RunError, DataError, torch.OutOfMemoryError,
+            *distributed.peer_errors()) as e:
         failure = stopped(e, exp, run_dir, trainer)
         run_dir.unlock()
         trainer.callbacks.emit("on_fit_end", trainer, None)
@@ -292,9 +304,11 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer) -> 
 
     import torch
 
+    from dlx.engine.distributed import as_run_error
     from dlx.engine.resume import resume_command
     from dlx.engine.trainer import Divergence, StopRequested
 
+    error = as_run_error(error)  # a collective that failed: another rank died
     where = trainer.position()
     if isinstance(error, (StopRequested, KeyboardInterrupt)):
         signum = error.signum if isinstance(error, StopRequested) else signal.SIGINT

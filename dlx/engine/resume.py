@@ -21,6 +21,8 @@ SAFE_KEYS = (
     "trainer.num_threads",  # thread count: same maths; CPU sums may differ in the last bits
     "trainer.checkpoint_every_steps",
     "trainer.tensorboard",
+    "trainer.devices",  # data-parallel processes: the same steps (sums in another order)
+    "trainer.backend",
     "output_dir",  # where to find the run
 )
 
@@ -45,8 +47,10 @@ class Resume:
         return f"{self.source.parent.name}/{self.source.name}: {at} (step {step})"
 
 
-def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
-    """(Experiment, Resume) for `--resume ref`, or a ConfigError saying why not."""
+def prepare(ref: str, overrides: list[str], warn: Callable[[str], None], lock: bool = True):
+    """(Experiment, Resume) for `--resume ref`, or a ConfigError saying why not.
+
+    `lock=False`: read only (a data-parallel rank other than 0, whose rank 0 holds the lock)."""
     from dlx import config
     from dlx.store.checkpoint import load_resume_state
 
@@ -65,9 +69,11 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
         raise ConfigError(f"cannot resume {run.id} with a different experiment: {shown} changed; only "
                           f"{', '.join(SAFE_KEYS)} may change on resume — start a new run with `dlx train` instead")
     exp = config.validate(wanted)
-    run.lock()  # refused while another process still trains it
+    if lock:
+        run.lock()  # refused while another process still trains it
     try:
-        run.remove_temp_files()  # what a kill left half-written
+        if lock:
+            run.remove_temp_files()  # what a kill left half-written
         state, source = load_resume_state([run.checkpoint_path("last"), run.checkpoint_path("last.prev")], warn)
         if state is not None and exp.trainer.epochs < state["epoch"]:
             raise ConfigError(f"trainer.epochs={exp.trainer.epochs} but {run.id} has already trained "

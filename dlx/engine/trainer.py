@@ -42,6 +42,11 @@ class TrainerConfig:
     checkpoint: bool = True  # write checkpoints/{last,best}.pt
     checkpoint_every_steps: int = 0  # also write last.pt every N steps (0 = per epoch only)
     tensorboard: bool = False
+    devices: int = 1  # data-parallel processes (dlx.engine.distributed); batch_size stays the global batch
+    backend: str = "auto"  # auto (nccl on CUDA, else gloo) | gloo | nccl
+    sync_bn: bool = False  # batch norm statistics over the global batch (SyncBatchNorm) when devices > 1
+    channels_last: bool = False  # NHWC memory layout for CNNs (faster convolutions on GPUs)
+    compile: bool = False  # torch.compile the model (opt-in: a slow first step)
 
     def __post_init__(self):
         require(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
@@ -59,6 +64,9 @@ class TrainerConfig:
         require(self.num_threads >= 0, "num_threads", f"must be >= 0, got {self.num_threads}")
         require(self.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}")
         require(self.checkpoint_every_steps >= 0, "checkpoint_every_steps", "must be >= 0")
+        require(self.devices >= 1, "devices", f"must be >= 1 (processes, one per device), got {self.devices}")
+        require(self.backend in ("auto", "gloo", "nccl"), "backend",
+                f"must be auto, gloo or nccl, got '{self.backend}'")
 
     @property
     def mode(self) -> str:
@@ -116,6 +124,7 @@ class Trainer:
         self.stop_requested = 0  # set to a signal number by a handler: stop at the next step boundary
         self.progress: Optional[EpochProgress] = None
         self._resume: Optional[dict] = None  # a mid-epoch checkpoint to continue from
+        self.metric_sync = None  # data-parallel: sums a rank's training metrics over the ranks
         self.scaler = torch.amp.GradScaler(device.type) if cfg.precision == "16" and device.type == "cuda" else None
 
     @property
@@ -172,6 +181,8 @@ class Trainer:
             if self.stop_requested:
                 raise StopRequested(self.stop_requested)
         self.progress = None
+        if self.metric_sync is not None:  # data-parallel: the table a single process would write
+            self.metric_sync(metrics)
         return metrics.compute()
 
     @torch.inference_mode()

@@ -13,8 +13,8 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from dlx.sweep import store
-from dlx.errors import ConfigError
+from dlx.sweep import retry, store
+from dlx.errors import ConfigError, DlxError
 from dlx.sweep.space import SearchSpace, parse_space, validate_space
 
 SAMPLERS = ("grid", "random", "tpe")
@@ -56,8 +56,10 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
     url = store.storage_url(sweep_dir, storage)
     try:
         _create_study(spec, url)
-    except ConfigError:
+    except DlxError as e:
         shutil.rmtree(sweep_dir, ignore_errors=True)  # nothing in it yet: leave no empty sweep behind
+        if isinstance(e, retry.StorageLost):
+            raise e.hint("nothing was started: run the same command once the database answers") from None
         raise
     store.write_spec(sweep_dir, spec)
     study, _ = _load(spec, url)
@@ -85,7 +87,10 @@ def resume(ref: str, *, output_dir: str, jobs: int = 1, trials: int | None = Non
 def join(ref: str, *, output_dir: str, jobs: int = 1, storage: str | None = None, on_update=None) -> dict:
     """More workers for a running sweep; with --storage, from any machine that reaches the database."""
     if storage:
-        spec = _spec_from_study(ref, storage)
+        try:
+            spec = _spec_from_study(ref, storage)
+        except retry.StorageLost as e:
+            raise e.hint(f"once it answers: dlx sweep --join {ref} --storage '{e.shown_url}'") from None
         sweep_dir = Path(output_dir) / "sweeps" / spec["id"]
         (sweep_dir / "runs").mkdir(parents=True, exist_ok=True)
         if not (sweep_dir / store.SPEC).is_file():
@@ -267,15 +272,19 @@ def drive(sweep_dir: Path, spec: dict, url: str, jobs: int, on_update=None) -> d
             on_update(rows, spec)
         return rows
 
-    refresh()
+    lost = None
     try:
+        refresh()
         if jobs == 1:
             work(sweep_dir, spec, url, on_change=refresh)
         elif jobs > 1:
             run_workers(sweep_dir, url, jobs, refresh)
+    except retry.StorageLost as e:  # trials.csv keeps what the study last showed
+        lost = e.hint("finished trials are kept; once it answers: " + retry.resume_command(spec, url, sweep_dir))
+        raise lost from None
     finally:
-        rows = finish(sweep_dir, spec, store.trial_rows(study, spec))
-        if on_update:
+        rows = finish(sweep_dir, spec, store.trial_rows(study, spec)) if lost is None else []
+        if on_update and lost is None:
             on_update(rows, spec)
     return {"sweep_dir": sweep_dir, "spec": spec, "rows": rows, "best": store.best_row(rows, spec["direction"])}
 

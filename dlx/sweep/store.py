@@ -82,19 +82,42 @@ def redact(url: str | None) -> str | None:
         return url
     from sqlalchemy.engine import make_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: hide everything between :// and @
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+
+
+def scrub(text: str, url: str | None) -> str:
+    """`text` (an error from the driver) with the URL's password, if any, hidden."""
+    if not url or "@" not in url:
+        return text
+    secret = url.split("://", 1)[-1].rsplit("@", 1)[0].partition(":")[2]
+    return text.replace(url, redact(url)).replace(secret, "***") if secret else text
 
 
 def open_storage(url: str):
-    """optuna's RDB storage; SQLite waits up to a minute for a lock instead of failing."""
+    """optuna's RDB storage; SQLite waits up to a minute for a lock instead of failing; every call
+    rides out a lost connection for the retry window (`dlx.sweep.retry`)."""
     import optuna
 
-    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    from dlx.sweep import retry
+
+    if url.startswith("postgresql://"):  # SQLAlchemy's default is psycopg2; the extra ships psycopg 3
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-    except Exception as e:  # a bad URL, a missing driver, an unreachable server
-        raise ConfigError(f"cannot open the study storage {redact(url)}: {str(e).splitlines()[0]}; give a "
+        storage = retry.call(optuna.storages.RDBStorage, url, engine_kwargs=kwargs, shown_url=redact(url))
+    except ImportError as e:  # SQLAlchemy found no driver for the URL's dialect
+        raise ConfigError(f"no database driver installed for {url.split(':')[0]}: pip install 'dlx[postgres]' "
+                          "(psycopg) and give the URL as postgresql+psycopg://... or postgresql://...") from None
+    except retry.StorageLost:
+        raise
+    except Exception as e:  # a bad URL, an unknown database
+        raise ConfigError(f"cannot open the study storage {redact(url)}: {scrub(str(e).splitlines()[0], url)}; give a "
                           "database URL such as sqlite:///study.db, or leave --storage out") from None
+    return retry.wrap(storage, redact(url))
 
 
 @contextmanager
