@@ -29,9 +29,9 @@ def test_bf16_autocast_runs_the_matmuls_in_bfloat16_on_cpu():
     from dlx.engine.trainer import Trainer, TrainerConfig
 
     cpu = torch.device("cpu")
-    with Trainer._autocast(SimpleNamespace(cfg=TrainerConfig(precision="bf16"), device=cpu)):
+    with Trainer.autocast(SimpleNamespace(cfg=TrainerConfig(precision="bf16"), device=cpu)):
         assert (torch.ones(4, 4) @ torch.ones(4, 4)).dtype == torch.bfloat16
-    with Trainer._autocast(SimpleNamespace(cfg=TrainerConfig(), device=cpu)):
+    with Trainer.autocast(SimpleNamespace(cfg=TrainerConfig(), device=cpu)):
         assert (torch.ones(4, 4) @ torch.ones(4, 4)).dtype == torch.float32
 
 
