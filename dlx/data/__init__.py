@@ -70,8 +70,9 @@ def bundle_from_raw(raw: RawData, cfg: DataConfig) -> DataBundle:
     augment = getattr(cfg, "augment", None)
     if augment is not None and augment.active and x.ndim != 4:
         raise DataError(f"data.augment needs images, but '{cfg.name}' has shape {tuple(x.shape[1:])}")
+    encoding = {"encoding": raw.encoding} if raw.encoding else {}  # csv columns, for dlx predict
     return DataBundle(train, val, test, tuple(x.shape[1:]), raw.task, list(raw.classes), num_targets,
-                      {"mode": mode, **stats}, augment)
+                      {"mode": mode, **stats, **encoding}, augment)
 
 
 def describe() -> list[dict]:

@@ -70,7 +70,10 @@ def build_parts(exp: Experiment, bundle, device):
     reg = exp.regularizer
     loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
     model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm).to(device)
-    optimizer = build_optimizer(exp.optim, model.parameters(), reg.decoupled_weight_decay)
+    # --- issue 14: model.init_from / model.freeze / optim.head_lr_mult (dlx/use/transfer.py)
+    from dlx.use import transfer
+    params, model.transfer_note = transfer.prepare(exp, model)
+    optimizer = build_optimizer(exp.optim, params, reg.decoupled_weight_decay)
     meta = OPTIMIZERS.get(exp.optim.name).meta
     batch_size = len(bundle.train) if meta.get("full_batch") else exp.trainer.batch_size
     steps = max(1, -(-len(bundle.train) // batch_size))
@@ -80,13 +83,15 @@ def build_parts(exp: Experiment, bundle, device):
 
 
 def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
-        run_path: Path | None = None, evaluate_test: bool = True, resume=None) -> dict:
+        run_path: Path | None = None, evaluate_test: bool = True, resume=None,
+        bootstrap: int | None = None) -> dict:
     """Train and evaluate `exp`; write `outputs/runs/<id>/`; return the summary dict.
 
     `runs_root` puts the run folder elsewhere (a sweep's `runs/`); `run_path` names the
     folder exactly (a CV fold's `fold-<k>/`). `evaluate_test=False` leaves the test split
     untouched (CV folds: the test split is evaluated once, by the refit, or never).
     `resume` (a `dlx.engine.resume.Resume`) continues that run in place from its checkpoint.
+    `bootstrap` (a seed) trains on a bootstrap sample of the training rows (`dlx bag`).
     """
     import torch
 
@@ -101,6 +106,9 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
     device = setup_torch(exp)
     bundle = data.build(exp.data)
+    if bootstrap is not None:  # --- issue 14: bagging (dlx/use/bag.py)
+        from dlx.use.bag import resample_train
+        bundle = resample_train(bundle, bootstrap)
     exp = _monitor_for_task(exp, bundle.task)
     model, loss, optimizer, schedule, penalty, batch_size, meta = build_parts(exp, bundle, device)
     _check_monitor(exp, bundle, loss.num_outputs)
@@ -119,10 +127,16 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     run_dir.write_yaml("config.yaml", exp.raw)
     run_dir.write_yaml("overrides.yaml", list(overrides))
     run_dir.write_status("running")
+    if getattr(model, "transfer_note", None):  # --- issue 14: loaded / skipped / frozen counts
+        run_dir.log(model.transfer_note)
+    if bootstrap is not None:
+        run_dir.log(f"bootstrap sample of the training rows: seed {bootstrap}, {len(bundle.train)} rows drawn "
+                    f"with replacement ({len(set(bundle.train.index.tolist()))} distinct)")
     callbacks = [*callbacks, tensorboard.open(run_dir.path)] if tensorboard else callbacks
     params = count_parameters(model)
     ckpt_meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
-                 "input_shape": list(bundle.input_shape), "task": bundle.task}
+                 "input_shape": list(bundle.input_shape), "task": bundle.task,
+                 "num_outputs": loss.num_outputs}  # issue 14: dlx/use/restore.py rebuilds the model
     trainer = Trainer(
         exp.trainer, model, loss, optimizer, schedule, task=bundle.task, num_outputs=loss.num_outputs,
         device=device, penalty=penalty, clip_grad_norm=exp.regularizer.clip_grad_norm,
