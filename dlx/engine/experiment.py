@@ -72,7 +72,7 @@ def build_parts(exp: Experiment, bundle, device):
     model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm).to(device)
     # --- issue 14: model.init_from / model.freeze / optim.head_lr_mult (dlx/use/transfer.py)
     from dlx.use import transfer
-    params, model.transfer_note = transfer.prepare(exp, model)
+    params, model.transfer_note = transfer.prepare(exp, model, bundle.classes)
     optimizer = build_optimizer(exp.optim, params, reg.decoupled_weight_decay)
     meta = OPTIMIZERS.get(exp.optim.name).meta
     batch_size = len(bundle.train) if meta.get("full_batch") else exp.trainer.batch_size

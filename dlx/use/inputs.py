@@ -78,7 +78,7 @@ def encode_frame(frame, encoding: dict, name: str, first_line: int = 2) -> np.nd
     return x
 
 
-def iter_csv(path: Path, restored, chunksize: int = CHUNK, warn=None) -> Iterator[tuple[np.ndarray, Any]]:
+def iter_csv(path: Path, restored, chunksize: Optional[int] = None, warn=None) -> Iterator[tuple[np.ndarray, Any]]:
     """(raw features, the chunk's frame) per chunk of the CSV at `path`."""
     import pandas as pd
 
@@ -90,7 +90,7 @@ def iter_csv(path: Path, restored, chunksize: int = CHUNK, warn=None) -> Iterato
         warn(f"{path.name}: ignoring {len(extra)} column(s) the model was not trained on "
              f"({', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''})")
     line = 2
-    for chunk in pd.read_csv(path, sep=data.sep, usecols=columns, chunksize=chunksize):
+    for chunk in pd.read_csv(path, sep=data.sep, usecols=columns, chunksize=chunksize or CHUNK):
         yield encode_frame(chunk, encoding, path.name, line), chunk
         line += len(chunk)
 

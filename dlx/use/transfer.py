@@ -6,8 +6,8 @@
 or a torchvision ResNet state dict saved as `.pth`) and leaves the rest as initialised: with
 another number of classes the output layer does not match and stays new. `freeze` stops
 gradients to the named parameters; they are left out of the optimizer (no state, no weight
-decay) and stay bit-identical. The *head* is the model's `head` module (cnn, resnet, rnn,
-transformer) or its last Linear layer (mlp); the *backbone* is everything else.
+decay) and stay bit-identical. The *head* is the output layer (the model's last Linear:
+resnet's `head.2` = torchvision's `fc`); the *backbone* is everything else.
 """
 
 from __future__ import annotations
@@ -34,11 +34,10 @@ class TransferKeys:
 
 
 def head_names(model) -> set[str]:
-    """Parameter names of the output head: `model.head`, else the last Linear layer."""
+    """Parameter names of the output layer: the model's last Linear (registration order), which
+    maps the features to the outputs in every dlx model (mlp, cnn, resnet, rnn, transformer)."""
     from torch import nn
 
-    if isinstance(getattr(model, "head", None), nn.Module):
-        return {f"head.{n}" for n, _ in model.head.named_parameters()}
     last = None
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear):
@@ -79,8 +78,9 @@ def source_path(ref: str, output_dir: str) -> Path:
     return source_path(str(run), output_dir)
 
 
-def load_weights(path: Path) -> dict:
-    """The tensors of a dlx checkpoint (its `model`) or of a plain state dict (.pth)."""
+def load_weights(path: Path) -> tuple[dict, Optional[list]]:
+    """The tensors of a dlx checkpoint (its `model`) or of a plain state dict (.pth), and the
+    classes the source was trained on (None when unknown)."""
     import torch
 
     from dlx.store.checkpoint import load_checkpoint
@@ -90,16 +90,23 @@ def load_weights(path: Path) -> dict:
     weights = {k.removeprefix("module."): v for k, v in weights.items() if isinstance(v, torch.Tensor)}
     if not weights:
         raise ConfigError(f"model.init_from: {path} holds no weights")
-    return rename_torchvision(weights)
+    meta = state.get("meta") if isinstance(state.get("meta"), dict) else {}
+    return rename_torchvision(weights), meta.get("classes")
 
 
-def init_from(model, ref: str, output_dir: str) -> str:
-    """Copy every matching tensor into `model`; returns the line for log.txt."""
+def init_from(model, ref: str, output_dir: str, classes: Optional[list] = None) -> str:
+    """Copy every matching tensor into `model`; returns the line for log.txt.
+
+    When the source was trained on other classes (other names, even as many), its output
+    head means something else: the head is left new."""
     import torch
 
     path = source_path(ref, output_dir)
-    weights = load_weights(path)
+    weights, source_classes = load_weights(path)
     own = model.state_dict()
+    if classes and source_classes is not None and list(source_classes) != list(classes):
+        head = head_names(model)
+        weights = {k: v for k, v in weights.items() if k not in head}
     loaded = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
     reshaped = sorted(k for k in weights if k in own and own[k].shape != weights[k].shape)
     if not any(k in own for k in weights):
@@ -164,7 +171,7 @@ def param_groups(model, lr: float, head_lr_mult: float):
     return groups + ([{"params": top, "lr": lr * head_lr_mult}] if top else [])
 
 
-def prepare(exp, model):
+def prepare(exp, model, classes: Optional[list] = None):
     """The run path's hook: init_from, freeze, then the optimizer's parameters (a list or
     groups) and a note for log.txt (None when no transfer key is set)."""
     cfg = exp.model
@@ -172,7 +179,7 @@ def prepare(exp, model):
     start, spec = getattr(cfg, "init_from", None), getattr(cfg, "freeze", None)
     mult = getattr(exp.optim, "head_lr_mult", 1.0)
     if start:
-        notes.append(init_from(model, start, exp.output_dir))
+        notes.append(init_from(model, start, exp.output_dir, classes))
     if spec:
         frozen = freeze(model, spec)
         notes.append(f"froze {len(frozen)} parameter tensors ({spec if isinstance(spec, str) else ', '.join(spec)})")
