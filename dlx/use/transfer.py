@@ -104,21 +104,21 @@ def init_from(model, ref: str, output_dir: str, classes: Optional[list] = None) 
     path = source_path(ref, output_dir)
     weights, source_classes = load_weights(path)
     own = model.state_dict()
-    if classes and source_classes is not None and list(source_classes) != list(classes):
-        head = head_names(model)
-        weights = {k: v for k, v in weights.items() if k not in head}
-    loaded = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
-    reshaped = sorted(k for k in weights if k in own and own[k].shape != weights[k].shape)
     if not any(k in own for k in weights):
         raise ConfigError(f"model.init_from={ref}: no tensor of {path.name} has a name this model uses "
                           f"(e.g. {next(iter(weights))} vs {next(iter(own))}); is it the same architecture?")
+    other_classes = bool(classes) and source_classes is not None and list(source_classes) != list(classes)
+    head = head_names(model) if other_classes else set()
+    loaded = {k: v for k, v in weights.items() if k in own and k not in head and own[k].shape == v.shape}
+    reshaped = sorted(k for k in weights if k in own and k not in head and own[k].shape != weights[k].shape)
     with torch.no_grad():
         for key, value in loaded.items():
             own[key].copy_(value)
-    new = len([k for k in own if k not in loaded])
-    shape = f" ({', '.join(reshaped[:4])}{', ...' if len(reshaped) > 4 else ''}: shape differs)" if reshaped else ""
-    return (f"init_from {path}: loaded {len(loaded)} tensors, skipped {len(weights) - len(loaded)}{shape}; "
-            f"{new} of this model's tensors start fresh")
+    why = [f"{', '.join(reshaped[:4])}{', ...' if len(reshaped) > 4 else ''}: shape differs"] if reshaped else []
+    why += ["the output layer: other classes"] if head & set(weights) else []
+    fresh = len([k for k in own if k not in loaded])
+    return (f"init_from {path}: loaded {len(loaded)} tensors, skipped {len(weights) - len(loaded)}"
+            f"{' (' + '; '.join(why) + ')' if why else ''}; {fresh} of this model's tensors start fresh")
 
 
 def freeze(model, spec) -> list[str]:
