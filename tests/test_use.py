@@ -257,3 +257,26 @@ def test_a_bootstrap_sample_draws_with_replacement_and_is_seeded():
     rows = bootstrap_rows(1000, 3)
     assert len(rows) == 1000 and 550 < len(set(rows.tolist())) < 720  # ~63 % distinct
     assert (rows == bootstrap_rows(1000, 3)).all() and not (rows == bootstrap_rows(1000, 4)).all()
+
+
+# ---------------------------------------------------------------- bad input (tests/test_bad_input.py's `{use}`)
+
+
+def bad_input_places(home) -> dict:
+    """`{use}`: runs and files for the issue-14 rows of tests/test_bad_input.py."""
+    from PIL import Image
+
+    use = home / "use"
+    out = str(use / "outputs")
+    csv = string_label_csv(use.mkdir() or use / "people.csv")
+    tiny = ["trainer.epochs=1", "data.limit=100", "trainer.num_threads=1", "model.hidden=[16]", f"output_dir={out}"]
+    train([*tiny, "data=csv", f"data.path={csv}", "data.target=label", "name=csvrun"])
+    train([*tiny, "name=digitsrun"])
+    train([*tiny, "name=seed1run", "data.seed=1"])
+    train([*tiny, "data=diabetes", "name=regrun"])
+    train([*tiny, "name=nockpt", "trainer.checkpoint=false"])
+    rows = pd.read_csv(csv).head(5)
+    rows.drop(columns=["a", "label"]).to_csv(use / "miss.csv", index=False)
+    rows.assign(colour=["red", "purple", "red", "red", "red"]).to_csv(use / "unk.csv", index=False)
+    Image.new("RGB", (8, 8)).save(use / "img.png")
+    return {"{use}": str(use)}

@@ -110,6 +110,10 @@ def ensemble(
     from dlx.report.use import print_ensemble
     from dlx.use import ensemble as ens
 
+    if method not in ens.METHODS:
+        from dlx.errors import ConfigError
+
+        raise ConfigError(f"--method {method}: choose mean or vote")
     paths = ens.member_paths(output_dir, runs or [], cv, sweep, top)
     label = f"cv-{cv}" if cv else f"sweep-{sweep}" if sweep else "runs"
     print_ensemble(ens.build(paths, method, output_dir, label=label))
