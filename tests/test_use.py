@@ -280,3 +280,26 @@ def bad_input_places(home) -> dict:
     rows.assign(colour=["red", "purple", "red", "red", "red"]).to_csv(use / "unk.csv", index=False)
     Image.new("RGB", (8, 8)).save(use / "img.png")
     return {"{use}": str(use)}
+
+
+def test_images_of_another_channel_count_are_converted_as_in_training(dlx, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        (tmp_path / "pics" / label).mkdir(parents=True)
+        for i in range(12):
+            pixels = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8) // (2 if label == "cat" else 1)
+            Image.fromarray(pixels).save(tmp_path / "pics" / label / f"{i}.png")
+    out = str(tmp_path / "outputs")
+    train(["model=cnn", "model.channels=[4]", "model.fc=[]", "data=image_folder", f"data.path={tmp_path / 'pics'}",
+           "data.image_size=8", "data.workers=0", "trainer.epochs=1", "trainer.num_threads=1", f"output_dir={out}"])
+    (tmp_path / "new").mkdir()
+    Image.new("L", (16, 16), 128).save(tmp_path / "new" / "grey.png")  # 1 channel, another size
+    Image.new("RGBA", (8, 8), (9, 9, 9, 255)).save(tmp_path / "new" / "alpha.png")  # 4 channels
+    preds = read_predictions(dlx, "last", str(tmp_path / "new"), "--proba", "--output-dir", out)
+    assert list(preds.columns) == ["file", "prediction", "proba_cat", "proba_dog"]
+    assert len(preds) == 2 and set(preds["prediction"]) <= {"cat", "dog"}
+    one = read_predictions(dlx, "last", str(tmp_path / "new" / "grey.png"), "--proba", "--output-dir", out)
+    row = preds[preds["file"].str.endswith("grey.png")]
+    assert one["proba_cat"].iloc[0] == pytest.approx(row["proba_cat"].iloc[0])
