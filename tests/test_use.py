@@ -303,3 +303,16 @@ def test_images_of_another_channel_count_are_converted_as_in_training(dlx, tmp_p
     one = read_predictions(dlx, "last", str(tmp_path / "new" / "grey.png"), "--proba", "--output-dir", out)
     row = preds[preds["file"].str.endswith("grey.png")]
     assert one["proba_cat"].iloc[0] == pytest.approx(row["proba_cat"].iloc[0])
+
+
+def test_a_sweeps_top_k_trials_are_its_best_by_the_monitor(tmp_path):
+    from dlx.store.runs import read_summary
+    from dlx.sweep import driver
+    from dlx.use.ensemble import member_paths
+
+    out = str(tmp_path / "outputs")
+    driver.start([*TINY, "trainer.epochs=1", "optim.lr=0.1,0.01,0.0001", f"output_dir={out}"])
+    top = member_paths(out, [], None, "last", 2)
+    values = sorted((read_summary(p)["best_value"] for p in (tmp_path / "outputs" / "sweeps").glob("*/runs/*")),
+                    reverse=True)
+    assert [read_summary(p)["best_value"] for p in top] == values[:2]  # val_acc: highest first

@@ -8,7 +8,7 @@ import typer
 
 from dlx.cli.app import OutputDir, Overrides, app, check_format, format_option, groups_epilog, warn
 
-Run = Annotated[str, typer.Argument(help="A run: id, unique prefix or suffix, folder, or `last`.")]
+Run = Annotated[str, typer.Argument(metavar="RUN", help="A run: id, unique prefix or suffix, folder, or `last`.")]
 Checkpoint = Annotated[str, typer.Option("--checkpoint", help="best | last weights.")]
 
 
