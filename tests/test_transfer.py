@@ -83,3 +83,38 @@ def test_freeze_names_must_exist():
     exp = config.load(["model.freeze=[nett]"])
     with pytest.raises(ConfigError, match="no parameter starts with 'nett'; top-level names: net"):
         transfer.prepare(exp, models.build(exp.model, (1, 8, 8), 10))
+
+
+def digit_folders(root, halves=((0, 5), (5, 10))):
+    """scikit-learn's digits as 8×8 PNG image folders, one per half of the classes."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    folders = []
+    for start, stop in halves:
+        folder = root / f"digits-{start}-{stop - 1}"
+        for i, (image, label) in enumerate(zip(d.images, d.target)):
+            if start <= label < stop:
+                (folder / str(label)).mkdir(parents=True, exist_ok=True)
+                Image.fromarray((image * 255 / 16).astype(np.uint8)).save(folder / str(label) / f"{i}.png")
+        folders.append(folder)
+    return folders
+
+
+def test_features_pretrained_on_digits_0_to_4_transfer_to_5_to_9(tmp_path):
+    """The looser, stable form of the fine-tuning benchmark (benchmarks/finetune.py): on 15 images
+    of 5-9, a CNN whose backbone was trained on 0-4 beats the same CNN with a random backbone,
+    frozen or fine-tuned. (Against training everything from scratch it does not win on digits:
+    see the README's table.)"""
+    first, second = digit_folders(tmp_path)
+    common = ["model=cnn", "model.channels=[16,32]", "model.fc=[64]", "model.dropout=0.2", "data=image_folder",
+              "data.image_size=8", "data.workers=0", "data.preprocess=pixels", "trainer.num_threads=1",
+              f"output_dir={tmp_path / 'outputs'}"]
+    source = train([*common, f"data.path={first}", "trainer.epochs=8"])
+    few = [*common, f"data.path={second}", "data.limit=15", "trainer.epochs=15", "optim.head_lr_mult=10"]
+    random_frozen = train([*few, "model.freeze=backbone"])["test_acc"]
+    frozen = train([*few, f"model.init_from={source['path']}", "model.freeze=backbone"])["test_acc"]
+    tuned = train([*few, f"model.init_from={source['path']}"])["test_acc"]
+    assert frozen > random_frozen + 0.15 and tuned > random_frozen + 0.15, (random_frozen, frozen, tuned)
