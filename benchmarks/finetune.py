@@ -2,11 +2,11 @@
 
     PYTHONPATH=. python benchmarks/finetune.py [--shots 30] [--seeds 0 1 2] [--epochs 5 30]
 
-Writes the two halves of scikit-learn's digits as image folders (8×8 PNGs), trains a CNN on
-0-4 with `dlx train`, then, at each training budget (`--epochs`), four runs on the same
-`--shots` training images of 5-9: from scratch, a frozen *random* backbone (only the output
-layer trains), the pretrained backbone frozen (`model.init_from=<pretrained>
-model.freeze=backbone`), and full fine-tuning (`model.init_from=<pretrained>`); the frozen and fine-tuned runs use `optim.head_lr_mult=10`.
+Writes the two halves of scikit-learn's digits as image folders (8×8 PNGs) and trains a CNN on
+0-4 with `dlx train`. Then, at each training budget (`--epochs`), four runs on the same `--shots`
+training images of 5-9: from scratch; a frozen *random* backbone (only the output layer
+trains); the pretrained backbone frozen (`model.init_from=<pretrained> model.freeze=backbone`);
+full fine-tuning (`model.init_from=<pretrained>`). The last three use `optim.head_lr_mult=10`.
 Prints a markdown table of test accuracy (mean ± std over seeds; data.seed moves the split too).
 """
 
