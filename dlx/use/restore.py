@@ -88,9 +88,11 @@ class Restored:
         """Model outputs for already-transformed inputs, in batches, without gradients."""
         import torch
 
+        out = torch.empty(x.shape[0], self.meta["num_outputs"])
         with torch.inference_mode():
-            parts = [self.model(x[i:i + BATCH]) for i in range(0, x.shape[0], BATCH)]
-        return torch.cat(parts) if parts else torch.empty(0, self.meta.get("num_outputs", 1))
+            for i in range(0, x.shape[0], BATCH):  # written in place: no list of parts to concatenate
+                out[i:i + BATCH] = self.model(x[i:i + BATCH])
+        return out
 
     def predict(self, x_raw):
         """Raw inputs -> class probabilities (N, C) or values in the target's units (N, k)."""
