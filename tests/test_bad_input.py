@@ -285,6 +285,8 @@ CASES = [
      ["no column 'a'", "a feature the model was trained on"]),
     ("predict-unknown-category", ["predict", "csvrun", "{use}/unk.csv", "--output-dir", "{use}/outputs"], 2,
      ["column 'colour'", "'purple'", "never saw in training", "known: blue, green, red"]),
+    ("predict-text-in-numbers", ["predict", "csvrun", "{use}/text.csv", "--output-dir", "{use}/outputs"], 2,
+     ["column 'b' has the text 'n/a?' (line 4)", "held numbers in training"]),
     ("predict-image-on-table", ["predict", "csvrun", "{use}/img.png", "--output-dir", "{use}/outputs"], 2,
      ["not on image files", "--split test"]),
     ("predict-csv-on-images", ["predict", "digitsrun", "{use}/miss.csv", "--output-dir", "{use}/outputs"], 2,

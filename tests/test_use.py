@@ -278,6 +278,7 @@ def bad_input_places(home) -> dict:
     rows = pd.read_csv(csv).head(5)
     rows.drop(columns=["a", "label"]).to_csv(use / "miss.csv", index=False)
     rows.assign(colour=["red", "purple", "red", "red", "red"]).to_csv(use / "unk.csv", index=False)
+    rows.assign(b=["1", "2", "n/a?", "4", "5"]).to_csv(use / "text.csv", index=False)
     Image.new("RGB", (8, 8)).save(use / "img.png")
     return {"{use}": str(use)}
 

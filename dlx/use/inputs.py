@@ -58,6 +58,12 @@ def encode_frame(frame, encoding: dict, name: str, first_line: int = 2) -> np.nd
         line = int(np.flatnonzero(frame[bad].isna().to_numpy())[0]) + first_line
         raise DataError(f"{name}: column '{bad}' has a missing value (line {line}); fill it in or drop the row")
     categories = encoding["categories"]
+    for column in features:
+        if column not in categories and not pd.api.types.is_numeric_dtype(frame[column]):
+            values = pd.to_numeric(frame[column], errors="coerce")
+            i = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise DataError(f"{name}: column '{column}' has the text '{frame[column].iloc[i]}' (line {i + first_line}), "
+                            "but it held numbers in training")
     if categories:
         frame = frame.copy()
         for column, known in categories.items():
@@ -69,13 +75,8 @@ def encode_frame(frame, encoding: dict, name: str, first_line: int = 2) -> np.nd
                                 f"a category the model never saw in training; known: {', '.join(known[:10])}"
                                 f"{', ...' if len(known) > 10 else ''}")
             frame[column] = pd.Categorical(values, categories=known)
-        frame = pd.get_dummies(frame, dtype=np.float32)
-    try:
-        x = frame[encoding["columns"]].to_numpy(dtype=np.float32)
-    except (ValueError, TypeError):
-        column = next(c for c in features if c not in categories and not pd.api.types.is_numeric_dtype(frame[c]))
-        raise DataError(f"{name}: column '{column}' holds text, but it held numbers in training") from None
-    return x
+        frame = pd.get_dummies(frame, columns=list(categories), dtype=np.float32)
+    return frame[encoding["columns"]].to_numpy(dtype=np.float32)
 
 
 def iter_csv(path: Path, restored, chunksize: Optional[int] = None, warn=None) -> Iterator[tuple[np.ndarray, Any]]:
