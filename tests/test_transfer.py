@@ -118,3 +118,26 @@ def test_features_pretrained_on_digits_0_to_4_transfer_to_5_to_9(tmp_path):
     frozen = train([*few, f"model.init_from={source['path']}", "model.freeze=backbone"])["test_acc"]
     tuned = train([*few, f"model.init_from={source['path']}"])["test_acc"]
     assert frozen > random_frozen + 0.15 and tuned > random_frozen + 0.15, (random_frozen, frozen, tuned)
+
+
+def test_a_run_saved_before_the_transfer_keys_still_resumes_and_restores(tmp_path):
+    import json
+
+    from omegaconf import OmegaConf
+
+    from dlx.engine import resume
+    from dlx.use.restore import find, restore
+
+    out = tmp_path / "outputs"
+    run = train([*TINY, "trainer.epochs=1", f"output_dir={out}"])["path"]
+    config = OmegaConf.load(f"{run}/config.yaml")
+    for group, key in (("model", "init_from"), ("model", "freeze"), ("optim", "head_lr_mult")):
+        del config[group][key]
+    OmegaConf.save(config, f"{run}/config.yaml")
+    assert restore(find(run)).exp.model.freeze is None
+    (tmp_path / "outputs" / "runs").joinpath(run.rsplit("/", 1)[1], "summary.json").unlink()
+    with open(f"{run}/status.json", "w") as f:
+        json.dump({"status": "running"}, f)
+    exp, target = resume.prepare(run, ["trainer.epochs=2"], warn=lambda m: None)
+    target.run.unlock()
+    assert exp.optim.head_lr_mult == 1.0 and exp.trainer.epochs == 2

@@ -107,7 +107,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     device = setup_torch(exp)
     bundle = data.build(exp.data)
     if bootstrap is not None:  # --- issue 14: bagging (dlx/use/bag.py)
-        from dlx.use.bag import resample_train
+        from dlx.use.bag import bootstrap_note, resample_train
         bundle = resample_train(bundle, bootstrap)
     exp = _monitor_for_task(exp, bundle.task)
     model, loss, optimizer, schedule, penalty, batch_size, meta = build_parts(exp, bundle, device)
@@ -130,8 +130,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     if getattr(model, "transfer_note", None):  # --- issue 14: loaded / skipped / frozen counts
         run_dir.log(model.transfer_note)
     if bootstrap is not None:
-        run_dir.log(f"bootstrap sample of the training rows: seed {bootstrap}, {len(bundle.train)} rows drawn "
-                    f"with replacement ({len(set(bundle.train.index.tolist()))} distinct)")
+        run_dir.log(bootstrap_note(bundle, bootstrap))
     callbacks = [*callbacks, tensorboard.open(run_dir.path)] if tensorboard else callbacks
     params = count_parameters(model)
     ckpt_meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,

@@ -43,6 +43,13 @@ def resample_train(bundle, seed: int):
     return replace(bundle, train=new)
 
 
+def bootstrap_note(bundle, seed: int) -> str:
+    """The log.txt line that records a member's sample."""
+    rows = bundle.train.index
+    return (f"bootstrap sample of the training rows: seed {seed}, {len(rows)} rows drawn with replacement "
+            f"({len(set(rows.tolist()))} distinct)")
+
+
 def run_member(overrides: list[str], run_path: str, seed: int) -> dict:
     """One member run; failures become data, as CV folds do."""
     from dlx import config

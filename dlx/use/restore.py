@@ -34,7 +34,7 @@ def find(ref: str, output_dir: str = "outputs") -> Path:
 
 def read_config(path: Path):
     """The run's config.yaml as a validated Experiment (keys added since then get defaults)."""
-    from omegaconf import OmegaConf, open_dict
+    from omegaconf import OmegaConf
 
     from dlx import config
 
@@ -43,11 +43,20 @@ def read_config(path: Path):
     except Exception as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ConfigError(f"cannot read {path / 'config.yaml'} ({first})") from None
+    return config.validate(fill_later_keys(raw))
+
+
+def fill_later_keys(raw):
+    """A run's saved config with the keys added since it was written set to their defaults (so
+    runs from before transfer learning can still be used and resumed)."""
+    from omegaconf import open_dict
+
     for group, keys in LATER_KEYS.items():
-        with open_dict(raw[group]):
-            for key, value in keys.items():
-                raw[group].setdefault(key, value)
-    return config.validate(raw)
+        if raw.get(group) is not None:
+            with open_dict(raw[group]):
+                for key, value in keys.items():
+                    raw[group].setdefault(key, value)
+    return raw
 
 
 @dataclass
