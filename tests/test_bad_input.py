@@ -8,6 +8,7 @@ Placeholders in an argument, filled in by the module fixture `home`:
   `{studies}`  an output folder holding a grid sweep (created, no trial run) and a 2-fold CV
   `{broken}`   an output folder whose two run folders cannot be read
   `{csv}`      a folder of small CSV files, each with one mistake (and `ok.csv` with none)
+  `{use}`      trained runs and input files for eval / predict / export / ensemble (tests/test_use.py)
 """
 
 from __future__ import annotations
@@ -358,6 +359,54 @@ CASES = [
      ["CUDA is not available", "trainer.device=cpu"]),
     ("sync-bn-on-cpu", ["train", "trainer.devices=2", "trainer.sync_bn=true"], 2,
      ["SyncBatchNorm", "trainer.sync_bn=false"]),
+    # --- using trained runs: eval, predict, export, ensemble, bag, transfer learning (issue 14)
+    ("predict-missing-column", ["predict", "csvrun", "{use}/miss.csv", "--output-dir", "{use}/outputs"], 2,
+     ["no column 'a'", "a feature the model was trained on"]),
+    ("predict-unknown-category", ["predict", "csvrun", "{use}/unk.csv", "--output-dir", "{use}/outputs"], 2,
+     ["column 'colour'", "'purple'", "never saw in training", "known: blue, green, red"]),
+    ("predict-text-in-numbers", ["predict", "csvrun", "{use}/text.csv", "--output-dir", "{use}/outputs"], 2,
+     ["column 'b' has the text 'n/a?' (line 4)", "held numbers in training"]),
+    ("predict-image-on-table", ["predict", "csvrun", "{use}/img.png", "--output-dir", "{use}/outputs"], 2,
+     ["not on image files", "--split test"]),
+    ("predict-csv-on-images", ["predict", "digitsrun", "{use}/miss.csv", "--output-dir", "{use}/outputs"], 2,
+     ["not on a CSV file", "--split test"]),
+    ("predict-input-missing", ["predict", "csvrun", "{use}/nosuch.csv", "--output-dir", "{use}/outputs"], 2,
+     ["input not found", "--split test"]),
+    ("predict-no-input", ["predict", "csvrun", "--output-dir", "{use}/outputs"], 2, ["give an INPUT", "--split test"]),
+    ("predict-no-folder", ["predict", "csvrun", "--split", "test", "-o", "{use}/nosuch/p.csv", "--output-dir",
+                           "{use}/outputs"], 2, ["cannot write", "does not exist"]),
+    ("export-no-checkpoint", ["export", "nockpt", "--output-dir", "{use}/outputs"], 2,
+     ["no checkpoints/best.pt", "trainer.checkpoint=true"]),
+    ("export-format", ["export", "csvrun", "--format", "pickle", "--output-dir", "{use}/outputs"], 2,
+     ["--format pickle", "torchscript or onnx"]),
+    ("eval-split", ["eval", "csvrun", "--split", "dev", "--output-dir", "{use}/outputs"], 2,
+     ["--split dev", "test, val, train or all"]),
+    ("eval-model-override", ["eval", "csvrun", "optim.lr=0.1", "--output-dir", "{use}/outputs"], 2,
+     ["only data overrides", "the model is the run's own"]),
+    ("eval-other-shape", ["eval", "digitsrun", "data=iris", "--output-dir", "{use}/outputs"], 2,
+     ["shape (4,)", "trained on (1, 8, 8)"]),
+    ("eval-unknown-run", ["eval", "nosuch", "--output-dir", "{use}/outputs"], 2, ["no run matches 'nosuch'"]),
+    ("ensemble-tasks", ["ensemble", "digitsrun", "regrun", "--output-dir", "{use}/outputs"], 2,
+     ["different tasks", "multiclass", "regression"]),
+    ("ensemble-splits", ["ensemble", "digitsrun", "seed1run", "--output-dir", "{use}/outputs"], 2,
+     ["different test splits", "data.seed is 0", "but 1"]),
+    ("ensemble-one-member", ["ensemble", "digitsrun", "digitsrun", "--output-dir", "{use}/outputs"], 2,
+     ["at least two different runs"]),
+    ("ensemble-nothing", ["ensemble", "--output-dir", "{use}/outputs"], 2, ["name the members", "--cv"]),
+    ("ensemble-method", ["ensemble", "digitsrun", "seed1run", "--method", "median"], 2, ["--method median", "mean or vote"]),
+    ("ensemble-top-without-sweep", ["ensemble", "--cv", "last", "--top", "3", "--output-dir", "{use}/outputs"], 2,
+     ["--top K picks the best trials of a --sweep"]),
+    ("bag-one-member", ["bag", "--members", "1"], 2, ["--members 1", "at least 2"]),
+    ("bag-bad-override", ["bag", "--members", "2", "optim.lr=abc"], 2, ["optim.lr", "expected a number"]),
+    ("freeze-unknown", ["train", "model.freeze=everything"], 2, ["model.freeze", "backbone or a list"]),
+    ("freeze-prefix-unknown", ["train", *TINY, "model.freeze=[nett]"], 2, ["no parameter starts with 'nett'", "net"]),
+    ("init-from-unknown", ["train", *TINY, "model.init_from=nosuchrun", "output_dir={use}/outputs"], 2,
+     ["no run matches 'nosuchrun'"]),
+    ("init-from-no-checkpoint", ["train", *TINY, "model.init_from={use}/outputs/runs", "output_dir={use}/outputs"], 2,
+     ["model.init_from", "does not exist"]),
+    ("head-lr-mult-zero", ["train", "optim.head_lr_mult=0"], 2, ["optim.head_lr_mult", "must be > 0"]),
+    ("head-lr-mult-lbfgs", ["train", *TINY, "optim=lbfgs", "optim.head_lr_mult=10"], 2,
+     ["head_lr_mult", "lbfgs has a single group"]),
 ]
 
 CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of each class
@@ -407,6 +456,10 @@ def home(tmp_path_factory):
         (csv / name).write_text(text)
     yield {"{runs}": str(out), "{studies}": str(studies), "{broken}": str(broken.parent), "{csv}": str(csv),
            "{inputs}": str(inputs_files(home, out))}
+    from tests.test_use import bad_input_places  # issue 14: `{use}`
+
+    places = bad_input_places(home)
+    yield {"{runs}": str(out), "{studies}": str(studies), "{broken}": str(broken.parent), "{csv}": str(csv), **places}
     shutil.rmtree(home, ignore_errors=True)
 
 

@@ -77,6 +77,8 @@ def bundle_from_raw(raw: RawData, cfg: DataConfig) -> DataBundle:
     fitted = {"mode": mode, **stats, **({"impute": impute, "fill": fill} if fill is not None else {})}
     if raw.task == "regression" and getattr(cfg, "scale_target", False):  # regression datasets' schemas only
         fitted["target"] = target.fit(train.y)  # the model is wrapped to predict in y's units (target.wrap)
+    if raw.encoding:  # csv columns: how strings and categories became numbers, for dlx predict
+        fitted["encoding"] = raw.encoding
     return DataBundle(train, val, test, tuple(x.shape[1:]), raw.task, list(raw.classes), num_targets,
                       fitted, augment)
 

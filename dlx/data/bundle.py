@@ -21,6 +21,7 @@ class RawData:
     test: Optional[tuple[np.ndarray, np.ndarray]] = None  # the dataset's own test split, if any
     is_image: bool = False
     groups: Optional[np.ndarray] = None  # (N,) a group per sample (csv data.group_col): folds keep groups whole
+    encoding: Optional[dict] = None  # csv: how columns became features, kept with the run (dlx predict)
 
 
 @dataclass

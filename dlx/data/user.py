@@ -123,8 +123,11 @@ def _encode_target(target, task: str, path: Path):
     return y.astype(np.int64), [str(c) for c in classes]
 
 
-def _encode_features(frame, path: Path) -> np.ndarray:
-    """Numbers pass through; text and booleans become one 0/1 column per value (one-hot)."""
+def _encode_features(frame, path: Path) -> tuple[np.ndarray, dict]:
+    """Numbers pass through; text and booleans become one 0/1 column per value (one-hot).
+
+    Also returns the encoding (features, categories, columns), saved with the run so that
+    `dlx predict` encodes new rows exactly the same way (issue 14, dlx/use/inputs.py)."""
     import pandas as pd
 
     for column in frame.columns:
@@ -132,7 +135,12 @@ def _encode_features(frame, path: Path) -> np.ndarray:
         if not pd.api.types.is_numeric_dtype(values) and values.nunique() > MAX_ONE_HOT:
             raise DataError(f"{path.name}: column '{column}' is text with {values.nunique()} distinct values "
                             f"(one-hot would add that many inputs); leave it out with data.features=[...]")
-    return np.array(pd.get_dummies(frame, dtype=np.float32), dtype=np.float32)
+    encoded = pd.get_dummies(frame, dtype=np.float32)
+    categories = {str(c): sorted(map(str, frame[c].dropna().unique())) for c in frame.columns
+                  if not pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])}
+    encoding = {"features": [str(c) for c in frame.columns], "categories": categories,
+                "columns": [str(c) for c in encoded.columns]}
+    return np.array(encoded, dtype=np.float32), encoding
 
 
 @DATASETS.register("csv", schema=CSVConfig, download=False, task="inferred", shape="columns",
@@ -157,9 +165,10 @@ def load_csv(cfg: CSVConfig) -> RawData:
     y, classes = _encode_target(frame[cfg.target], task, path)
     if task != "regression" and len(classes) == 2:
         task = "binary"
-    x = _encode_features(frame[features], path)
+    x, encoding = _encode_features(frame[features], path)
     # group ids as text: one kind of value however pandas read the column
-    return RawData(x, y, task, classes, groups=frame[cfg.group_col].astype(str).to_numpy() if groups else None)
+    return RawData(x, y, task, classes, groups=frame[cfg.group_col].astype(str).to_numpy() if groups else None,
+                   encoding=encoding)
 
 
 # ---------------------------------------------------------------- image_folder

@@ -85,7 +85,10 @@ def build_parts(exp: Experiment, bundle, device):
         if "target" in bundle.preprocess:  # data.scale_target: learn standardised y, report y's units
             model, loss = target.wrap(model, loss, bundle.preprocess["target"], closure=bool(meta.get("closure")))
         model = model.to(device)
-    optimizer = build_optimizer(exp.optim, model.parameters(), reg.decoupled_weight_decay)
+    from dlx.use import transfer  # model.init_from / model.freeze / optim.head_lr_mult (issue 14)
+
+    params, model.transfer_note = transfer.prepare(exp, model, bundle.classes)
+    optimizer = build_optimizer(exp.optim, params, reg.decoupled_weight_decay)
     batch_size = len(bundle.train) if meta.get("full_batch") else exp.trainer.batch_size
     steps = max(1, -(-len(bundle.train) // batch_size))
     schedule = build_schedule(exp.scheduler, optimizer, epochs=exp.trainer.epochs, steps_per_epoch=steps,
@@ -150,7 +153,8 @@ def open_run(exp: Experiment, overrides, runs_root, run_path, resume, rank=None)
 
 
 def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
-        run_path: Path | None = None, evaluate_test: bool = True, resume=None) -> RunSummary:
+        run_path: Path | None = None, evaluate_test: bool = True, resume=None,
+        bootstrap: int | None = None) -> RunSummary:
     """Train and evaluate `exp`; write `outputs/runs/<id>/`; return its summary.
 
     `runs_root` puts the run folder elsewhere (a sweep's `runs/`); `run_path` names the
@@ -158,6 +162,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     untouched (CV folds: the test split is evaluated once, by the refit, or never).
     `resume` (a `dlx.engine.resume.Resume`) continues that run in place from its checkpoint.
     `callbacks` (dlx.engine.callbacks.Callback) watch the trainer, after dlx's own.
+    `bootstrap` (a seed) trains on a bootstrap sample of the training rows (`dlx bag`).
     """
     from dlx.engine import estimator
 
@@ -176,16 +181,21 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
     rank, device = distributed.start(exp.trainer, setup_torch(exp))  # rank: None unless data-parallel
     bundle = data.build(exp.data)
+    if bootstrap is not None:  # bagging (dlx/use/bag.py)
+        from dlx.use.bag import resample_train
+
+        bundle = resample_train(bundle, bootstrap)
     exp = _monitor_for_task(exp, bundle.task)
     task = build_task(exp, bundle, device)
     _check_monitor(exp, task)
-    params = count_parameters(task.model)
+    params, note = count_parameters(task.model), getattr(task.model, "transfer_note", None)
     task.model = distributed.wrap_model(task.model, exp.trainer, rank, device)  # channels_last, sync_bn, compile, DDP
     shuffle = torch.Generator().manual_seed(exp.trainer.seed)
     # tensors on the device (augmented per batch when data.augment asks), or a DataLoader for files
     batches = bundle_batches(bundle, device, task.batch_size, exp.trainer.eval_batch_size, shuffle,
                              min_batch=min_batch_for(task.model, task.batch_size), shard=distributed.shard(rank))
     run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume, rank)
+    _log_origin(run_dir, note, bundle, bootstrap)
     callbacks = list(callbacks)
     if tensorboard and distributed.is_main_process():
         callbacks.append(tensorboard.open(run_dir.path))
@@ -205,6 +215,16 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     return summary
 
 
+def _log_origin(run_dir: RunDir, transfer_note, bundle, bootstrap) -> None:
+    """log.txt: what model.init_from loaded and froze; a bagging member's bootstrap sample."""
+    if transfer_note:
+        run_dir.log(transfer_note)
+    if bootstrap is not None:
+        from dlx.use.bag import bootstrap_note
+
+        run_dir.log(bootstrap_note(bundle, bootstrap))
+
+
 def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle, callbacks):
     """The trainer, with dlx's callbacks first (best weights, early stopping, the run writer),
     then the caller's."""
@@ -212,7 +232,8 @@ def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle
 
     best, early = watchers(exp)
     meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
-            "input_shape": list(bundle.input_shape), "task": bundle.task}
+            "input_shape": list(bundle.input_shape), "task": bundle.task,
+            "num_outputs": getattr(task, "num_outputs", None)}  # dlx/use/restore.py rebuilds the model
     writer = RunWriter(run_dir, exp.trainer.checkpoint, meta)
     trainer = Trainer(exp.trainer, task, device=device, clip_grad_norm=exp.regularizer.clip_grad_norm,
                       shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *callbacks])

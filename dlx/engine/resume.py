@@ -61,6 +61,8 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None], lock: b
     run = RunDir(locate(ref, parsed))
     check_resumable(run)
     saved = _read_config(run.path / "config.yaml")
+    from dlx.use.restore import fill_later_keys  # issue 14: runs saved before model.init_from etc.
+    saved = fill_later_keys(saved)
     wanted = apply_overrides(saved, parsed)
     changed = diff_configs(saved, wanted)
     unsafe = [k for k in changed if k not in SAFE_KEYS]

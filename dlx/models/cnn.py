@@ -10,12 +10,13 @@ from torch import nn
 from dlx.errors import ConfigError, require
 from dlx.models.layers import activation, check_activation_keys, init_weights, require_shape, widen
 from dlx.registry import MODELS
+from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
 
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
 
 @dataclass
-class CNNConfig:
+class CNNConfig(TransferKeys):
     name: str = "cnn"
     channels: list[int] = field(default_factory=lambda: [64, 64, 128, 128])  # one conv block per entry
     kernel_size: int = 3
@@ -33,6 +34,7 @@ class CNNConfig:
     init_std: float = 0.01  # init=normal only
 
     def __post_init__(self):
+        super().__post_init__()  # TransferKeys
         require(len(self.channels) > 0 and all(c > 0 for c in self.channels), "channels",
                 f"needs at least one width > 0, got {self.channels}")
         require(self.kernel_size > 0, "kernel_size", f"must be > 0, got {self.kernel_size}")

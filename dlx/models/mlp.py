@@ -9,10 +9,11 @@ from torch import nn
 from dlx.errors import require
 from dlx.models.layers import activation, check_activation_keys, flat_features, init_weights, widen
 from dlx.registry import MODELS
+from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
 
 
 @dataclass
-class MLPConfig:
+class MLPConfig(TransferKeys):
     name: str = "mlp"
     hidden: list[int] = field(default_factory=lambda: [256, 128])
     activation: str = "relu"
@@ -24,6 +25,7 @@ class MLPConfig:
     init_std: float = 0.01  # init=normal only
 
     def __post_init__(self):
+        super().__post_init__()  # TransferKeys
         require(all(h > 0 for h in self.hidden), "hidden", f"widths must be > 0, got {self.hidden}")
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
         check_activation_keys(self)

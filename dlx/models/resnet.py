@@ -17,6 +17,7 @@ from torch import nn
 from dlx.errors import require
 from dlx.models.layers import activation, check_activation_keys, init_weights, require_shape
 from dlx.registry import MODELS
+from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
 
 # depth -> (paper's block, blocks per stage)
 LAYOUTS = {
@@ -28,7 +29,7 @@ SMALL_STEM_BELOW = 64  # px: smaller images keep their resolution in the stem
 
 
 @dataclass
-class ResNetConfig:
+class ResNetConfig(TransferKeys):
     name: str = "resnet"
     depth: int = 20  # 18 | 34 | 50 | 101 | 152 (ImageNet) or 20 | 32 | 44 | 56 | 110 (CIFAR)
     block: str = "auto"  # auto (the paper's for this depth) | basic | bottleneck
@@ -42,6 +43,7 @@ class ResNetConfig:
     zero_init_residual: bool = True  # last BN of each block starts at 0: every block starts as identity
 
     def __post_init__(self):
+        super().__post_init__()  # TransferKeys
         require(self.depth in LAYOUTS, "depth",
                 f"no resnet of depth {self.depth}; choose one of {', '.join(map(str, sorted(LAYOUTS)))}")
         require(self.block in ("auto", "basic", "bottleneck"), "block",
