@@ -178,7 +178,10 @@ def test_onnx_agrees_with_pytorch_on_the_test_split(store, tmp_path):
         restored = restore(find(name, store["out"]))
         x = load_split(restored, [], "test").x
         got = ort.InferenceSession(str(tmp_path / f"{name}.onnx")).run(None, {"x": x.numpy()})[0]
-        assert np.abs(got - restored.predict(x).numpy()).max() <= 1e-5, name
+        want = restored.predict(x).numpy()
+        # 1e-5, relative to the size of the values: regression outputs are in y's units (~150 on
+        # diabetes), where one float32 step is already 1.5e-5
+        assert (np.abs(got - want) / np.maximum(np.abs(want), 1.0)).max() <= 1e-5, name
 
 
 # ---------------------------------------------------------------- ensembles

@@ -244,9 +244,10 @@ def read_csv_labelled(restored, cfg):
     import pandas as pd
 
     from dlx.data.bundle import RawData
-    from dlx.data.user import _check_missing, _existing
+    from dlx.data.schemas import existing
+    from dlx.data.user import _check_missing
 
-    path = _existing(cfg.path, "csv", "CSV file")
+    path = existing(cfg.path, "csv", "CSV file")
     encoding = encoding_of(restored)
     target = cfg.target or getattr(restored.exp.data, "target", None)
     columns, _ = check_header(path, cfg.sep, encoding, target)
