@@ -62,6 +62,7 @@ def test_metrics_csv_has_union_of_columns(tmp_path):
 def test_checkpoint_loads_with_weights_only(tmp_path):
     run = RunDir.create(tmp_path, "c")
     path = run.save_checkpoint("last", {"model": {"w": torch.ones(2)}, "epoch": 3})
+    run.flush()  # written on a background thread
     state = torch.load(path, weights_only=True)
     assert state["epoch"] == 3 and torch.equal(state["model"]["w"], torch.ones(2))
 

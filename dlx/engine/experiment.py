@@ -140,6 +140,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
             trainer.fit(train_batches, val_batches)
             trainer.restore_best()
             test_metrics = trainer.evaluate(test_batches) if evaluate_test else {}
+            run_dir.flush()  # the last checkpoint on disk (a write error fails the run here)
     except (StopRequested, KeyboardInterrupt, RunError, torch.OutOfMemoryError) as e:
         failure = stopped(e, exp, run_dir, trainer, ckpt_meta, batch_size)
         run_dir.unlock()
@@ -231,6 +232,7 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer, met
         saved = ""
         if isinstance(error, StopRequested) and exp.trainer.checkpoint:
             run_dir.save_checkpoint("last", {**trainer.state_dict(), "meta": meta})
+            run_dir.flush()
             saved = ", last.pt saved"
         run_dir.write_status("interrupted", signal=name, **where)
         run_dir.log(f"interrupted by {name} at epoch {where['epoch']}, step {where['step']}")

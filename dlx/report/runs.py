@@ -69,9 +69,9 @@ def cell(value, digits: int = 4) -> str:
     return fmt(value, digits)
 
 
-def _monitor_label(df) -> str:
-    monitors = df["monitor"].dropna().unique() if "monitor" in df else []
-    return f"best {monitors[0]}" if len(monitors) == 1 else "best"
+def best_label(column: str, sep: str = " ") -> str:
+    """`best_val_acc` -> `best val_acc`: the header names the metric the run kept its best by."""
+    return column.replace("best_", f"best{sep}", 1) if column.startswith("best_") else column
 
 
 def _test_columns(df) -> list[str]:
@@ -80,11 +80,16 @@ def _test_columns(df) -> list[str]:
 
 
 def _run_columns(df) -> list[tuple[str, str, object, bool]]:
-    """(field, header, formatter, numeric) for the runs table; two-line headers keep numbers narrow."""
+    """(field, header, formatter, numeric) for the runs table; two-line headers keep numbers narrow.
+
+    One best column per monitored metric (`best val_acc`, `best val_loss`): a run fills its own.
+    """
+    from dlx.store import compare
+
     short = {"scheduler": "sched", "regularizer": "reg"}
     columns = [(g, short.get(g, g), cell, False) for g in GROUP_COLUMNS]
-    columns += [("epochs_run", "ep", lambda v: cell(_int(v)), True),
-                ("best_value", _monitor_label(df).replace(" ", "\n"), cell, True)]
+    columns += [("epochs_run", "ep", lambda v: cell(_int(v)), True)]
+    columns += [(c, best_label(c, "\n"), cell, True) for c in compare.best_columns(df)]
     columns += [(c, c.replace("_", "\n", 1), cell, True) for c in _test_columns(df)]
     columns += [("params", "params", count, True), ("duration_s", "time", duration, True)]
     return [c for c in columns if c[0] in df]
@@ -133,7 +138,7 @@ def mean_std(mean, std, digits: int = 4) -> str:
     return f"{fmt(float(mean), digits)} ± {fmt(float(std), digits)}"
 
 
-def aggregate_display(agg, best_label: str = "best"):
+def aggregate_display(agg):
     """The aggregate frame as text cells: keys, count, then `mean ± std` per metric."""
     import pandas as pd
 
@@ -141,16 +146,15 @@ def aggregate_display(agg, best_label: str = "best"):
     out = pd.DataFrame({k: agg[k].map(lambda v: "—" if pd.isna(v) else str(v)) for k in keys})
     out["count"] = agg["count"]
     for m in metrics:
-        name = best_label if m == "best_value" else m
-        out[name] = [mean_std(a, b) for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
+        out[best_label(m)] = [mean_std(a, b) for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
     return out
 
 
-def aggregate_table(agg, best_label: str = "best") -> Table:
+def aggregate_table(agg) -> Table:
     """The --group-by table: keys, count, best and test metrics (all metrics: --format csv/json)."""
-    shown = aggregate_display(agg, best_label)
-    shown = shown[[c for c in shown.columns if c in agg.attrs["keys"] or c in ("count", best_label)
-                   or (c.startswith("test_") and not c.endswith("_top5"))]]
+    shown = aggregate_display(agg)
+    shown = shown[[c for c in shown.columns if c in agg.attrs["keys"] or c == "count"
+                   or c.startswith(("best ", "test_")) and not c.endswith("_top5")]]
     table = Table(title="mean ± std (sample std, ddof=1) per group, best first", **_plain())
     for name in shown.columns:
         table.add_column(name, justify="left" if name in agg.attrs["keys"] else "right")
@@ -308,7 +312,7 @@ def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, mem
 
     records = runs.select_runs(root, sweep=sweep, cv=cv, members=members)
     hidden = 0 if members or sweep or cv else sum(1 for r in runs.iter_runs(root) if r.kind != runs.RUN)
-    df = compare.apply_where(runs.load_runs(records, on_skip=skipped), where)
+    df = compare.apply_where(compare.add_best_columns(runs.load_runs(records, on_skip=skipped)), where)
     if group_by:
         return print_aggregate(df, group_by, sort, limit, fmt)
     df = compare.sort_runs(df, sort)
@@ -343,11 +347,14 @@ def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table"
         warn(f"{len(df) - len(finished)} unfinished run(s) left out of the aggregate")
     if limit is not None:
         agg = agg.head(limit)
+    if agg.attrs["added"]:
+        warn(f"grouped by {' and '.join(agg.attrs['added'])} too: runs that monitor different metrics "
+             "or use different data are never averaged together")
     if fmt == "markdown":
-        return print_frame(compare.to_markdown(aggregate_display(agg, _monitor_label(finished))))
+        return print_frame(compare.to_markdown(aggregate_display(agg)))
     if fmt != "table":
         return print_frame(compare.export(agg, fmt))
-    console.print(aggregate_table(agg, _monitor_label(finished)))
+    console.print(aggregate_table(agg))
 
 
 def compare_runs(root, refs=(), *, sweep=None, cv=None, where=(), group_by=None, sort=None,
@@ -367,7 +374,8 @@ def compare_runs(root, refs=(), *, sweep=None, cv=None, where=(), group_by=None,
     else:
         raise ConfigError("name the runs to compare (ids, prefixes, `last`) or give --sweep/--cv")
     # a run named on the command line must be read; one of a sweep or CV may be skipped with a warning
-    df = compare.apply_where(runs.load_runs(records, on_skip=unreadable if refs else skipped), where)
+    df = runs.load_runs(records, on_skip=unreadable if refs else skipped)
+    df = compare.apply_where(compare.add_best_columns(df), where)
     if refs and len(df):
         df = df.sort_values("id", key=lambda ids: ids.map(order), kind="stable")
     if group_by:
@@ -395,7 +403,7 @@ def print_comparison(df, diff, metrics, best) -> None:
         console.print(_side_by_side("config keys that differ", "key", diff, tags))
     else:
         console.print("the runs share every config key")
-    labels = {"best_value": _monitor_label(df), "epochs_run": "epochs", "duration_s": "time"}
+    labels = {**{m: best_label(m) for m in metrics.index}, "epochs_run": "epochs", "duration_s": "time"}
     shown = metrics.copy().astype(object)
     for name, row in metrics.iterrows():
         show = {"params": count, "duration_s": duration, "epochs_run": lambda v: cell(_int(v))}.get(name, cell)
