@@ -33,10 +33,17 @@ def write_run(root: Path, i: int, name, data, monitor, optim, best, test_loss, t
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     summary = {"run_id": run.name, "status": "finished", "model": "mlp", "optim": optim, "data": data,
                "monitor": monitor, "best_value": best, "best_epoch": 3, "epochs_run": 5,
-               "test_loss": test_loss, "params": 1000, "duration_s": 1.0}
+               "test_loss": test_loss, "params": 1000, "duration_s": 1.0,
+               "device": "cpu", "path": str(run)}
     if test_acc is not None:
         summary["test_acc"] = test_acc
     (run / "summary.json").write_text(json.dumps(summary))
+    epochs = np.arange(1, 6)
+    curve = {"epoch": epochs, "lr": 0.001, "train_loss": 1 / epochs + i / 10, "train_acc": 1 - 0.5 / epochs,
+             "val_loss": 1.2 / epochs + i / 10, "val_acc": 1 - 0.6 / epochs - i / 100}
+    lines = [",".join(curve)] + [",".join(str(v if np.isscalar(v) else v[e]) for v in curve.values())
+                                 for e in range(len(epochs))]
+    (run / "metrics.csv").write_text("\n".join(lines) + "\n")
 
 
 @pytest.fixture
@@ -126,3 +133,40 @@ def test_compare_marks_no_best_across_datasets(store, dlx):
     assert result.code == 0, result.err
     table = result.out.split("final metrics")[1].split("val_loss\n")[0]
     assert "3200.0000" in table and "*" not in table.replace("(* = best)", "")
+
+
+# ---------------------------------------------------------------- curves without colour (item 18)
+
+
+def plot_rows(text: str) -> list[str]:
+    """The plotting area of every chart in `text`: what lies right of the y axis."""
+    return [line.split("┤" if "┤" in line else "│", 1)[1] for line in text.splitlines()
+            if ("┤" in line or "│" in line) and "─" not in line]
+
+
+def test_compare_curves_tell_runs_apart_without_colour(store, dlx):
+    result = dlx("compare", "acc-a", "acc-b", "acc-c", "--output-dir", str(store))  # piped: no terminal
+    assert result.code == 0, result.err
+    assert "\x1b[" not in result.out  # no colour codes at all
+    chart = result.out.split("\nval_", 1)[1]  # the chart of the validation metric
+    legend = [line.strip() for line in chart.splitlines() if line.strip().startswith(tuple("ox+"))]
+    assert [line.split()[:3] for line in legend] == [["o", "──", "#1"], ["x", "──", "#2"], ["+", "──", "#3"]]
+    drawn = "".join(plot_rows(chart))
+    for marker in "ox+":  # each run's marker is on its line in the chart
+        assert drawn.count(marker) >= 1, chart
+
+
+def test_show_curves_mark_train_and_validation(store, dlx):
+    result = dlx("show", "acc-b", "--output-dir", str(store))
+    assert result.code == 0, result.err
+    assert "\x1b[" not in result.out
+    assert "o ╍╍ train" in result.out and "x ── val" in result.out
+    drawn = "".join(plot_rows(result.out.split("per epoch", 1)[1]))
+    assert "o" in drawn and "x" in drawn
+
+
+def test_a_single_line_needs_no_marker():
+    from dlx.report.termplot import Series, line_chart
+
+    text = line_chart([Series("val", [1, 2, 3], [0.1, 0.5, 0.9])], width=30, height=5).plain
+    assert not set("ox+") & set("".join(plot_rows(text))) and "── val" in text
