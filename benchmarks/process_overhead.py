@@ -11,7 +11,11 @@ per epoch, validation loss and accuracy every epoch, the best epoch's weights sa
 Its hyper-parameters are read from dlx's composed default config (in this parent process, before
 any timing), so the two stay the same run when a default changes.
 
-    .venv/bin/python benchmarks/process_overhead.py [--pairs 5] [--threads 0] [-- overrides...]
+    .venv/bin/python benchmarks/process_overhead.py [--pairs 5] [--threads 0] [--baseline ../main] [overrides...]
+
+`--baseline CHECKOUT` times another dlx checkout (say the main branch) in the same rounds, so a
+change is measured against its parent under the same load. Wall time is the figure; the CPU
+seconds of each child are printed beside it (steadier when other jobs share the machine).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -123,13 +128,16 @@ def plain_params(overrides, threads: int) -> dict:
             "label_smoothing": smoothing, "threads": threads}
 
 
-def timed(cmd, env) -> tuple[float, str]:
+def timed(cmd, env) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child) of one subprocess."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         sys.exit(f"{cmd[:4]} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return wall, done.stdout
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main():
@@ -137,34 +145,44 @@ def main():
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads in both (0 = torch's default)")
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--baseline", metavar="CHECKOUT",
+                        help="another dlx checkout (e.g. the main branch) timed in the same rounds")
     parser.add_argument("overrides", nargs="*", help="dlx overrides for both (e.g. trainer.epochs=10)")
     args = parser.parse_args()
     params = plain_params(args.overrides, args.threads)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     extra = [f"trainer.num_threads={args.threads}"] if args.threads else []
-    times = {"plain": [], "dlx": []}
+    envs = {"dlx": {**os.environ, "PYTHONPATH": str(ROOT)}}
+    if args.baseline:
+        envs["baseline"] = {**os.environ, "PYTHONPATH": str(Path(args.baseline).resolve())}
+    wall = {name: [] for name in ["plain", *envs]}
+    cpu = {name: [] for name in wall}
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "plain_train.py"
         script.write_text(PLAIN)
-        for i in range(args.pairs + 1):  # pair 0 warms the file cache, and is not counted
+        for i in range(args.pairs + 1):  # round 0 warms the file cache, and is not counted
             out = Path(tmp) / f"plain-{i}"
             out.mkdir()
-            plain = [args.python, str(script), json.dumps(params), str(out)]
-            dlx = [args.python, "-m", "dlx", "train", *args.overrides, *extra, f"output_dir={tmp}/dlx-{i}"]
-            order = [("plain", plain), ("dlx", dlx)] if i % 2 == 0 else [("dlx", dlx), ("plain", plain)]
-            for name, cmd in order:
-                wall, _ = timed(cmd, env)
+            cmds = {"plain": ([args.python, str(script), json.dumps(params), str(out)], os.environ)}
+            for name, env in envs.items():
+                cmds[name] = ([args.python, "-m", "dlx", "train", *args.overrides, *extra,
+                               f"output_dir={tmp}/{name}-{i}"], env)
+            names = list(cmds) if i % 2 == 0 else list(cmds)[::-1]  # alternate who goes first
+            for name in names:
+                w, c = timed(*cmds[name])
                 if i:
-                    times[name].append(wall)
+                    wall[name].append(w)
+                    cpu[name].append(c)
             if i:
-                print(f"pair {i}: plain {times['plain'][-1]:.2f} s  dlx {times['dlx'][-1]:.2f} s", flush=True)
-    med = {k: statistics.median(v) for k, v in times.items()}
+                print(f"round {i}: " + "  ".join(f"{n} {wall[n][-1]:.2f} s" for n in wall), flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"digits MLP, {params['epochs']} epochs, {os.cpu_count()} CPUs, load average {load:.2f}, "
-          f"median of {args.pairs} interleaved pairs")
-    print(f"  plain script  {med['plain']:6.2f} s")
-    print(f"  dlx train     {med['dlx']:6.2f} s")
-    print(f"whole-process ratio  dlx / plain = {med['dlx'] / med['plain']:.3f}   (target <= 1.05)")
+    print(f"digits MLP, {params['epochs']} epochs, {os.cpu_count()} CPUs, load average {load:.2f} at the end, "
+          f"median of {args.pairs} interleaved rounds")
+    for name in wall:
+        print(f"  {name:<9} wall {statistics.median(wall[name]):6.2f} s   CPU {statistics.median(cpu[name]):6.2f} s")
+    plain_wall, plain_cpu = statistics.median(wall["plain"]), statistics.median(cpu["plain"])
+    for name in envs:
+        print(f"{name} / plain: wall {statistics.median(wall[name]) / plain_wall:.3f}   "
+              f"CPU {statistics.median(cpu[name]) / plain_cpu:.3f}   (target <= 1.05)")
 
 
 if __name__ == "__main__":
