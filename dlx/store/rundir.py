@@ -99,9 +99,10 @@ class RunDir:
 
     def flush(self) -> None:
         """Wait for the checkpoint being written; raise its error (a full disk) if it failed."""
-        job, self._pending = self._pending, None
+        job = self._pending
         if job is not None:
             job.join()
+            self._pending = None  # only now: a Ctrl-C during the wait leaves it for unlock() to wait on
             if job.error is not None:
                 raise job.error
 
