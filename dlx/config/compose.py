@@ -6,6 +6,7 @@ Nothing here imports torch; the group listings read conf/ as text.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,19 @@ def default_choices() -> dict[str, str]:
     return dict(re.findall(r"^\s*-\s*(\w+)\s*:\s*([\w.-]+)", text, flags=re.M))
 
 
+def expand_home(overrides) -> list[str]:
+    """`data.root=~/datasets` -> `data.root=/home/me/datasets`: a value that starts with `~`
+    (a home folder, as in a shell) is expanded, since Hydra's grammar rejects `~` in a value
+    and a shell expands it only after `NAME=` (so `output_dir=~/x`, never `data.root=~/x`)."""
+    expanded = []
+    for override in overrides:
+        key, eq, value = str(override).partition("=")
+        if eq and key and not key.startswith("~") and re.match(r"~[\w.-]*(/|$)", value):
+            override = f"{key}={os.path.expanduser(value)}"
+        expanded.append(override)
+    return expanded
+
+
 def parse_overrides(overrides: list[str]):
     """Hydra's own parser; a malformed override becomes one clear line."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -54,7 +68,7 @@ def parse_overrides(overrides: list[str]):
 
     parser = OverridesParser.create()
     try:
-        return parser.parse_overrides(list(overrides))
+        return parser.parse_overrides(expand_home(overrides))
     except OverrideParseException as e:
         raise ConfigError(f"malformed override: {first_line(e, limit=None)} (expected key=value, e.g. optim.lr=0.01)") from None
 
@@ -77,7 +91,7 @@ def compose(overrides: list[str] = (), *, allow_sweep: bool = False):
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
 
-    overrides = list(overrides)
+    overrides = expand_home(overrides)
     parsed = parse_overrides(overrides)
     if not allow_sweep:
         for o in parsed:

@@ -254,7 +254,9 @@ def fit_and_test(exp: Experiment, trainer, batches, run_dir: RunDir, evaluate_te
         with stop_on_signals(trainer):
             trainer.fit(train, val)
             trainer.callbacks.find(BestWeights).restore(trainer.model)
-            return trainer.evaluate(test) if evaluate_test else {}
+            test_metrics = trainer.evaluate(test) if evaluate_test else {}
+            run_dir.flush()  # the last checkpoint on disk (a write error fails the run here)
+            return test_metrics
     except (StopRequested, KeyboardInterrupt, RunError, DataError, torch.OutOfMemoryError,
             *distributed.peer_errors()) as e:
         failure = stopped(e, exp, run_dir, trainer)
@@ -337,6 +339,7 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer) -> 
         saved = ""
         if isinstance(error, StopRequested) and exp.trainer.checkpoint:
             trainer.callbacks.find(RunWriter).save_last(trainer)
+            run_dir.flush()
             saved = ", last.pt saved"
         run_dir.write_status("interrupted", signal=name, **where)
         run_dir.log(f"interrupted by {name} at epoch {where['epoch']}, step {where['step']}")

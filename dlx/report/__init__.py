@@ -123,3 +123,4 @@ from dlx.report.choices import *  # noqa: E402,F401,F403
 from dlx.report.sweep import *  # noqa: E402,F401,F403
 from dlx.report.cv import *  # noqa: E402,F401,F403
 from dlx.report.runs import *  # noqa: E402,F401,F403
+from dlx.report.show import *  # noqa: E402,F401,F403

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ class RunDir:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._pending: _CheckpointWrite | None = None  # the checkpoint write in flight
 
     @classmethod
     def create(cls, root: Path, label: str) -> "RunDir":
@@ -61,6 +63,7 @@ class RunDir:
         atomic_write_text(self.path / "metrics.csv", buf.getvalue())
 
     def write_status(self, status: str, **extra) -> None:
+        self._settle()  # a status (finished, interrupted, failed) speaks of the checkpoints too
         self.write_json("status.json", {"status": status, "pid": os.getpid(), "time": time.time(), **extra})
 
     def write_summary(self, summary: dict) -> None:
@@ -72,25 +75,43 @@ class RunDir:
     def save_checkpoint(self, name: str, state: dict) -> Path:
         """Write checkpoints/<name>.pt atomically; `last` keeps its predecessor as last.prev.pt.
 
-        The previous file is hard-linked to `<name>.prev.pt` only once the new one is complete
-        on disk, so at every moment one whole checkpoint exists under `last.pt`.
+        `state` is serialised here, so the file holds the state of this moment; the bytes go
+        to disk (temporary file, fsync, rename, folder fsync) on a writer thread while
+        training goes on, one write at a time and in order. `flush()` waits for it and raises
+        its error; the next save, `write_status` and `unlock` wait for it too. The previous
+        file is hard-linked to `<name>.prev.pt` only once the new one is complete on disk, so
+        at every moment one whole checkpoint exists under `last.pt`.
         """
         import torch
 
         from dlx import testhooks
 
-        path = self.checkpoint_path(name)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        self.flush()  # the previous write first: files replace each other in order
+        job = _CheckpointWrite(self, name, buffer.getbuffer())
+        if testhooks.ACTIVE:  # kill points: hit them in step with training, as before
+            job.run()
+            if job.error is not None:
+                raise job.error
+        else:
+            job.start()
+            self._pending = job
+        return self.checkpoint_path(name)
 
-        def write(f):
-            torch.save(state, testhooks.PausingWriter(f, f"write-{name}") if testhooks.ACTIVE else f)
+    def flush(self) -> None:
+        """Wait for the checkpoint being written; raise its error (a full disk) if it failed."""
+        job = self._pending
+        if job is not None:
+            job.join()
+            self._pending = None  # only now: a Ctrl-C during the wait leaves it for unlock() to wait on
+            if job.error is not None:
+                raise job.error
 
-        def before_replace():
-            if name == "last" and path.exists():
-                _keep_previous(path, self.checkpoint_path(f"{name}.prev"))
-            testhooks.pause(f"replace-{name}")
-
-        atomic_write(path, write, binary=True, sync=True, before_replace=before_replace)
-        return path
+    def _settle(self) -> None:
+        """Wait for the checkpoint being written, keeping its error for `flush()` to raise."""
+        if self._pending is not None:
+            self._pending.join()
 
     def remove_temp_files(self) -> None:
         """Drop `.NAME.PID.tmp` files a killed process left (call only while holding the lock)."""
@@ -138,6 +159,7 @@ class RunDir:
             os.close(fd)  # also drops the probe's own lock
 
     def unlock(self) -> None:
+        self._settle()  # no write may outlive the lock: a resume could start under it
         fd = _LOCKS.pop(str(self.path.resolve()), None)
         if fd is not None:
             os.close(fd)  # closing the descriptor releases the flock
@@ -151,3 +173,41 @@ class RunDir:
 
 
 _LOCKS: dict[str, int] = {}
+
+
+class _CheckpointWrite(threading.Thread):
+    """One checkpoint's bytes to disk: temporary file, fsync, keep the previous, rename.
+
+    Not a daemon: an exiting interpreter (a second Ctrl-C) waits for the write in flight,
+    so the file it replaces stays whole and the new one lands whole or not at all.
+    """
+
+    CHUNK = 64 * 1024  # written in pieces so that the `write-<name>` kill point falls mid-file
+
+    def __init__(self, run: RunDir, name: str, data):
+        super().__init__(name=f"dlx-checkpoint-{name}")
+        self.rundir, self.label, self.data = run, name, data
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from dlx import testhooks
+
+        path = self.rundir.checkpoint_path(self.label)
+
+        def write(f):
+            out = testhooks.PausingWriter(f, f"write-{self.label}") if testhooks.ACTIVE else f
+            view = memoryview(self.data)
+            for start in range(0, len(view), self.CHUNK):
+                out.write(view[start:start + self.CHUNK])
+
+        def before_replace():
+            if self.label == "last" and path.exists():
+                _keep_previous(path, self.rundir.checkpoint_path(f"{self.label}.prev"))
+            testhooks.pause(f"replace-{self.label}")
+
+        try:
+            atomic_write(path, write, binary=True, sync=True, before_replace=before_replace)
+        except BaseException as e:  # raised in the training thread by RunDir.flush()
+            self.error = e
+        finally:
+            self.data = None
