@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import subprocess
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,9 +25,10 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
-from dlx.errors import ConfigError, DlxError, RunError
+from dlx.errors import ConfigError, DlxError, Interrupted, RunError
 from dlx.sweep.space import CHOICE, INT, SearchSpace
 from dlx.sweep import store
+from dlx.sweep.records import SweepSpec
 
 
 @dataclass
@@ -38,10 +39,13 @@ class TrialContext:
     runs_root: Path  # where its run folder(s) go: <sweep>/runs
     metric: str  # the validation metric optimised, e.g. val_acc
     callbacks: list = field(default_factory=list)  # pass to experiment.run: run id, pruning
+    first_try: int | None = None  # the trial this one retries (after interruptions): its CV folder
+    resume_run: str | None = None  # that trial's run id (a train objective continues it in place)
 
 
 Objective = Callable[[list, TrialContext], "tuple[float, dict]"]
 
+INTERRUPTED_REASON = "interrupted: the sweep stopped while it ran"
 RECORDED = ("train_", "val_", "test_", "best_", "epochs_run", "params")
 
 
@@ -50,9 +54,24 @@ def train_objective(overrides: list, ctx: TrialContext) -> tuple[float, dict]:
     from dlx import config
     from dlx.engine import experiment
 
-    exp = config.load(overrides)
-    summary = experiment.run(exp, overrides, callbacks=ctx.callbacks, runs_root=ctx.runs_root)
+    resume = _continued(ctx)
+    exp = resume[0] if resume else config.load(overrides)
+    summary = experiment.run(exp, overrides, callbacks=ctx.callbacks, runs_root=ctx.runs_root,
+                             resume=resume[1] if resume else None)
     return outcome_of(summary, ctx.metric)
+
+
+def _continued(ctx: TrialContext):
+    """(exp, Resume) for the run of the interrupted trial this one retries, from its last checkpoint;
+    None when there is none to continue (finished, unreadable, or held by a live process)."""
+    from dlx.engine import resume
+
+    if not ctx.resume_run or not (Path(ctx.runs_root) / ctx.resume_run / "config.yaml").is_file():
+        return None
+    try:
+        return resume.prepare(str(Path(ctx.runs_root) / ctx.resume_run), [], warn=lambda _message: None)
+    except ConfigError:
+        return None  # a fresh run in a new folder: nothing is written into that one
 
 
 def outcome_of(summary: dict, metric: str) -> tuple[float, dict]:
@@ -74,7 +93,9 @@ def cv_objective(overrides: list, ctx: TrialContext, folds: int) -> tuple[float,
     fold's best epoch, and trials.csv carries every validation metric's mean and std."""
     from dlx.cv.driver import cross_validate
 
-    result = cross_validate(overrides, folds, cv_dir=cv_trial_dir(ctx.runs_root, ctx.number))
+    # a retry finishes the interrupted trial's CV: its finished folds are kept, the others resumed
+    number = ctx.number if ctx.first_try is None else ctx.first_try
+    result = cross_validate(overrides, folds, cv_dir=cv_trial_dir(ctx.runs_root, number))
     if not result.averaged:
         raise RunError(f"every one of the {folds} folds failed; see {result.path}/folds.csv")
     key = f"best_{ctx.metric}" if f"best_{ctx.metric}" in result.metrics else ctx.metric
@@ -85,8 +106,8 @@ def cv_objective(overrides: list, ctx: TrialContext, folds: int) -> tuple[float,
     return float(result.mean(key)), record
 
 
-def make_objective(spec: dict) -> Objective:
-    """The objective named by `spec["objective"]` (set by `sweep.start(objective=...)`).
+def make_objective(spec: SweepSpec) -> Objective:
+    """The objective named by `spec.objective` (set by `sweep.start(objective=...)`).
 
     Another objective, e.g. `{"kind": "cv", "folds": 5}` for a mean over k folds, adds a branch
     here. Its contract: `(overrides, ctx) -> (value, record)`; `value` is `ctx.metric` (a
@@ -96,13 +117,12 @@ def make_objective(spec: dict) -> Objective:
     run id and, with --prune, report `ctx.metric` per epoch (for several runs per trial,
     report once per epoch yourself or refuse --prune).
     """
-    objective = spec.get("objective") or {}
-    kind = objective.get("kind", "train")
+    objective, kind = spec.objective, spec.objective_kind
     if kind == "train":
         return train_objective
     if kind == "cv":
         return partial(cv_objective, folds=int(objective["folds"]))
-    raise ConfigError(f"unknown sweep objective '{kind}' in {spec['id']}/sweep.json")
+    raise ConfigError(f"unknown sweep objective '{kind}' in {spec.id}/sweep.json")
 
 
 class TrialTracker:
@@ -133,40 +153,43 @@ class TrialTracker:
 # ---------------------------------------------------------------- one trial
 
 
-def sampler_for(spec: dict, number: int):
+def sampler_for(spec: SweepSpec, number: int):
     """Seeded per trial, so a trial's parameters do not depend on which worker ran it."""
     import optuna
 
-    seed = int(spec["seed"]) * 100_003 + number
-    if spec["sampler"] == "tpe":
+    seed = int(spec.seed) * 100_003 + number
+    if spec.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)  # a grid's trials are all fixed: never consulted
 
 
-def pruner_for(spec: dict):
+def pruner_for(spec: SweepSpec):
     import optuna
 
-    return optuna.pruners.MedianPruner(n_warmup_steps=1) if spec.get("prune") else optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_warmup_steps=1) if spec.prune else optuna.pruners.NopPruner()
 
 
-def open_study(spec: dict, url: str):
+def open_study(spec: SweepSpec, url: str):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=spec["id"], storage=store.open_storage(url), pruner=pruner_for(spec))
-    # the study's own (caching) storage: trials popped or changed behind its back would be
-    # unknown to it. Study.ask() pops from it too, but would create a trial when the queue is empty.
-    return study, study._storage
+    storage = store.open_storage(url)
+    study = optuna.load_study(study_name=spec.id, storage=storage, pruner=pruner_for(spec))
+    # (study, the RDBStorage under it). The study caches finished trials only (they never change)
+    # and reads the others through this same storage, so a WAITING trial popped through it (or a
+    # dead RUNNING one failed) is seen at once. Study.ask() would create a trial when the queue is empty.
+    return study, storage
 
 
-def pop_trial(study, storage, spec: dict, url: str):
+def pop_trial(study, storage, spec: SweepSpec, url: str):
     """The next queued trial, now RUNNING and ours; None when the queue is empty."""
     import optuna
     from optuna.trial import TrialState
 
     study_id = storage.get_study_id_from_name(study.study_name)
     with store.queue_lock(url):
-        for frozen in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
+        # listed through the study, whose cache then knows the trial that optuna.trial.Trial will use
+        for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, frozen.number)
             if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
                 break
@@ -188,37 +211,46 @@ def suggest(trial, space: SearchSpace) -> dict:
     return params
 
 
-def run_trial(study, trial, spec: dict, objective: Objective, runs_root: Path, on_start=None) -> str:
+def run_trial(study, trial, spec: SweepSpec, objective: Objective, runs_root: Path, on_start=None) -> str:
     """Run one trial and tell optuna how it ended: COMPLETE, PRUNED or FAIL (with its reason)."""
     import optuna
     from optuna.trial import TrialState
 
-    space = SearchSpace.from_json(spec["space"])
+    space = spec.space
     trial.set_user_attr("worker", store.worker_name())
     params = suggest(trial, space)
     trial.set_user_attr("params", params)
     if on_start:
         on_start()
-    tracker = TrialTracker(trial, spec["metric"], bool(spec.get("prune")))
-    ctx = TrialContext(trial.number, runs_root, spec["metric"], [tracker])
+    tracker = TrialTracker(trial, spec.metric, bool(spec.prune))
+    ctx = TrialContext(trial.number, runs_root, spec.metric, [tracker], trial.user_attrs.get("first_try"),
+                       trial.user_attrs.get("resume_run"))
     try:
         value, record = objective(space.overrides(params), ctx)
     except optuna.TrialPruned as e:
         trial.set_user_attr("reason", str(e))
         study.tell(trial, state=TrialState.PRUNED)
         return "PRUNED"
-    except KeyboardInterrupt:
-        trial.set_user_attr("reason", "interrupted: the sweep stopped while it ran")
-        trial.set_user_attr("interrupted", True)
-        study.tell(trial, state=TrialState.FAIL)
+    except (Interrupted, KeyboardInterrupt):
+        mark_interrupted(study, trial)
         raise
     except Exception as e:  # a diverged run, a bad combination, a bug: record it, go on
         return _fail(study, trial, _reason(e))
     if not math.isfinite(value):
-        return _fail(study, trial, f"{spec['metric']} is {value}")
+        return _fail(study, trial, f"{spec.metric} is {value}")
     trial.set_user_attr("record", record)
     study.tell(trial, value)
     return "COMPLETE"
+
+
+def mark_interrupted(study, trial) -> None:
+    """A trial stopped by a signal: FAIL for optuna (it has no such state), `interrupted` for dlx,
+    so `--resume` queues it again (and continues its run from the checkpoint)."""
+    from optuna.trial import TrialState
+
+    trial.set_user_attr("reason", INTERRUPTED_REASON)
+    trial.set_user_attr("interrupted", True)
+    study.tell(trial, state=TrialState.FAIL)
 
 
 def _fail(study, trial, reason: str) -> str:
@@ -234,34 +266,41 @@ def _reason(e: Exception) -> str:
     return text if isinstance(e, DlxError) else f"{type(e).__name__}: {text}".rstrip(": ")
 
 
-def warm_up(spec: dict) -> None:
+def warm_up(spec: SweepSpec) -> None:
     """Pay the one-off costs — imports, Hydra's first compose, reading the data — before the first
     trial, so that each worker's trials time training alone, the first one too."""
     from dlx import config, data
 
     try:
-        exp = config.load(SearchSpace.from_json(spec["space"]).fixed)
+        exp = config.load(spec.space.fixed)
         data.build(exp.data)
     except DlxError:
         pass  # the trial itself will say what is wrong
 
 
-def work(sweep_dir: Path, spec: dict, url: str, on_change=None, parent: int | None = None) -> int:
-    """Run queued trials until none is left (or the parent process is gone); return how many ran."""
-    study, storage = open_study(spec, url)
-    objective = make_objective(spec)
-    warm_up(spec)
-    runs_root = Path(sweep_dir) / "runs"
-    runs_root.mkdir(parents=True, exist_ok=True)
-    done = 0
-    while parent is None or os.getppid() == parent:  # an orphan stops after its trial
-        trial = pop_trial(study, storage, spec, url)
-        if trial is None:
-            break
-        run_trial(study, trial, spec, objective, runs_root, on_start=on_change)
-        done += 1
-        if on_change:
-            on_change()
+def work(sweep_dir: Path, spec: SweepSpec, url: str, on_change=None) -> int:
+    """Run queued trials until none is left or a SIGINT/SIGTERM asks to stop; return how many ran.
+
+    A signal during a trial stops it at a step boundary (the trial is marked interrupted and
+    `Interrupted` propagates); one between trials stops the loop before the next.
+    """
+    from dlx.engine import signals
+
+    with signals.record_stop_signals():
+        study, storage = open_study(spec, url)
+        objective = make_objective(spec)
+        warm_up(spec)
+        runs_root = Path(sweep_dir) / "runs"
+        runs_root.mkdir(parents=True, exist_ok=True)
+        done = 0
+        while not signals.requested:
+            trial = pop_trial(study, storage, spec, url)
+            if trial is None:
+                break
+            run_trial(study, trial, spec, objective, runs_root, on_start=on_change)
+            done += 1
+            if on_change:
+                on_change()
     return done
 
 
@@ -269,81 +308,71 @@ def work(sweep_dir: Path, spec: dict, url: str, on_change=None, parent: int | No
 
 
 def run_workers(sweep_dir: Path, url: str, jobs: int, refresh) -> None:
-    """`jobs` long-lived worker processes, the CPU's threads split between them; poll the study."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores // jobs)
-    root = str(Path(__file__).resolve().parents[1])  # the workers import this same dlx
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    if url != store.storage_url(sweep_dir, None):
-        env["DLX_SWEEP_STORAGE"] = url  # not on the command line, where `ps` shows passwords
+    """`jobs` long-lived worker processes (`dlx.parallel`); the study is re-read when one reports.
+
+    A SIGINT/SIGTERM is forwarded to each worker once: they stop at a step boundary, mark their
+    trials interrupted and exit; the caller then sees `signals.requested`.
+    """
+    from dlx import parallel
+    from dlx.engine import signals
+
+    threads = parallel.threads_per_worker(jobs)
+    # not on the command line, where `ps` shows passwords
+    env = {"DLX_SWEEP_STORAGE": url} if url != store.storage_url(sweep_dir, None) else {}
     logs = Path(sweep_dir) / "workers"
-    logs.mkdir(exist_ok=True)
-    procs = []
-    for i in range(jobs):
-        with open(logs / f"worker-{i}.log", "a") as log:
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "dlx.sweep.worker", str(sweep_dir), "--index", str(i),
-                 "--threads", str(threads), "--parent", str(os.getpid())],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env))
-    try:
-        while any(p.poll() is None for p in procs):
-            refresh()
-            time.sleep(1.0)  # each refresh reads the whole study: poll gently, the workers need the cores
-    except KeyboardInterrupt:
-        _stop(procs)
-        raise
-    bad = [(i, p.returncode) for i, p in enumerate(procs) if p.returncode not in (0, 130)]
+    with signals.record_stop_signals():
+        workers = parallel.Workers("dlx.sweep.worker", lambda i: [str(sweep_dir), "--index", str(i),
+                                                                 "--threads", str(threads)], jobs, logs, env)
+        try:
+            polled = time.monotonic()
+            while workers.running():
+                # a worker reports each trial it starts and ends; --join workers elsewhere do not
+                if workers.messages(timeout=1.0) or time.monotonic() - polled > 10:
+                    refresh()
+                    polled = time.monotonic()
+        except BaseException:
+            workers.stop()
+            raise
+        codes = workers.wait()
+    if signals.requested:
+        return
+    bad = [(i, code) for i, code in enumerate(codes) if code != 0]
     if bad:
         i, code = bad[0]
-        raise RunError(f"worker {i} exited with status {code}; see {logs / f'worker-{i}.log'}")
-
-
-def _stop(procs) -> None:
-    """Ctrl-C: let each worker mark its trial interrupted, then make sure they are gone.
-
-    A terminal's Ctrl-C reaches the workers too; they get a moment to record it before
-    a second SIGINT (for a `kill -INT` of this process alone), then SIGKILL.
-    """
-    import signal
-
-    for signal_to_send, grace in ((None, 5), (signal.SIGINT, 10), (signal.SIGKILL, 5)):
-        alive = [p for p in procs if p.poll() is None]
-        for p in alive:
-            if signal_to_send is not None:
-                p.send_signal(signal_to_send)
-        deadline = time.time() + grace
-        for p in alive:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                pass
+        raise RunError(f"worker {i} exited with status {code}; see {workers.logs[i]}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m dlx.sweep.worker SWEEP_DIR --threads T`: imports torch once, runs trial after trial."""
+    from dlx import parallel
+    from dlx.engine import signals
+
     parser = argparse.ArgumentParser(prog="dlx.sweep.worker")
     parser.add_argument("sweep_dir")
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--parent", type=int, default=None)
     args = parser.parse_args(argv)
-    import torch
+    with signals.record_stop_signals():  # from the start: a signal during the imports is kept too
+        parallel.start_worker(args.parent, args.threads)
+        channel = parallel.Channel()
+        import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if torch.cuda.is_available() and torch.cuda.device_count() > 1:
-        torch.cuda.set_device(args.index % torch.cuda.device_count())  # one GPU each
-    spec = store.read_spec(Path(args.sweep_dir))
-    url = store.storage_url(Path(args.sweep_dir), os.environ.get("DLX_SWEEP_STORAGE") or spec.get("storage"))
-    try:
-        done = work(Path(args.sweep_dir), spec, url, parent=args.parent)
-    except KeyboardInterrupt:
-        return 130
-    except DlxError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    print(f"worker {args.index}: {done} trials", flush=True)
-    return 0
+        if torch.cuda.is_available() and torch.cuda.device_count() > 1:
+            torch.cuda.set_device(args.index % torch.cuda.device_count())  # one GPU each
+        spec = store.read_spec(Path(args.sweep_dir))
+        url = store.storage_url(Path(args.sweep_dir), os.environ.get("DLX_SWEEP_STORAGE") or spec.storage)
+        try:
+            done = work(Path(args.sweep_dir), spec, url, on_change=lambda: channel.send(event="changed"))
+        except Interrupted as e:
+            return e.exit_code
+        except KeyboardInterrupt:
+            return signals.exit_code(signals.requested or signal.SIGINT)
+        except DlxError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return e.exit_code
+    print(f"worker {args.index}: {done} trials", file=sys.stderr, flush=True)
+    return signals.exit_code(signals.requested) if signals.requested else 0
 
 
 if __name__ == "__main__":
