@@ -149,6 +149,13 @@ class Workers:
     def wait(self) -> list[int]:
         return [p.wait() for p in self.procs]
 
+    def kill(self) -> None:
+        """Workers that have not begun any work: no need to let them finish a step."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
 
 # ---------------------------------------------------------------- the worker's side
 
@@ -195,6 +202,12 @@ class Channel:
             self.out.write(json.dumps(message, default=str) + "\n")
         except (BrokenPipeError, OSError):
             pass  # the parent is gone; die_with_parent stops this worker
+
+    def log_to(self, path: str) -> None:
+        """From now on stderr (and stray prints) go to `path`, e.g. once the run's folder exists."""
+        with open(path, "a") as log:
+            os.dup2(log.fileno(), sys.stderr.fileno())
+            os.dup2(log.fileno(), sys.stdout.fileno())
 
     def receive(self) -> dict | None:
         """The next message, or None once the parent closed the input (no more work)."""

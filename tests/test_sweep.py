@@ -131,7 +131,8 @@ def test_diverging_trial_fails_with_its_reason_and_the_sweep_goes_on(dlx, tmp_pa
 def _leave_running(folder: Path, complete: int) -> int:
     """Play a sweep that died: run `complete` trials, then pop one and leave it RUNNING."""
     from dlx.sweep import store
-    from dlx.sweep.worker import make_objective, open_study, pop_trial, run_trial, suggest
+    from dlx.sweep.objectives import make_objective
+    from dlx.sweep.worker import open_study, pop_trial, run_trial, suggest
 
     spec = store.read_spec(folder)
     url = store.storage_url(folder, None)

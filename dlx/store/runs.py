@@ -15,7 +15,6 @@ means the run finished.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime

@@ -31,10 +31,27 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
     """Create a sweep under `<output_dir>/sweeps/` and run it; every check happens before any trial.
 
     `objective` names what a trial computes (default `{"kind": "train"}`: one run); see
-    `dlx.sweep.worker.make_objective`.
+    `dlx.sweep.objectives.make_objective`.
     """
+    from dlx.sweep.worker import start_workers
+
     space = parse_space(overrides)
     sampler = _check_options(space, sampler, trials, jobs, metric, direction)
+    workers = start_workers(jobs) if jobs > 1 else None  # they import torch while the space is checked
+    try:
+        sweep_dir, spec, url = _create(space, sampler, trials, metric, direction, prune, seed, storage, command,
+                                       objective)
+    except BaseException:
+        if workers is not None:
+            workers.kill()
+            shutil.rmtree(workers.logs[0].parent, ignore_errors=True)
+        raise
+    return drive(sweep_dir, spec, url, jobs, on_update, workers)
+
+
+def _create(space: SearchSpace, sampler: str, trials, metric, direction, prune: bool, seed: int, storage,
+            command, objective):
+    """Check the space, then create the sweep folder, its spec and its study with every trial queued."""
     if metric:
         space.fixed.append(f"trainer.monitor={metric}")  # each run then keeps its best epoch by it
     if direction:
@@ -60,7 +77,7 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
     store.write_spec(sweep_dir, spec)
     study, _ = _load(spec, url)
     refill(study, space, spec)
-    return drive(sweep_dir, spec, url, jobs, on_update)
+    return sweep_dir, spec, url
 
 
 def resume(ref: str, *, output_dir: str, jobs: int = 1, trials: int | None = None,
@@ -228,7 +245,7 @@ def _complete_from_disk(study, storage, trial_id: int, trial, spec: SweepSpec, s
     import math
 
     from dlx.store.runs import read_summary
-    from dlx.sweep.worker import outcome_of
+    from dlx.sweep.objectives import outcome_of
 
     run_id = trial.user_attrs.get("run_id")
     if not run_id or spec.objective_kind != "train":
@@ -250,7 +267,7 @@ def _complete_from_disk(study, storage, trial_id: int, trial, spec: SweepSpec, s
 # ---------------------------------------------------------------- running
 
 
-def drive(sweep_dir: Path, spec: SweepSpec, url: str, jobs: int, on_update=None) -> dict:
+def drive(sweep_dir: Path, spec: SweepSpec, url: str, jobs: int, on_update=None, workers=None) -> dict:
     """Run the queue with `jobs` workers (1: in this process), keep trials.csv current, sum up."""
     from dlx.engine import signals
     from dlx.sweep.worker import open_study, run_workers, work
@@ -273,7 +290,7 @@ def drive(sweep_dir: Path, spec: SweepSpec, url: str, jobs: int, on_update=None)
         if jobs == 1:
             work(sweep_dir, spec, url, on_change=refresh)
         elif jobs > 1:
-            run_workers(sweep_dir, url, jobs, refresh)
+            run_workers(sweep_dir, url, jobs, refresh, workers)
     except Interrupted as e:
         stopped = e.exit_code
     else:
@@ -343,8 +360,7 @@ def refit_best(result: dict):
     done and reused, so this only refits on the whole training data and evaluates the test
     split, once; returns the `CVResult` with `.refit` set."""
     from dlx.cv.driver import cross_validate
-    from dlx.sweep.space import SearchSpace
-    from dlx.sweep.worker import cv_trial_dir
+    from dlx.sweep.objectives import cv_trial_dir
 
     spec, best = result["spec"], result["best"]
     space = spec.space

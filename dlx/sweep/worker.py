@@ -8,8 +8,7 @@ combinations, or empty slots that random/TPE fill in when popped). Popping is at
 any number of workers, in this process, in `--jobs` subprocesses or on other machines
 (`--join`), split the queue without running anything twice.
 
-The objective is replaceable: `make_objective(spec)` returns a function
-`(overrides, ctx) -> (value, record)`; `--cv K` plugs in a mean over folds there.
+What a trial computes is `dlx.sweep.objectives` (one run, or a mean over CV folds).
 """
 
 from __future__ import annotations
@@ -17,112 +16,20 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
-from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Callable
 
-from dlx.errors import ConfigError, DlxError, Interrupted, RunError
-from dlx.sweep.space import CHOICE, INT, SearchSpace
+from dlx.errors import DlxError, Interrupted, RunError
 from dlx.sweep import store
+from dlx.sweep.objectives import Objective, TrialContext, make_objective
 from dlx.sweep.records import SweepSpec
-
-
-@dataclass
-class TrialContext:
-    """What an objective needs besides the overrides."""
-
-    number: int  # the optuna trial number
-    runs_root: Path  # where its run folder(s) go: <sweep>/runs
-    metric: str  # the validation metric optimised, e.g. val_acc
-    callbacks: list = field(default_factory=list)  # pass to experiment.run: run id, pruning
-    first_try: int | None = None  # the trial this one retries (after interruptions): its CV folder
-    resume_run: str | None = None  # that trial's run id (a train objective continues it in place)
-
-
-Objective = Callable[[list, TrialContext], "tuple[float, dict]"]
+from dlx.sweep.space import CHOICE, INT, SearchSpace
 
 INTERRUPTED_REASON = "interrupted: the sweep stopped while it ran"
-RECORDED = ("train_", "val_", "test_", "best_", "epochs_run", "params")
-
-
-def train_objective(overrides: list, ctx: TrialContext) -> tuple[float, dict]:
-    """One training run; the value is the metric at the run's best epoch (trainer.monitor = metric)."""
-    from dlx import config
-    from dlx.engine import experiment
-
-    resume = _continued(ctx)
-    exp = resume[0] if resume else config.load(overrides)
-    summary = experiment.run(exp, overrides, callbacks=ctx.callbacks, runs_root=ctx.runs_root,
-                             resume=resume[1] if resume else None)
-    return outcome_of(summary, ctx.metric)
-
-
-def _continued(ctx: TrialContext):
-    """(exp, Resume) for the run of the interrupted trial this one retries, from its last checkpoint;
-    None when there is none to continue (finished, unreadable, or held by a live process)."""
-    from dlx.engine import resume
-
-    if not ctx.resume_run or not (Path(ctx.runs_root) / ctx.resume_run / "config.yaml").is_file():
-        return None
-    try:
-        return resume.prepare(str(Path(ctx.runs_root) / ctx.resume_run), [], warn=lambda _message: None)
-    except ConfigError:
-        return None  # a fresh run in a new folder: nothing is written into that one
-
-
-def outcome_of(summary: dict, metric: str) -> tuple[float, dict]:
-    """A finished run's (value, record): the metric at its best epoch, and what trials.csv keeps."""
-    value = summary["best_value"] if summary["monitor"] == metric else summary[metric]
-    record = {k: v for k, v in summary.items()
-              if k.startswith(RECORDED) and not k.endswith("_size") and isinstance(v, (int, float))}
-    record["parameters"] = record.pop("params", None)  # "params" would read as the swept ones
-    return float(value), record
-
-
-def cv_trial_dir(runs_root: Path, number: int) -> Path:
-    """A --cv trial's CV folder: <sweep>/cv/trial-<n>/ (fold runs inside), beside <sweep>/runs/."""
-    return Path(runs_root).parent / "cv" / f"trial-{number:04d}"
-
-
-def cv_objective(overrides: list, ctx: TrialContext, folds: int) -> tuple[float, dict]:
-    """K-fold CV of the trial's config; the value is the mean over folds of the metric at each
-    fold's best epoch, and trials.csv carries every validation metric's mean and std."""
-    from dlx.cv.driver import cross_validate
-
-    # a retry finishes the interrupted trial's CV: its finished folds are kept, the others resumed
-    number = ctx.number if ctx.first_try is None else ctx.first_try
-    result = cross_validate(overrides, folds, cv_dir=cv_trial_dir(ctx.runs_root, number))
-    if not result.averaged:
-        raise RunError(f"every one of the {folds} folds failed; see {result.path}/folds.csv")
-    key = f"best_{ctx.metric}" if f"best_{ctx.metric}" in result.metrics else ctx.metric
-    record = {"run_id": f"cv/{result.path.name}", "folds_averaged": result.averaged}
-    for name in result.metrics:
-        record[f"{name}_mean"] = result.mean(name)
-        record[f"{name}_std"] = result.std(name)
-    return float(result.mean(key)), record
-
-
-def make_objective(spec: SweepSpec) -> Objective:
-    """The objective named by `spec.objective` (set by `sweep.start(objective=...)`).
-
-    Another objective, e.g. `{"kind": "cv", "folds": 5}` for a mean over k folds, adds a branch
-    here. Its contract: `(overrides, ctx) -> (value, record)`; `value` is `ctx.metric` (a
-    validation metric, higher or lower per the sweep's direction), `record` a JSON-able dict
-    of what to keep per trial (it becomes trials.csv columns; a `run_id` key replaces the one
-    `ctx.callbacks` record). Hand `ctx.callbacks` to every `experiment.run`: they record the
-    run id and, with --prune, report `ctx.metric` per epoch (for several runs per trial,
-    report once per epoch yourself or refuse --prune).
-    """
-    objective, kind = spec.objective, spec.objective_kind
-    if kind == "train":
-        return train_objective
-    if kind == "cv":
-        return partial(cv_objective, folds=int(objective["folds"]))
-    raise ConfigError(f"unknown sweep objective '{kind}' in {spec.id}/sweep.json")
 
 
 class TrialTracker:
@@ -307,22 +214,33 @@ def work(sweep_dir: Path, spec: SweepSpec, url: str, on_change=None) -> int:
 # ---------------------------------------------------------------- worker processes
 
 
-def run_workers(sweep_dir: Path, url: str, jobs: int, refresh) -> None:
-    """`jobs` long-lived worker processes (`dlx.parallel`); the study is re-read when one reports.
+def start_workers(jobs: int):
+    """Start `jobs` sweep workers now: they import torch and dlx while the caller checks the space
+    and creates the study, then wait for `run_workers` to hand them the sweep."""
+    from dlx import parallel
+
+    threads = parallel.threads_per_worker(jobs)
+    early_logs = Path(tempfile.mkdtemp(prefix="dlx-sweep-workers-"))  # until the sweep folder exists
+    return parallel.Workers("dlx.sweep.worker", lambda i: ["--index", str(i), "--threads", str(threads)],
+                            jobs, early_logs)
+
+
+def run_workers(sweep_dir: Path, url: str, jobs: int, refresh, workers=None) -> None:
+    """Hand the sweep to `jobs` long-lived worker processes (`start_workers`, `dlx.parallel`) and
+    re-read the study whenever one reports a trial's start or end.
 
     A SIGINT/SIGTERM is forwarded to each worker once: they stop at a step boundary, mark their
     trials interrupted and exit; the caller then sees `signals.requested`.
     """
-    from dlx import parallel
     from dlx.engine import signals
 
-    threads = parallel.threads_per_worker(jobs)
-    # not on the command line, where `ps` shows passwords
-    env = {"DLX_SWEEP_STORAGE": url} if url != store.storage_url(sweep_dir, None) else {}
-    logs = Path(sweep_dir) / "workers"
     with signals.record_stop_signals():
-        workers = parallel.Workers("dlx.sweep.worker", lambda i: [str(sweep_dir), "--index", str(i),
-                                                                 "--threads", str(threads)], jobs, logs, env)
+        workers = workers or start_workers(jobs)
+        early_logs = workers.logs
+        workers.logs = [Path(sweep_dir) / "workers" / f"worker-{i}.log" for i in range(jobs)]
+        workers.logs[0].parent.mkdir(exist_ok=True)
+        for i, log in enumerate(workers.logs):  # the URL goes through the pipe: `ps` would show a password
+            workers.send(i, {"sweep_dir": str(sweep_dir), "storage": url, "log": str(log)})
         try:
             polled = time.monotonic()
             while workers.running():
@@ -334,21 +252,38 @@ def run_workers(sweep_dir: Path, url: str, jobs: int, refresh) -> None:
             workers.stop()
             raise
         codes = workers.wait()
-    if signals.requested:
-        return
     bad = [(i, code) for i, code in enumerate(codes) if code != 0]
-    if bad:
+    if bad and not signals.requested:
         i, code = bad[0]
-        raise RunError(f"worker {i} exited with status {code}; see {workers.logs[i]}")
+        raise RunError(f"worker {i} exited with status {code}; see {workers.logs[i]} (and {early_logs[i]})")
+    shutil.rmtree(early_logs[0].parent, ignore_errors=True)  # what they wrote before the sweep existed
+
+
+def preload() -> None:
+    """What every trial needs, imported before the sweep is known: torch, Hydra's first compose, the
+    data code, and the torch._dynamo hooks that the first optimizer imports (a second or more)."""
+    import importlib
+
+    import torch
+
+    from dlx import config
+
+    importlib.import_module("dlx.engine.experiment")  # models, losses, optimizers, the trainer
+
+    config.load([])
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m dlx.sweep.worker SWEEP_DIR --threads T`: imports torch once, runs trial after trial."""
+    """`python -m dlx.sweep.worker [SWEEP_DIR] --threads T`: imports torch once, runs trial after trial.
+
+    Without SWEEP_DIR it preloads, then reads `{"sweep_dir", "storage", "log"}` from its parent.
+    """
     from dlx import parallel
     from dlx.engine import signals
 
     parser = argparse.ArgumentParser(prog="dlx.sweep.worker")
-    parser.add_argument("sweep_dir")
+    parser.add_argument("sweep_dir", nargs="?")
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--parent", type=int, default=None)
@@ -356,14 +291,22 @@ def main(argv: list[str] | None = None) -> int:
     with signals.record_stop_signals():  # from the start: a signal during the imports is kept too
         parallel.start_worker(args.parent, args.threads)
         channel = parallel.Channel()
+        preload()
+        task = {"sweep_dir": args.sweep_dir, "storage": os.environ.get("DLX_SWEEP_STORAGE")}
+        if args.sweep_dir is None:
+            task = channel.receive()
+            if task is None or signals.requested:
+                return 0  # the sweep was refused, or stopped, before it began
+            channel.log_to(task["log"])
         import torch
 
         if torch.cuda.is_available() and torch.cuda.device_count() > 1:
             torch.cuda.set_device(args.index % torch.cuda.device_count())  # one GPU each
-        spec = store.read_spec(Path(args.sweep_dir))
-        url = store.storage_url(Path(args.sweep_dir), os.environ.get("DLX_SWEEP_STORAGE") or spec.storage)
+        sweep_dir = Path(task["sweep_dir"])
+        spec = store.read_spec(sweep_dir)
+        url = store.storage_url(sweep_dir, task.get("storage") or spec.storage)
         try:
-            done = work(Path(args.sweep_dir), spec, url, on_change=lambda: channel.send(event="changed"))
+            done = work(sweep_dir, spec, url, on_change=lambda: channel.send(event="changed"))
         except Interrupted as e:
             return e.exit_code
         except KeyboardInterrupt:
