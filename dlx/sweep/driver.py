@@ -16,10 +16,9 @@ from pathlib import Path
 
 from dlx.sweep import store
 from dlx.errors import ConfigError, Interrupted
-from dlx.sweep.records import SweepSpec
+from dlx.sweep.records import SAMPLERS, SweepSpec
 from dlx.sweep.space import SearchSpace, parse_space, validate_space
 
-SAMPLERS = ("grid", "random", "tpe")
 DIRECTIONS = {"min": "minimize", "minimize": "minimize", "max": "maximize", "maximize": "maximize"}
 DEFAULT_TRIALS = 20
 
