@@ -55,7 +55,9 @@ def sequential_trains(epochs: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         def run():
             for lr, optim in itertools.product(LRS, OPTIMS):
-                _dlx(["train", f"optim.lr={lr}", f"optim={optim}", f"trainer.epochs={epochs}", "-q"], tmp)
+                wall, _ = timed(lambda: _dlx(["train", f"optim.lr={lr}", f"optim={optim}",
+                                              f"trainer.epochs={epochs}", "-q"], tmp))
+                print(f"  dlx train optim.lr={lr} optim={optim}: {wall:.1f} s", flush=True)
         return timed(run)
 
 
@@ -82,8 +84,9 @@ def _trial_span(tmp: Path) -> float:
 def versus_trains(args) -> None:
     seq, sweep = [], []
     for _ in range(args.repeats):  # alternate, so a change in load hits both
-        seq.append(sequential_trains(args.epochs))
         sweep.append(one_sweep(args.epochs, args.jobs)[:2])
+        print(f"  dlx sweep --jobs {args.jobs}: {sweep[-1][0]:.1f} s", flush=True)
+        seq.append(sequential_trains(args.epochs))
     s_wall, s_cpu = (statistics.median(x) for x in zip(*seq))
     w_wall, w_cpu = (statistics.median(x) for x in zip(*sweep))
     print(f"8 x dlx train, one after another: {s_wall:6.1f} s  ({s_cpu:.1f} CPU s)")
@@ -113,7 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"8-trial grid, {args.epochs} epochs per run, {cores} cores, load average "
-          f"{os.getloadavg()[0]:.1f} at start")
+          f"{os.getloadavg()[0]:.1f} at start", flush=True)
     (jobs_throughput if args.compare_jobs else versus_trains)(args)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
