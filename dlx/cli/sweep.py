@@ -46,9 +46,11 @@ def sweep(
 ):
     """Search hyper-parameters: every trial is a run under outputs/sweeps/<id>/runs/."""
     from dlx import report
+    from dlx.engine import signals
     from dlx.sweep import driver as sweeps
     from dlx.errors import ConfigError
 
+    signals.reset()  # in-process callers (tests) run many commands in one process
     overrides = overrides or []
     for option, value in (("--resume", resume), ("--join", join)):
         if value == "":

@@ -64,5 +64,11 @@ def record_stop_signals():
             signal.signal(s, h)
 
 
+def reset() -> None:
+    """Forget earlier requests: a command starts with none (in tests, many run in one process)."""
+    global requested, received
+    requested = received = 0
+
+
 def exit_code(signum: int) -> int:
     return SIGNAL_EXIT.get(signum, 128 + int(signum))
