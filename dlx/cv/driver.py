@@ -109,7 +109,8 @@ def _claim(cv_dir: Path, todo: list) -> RunDir:
     except ConfigError:
         raise ConfigError(f"cross-validation {cv_dir.name} is being run by another process right now; "
                           "wait for it to end or stop it first") from None
-    held = [f.name for f in todo if (cv_dir / f.name / ".lock").exists() and RunDir(cv_dir / f.name).is_being_written()]
+    held = [f.name for f in todo if (cv_dir / f.name / ".lock").exists()
+            and RunDir(cv_dir / f.name).is_being_written()]
     if held:
         cv_run.unlock()
         raise ConfigError(f"{', '.join(held)} of {cv_dir.name} {'is' if len(held) == 1 else 'are'} still being "

@@ -28,8 +28,8 @@ from dlx.sweep.records import SweepSpec, TrialRow
 SPEC, STUDY_DB, TRIALS_CSV, BEST_YAML, BEST_OVERRIDES = (
     "sweep.json", "study.db", "trials.csv", "best.yaml", "best.overrides")
 ENDED = ("COMPLETE", "PRUNED", "FAIL", "INTERRUPTED")  # a trial's states once it stopped running
-SPEC_ATTR = "dlx_sweep"
-TIE_RULE = "best objective; on a tie, the lower val_loss, then the earlier trial"  # the spec is also kept in the study, for workers on other machines
+SPEC_ATTR = "dlx_sweep"  # the spec is also kept in the study, for workers on other machines
+TIE_RULE = "best objective; on a tie, the lower val_loss, then the earlier trial"  # see rank_key
 
 
 # ---------------------------------------------------------------- folders
