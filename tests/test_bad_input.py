@@ -200,8 +200,6 @@ CASES = [
     ("sweep-cv-one-fold", ["sweep", *TINY, "optim.lr=0.1,0.01", "--cv", "1"], 2, ["--cv needs at least 2 folds"]),
     ("sweep-cv-and-prune", ["sweep", *TINY, "optim.lr=0.1,0.01", "--cv", "3", "--prune"], 2,
      ["--prune", "does not combine with --cv"]),
-    ("sweep-metric-not-measured", ["sweep", *TINY, "optim.lr=0.1,0.01", "--metric", "val_auc"], 1,  # trials fail
-     ["no trial completed", "val_auc is not measured on multiclass data", "choose one of: val_loss"]),
     # ---- dlx sweep: --resume / --join
     ("sweep-resume-no-match", ["sweep", "--resume", "nosuch", "output_dir={studies}"], 2,
      ["no sweep matches 'nosuch'", "folder names"]),
@@ -407,6 +405,11 @@ CASES = [
     ("head-lr-mult-zero", ["train", "optim.head_lr_mult=0"], 2, ["optim.head_lr_mult", "must be > 0"]),
     ("head-lr-mult-lbfgs", ["train", *TINY, "optim=lbfgs", "optim.head_lr_mult=10"], 2,
      ["head_lr_mult", "lbfgs has a single group"]),
+    # --- sweep and cv workers (issue 13)
+    ("sweep-metric-not-measured", ["sweep", *TINY, "optim.lr=0.1,0.01", "--metric", "val_auc"], 2,
+     ["--metric val_auc is not measured on multiclass data", "val_acc"]),
+    ("sweep-monitor-not-measured", ["sweep", *TINY, "optim.lr=0.1,0.01", "trainer.monitor=val_r2"], 2,
+     ["trainer.monitor=val_r2 is not measured", "val_loss"]),
 ]
 
 CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of each class

@@ -49,11 +49,13 @@ def sweep(
 ):
     """Search hyper-parameters: every trial is a run under outputs/sweeps/<id>/runs/."""
     from dlx import report
+    from dlx.engine import signals
     from dlx.sweep import driver as sweeps
     from dlx.errors import ConfigError
 
     from dlx.sweep.retry import set_retry_window
 
+    signals.reset()  # in-process callers (tests) run many commands in one process
     overrides = overrides or []
     for option, value in (("--resume", resume), ("--join", join)):
         if value == "":
@@ -86,18 +88,18 @@ def sweep(
                                   objective={"kind": "cv", "folds": cv} if cv else None,
                                   command=["dlx", *sys.argv[sys.argv.index("sweep"):]] if "sweep" in sys.argv else [],
                                   on_update=display.update)
-    except KeyboardInterrupt:
-        display.close()
-        if display.spec is not None:
-            report.error(f"interrupted; finish it with: dlx sweep --resume {display.spec['id']}")
-        raise
     finally:
-        display.close()
+        display.close()  # before any error line: a stopped sweep ends with one (exit 130 / 143)
         restore()
     if jobs == 0:
         report.print_sweep_created(result)
         return
     report.print_sweep_result(result)
+    if result.get("indistinct"):
+        report.warn(f"trials {', '.join(map(str, result['indistinct']))} are within one validation sample "
+                    f"(1/{result['spec'].val_size}) of the best {result['spec'].metric}: the validation "
+                    "split cannot tell them apart (ties go to the lower val_loss, then the earlier trial); "
+                    "use more data.val_fraction or --cv K")
     if result["best"] is None:
         failed = [r for r in result["rows"] if r.get("reason")]
         first = f"; trial {failed[0]['number']}: {failed[0]['reason']}" if failed else ""

@@ -84,12 +84,25 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None], lock: b
         run.unlock()
         raise
     if state is None:
-        why = "it was run with trainer.checkpoint=false" if not exp.trainer.checkpoint \
-            else "stopped during its first epoch"
-        warn(f"{run.id} has no checkpoint ({why}): training it again from the start")
+        warn(f"{run.id} has no checkpoint ({_why_no_checkpoint(run, exp)}): training it again from the start")
     first = _read_overrides(run.path / "overrides.yaml")
     given = [o.input_line for o in parsed if _key(o) in changed]
     return exp, Resume(run, state, source, first + given)
+
+
+def _why_no_checkpoint(run: RunDir, exp) -> str:
+    """The true reason: no epoch had ended, or the epochs metrics.csv records lost their checkpoints."""
+    if not exp.trainer.checkpoint:
+        return "it was run with trainer.checkpoint=false"
+    try:
+        lines = (run.path / "metrics.csv").read_text(encoding="utf-8").strip().splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    epochs = max(0, len(lines) - 1)  # below the header
+    if epochs == 0:
+        return "it stopped during its first epoch"
+    return (f"metrics.csv records {epochs} epoch{'s' * (epochs != 1)}, but checkpoints/last.pt and "
+            "last.prev.pt are missing or unreadable")
 
 
 def locate(ref: str, parsed) -> Path:
@@ -183,6 +196,24 @@ def _read_overrides(path: Path) -> list[str]:
 
 
 def resume_command(run: RunDir, output_dir: str) -> str:
-    """The command line that continues `run`."""
-    extra = "" if output_dir in ("outputs", "outputs/", "./outputs") else f" output_dir={output_dir}"
-    return f"dlx train --resume {run.id}{extra}"
+    """The command line that continues `run`, quoted to paste into a shell as is."""
+    return resume_hint("train", run.id, output_dir)
+
+
+DEFAULT_OUTPUT_DIRS = ("outputs", "outputs/", "./outputs")
+_HYDRA_PLAIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./~+@%: ")
+
+
+def resume_hint(command: str, ref: str, output_dir) -> str:
+    """`dlx <command> --resume <ref> [output_dir=...]` for train, sweep and cv: shell-quoted
+    (a path with spaces is one argument), and the value Hydra-quoted where its grammar needs it
+    (a comma would read as a sweep)."""
+    import shlex
+
+    args = ["dlx", command, "--resume", str(ref)]
+    if str(output_dir) not in DEFAULT_OUTPUT_DIRS:
+        value = str(output_dir)
+        if not set(value) <= _HYDRA_PLAIN:
+            value = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        args.append(f"output_dir={value}")
+    return shlex.join(args)

@@ -16,7 +16,6 @@ means the run finished.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -201,27 +200,14 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def pid_alive(pid) -> bool:
-    """Whether process `pid` exists on this machine (signal 0 checks, sends nothing)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    except OSError:
-        return False
-    return True
-
-
 def run_status(path: Path) -> str:
     """running | finished | failed | interrupted; raises BadRun for an unreadable folder.
 
     summary.json (written last) decides when present. Otherwise status.json: a run still
-    marked running (or finished, killed before its summary) whose process is gone was
-    interrupted: killed too hard to write its own status.
+    marked running (or finished, killed before its summary) is running only while a process
+    holds its lock; otherwise it was interrupted, killed too hard to write its own status.
+    The lock, not the pid in status.json: after a reboot or a kill that pid may be another
+    process's.
     """
     path = Path(path)
     if (path / "summary.json").exists():
@@ -231,10 +217,22 @@ def run_status(path: Path) -> str:
     info = _read_json(path / "status.json")
     status = info.get("status")
     if status in ("running", "finished"):
-        return "running" if pid_alive(info.get("pid")) else "interrupted"
+        return "running" if _held(path, info.get("pid")) else "interrupted"
     if not isinstance(status, str) or not status:
         raise BadRun("status.json has no status")
     return status  # failed, interrupted, or a state another command writes (e.g. a pruned trial)
+
+
+def _held(path: Path, pid) -> bool:
+    """Whether a live process writes the run: it holds `.lock` (see `RunDir.lock`). A folder without
+    `.lock` (written before runs were locked) falls back to the pid."""
+    from dlx.store.rundir import RunDir
+
+    if (path / ".lock").exists():
+        return RunDir(path).is_being_written()
+    from dlx.parallel import pid_alive
+
+    return pid_alive(pid)
 
 
 def flatten(data, prefix: str = "", *, lists_as_text: bool = True) -> dict:

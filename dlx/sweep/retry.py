@@ -124,13 +124,13 @@ def wrap(storage, shown_url: str):
     return storage
 
 
-def resume_command(spec: dict, url: str, sweep_dir) -> str:
+def resume_command(spec, url: str, sweep_dir) -> str:
     """`dlx sweep --resume <id>` with the output_dir and storage this sweep needs (no password)."""
     from pathlib import Path
 
     from dlx.sweep.store import redact, storage_url
 
-    command = f"dlx sweep --resume {spec['id']}"
+    command = f"dlx sweep --resume {spec.id}"
     output_dir = Path(sweep_dir).resolve().parents[1]
     if output_dir != Path("outputs").resolve():
         command += f" output_dir={output_dir}"

@@ -74,20 +74,21 @@ def run_members(jobs_list: list[tuple], jobs: int, on_done) -> list[dict]:
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from dlx.cv.worker import _stop_workers, init_worker
+    from dlx import parallel
 
     workers = min(jobs, len(jobs_list))
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    # each worker takes its share of the cores and dies with this process (kill -9 included)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=init_worker, initargs=(threads,))
+                               initializer=parallel.start_worker,
+                               initargs=(os.getpid(), parallel.threads_per_worker(workers)))
     try:
         futures = [pool.submit(run_member, *job) for job in jobs_list]
         outcomes = []
         for job, future in zip(jobs_list, futures):
             outcomes.append(_checked(future.result()))
             on_done(job, outcomes[-1])
-    except BaseException:
-        _stop_workers(pool)
+    except BaseException:  # queued members never start; running ones stop with this process
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
     return outcomes
