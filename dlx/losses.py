@@ -37,7 +37,7 @@ class LossConfig:
 class PlainLossConfig:
     """A loss with no keys of its own (bce, mse, mae)."""
 
-    name: str
+    name: str = ""  # the config node names it
 
 
 @dataclass

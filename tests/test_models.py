@@ -16,7 +16,8 @@ from dlx.errors import ConfigError
 from dlx.models import build, count_parameters
 from dlx.models.layers import ACTIVATIONS, INITS, Maxout, to_sequence
 from dlx.models.summary import summarize, visible_rows
-from dlx.registry import MODELS, load_components
+from dlx.registry import MODELS
+from dlx.plugins import load_builtins as load_components
 
 load_components()
 torch.set_num_threads(1)

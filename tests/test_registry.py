@@ -1,7 +1,8 @@
 import pytest
 
 from dlx.errors import ConfigError
-from dlx.registry import DATASETS, LOSSES, MODELS, OPTIMIZERS, SCHEDULERS, Registry, load_components
+from dlx.plugins import load_builtins as load_components
+from dlx.registry import DATASETS, LOSSES, MODELS, OPTIMIZERS, SCHEDULERS, Registry
 
 
 def test_register_and_build():

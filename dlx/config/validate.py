@@ -31,27 +31,15 @@ class Experiment:
 
 
 def _schema_for(group: str, node) -> type:
-    from dlx import registry
-    from dlx.regularize import RegularizerConfig
-    from dlx.engine.trainer import TrainerConfig
+    from dlx.config.presets import FIXED, component_schema, fixed_schema
+    from dlx.registry import TABLES
 
-    fixed = {"regularizer": RegularizerConfig, "trainer": TrainerConfig}
-    if group in fixed:
-        return fixed[group]
-    table = {
-        "model": registry.MODELS,
-        "optim": registry.OPTIMIZERS,
-        "scheduler": registry.SCHEDULERS,
-        "loss": registry.LOSSES,
-        "data": registry.DATASETS,
-    }[group]
+    if group in FIXED:
+        return fixed_schema(group)
     name = node.get("name") if hasattr(node, "get") else None
     if name is None:
-        raise ConfigError(f"{group} has no 'name'; choose one with {group}=<{'|'.join(table.names())}>")
-    schema = table.get(str(name)).schema
-    if schema is None:
-        raise ConfigError(f"{group} '{name}' has no schema (a bug in dlx)")
-    return schema
+        raise ConfigError(f"{group} has no 'name'; choose one with {group}=<{'|'.join(TABLES[group].names())}>")
+    return component_schema(group, str(name))
 
 
 def to_schema(group: str, schema: type, node) -> Any:
@@ -172,11 +160,11 @@ def validate(cfg) -> Experiment:
     """Check every group against its schema and return the typed `Experiment`."""
     from omegaconf import OmegaConf
 
-    from dlx.registry import load_components
+    from dlx import plugins
 
-    load_components()
+    plugins.load()
     reject_import_paths(cfg)
-    extra = set(cfg.keys()) - set(GROUPS) - set(TOP_LEVEL_KEYS)
+    extra = set(cfg.keys()) - set(GROUPS) - set(TOP_LEVEL_KEYS) - {"plugins"}
     if extra:
         key = sorted(extra)[0]
         raise ConfigError(f"unknown top-level key '{key}'; valid: {', '.join(GROUPS + TOP_LEVEL_KEYS)}")
@@ -195,7 +183,23 @@ def validate(cfg) -> Experiment:
     if name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", str(name)):
         raise ConfigError(f"invalid name {name!r}: use letters, digits, '.', '_' and '-' only")
     OmegaConf.resolve(cfg)
+    record_plugins(cfg, {g: str(getattr(groups[g], "name", "")) for g in GROUPS})
     return Experiment(**groups, name=name, output_dir=str(output_dir), raw=cfg)
+
+
+def record_plugins(cfg, names: dict[str, str]) -> None:
+    """config.yaml's top-level `plugins:`: the plugins whose components this run uses, so that
+    resume and workers load them (a path and its sha256, or a module name)."""
+    from omegaconf import OmegaConf, open_dict
+
+    from dlx import plugins
+
+    used = plugins.records(names)
+    with open_dict(cfg):
+        if used:
+            cfg.plugins = OmegaConf.create(used)
+        elif "plugins" in cfg:
+            del cfg["plugins"]
 
 
 def load(overrides: list[str] = ()) -> Experiment:

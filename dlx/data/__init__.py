@@ -77,9 +77,10 @@ def bundle_from_raw(raw: RawData, cfg: DataConfig) -> DataBundle:
 def describe() -> list[dict]:
     """One row per registered dataset: name, task, input shape, size, download, summary."""
     rows = []
-    for name in DATASETS.names():
-        meta = DATASETS.get(name).meta
-        rows.append({"name": name, "task": meta.get("task", "?"), "shape": meta.get("shape", "?"),
+    for entry in DATASETS.entries():
+        name, meta = entry.name, entry.meta
+        origin = "" if entry.origin == "built-in" else f"  ({entry.origin})"
+        rows.append({"name": name + origin, "task": meta.get("task", "?"), "shape": meta.get("shape", "?"),
                      "size": meta.get("size", "?"), "download": bool(meta.get("download")),
                      "summary": meta.get("summary", "")})
     return rows

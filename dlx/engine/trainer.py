@@ -28,12 +28,12 @@ PRECISIONS = ("32", "bf16", "16")
 @dataclass
 class TrainerConfig:
     epochs: int = 30
-    batch_size: int = 64
+    batch_size: int = 32
     eval_batch_size: int = 1024
     device: str = "cpu"  # cpu | auto | cuda | cuda:N | mps
     seed: int = 0
     deterministic: bool = False
-    monitor: str = "val_acc"  # the validation metric that picks the best epoch
+    monitor: str = "auto"  # the validation metric that picks the best epoch; auto: val_acc (classes), val_loss (regression)
     monitor_mode: str = "auto"  # auto (from the name) | min | max
     num_threads: int = 0  # 0 = torch's default
     precision: str = "32"  # 32 | bf16 | 16 (mixed precision)

@@ -12,7 +12,8 @@ def models_table(entries) -> Table:
     for column in ("model", "input", "what it is"):
         table.add_column(column)
     for e in entries:
-        table.add_row(e.name, ", ".join(e.meta.get("accepts", ())), e.meta.get("summary", ""))
+        origin = "" if e.origin == "built-in" else f"  ({e.origin})"
+        table.add_row(e.name + origin, ", ".join(e.meta.get("accepts", ())), e.meta.get("summary", ""))
     return table
 
 
