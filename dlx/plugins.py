@@ -83,7 +83,8 @@ def load(builtins: bool = True) -> list[Plugin]:
     for spec in [*_requested, *_env_specs()]:
         load_one(spec)
     for ep in _entry_points():
-        load_one(ep.value.split(":")[0].strip(), entry_point=ep.name)
+        dist = getattr(ep, "dist", None)
+        load_one(ep.value.split(":")[0].strip(), entry_point=getattr(dist, "name", None) or ep.name)
     return loaded()
 
 

@@ -72,6 +72,8 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
     from dlx import config
     from dlx.cv import store as cv_store
     from dlx.cv.worker import run_folds
+    from dlx.data import task_of
+    from dlx.engine.experiment import resolve_monitor
 
     overrides = list(overrides)
     if resume is None and cv_dir is not None and cv_store.has_cv_json(cv_dir):
@@ -98,7 +100,7 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
     if progress is not None:
         progress.on_cv_start({"cv_id": cv_dir.name, "path": str(cv_dir), "runs": len(plan), "todo": len(todo),
                               "jobs": jobs, "folds": folds, "repeats": repeats})
-    monitor = exp.trainer.monitor
+    monitor = resolve_monitor(exp.trainer.monitor, task_of(exp.data))  # auto: as each fold resolves it
     rows = {f.name: fold_row(f, "finished", done[f.name], monitor) for f in plan if done[f.name] is not None}
 
     def finish(fold: Fold, outcome: dict) -> None:

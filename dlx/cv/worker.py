@@ -30,8 +30,10 @@ def run_folds(todo: list, cv_dir: Path, jobs: int, finish) -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     threads = max(1, cores // workers)  # the workers share the cores, not multiply them
     # spawn, not fork: a forked child would inherit torch's thread pools and any CUDA state
+    from dlx import plugins
+
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=init_worker, initargs=(threads,))
+                               initializer=init_worker, initargs=(threads, plugins.records()))
     futures = {}
     try:
         futures = {pool.submit(run_fold, f.overrides, str(cv_dir / f.name)): f for f in todo}
@@ -50,12 +52,15 @@ def run_folds(todo: list, cv_dir: Path, jobs: int, finish) -> None:
     pool.shutdown()
 
 
-def init_worker(threads: int) -> None:
-    """A spawned worker: share the cores; leave Ctrl-C to the parent, which stops the workers."""
+def init_worker(threads: int, plugin_records: list | None = None) -> None:
+    """A spawned worker: the parent's plugins; share the cores; leave Ctrl-C to the parent."""
     import signal
 
     import torch
 
+    from dlx import plugins
+
+    plugins.load_recorded(plugin_records)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)  # trainer.num_threads, when set, overrides this in the run
 

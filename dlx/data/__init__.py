@@ -74,6 +74,12 @@ def bundle_from_raw(raw: RawData, cfg: DataConfig) -> DataBundle:
                       {"mode": mode, **stats}, augment)
 
 
+def task_of(cfg: DataConfig) -> str:
+    """The dataset's task: from its registry entry, or from the data itself when inferred (csv)."""
+    task = DATASETS.get(cfg.name).meta.get("task")
+    return task if task in ("multiclass", "binary", "regression") else DATASETS.build(cfg.name, cfg).task
+
+
 def describe() -> list[dict]:
     """One row per registered dataset: name, task, input shape, size, download, summary."""
     rows = []

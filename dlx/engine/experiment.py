@@ -182,19 +182,24 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
 
 
 def monitor_for(exp: Experiment, task: str) -> str:
-    """The default monitor, val_acc, means val_loss on regression data, which has no accuracy
-    (so `dlx train data=diabetes` works as is); any other unmeasured monitor is an error later."""
-    if task == "regression" and exp.trainer.monitor == "val_acc":
-        return "val_loss"
-    return exp.trainer.monitor
+    """trainer.monitor as the run reads it: `auto` is val_acc for classes, val_loss for regression."""
+    return resolve_monitor(exp.trainer.monitor, task)
+
+
+def resolve_monitor(monitor: str, task: str) -> str:
+    if monitor == "auto":
+        return "val_loss" if task == "regression" else "val_acc"
+    return monitor
 
 
 def _monitor_for_task(exp: Experiment, task: str) -> Experiment:
+    """Resolve trainer.monitor=auto; config.yaml records the resolved value, as summary.json does."""
     from dataclasses import replace
 
     monitor = monitor_for(exp, task)
     if monitor == exp.trainer.monitor:
         return exp
+    exp.raw.trainer.monitor = monitor
     return replace(exp, trainer=replace(exp.trainer, monitor=monitor))
 
 

@@ -64,6 +64,7 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
         shown = ", ".join(f"{k} ({changed[k]})" for k in unsafe)
         raise ConfigError(f"cannot resume {run.id} with a different experiment: {shown} changed; only "
                           f"{', '.join(SAFE_KEYS)} may change on resume — start a new run with `dlx train` instead")
+    load_run_plugins(saved, warn)
     exp = config.validate(wanted)
     run.lock()  # refused while another process still trains it
     try:
@@ -82,6 +83,18 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
     first = _read_overrides(run.path / "overrides.yaml")
     given = [o.input_line for o in parsed if _key(o) in changed]
     return exp, Resume(run, state, source, first + given)
+
+
+def load_run_plugins(saved, warn: Callable[[str], None]) -> None:
+    """The plugins config.yaml records (missing: one line; changed: a warning, and the checkpoint
+    decides whether the architecture still loads)."""
+    from omegaconf import OmegaConf
+
+    from dlx import plugins
+
+    recorded = saved.get("plugins") if hasattr(saved, "get") else None
+    if recorded:
+        plugins.load_recorded(OmegaConf.to_container(recorded), warn)
 
 
 def locate(ref: str, parsed) -> Path:

@@ -48,8 +48,8 @@ class TrainerConfig:
         base = self.device.split(":")[0]
         require(base in DEVICES and (":" not in self.device or self.device.split(":")[1].isdigit()),
                 "device", f"must be one of auto, cpu, cuda, cuda:N, mps; got '{self.device}'")
-        require(self.monitor.startswith("val_"), "monitor",
-                f"must be a validation metric such as val_acc or val_loss, got '{self.monitor}'")
+        require(self.monitor == "auto" or self.monitor.startswith("val_"), "monitor",
+                f"must be auto or a validation metric such as val_acc or val_loss, got '{self.monitor}'")
         require(self.monitor_mode in ("auto", "min", "max"), "monitor_mode",
                 f"must be auto, min or max, got '{self.monitor_mode}'")
         require(self.num_threads >= 0, "num_threads", f"must be >= 0, got {self.num_threads}")

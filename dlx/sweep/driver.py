@@ -13,6 +13,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+from dlx import plugins
 from dlx.sweep import store
 from dlx.errors import ConfigError
 from dlx.sweep.space import SearchSpace, parse_space, validate_space
@@ -52,6 +53,7 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
         "direction": "minimize" if exp.trainer.mode == "min" else "maximize", "prune": prune,
         "storage": store.redact(storage), "objective": objective or {"kind": "train"},
         "created": datetime.now().isoformat(timespec="seconds"),
+        "plugins": plugins.records(),  # every worker, --join ones too, loads them
     }
     url = store.storage_url(sweep_dir, storage)
     try:

@@ -234,6 +234,10 @@ def _reason(e: Exception) -> str:
     return text if isinstance(e, DlxError) else f"{type(e).__name__}: {text}".rstrip(": ")
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 def warm_up(spec: dict) -> None:
     """Pay the one-off costs — imports, Hydra's first compose, reading the data — before the first
     trial, so that each worker's trials time training alone, the first one too."""
@@ -248,6 +252,9 @@ def warm_up(spec: dict) -> None:
 
 def work(sweep_dir: Path, spec: dict, url: str, on_change=None, parent: int | None = None) -> int:
     """Run queued trials until none is left (or the parent process is gone); return how many ran."""
+    from dlx import plugins
+
+    plugins.load_recorded(spec.get("plugins"), warn=_warn)
     study, storage = open_study(spec, url)
     objective = make_objective(spec)
     warm_up(spec)
