@@ -162,7 +162,12 @@ def register_dataset(name: str, schema: type | None = None, **meta) -> Callable:
 
     The schema subclasses `dlx.data.DataConfig` (the split keys); meta: `task=`, `shape=`,
     `size=`, `download=`, `summary=` show in `dlx data`."""
-    return DATASETS.register(name, schema=_required(schema, "dataset", name), **meta)
+    from dlx.data.bundle import DataConfig  # imported only when a plugin registers a dataset
+
+    if schema is None or not (isinstance(schema, type) and issubclass(schema, DataConfig)):
+        raise ConfigError(f"dataset '{name}': its schema must subclass dlx.data.DataConfig (the split keys "
+                          "every dataset has: val_fraction, test_fraction, seed, folds, ...)")
+    return DATASETS.register(name, schema=schema, **meta)
 
 
 def register_loss(name: str, schema: type | None = None, **meta) -> Callable:

@@ -93,15 +93,7 @@ def component_schema(group: str, name: str) -> type:
 
     if group in FIXED:
         return fixed_schema(group)
-    schema = TABLES[group].get(name).schema
-    if group == "data":
-        from dlx.data.bundle import DataConfig
-
-        if not issubclass(schema, DataConfig):
-            origin = TABLES[group].get(name).origin
-            raise ConfigError(f"dataset '{name}' ({origin}): its schema must subclass dlx.data.DataConfig "
-                              "(the split keys: val_fraction, test_fraction, seed, folds, ...)")
-    return schema
+    return TABLES[group].get(name).schema
 
 
 def defaults(schema: type) -> dict:
