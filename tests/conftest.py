@@ -49,6 +49,7 @@ def isolated_plugins():
     """What a command's plugins register is forgotten after it (the next test sees dlx's own)."""
     from dlx import plugins, registry
 
+    plugins.load_builtins()  # dlx's own stay registered; only what the command adds goes
     tables = {t: dict(t._entries) for t in registry.TABLES.values()}
     loaded = dict(plugins._loaded)
     try:

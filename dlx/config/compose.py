@@ -110,17 +110,27 @@ def compose(overrides: list[str] = (), *, allow_sweep: bool = False):
 
 
 def store_nodes() -> None:
-    """Hand Hydra the primary config and every group's options (schema defaults + presets)."""
+    """Hand Hydra the primary config and every group's options (schema defaults + presets).
+    Hydra's store lives as long as the process: a node is stored again only when it changed."""
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
     from dlx.config.presets import build_nodes
 
     store = ConfigStore.instance()
-    store.store(name="config", node=OmegaConf.load(conf_dir() / "config.yaml"))
+    primary = conf_dir() / "config.yaml"
+    key = (str(primary), primary.stat().st_mtime_ns)
+    if _stored.get("config") != key:
+        store.store(name="config", node=OmegaConf.load(primary))
+        _stored["config"] = key
     for group, nodes in build_nodes(GROUPS).items():
         for name, node in nodes.items():
-            store.store(group=group, name=name, node=node)
+            if _stored.get((group, name)) is not node:
+                store.store(group=group, name=name, node=node)
+                _stored[(group, name)] = node
+
+
+_stored: dict = {}  # what store_nodes last gave Hydra, per option
 
 
 def _composition_error(error: Exception, parsed) -> ConfigError:
