@@ -15,7 +15,6 @@ they need the components.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import sys
@@ -104,7 +103,7 @@ def load_one(spec: str, entry_point: str | None = None) -> Plugin:
     """Import one plugin (a file path or a module name) unless it is loaded already."""
     spec = spec.strip()
     if _is_file_spec(spec):
-        path = Path(spec).expanduser().resolve()
+        path = Path(spec if spec.endswith(".py") or Path(spec).is_file() else f"{spec}.py").expanduser().resolve()
         if str(path) in _loaded:
             return _loaded[str(path)]
         if not path.is_file():
@@ -122,13 +121,25 @@ def load_one(spec: str, entry_point: str | None = None) -> Plugin:
 
 
 def _is_file_spec(spec: str) -> bool:
-    return spec.endswith(".py") or os.sep in spec or "/" in spec
+    if spec.endswith(".py") or os.sep in spec or "/" in spec:
+        return True
+    # `--plugin mymodels` beside mymodels.py: the `dlx` script does not put the cwd on sys.path
+    return Path(f"{spec}.py").is_file() and not _importable(spec)
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _import(plugin: Plugin, do_import) -> None:
-    registry._loading.append(plugin.origin)
     try:
-        do_import()
+        with registry.registering_as(plugin.origin):
+            do_import()
     except ConfigError as e:  # a registration the registry refused (twice, bad schema): already one line
         raise ConfigError(f"plugin {plugin.label}: {e}") from e
     except ModuleNotFoundError as e:
@@ -138,8 +149,6 @@ def _import(plugin: Plugin, do_import) -> None:
         raise _failed(plugin, e) from e
     except Exception as e:  # the plugin's own bug: its first line here, the traceback with --debug
         raise _failed(plugin, e) from e
-    finally:
-        registry._loading.pop()
 
 
 def _failed(plugin: Plugin, e: BaseException) -> ConfigError:
@@ -164,6 +173,7 @@ def _plugin_line(plugin: Plugin, e: BaseException) -> str:
 
 
 def _import_file(path: Path) -> None:
+    import hashlib
     import importlib.util
 
     name = f"dlx_plugin_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
@@ -178,6 +188,8 @@ def _import_file(path: Path) -> None:
 
 
 def file_sha256(path: Path) -> str:
+    import hashlib
+
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 

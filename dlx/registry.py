@@ -16,6 +16,7 @@ This module imports nothing of dlx but its errors: the components import it, and
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -88,6 +89,16 @@ DATASETS = Registry("dataset")
 
 # config group -> its table (the groups `regularizer` and `trainer` have one fixed schema each)
 TABLES = {"model": MODELS, "optim": OPTIMIZERS, "scheduler": SCHEDULERS, "loss": LOSSES, "data": DATASETS}
+
+
+@contextmanager
+def registering_as(origin: str):
+    """What registers inside this block comes from `origin` (`plugin: mymodels.py`)."""
+    _loading.append(origin)
+    try:
+        yield
+    finally:
+        _loading.pop()
 
 
 def origin_of(fn: Callable) -> str:

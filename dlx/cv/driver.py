@@ -69,7 +69,7 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
     `on_fold_end(row)` and `on_refit_start(epochs)` (see `report.CVProgress`). `group_col` (csv
     data only) sets data.group_col: GroupKFold, each group whole in one validation fold.
     """
-    from dlx import config
+    from dlx import config, plugins
     from dlx.cv import store as cv_store
     from dlx.cv.worker import run_folds
     from dlx.data import task_of
@@ -91,7 +91,7 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
             for r in range(repeats) for k in range(folds)]
     cv_dir = cv_store.new_cv_dir(exp, folds, repeats) if cv_dir is None else cv_store.ensure_dir(Path(cv_dir))
     cv_store.write_cv_json(cv_dir, {"overrides": saved_overrides, "folds": folds, "repeats": repeats, "test": test,
-                                    "group_col": group_col,
+                                    "group_col": group_col, "plugins": plugins.records(),
                                     "command": command_line(saved_overrides, folds, repeats, test, group_col)})
     cv_store.write_assignment(cv_dir, assignment)
 
@@ -167,12 +167,13 @@ def _check_options(overrides: Sequence[str], folds: int, repeats: int, jobs: int
 
 def _resume_settings(ref: str | Path, overrides, folds, repeats, test, group_col=None):
     """The saved command of CV `ref`; options given again must agree with it."""
-    from dlx import config
+    from dlx import config, plugins
     from dlx.cv import store as cv_store
 
     cv_dir = Path(ref) if Path(ref).is_dir() else cv_store.find_cv(Path(config.load(overrides).output_dir),
                                                                    str(ref))
     saved = cv_store.read_cv_json(cv_dir)
+    plugins.load_recorded(saved.get("plugins"))  # absent from a cv.json written before plugins
     lookup_only = all(o.startswith("output_dir=") for o in overrides)  # where to find it, nothing more
     if not lookup_only and overrides != saved["overrides"]:
         raise ConfigError(f"{cv_dir} holds `{saved['command']}`, not these overrides; resume it without "
