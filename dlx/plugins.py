@@ -200,9 +200,17 @@ def _env_specs() -> list[str]:
 
 
 def _entry_points():
+    """Installed packages' `dlx.plugins` entry points (scanning every distribution costs; once per path)."""
     from importlib.metadata import entry_points
 
-    return sorted(entry_points(group=GROUP), key=lambda ep: ep.name)
+    key = tuple(sys.path)
+    if key not in _found:
+        _found.clear()
+        _found[key] = sorted(entry_points(group=GROUP), key=lambda ep: ep.name)
+    return _found[key]
+
+
+_found: dict[tuple, list] = {}
 
 
 # ---------------------------------------------------------------- plugins that travel with a run
