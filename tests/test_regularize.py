@@ -221,7 +221,7 @@ def test_standard_is_a_mix():
 # ---------------------------------------------------------------- no hidden regularisation (issue 13, item 11)
 
 
-def parts(*overrides):
+def built(*overrides):
     exp = config.load([*TINY, *overrides])
     return build_parts(exp, data.build(exp.data), CPU)
 
@@ -238,7 +238,7 @@ def test_the_default_regularisation_is_in_the_regularizer_group_and_the_loss_is_
 @pytest.mark.parametrize("overrides, rate", [((), 0.2), (("regularizer.dropout=0",), None),
                                              (("regularizer=none",), None), (("regularizer.dropout=0.3",), 0.3)])
 def test_dropout_switches_off_where_it_is_named(overrides, rate):
-    model = parts(*overrides)[0]
+    model = built(*overrides)[0]
     rates = [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
     assert rates == ([] if rate is None else [rate])
 
@@ -246,7 +246,7 @@ def test_dropout_switches_off_where_it_is_named(overrides, rate):
 def test_label_smoothing_switches_on_and_off_in_the_regularizer():
     out, y = torch.randn(8, 10, generator=torch.Generator().manual_seed(0)), torch.arange(8)
     plain = torch.nn.functional.cross_entropy(out, y).item()
-    assert parts()[1](out, y).item() == pytest.approx(plain)  # the default: no smoothing
-    smoothed = parts("regularizer.label_smoothing=0.1")[1](out, y).item()
+    assert built()[1](out, y).item() == pytest.approx(plain)  # the default: no smoothing
+    smoothed = built("regularizer.label_smoothing=0.1")[1](out, y).item()
     assert smoothed == pytest.approx(torch.nn.functional.cross_entropy(out, y, label_smoothing=0.1).item())
-    assert parts("regularizer.label_smoothing=0")[1](out, y).item() == pytest.approx(plain)
+    assert built("regularizer.label_smoothing=0")[1](out, y).item() == pytest.approx(plain)
