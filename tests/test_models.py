@@ -28,8 +28,10 @@ INPUTS = {"image": [(1, 8, 8), (3, 32, 32)], "sequence": [(5, 7)], "tabular": [(
 
 
 def model_cfg(name: str, **overrides):
-    """The default config of `name` from conf/model/<name>.yaml, with `overrides`, validated."""
-    node = OmegaConf.load(conf_dir() / "model" / f"{name}.yaml")
+    """The default config of `name` (its schema, conf/model/<name>.yaml on top), with `overrides`, validated."""
+    from dlx.config.presets import choices, node as option_node
+
+    node = OmegaConf.create(option_node("model", next(c for c in choices("model") if c.name == name)))
     node.merge_with(overrides)
     return to_schema("model", MODELS.get(name).schema, node)
 
