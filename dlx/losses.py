@@ -37,7 +37,7 @@ class LossConfig:
 class PlainLossConfig:
     """A loss with no keys of its own (bce, mse, mae)."""
 
-    name: str
+    name: str = ""  # the config node names it
 
 
 @dataclass
@@ -81,9 +81,9 @@ def build_loss(cfg: LossConfig, task: str, num_classes: int, num_targets: int = 
     """The loss for `task`; `num_classes` for classification, `num_targets` for regression."""
     name = DEFAULT_FOR_TASK[task] if cfg.name == "auto" else cfg.name
     entry = LOSSES.get(name)
-    tasks = entry.meta["tasks"]
+    tasks = entry.meta.get("tasks", ("multiclass", "binary", "regression"))
     if task not in tasks:
-        fits = ", ".join(n for n in LOSSES.names() if task in LOSSES.get(n).meta["tasks"])
+        fits = ", ".join(n for n in LOSSES.names() if task in LOSSES.get(n).meta.get("tasks", (task,)))
         raise ConfigError(f"loss '{name}' does not fit {task} data ({num_classes} classes); use one of: {fits}")
     if label_smoothing and name != "cross_entropy":
         raise ConfigError(f"regularizer.label_smoothing={label_smoothing} needs loss cross_entropy, not '{name}'")

@@ -9,6 +9,7 @@ Placeholders in an argument, filled in by the module fixture `home`:
   `{broken}`   an output folder whose two run folders cannot be read
   `{csv}`      a folder of small CSV files, each with one mistake (and `ok.csv` with none)
   `{use}`      trained runs and input files for eval / predict / export / ensemble (tests/test_use.py)
+  `{plugins}`  a folder of plugin files, each with one mistake (BAD_PLUGINS)
 """
 
 from __future__ import annotations
@@ -410,7 +411,55 @@ CASES = [
      ["--metric val_auc is not measured on multiclass data", "val_acc"]),
     ("sweep-monitor-not-measured", ["sweep", *TINY, "optim.lr=0.1,0.01", "trainer.monitor=val_r2"], 2,
      ["trainer.monitor=val_r2 is not measured", "val_loss"]),
+    # --- plugins and presets (issue 12)
+    ("plugin-import-error", ["--plugin", "{plugins}/broken.py", "train"], 2,
+     ["plugin broken.py failed to import (line 2)", "ModuleNotFoundError", "no_such_dependency", "--debug"]),
+    ("plugin-raises", ["--plugin", "{plugins}/raises.py", "list"], 2,
+     ["plugin raises.py failed to import (line 3)", "RuntimeError: half-written plugin"]),
+    ("plugin-syntax-error", ["--plugin", "{plugins}/syntax.py", "models"], 2,
+     ["plugin syntax.py failed to import", "SyntaxError"]),
+    ("plugin-file-missing", ["--plugin", "{plugins}/nosuch.py", "train"], 2,
+     ["plugin '", "nosuch.py' not found", "no such file"]),
+    ("plugin-module-missing", ["--plugin", "nosuch_dlx_plugin_module", "train"], 2,
+     ["plugin 'nosuch_dlx_plugin_module' not found", "install it"]),
+    ("plugin-missing-for-data", ["--plugin", "nosuch_dlx_plugin_module", "data"], 2, ["not found"]),
+    ("plugin-name-twice", ["--plugin", "{plugins}/twice.py", "train"], 2,
+     ["model 'mlp' is registered twice", "by built-in and by plugin: twice.py"]),
+    ("plugin-two-files-same-name", ["--plugin", "{plugins}/one.py", "--plugin", "{plugins}/other.py", "models"], 2,
+     ["model 'same_name' is registered twice", "plugin: one.py", "plugin: other.py"]),
+    ("plugin-field-no-default", ["--plugin", "{plugins}/nodefault.py", "train"], 2,
+     ["model 'nodefault'", "schema field 'width' has no default", "width: int = ..."]),
+    ("plugin-field-bad-type", ["--plugin", "{plugins}/badtype.py", "train"], 2,
+     ["model 'badtype'", "a type a config cannot hold", "int, float, bool, str"]),
+    ("plugin-schema-not-dataclass", ["--plugin", "{plugins}/notdataclass.py", "train"], 2,
+     ["model 'notdataclass'", "schema must be a dataclass"]),
+    ("plugin-dataset-without-split-keys", ["--plugin", "{plugins}/baddata.py", "train"], 2,
+     ["dataset 'baddata'", "must subclass dlx.data.DataConfig"]),
+    ("plugins-as-config-key", ["train", "+plugins=[x.py]"], 2, ["plugins are not a config key", "dlx --plugin"]),
+    ("config-dir-missing", ["--config-dir", "{plugins}/nosuch", "train"], 2, ["--config-dir", "no such folder"]),
+    ("config-dir-preset-unknown-component", ["--config-dir", "{plugins}/conf", "train", "model=ghost"], 2,
+     ["preset ", "ghost.yaml", "unknown model 'ghostt'", "choices: cnn"]),
+    ("trainer-monitor-auto-typo", ["train", "trainer.monitor=autoo"], 2, ["trainer.monitor", "auto or a validation metric"]),
 ]
+
+BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)
+    "broken.py": "from dlx import register_model\nimport no_such_dependency\n",
+    "raises.py": "from dlx import register_model\n\nraise RuntimeError('half-written plugin')\n",
+    "syntax.py": "def oops(:\n",
+    "twice.py": "from dlx import register_model\n\n@register_model('mlp')\ndef build(cfg, shape, n):\n    pass\n",
+    "one.py": "from dlx import register_model\n\n@register_model('same_name')\ndef build(cfg, shape, n):\n    pass\n",
+    "other.py": "from dlx import register_model\n\n@register_model('same_name')\ndef build(cfg, shape, n):\n    pass\n",
+    "nodefault.py": "from dataclasses import dataclass\nfrom dlx import register_model\n\n@dataclass\nclass C:\n"
+                    "    width: int\n\n@register_model('nodefault', schema=C)\ndef build(cfg, shape, n):\n    pass\n",
+    "badtype.py": "import datetime\nfrom dataclasses import dataclass\nfrom dlx import register_model\n\n@dataclass\n"
+                  "class C:\n    when: complex = 1j\n\n@register_model('badtype', schema=C)\ndef build(cfg, shape, n):\n"
+                  "    pass\n",
+    "notdataclass.py": "from dlx import register_model\n\n@register_model('notdataclass', schema=dict)\n"
+                       "def build(cfg, shape, n):\n    pass\n",
+    "baddata.py": "from dataclasses import dataclass\nfrom dlx import register_dataset\n\n@dataclass\nclass C:\n"
+                  "    size: int = 3\n\n@register_dataset('baddata', schema=C)\ndef build(cfg):\n    pass\n",
+    "conf/model/ghost.yaml": "# a preset of a component that does not exist\nname: ghostt\n",
+}
 
 CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of each class
     "ok.csv": "x1,x2,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(8)),
@@ -463,6 +512,12 @@ def home(tmp_path_factory):
 
     places = bad_input_places(home)
     yield {"{runs}": str(out), "{studies}": str(studies), "{broken}": str(broken.parent), "{csv}": str(csv), **places}
+    bad_plugins = home / "plugins"
+    for name, text in BAD_PLUGINS.items():
+        (bad_plugins / name).parent.mkdir(parents=True, exist_ok=True)
+        (bad_plugins / name).write_text(text)
+    yield {"{runs}": str(out), "{studies}": str(studies), "{broken}": str(broken.parent), "{csv}": str(csv),
+           "{plugins}": str(bad_plugins)}
     shutil.rmtree(home, ignore_errors=True)
 
 

@@ -191,7 +191,8 @@ def test_image_folder_without_class_folders(dlx, tmp_path):
 
 
 def test_every_dataset_has_a_config_and_a_builder():
-    from dlx.registry import DATASETS, load_components
+    from dlx.registry import DATASETS
+    from dlx.plugins import load_builtins as load_components
 
     load_components()
     assert DATASETS.names() == CONF_DATASETS  # a conf/data/<name>.yaml for every builder, and back

@@ -12,7 +12,8 @@ import pytest
 from conftest import FAST, ROOT
 
 from dlx.config import conf_dir
-from dlx.registry import MODELS, load_components
+from dlx.registry import MODELS
+from dlx.plugins import load_builtins as load_components
 
 load_components()
 MODEL_NAMES = sorted(p.stem for p in (conf_dir() / "model").glob("*.yaml"))

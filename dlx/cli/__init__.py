@@ -15,6 +15,7 @@ from dlx.cli.app import app, error
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors become one line and an exit status, not a traceback."""
+    from dlx import plugins
     from dlx.errors import DlxError
 
     try:  # typer >= 0.20 vendors click
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     except (KeyboardInterrupt, typer.Abort):
         error("interrupted")
         sys.exit(130)
+    finally:
+        plugins.request([], [])  # --plugin / --config-dir belong to this command only (in-process callers)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -31,27 +31,15 @@ class Experiment:
 
 
 def _schema_for(group: str, node) -> type:
-    from dlx import registry
-    from dlx.regularize import RegularizerConfig
-    from dlx.engine.trainer import TrainerConfig
+    from dlx.config.presets import FIXED, component_schema, fixed_schema
+    from dlx.registry import TABLES
 
-    fixed = {"regularizer": RegularizerConfig, "trainer": TrainerConfig}
-    if group in fixed:
-        return fixed[group]
-    table = {
-        "model": registry.MODELS,
-        "optim": registry.OPTIMIZERS,
-        "scheduler": registry.SCHEDULERS,
-        "loss": registry.LOSSES,
-        "data": registry.DATASETS,
-    }[group]
+    if group in FIXED:
+        return fixed_schema(group)
     name = node.get("name") if hasattr(node, "get") else None
     if name is None:
-        raise ConfigError(f"{group} has no 'name'; choose one with {group}=<{'|'.join(table.names())}>")
-    schema = table.get(str(name)).schema
-    if schema is None:
-        raise ConfigError(f"{group} '{name}' has no schema (a bug in dlx)")
-    return schema
+        raise ConfigError(f"{group} has no 'name'; choose one with {group}=<{'|'.join(TABLES[group].names())}>")
+    return component_schema(group, str(name))
 
 
 def to_schema(group: str, schema: type, node) -> Any:
@@ -178,10 +166,10 @@ def validate(cfg, check_files: bool = True) -> Experiment:
     leaves out whether the data files exist (`dlx train --cfg` shows a config without them)."""
     from omegaconf import OmegaConf
 
-    from dlx.registry import load_components
+    from dlx import plugins
 
     reject_import_paths(cfg)
-    extra = set(cfg.keys()) - set(GROUPS) - set(TOP_LEVEL_KEYS)
+    extra = set(cfg.keys()) - set(GROUPS) - set(TOP_LEVEL_KEYS) - {"plugins"}
     if extra:
         key = sorted(extra)[0]
         raise ConfigError(f"unknown top-level key '{key}'; valid: {', '.join(GROUPS + TOP_LEVEL_KEYS)}")
@@ -194,13 +182,29 @@ def validate(cfg, check_files: bool = True) -> Experiment:
     reject_import_paths(cfg)  # again, resolved: a quoted ${oc.create:{_target_: ...}} makes the key now
     name, output_dir = check_names(cfg.get("name"), cfg.get("output_dir") or "outputs")
     check_data_cheaply(cfg["data"], check_files)  # before torch loads: a wrong path is answered at once
-    load_components()
+    plugins.load()
     groups = {}
     for group in GROUPS:
         node = cfg[group]
         groups[group] = to_schema(group, _schema_for(group, node), node)
     OmegaConf.resolve(cfg)
+    record_plugins(cfg, {g: str(getattr(groups[g], "name", "")) for g in GROUPS})
     return Experiment(**groups, name=name, output_dir=output_dir, raw=cfg)
+
+
+def record_plugins(cfg, names: dict[str, str]) -> None:
+    """config.yaml's top-level `plugins:`: the plugins whose components this run uses, so that
+    resume and workers load them (a path and its sha256, or a module name)."""
+    from omegaconf import OmegaConf, open_dict
+
+    from dlx import plugins
+
+    used = plugins.records(names)
+    with open_dict(cfg):
+        if used:
+            cfg.plugins = OmegaConf.create(used)
+        elif "plugins" in cfg:
+            del cfg["plugins"]
 
 
 MAX_NAME = 200  # a path component holds 255 bytes; the id adds a time stamp (20) and suffixes (-5x3fold, -2)

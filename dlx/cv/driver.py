@@ -70,8 +70,10 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
     `on_fold_end(row)` and `on_refit_start(epochs)` (see `report.CVProgress`). `group_col` (csv
     data only) sets data.group_col: GroupKFold, each group whole in one validation fold.
     """
-    from dlx import config
+    from dlx import config, plugins
     from dlx.cv import store as cv_store
+    from dlx.data import task_of
+    from dlx.engine.experiment import resolve_monitor
 
     overrides = list(overrides)
     if resume is None and cv_dir is not None and cv_store.has_cv_json(cv_dir):
@@ -94,7 +96,7 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
     try:
         return _run(cv_dir, exp, plan, todo, done, overrides, jobs, test, progress,
                     {"overrides": saved_overrides, "folds": folds, "repeats": repeats, "test": test,
-                     "group_col": group_col, "command": command_line(saved_overrides, folds, repeats, test, group_col)},
+                     "group_col": group_col, "plugins": plugins.records(), "command": command_line(saved_overrides, folds, repeats, test, group_col)},
                     assignment)
     finally:
         cv_run.unlock()
@@ -129,7 +131,7 @@ def _run(cv_dir: Path, exp, plan, todo, done, overrides, jobs, test, progress, s
     if progress is not None:
         progress.on_cv_start({"cv_id": cv_dir.name, "path": str(cv_dir), "runs": len(plan), "todo": len(todo),
                               "jobs": jobs, "folds": settings["folds"], "repeats": settings["repeats"]})
-    monitor = exp.trainer.monitor
+    monitor = resolve_monitor(exp.trainer.monitor, task_of(exp.data))  # auto: as each fold resolves it
     rows = {f.name: fold_row(f, "finished", done[f.name], monitor) for f in plan if done[f.name] is not None}
 
     def finish(fold: Fold, outcome) -> None:
@@ -205,12 +207,13 @@ def _check_options(overrides: Sequence[str], folds: int, repeats: int, jobs: int
 
 def _resume_settings(ref: str | Path, overrides, folds, repeats, test, group_col=None):
     """The saved command of CV `ref`; options given again must agree with it."""
-    from dlx import config
+    from dlx import config, plugins
     from dlx.cv import store as cv_store
 
     cv_dir = Path(ref) if Path(ref).is_dir() else cv_store.find_cv(Path(config.load(overrides).output_dir),
                                                                    str(ref))
     saved = cv_store.read_cv_json(cv_dir)
+    plugins.load_recorded(saved.get("plugins"))  # absent from a cv.json written before plugins
     lookup_only = all(o.startswith("output_dir=") for o in overrides)  # where to find it, nothing more
     if not lookup_only and overrides != saved["overrides"]:
         raise ConfigError(f"{cv_dir} holds `{saved['command']}`, not these overrides; resume it without "

@@ -13,6 +13,7 @@ that holds its lock.
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import traceback
@@ -70,7 +71,10 @@ def _run_in_workers(todo: list, cv_dir: Path, jobs: int, finish) -> None:
     from dlx.engine import signals
 
     threads = parallel.threads_per_worker(jobs)
-    workers = parallel.Workers("dlx.cv.worker", lambda i: ["--threads", str(threads)], jobs,
+    from dlx import plugins
+
+    recorded = json.dumps(plugins.records())  # each worker loads the plugins this CV uses
+    workers = parallel.Workers("dlx.cv.worker", lambda i: ["--threads", str(threads), "--plugins", recorded], jobs,
                                Path(cv_dir) / "workers")
     waiting, busy, ended = list(todo), {}, set()
 
@@ -165,7 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dlx.cv.worker")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--parent", type=int, default=None)
+    parser.add_argument("--plugins", default="[]")  # dlx.plugins.records() of the parent, as JSON
     args = parser.parse_args(argv)
+    from dlx import plugins
+
+    plugins.load_recorded(json.loads(args.plugins))
     with signals.record_stop_signals():
         parallel.start_worker(args.parent, args.threads)
         channel = parallel.Channel()

@@ -10,7 +10,7 @@ import importlib
 
 _LAZY = {"build": "assemble", "describe": "assemble", "split_indices": "assemble", "bundle_from_raw": "assemble",
          "DataBundle": "bundle", "DiskSplit": "bundle", "RawData": "bundle", "Split": "bundle",
-         "DataConfig": "schemas"}
+         "DataConfig": "schemas", "task_of": "assemble"}
 
 __all__ = sorted(_LAZY)
 

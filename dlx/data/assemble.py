@@ -83,12 +83,19 @@ def bundle_from_raw(raw: RawData, cfg: DataConfig) -> DataBundle:
                       fitted, augment)
 
 
+def task_of(cfg: DataConfig) -> str:
+    """The dataset's task: from its registry entry, or from the data itself when inferred (csv)."""
+    task = DATASETS.get(cfg.name).meta.get("task")
+    return task if task in ("multiclass", "binary", "regression") else DATASETS.build(cfg.name, cfg).task
+
+
 def describe() -> list[dict]:
     """One row per registered dataset: name, task, input shape, size, download, summary."""
     rows = []
-    for name in DATASETS.names():
-        meta = DATASETS.get(name).meta
-        rows.append({"name": name, "task": meta.get("task", "?"), "shape": meta.get("shape", "?"),
+    for entry in DATASETS.entries():
+        name, meta = entry.name, entry.meta
+        origin = "" if entry.origin == "built-in" else f"  ({entry.origin})"
+        rows.append({"name": name + origin, "task": meta.get("task", "?"), "shape": meta.get("shape", "?"),
                      "size": meta.get("size", "?"), "download": bool(meta.get("download")),
                      "summary": meta.get("summary", "")})
     return rows

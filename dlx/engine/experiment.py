@@ -286,20 +286,25 @@ def summarize(exp: Experiment, bundle, trainer, test_metrics: dict, *, params: i
 
 
 def monitor_for(exp: Experiment, kind: str) -> str:
-    """trainer.monitor as a run on `kind` data reads it: the task may mean another metric by the
-    default (val_acc is val_loss on regression data, which has no accuracy, so `dlx train
-    data=diabetes` works as is); any other unmeasured monitor is an error later."""
+    """trainer.monitor as a run on `kind` data reads it (auto: the task's default, e.g. val_acc for
+    classes, val_loss for regression)."""
+    return resolve_monitor(exp.trainer.monitor, kind)
+
+
+def resolve_monitor(monitor: str, kind: str) -> str:
     from dlx.engine.tasks import task_class
 
-    return task_class(kind).monitor_for(exp.trainer.monitor, kind)
+    return task_class(kind).monitor_for(monitor, kind)
 
 
 def _monitor_for_task(exp: Experiment, task: str) -> Experiment:
+    """Resolve trainer.monitor=auto; config.yaml records the resolved value, as summary.json does."""
     from dataclasses import replace
 
     monitor = monitor_for(exp, task)
     if monitor == exp.trainer.monitor:
         return exp
+    exp.raw.trainer.monitor = monitor
     return replace(exp, trainer=replace(exp.trainer, monitor=monitor))
 
 

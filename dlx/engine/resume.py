@@ -70,6 +70,7 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None], lock: b
         shown = ", ".join(f"{k} ({changed[k]})" for k in unsafe)
         raise ConfigError(f"cannot resume {run.id} with a different experiment: {shown} changed; only "
                           f"{', '.join(SAFE_KEYS)} may change on resume — start a new run with `dlx train` instead")
+    load_run_plugins(saved, warn)
     exp = config.validate(wanted)
     if lock:
         run.lock()  # refused while another process still trains it
@@ -103,6 +104,18 @@ def _why_no_checkpoint(run: RunDir, exp) -> str:
         return "it stopped during its first epoch"
     return (f"metrics.csv records {epochs} epoch{'s' * (epochs != 1)}, but checkpoints/last.pt and "
             "last.prev.pt are missing or unreadable")
+
+
+def load_run_plugins(saved, warn: Callable[[str], None]) -> None:
+    """The plugins config.yaml records (missing: one line; changed: a warning, and the checkpoint
+    decides whether the architecture still loads)."""
+    from omegaconf import OmegaConf
+
+    from dlx import plugins
+
+    recorded = saved.get("plugins") if hasattr(saved, "get") else None
+    if recorded:
+        plugins.load_recorded(OmegaConf.to_container(recorded), warn)
 
 
 def locate(ref: str, parsed) -> Path:

@@ -30,12 +30,12 @@ PRECISIONS = ("32", "bf16", "16")
 @dataclass
 class TrainerConfig:
     epochs: int = 30
-    batch_size: int = 64
+    batch_size: int = 32
     eval_batch_size: int = 1024
     device: str = "cpu"  # cpu | auto | cuda | cuda:N | mps
     seed: int = 0
     deterministic: bool = False
-    monitor: str = "val_acc"  # the validation metric that picks the best epoch
+    monitor: str = "auto"  # the validation metric that picks the best epoch; auto: val_acc (classes), val_loss (regression)
     monitor_mode: str = "auto"  # auto (from the name) | min | max
     num_threads: int = 0  # 0 = torch's default
     precision: str = "32"  # 32 | bf16 | 16 (mixed precision)
@@ -57,8 +57,8 @@ class TrainerConfig:
         base = self.device.split(":")[0]
         require(base in DEVICES and (":" not in self.device or self.device.split(":")[1].isdigit()),
                 "device", f"must be one of auto, cpu, cuda, cuda:N, mps; got '{self.device}'")
-        require(self.monitor.startswith("val_"), "monitor",
-                f"must be a validation metric such as val_acc or val_loss, got '{self.monitor}'")
+        require(self.monitor == "auto" or self.monitor.startswith("val_"), "monitor",
+                f"must be auto or a validation metric such as val_acc or val_loss, got '{self.monitor}'")
         require(self.monitor_mode in ("auto", "min", "max"), "monitor_mode",
                 f"must be auto, min or max, got '{self.monitor_mode}'")
         require(self.num_threads >= 0, "num_threads", f"must be >= 0, got {self.num_threads}")

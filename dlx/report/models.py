@@ -7,12 +7,16 @@ from rich.table import Table
 from dlx.report import console
 
 def models_table(entries) -> Table:
-    """`dlx models`: one row per registered model (registry entries)."""
+    """`dlx models`: one row per registered model (registry entries); plugins name their origin."""
     table = Table(title="models (dlx train model=NAME; dlx models show NAME)", title_justify="left")
+    plugins = any(e.origin != "built-in" for e in entries)
     for column in ("model", "input", "what it is"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "model")
+    if plugins:
+        table.add_column("from", no_wrap=True)
     for e in entries:
-        table.add_row(e.name, ", ".join(e.meta.get("accepts", ())), e.meta.get("summary", ""))
+        origin = [e.origin] if plugins else []
+        table.add_row(e.name, ", ".join(e.meta.get("accepts", ())), e.meta.get("summary", ""), *origin)
     return table
 
 

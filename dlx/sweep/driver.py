@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from dlx import plugins
 from dlx.sweep import retry, store
 from dlx.errors import ConfigError, DlxError, Interrupted
 from dlx.sweep.records import SAMPLERS, SweepSpec
@@ -66,7 +67,8 @@ def _create(space: SearchSpace, sampler: str, trials, metric, direction, prune: 
         space=space, sampler=sampler, seed=seed, trials=n_trials, metric=exp.trainer.monitor,
         direction="minimize" if exp.trainer.mode == "min" else "maximize", prune=prune,
         storage=store.redact(storage), objective=objective or {"kind": "train"}, val_size=val_size,
-        created=datetime.now().isoformat(timespec="seconds"))
+        created=datetime.now().isoformat(timespec="seconds"),
+        plugins=tuple(plugins.records()))  # every worker, --join ones too, loads them
     url = store.storage_url(sweep_dir, storage)
     try:
         _create_study(spec, url)
@@ -86,6 +88,7 @@ def resume(ref: str, *, output_dir: str, jobs: int = 1, trials: int | None = Non
     """Finish a sweep: dead RUNNING trials become FAIL and are re-queued; only what is left runs."""
     sweep_dir = store.find_sweep(output_dir, ref)
     spec = store.read_spec(sweep_dir)
+    plugins.load_recorded(spec.get("plugins"))
     url = _url(sweep_dir, spec, storage)
     if trials:
         if spec.sampler == "grid":
@@ -112,6 +115,7 @@ def join(ref: str, *, output_dir: str, jobs: int = 1, storage: str | None = None
     else:
         sweep_dir = store.find_sweep(output_dir, ref)
         spec = store.read_spec(sweep_dir)
+    plugins.load_recorded(spec.get("plugins"))
     return drive(sweep_dir, spec, _url(sweep_dir, spec, storage), jobs, on_update)
 
 

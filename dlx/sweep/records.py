@@ -35,6 +35,7 @@ class SweepSpec:
     command: tuple[str, ...] = ()
     created: str = ""
     val_size: Optional[int] = None  # validation samples per trial (per fold with --cv), for ties
+    plugins: tuple = ()  # dlx.plugins.records(): what every worker loads before its first trial
 
     def __post_init__(self):
         if self.sampler not in SAMPLERS:
@@ -54,7 +55,8 @@ class SweepSpec:
 
     def to_json(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data.update(space=self.space.to_json(), command=list(self.command), objective=dict(self.objective))
+        data.update(space=self.space.to_json(), command=list(self.command), objective=dict(self.objective),
+                    plugins=[dict(p) for p in self.plugins])
         return data
 
     @classmethod
@@ -63,6 +65,7 @@ class SweepSpec:
         data = {k: v for k, v in data.items() if k in known}  # a newer dlx may add keys
         return cls(**{**data, "space": SearchSpace.from_json(data["space"]),
                       "command": tuple(data.get("command") or ()),
+                      "plugins": tuple(data.get("plugins") or ()),
                       "objective": dict(data.get("objective") or {"kind": "train"}),
                       "trials": int(data["trials"]), "seed": int(data.get("seed") or 0)})
 

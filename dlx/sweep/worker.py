@@ -173,6 +173,10 @@ def _reason(e: Exception) -> str:
     return text if isinstance(e, DlxError) else f"{type(e).__name__}: {text}".rstrip(": ")
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 def warm_up(spec: SweepSpec) -> None:
     """Pay the one-off costs — imports, Hydra's first compose, reading the data — before the first
     trial, so that each worker's trials time training alone, the first one too."""
@@ -191,8 +195,10 @@ def work(sweep_dir: Path, spec: SweepSpec, url: str, on_change=None) -> int:
     A signal during a trial stops it at a step boundary (the trial is marked interrupted and
     `Interrupted` propagates); one between trials stops the loop before the next.
     """
+    from dlx import plugins
     from dlx.engine import signals
 
+    plugins.load_recorded(list(spec.plugins), warn=_warn)
     with signals.record_stop_signals():
         study, storage = open_study(spec, url)
         objective = make_objective(spec)
