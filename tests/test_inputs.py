@@ -64,7 +64,7 @@ def test_an_empty_test_split_is_missing_for_binary_and_regression_too(tmp_path, 
 
 def test_cv_aggregation_and_sweep_records_skip_missing_metrics():
     from dlx.cv.driver import aggregate
-    from dlx.sweep.worker import outcome_of
+    from dlx.sweep.objectives import outcome_of
 
     rows = [{"fold": 0, "status": "finished", "val_loss": 1.0, "val_auc": None, "best_val_loss": 1.0, "best_epoch": 1},
             {"fold": 1, "status": "finished", "val_loss": 3.0, "val_auc": 0.5, "best_val_loss": 3.0, "best_epoch": 2},

@@ -87,7 +87,7 @@ def check_group_choices(parsed) -> None:
             raise unknown(group, str(value), group_choices(group))
 
 
-def compose(overrides: list[str] = (), *, allow_sweep: bool = False):
+def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files: bool = True):
     """Compose the defaults of conf/config.yaml with Hydra overrides into a DictConfig (not yet
     validated). Each group's options are nodes built from the schemas (dlx.config.presets)."""
     from hydra import compose as hydra_compose
@@ -109,6 +109,9 @@ def compose(overrides: list[str] = (), *, allow_sweep: bool = False):
         if (o.key_or_group or "").split(".")[0] == "plugins":
             raise ConfigError("plugins are not a config key: load one with `dlx --plugin FILE_OR_MODULE` "
                               "(or DLX_PLUGINS); the run records it in config.yaml")
+    from dlx.config.precheck import check_early
+
+    check_early(parsed, check_files)  # a wrong path or value is answered before torch loads
     plugins.load()
     check_group_choices(parsed)
     store_nodes()

@@ -249,4 +249,4 @@ def check_data_cheaply(node, check_files: bool = True) -> None:
 
 def load(overrides: list[str] = (), check_files: bool = True) -> Experiment:
     """compose + validate: the path every command takes from argv to a checked config."""
-    return validate(compose(overrides), check_files)
+    return validate(compose(overrides, check_files=check_files), check_files)

@@ -72,8 +72,6 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
     """
     from dlx import config, plugins
     from dlx.cv import store as cv_store
-    from dlx.data import task_of
-    from dlx.engine.experiment import resolve_monitor
 
     overrides = list(overrides)
     if resume is None and cv_dir is not None and cv_store.has_cv_json(cv_dir):
@@ -123,6 +121,8 @@ def _claim(cv_dir: Path, todo: list) -> RunDir:
 def _run(cv_dir: Path, exp, plan, todo, done, overrides, jobs, test, progress, settings, assignment) -> CVResult:
     from dlx.cv import store as cv_store
     from dlx.cv.worker import run_folds
+    from dlx.data import task_of
+    from dlx.engine.experiment import resolve_monitor
     from dlx.engine.resume import resume_hint
     from dlx.errors import Interrupted
 

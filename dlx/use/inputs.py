@@ -197,11 +197,12 @@ def load_split(restored, overrides: list[str], split: str) -> Labelled:
 
     from dlx import data
     from dlx.data.disk import DiskData
-    from dlx.registry import DATASETS, load_components
+    from dlx import plugins
+    from dlx.registry import DATASETS
 
     if split not in ("test", "val", "train", "all"):
         raise ConfigError(f"--split {split}: choose test, val, train or all")
-    load_components()
+    plugins.load()
     cfg = data_config(restored, overrides)
     name = split if not overrides else f"{Path(getattr(cfg, 'path', None) or cfg.name).stem}-{split}"
     raw = read_csv_labelled(restored, cfg) if cfg.name == "csv" else DATASETS.build(cfg.name, cfg)
