@@ -506,18 +506,15 @@ def home(tmp_path_factory):
     csv.mkdir()
     for name, text in CSV_FILES.items():
         (csv / name).write_text(text)
-    yield {"{runs}": str(out), "{studies}": str(studies), "{broken}": str(broken.parent), "{csv}": str(csv),
-           "{inputs}": str(inputs_files(home, out))}
     from tests.test_use import bad_input_places  # issue 14: `{use}`
 
     places = bad_input_places(home)
-    yield {"{runs}": str(out), "{studies}": str(studies), "{broken}": str(broken.parent), "{csv}": str(csv), **places}
     bad_plugins = home / "plugins"
     for name, text in BAD_PLUGINS.items():
         (bad_plugins / name).parent.mkdir(parents=True, exist_ok=True)
         (bad_plugins / name).write_text(text)
     yield {"{runs}": str(out), "{studies}": str(studies), "{broken}": str(broken.parent), "{csv}": str(csv),
-           "{plugins}": str(bad_plugins)}
+           "{inputs}": str(inputs_files(home, out)), "{plugins}": str(bad_plugins), **places}
     shutil.rmtree(home, ignore_errors=True)
 
 

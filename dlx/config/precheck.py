@@ -13,8 +13,9 @@ def check_early(parsed, check_files: bool = True) -> None:
     from dlx.config.validate import check_names
 
     given = {o.key_or_group: o for o in parsed if not o.is_delete()}
-    if "name" in given and not given["name"].is_sweep_override():
-        check_names(given["name"].value(), "outputs")
+    name = given.get("name")
+    if name is not None and not name.is_sweep_override() and "${" not in str(name.value()):
+        check_names(name.value(), "outputs")  # an interpolation is checked once resolved
     if any(k == "data" or k.startswith("data.") for k, o in given.items() if o.is_sweep_override()):
         return  # a sweep over the data: each trial checks its own
     node = _data_node(given)

@@ -88,7 +88,7 @@ def resume(ref: str, *, output_dir: str, jobs: int = 1, trials: int | None = Non
     """Finish a sweep: dead RUNNING trials become FAIL and are re-queued; only what is left runs."""
     sweep_dir = store.find_sweep(output_dir, ref)
     spec = store.read_spec(sweep_dir)
-    plugins.load_recorded(spec.get("plugins"))
+    plugins.load_recorded(list(spec.plugins))
     url = _url(sweep_dir, spec, storage)
     if trials:
         if spec.sampler == "grid":
@@ -115,7 +115,7 @@ def join(ref: str, *, output_dir: str, jobs: int = 1, storage: str | None = None
     else:
         sweep_dir = store.find_sweep(output_dir, ref)
         spec = store.read_spec(sweep_dir)
-    plugins.load_recorded(spec.get("plugins"))
+    plugins.load_recorded(list(spec.plugins))
     return drive(sweep_dir, spec, _url(sweep_dir, spec, storage), jobs, on_update)
 
 
