@@ -25,6 +25,7 @@ from dlx.metrics import mode_for
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("32", "bf16", "16")
+WATCH = ("none", "grads", "weights", "activations", "all")  # dlx.engine.watch
 
 
 @dataclass
@@ -42,6 +43,9 @@ class TrainerConfig:
     checkpoint: bool = True  # write checkpoints/{last,best}.pt
     checkpoint_every_steps: int = 0  # also write last.pt every N steps (0 = per epoch only)
     tensorboard: bool = False
+    watch: str = "none"  # none | grads | weights | activations | all: per-layer statistics (layers.csv)
+    profile: bool = False  # per-epoch time split (profile.csv)
+    overfit_batches: int = 0  # > 0: train and validate on the first N batches only (a sanity check)
 
     def __post_init__(self):
         require(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
@@ -57,6 +61,8 @@ class TrainerConfig:
         require(self.num_threads >= 0, "num_threads", f"must be >= 0, got {self.num_threads}")
         require(self.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}")
         require(self.checkpoint_every_steps >= 0, "checkpoint_every_steps", "must be >= 0")
+        require(self.watch in WATCH, "watch", f"must be one of {', '.join(WATCH)}; got '{self.watch}'")
+        require(self.overfit_batches >= 0, "overfit_batches", f"must be >= 0, got {self.overfit_batches}")
 
     @property
     def mode(self) -> str:
