@@ -34,6 +34,15 @@ def read_layers(root, ref: str):
     return record.id, pd.read_csv(path)
 
 
+def _in_model_order(wide):
+    """Rows in the order the layers sit in the model (net.2 before net.10), not as first recorded."""
+    import re
+
+    key = [tuple(int(p) if p.isdigit() else p for p in re.split(r"[.]", str(name))) for name in wide.index]
+    order = sorted(range(len(key)), key=lambda i: [(0, p) if isinstance(p, int) else (1, p) for p in key[i]])
+    return wide.iloc[order]
+
+
 def _cell(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
@@ -46,7 +55,7 @@ def layers_table(run_id: str, frame, epoch: int | None = None):
 
     epoch = int(frame["epoch"].max()) if epoch is None else epoch
     at = frame[frame["epoch"] == epoch]
-    wide = at.pivot_table(index="layer", columns="stat", values="value", sort=False)
+    wide = _in_model_order(at.pivot_table(index="layer", columns="stat", values="value", sort=False))
     table = Table(title=f"{run_id} · layers at epoch {epoch}", title_justify="left")
     table.add_column("layer")
     for stat in wide.columns:
@@ -63,7 +72,7 @@ def heat_table(run_id: str, frame, stat: str = "grad_norm", max_epochs: int = 12
     picked = frame[frame["stat"] == stat]
     if picked.empty:
         return None
-    wide = picked.pivot_table(index="layer", columns="epoch", values="value", sort=False)
+    wide = _in_model_order(picked.pivot_table(index="layer", columns="epoch", values="value", sort=False))
     epochs = list(wide.columns)[-max_epochs:]
     logs = [math.log10(v) for v in wide[epochs].to_numpy().ravel() if v > 0]
     lo, hi = (min(logs), max(logs)) if logs else (0.0, 1.0)

@@ -21,7 +21,8 @@ def print_importances(sweep_id: str, scores: dict[str, float], trials: int) -> N
         table.add_row(key, f"{value:.3f}", "█" * max(int(round(value * 30)), 0))
     console.print(table)
     console.print("importance: the share of the metric's variance each key explains (sums to 1); "
-                  "refine the important ones with `dlx sweep --refine " + sweep_id + "`", highlight=False)
+                  "refine the important ones with `dlx sweep --refine " + sweep_id + "`", highlight=False,
+                  soft_wrap=True)
 
 
 def _axis(dim, values: list):
