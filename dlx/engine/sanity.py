@@ -3,6 +3,8 @@
 The run trains on the first N training batches only and validates on the same batches:
 a model, loss and optimizer that work drive the training loss towards zero and the
 accuracy to 1. If they do not, something is broken before any tuning is worth doing.
+"Fitted" means a training loss under 0.05 or 5 % of the first epoch's, or a training
+accuracy of at least 0.99 (label smoothing, on by default, keeps the loss above zero).
 The check's verdict is one line in log.txt and on the terminal at the end of the run.
 """
 
@@ -13,7 +15,8 @@ from typing import Callable, Optional
 
 from dlx.engine.callbacks import Callback
 
-NEAR_ZERO = 0.05  # a training loss under this (or 2 % of the first epoch's) "approached zero"
+NEAR_ZERO = 0.05  # a training loss under this (or 5 % of the first epoch's) "approached zero"
+FITTED_ACC = 0.99  # or, for classifiers, a training accuracy this high (label smoothing keeps the loss > 0)
 
 
 def overfit_bundle(bundle, batches: int, batch_size: int):
@@ -50,8 +53,8 @@ class OverfitCheck(Callback):
             return
         acc = trainer.history[-1].get("train_acc")
         shown = f"training loss {first:.4g} -> {last:.4g}" + (f", accuracy {acc:.3f}" if acc is not None else "")
-        if last < NEAR_ZERO or last < 0.02 * first:
-            line = f"overfit check on {self.batches} batch(es): {shown} — approached zero: the model can learn"
+        if last < NEAR_ZERO or last < 0.05 * first or (acc is not None and acc >= FITTED_ACC):
+            line = f"overfit check on {self.batches} batch(es): {shown} — fitted: the model, loss and optimizer can learn"
         else:
             line = (f"overfit check on {self.batches} batch(es): {shown} — did NOT approach zero: check the "
                     "loss, the labels and optim.lr (try `dlx lr-find`), or train more epochs")
