@@ -3,7 +3,7 @@
 A trainer callback, added only when asked for (nothing is hooked when watch=none). Per
 layer and epoch it records, in long format (epoch, layer, stat, value) for `layers.csv`:
 
-    grads        grad_norm        L2 norm of the weight gradient, mean over the epoch's steps
+    grads        grad_norm        L2 norm of the weight gradient, mean over the epoch's (sampled) steps
                  update_ratio     ||ΔW|| / ||W|| of the epoch's first optimizer step (~1e-3 is healthy)
     weights      weight_norm      L2 norm of the weight at the epoch's end
     activations  act_mean, act_std  of the activation's outputs over the epoch's training batches
@@ -11,8 +11,11 @@ layer and epoch it records, in long format (epoch, layer, stat, value) for `laye
                  saturated_frac   sigmoid/tanh outputs within 0.05 of their bounds
 
 A layer is a module that holds a weight (Linear, Conv, recurrent); an activation is a
-module of a known activation class. Sums stay on the device during the epoch (no sync per
-step); they are read once at its end. One warning line, once per run, when the first
+module of a known activation class. Gradients and activations are sampled on every 4th
+training step of the epoch (the first always): the means are over those steps, and a dead
+unit is one never positive in those batches. Sums stay on the device during the epoch (no
+sync per step); they are read once at its end. All of it keeps watch=all under 15 % of an
+epoch of the default MLP (benchmarks/watch_overhead.py). One warning line, once per run, when the first
 layer's gradient is under 1e-3 of the last one's (vanishing) or a gradient norm grows
 1000-fold over the run or passes 1e3 (exploding).
 """
@@ -33,6 +36,7 @@ REMEDIES = ("try activation=relu, batch norm (model.norm=batch), residual connec
 RELU_LIKE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU)
 BOUNDED = {nn.Sigmoid: (0.0, 1.0), nn.Tanh: (-1.0, 1.0)}
 SATURATION = 0.05
+STRIDE = 4  # sample every 4th training step
 
 
 def watched(what: str) -> set[str]:
@@ -55,7 +59,8 @@ def weighted_layers(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
 class ActivationStats:
     """Running sums of one activation module's training outputs, on the device."""
 
-    def __init__(self, module: nn.Module):
+    def __init__(self, module: nn.Module, watch: "LayerWatch"):
+        self.watch = watch
         self.relu = isinstance(module, RELU_LIKE)
         self.bounds = next((b for cls, b in BOUNDED.items() if isinstance(module, cls)), None)
         self.reset()
@@ -66,10 +71,11 @@ class ActivationStats:
         self.alive = None
 
     def __call__(self, module, _inputs, out) -> None:
-        if not module.training or not isinstance(out, torch.Tensor):
+        if self.watch.tick % STRIDE or not module.training or not isinstance(out, torch.Tensor):
             return
         with torch.no_grad():
-            o = out.detach().float()
+            o = out.detach()
+            o = o if o.dtype == torch.float32 else o.float()
             s, q = o.sum(), (o * o).sum()
             self.total = s if self.total is None else self.total + s
             self.squares = q if self.squares is None else self.squares + q
@@ -116,23 +122,26 @@ class LayerWatch(Callback):
         if "activations" in self.parts:
             for name, module in trainer.model.named_modules():
                 if isinstance(module, RELU_LIKE + tuple(BOUNDED)):
-                    self.acts[name] = ActivationStats(module)
+                    self.acts[name] = ActivationStats(module, self)
                     self.handles.append(module.register_forward_hook(self.acts[name]))
-        if "grads" in self.parts:
-            for optimizer in trainer.task.optimizers.values():
+        for optimizer in trainer.task.optimizers.values():  # the post-hook counts steps for sampling
+            if "grads" in self.parts:
                 self.handles.append(optimizer.register_step_pre_hook(self._before_step))
-                self.handles.append(optimizer.register_step_post_hook(self._after_step))
+            self.handles.append(optimizer.register_step_post_hook(self._after_step))
         self._reset()
 
     def _reset(self) -> None:
         self.grad_sum = None
-        self.steps = 0
+        self.steps = 0  # sampled steps
+        self.tick = 0  # optimizer steps this epoch
         self.before: Optional[list[torch.Tensor]] = None
         self.ratio: Optional[torch.Tensor] = None
         for stats in getattr(self, "acts", {}).values():
             stats.reset()
 
     def _before_step(self, optimizer, *_args) -> None:
+        if self.tick % STRIDE:
+            return
         grads = [w.grad if w.grad is not None else torch.zeros_like(w) for _, w in self.layers]
         with torch.no_grad():
             norms = torch.stack(torch._foreach_norm(grads))
@@ -142,6 +151,7 @@ class LayerWatch(Callback):
         self.steps += 1
 
     def _after_step(self, optimizer, *_args) -> None:
+        self.tick += 1
         if self.before is None:
             return
         with torch.no_grad():
