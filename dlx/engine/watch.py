@@ -31,8 +31,8 @@ from torch import nn
 from dlx.engine.callbacks import Callback
 
 VANISHING, EXPLODING = 1e-3, 1e3
-REMEDIES = ("try activation=relu, batch norm (model.norm=batch), residual connections (model=resnet), "
-            "init=kaiming_normal or regularizer.clip_grad_norm=1.0")
+REMEDIES = ("try model.activation=relu, batch norm (model.norm=batch), residual connections (model=resnet), "
+            "model.init=kaiming_normal or regularizer.clip_grad_norm=1.0")
 RELU_LIKE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU)
 BOUNDED = {nn.Sigmoid: (0.0, 1.0), nn.Tanh: (-1.0, 1.0)}
 SATURATION = 0.05
