@@ -62,6 +62,8 @@ def test_watch_all_writes_every_statistic_and_show_plot_read_it(dlx, tmp_path):
     assert shown.code == 0 and "grad_norm" in shown.out and "net.1" in shown.out
     drawn = dlx("plot", "last", "--layers", "grad_norm", "-o", "g.png")
     assert drawn.code == 0 and (tmp_path / "g.png").stat().st_size > 1000
+    unknown = dlx("plot", "last", "--layers", "gradnorm", "-o", "g.png")
+    assert unknown.code == 2 and "--layers gradnorm" in unknown.err and "grad_norm" in unknown.err
 
 
 def test_watch_off_hooks_nothing():
