@@ -46,6 +46,9 @@ def sweep(
     test: Annotated[bool, typer.Option(
         "--test", help="With --cv: refit the best trial on all training data, evaluate the test split once.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the leaderboard.")] = False,
+    refine: Annotated[Optional[str], typer.Option(
+        "--refine", metavar="SWEEP", help="A new sweep on a narrower space around the best trials of SWEEP.")] = None,
+    top: Annotated[int, typer.Option("--top", help="With --refine: how many best trials to refine around.")] = 5,
 ):
     """Search hyper-parameters: every trial is a run under outputs/sweeps/<id>/runs/."""
     from dlx import report
@@ -57,6 +60,10 @@ def sweep(
 
     signals.reset()  # in-process callers (tests) run many commands in one process
     overrides = overrides or []
+    if refine is not None:  # coarse to fine: the refined space, then an ordinary new sweep
+        from dlx.cli.diagnose import refine_sweep
+
+        overrides, trials = refine_sweep(refine, top, overrides, trials, resume or join)
     for option, value in (("--resume", resume), ("--join", join)):
         if value == "":
             raise ConfigError(f"{option} needs a sweep: its id, a unique part of one, its folder or 'last'")

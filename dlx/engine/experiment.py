@@ -188,6 +188,10 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     exp = _monitor_for_task(exp, bundle.task)
     task = build_task(exp, bundle, device)
     _check_monitor(exp, task)
+    if exp.trainer.overfit_batches:
+        from dlx.engine.sanity import overfit_bundle
+
+        bundle = overfit_bundle(bundle, exp.trainer.overfit_batches, task.batch_size)
     params, note = count_parameters(task.model), getattr(task.model, "transfer_note", None)
     task.model = distributed.wrap_model(task.model, exp.trainer, rank, device)  # channels_last, sync_bn, compile, DDP
     shuffle = torch.Generator().manual_seed(exp.trainer.seed)
@@ -235,8 +239,15 @@ def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle
             "input_shape": list(bundle.input_shape), "task": bundle.task,
             "num_outputs": getattr(task, "num_outputs", None)}  # dlx/use/restore.py rebuilds the model
     writer = RunWriter(run_dir, exp.trainer.checkpoint, meta)
+    checks = []  # trainer.watch / profile / overfit_batches: after the writer, whose checkpoints are timed
+    if exp.trainer.watch != "none" or exp.trainer.profile or exp.trainer.overfit_batches:
+        from dlx.engine.sanity import diagnostics
+        from dlx.report.layers import say, warn
+
+        checks = diagnostics(exp, warn, say)
     trainer = Trainer(exp.trainer, task, device=device, clip_grad_norm=exp.regularizer.clip_grad_norm,
-                      shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *callbacks])
+                      shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *checks,
+                                                          *callbacks])
     return trainer
 
 

@@ -25,6 +25,7 @@ from dlx.metrics import mode_for
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("32", "bf16", "16")
+WATCH = ("none", "grads", "weights", "activations", "all")  # dlx.engine.watch
 
 
 @dataclass
@@ -47,6 +48,9 @@ class TrainerConfig:
     sync_bn: bool = False  # batch norm statistics over the global batch (SyncBatchNorm) when devices > 1
     channels_last: bool = False  # NHWC memory layout for CNNs (faster convolutions on GPUs)
     compile: bool = False  # torch.compile the model (opt-in: a slow first step)
+    watch: str = "none"  # none | grads | weights | activations | all: per-layer statistics (layers.csv)
+    profile: bool = False  # per-epoch time split (profile.csv)
+    overfit_batches: int = 0  # > 0: train and validate on the first N batches only (a sanity check)
 
     def __post_init__(self):
         require(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
@@ -67,6 +71,8 @@ class TrainerConfig:
         require(self.devices >= 1, "devices", f"must be >= 1 (processes, one per device), got {self.devices}")
         require(self.backend in ("auto", "gloo", "nccl"), "backend",
                 f"must be auto, gloo or nccl, got '{self.backend}'")
+        require(self.watch in WATCH, "watch", f"must be one of {', '.join(WATCH)}; got '{self.watch}'")
+        require(self.overfit_batches >= 0, "overfit_batches", f"must be >= 0, got {self.overfit_batches}")
 
     @property
     def mode(self) -> str:

@@ -28,10 +28,16 @@ def model_summary_table(summary, title: str, depth: int | None = None) -> Table:
     table.add_column("layer", footer="total")
     table.add_column("output shape", footer="")
     table.add_column("params", justify="right", footer=f"{summary.total:,}")
+    fields = any(row.receptive_field for row in summary.rows)  # convolutional models only
+    if fields:
+        table.add_column("receptive field", justify="right", footer="")
     for row, params in visible_rows(summary, depth):
         label = "  " * row.depth + (f"{row.name.rsplit('.', 1)[-1]} ({row.kind})" if row.name else row.kind)
         shape = "(" + ", ".join(map(str, row.output_shape)) + ")" if row.output_shape else "—"
-        table.add_row(label, shape, f"{params:,}" if params else "—")
+        cells = [label, shape, f"{params:,}" if params else "—"]
+        if fields:
+            cells.append(f"{row.receptive_field}x{row.receptive_field}" if row.receptive_field else "")
+        table.add_row(*cells)
     return table
 
 

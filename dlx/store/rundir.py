@@ -62,6 +62,21 @@ class RunDir:
         writer.writerows(rows)
         atomic_write_text(self.path / "metrics.csv", buf.getvalue())
 
+    def write_layers(self, rows: list[dict]) -> None:
+        """layers.csv (trainer.watch): long format, one row per epoch, layer and statistic."""
+        self._write_csv("layers.csv", rows, ["epoch", "layer", "stat", "value"])
+
+    def write_profile(self, rows: list[dict]) -> None:
+        """profile.csv (trainer.profile): seconds per phase, one row per epoch."""
+        self._write_csv("profile.csv", rows, list(rows[0]) if rows else ["epoch"])
+
+    def _write_csv(self, name: str, rows: list[dict], columns: list[str]) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path / name, buf.getvalue())
+
     def write_status(self, status: str, **extra) -> None:
         self._settle()  # a status (finished, interrupted, failed) speaks of the checkpoints too
         self.write_json("status.json", {"status": status, "pid": os.getpid(), "time": time.time(), **extra})
