@@ -88,6 +88,6 @@ def refine_sweep(ref: str, top: int, overrides: list[str], trials, continuing) -
     refined, spec = refined_overrides(output_dir, ref, top, overrides)
     from dlx.report import console
 
-    console.print(f"refining {spec['id']} around its best {top} trial(s): "
+    console.print(f"refining {spec.id} around its best {top} trial(s): "
                   + " ".join(o for o in refined if o not in overrides), highlight=False, soft_wrap=True)
     return refined, trials or spec.get("trials")

@@ -19,9 +19,10 @@ GRID = 300  # points per axis
 
 def check_2d(exp, run_id: str) -> None:
     """Refuse data that is not 2-D classification before anything heavy is built (csv: after loading)."""
-    from dlx.registry import DATASETS, load_components
+    from dlx import plugins
+    from dlx.registry import DATASETS
 
-    load_components()
+    plugins.load()
     meta = DATASETS.get(exp.data.name).meta
     shape = meta.get("shape")
     if isinstance(shape, tuple) and shape != (2,):

@@ -44,7 +44,7 @@ def sweep_figure(spec: dict, space, trials: list):
     fig = new_figure((max(6.0, 2.2 * len(dims) + 2), 7.5))
     top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1])
     norm = Normalize(min(values), max(values) if max(values) > min(values) else min(values) + 1)
-    cmap = colormaps["viridis" if spec["direction"] == "maximize" else "viridis_r"]
+    cmap = colormaps["viridis" if spec.direction == "maximize" else "viridis_r"]
     ax = top.subplots()
     columns = []
     for d in dims:
@@ -53,13 +53,13 @@ def sweep_figure(spec: dict, space, trials: list):
         lo, hi = min(pos), max(pos)
         columns.append([(x - lo) / (hi - lo) if hi > lo else 0.5 for x in pos])
     columns.append([norm(v) for v in values])
-    order = sorted(range(len(trials)), key=lambda i: norm(values[i]) if spec["direction"] == "maximize"
+    order = sorted(range(len(trials)), key=lambda i: norm(values[i]) if spec.direction == "maximize"
                    else -norm(values[i]))  # the best drawn last, on top
     for i in order:
         ax.plot(range(len(columns)), [c[i] for c in columns], color=cmap(norm(values[i])), alpha=0.8)
-    ax.set_xticks(range(len(columns)), [d.key for d in dims] + [spec["metric"]])
+    ax.set_xticks(range(len(columns)), [d.key for d in dims] + [spec.metric])
     ax.set_yticks([])
-    ax.set_title(f"{spec['id']}: parallel coordinates (colour: {spec['metric']})", fontsize="small")
+    ax.set_title(f"{spec.id}: parallel coordinates (colour: {spec.metric})", fontsize="small")
     slices = bottom.subplots(1, len(dims), squeeze=False)[0]
     for a, d in zip(slices, dims):
         pos, labels, log = _axis(d, [p.get(d.key) for p, _ in trials])
@@ -70,7 +70,7 @@ def sweep_figure(spec: dict, space, trials: list):
             a.set_xscale("log")
         a.set_xlabel(d.key)
         a.grid(alpha=0.3)
-    slices[0].set_ylabel(spec["metric"])
+    slices[0].set_ylabel(spec.metric)
     return fig
 
 

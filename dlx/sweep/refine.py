@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from dlx.errors import ConfigError
-from dlx.sweep.space import CHOICE, FLOAT, INT, Dimension, SearchSpace
+from dlx.sweep.space import FLOAT, INT, Dimension
 
 DEFAULT_TOP = 5
 WIDEN = 0.25
@@ -111,14 +111,14 @@ def refined_overrides(output_dir: str, ref: str, top: int, extra: list[str]) -> 
     if top < 1:
         raise ConfigError(f"--top {top}: refine around at least 1 trial (default {DEFAULT_TOP})")
     _, spec, study = open_sweep(output_dir, ref)
-    space = SearchSpace.from_json(spec["space"])
+    space = spec.space
     given = parse_overrides(list(extra))
     swept = [o.input_line for o in given if o.is_sweep_override()]
     if swept:
         raise ConfigError(f"--refine narrows the old sweep's own space; drop '{swept[0]}' (fixed keys may change)")
     replaced = {o.key_or_group for o in given}
     fixed = [o.input_line for o in parse_overrides(space.fixed) if o.key_or_group not in replaced]
-    best = best_trials(study, spec["direction"], top)
+    best = best_trials(study, spec.direction, top)
     narrowed = [narrow(d, [t.params[d.key] for t in best if d.key in t.params]) for d in space.dims]
     return [*fixed, *list(extra), *filter(None, narrowed)], spec
 
@@ -129,13 +129,13 @@ def importances(output_dir: str, ref: str) -> tuple[str, dict[str, float], int]:
 
     _, spec, study = open_sweep(output_dir, ref)
     trials = completed(study)
-    varied = [d.key for d in SearchSpace.from_json(spec["space"]).dims
+    varied = [d.key for d in spec.space.dims
               if len({str(t.params.get(d.key)) for t in trials}) > 1]
     if len(trials) < 2 or not varied:
-        raise ConfigError(f"sweep {spec['id']} has {len(trials)} completed trial(s): importances need at least "
+        raise ConfigError(f"sweep {spec.id} has {len(trials)} completed trial(s): importances need at least "
                           "2 whose parameters differ")
     scores = optuna.importance.get_param_importances(study, params=varied)
-    return spec["id"], dict(scores), len(trials)
+    return spec.id, dict(scores), len(trials)
 
 
 def trial_table(output_dir: str, ref: str):
@@ -143,6 +143,6 @@ def trial_table(output_dir: str, ref: str):
     _, spec, study = open_sweep(output_dir, ref)
     trials = completed(study)
     if not trials:
-        raise ConfigError(f"sweep {spec['id']} has no completed trial to draw")
-    return spec, SearchSpace.from_json(spec["space"]), [(t.params, t.value) for t in trials]
+        raise ConfigError(f"sweep {spec.id} has no completed trial to draw")
+    return spec, spec.space, [(t.params, t.value) for t in trials]
 
