@@ -289,7 +289,7 @@ def monitor_for(exp: Experiment, kind: str) -> str:
     data=diabetes` works as is); any other unmeasured monitor is an error later."""
     from dlx.engine.tasks import task_class
 
-    return task_class(kind).monitor_for(exp.trainer.monitor, kind)
+    return task_class(kind, exp.model.name).monitor_for(exp.trainer.monitor, kind)
 
 
 def _monitor_for_task(exp: Experiment, task: str) -> Experiment:
