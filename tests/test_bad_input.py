@@ -415,6 +415,9 @@ CASES = [
      ["graph_edges.csv names 1 node(s) with no row", "ghost", "add their features"]),
     ("graph-csv-no-edges", ["train", "model=gnn", "data=graph_csv", "data.nodes={csv}/graph_nodes.csv"], 2,
      ["graph_csv needs data.edges"]),
+    ("sample-not-generative", ["sample", "done", "--output-dir", "{runs}"], 2,
+     ["trained model=mlp, which does not generate samples", "model=autoencoder | vae | gan"]),
+    ("sample-zero", ["sample", "done", "-n", "0", "--output-dir", "{runs}"], 2, ["-n 0", "at least 1"]),
 ]
 
 CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of each class

@@ -66,9 +66,16 @@ def plot(
     metric: Annotated[Optional[list[str]], typer.Option(
         "--metric", "-m", help="Metrics to draw: a name (acc: train and val) or a column (val_acc). "
         "Default: loss and the monitored metric.", show_default=False)] = None,
+    latent: Annotated[bool, typer.Option("--latent", help="Instead: scatter the 2-D code of the test split "
+                                         "of one autoencoder / VAE run, coloured by label.")] = False,
     output_dir: OutputDir = "outputs",
 ):
     """Save the learning curves of runs as an image: train dashed, validation solid (matplotlib)."""
+    if latent:
+        from dlx.use.generate import plot_latent
+
+        typer.echo(f"wrote {plot_latent(runs, output, output_dir)}")
+        return
     from dlx.report import plot as plotting
 
     path = plotting.plot_runs(output_dir, runs, output, metric or [])

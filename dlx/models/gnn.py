@@ -18,13 +18,14 @@ from torch import nn
 
 from dlx.errors import require
 from dlx.registry import MODELS
+from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
 
 CONVS = ("gcn", "sage", "gin", "gat")
 AGGREGATES = ("sum", "mean", "max")
 
 
 @dataclass
-class GNNConfig:
+class GNNConfig(TransferKeys):
     name: str = "gnn"
     conv: str = "gcn"  # gcn | sage | gin | gat
     aggregate: str = "sum"  # sum | mean | max: how sage / gin combine neighbours' messages
@@ -34,6 +35,7 @@ class GNNConfig:
     dropout: float = 0.5  # on the input of every layer
 
     def __post_init__(self):
+        super().__post_init__()  # TransferKeys
         require(self.conv in CONVS, "conv", f"unknown '{self.conv}'; choices: {', '.join(CONVS)}")
         require(self.aggregate in AGGREGATES, "aggregate",
                 f"unknown '{self.aggregate}'; choices: {', '.join(AGGREGATES)}")
