@@ -418,6 +418,10 @@ CASES = [
     ("sample-not-generative", ["sample", "done", "--output-dir", "{runs}"], 2,
      ["trained model=mlp, which does not generate samples", "model=autoencoder | vae | gan"]),
     ("sample-zero", ["sample", "done", "-n", "0", "--output-dir", "{runs}"], 2, ["-n 0", "at least 1"]),
+    ("gan-regression-csv", ["train", *TINY, "model=gan", "data=csv", "data.path={csv}/ok.csv", "data.target=x1",
+                            "data.task=regression"], 2,
+     ["model=gan does not train on regression data", "ignores labels", "data.task=multiclass"]),
+    ("gan-d-steps", ["train", "model=gan", "data=moons", "model.d_steps=0"], 2, ["model.d_steps", "must be >= 1"]),
 ]
 
 CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of each class

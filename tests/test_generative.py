@@ -76,3 +76,43 @@ def test_vae_resume_after_kill_equals_the_uninterrupted_run(tmp_path):
     assert killed.returncode != 0
     finish(tmp_path / "b", ["train", "--resume", "last", "-q"])
     assert_same(outcome(the_run(tmp_path / "b")), outcome(the_run(tmp_path / "a")))
+
+
+def test_mmd_is_zero_for_equal_samples_and_grows_with_a_shift():
+    from dlx.engine.generative import mmd
+
+    torch.manual_seed(0)
+    a = torch.randn(300, 2)
+    assert mmd(a, a).item() == pytest.approx(0.0, abs=1e-6)
+    near, far = mmd(a, torch.randn(300, 2)).item(), mmd(a, torch.randn(300, 2) + 2).item()
+    assert 0 < near < far / 10
+
+
+def test_gan_two_optimizers_metrics_and_sample_pictures(dlx, tmp_path):
+    r = dlx("train", "model=gan", "data=moons", "data.n_samples=200", "trainer.epochs=3", "model.sample_every=2",
+            "model.d_steps=2", "model.d_lr=0.0003", "trainer.num_threads=1")
+    assert r.code == 0, r.err
+    run = _run(tmp_path)
+    metrics = pd.read_csv(run / "metrics.csv")
+    for name in ("train_d_loss", "train_g_loss", "train_d_real", "train_d_fake", "val_mmd"):
+        assert name in metrics.columns and metrics[name].notna().all()
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch-0001.png", "epoch-0002.png"]
+    last = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert set(last["optimizer"]) == {"generator", "discriminator"}
+    assert last["optimizer"]["discriminator"]["param_groups"][0]["lr"] == pytest.approx(0.0003)
+    steps = last["optimizer"]["discriminator"]["state"][0]["step"]
+    assert float(steps) == 2 * float(last["optimizer"]["generator"]["state"][0]["step"])  # d_steps=2
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["monitor"] == "val_mmd"
+    r = dlx("sample", "last", "-n", "50", "-o", "points.png")
+    assert r.code == 0, r.err
+
+
+@pytest.mark.slow
+def test_gan_on_moons_mmd_falls_fivefold(dlx, tmp_path):
+    r = dlx("train", "model=gan", "data=moons", "data.noise=0.1", "trainer.epochs=60", "optim.lr=0.0005",
+            "model.d_lr=0.0005", "optim.betas=[0.5,0.999]", "trainer.batch_size=64", "model.sample_every=0",
+            "trainer.num_threads=1")
+    assert r.code == 0, r.err
+    mmd = pd.read_csv(_run(tmp_path) / "metrics.csv")["val_mmd"]
+    assert mmd.iloc[-1] * 5 <= mmd.iloc[0]

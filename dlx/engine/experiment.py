@@ -236,7 +236,7 @@ def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle
             "num_outputs": getattr(task, "num_outputs", None)}  # dlx/use/restore.py rebuilds the model
     writer = RunWriter(run_dir, exp.trainer.checkpoint, meta)
     trainer = Trainer(exp.trainer, task, device=device, clip_grad_norm=exp.regularizer.clip_grad_norm,
-                      shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *callbacks])
+                      shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *task.callbacks(run_dir), *callbacks])
     return trainer
 
 

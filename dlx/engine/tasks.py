@@ -111,6 +111,10 @@ class Task:
         """Evaluate one batch (under torch.inference_mode) into `metrics`; decode or sample here."""
         raise NotImplementedError
 
+    def callbacks(self, run) -> list:
+        """Callbacks of this task's own (a GAN's sample pictures), given the run folder (a RunDir)."""
+        return []
+
     # ------------------------------------------------------------ state
 
     def lr(self) -> float:
@@ -151,8 +155,9 @@ def task_class(kind: str, model: str | None = None) -> type[Task]:
     if wanted is not None:
         kinds = TASKS.get(wanted).meta.get("kinds", ())
         if kind not in kinds:
+            why = TASKS.get(wanted).meta.get("why", "")
             raise ConfigError(f"model={model} does not train on {kind} data; it needs {' or '.join(kinds)} data"
-                              f" ({_datasets_of(kinds)})")
+                              f" ({_datasets_of(kinds)}){why}")
         return TASKS.get(wanted).builder
     for name in TASKS.names():
         entry = TASKS.get(name)

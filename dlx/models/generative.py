@@ -98,3 +98,53 @@ def build_autoencoder(cfg: AutoencoderConfig, input_shape, num_outputs: int) -> 
                  summary="variational autoencoder (beta-VAE): Gaussian code, reparameterised (labels ignored)")
 def build_vae(cfg: VAEConfig, input_shape, num_outputs: int) -> nn.Module:
     return Autoencoder(cfg, input_shape, variational=True)
+
+
+@dataclass
+class GANConfig(TransferKeys):
+    name: str = "gan"
+    noise: int = 8  # size of the generator's input noise z ~ N(0, I)
+    hidden: list[int] = field(default_factory=lambda: [128, 128])  # generator widths
+    d_hidden: list[int] = field(default_factory=lambda: [128, 128])  # discriminator widths
+    d_lr: float = 0.001  # the discriminator's learning rate (the generator's is optim.lr; same optimizer kind)
+    d_steps: int = 1  # discriminator updates per generator update
+    sample_every: int = 10  # save a sample picture under the run's samples/ every N epochs (0: never)
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_widths(self.hidden, self.noise)
+        require(all(h > 0 for h in self.d_hidden), "d_hidden", f"widths must be > 0, got {self.d_hidden}")
+        require(self.d_lr > 0, "d_lr", f"must be > 0, got {self.d_lr}")
+        require(self.d_steps >= 1, "d_steps", f"must be >= 1, got {self.d_steps}")
+        require(self.sample_every >= 0, "sample_every", f"must be >= 0, got {self.sample_every}")
+        require(self.init_from is None and self.freeze is None, "init_from",
+                "model=gan does not support model.init_from / model.freeze")
+
+
+class GAN(nn.Module):
+    """A generator (noise -> a sample of the input's shape) and a discriminator (sample -> logit)."""
+
+    def __init__(self, cfg: GANConfig, input_shape: tuple[int, ...]):
+        super().__init__()
+        self.input_shape, self.noise = tuple(input_shape), cfg.noise
+        features = flat_features(input_shape)
+        self.generator = mlp([cfg.noise, *cfg.hidden, features])
+        self.discriminator = mlp([features, *cfg.d_hidden, 1], activation=lambda: nn.LeakyReLU(0.2))
+
+    def generate(self, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+        device = device or next(self.parameters()).device
+        z = torch.randn(n, self.noise, generator=generator) if generator is not None else \
+            torch.randn(n, self.noise, device=device)
+        return self.generator(z.to(device)).view(n, *self.input_shape)
+
+    def discriminate(self, x) -> torch.Tensor:
+        return self.discriminator(x.flatten(1)).squeeze(1)
+
+    def forward(self, x):  # a module must have one; the GAN task calls generate / discriminate
+        return self.discriminate(x)
+
+
+@MODELS.register("gan", schema=GANConfig, accepts=("image", "tabular"), task="gan",
+                 summary="generative adversarial network of MLPs (2-D toy data, small images); labels ignored")
+def build_gan(cfg: GANConfig, input_shape, num_outputs: int) -> nn.Module:
+    return GAN(cfg, input_shape)

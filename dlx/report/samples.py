@@ -22,30 +22,48 @@ def save_samples(samples, output: Path, data=None, title: str = "") -> Path:
     import numpy as np
 
     output = Path(output)
-    x = samples.detach().cpu().numpy() if hasattr(samples, "detach") else np.asarray(samples)
+    x = _array(samples)
     if output.suffix == ".csv":
         np.savetxt(output, x.reshape(len(x), -1), delimiter=",", fmt="%.6g")
         return output
-    plt = _figure()
-    if x.ndim == 4:
-        fig = _grid(plt, x)
-    elif x.ndim == 2 and x.shape[1] == 2:
-        fig, ax = plt.subplots(figsize=(5, 5))
-        if data is not None:
-            d = np.asarray(data)
-            ax.scatter(d[:, 0], d[:, 1], s=6, c="lightgray", label="data")
-        ax.scatter(x[:, 0], x[:, 1], s=6, c="tab:red", label="samples")
-        ax.legend(loc="upper right")
-    else:
+    if not drawable(x.shape):
         from dlx.errors import ConfigError
 
         raise ConfigError(f"samples of shape {tuple(x.shape[1:])} have no picture (images or 2-D points do); "
                           "write them with -o samples.csv")
+    write_picture(output, x, data, title)
+    return output
+
+
+def drawable(shape) -> bool:
+    return len(shape) == 4 or (len(shape) == 2 and shape[1] == 2)
+
+
+def write_picture(file, samples, data=None, title: str = "", fmt: str | None = None) -> None:
+    """The grid or scatter of `samples` into `file` (a path or a binary file object)."""
+    import numpy as np
+
+    plt = _figure()
+    x = _array(samples)
+    if x.ndim == 4:
+        fig = _grid(plt, x)
+    else:
+        fig, ax = plt.subplots(figsize=(5, 5))
+        if data is not None:
+            d = _array(data)
+            ax.scatter(d[:, 0], d[:, 1], s=6, c="lightgray", label="data")
+        ax.scatter(x[:, 0], x[:, 1], s=6, c="tab:red", label="samples")
+        ax.legend(loc="upper right")
     if title:
         fig.suptitle(title)
-    fig.savefig(output, dpi=100)
+    fig.savefig(file, dpi=100, format=fmt)
     plt.close(fig)
-    return output
+
+
+def _array(values):
+    import numpy as np
+
+    return values.detach().cpu().numpy() if hasattr(values, "detach") else np.asarray(values)
 
 
 def _grid(plt, x):
