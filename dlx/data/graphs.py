@@ -122,7 +122,7 @@ class SBMConfig(DataConfig):
         require(self.feature_noise >= 0, "feature_noise", f"must be >= 0, got {self.feature_noise}")
 
 
-@DATASETS.register("sbm", schema=SBMConfig, download=False, task=KIND, shape=("data.features",), size="blocks×block_size = 300",
+@DATASETS.register("sbm", schema=SBMConfig, download=False, task=KIND, shape=(16,), size=300,
                    summary="stochastic block model from data.seed: a class per block, noisy node features")
 def load_sbm(cfg: SBMConfig) -> GraphData:
     rng = np.random.default_rng(cfg.seed)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from dlx.errors import require
+from dlx.models.layers import flat_features
 from dlx.registry import MODELS
 from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
 
@@ -142,7 +143,11 @@ class GNN(nn.Module):
             width = out
         self.convs = nn.ModuleList(convs)
 
-    def forward(self, x, edges):
+    def forward(self, x, edges=None):
+        """`edges` None: a graph without edges (each node sees itself only; `dlx models show`)."""
+        x = x.flatten(1)
+        if edges is None:
+            edges = torch.zeros(2, 0, dtype=torch.long, device=x.device)
         for i, conv in enumerate(self.convs):
             x = conv(self.dropout(x), edges)
             if i < len(self.convs) - 1:
@@ -153,4 +158,4 @@ class GNN(nn.Module):
 @MODELS.register("gnn", schema=GNNConfig, accepts=("graph",), task="graph",
                  summary="graph neural network: gcn | sage | gin | gat message passing (node classification)")
 def build_gnn(cfg: GNNConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
-    return GNN(cfg, int(input_shape[0]), num_outputs)
+    return GNN(cfg, flat_features(input_shape), num_outputs)
