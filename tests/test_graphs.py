@@ -117,3 +117,11 @@ def test_graph_csv_trains(dlx, tmp_path):
     assert r.code == 0, r.err
     s = _summary(tmp_path)
     assert s["train_size"] + s["val_size"] + s["test_size"] == 20
+
+
+def test_cv_folds_are_over_nodes(dlx, tmp_path):
+    r = dlx("cv", "model=gnn", "data=karate", "trainer.epochs=2", "--folds", "2", *TINY)
+    assert r.code == 0, r.err
+    folds = sorted((tmp_path / "outputs" / "cv").glob("*/fold-*/summary.json"))
+    sizes = [json.loads(f.read_text())["val_size"] for f in folds]
+    assert len(sizes) == 2 and sum(sizes) == json.loads(folds[0].read_text())["train_size"] + sizes[0]
