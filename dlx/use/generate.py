@@ -20,7 +20,7 @@ def generative_run(path: Path) -> str:
     name = str(OmegaConf.load(Path(path) / "config.yaml").model.name)
     if name not in GENERATIVE:
         raise ConfigError(f"run {Path(path).name} trained model={name}, which does not generate samples; "
-                          f"dlx sample takes runs of model={' | '.join(GENERATIVE)}")
+                          f"dlx sample (and plot --latent) take runs of model={' | '.join(GENERATIVE)}")
     return name
 
 
