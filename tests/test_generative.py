@@ -53,6 +53,10 @@ def test_sample_grid_csv_and_latent_plot(dlx, tmp_path):
     assert dlx("sample", "last", "-n", "5", "-o", "t.csv", "--seed", "3").code == 0
     assert rows.equals(pd.read_csv(tmp_path / "t.csv", header=None))  # seeded draws
     assert dlx("sample", "last", "-n", "16", "-o", "grid.png").code == 0
+    r = dlx("sample", "last", "--interpolate", "0", "5", "-n", "8", "-o", "line.csv")
+    assert r.code == 0, r.err
+    assert pd.read_csv(tmp_path / "line.csv", header=None).shape == (8, 64)
+    assert dlx("sample", "last", "--interpolate", "0", "99999", "-o", "x.png").code == 2
     r = dlx("plot", "last", "--latent", "-o", "z.png")
     assert r.code == 0, r.err
     assert (tmp_path / "z.png").stat().st_size > 0 and (tmp_path / "grid.png").stat().st_size > 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -16,6 +16,9 @@ def sample(
     output: Annotated[str, typer.Option("--output", "-o", help="Image to write (.png, .pdf, .svg), or .csv "
                                         "for the numbers.")] = "samples.png",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the latent draws.")] = 0,
+    between: Annotated[Optional[tuple[int, int]], typer.Option(
+        "--interpolate", metavar="A B", help="Instead: decode n codes on the line between test samples A and B "
+        "(autoencoder, vae).", show_default=False)] = None,
     checkpoint: Annotated[str, typer.Option("--checkpoint", help="best | last weights.")] = "best",
     output_dir: OutputDir = "outputs",
 ):
@@ -31,6 +34,11 @@ def sample(
 
     path = find(run, output_dir)
     generative_run(path)  # a clear line before torch loads
-    samples, restored = draw(path, n, seed, checkpoint)
+    if between is not None:
+        from dlx.use.generate import interpolate
+
+        samples, restored = interpolate(path, between[0], between[1], n, checkpoint)
+    else:
+        samples, restored = draw(path, n, seed, checkpoint)
     written = save_samples(samples, output, title=f"{restored.exp.model.name} · {path.name}")
     typer.echo(f"wrote {written}")

@@ -111,3 +111,25 @@ def plot_latent(refs: list[str], output: str, output_dir: str) -> Path:
     path = find(refs[0], output_dir)
     codes, labels, classes = latent_codes(path)
     return save_latent(codes, labels, classes, Path(output), title=f"latent code · {path.name}")
+
+
+def interpolate(path: Path, a: int, b: int, n: int, which: str = "best"):
+    """n decodings along the straight line between the codes of test samples `a` and `b`."""
+    import torch
+
+    from dlx import data
+
+    if generative_run(path) == "gan":
+        raise ConfigError("a GAN has no encoder: --interpolate takes runs of model=autoencoder or vae")
+    restored = rebuild(path, which)
+    test = data.build(restored.exp.data).test.x
+    for i in (a, b):
+        if not 0 <= i < len(test):
+            raise ConfigError(f"--interpolate {i}: the test split has samples 0..{len(test) - 1}")
+    with torch.inference_mode():
+        codes, _ = restored.model.encode(test[[a, b]])
+        t = torch.linspace(0, 1, n)[:, None]
+        x = restored.model.decode((1 - t) * codes[0] + t * codes[1])
+        if restored.exp.model.recon == "bce":
+            x = torch.sigmoid(x)
+    return unprocess(restored.meta.get("preprocess") or {}, x), restored
