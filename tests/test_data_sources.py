@@ -114,6 +114,10 @@ def sources(tmp_path, monkeypatch):
     extra = {name: vision for name in ("mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100", "svhn")}
     extra["image_folder"] = [f"data.path={folder}", "data.image_size=8", "data.workers=0"]
     extra["csv"] = [f"data.path={table}", "data.target=label"]
+    from tests.test_graphs import write_graph  # issue 17
+
+    nodes, edges = write_graph(tmp_path)
+    extra["graph_csv"] = [f"data.nodes={nodes}", f"data.edges={edges}"]
     return extra
 
 
@@ -223,7 +227,7 @@ def test_train_every_dataset(dlx, sources, name):
     summary = json.loads((runs[0] / "summary.json").read_text())
     assert summary["data"] == name
     metrics = {"regression": ["test_mae", "test_rmse", "test_r2"], "binary": ["test_acc", "test_auc"],
-               "multiclass": ["test_acc"]}[summary["task"]]
+               "multiclass": ["test_acc"], "graph-nodes": ["test_acc"]}[summary["task"]]
     for key in metrics:
         assert np.isfinite(summary[key]), (key, summary[key])
     assert summary["epochs_run"] == 2

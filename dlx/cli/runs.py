@@ -83,9 +83,16 @@ def plot(
         "--boundary", help="Decision regions of a classifier on 2-D data, with its train and test points.")] = False,
     sweep: Annotated[Optional[str], typer.Option(
         "--sweep", help="A sweep (id, prefix, `last`): parallel coordinates and one slice per key.")] = None,
+    latent: Annotated[bool, typer.Option("--latent", help="Instead: scatter the 2-D code of the test split "
+                                         "of one autoencoder / VAE run, coloured by label.")] = False,
     output_dir: OutputDir = "outputs",
 ):
     """Save the learning curves of runs as an image: train dashed, validation solid (matplotlib)."""
+    if latent:
+        from dlx.use.generate import plot_latent
+
+        typer.echo(f"wrote {plot_latent(runs or [], output, output_dir)}")
+        return
     if layers is not None or boundary or sweep is not None:
         from dlx.cli.diagnose import plot_diagnostic
 

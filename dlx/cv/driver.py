@@ -131,7 +131,7 @@ def _run(cv_dir: Path, exp, plan, todo, done, overrides, jobs, test, progress, s
     if progress is not None:
         progress.on_cv_start({"cv_id": cv_dir.name, "path": str(cv_dir), "runs": len(plan), "todo": len(todo),
                               "jobs": jobs, "folds": settings["folds"], "repeats": settings["repeats"]})
-    monitor = resolve_monitor(exp.trainer.monitor, task_of(exp.data))  # auto: as each fold resolves it
+    monitor = resolve_monitor(exp.trainer.monitor, task_of(exp.data), exp.model.name)  # auto: as each fold resolves it
     rows = {f.name: fold_row(f, "finished", done[f.name], monitor) for f in plan if done[f.name] is not None}
 
     def finish(fold: Fold, outcome) -> None:

@@ -247,7 +247,7 @@ def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle
         checks = diagnostics(exp, warn, say)
     trainer = Trainer(exp.trainer, task, device=device, clip_grad_norm=exp.regularizer.clip_grad_norm,
                       shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *checks,
-                                                          *callbacks])
+                                                          *task.callbacks(run_dir), *callbacks])
     return trainer
 
 
@@ -299,13 +299,13 @@ def summarize(exp: Experiment, bundle, trainer, test_metrics: dict, *, params: i
 def monitor_for(exp: Experiment, kind: str) -> str:
     """trainer.monitor as a run on `kind` data reads it (auto: the task's default, e.g. val_acc for
     classes, val_loss for regression)."""
-    return resolve_monitor(exp.trainer.monitor, kind)
+    return resolve_monitor(exp.trainer.monitor, kind, exp.model.name)
 
 
-def resolve_monitor(monitor: str, kind: str) -> str:
+def resolve_monitor(monitor: str, kind: str, model: str | None = None) -> str:
     from dlx.engine.tasks import task_class
 
-    return task_class(kind).monitor_for(monitor, kind)
+    return task_class(kind, model).monitor_for(monitor, kind)
 
 
 def _monitor_for_task(exp: Experiment, task: str) -> Experiment:

@@ -84,6 +84,14 @@ class RunDir:
     def write_summary(self, summary: dict) -> None:
         self.write_json("summary.json", summary)
 
+    def save_sample(self, name: str, write) -> Path:
+        """samples/<name> (a generative run's pictures over training), written through
+        `write(file)` (binary) to a temporary file, then renamed."""
+        folder = self.path / "samples"
+        folder.mkdir(exist_ok=True)
+        atomic_write(folder / name, write, binary=True)
+        return folder / name
+
     def checkpoint_path(self, name: str) -> Path:
         return self.path / "checkpoints" / f"{name}.pt"
 
