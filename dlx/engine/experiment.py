@@ -305,7 +305,11 @@ def monitor_for(exp: Experiment, kind: str) -> str:
 def resolve_monitor(monitor: str, kind: str, model: str | None = None) -> str:
     from dlx.engine.tasks import task_class
 
-    return task_class(kind, model).monitor_for(monitor, kind)
+    cls = task_class(kind, model)
+    resolved = cls.monitor_for(monitor, kind)
+    if resolved == "auto":  # a task without its own rule for auto: what it monitors for val_acc
+        resolved = cls.monitor_for("val_acc", kind)
+    return resolved
 
 
 def _monitor_for_task(exp: Experiment, task: str) -> Experiment:
