@@ -16,8 +16,8 @@ import torch
 from tests.conftest import ROOT
 
 # no dropout: its masks are drawn per process, so only then are the two runs the same maths
-MLP = ["model.dropout=0", "model.hidden=[32]"]
-CNN = ["model=cnn", "model.channels=[8,8]", "model.fc=[32]", "model.dropout=0", "model.batchnorm=false"]
+MLP = ["model.dropout=0", "model.hidden=[32]", "regularizer=none"]
+CNN = ["model=cnn", "model.channels=[8,8]", "model.fc=[32]", "model.dropout=0", "model.batchnorm=false", "regularizer=none"]
 # 300 samples, global batch 32: nine full batches and one of 12, all split evenly over 2 ranks
 BASE = ["trainer.epochs=2", "data.limit=300", "trainer.num_threads=1", "optim=sgd", "optim.lr=0.1"]
 

@@ -131,7 +131,7 @@ def run_fold(overrides: list[str], run_path: str) -> FoldOutcome:
     try:
         exp, resume = _continuation(path, overrides)
         summary = experiment.run(exp, overrides, run_path=path, evaluate_test=False, resume=resume)
-        return FoldOutcome("finished", summary)
+        return FoldOutcome("finished", summary.to_json())  # flat, as summary.json: it crosses processes as JSON
     except Interrupted as e:
         return FoldOutcome("interrupted", error=str(e).split(";")[0])
     except DlxError as e:
