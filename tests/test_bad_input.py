@@ -438,7 +438,7 @@ CASES = [
     ("plugins-as-config-key", ["train", "+plugins=[x.py]"], 2, ["plugins are not a config key", "dlx --plugin"]),
     ("config-dir-missing", ["--config-dir", "{plugins}/nosuch", "train"], 2, ["--config-dir", "no such folder"]),
     ("config-dir-preset-unknown-component", ["--config-dir", "{plugins}/conf", "train", "model=ghost"], 2,
-     ["preset ", "ghost.yaml", "unknown model 'ghostt'", "choices: cnn"]),
+     ["preset ", "ghost.yaml", "unknown model 'ghostt'", "choices: ", "cnn"]),
     ("trainer-monitor-auto-typo", ["train", "trainer.monitor=autoo"], 2, ["trainer.monitor", "auto or a validation metric"]),
     # --- diagnostics (issue 15)
     ("watch-unknown", ["train", "trainer.watch=grad"], 2, ["trainer.watch", "none, grads, weights, activations, all"]),

@@ -87,7 +87,7 @@ def check_group_choices(parsed) -> None:
             raise unknown(group, str(value), group_choices(group))
 
 
-def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files: bool = True):
+def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files: bool = False):
     """Compose the defaults of conf/config.yaml with Hydra overrides into a DictConfig (not yet
     validated). Each group's options are nodes built from the schemas (dlx.config.presets)."""
     from hydra import compose as hydra_compose

@@ -89,7 +89,7 @@ def bundle_from_raw(raw: RawData, cfg: DataConfig) -> DataBundle:
 def task_of(cfg: DataConfig) -> str:
     """The dataset's task: from its registry entry, or from the data itself when inferred (csv)."""
     task = DATASETS.get(cfg.name).meta.get("task")
-    if isinstance(task, str) and task not in ("auto", "?", ""):  # a declared kind (graph-nodes too)
+    if isinstance(task, str) and task not in ("auto", "inferred", "?", ""):  # a declared kind (graph-nodes too)
         return task
     return DATASETS.build(cfg.name, cfg).task
 
