@@ -61,7 +61,8 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None], lock: b
     run = RunDir(locate(ref, parsed))
     check_resumable(run)
     saved = _read_config(run.path / "config.yaml")
-    from dlx.use.restore import fill_later_keys  # issue 14: runs saved before model.init_from etc.
+    load_run_plugins(saved, warn)  # first: their schemas say which later keys a component has
+    from dlx.use.restore import fill_later_keys  # runs saved before model.init_from etc.
     saved = fill_later_keys(saved)
     wanted = apply_overrides(saved, parsed)
     changed = diff_configs(saved, wanted)
@@ -70,7 +71,6 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None], lock: b
         shown = ", ".join(f"{k} ({changed[k]})" for k in unsafe)
         raise ConfigError(f"cannot resume {run.id} with a different experiment: {shown} changed; only "
                           f"{', '.join(SAFE_KEYS)} may change on resume — start a new run with `dlx train` instead")
-    load_run_plugins(saved, warn)
     exp = config.validate(wanted)
     if lock:
         run.lock()  # refused while another process still trains it

@@ -53,10 +53,27 @@ def fill_later_keys(raw):
 
     for group, keys in LATER_KEYS.items():
         if raw.get(group) is not None:
+            known = _schema_keys(group, raw[group].get("name"))  # a plugin's schema may not have them
             with open_dict(raw[group]):
                 for key, value in keys.items():
-                    raw[group].setdefault(key, value)
+                    if known is None or key in known:
+                        raw[group].setdefault(key, value)
     return raw
+
+
+def _schema_keys(group: str, name) -> set | None:
+    """The keys of the registered component `name` of `group`; None when it is not known (yet)."""
+    from dataclasses import fields
+
+    from dlx import plugins
+    from dlx.registry import TABLES
+
+    plugins.load()
+    table = TABLES.get(group)
+    if table is None or name is None or str(name) not in table:
+        return None
+    schema = table.get(str(name)).schema
+    return {f.name for f in fields(schema)} if schema is not None else None
 
 
 @dataclass
