@@ -51,7 +51,7 @@ def test_another_number_of_classes_gets_a_new_head_and_a_faster_head_rate(pretra
     source, out = pretrained
     exp = config.load([*TINY, "data=iris", f"output_dir={out}", f"model.init_from={source['path']}",
                        "optim.head_lr_mult=10", "optim.lr=0.002"])
-    model = models.build(exp.model, (4,), 3)
+    model = models.build(exp.model, (4,), 3, exp.regularizer.dropout, exp.regularizer.batchnorm)  # as training builds it
     params, note = transfer.prepare(exp, model, ["a", "b", "c"])
     # digits (64 inputs, 10 classes) -> iris (4 inputs, 3 classes): first and last layers differ
     assert "loaded 3 tensors, skipped 3 (net.1.weight: shape differs; the output layer: other classes)" in note
