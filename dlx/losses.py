@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from dlx.errors import ConfigError, require
 from dlx.registry import LOSSES
 
-DEFAULT_FOR_TASK = {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse"}
+DEFAULT_FOR_TASK = {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse",
+                    "graph-nodes": "cross_entropy"}  # node labels (issue 17: dlx/engine/graph.py)
 
 
 @dataclass
@@ -37,7 +38,7 @@ class LossConfig:
 class PlainLossConfig:
     """A loss with no keys of its own (bce, mse, mae)."""
 
-    name: str
+    name: str = ""  # the config node names it
 
 
 @dataclass
@@ -81,9 +82,9 @@ def build_loss(cfg: LossConfig, task: str, num_classes: int, num_targets: int = 
     """The loss for `task`; `num_classes` for classification, `num_targets` for regression."""
     name = DEFAULT_FOR_TASK[task] if cfg.name == "auto" else cfg.name
     entry = LOSSES.get(name)
-    tasks = entry.meta["tasks"]
+    tasks = entry.meta.get("tasks", ("multiclass", "binary", "regression"))
     if task not in tasks:
-        fits = ", ".join(n for n in LOSSES.names() if task in LOSSES.get(n).meta["tasks"])
+        fits = ", ".join(n for n in LOSSES.names() if task in LOSSES.get(n).meta.get("tasks", (task,)))
         raise ConfigError(f"loss '{name}' does not fit {task} data ({num_classes} classes); use one of: {fits}")
     if label_smoothing and name != "cross_entropy":
         raise ConfigError(f"regularizer.label_smoothing={label_smoothing} needs loss cross_entropy, not '{name}'")
@@ -97,7 +98,7 @@ def _auto(cfg, **_):  # pragma: no cover - resolved by build_loss before lookup
     raise AssertionError("'auto' is resolved by build_loss")
 
 
-@LOSSES.register("cross_entropy", schema=CrossEntropyConfig, tasks=("multiclass", "binary"))
+@LOSSES.register("cross_entropy", schema=CrossEntropyConfig, tasks=("multiclass", "binary", "graph-nodes"))
 def cross_entropy(cfg, num_classes, label_smoothing=0.0, **_):
     def fn(out, y):
         return F.cross_entropy(out, y, label_smoothing=label_smoothing)

@@ -104,7 +104,10 @@ class ClassificationMetrics(Accumulator):
             self.targets.append(y.cpu())
 
     def compute(self) -> dict[str, float]:
-        n = max(self.n, 1)
+        if self.n == 0:  # an empty split (data.test_fraction=0) has no metrics: NaN, stored as null
+            names = ["loss", "acc"] + ["top5"] * self.top5 + ["auc"] * self.keep_scores
+            return {name: math.nan for name in names}
+        n = self.n
         result = {"loss": self.loss_sum / n, "acc": float(self.correct) / n}
         if self.top5:
             result["top5"] = float(self.correct5) / n

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-MINIMIZED = ("loss", "mae", "rmse", "mse", "error", "err", "penalty")
+MINIMIZED = ("loss", "mae", "rmse", "mse", "error", "err", "penalty", "mmd")
 
 
 def mode_for(metric: str) -> str:

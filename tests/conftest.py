@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,15 +32,33 @@ def dlx(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
 
     def run(*args: str) -> Result:
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        with isolated_plugins():
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+@contextmanager
+def isolated_plugins():
+    """What a command's plugins register is forgotten after it (the next test sees dlx's own)."""
+    from dlx import plugins, registry
+
+    plugins.load_builtins()  # dlx's own stay registered; only what the command adds goes
+    tables = {t: dict(t._entries) for t in registry.TABLES.values()}
+    loaded = dict(plugins._loaded)
+    try:
+        yield
+    finally:
+        for table, entries in tables.items():
+            table._entries = entries
+        plugins._loaded.clear()
+        plugins._loaded.update(loaded)
 
 
 def run_process(args, cwd, env=None, timeout=300, **kwargs) -> subprocess.CompletedProcess:
@@ -57,3 +76,6 @@ def dlx_process(tmp_path):
         return run_process(list(args), cwd=tmp_path, **kwargs)
 
     return run
+
+
+from tests.pg import own_postgres, postgres_server, postgres_url  # noqa: E402,F401  (a real PostgreSQL server)

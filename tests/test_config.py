@@ -23,7 +23,7 @@ def test_default_composes_and_validates():
 @pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_every_config_file_composes_and_validates(path: Path):
     group, choice = path.parent.name, path.stem
-    exp = config.load([f"{group}={choice}"])
+    exp = config.load([f"{group}={choice}"], check_files=False)  # csv and image_folder name no file yet
     node = getattr(exp, group)
     if hasattr(node, "name") and group != "trainer":
         assert node.name == choice or group == "regularizer"

@@ -398,3 +398,18 @@ def test_shuffled_batches_keep_pairs_and_cover_every_sample_once():
     xs, ys = torch.cat(xs), torch.cat(ys)
     torch.testing.assert_close(xs[:, 0], ys.float() * 10)  # inputs stay with their targets
     assert sorted(ys.tolist()) == list(range(50)) and ys.tolist() != list(range(50))
+
+
+@pytest.mark.parametrize("dataset, monitor", [("diabetes", "val_loss"), ("iris", "val_acc")])
+def test_monitor_auto_is_resolved_and_config_yaml_agrees_with_the_summary(dlx, dataset, monitor):
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    r = dlx("train", f"data={dataset}", "trainer.epochs=1", "trainer.num_threads=1", "-q")
+    assert r.code == 0, r.err
+    run = next(Path("outputs/runs").iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert summary["monitor"] == config["trainer"]["monitor"] == monitor

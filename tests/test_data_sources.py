@@ -121,6 +121,10 @@ def sources(tmp_path, monkeypatch):
     extra["text"] = ["model=lm", f"data.path={tmp_path / 'corpus.txt'}", "data.context=16", "model.d_model=16"]
     extra["timeseries"] = [f"data.path={table}", "data.target=x1", "data.window=5"]
     extra["adding"] = extra["parity"] = ["data.n_samples=200", "data.length=10"]
+    from tests.test_graphs import write_graph  # issue 17
+
+    nodes, edges = write_graph(tmp_path)
+    extra["graph_csv"] = [f"data.nodes={nodes}", f"data.edges={edges}"]
     return extra
 
 
@@ -198,7 +202,8 @@ def test_image_folder_without_class_folders(dlx, tmp_path):
 
 
 def test_every_dataset_has_a_config_and_a_builder():
-    from dlx.registry import DATASETS, load_components
+    from dlx.registry import DATASETS
+    from dlx.plugins import load_builtins as load_components
 
     load_components()
     assert DATASETS.names() == CONF_DATASETS  # a conf/data/<name>.yaml for every builder, and back
@@ -206,14 +211,17 @@ def test_every_dataset_has_a_config_and_a_builder():
 
 @pytest.mark.parametrize("name", CONF_DATASETS)
 def test_every_data_config_validates_as_shipped(name):
-    """No file is read at validation: csv without a path, mnist without files still compose."""
+    """No file is read at validation: csv without a path (with check_files=False, as `dlx train --cfg`
+    does), mnist without files still compose; the torch-free schema table agrees with the registry."""
     from dataclasses import asdict
 
     from dlx import config
+    from dlx.data.schemas import BUILTIN
     from dlx.registry import DATASETS
 
-    cfg = config.load([f"data={name}"]).data
+    cfg = config.load([f"data={name}"], check_files=False).data
     assert type(cfg) is DATASETS.get(name).schema
+    assert BUILTIN.get(name, DATASETS.get(name).schema) is DATASETS.get(name).schema
     assert set(asdict(cfg)) == set(config.compose([f"data={name}"]).data.keys())
 
 
@@ -226,7 +234,8 @@ def test_train_every_dataset(dlx, sources, name):
     summary = json.loads((runs[0] / "summary.json").read_text())
     assert summary["data"] == name
     metrics = {"regression": ["test_mae", "test_rmse", "test_r2"], "binary": ["test_acc", "test_auc"],
-               "multiclass": ["test_acc"], "seq2seq": ["test_acc", "test_exact"], "language": ["test_ppl"]}[summary["task"]]
+               "multiclass": ["test_acc"], "graph-nodes": ["test_acc"], "seq2seq": ["test_acc", "test_exact"],
+               "language": ["test_ppl"]}[summary["task"]]
     for key in metrics:
         assert np.isfinite(summary[key]), (key, summary[key])
     assert summary["epochs_run"] == 2

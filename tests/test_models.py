@@ -16,21 +16,27 @@ from dlx.errors import ConfigError
 from dlx.models import build, count_parameters
 from dlx.models.layers import ACTIVATIONS, INITS, Maxout, to_sequence
 from dlx.models.summary import summarize, visible_rows
-from dlx.registry import MODELS, load_components
+from dlx.registry import MODELS
+from dlx.plugins import load_builtins as load_components
 
 load_components()
 torch.set_num_threads(1)
 
 MODEL_YAMLS = sorted((conf_dir() / "model").glob("*.yaml"))
-NETWORKS = [n for n in MODELS.names() if MODELS.get(n).meta.get("network", True)
-            and not MODELS.get(n).meta.get("task")]  # seq2seq, lm (own data): tests/test_sequences.py  # not knn, logistic
+NETWORKS = [n for n in MODELS.names() if MODELS.get(n).meta.get("network", True)]  # not knn, logistic
+# models that choose their own task (gnn, autoencoder, vae, gan: issue 17) map inputs to other shapes; they are
+# tested in tests/test_graphs.py and tests/test_generative.py;
+# seq2seq and lm (issue 16) in tests/test_sequences.py and tests/test_language.py
+NETWORKS = [n for n in NETWORKS if not MODELS.get(n).meta.get("task")]
 # one input of each kind the issue names: digits, CIFAR-sized images, a sequence, a tabular row
 INPUTS = {"image": [(1, 8, 8), (3, 32, 32)], "sequence": [(5, 7)], "tabular": [(12,)]}
 
 
 def model_cfg(name: str, **overrides):
-    """The default config of `name` from conf/model/<name>.yaml, with `overrides`, validated."""
-    node = OmegaConf.load(conf_dir() / "model" / f"{name}.yaml")
+    """The default config of `name` (its schema, conf/model/<name>.yaml on top), with `overrides`, validated."""
+    from dlx.config.presets import choices, node as option_node
+
+    node = OmegaConf.create(option_node("model", next(c for c in choices("model") if c.name == name)))
     node.merge_with(overrides)
     return to_schema("model", MODELS.get(name).schema, node)
 
@@ -45,11 +51,12 @@ def forward_backward(model: nn.Module, input_shape, batch: int = 4) -> torch.Ten
 
 
 @pytest.mark.parametrize("path", MODEL_YAMLS, ids=lambda p: p.stem)
-def test_every_yaml_lists_every_schema_key_with_a_comment(path: Path):
-    node = OmegaConf.load(path)
-    assert node.name == path.stem and node.name in MODELS
-    schema = MODELS.get(node.name).schema
-    assert set(node.keys()) == {f.name for f in fields(schema)}
+def test_every_yaml_is_a_preset_of_its_schema_with_comments(path: Path):
+    """The schema holds every key and its default; a yaml file only what differs, each with a comment."""
+    node = OmegaConf.load(path) or OmegaConf.create({})
+    assert node.get("name", path.stem) == path.stem and path.stem in MODELS
+    schema = MODELS.get(path.stem).schema
+    assert set(node.keys()) <= {f.name for f in fields(schema)}
     for line in path.read_text().splitlines():
         key = line.split(":", 1)[0]
         if key in node and key != "name":

@@ -187,7 +187,8 @@ def test_every_optimizer_trains_two_epochs_from_the_cli(name, dlx, tmp_path):
 
 
 def test_registry_and_conf_agree():
-    from dlx.registry import OPTIMIZERS, load_components
+    from dlx.registry import OPTIMIZERS
+    from dlx.plugins import load_builtins as load_components
 
     load_components()
     assert OPTIMIZERS.names() == OPTIMS

@@ -1,18 +1,27 @@
+from dataclasses import dataclass
+
 import pytest
 
 from dlx.errors import ConfigError
-from dlx.registry import DATASETS, LOSSES, MODELS, OPTIMIZERS, SCHEDULERS, Registry, load_components
+from dlx.plugins import load_builtins as load_components
+from dlx.registry import DATASETS, LOSSES, MODELS, OPTIMIZERS, SCHEDULERS, Registry
+
+
+@dataclass
+class WidgetConfig:
+    name: str = "a"
+    size: int = 1
 
 
 def test_register_and_build():
     reg = Registry("widget")
 
-    @reg.register("a", schema=dict, colour="red")
+    @reg.register("a", schema=WidgetConfig, colour="red")
     def build_a(x):
         return x * 2
 
     assert reg.build("a", 21) == 42
-    assert reg.get("a").schema is dict
+    assert reg.get("a").schema is WidgetConfig
     assert reg.get("a").meta == {"colour": "red"}
     assert reg.names() == ["a"]
     assert "a" in reg and "b" not in reg
@@ -38,11 +47,28 @@ def test_unknown_name_without_close_match_has_no_guess():
     assert "did you mean" not in str(info.value)
 
 
-def test_double_registration_is_a_bug():
+def test_a_name_registered_twice_names_both_origins():
     reg = Registry("x")
     reg.register("a")(lambda: None)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="'a' is registered twice: by plugin: .* and by plugin: "):
         reg.register("a")(lambda: None)
+
+
+def test_a_schema_without_a_name_field_gets_one():
+    @dataclass
+    class TinyConfig:
+        width: int = 32
+
+    reg = Registry("model")
+    reg.register("tiny", schema=TinyConfig)(lambda: None)
+    cfg = reg.get("tiny").schema()
+    assert cfg.name == "tiny" and cfg.width == 32 and isinstance(cfg, TinyConfig)
+
+
+def test_built_ins_say_so_and_every_table_names_origins():
+    load_components()
+    for table in (MODELS, OPTIMIZERS, SCHEDULERS, LOSSES, DATASETS):
+        assert all(e.origin == "built-in" for e in table.entries() if e.builder.__module__.startswith("dlx."))
 
 
 @pytest.mark.parametrize("table", [MODELS, OPTIMIZERS, SCHEDULERS, LOSSES, DATASETS], ids=lambda t: t.kind)

@@ -217,3 +217,37 @@ def test_every_regularizer_trains_two_epochs_from_the_cli(name, dlx, tmp_path):
 def test_standard_is_a_mix():
     reg = config.load(["regularizer=standard"]).regularizer
     assert reg.l2 > 0 and reg.dropout and reg.early_stopping.patience > 0 and reg.clip_grad_norm > 0
+
+
+# ---------------------------------------------------------------- no hidden regularisation (issue 13, item 11)
+
+
+def built(*overrides):
+    exp = config.load([*TINY, *overrides])
+    return build_parts(exp, data.build(exp.data), CPU)
+
+
+def test_the_default_regularisation_is_in_the_regularizer_group_and_the_loss_is_textbook(dlx):
+    exp = config.load([])
+    assert exp.regularizer.name == "default" and exp.regularizer.dropout == 0.2
+    assert exp.loss.name == "auto" and exp.loss.label_smoothing == 0.0 and exp.regularizer.label_smoothing == 0.0
+    assert exp.model.dropout == 0.0  # the model's own rate is textbook; the regularizer sets it
+    shown = dlx("train", "--cfg")
+    assert "regularizer:\n  name: default" in shown.out and "  dropout: 0.2" in shown.out
+
+
+@pytest.mark.parametrize("overrides, rate", [((), 0.2), (("regularizer.dropout=0",), None),
+                                             (("regularizer=none",), None), (("regularizer.dropout=0.3",), 0.3)])
+def test_dropout_switches_off_where_it_is_named(overrides, rate):
+    model = built(*overrides)[0]
+    rates = [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert rates == ([] if rate is None else [rate])
+
+
+def test_label_smoothing_switches_on_and_off_in_the_regularizer():
+    out, y = torch.randn(8, 10, generator=torch.Generator().manual_seed(0)), torch.arange(8)
+    plain = torch.nn.functional.cross_entropy(out, y).item()
+    assert built()[1](out, y).item() == pytest.approx(plain)  # the default: no smoothing
+    smoothed = built("regularizer.label_smoothing=0.1")[1](out, y).item()
+    assert smoothed == pytest.approx(torch.nn.functional.cross_entropy(out, y, label_smoothing=0.1).item())
+    assert built("regularizer.label_smoothing=0")[1](out, y).item() == pytest.approx(plain)

@@ -24,7 +24,7 @@ import torch
 from tests.conftest import ROOT
 
 RUN = ["trainer.epochs=4", "data.limit=200", "trainer.num_threads=1", "trainer.deterministic=true"]
-# 200 samples / batch 32 = 7 steps per epoch, 28 in all; model.dropout is 0.2, so the
+# 200 samples / batch 32 = 7 steps per epoch, 28 in all; regularizer.dropout is 0.2, so the
 # global torch RNG matters at every step, and the shuffle generator at every epoch.
 TIMEOUT = 120
 

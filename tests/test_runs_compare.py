@@ -241,12 +241,12 @@ def test_group_by_mean_and_sample_std(store, dlx):
     root, _ = store
     df = plain_summaries(root)
     rows = as_json(dlx("runs", "--output-dir", str(root), "-f", "json", "--group-by", "optim"))
-    for metric in ("test_acc", "best_value", "val_loss"):
+    for metric, column in (("test_acc", "test_acc"), ("best_value", "best_val_acc"), ("val_loss", "val_loss")):
         expected = expected_groups(df, "optim", metric)
         for row in rows:
             assert row["count"] == expected.loc[row["optim"], "count"] == 2
-            assert row[f"{metric}_mean"] == pytest.approx(expected.loc[row["optim"], "mean"])
-            assert row[f"{metric}_std"] == pytest.approx(expected.loc[row["optim"], "std"])
+            assert row[f"{column}_mean"] == pytest.approx(expected.loc[row["optim"], "mean"])
+            assert row[f"{column}_std"] == pytest.approx(expected.loc[row["optim"], "std"])
     best = expected_groups(df, "optim", "best_value")["mean"]
     assert [r["optim"] for r in rows] == list(best.sort_values(ascending=False).index)  # val_acc: high first
     md = dlx("runs", "--output-dir", str(root), "-f", "markdown", "-g", "optim")

@@ -1,6 +1,7 @@
 import json
 import os
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import torch
@@ -62,6 +63,7 @@ def test_metrics_csv_has_union_of_columns(tmp_path):
 def test_checkpoint_loads_with_weights_only(tmp_path):
     run = RunDir.create(tmp_path, "c")
     path = run.save_checkpoint("last", {"model": {"w": torch.ones(2)}, "epoch": 3})
+    run.flush()  # written on a background thread
     state = torch.load(path, weights_only=True)
     assert state["epoch"] == 3 and torch.equal(state["model"]["w"], torch.ones(2))
 
@@ -99,3 +101,50 @@ def test_unwritable_root_is_a_clear_error(tmp_path):
         root.mkdir(mode=0o500)
     with pytest.raises(RunError, match="cannot create"):
         RunDir.create(root, "x")
+
+
+# ---------------------------------------------------------------- checkpoints written off the training thread
+
+
+def test_checkpoint_holds_the_state_of_the_call_not_of_the_write(tmp_path):
+    run = RunDir.create(tmp_path, "snap")
+    weights = torch.zeros(3)
+    run.save_checkpoint("last", {"model": {"w": weights}, "epoch": 1})
+    weights += 5  # training goes on while the file is written
+    run.save_checkpoint("best", {"model": {"w": weights}, "epoch": 2})
+    run.flush()
+    assert torch.equal(torch.load(run.checkpoint_path("last"), weights_only=True)["model"]["w"], torch.zeros(3))
+    assert torch.equal(torch.load(run.checkpoint_path("best"), weights_only=True)["model"]["w"], torch.full((3,), 5.0))
+
+
+def test_checkpoints_replace_each_other_in_order_keeping_the_previous(tmp_path):
+    run = RunDir.create(tmp_path, "order")
+    for epoch in range(1, 6):
+        run.save_checkpoint("last", {"epoch": epoch})
+    run.write_status("finished")  # a status waits for the write in flight
+    assert torch.load(run.checkpoint_path("last"), weights_only=True)["epoch"] == 5
+    assert torch.load(run.checkpoint_path("last.prev"), weights_only=True)["epoch"] == 4
+    assert not list(run.path.rglob(".*.tmp"))
+
+
+def test_a_failed_background_write_is_raised_by_flush_and_leaves_the_old_file(tmp_path, monkeypatch):
+    import builtins
+
+    from dlx.store import files
+
+    run = RunDir.create(tmp_path, "full")
+    run.save_checkpoint("last", {"epoch": 1})
+    run.flush()
+
+    def full_disk(path, mode="r", *args, **kwargs):
+        if Path(path).name.startswith(".last.pt."):
+            return builtins.open("/dev/full", mode)
+        return builtins.open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(files, "open", full_disk, raising=False)
+    run.save_checkpoint("last", {"epoch": 2, "pad": torch.zeros(100_000)})
+    with pytest.raises(RunError, match="last.pt"):
+        run.flush()
+    run.flush()  # raised once; nothing pending
+    assert torch.load(run.checkpoint_path("last"), weights_only=True)["epoch"] == 1
+    assert not list(run.path.rglob(".*.tmp"))

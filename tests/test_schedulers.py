@@ -124,7 +124,8 @@ def test_every_schedule_trains_two_epochs_from_the_cli(name, dlx, tmp_path):
 
 
 def test_registry_and_conf_agree():
-    from dlx.registry import SCHEDULERS, load_components
+    from dlx.registry import SCHEDULERS
+    from dlx.plugins import load_builtins as load_components
 
     load_components()
     assert SCHEDULERS.names() == SCHEDULES

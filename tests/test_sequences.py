@@ -14,7 +14,7 @@ TINY = ["trainer.epochs=1", "trainer.num_threads=1", "trainer.batch_size=16"]
 
 
 def pairs(name: str, **kw):
-    from dlx.registry import load_components
+    from dlx.plugins import load_builtins as load_components
 
     load_components()
     return data.build(Seq2SeqDataConfig(name=name, n_samples=60, min_length=2, max_length=7, **kw))
@@ -45,7 +45,7 @@ def test_pairs_are_seeded_and_splits_disjoint():
 
 
 def test_adding_target_is_the_sum_of_the_marked_values():
-    from dlx.registry import load_components
+    from dlx.plugins import load_builtins as load_components
 
     load_components()
     bundle = data.build(SequenceConfig(name="adding", n_samples=50, length=12))

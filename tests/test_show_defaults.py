@@ -1,6 +1,6 @@
 """`dlx show` marks exactly the config keys that differ from dlx's defaults."""
 
-from dlx.report.runs import differs_from_defaults
+from dlx.report.show import differs_from_defaults
 from dlx.store.runs import flatten
 
 

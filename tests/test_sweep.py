@@ -131,8 +131,8 @@ def test_diverging_trial_fails_with_its_reason_and_the_sweep_goes_on(dlx, tmp_pa
 def _leave_running(folder: Path, complete: int) -> int:
     """Play a sweep that died: run `complete` trials, then pop one and leave it RUNNING."""
     from dlx.sweep import store
-    from dlx.sweep.worker import make_objective, open_study, pop_trial, run_trial, suggest
-    from dlx.sweep.space import SearchSpace
+    from dlx.sweep.objectives import make_objective
+    from dlx.sweep.worker import open_study, pop_trial, run_trial, suggest
 
     spec = store.read_spec(folder)
     url = store.storage_url(folder, None)
@@ -140,7 +140,7 @@ def _leave_running(folder: Path, complete: int) -> int:
     for _ in range(complete):
         run_trial(study, pop_trial(study, storage, spec, url), spec, make_objective(spec), folder / "runs")
     trial = pop_trial(study, storage, spec, url)
-    trial.set_user_attr("params", suggest(trial, SearchSpace.from_json(spec["space"])))
+    trial.set_user_attr("params", suggest(trial, spec.space))
     trial.set_user_attr("worker", f"{socket.gethostname()}:999999999")  # no such process
     return trial.number
 
@@ -154,7 +154,7 @@ def test_resume_fails_the_dead_trial_requeues_it_and_runs_only_what_is_left(dlx,
     rows = read_trials(folder)
     complete = [(row["optim.lr"], row["optim"]) for row in rows if row["state"] == "COMPLETE"]
     assert len(complete) == len(set(complete)) == 6
-    (failed,) = [row for row in rows if row["state"] == "FAIL"]
+    (failed,) = [row for row in rows if row["state"] == "INTERRUPTED"]  # not failed: it was stopped
     assert int(failed["number"]) == dead and failed["reason"].startswith("interrupted")
     assert len(rows) == 7 and len(finished_runs(folder)) == 6
     again = dlx("sweep", "--resume", folder.name)  # nothing left: runs nothing

@@ -9,13 +9,14 @@ import sys
 
 import typer
 
-from dlx.cli import train, catalog, sweep, cv, runs, landscape  # noqa: F401  (register the commands, in help order)
+from dlx.cli import train, catalog, sweep, cv, runs, use, landscape, diagnose, sample  # noqa: F401  (register the commands, in help order)
 from dlx.cli import generate  # noqa: F401  (issue 16)
 from dlx.cli.app import app, error
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors become one line and an exit status, not a traceback."""
+    from dlx import plugins
     from dlx.errors import DlxError
 
     try:  # typer >= 0.20 vendors click
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     except (KeyboardInterrupt, typer.Abort):
         error("interrupted")
         sys.exit(130)
+    finally:
+        plugins.request([], [])  # --plugin / --config-dir belong to this command only (in-process callers)
     sys.exit(code if isinstance(code, int) else 0)
 
 

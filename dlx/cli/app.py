@@ -32,8 +32,18 @@ def groups_epilog() -> str:
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks (for bug reports).")] = False,
+    plugin: Annotated[Optional[list[str]], typer.Option(
+        "--plugin", metavar="FILE_OR_MODULE", show_default=False,
+        help="Load components from a Python file or module (repeatable; also DLX_PLUGINS and installed "
+             "packages' `dlx.plugins` entry points).")] = None,
+    config_dir: Annotated[Optional[list[str]], typer.Option(
+        "--config-dir", metavar="DIR", show_default=False,
+        help="Your own presets, DIR/<group>/<name>.yaml, beside dlx's (repeatable; yours win).")] = None,
 ):
     """dlx: compose, train, search and compare deep-learning experiments in PyTorch."""
+    from dlx import plugins
+
+    plugins.request(plugin, config_dir)  # loaded when a command needs its components, never for --help
 
 
 Overrides = Annotated[Optional[list[str]], typer.Argument(help=OVERRIDES_HELP, show_default=False)]

@@ -19,11 +19,11 @@ def models(ctx: typer.Context):
     """List the registered models (`dlx models show NAME` for one of them)."""
     if ctx.invoked_subcommand is not None:
         return
-    from dlx import report
-    from dlx.registry import MODELS, load_components
+    from dlx import plugins, report
+    from dlx.registry import MODELS
 
-    load_components()
-    report.console.print(report.models_table([MODELS.get(n) for n in MODELS.names()]))
+    plugins.load()
+    report.console.print(report.models_table(MODELS.entries()))
 
 
 @models_app.command("show")
@@ -56,10 +56,11 @@ def list_choices(
         show_default=False)] = None,
 ):
     """List the choices of each config group, with a one-line description; * marks the default."""
-    from dlx import report
+    from dlx import plugins, report
     from dlx.config import GROUPS, default_choices, describe_choices
     from dlx.errors import unknown
 
+    plugins.load(builtins=False)  # dlx's own options are its conf/ files: no torch for a listing
     if group is not None and group not in GROUPS:
         raise unknown("config group", group, GROUPS)
     groups = [group] if group else list(GROUPS)
@@ -79,8 +80,10 @@ def data_command(
     from dlx import report
 
     if name is None:
+        from dlx import plugins
         from dlx.data import describe
 
+        plugins.load()
         report.print_datasets(describe())
         return
     from dlx import config

@@ -34,7 +34,9 @@ def cv(
     """
     from dlx.cv import driver as cvlib
     from dlx import report
+    from dlx.engine import signals
 
+    signals.reset()  # in-process callers (tests) run many commands in one process
     if resume == "":
         from dlx.errors import ConfigError
 

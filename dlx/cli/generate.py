@@ -24,10 +24,7 @@ def generate(
     output_dir: OutputDir = "outputs",
 ):
     """Continue --prompt with --tokens tokens sampled from RUN's best weights."""
-    from pathlib import Path
+    from dlx.use.language import generate as sample
+    from dlx.use.restore import find
 
-    from dlx.engine.generate import generate as sample
-    from dlx.store.runs import RUN, find_run
-
-    path = Path(run) if (Path(run) / "config.yaml").is_file() else find_run(Path(output_dir), run, (RUN,))
-    typer.echo(sample(path, prompt, tokens, temperature, top_k, seed, warn))
+    typer.echo(sample(find(run, output_dir), prompt, tokens, temperature, top_k, seed, warn))

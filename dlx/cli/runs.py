@@ -30,10 +30,19 @@ def list_runs(
 
 @app.command(short_help="Show one run: config, metrics per epoch, curves.")
 def show(
-    run: Annotated[str, typer.Argument(help="A run id, a unique prefix or suffix of one, or `last`.")],
+    run: Annotated[str, typer.Argument(help="A run id, a unique prefix or suffix of one, or `last` "
+                                            "(with --importance: a sweep id).")],
+    layers: Annotated[bool, typer.Option("--layers", help="Per-layer statistics (runs trained with "
+                                         "trainer.watch=...).")] = False,
+    importance: Annotated[bool, typer.Option("--importance", help="RUN is a sweep: hyper-parameter "
+                                             "importances (optuna, fANOVA).")] = False,
     output_dir: OutputDir = "outputs",
 ):
     """Show one run: its config (overrides highlighted), metrics per epoch, curves and summary."""
+    if layers or importance:
+        from dlx.cli.diagnose import show_diagnostic
+
+        return show_diagnostic(output_dir, run, layers=layers, importance=importance)
     from dlx import report
 
     report.show_run(output_dir, run)
@@ -60,14 +69,24 @@ def compare(
 
 @app.command(short_help="Save learning curves of runs as an image.")
 def plot(
-    runs: Annotated[list[str], typer.Argument(help="Run ids, unique prefixes or suffixes, `last`.")],
+    runs: Annotated[Optional[list[str]], typer.Argument(help="Run ids, unique prefixes or suffixes, `last`.",
+                                                        show_default=False)] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="Image file to write (.png, .pdf, .svg).")]
     = "curves.png",
     metric: Annotated[Optional[list[str]], typer.Option(
         "--metric", "-m", help="Metrics to draw: a name (acc: train and val) or a column (val_acc). "
         "Default: loss and the monitored metric.", show_default=False)] = None,
+    layers: Annotated[Optional[str], typer.Option(
+        "--layers", metavar="STAT", help="One line per layer of a per-layer statistic (grad_norm, weight_norm, "
+        "update_ratio, act_mean, act_std, dead_frac, saturated_frac; trainer.watch=...).")] = None,
+    boundary: Annotated[bool, typer.Option(
+        "--boundary", help="Decision regions of a classifier on 2-D data, with its train and test points.")] = False,
+    sweep: Annotated[Optional[str], typer.Option(
+        "--sweep", help="A sweep (id, prefix, `last`): parallel coordinates and one slice per key.")] = None,
     attention: Annotated[bool, typer.Option("--attention", help="Instead: the attention heat maps a seq2seq "
                                             "run saved (one run).")] = False,
+    latent: Annotated[bool, typer.Option("--latent", help="Instead: scatter the 2-D code of the test split "
+                                         "of one autoencoder / VAE run, coloured by label.")] = False,
     output_dir: OutputDir = "outputs",
 ):
     """Save the learning curves of runs as an image: train dashed, validation solid (matplotlib)."""
@@ -75,10 +94,25 @@ def plot(
         from dlx.errors import ConfigError
         from dlx.report.attention import plot_attention
 
-        if len(runs) != 1:
-            raise ConfigError(f"--attention draws one run, got {len(runs)}")
+        if len(runs or []) != 1:
+            raise ConfigError(f"--attention draws one run, got {len(runs or [])}")
         typer.echo(f"wrote {plot_attention(output_dir, runs[0], output)}")
         return
+    if latent:
+        from dlx.use.generate import plot_latent
+
+        typer.echo(f"wrote {plot_latent(runs or [], output, output_dir)}")
+        return
+    if layers is not None or boundary or sweep is not None:
+        from dlx.cli.diagnose import plot_diagnostic
+
+        path = plot_diagnostic(output_dir, runs or [], output, layers=layers, boundary=boundary, sweep=sweep)
+        typer.echo(f"wrote {path}")
+        return
+    if not runs:
+        from dlx.errors import ConfigError
+
+        raise ConfigError("name the runs to plot (an id, a prefix or `last`), or give --sweep SWEEP")
     from dlx.report import plot as plotting
 
     path = plotting.plot_runs(output_dir, runs, output, metric or [])

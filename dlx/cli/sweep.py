@@ -38,18 +38,32 @@ def sweep(
     join: Annotated[Optional[str], typer.Option(help="Add workers to a running sweep (its id).")] = None,
     storage: Annotated[Optional[str], typer.Option(
         help="Database URL for the optuna study (default: SQLite in the sweep folder).")] = None,
+    storage_retry: Annotated[Optional[float], typer.Option(
+        "--storage-retry", metavar="SECONDS",
+        help="How long to retry a lost database connection before stopping (default 120).")] = None,
     cv: Annotated[Optional[int], typer.Option(
         "--cv", help="Each trial's value is the mean over K folds of cross-validation.")] = None,
     test: Annotated[bool, typer.Option(
         "--test", help="With --cv: refit the best trial on all training data, evaluate the test split once.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the leaderboard.")] = False,
+    refine: Annotated[Optional[str], typer.Option(
+        "--refine", metavar="SWEEP", help="A new sweep on a narrower space around the best trials of SWEEP.")] = None,
+    top: Annotated[int, typer.Option("--top", help="With --refine: how many best trials to refine around.")] = 5,
 ):
     """Search hyper-parameters: every trial is a run under outputs/sweeps/<id>/runs/."""
     from dlx import report
+    from dlx.engine import signals
     from dlx.sweep import driver as sweeps
     from dlx.errors import ConfigError
 
+    from dlx.sweep.retry import set_retry_window
+
+    signals.reset()  # in-process callers (tests) run many commands in one process
     overrides = overrides or []
+    if refine is not None:  # coarse to fine: the refined space, then an ordinary new sweep
+        from dlx.cli.diagnose import refine_sweep
+
+        overrides, trials = refine_sweep(refine, top, overrides, trials, resume or join)
     for option, value in (("--resume", resume), ("--join", join)):
         if value == "":
             raise ConfigError(f"{option} needs a sweep: its id, a unique part of one, its folder or 'last'")
@@ -62,6 +76,7 @@ def sweep(
     if test and cv is None:
         raise ConfigError("--test refits the best trial of a --cv sweep; without --cv every trial "
                           "already reports its test metrics (trials.csv)")
+    restore = set_retry_window(storage_retry)  # DLX_STORAGE_RETRY_S, inherited by --jobs workers
     display = report.SweepDisplay(quiet=quiet)
     try:
         if resume or join:
@@ -80,17 +95,18 @@ def sweep(
                                   objective={"kind": "cv", "folds": cv} if cv else None,
                                   command=["dlx", *sys.argv[sys.argv.index("sweep"):]] if "sweep" in sys.argv else [],
                                   on_update=display.update)
-    except KeyboardInterrupt:
-        display.close()
-        if display.spec is not None:
-            report.error(f"interrupted; finish it with: dlx sweep --resume {display.spec['id']}")
-        raise
     finally:
-        display.close()
+        display.close()  # before any error line: a stopped sweep ends with one (exit 130 / 143)
+        restore()
     if jobs == 0:
         report.print_sweep_created(result)
         return
     report.print_sweep_result(result)
+    if result.get("indistinct"):
+        report.warn(f"trials {', '.join(map(str, result['indistinct']))} are within one validation sample "
+                    f"(1/{result['spec'].val_size}) of the best {result['spec'].metric}: the validation "
+                    "split cannot tell them apart (ties go to the lower val_loss, then the earlier trial); "
+                    "use more data.val_fraction or --cv K")
     if result["best"] is None:
         failed = [r for r in result["rows"] if r.get("reason")]
         first = f"; trial {failed[0]['number']}: {failed[0]['reason']}" if failed else ""

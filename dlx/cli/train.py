@@ -22,17 +22,24 @@ def train(
 ):
     """Train a model, evaluate it on the test split and write the run under outputs/runs/."""
     from dlx import config
+    from dlx.engine import distributed
 
     if resume is not None:
         from dlx.engine import resume as resuming
 
-        exp, target = resuming.prepare(resume, overrides or [], warn=warn)
+        exp, target = resuming.prepare(resume, overrides or [], warn=warn, lock=distributed.is_main_process())
     else:
-        exp, target = config.load(overrides or []), None
+        exp, target = config.load(overrides or [], check_files=not cfg), None
     if cfg:
         from omegaconf import OmegaConf
 
         typer.echo(OmegaConf.to_yaml(exp.raw), nl=False)
+        return
+    if distributed.should_launch(exp.trainer):  # trainer.devices=N: N processes, this one waits
+        if target is not None:
+            target.run.unlock()  # rank 0 takes the run over
+        argv = ["train", *(overrides or []), *(["--resume", resume] if resume else []), *(["-q"] if quiet else [])]
+        distributed.launch(argv, exp.trainer, run=target.run if target else None)
         return
     from dlx import report
     from dlx.engine import experiment

@@ -6,6 +6,7 @@ Nothing here imports torch; the group listings read conf/ as text.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -26,18 +27,20 @@ def conf_dir() -> Path:
 
 
 def group_choices(group: str) -> list[str]:
-    """The option names of a config group, from the files in `conf/<group>/` (no imports)."""
-    folder = conf_dir() / group
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    """The options of a config group: presets (conf/, --config-dir) and loaded components (no imports)."""
+    from dlx.config.presets import choices
+
+    return [c.name for c in choices(group)]
 
 
 def describe_choices(group: str) -> list[tuple[str, str]]:
-    """(name, description) of each option of `group`: its yaml's first comment line (no imports)."""
+    """(name, description) of each option of `group`; plugins and --config-dir presets name their origin."""
+    from dlx.config.presets import choices, description
+
     described = []
-    for name in group_choices(group):
-        first = (conf_dir() / group / f"{name}.yaml").read_text(encoding="utf-8").lstrip().splitlines()
-        line = first[0] if first else ""
-        described.append((name, line[1:].strip() if line.startswith("#") else ""))
+    for choice in choices(group):
+        text = description(choice)
+        described.append((choice.name, f"({choice.origin}) {text}".strip() if choice.origin else text))
     return described
 
 
@@ -47,6 +50,19 @@ def default_choices() -> dict[str, str]:
     return dict(re.findall(r"^\s*-\s*(\w+)\s*:\s*([\w.-]+)", text, flags=re.M))
 
 
+def expand_home(overrides) -> list[str]:
+    """`data.root=~/datasets` -> `data.root=/home/me/datasets`: a value that starts with `~`
+    (a home folder, as in a shell) is expanded, since Hydra's grammar rejects `~` in a value
+    and a shell expands it only after `NAME=` (so `output_dir=~/x`, never `data.root=~/x`)."""
+    expanded = []
+    for override in overrides:
+        key, eq, value = str(override).partition("=")
+        if eq and key and not key.startswith("~") and re.match(r"~[\w.-]*(/|$)", value):
+            override = f"{key}={os.path.expanduser(value)}"
+        expanded.append(override)
+    return expanded
+
+
 def parse_overrides(overrides: list[str]):
     """Hydra's own parser; a malformed override becomes one clear line."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -54,7 +70,7 @@ def parse_overrides(overrides: list[str]):
 
     parser = OverridesParser.create()
     try:
-        return parser.parse_overrides(list(overrides))
+        return parser.parse_overrides(expand_home(overrides))
     except OverrideParseException as e:
         raise ConfigError(f"malformed override: {first_line(e, limit=None)} (expected key=value, e.g. optim.lr=0.01)") from None
 
@@ -71,13 +87,16 @@ def check_group_choices(parsed) -> None:
             raise unknown(group, str(value), group_choices(group))
 
 
-def compose(overrides: list[str] = (), *, allow_sweep: bool = False):
-    """Compose `conf/config.yaml` with Hydra overrides into a DictConfig (not yet validated)."""
+def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files: bool = False):
+    """Compose the defaults of conf/config.yaml with Hydra overrides into a DictConfig (not yet
+    validated). Each group's options are nodes built from the schemas (dlx.config.presets)."""
     from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
+    from hydra import initialize
     from hydra.errors import HydraException
 
-    overrides = list(overrides)
+    from dlx import plugins
+
+    overrides = expand_home(list(overrides))
     parsed = parse_overrides(overrides)
     if not allow_sweep:
         for o in parsed:
@@ -86,15 +105,48 @@ def compose(overrides: list[str] = (), *, allow_sweep: bool = False):
                     f"'{o.input_line}' is a sweep; `dlx train` takes one value per key "
                     "(use `dlx sweep` to search over several)"
                 )
+    for o in parsed:
+        if (o.key_or_group or "").split(".")[0] == "plugins":
+            raise ConfigError("plugins are not a config key: load one with `dlx --plugin FILE_OR_MODULE` "
+                              "(or DLX_PLUGINS); the run records it in config.yaml")
+    from dlx.config.precheck import check_early
+
+    check_early(parsed, check_files)  # a wrong path or value is answered before torch loads
+    plugins.load()
     check_group_choices(parsed)
+    store_nodes()
     failure = None
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="dlx"):
+    with initialize(config_path=None, version_base="1.3", job_name="dlx"):
         try:
             return hydra_compose(config_name="config", overrides=overrides)
         except HydraException as e:
             failure = e
     # explain it outside the Hydra context: finding the closest key composes again
     raise _composition_error(failure, parsed) from None
+
+
+def store_nodes() -> None:
+    """Hand Hydra the primary config and every group's options (schema defaults + presets).
+    Hydra's store lives as long as the process: a node is stored again only when it changed."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from dlx.config.presets import build_nodes
+
+    store = ConfigStore.instance()
+    primary = conf_dir() / "config.yaml"
+    key = (str(primary), primary.stat().st_mtime_ns)
+    if _stored.get("config") != key:
+        store.store(name="config", node=OmegaConf.load(primary))
+        _stored["config"] = key
+    for group, nodes in build_nodes(GROUPS).items():
+        for name, node in nodes.items():
+            if _stored.get((group, name)) is not node:
+                store.store(group=group, name=name, node=node)
+                _stored[(group, name)] = node
+
+
+_stored: dict = {}  # what store_nodes last gave Hydra, per option
 
 
 def _composition_error(error: Exception, parsed) -> ConfigError:

@@ -31,33 +31,21 @@ class Experiment:
 
 
 def _schema_for(group: str, node) -> type:
-    from dlx import registry
-    from dlx.regularize import RegularizerConfig
-    from dlx.engine.trainer import TrainerConfig
+    from dlx.config.presets import FIXED, component_schema, fixed_schema
+    from dlx.registry import TABLES
 
-    fixed = {"regularizer": RegularizerConfig, "trainer": TrainerConfig}
-    if group in fixed:
-        return fixed[group]
-    table = {
-        "model": registry.MODELS,
-        "optim": registry.OPTIMIZERS,
-        "scheduler": registry.SCHEDULERS,
-        "loss": registry.LOSSES,
-        "data": registry.DATASETS,
-    }[group]
+    if group in FIXED:
+        return fixed_schema(group)
     name = node.get("name") if hasattr(node, "get") else None
     if name is None:
-        raise ConfigError(f"{group} has no 'name'; choose one with {group}=<{'|'.join(table.names())}>")
-    schema = table.get(str(name)).schema
-    if schema is None:
-        raise ConfigError(f"{group} '{name}' has no schema (a bug in dlx)")
-    return schema
+        raise ConfigError(f"{group} has no 'name'; choose one with {group}=<{'|'.join(TABLES[group].names())}>")
+    return component_schema(group, str(name))
 
 
 def to_schema(group: str, schema: type, node) -> Any:
     """Merge `node` into `schema`: unknown keys, wrong types and bad values raise ConfigError."""
     from omegaconf import OmegaConf
-    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ConfigTypeError, ValidationError
 
     missing = _missing_keys(schema, node)
     if missing:
@@ -79,6 +67,12 @@ def to_schema(group: str, schema: type, node) -> Any:
         raise ConfigError(f"invalid value {e.value!r} for {path}: expected {expected}") from None
     except InvalidValue as e:
         raise ConfigError(f"invalid {group}.{e.key}: {e.message}") from None
+    except ConfigTypeError:  # a mapping where the schema has a list or a value (e.g. made by ${oc.create:...})
+        key = next((f.name for f in fields(schema) if f.name in node
+                    and type(node._get_node(f.name)).__name__ == "DictConfig" and not is_dataclass(f.type)), None)
+        path = f"{group}.{key}" if key else group
+        expected = _field_type(schema, key) if key else "the keys of `dlx train --cfg`"
+        raise ConfigError(f"invalid value for {path}: a mapping where {expected} belongs") from None
 
 
 def _missing_keys(schema: type, node, prefix: str = "") -> str | None:
@@ -167,15 +161,15 @@ def _unresolvable_key(cfg, prefix: str = "") -> str | None:
     return None
 
 
-def validate(cfg) -> Experiment:
-    """Check every group against its schema and return the typed `Experiment`."""
+def validate(cfg, check_files: bool = True) -> Experiment:
+    """Check every group against its schema and return the typed `Experiment`; `check_files=False`
+    leaves out whether the data files exist (`dlx train --cfg` shows a config without them)."""
     from omegaconf import OmegaConf
 
-    from dlx.registry import load_components
+    from dlx import plugins
 
-    load_components()
     reject_import_paths(cfg)
-    extra = set(cfg.keys()) - set(GROUPS) - set(TOP_LEVEL_KEYS)
+    extra = set(cfg.keys()) - set(GROUPS) - set(TOP_LEVEL_KEYS) - {"plugins"}
     if extra:
         key = sorted(extra)[0]
         raise ConfigError(f"unknown top-level key '{key}'; valid: {', '.join(GROUPS + TOP_LEVEL_KEYS)}")
@@ -185,18 +179,74 @@ def validate(cfg) -> Experiment:
             raise ConfigError(f"config group '{group}' is missing (deleted with ~{group}?): every group needs "
                               f"a choice, e.g. {group}={example}")
     resolve_interpolations(cfg)
+    reject_import_paths(cfg)  # again, resolved: a quoted ${oc.create:{_target_: ...}} makes the key now
+    name, output_dir = check_names(cfg.get("name"), cfg.get("output_dir") or "outputs")
+    check_data_cheaply(cfg["data"], check_files)  # before torch loads: a wrong path is answered at once
+    plugins.load()
     groups = {}
     for group in GROUPS:
         node = cfg[group]
         groups[group] = to_schema(group, _schema_for(group, node), node)
-    output_dir = cfg.get("output_dir") or "outputs"
-    name = cfg.get("name")
-    if name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", str(name)):
-        raise ConfigError(f"invalid name {name!r}: use letters, digits, '.', '_' and '-' only")
     OmegaConf.resolve(cfg)
-    return Experiment(**groups, name=name, output_dir=str(output_dir), raw=cfg)
+    record_plugins(cfg, {g: str(getattr(groups[g], "name", "")) for g in GROUPS})
+    return Experiment(**groups, name=name, output_dir=output_dir, raw=cfg)
 
 
-def load(overrides: list[str] = ()) -> Experiment:
+def record_plugins(cfg, names: dict[str, str]) -> None:
+    """config.yaml's top-level `plugins:`: the plugins whose components this run uses, so that
+    resume and workers load them (a path and its sha256, or a module name)."""
+    from omegaconf import OmegaConf, open_dict
+
+    from dlx import plugins
+
+    used = plugins.records(names)
+    with open_dict(cfg):
+        if used:
+            cfg.plugins = OmegaConf.create(used)
+        elif "plugins" in cfg:
+            del cfg["plugins"]
+
+
+MAX_NAME = 200  # a path component holds 255 bytes; the id adds a time stamp (20) and suffixes (-5x3fold, -2)
+
+
+def check_names(name, output_dir) -> tuple[str | None, str]:
+    """`name` must fit in a folder name beside the run's time stamp; output_dir's parts in the file system's."""
+    if name is not None:
+        name = str(name)
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise ConfigError(f"invalid name {name!r}: use letters, digits, '.', '_' and '-' only")
+        if len(name) > MAX_NAME:
+            raise ConfigError(f"name is {len(name)} characters long; at most {MAX_NAME} fit in a run folder's "
+                              "name beside its time stamp — shorten name")
+    output_dir = str(output_dir)
+    for part in output_dir.split("/"):
+        if len(part.encode("utf-8", "surrogateescape")) > 255:
+            raise ConfigError(f"output_dir has a folder name of {len(part.encode())} bytes; the file system "
+                              "allows 255 — shorten output_dir")
+    return name, output_dir
+
+
+def check_data_cheaply(node, check_files: bool = True) -> None:
+    """The data keys every dataset shares (and a built-in dataset's own, with its files) checked
+    with the torch-free schemas in dlx.data.schemas; the full check follows once components load."""
+    from omegaconf import DictConfig, OmegaConf
+
+    from dlx.data import schemas
+
+    if not isinstance(node, DictConfig):
+        return
+    schema = schemas.BUILTIN.get(str(node.get("name")))
+    if schema is None:  # a plugin dataset: only the keys every dataset shares, if it has them all
+        if not schemas.shared_keys() <= set(node.keys()):
+            return
+        schema = schemas.DataConfig
+        node = OmegaConf.create({k: v for k, v in node.items() if k in schemas.shared_keys()})
+    checked = to_schema("data", schema, node)
+    if check_files:
+        checked.check_files()
+
+
+def load(overrides: list[str] = (), check_files: bool = True) -> Experiment:
     """compose + validate: the path every command takes from argv to a checked config."""
-    return validate(compose(overrides))
+    return validate(compose(overrides, check_files=check_files), check_files)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from dlx.errors import ConfigError
+from dlx.store.rundir import RunDir
 
 FOLD_KEYS = ("data.folds", "data.fold", "data.repeat")
 STD_DDOF = 1
@@ -69,9 +70,8 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
     `on_fold_end(row)` and `on_refit_start(epochs)` (see `report.CVProgress`). `group_col` (csv
     data only) sets data.group_col: GroupKFold, each group whole in one validation fold.
     """
-    from dlx import config
+    from dlx import config, plugins
     from dlx.cv import store as cv_store
-    from dlx.cv.worker import run_folds
 
     overrides = list(overrides)
     if resume is None and cv_dir is not None and cv_store.has_cv_json(cv_dir):
@@ -88,30 +88,72 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
                                                   f"data.repeat={r}"])
             for r in range(repeats) for k in range(folds)]
     cv_dir = cv_store.new_cv_dir(exp, folds, repeats) if cv_dir is None else cv_store.ensure_dir(Path(cv_dir))
-    cv_store.write_cv_json(cv_dir, {"overrides": saved_overrides, "folds": folds, "repeats": repeats, "test": test,
-                                    "group_col": group_col,
-                                    "command": command_line(saved_overrides, folds, repeats, test, group_col)})
-    cv_store.write_assignment(cv_dir, assignment)
-
     done = {f.name: cv_store.read_run_summary(cv_dir / f.name) for f in plan}
     todo = [f for f in plan if done[f.name] is None]
+    cv_run = _claim(cv_dir, todo)  # nothing is written into a folder another process holds
+    try:
+        return _run(cv_dir, exp, plan, todo, done, overrides, jobs, test, progress,
+                    {"overrides": saved_overrides, "folds": folds, "repeats": repeats, "test": test,
+                     "group_col": group_col, "plugins": plugins.records(), "command": command_line(saved_overrides, folds, repeats, test, group_col)},
+                    assignment)
+    finally:
+        cv_run.unlock()
+
+
+def _claim(cv_dir: Path, todo: list) -> RunDir:
+    """Lock the CV folder; refuse while another process runs it or still writes one of its folds
+    (a fold worker whose parent was killed stops at its next step: resume once it is gone)."""
+    cv_run = RunDir(cv_dir)
+    try:
+        cv_run.lock()
+    except ConfigError:
+        raise ConfigError(f"cross-validation {cv_dir.name} is being run by another process right now; "
+                          "wait for it to end or stop it first") from None
+    held = [f.name for f in todo if (cv_dir / f.name / ".lock").exists()
+            and RunDir(cv_dir / f.name).is_being_written()]
+    if held:
+        cv_run.unlock()
+        raise ConfigError(f"{', '.join(held)} of {cv_dir.name} {'is' if len(held) == 1 else 'are'} still being "
+                          "written by another process; wait for it to stop, then resume")
+    return cv_run
+
+
+def _run(cv_dir: Path, exp, plan, todo, done, overrides, jobs, test, progress, settings, assignment) -> CVResult:
+    from dlx.cv import store as cv_store
+    from dlx.cv.worker import run_folds
+    from dlx.data import task_of
+    from dlx.engine.experiment import resolve_monitor
+    from dlx.engine.resume import resume_hint
+    from dlx.errors import Interrupted
+
+    cv_store.write_cv_json(cv_dir, settings)
+    cv_store.write_assignment(cv_dir, assignment)
     if progress is not None:
         progress.on_cv_start({"cv_id": cv_dir.name, "path": str(cv_dir), "runs": len(plan), "todo": len(todo),
-                              "jobs": jobs, "folds": folds, "repeats": repeats})
-    monitor = exp.trainer.monitor
+                              "jobs": jobs, "folds": settings["folds"], "repeats": settings["repeats"]})
+    monitor = resolve_monitor(exp.trainer.monitor, task_of(exp.data), exp.model.name)  # auto: as each fold resolves it
     rows = {f.name: fold_row(f, "finished", done[f.name], monitor) for f in plan if done[f.name] is not None}
 
-    def finish(fold: Fold, outcome: dict) -> None:
-        rows[fold.name] = fold_row(fold, outcome["status"], outcome.get("summary"), monitor, outcome.get("error"))
+    def finish(fold: Fold, outcome) -> None:
+        rows[fold.name] = fold_row(fold, outcome.status, outcome.summary, monitor, outcome.error)
         cv_store.write_folds_csv(cv_dir, [rows[f.name] for f in plan if f.name in rows])
         if progress is not None:
             progress.on_fold_end(rows[fold.name])
 
-    run_folds(todo, cv_dir, jobs, finish)
+    try:
+        run_folds(todo, cv_dir, jobs, finish)
+    except Interrupted as e:
+        stopped = [r["fold"] for r in rows.values() if r["status"] == "interrupted"]
+        what = f"{', '.join(stopped)} interrupted, " if stopped else ""
+        left = len(plan) - sum(r["status"] == "finished" for r in rows.values())
+        raise Interrupted(f"{str(e).split(' ')[0]}: cross-validation {cv_dir.name} stopped; {what}{left} of "
+                          f"{len(plan)} folds left; finish it with: "
+                          f"{resume_hint('cv', cv_dir.name, exp.output_dir)}", e.exit_code) from None
     ordered = [rows[f.name] for f in plan]
     cv_store.write_folds_csv(cv_dir, ordered)
-    result = CVResult(cv_dir.name, cv_dir, folds, repeats, monitor, ordered, aggregate(ordered, monitor),
-                      failed=[r["fold"] for r in ordered if r["status"] != "finished"], ran=[f.name for f in todo])
+    result = CVResult(cv_dir.name, cv_dir, settings["folds"], settings["repeats"], monitor, ordered,
+                      aggregate(ordered, monitor), failed=[r["fold"] for r in ordered if r["status"] != "finished"],
+                      ran=[f.name for f in todo])
     if test and result.averaged:  # with no fold finished there is nothing to learn the recipe from
         result.refit = refit(exp, overrides, ordered, cv_dir, progress)
     cv_store.write_summary(cv_dir, summary_dict(result))  # last: its presence means the CV finished
@@ -165,12 +207,13 @@ def _check_options(overrides: Sequence[str], folds: int, repeats: int, jobs: int
 
 def _resume_settings(ref: str | Path, overrides, folds, repeats, test, group_col=None):
     """The saved command of CV `ref`; options given again must agree with it."""
-    from dlx import config
+    from dlx import config, plugins
     from dlx.cv import store as cv_store
 
     cv_dir = Path(ref) if Path(ref).is_dir() else cv_store.find_cv(Path(config.load(overrides).output_dir),
                                                                    str(ref))
     saved = cv_store.read_cv_json(cv_dir)
+    plugins.load_recorded(saved.get("plugins"))  # absent from a cv.json written before plugins
     lookup_only = all(o.startswith("output_dir=") for o in overrides)  # where to find it, nothing more
     if not lookup_only and overrides != saved["overrides"]:
         raise ConfigError(f"{cv_dir} holds `{saved['command']}`, not these overrides; resume it without "
@@ -273,7 +316,8 @@ def aggregate(rows: list[dict], monitor: str) -> dict[str, dict]:
     finished = [r for r in rows if r["status"] == "finished"]
     metrics = {}
     for name in metric_columns(finished, monitor):
-        values = {r["fold"]: float(r[name]) for r in finished if name in r}
+        # a metric missing from a fold (None, NaN: e.g. an empty split) is left out, never counted as 0
+        values = {r["fold"]: float(r[name]) for r in finished if _measured(r.get(name))}
         array = np.array(list(values.values()), dtype=float)
         metrics[name] = {
             "mean": float(array.mean()) if len(array) else None,
@@ -281,6 +325,10 @@ def aggregate(rows: list[dict], monitor: str) -> dict[str, dict]:
             "values": values,
         }
     return metrics
+
+
+def _measured(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
 # ---------------------------------------------------------------- the refit

@@ -1,88 +1,21 @@
-"""Datasets -> a `DataBundle`: split, preprocessed, ready for the trainer."""
+"""Datasets -> a `DataBundle`: split, preprocessed, ready for the trainer (see `assemble`).
+
+Importing the package loads nothing heavy: `dlx.data.schemas` is read to check a config
+before torch loads. The names below load their module on first use.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+import importlib
 
-from dlx.data import preprocess, splits
-from dlx.data import sklearn_sets, synthetic, user, vision  # noqa: F401  (register)
-from dlx.data import sequences, text, timeseries  # noqa: F401  (register: issue 16)
-from dlx.data.bundle import DataBundle, DataConfig, DiskSplit, RawData, Split
-from dlx.data.disk import DiskData, bundle_from_disk
-from dlx.errors import DataError
-from dlx.registry import DATASETS
+_LAZY = {"build": "assemble", "describe": "assemble", "split_indices": "assemble", "bundle_from_raw": "assemble",
+         "DataBundle": "bundle", "DiskSplit": "bundle", "RawData": "bundle", "Split": "bundle",
+         "DataConfig": "schemas", "task_of": "assemble"}
 
-__all__ = ["DataBundle", "DataConfig", "DiskSplit", "RawData", "Split", "build", "describe"]
+__all__ = sorted(_LAZY)
 
 
-def build(cfg: DataConfig) -> DataBundle:
-    """Load `cfg.name`, split it (seeded, stratified), fit preprocessing on train only."""
-    raw = DATASETS.build(cfg.name, cfg)
-    if isinstance(raw, DataBundle):  # a dataset that splits itself (sequence pairs, text, time series)
-        return raw
-    if isinstance(raw, DiskData):
-        return bundle_from_disk(raw, cfg, split_indices(raw, cfg))
-    return bundle_from_raw(raw, cfg)
-
-
-def split_indices(raw: RawData | DiskData, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(train, val, test) positions in `raw`; test is None when the dataset has its own."""
-    index = np.arange(len(raw.y))
-    if raw.test is None:
-        dev, test = splits.holdout(raw.y, raw.task, cfg.test_fraction, cfg.seed)
-    else:
-        dev, test = index, None
-    if cfg.folds:
-        groups = getattr(raw, "groups", None)  # csv data.group_col: GroupKFold
-        train, val = splits.kfold(raw.y[dev], raw.task, cfg.folds, cfg.fold, cfg.seed, cfg.repeat,
-                                  None if groups is None else groups[dev])
-    else:
-        train, val = splits.holdout(raw.y[dev], raw.task, cfg.val_fraction, cfg.seed)
-    train, val = dev[train], dev[val]
-    if cfg.limit:
-        train = train[: cfg.limit]
-    return train, val, test
-
-
-def bundle_from_raw(raw: RawData, cfg: DataConfig) -> DataBundle:
-    if len(raw.y) == 0:
-        raise DataError(f"dataset '{cfg.name}' is empty")
-    train_i, val_i, test_i = split_indices(raw, cfg)
-    x = torch.as_tensor(raw.x)  # uint8 pixels stay uint8 until each split is cut (a quarter the memory)
-    y_dtype = torch.float32 if raw.task == "regression" else torch.long
-    y = torch.as_tensor(raw.y, dtype=y_dtype)
-    if test_i is None:
-        x_test = torch.as_tensor(raw.test[0])
-        y_test = torch.as_tensor(raw.test[1], dtype=y_dtype)
-        test_index = None
-    else:
-        x_test, y_test, test_index = x[test_i], y[test_i], test_i
-
-    mode = cfg.preprocess
-    x_train = x[train_i].float()
-    stats = preprocess.fit(mode, x_train)
-
-    def make(xs, ys, idx):
-        return Split(preprocess.apply(mode, stats, xs.float()), ys, idx)
-
-    train = make(x_train, y[train_i], train_i)
-    val = make(x[val_i], y[val_i], val_i)
-    test = make(x_test, y_test, test_index)
-    num_targets = 1 if raw.y.ndim == 1 else raw.y.shape[1]
-    augment = getattr(cfg, "augment", None)
-    if augment is not None and augment.active and x.ndim != 4:
-        raise DataError(f"data.augment needs images, but '{cfg.name}' has shape {tuple(x.shape[1:])}")
-    return DataBundle(train, val, test, tuple(x.shape[1:]), raw.task, list(raw.classes), num_targets,
-                      {"mode": mode, **stats}, augment)
-
-
-def describe() -> list[dict]:
-    """One row per registered dataset: name, task, input shape, size, download, summary."""
-    rows = []
-    for name in DATASETS.names():
-        meta = DATASETS.get(name).meta
-        rows.append({"name": name, "task": meta.get("task", "?"), "shape": meta.get("shape", "?"),
-                     "size": meta.get("size", "?"), "download": bool(meta.get("download")),
-                     "summary": meta.get("summary", "")})
-    return rows
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"dlx.data.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'dlx.data' has no attribute '{name}'")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlx.data.bundle import DataConfig, ImageDataConfig, RawData
+from dlx.data.schemas import RegressionDataConfig
 from dlx.registry import DATASETS
 
 
@@ -50,9 +51,9 @@ def load_breast_cancer(cfg: DataConfig) -> RawData:
     return _table(sk, "binary")
 
 
-@DATASETS.register("diabetes", schema=DataConfig, download=False, task="regression", shape=(10,), size=442,
+@DATASETS.register("diabetes", schema=RegressionDataConfig, download=False, task="regression", shape=(10,), size=442,
                    summary="diabetes progression (scikit-learn): 10 features, a disease score one year later")
-def load_diabetes(cfg: DataConfig) -> RawData:
+def load_diabetes(cfg: RegressionDataConfig) -> RawData:
     from sklearn.datasets import load_diabetes as sk
 
     return _table(lambda: sk(scaled=False), "regression")

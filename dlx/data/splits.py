@@ -35,6 +35,23 @@ def holdout(y: np.ndarray, task: str, fraction: float, seed: int) -> tuple[np.nd
     return train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
 
 
+def group_holdout(groups: np.ndarray, fraction: float, seed: int, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (keep, held_out) with every group wholly on one side: scikit-learn's
+    GroupShuffleSplit(test_size=fraction, random_state=seed), so `fraction` is of the groups."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    index = np.arange(len(groups))
+    if fraction <= 0:
+        return index, index[:0]
+    count = len(np.unique(groups))
+    if count - int(np.ceil(fraction * count)) < 1:
+        raise DataError(f"{count} group(s) in data.group_col are too few to hold out {fraction:g} of them "
+                        f"(data.{key}) and keep a group to train on; lower data.{key} or use more groups")
+    splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+    keep, held = next(splitter.split(index, groups=groups))
+    return keep, held
+
+
 def kfold(y: np.ndarray, task: str, folds: int, fold: int, seed: int, repeat: int = 0,
           groups: np.ndarray | None = None):
     """Indices (train, val) of fold `fold` of `folds`; `repeat` picks another shuffle.

@@ -96,9 +96,14 @@ def load_linear(cfg: SyntheticConfig) -> RawData:
     return _classes(_noisy(rng, x, cfg.noise), y)
 
 
-@DATASETS.register("sine", schema=SyntheticConfig, download=False, task="regression", shape=(1,),
+@dataclass
+class SineConfig(SyntheticConfig):
+    scale_target: bool = True  # fit mean/std of y on train; metrics stay in the target's units
+
+
+@DATASETS.register("sine", schema=SineConfig, download=False, task="regression", shape=(1,),
                    size=SIZE, summary="y = sin(x) + noise on [-π, π] (regression)")
-def load_sine(cfg: SyntheticConfig) -> RawData:
+def load_sine(cfg: SineConfig) -> RawData:
     rng = np.random.default_rng(cfg.seed)
     x = rng.uniform(-np.pi, np.pi, size=(cfg.n_samples, 1))
     y = np.sin(x[:, 0]) + (rng.normal(scale=cfg.noise, size=cfg.n_samples) if cfg.noise else 0)

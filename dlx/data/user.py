@@ -2,60 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
-from dlx.data.bundle import TASKS, DataConfig, ImageDataConfig, RawData
-from dlx.data.disk import DISK_PREPROCESS, DiskData, auto_workers
-from dlx.errors import DataError, closest, require
+from dlx.data.bundle import RawData
+from dlx.data.disk import DiskData, auto_workers
+from dlx.data.schemas import CSVConfig, ImageFolderConfig, existing
+from dlx.errors import DataError, closest
 from dlx.registry import DATASETS
 
 MAX_CLASSES = 20  # an integer target with at most this many distinct values is a class label
 MAX_ONE_HOT = 100  # a text feature with more distinct values is an id or free text, not a category
-
-
-@dataclass
-class CSVConfig(DataConfig):
-    path: Optional[str] = None  # the CSV file (relative to where dlx runs)
-    target: Optional[str] = None  # the column to predict
-    features: Optional[list[str]] = None  # input columns; null = every column but the target
-    task: str = "auto"  # auto (from the target) | multiclass | binary | regression
-    sep: str = ","
-    dropna: bool = False  # drop rows with a missing value instead of stopping
-    group_col: Optional[str] = None  # a column of group ids: k-fold keeps each group in one fold (not a feature)
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.task == "auto" or self.task in TASKS, "task",
-                f"unknown '{self.task}'; choices: auto, {', '.join(TASKS)}")
-
-
-@dataclass
-class ImageFolderConfig(ImageDataConfig):
-    path: Optional[str] = None  # a folder with one sub-folder of images per class
-    image_size: int = 64  # every image is resized to image_size × image_size
-    workers: int = -1  # DataLoader processes; -1 = auto (cores - 1, at most 4)
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.preprocess in DISK_PREPROCESS, "preprocess",
-                f"'{self.preprocess}' needs the whole split in memory; image_folder takes "
-                f"{', '.join(DISK_PREPROCESS)}")
-        require(self.image_size >= 4, "image_size", f"must be >= 4, got {self.image_size}")
-        require(self.workers >= -1, "workers", f"must be >= 0, or -1 for auto, got {self.workers}")
-
-
-def _existing(path: Optional[str], name: str, what: str) -> Path:
-    if not path:
-        raise DataError(f"{name} needs data.path: the {what} to read, e.g. data.path=/path/to/it")
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise DataError(f"{name}: {what} not found: {p}; check data.path (a relative path starts from "
-                        "the folder dlx runs in)")
-    return p
 
 
 # ---------------------------------------------------------------- csv
@@ -74,30 +32,42 @@ def infer_task(target) -> str:
     return "binary" if values.nunique() == 2 else "multiclass"
 
 
-def _check_missing(frame, path: Path, dropna: bool):
-    rows = frame.isna().any(axis=1)
+def _check_missing(frame, path: Path, dropna: bool, imputed=(), protected=()):
+    """Rows with a missing value: dropped (data.dropna), filled later (numeric `imputed` columns,
+    data.impute, fitted on the training rows), else one error that says where."""
+    rows = frame.drop(columns=list(imputed)).isna().any(axis=1)
     if dropna or not rows.any():
         return frame[~rows]
-    counts = frame.isna().sum()
+    counts = frame.drop(columns=list(imputed)).isna().sum()
     bad = counts[counts > 0]
     column, n = bad.index[0], int(bad.iloc[0])
     lines = (frame.index[frame[column].isna()][:3] + 2).tolist()  # file lines: 1-based, after the header
+    impute_hint = "" if imputed or column in protected else ", or data.impute=mean|median|most_frequent to fill them"
     others = f"; also missing in {', '.join(repr(c) for c in bad.index[1:])}" if len(bad) > 1 else ""
     raise DataError(f"{path.name}: column '{column}' has {n} missing value(s) (line {', '.join(map(str, lines))}"
                     f"{'...' if n > 3 else ''}){others}; set data.dropna=true to drop those "
-                    f"{int(rows.sum())} row(s)")
+                    f"{int(rows.sum())} row(s){impute_hint}")
 
 
 def _check_finite(frame, path: Path) -> None:
-    """inf / -inf read as numbers, then turn every loss into NaN: stop and say where."""
+    """inf / -inf read as numbers, and values beyond float32 (±3.4e38, read as float64) become
+    inf once cast: every loss turns NaN. Stop and say where."""
     import pandas as pd
 
+    limit = float(np.finfo(np.float32).max)
     for column in frame.columns:
         values = frame[column]
-        if pd.api.types.is_float_dtype(values) and np.isinf(values.to_numpy()).any():
-            lines = (frame.index[np.isinf(values.to_numpy())][:3] + 2).tolist()
-            raise DataError(f"{path.name}: column '{column}' has an infinite value (line "
-                            f"{', '.join(map(str, lines))}); replace it with a finite number or leave the "
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            bad = np.abs(numbers) > limit  # inf, and finite numbers float32 cannot hold
+        if bad.any():
+            lines = (frame.index[bad][:3] + 2).tolist()
+            kind = "an infinite value" if np.isinf(numbers[bad]).all() else \
+                f"a value beyond float32's range (±{limit:.3g})"
+            raise DataError(f"{path.name}: column '{column}' has {kind} (line {', '.join(map(str, lines))}); "
+                            "rescale the column (e.g. other units or a log), replace the value, or leave the "
                             "column out with data.features=[...]")
 
 
@@ -153,8 +123,11 @@ def _encode_target(target, task: str, path: Path):
     return y.astype(np.int64), [str(c) for c in classes]
 
 
-def _encode_features(frame, path: Path) -> np.ndarray:
-    """Numbers pass through; text and booleans become one 0/1 column per value (one-hot)."""
+def _encode_features(frame, path: Path) -> tuple[np.ndarray, dict]:
+    """Numbers pass through; text and booleans become one 0/1 column per value (one-hot).
+
+    Also returns the encoding (features, categories, columns), saved with the run so that
+    `dlx predict` encodes new rows exactly the same way (issue 14, dlx/use/inputs.py)."""
     import pandas as pd
 
     for column in frame.columns:
@@ -162,7 +135,12 @@ def _encode_features(frame, path: Path) -> np.ndarray:
         if not pd.api.types.is_numeric_dtype(values) and values.nunique() > MAX_ONE_HOT:
             raise DataError(f"{path.name}: column '{column}' is text with {values.nunique()} distinct values "
                             f"(one-hot would add that many inputs); leave it out with data.features=[...]")
-    return np.array(pd.get_dummies(frame, dtype=np.float32), dtype=np.float32)
+    encoded = pd.get_dummies(frame, dtype=np.float32)
+    categories = {str(c): sorted(map(str, frame[c].dropna().unique())) for c in frame.columns
+                  if not pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])}
+    encoding = {"features": [str(c) for c in frame.columns], "categories": categories,
+                "columns": [str(c) for c in encoded.columns]}
+    return np.array(encoded, dtype=np.float32), encoding
 
 
 @DATASETS.register("csv", schema=CSVConfig, download=False, task="inferred", shape="columns",
@@ -170,24 +148,27 @@ def _encode_features(frame, path: Path) -> np.ndarray:
 def load_csv(cfg: CSVConfig) -> RawData:
     import pandas as pd
 
-    path = _existing(cfg.path, "csv", "CSV file")
+    path = existing(cfg.path, "csv", "CSV file")
     try:
         df = pd.read_csv(path, sep=cfg.sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as e:
         raise DataError(f"cannot read {path} as CSV: {str(e).strip().splitlines()[0]}") from None
     features = _columns(df, cfg, path)
     groups = [cfg.group_col] if cfg.group_col else []
-    frame = _check_missing(df[features + [cfg.target] + groups], path, cfg.dropna)
+    imputed = [c for c in features if cfg.impute != "none" and pd.api.types.is_numeric_dtype(df[c])]
+    frame = _check_missing(df[features + [cfg.target] + groups], path, cfg.dropna, imputed,
+                           protected=[cfg.target, *groups])
     if len(frame) == 0:
         raise DataError(f"{path.name}: no rows left to learn from")
-    _check_finite(frame, path)
+    _check_finite(frame.drop(columns=groups), path)  # group ids become text: any value will do
     task = infer_task(frame[cfg.target]) if cfg.task == "auto" else cfg.task
     y, classes = _encode_target(frame[cfg.target], task, path)
     if task != "regression" and len(classes) == 2:
         task = "binary"
-    x = _encode_features(frame[features], path)
+    x, encoding = _encode_features(frame[features], path)
     # group ids as text: one kind of value however pandas read the column
-    return RawData(x, y, task, classes, groups=frame[cfg.group_col].astype(str).to_numpy() if groups else None)
+    return RawData(x, y, task, classes, groups=frame[cfg.group_col].astype(str).to_numpy() if groups else None,
+                   encoding=encoding)
 
 
 # ---------------------------------------------------------------- image_folder
@@ -199,7 +180,7 @@ def load_csv(cfg: CSVConfig) -> RawData:
 def load_image_folder(cfg: ImageFolderConfig) -> DiskData:
     from torchvision.datasets import ImageFolder
 
-    root = _existing(cfg.path, "image_folder", "image folder")
+    root = existing(cfg.path, "image_folder", "image folder", cfg.root)
     if not root.is_dir() or not any(p.is_dir() for p in root.iterdir()):
         raise DataError(f"image_folder: {root} has no class sub-folders; expected {root}/<class>/<image>.png")
     try:
@@ -211,4 +192,4 @@ def load_image_folder(cfg: ImageFolderConfig) -> DiskData:
                         "a classifier needs at least two")
     task = "binary" if len(files.classes) == 2 else "multiclass"
     return DiskData(files, np.asarray(files.targets, dtype=np.int64), task, list(files.classes),
-                    image_size=cfg.image_size, workers=auto_workers(cfg.workers))
+                    image_size=cfg.image_size, workers=auto_workers(cfg.workers), skip_bad_files=cfg.skip_bad_files)

@@ -8,19 +8,14 @@ inside the builders only, so tabular runs never pay for it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from dlx.data.bundle import ImageDataConfig, RawData
+from dlx.data.bundle import RawData
+from dlx.data.schemas import VisionConfig
 from dlx.errors import DataError
 from dlx.registry import DATASETS
-
-
-@dataclass
-class VisionConfig(ImageDataConfig):
-    download: bool = True  # fetch the files into data.root when they are missing
 
 
 def data_root(cfg) -> Path:

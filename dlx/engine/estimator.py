@@ -187,10 +187,11 @@ def to_tensors(arrays: dict) -> dict:
 
 def load_estimator(run_path: Path, model_cfg):
     """The fitted estimator of the run at `run_path`, rebuilt from its arrays (nothing unpickled)."""
-    from dlx.registry import MODELS, load_components
+    from dlx import plugins
+    from dlx.registry import MODELS
     from dlx.store.checkpoint import load_checkpoint
 
-    load_components()
+    plugins.load()
     path = RunDir(Path(run_path)).checkpoint_path(CHECKPOINT)
     if not path.exists():
         raise ConfigError(f"{Path(run_path).name} has no checkpoints/{CHECKPOINT}.pt "

@@ -7,13 +7,16 @@ test split; write the run.
 
 from __future__ import annotations
 
+import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from dlx import testhooks
 from dlx.config import Experiment
 from dlx.engine.callbacks import BestWeights, Callback, EarlyStopping, FitContext
-from dlx.errors import ConfigError, Interrupted, RunError, first_line
+from dlx.errors import ConfigError, DataError, Interrupted, RunError, first_line
+from dlx.store.files import missing_as_null
 from dlx.store.rundir import RunDir
 from dlx.store.runs import RUNS
 from dlx.store.summary import RunSummary
@@ -68,16 +71,24 @@ def setup_torch(exp: Experiment):
 def build_parts(exp: Experiment, bundle, device):
     """Model, loss, optimizer, schedule, penalty for this data: nothing trained yet."""
     from dlx import models
+    from dlx.data import target
     from dlx.losses import build_loss
     from dlx.optim.optimizers import build_optimizer, build_schedule
     from dlx.registry import OPTIMIZERS
     from dlx.regularize import build_penalty
 
     reg = exp.regularizer
-    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
-    model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm).to(device)
-    optimizer = build_optimizer(exp.optim, model.parameters(), reg.decoupled_weight_decay)
     meta = OPTIMIZERS.get(exp.optim.name).meta
+    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
+    with fits_in_memory(exp):
+        model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm)
+        if "target" in bundle.preprocess:  # data.scale_target: learn standardised y, report y's units
+            model, loss = target.wrap(model, loss, bundle.preprocess["target"], closure=bool(meta.get("closure")))
+        model = model.to(device)
+    from dlx.use import transfer  # model.init_from / model.freeze / optim.head_lr_mult (issue 14)
+
+    params, model.transfer_note = transfer.prepare(exp, model, bundle.classes)
+    optimizer = build_optimizer(exp.optim, params, reg.decoupled_weight_decay)
     batch_size = len(bundle.train) if meta.get("full_batch") else exp.trainer.batch_size
     steps = max(1, -(-len(bundle.train) // batch_size))
     schedule = build_schedule(exp.scheduler, optimizer, epochs=exp.trainer.epochs, steps_per_epoch=steps,
@@ -93,14 +104,47 @@ def watchers(exp: Experiment) -> tuple[BestWeights, EarlyStopping | None]:
         if stopping.patience else None
     return best, early
 
+def min_batch_for(model, batch_size: int) -> int:
+    """2 for a model with BatchNorm1d (one sample has no batch statistics in training), else 1."""
+    import torch
 
-def open_run(exp: Experiment, overrides, runs_root, run_path, resume) -> tuple[RunDir, list]:
-    """The run folder, locked, with config.yaml, overrides.yaml and status `running` written."""
+    if not any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules()):
+        return 1
+    if batch_size < 2:
+        raise ConfigError(f"batch norm cannot train on batches of {batch_size} sample: set trainer.batch_size "
+                          ">= 2, or turn batch norm off (regularizer.batchnorm=false / model.batchnorm=false)")
+    return 2
+
+
+@contextmanager
+def fits_in_memory(exp: Experiment):
+    """One line, not a traceback, when the model's weights do not fit (model.hidden=[100000000]),
+    whether building it on the CPU or moving it to the device."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as e:  # allocators raise RuntimeError("... can't allocate ...")
+        text = str(e)
+        if not isinstance(e, MemoryError) and "allocate" not in text and "out of memory" not in text.lower():
+            raise
+        asked = re.search(r"allocate (\d+) bytes", text)
+        size = f" (one tensor alone needs {int(asked.group(1)) / 1e9:.3g} GB)" if asked else ""
+        raise ConfigError(f"model '{exp.model.name}' is too large to build in memory{size}; use fewer or "
+                          "smaller layers (e.g. model.hidden, model.channels)") from None
+
+
+
+def open_run(exp: Experiment, overrides, runs_root, run_path, resume, rank=None) -> tuple[RunDir, list]:
+    """The run folder, locked, with config.yaml, overrides.yaml and status `running` written
+    (a data-parallel rank other than 0 gets a folder that writes nothing)."""
+    from dlx.engine import distributed
+
     root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
-    if resume is not None:
+    run_dir = distributed.run_dir_for(rank)  # ranks > 0 write nothing
+    if run_dir is None and resume is not None:
         run_dir, overrides = resume.run, resume.overrides
-    else:
+    elif run_dir is None:
         run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
+    distributed.announce(run_dir)
     run_dir.lock()
     run_dir.write_yaml("config.yaml", exp.raw)
     run_dir.write_yaml("overrides.yaml", list(overrides))
@@ -109,7 +153,8 @@ def open_run(exp: Experiment, overrides, runs_root, run_path, resume) -> tuple[R
 
 
 def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
-        run_path: Path | None = None, evaluate_test: bool = True, resume=None) -> RunSummary:
+        run_path: Path | None = None, evaluate_test: bool = True, resume=None,
+        bootstrap: int | None = None) -> RunSummary:
     """Train and evaluate `exp`; write `outputs/runs/<id>/`; return its summary.
 
     `runs_root` puts the run folder elsewhere (a sweep's `runs/`); `run_path` names the
@@ -117,6 +162,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     untouched (CV folds: the test split is evaluated once, by the refit, or never).
     `resume` (a `dlx.engine.resume.Resume`) continues that run in place from its checkpoint.
     `callbacks` (dlx.engine.callbacks.Callback) watch the trainer, after dlx's own.
+    `bootstrap` (a seed) trains on a bootstrap sample of the training rows (`dlx bag`).
     """
     from dlx.engine import estimator
 
@@ -126,26 +172,41 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
 
     from dlx import data
     from dlx.data.loaders import bundle_batches
+    from dlx.engine import distributed
     from dlx.engine.tasks import build_task
     from dlx.models import count_parameters
     from dlx.report.tensorboard import attach_tensorboard
 
     started = time.time()
     tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
-    device = setup_torch(exp)
+    rank, device = distributed.start(exp.trainer, setup_torch(exp))  # rank: None unless data-parallel
     bundle = data.build(exp.data)
+    if bootstrap is not None:  # bagging (dlx/use/bag.py)
+        from dlx.use.bag import resample_train
+
+        bundle = resample_train(bundle, bootstrap)
     exp = _monitor_for_task(exp, bundle.task)
     task = build_task(exp, bundle, device)
     _check_monitor(exp, task)
+    if exp.trainer.overfit_batches:
+        from dlx.engine.sanity import overfit_bundle
+
+        bundle = overfit_bundle(bundle, exp.trainer.overfit_batches, task.batch_size)
+    params, note = count_parameters(task.model), getattr(task.model, "transfer_note", None)
+    task.model = distributed.wrap_model(task.model, exp.trainer, rank, device)  # channels_last, sync_bn, compile, DDP
     shuffle = torch.Generator().manual_seed(exp.trainer.seed)
     # tensors on the device (augmented per batch when data.augment asks), or a DataLoader for files
-    batches = bundle_batches(bundle, device, task.batch_size, exp.trainer.eval_batch_size, shuffle)
-    run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume)
-    callbacks = [*callbacks, tensorboard.open(run_dir.path)] if tensorboard else list(callbacks)
+    batches = bundle_batches(bundle, device, task.batch_size, exp.trainer.eval_batch_size, shuffle,
+                             min_batch=min_batch_for(task.model, task.batch_size), shard=distributed.shard(rank))
+    run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume, rank)
+    _log_origin(run_dir, note, bundle, bootstrap)
+    callbacks = list(callbacks)
+    if tensorboard and distributed.is_main_process():
+        callbacks.append(tensorboard.open(run_dir.path))
     trainer = make_trainer(exp, task, bundle, run_dir, device, shuffle, callbacks)
+    trainer.metric_sync = distributed.sum_metrics if rank is not None else None
     if resume is not None:
         continue_from(trainer, resume, run_dir)
-    params = count_parameters(task.model)
     trainer.callbacks.emit("on_fit_start", trainer, FitContext(run_dir, exp, params, resume.where if resume else None))
     test_metrics = fit_and_test(exp, trainer, batches, run_dir, evaluate_test)
     summary = summarize(exp, bundle, trainer, test_metrics, params=params, device=device,
@@ -158,6 +219,16 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     return summary
 
 
+def _log_origin(run_dir: RunDir, transfer_note, bundle, bootstrap) -> None:
+    """log.txt: what model.init_from loaded and froze; a bagging member's bootstrap sample."""
+    if transfer_note:
+        run_dir.log(transfer_note)
+    if bootstrap is not None:
+        from dlx.use.bag import bootstrap_note
+
+        run_dir.log(bootstrap_note(bundle, bootstrap))
+
+
 def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle, callbacks):
     """The trainer, with dlx's callbacks first (best weights, early stopping, the run writer),
     then the caller's."""
@@ -165,11 +236,18 @@ def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle
 
     best, early = watchers(exp)
     meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
-            "input_shape": list(bundle.input_shape), "task": bundle.task}
+            "input_shape": list(bundle.input_shape), "task": bundle.task,
+            "num_outputs": getattr(task, "num_outputs", None)}  # dlx/use/restore.py rebuilds the model
     writer = RunWriter(run_dir, exp.trainer.checkpoint, meta)
+    checks = []  # trainer.watch / profile / overfit_batches: after the writer, whose checkpoints are timed
+    if exp.trainer.watch != "none" or exp.trainer.profile or exp.trainer.overfit_batches:
+        from dlx.engine.sanity import diagnostics
+        from dlx.report.layers import say, warn
+
+        checks = diagnostics(exp, warn, say)
     trainer = Trainer(exp.trainer, task, device=device, clip_grad_norm=exp.regularizer.clip_grad_norm,
-                      shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer,
-                                                            *getattr(task, "callbacks", ()), *callbacks])
+                      shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *checks,
+                                                          *task.callbacks(run_dir), *callbacks])
     return trainer
 
 
@@ -178,6 +256,7 @@ def fit_and_test(exp: Experiment, trainer, batches, run_dir: RunDir, evaluate_te
     in the run folder and raised as the one-line error the user sees."""
     import torch
 
+    from dlx.engine import distributed
     from dlx.engine.signals import stop_on_signals
     from dlx.engine.trainer import StopRequested
 
@@ -186,8 +265,11 @@ def fit_and_test(exp: Experiment, trainer, batches, run_dir: RunDir, evaluate_te
         with stop_on_signals(trainer):
             trainer.fit(train, val)
             trainer.callbacks.find(BestWeights).restore(trainer.model)
-            return trainer.evaluate(test) if evaluate_test else {}
-    except (StopRequested, KeyboardInterrupt, RunError, torch.OutOfMemoryError) as e:
+            test_metrics = trainer.evaluate(test) if evaluate_test else {}
+            run_dir.flush()  # the last checkpoint on disk (a write error fails the run here)
+            return test_metrics
+    except (StopRequested, KeyboardInterrupt, RunError, DataError, torch.OutOfMemoryError,
+            *distributed.peer_errors()) as e:
         failure = stopped(e, exp, run_dir, trainer)
         run_dir.unlock()
         trainer.callbacks.emit("on_fit_end", trainer, None)
@@ -206,28 +288,38 @@ def summarize(exp: Experiment, bundle, trainer, test_metrics: dict, *, params: i
         scheduler=exp.scheduler.name, regularizer=exp.regularizer.name, data=exp.data.name, task=bundle.task,
         epochs_run=trainer.epoch, best_epoch=best.epoch, stopped_early=bool(early and early.stopped),
         monitor=exp.trainer.monitor, best_value=best.value,
-        metrics={**{k: v for k, v in last.items() if k.startswith(("train_", "val_"))},
-                 **{f"test_{k}": v for k, v in test_metrics.items()}},
+        # a metric that could not be measured (an empty test split) is missing: None, null in JSON
+        metrics={**missing_as_null({k: v for k, v in last.items() if k.startswith(("train_", "val_"))}),
+                 **missing_as_null({f"test_{k}": v for k, v in test_metrics.items()})},
         params=params, train_size=len(bundle.train), val_size=len(bundle.val), test_size=len(bundle.test),
         duration_s=round(duration, 3), device=str(device), path=str(path),
     )
 
 
 def monitor_for(exp: Experiment, kind: str) -> str:
-    """trainer.monitor as a run on `kind` data reads it: the task may mean another metric by the
-    default (val_acc is val_loss on regression data, which has no accuracy, so `dlx train
-    data=diabetes` works as is); any other unmeasured monitor is an error later."""
+    """trainer.monitor as a run on `kind` data reads it (auto: the task's default, e.g. val_acc for
+    classes, val_loss for regression)."""
+    return resolve_monitor(exp.trainer.monitor, kind, exp.model.name)
+
+
+def resolve_monitor(monitor: str, kind: str, model: str | None = None) -> str:
     from dlx.engine.tasks import task_class
 
-    return task_class(kind).monitor_for(exp.trainer.monitor, kind)
+    cls = task_class(kind, model)
+    resolved = cls.monitor_for(monitor, kind)
+    if resolved == "auto":  # a task without its own rule for auto: what it monitors for val_acc
+        resolved = cls.monitor_for("val_acc", kind)
+    return resolved
 
 
 def _monitor_for_task(exp: Experiment, task: str) -> Experiment:
+    """Resolve trainer.monitor=auto; config.yaml records the resolved value, as summary.json does."""
     from dataclasses import replace
 
     monitor = monitor_for(exp, task)
     if monitor == exp.trainer.monitor:
         return exp
+    exp.raw.trainer.monitor = monitor
     return replace(exp, trainer=replace(exp.trainer, monitor=monitor))
 
 
@@ -255,9 +347,11 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer) -> 
 
     import torch
 
+    from dlx.engine.distributed import as_run_error
     from dlx.engine.resume import resume_command
     from dlx.engine.trainer import Divergence, StopRequested
 
+    error = as_run_error(error)  # a collective that failed: another rank died
     where = trainer.position()
     if isinstance(error, (StopRequested, KeyboardInterrupt)):
         signum = error.signum if isinstance(error, StopRequested) else signal.SIGINT
@@ -265,6 +359,7 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer) -> 
         saved = ""
         if isinstance(error, StopRequested) and exp.trainer.checkpoint:
             trainer.callbacks.find(RunWriter).save_last(trainer)
+            run_dir.flush()
             saved = ", last.pt saved"
         run_dir.write_status("interrupted", signal=name, **where)
         run_dir.log(f"interrupted by {name} at epoch {where['epoch']}, step {where['step']}")

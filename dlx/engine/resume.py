@@ -21,6 +21,8 @@ SAFE_KEYS = (
     "trainer.num_threads",  # thread count: same maths; CPU sums may differ in the last bits
     "trainer.checkpoint_every_steps",
     "trainer.tensorboard",
+    "trainer.devices",  # data-parallel processes: the same steps (sums in another order)
+    "trainer.backend",
     "output_dir",  # where to find the run
 )
 
@@ -45,8 +47,10 @@ class Resume:
         return f"{self.source.parent.name}/{self.source.name}: {at} (step {step})"
 
 
-def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
-    """(Experiment, Resume) for `--resume ref`, or a ConfigError saying why not."""
+def prepare(ref: str, overrides: list[str], warn: Callable[[str], None], lock: bool = True):
+    """(Experiment, Resume) for `--resume ref`, or a ConfigError saying why not.
+
+    `lock=False`: read only (a data-parallel rank other than 0, whose rank 0 holds the lock)."""
     from dlx import config
     from dlx.store.checkpoint import load_resume_state
 
@@ -57,6 +61,9 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
     run = RunDir(locate(ref, parsed))
     check_resumable(run)
     saved = _read_config(run.path / "config.yaml")
+    load_run_plugins(saved, warn)  # first: their schemas say which later keys a component has
+    from dlx.use.restore import fill_later_keys  # runs saved before model.init_from etc.
+    saved = fill_later_keys(saved)
     wanted = apply_overrides(saved, parsed)
     changed = diff_configs(saved, wanted)
     unsafe = [k for k in changed if k not in SAFE_KEYS]
@@ -65,9 +72,11 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
         raise ConfigError(f"cannot resume {run.id} with a different experiment: {shown} changed; only "
                           f"{', '.join(SAFE_KEYS)} may change on resume — start a new run with `dlx train` instead")
     exp = config.validate(wanted)
-    run.lock()  # refused while another process still trains it
+    if lock:
+        run.lock()  # refused while another process still trains it
     try:
-        run.remove_temp_files()  # what a kill left half-written
+        if lock:
+            run.remove_temp_files()  # what a kill left half-written
         state, source = load_resume_state([run.checkpoint_path("last"), run.checkpoint_path("last.prev")], warn)
         if state is not None and exp.trainer.epochs < state["epoch"]:
             raise ConfigError(f"trainer.epochs={exp.trainer.epochs} but {run.id} has already trained "
@@ -76,12 +85,37 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None]):
         run.unlock()
         raise
     if state is None:
-        why = "it was run with trainer.checkpoint=false" if not exp.trainer.checkpoint \
-            else "stopped during its first epoch"
-        warn(f"{run.id} has no checkpoint ({why}): training it again from the start")
+        warn(f"{run.id} has no checkpoint ({_why_no_checkpoint(run, exp)}): training it again from the start")
     first = _read_overrides(run.path / "overrides.yaml")
     given = [o.input_line for o in parsed if _key(o) in changed]
     return exp, Resume(run, state, source, first + given)
+
+
+def _why_no_checkpoint(run: RunDir, exp) -> str:
+    """The true reason: no epoch had ended, or the epochs metrics.csv records lost their checkpoints."""
+    if not exp.trainer.checkpoint:
+        return "it was run with trainer.checkpoint=false"
+    try:
+        lines = (run.path / "metrics.csv").read_text(encoding="utf-8").strip().splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    epochs = max(0, len(lines) - 1)  # below the header
+    if epochs == 0:
+        return "it stopped during its first epoch"
+    return (f"metrics.csv records {epochs} epoch{'s' * (epochs != 1)}, but checkpoints/last.pt and "
+            "last.prev.pt are missing or unreadable")
+
+
+def load_run_plugins(saved, warn: Callable[[str], None]) -> None:
+    """The plugins config.yaml records (missing: one line; changed: a warning, and the checkpoint
+    decides whether the architecture still loads)."""
+    from omegaconf import OmegaConf
+
+    from dlx import plugins
+
+    recorded = saved.get("plugins") if hasattr(saved, "get") else None
+    if recorded:
+        plugins.load_recorded(OmegaConf.to_container(recorded), warn)
 
 
 def locate(ref: str, parsed) -> Path:
@@ -175,6 +209,24 @@ def _read_overrides(path: Path) -> list[str]:
 
 
 def resume_command(run: RunDir, output_dir: str) -> str:
-    """The command line that continues `run`."""
-    extra = "" if output_dir in ("outputs", "outputs/", "./outputs") else f" output_dir={output_dir}"
-    return f"dlx train --resume {run.id}{extra}"
+    """The command line that continues `run`, quoted to paste into a shell as is."""
+    return resume_hint("train", run.id, output_dir)
+
+
+DEFAULT_OUTPUT_DIRS = ("outputs", "outputs/", "./outputs")
+_HYDRA_PLAIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./~+@%: ")
+
+
+def resume_hint(command: str, ref: str, output_dir) -> str:
+    """`dlx <command> --resume <ref> [output_dir=...]` for train, sweep and cv: shell-quoted
+    (a path with spaces is one argument), and the value Hydra-quoted where its grammar needs it
+    (a comma would read as a sweep)."""
+    import shlex
+
+    args = ["dlx", command, "--resume", str(ref)]
+    if str(output_dir) not in DEFAULT_OUTPUT_DIRS:
+        value = str(output_dir)
+        if not set(value) <= _HYDRA_PLAIN:
+            value = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        args.append(f"output_dir={value}")
+    return shlex.join(args)

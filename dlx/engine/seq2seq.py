@@ -88,9 +88,13 @@ class Seq2SeqTask(Task):
             raise ConfigError(f"model.beam={exp.model.beam} is more than the {len(bundle.classes)} tokens; lower it")
         task = cls(model, optimizer, schedule, teacher_forcing=exp.model.teacher_forcing, beam=exp.model.beam,
                    smoothing=exp.regularizer.label_smoothing, batch_size=exp.trainer.batch_size)
-        if exp.model.attention != "none" and exp.trainer.checkpoint:
-            task.callbacks = [AttentionWriter(bundle.val, bundle.classes)]
+        task.attention_split = bundle.val if exp.model.attention != "none" and exp.trainer.checkpoint else None
+        task.vocab = bundle.classes
         return task
+
+    def callbacks(self, run) -> list:
+        """With attention: a few validation examples' weights saved at the end of the fit."""
+        return [] if self.attention_split is None else [AttentionWriter(self.attention_split, self.vocab, run)]
 
     @classmethod
     def monitor_for(cls, requested: str, kind: str) -> str:
@@ -139,14 +143,11 @@ class AttentionWriter(Callback):
     """At the end of a fit (best weights restored), decode a few validation sources greedily and
     save each output step's attention over the source: the run's attention/examples.json."""
 
-    def __init__(self, split, vocab: list[str]):
-        self.split, self.vocab, self.run_dir = split, vocab, None
-
-    def on_fit_start(self, trainer, ctx) -> None:
-        self.run_dir = ctx.run_dir
+    def __init__(self, split, vocab: list[str], run_dir):
+        self.split, self.vocab, self.run_dir = split, vocab, run_dir
 
     def on_fit_end(self, trainer, summary) -> None:
-        if summary is None or self.run_dir is None or len(self.split) == 0:
+        if summary is None or len(self.split) == 0:
             return
         src, tgt = self.split.x[:EXAMPLES].to(trainer.device), self.split.y[:EXAMPLES]
         trainer.model.eval()

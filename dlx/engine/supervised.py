@@ -35,8 +35,9 @@ class SupervisedTask(Task):
 
     @classmethod
     def monitor_for(cls, requested: str, kind: str) -> str:
-        # the default monitor, val_acc, means val_loss on regression data, which has no accuracy
-        return "val_loss" if kind == "regression" and requested == "val_acc" else requested
+        if requested == "auto":  # regression data has no accuracy
+            return "val_loss" if kind == "regression" else "val_acc"
+        return requested
 
     def metric_names(self) -> list[str]:
         return metric_names(self.kind, self.num_outputs)

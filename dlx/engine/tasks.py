@@ -111,6 +111,10 @@ class Task:
         """Evaluate one batch (under torch.inference_mode) into `metrics`; decode or sample here."""
         raise NotImplementedError
 
+    def callbacks(self, run) -> list:
+        """Callbacks of this task's own (a GAN's sample pictures), given the run folder (a RunDir)."""
+        return []
+
     # ------------------------------------------------------------ state
 
     def lr(self) -> float:
@@ -142,35 +146,43 @@ def _load_states(parts: dict, state: dict) -> None:
         part.load_state_dict(state[name])
 
 
-def task_class(kind: str) -> type[Task]:
-    """The task registered for data of `kind` (a dataset's `task`: multiclass, regression, ...)."""
+def task_class(kind: str, model: str | None = None) -> type[Task]:
+    """The task registered for data of `kind` (a dataset's `task`: multiclass, regression, ...);
+    a model registered with `task=NAME` (gnn, vae, gan) chooses its task, which must train on `kind`."""
+    from dlx.registry import MODELS
+
+    wanted = MODELS.get(model).meta.get("task") if model is not None and model in MODELS else None
+    if wanted is not None:
+        kinds = TASKS.get(wanted).meta.get("kinds", ())
+        if kind not in kinds:
+            why = TASKS.get(wanted).meta.get("why", "")
+            raise ConfigError(f"model={model} does not train on {kind} data; it needs {' or '.join(kinds)} data"
+                              f" ({_datasets_of(kinds)}){why}")
+        return TASKS.get(wanted).builder
     for name in TASKS.names():
         entry = TASKS.get(name)
-        if kind in entry.meta.get("kinds", ()):
+        if kind in entry.meta.get("kinds", ()) and not entry.meta.get("by_model"):
             return entry.builder
     known = sorted({k for n in TASKS.names() for k in TASKS.get(n).meta.get("kinds", ())})
     raise ConfigError(f"no task trains on '{kind}' data; tasks exist for: {', '.join(known)}")
 
 
+def _datasets_of(kinds) -> str:
+    from dlx.registry import DATASETS
+
+    names = [n for n in DATASETS.names() if DATASETS.get(n).meta.get("task") in kinds]
+    return "e.g. " + ", ".join(f"data={n}" for n in names[:4]) if names else "no built-in dataset"
+
+
 def build_task(exp, bundle, device) -> Task:
-    """The task for `bundle`'s kind of data, with its model, loss, optimizers and schedules built."""
-    _check_model_task(exp, bundle)
-    task = task_class(bundle.task).build(exp, bundle, device)
+    """The task for `bundle`'s kind of data (or `exp.model`'s own), with its model, loss,
+    optimizers and schedules built."""
+    task = task_class(bundle.task, exp.model.name).build(exp, bundle, device)
     task.kind = bundle.task
     return task
 
 
-def _check_model_task(exp, bundle) -> None:
-    """A model registered with its own task (meta `task`, e.g. seq2seq) trains only on that task's data."""
-    from dlx.registry import MODELS
-
-    own = MODELS.get(exp.model.name).meta.get("task") if exp.model.name in MODELS else None
-    if own and bundle.task not in TASKS.get(own).meta.get("kinds", ()):
-        kinds = ", ".join(TASKS.get(own).meta.get("kinds", ()))
-        raise ConfigError(f"model={exp.model.name} trains on {kinds} data, but data={exp.data.name} is "
-                          f"{bundle.task}; choose a {kinds} dataset (`dlx data` lists them)")
-
-
 # the built-in tasks register on import
 from dlx.engine import supervised  # noqa: E402,F401  (registers itself)
+from dlx.engine import generative, graph  # noqa: E402,F401  (issue 17: gnn, autoencoder, vae, gan)
 from dlx.engine import language, seq2seq  # noqa: E402,F401  (register: issue 16)

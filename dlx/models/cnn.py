@@ -8,14 +8,16 @@ import torch
 from torch import nn
 
 from dlx.errors import ConfigError, require
-from dlx.models.layers import activation, check_activation_keys, init_weights, require_shape, widen
+from dlx.models.layers import (activation, check_activation_keys, check_norm, init_weights, norm_kind, norm_layer,
+                               require_shape, widen)
 from dlx.registry import MODELS
+from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
 
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
 
 @dataclass
-class CNNConfig:
+class CNNConfig(TransferKeys):
     name: str = "cnn"
     channels: list[int] = field(default_factory=lambda: [64, 64, 128, 128])  # one conv block per entry
     kernel_size: int = 3
@@ -25,7 +27,8 @@ class CNNConfig:
     pool_every: int = 2  # pool after every block (1) or every second one (2)
     fc: list[int] = field(default_factory=lambda: [256])  # hidden fully-connected widths: [] | [a] | [a, b]
     dropout: float = 0.5  # before each fully-connected layer
-    batchnorm: bool = True  # BatchNorm2d after each convolution, before the activation
+    batchnorm: bool = True  # BatchNorm2d after each convolution, before the activation (norm=auto)
+    norm: str = "auto"  # auto (= batch if batchnorm, else none) | batch | layer | group | none
     activation: str = "relu"
     negative_slope: float = 0.01  # leaky_relu only
     maxout_pieces: int = 2  # maxout only
@@ -33,6 +36,7 @@ class CNNConfig:
     init_std: float = 0.01  # init=normal only
 
     def __post_init__(self):
+        super().__post_init__()  # TransferKeys
         require(len(self.channels) > 0 and all(c > 0 for c in self.channels), "channels",
                 f"needs at least one width > 0, got {self.channels}")
         require(self.kernel_size > 0, "kernel_size", f"must be > 0, got {self.kernel_size}")
@@ -45,6 +49,7 @@ class CNNConfig:
                 f"takes zero, one or two widths > 0, got {self.fc}")
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
         check_activation_keys(self)
+        check_norm(self)
 
 
 def conv_padding(cfg: CNNConfig) -> int | str:
@@ -60,9 +65,10 @@ class ConvBlock(nn.Module):
     def __init__(self, cfg: CNNConfig, c_in: int, c_out: int, pool: bool):
         super().__init__()
         k = widen(cfg.activation, cfg.maxout_pieces)
+        norm = norm_kind(cfg)
         self.conv = nn.Conv2d(c_in, c_out * k, cfg.kernel_size, cfg.stride, conv_padding(cfg),
-                              bias=not cfg.batchnorm)  # BN's shift replaces the bias
-        self.norm = nn.BatchNorm2d(c_out * k) if cfg.batchnorm else nn.Identity()
+                              bias=norm == "none")  # the norm's shift replaces the bias
+        self.norm = norm_layer(norm, c_out * k, image=True)
         self.act = activation(cfg.activation, cfg.negative_slope, cfg.maxout_pieces, dim=1)  # over channels
         self.pool = POOLS[cfg.pool](2) if pool else nn.Identity()
 

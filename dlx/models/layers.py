@@ -151,3 +151,39 @@ def to_sequence(x, steps: int, features: int):
     if x.dim() == 4:
         x = x.permute(0, 2, 1, 3)  # (B, H, C, W): the row index leads
     return x.reshape(x.shape[0], steps, features)  # (B, T, F)
+
+
+NORMS = ("auto", "batch", "layer", "group", "none")
+
+
+def check_norm(cfg) -> None:
+    if cfg.norm not in NORMS:
+        raise unknown("norm", cfg.norm, NORMS)
+
+
+def norm_kind(cfg) -> str:
+    """The model's normalisation: `norm`, or for norm=auto what the `batchnorm` key says
+    (so model.batchnorm and regularizer.batchnorm keep working)."""
+    if cfg.norm != "auto":
+        return cfg.norm
+    return "batch" if getattr(cfg, "batchnorm", False) else "none"
+
+
+def group_count(channels: int, most: int = 32) -> int:
+    """Groups for group norm: the largest divisor of `channels` up to 32 (Wu & He 2018 use 32)."""
+    return next(g for g in range(min(most, channels), 0, -1) if channels % g == 0)
+
+
+def norm_layer(kind: str, channels: int, image: bool) -> nn.Module:
+    """A normalisation of `channels` features (image: of (B, C, H, W) maps, else of (B, C)).
+
+    batch: BatchNorm over the batch; layer: over each sample's features (for maps: over
+    C, H, W, i.e. group norm with one group); group: over groups of channels; none: nothing.
+    """
+    if kind == "batch":
+        return nn.BatchNorm2d(channels) if image else nn.BatchNorm1d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels) if image else nn.LayerNorm(channels)
+    if kind == "group":
+        return nn.GroupNorm(group_count(channels), channels)
+    return nn.Identity()

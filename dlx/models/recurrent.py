@@ -14,13 +14,14 @@ from torch import nn
 from dlx.errors import require
 from dlx.models.layers import as_sequence, check_init, init_weights, to_sequence
 from dlx.registry import MODELS
+from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 TABULAR = ("per_feature", "one_step")
 
 
 @dataclass
-class RecurrentConfig:
+class RecurrentConfig(TransferKeys):
     """Keys shared by lstm and gru (rnn adds `activation`)."""
 
     name: str = "lstm"
@@ -34,6 +35,7 @@ class RecurrentConfig:
     init_std: float = 0.01  # init=normal only
 
     def __post_init__(self):
+        super().__post_init__()  # TransferKeys
         require(self.hidden_size > 0, "hidden_size", f"must be > 0, got {self.hidden_size}")
         require(self.num_layers > 0, "num_layers", f"must be > 0, got {self.num_layers}")
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from torch import nn
 
 from dlx.errors import require
-from dlx.models.layers import activation, check_activation_keys, init_weights, require_shape
+from dlx.models.layers import NORMS, activation, check_activation_keys, init_weights, norm_layer, require_shape
 from dlx.registry import MODELS
+from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
 
 # depth -> (paper's block, blocks per stage)
 LAYOUTS = {
@@ -28,7 +29,7 @@ SMALL_STEM_BELOW = 64  # px: smaller images keep their resolution in the stem
 
 
 @dataclass
-class ResNetConfig:
+class ResNetConfig(TransferKeys):
     name: str = "resnet"
     depth: int = 20  # 18 | 34 | 50 | 101 | 152 (ImageNet) or 20 | 32 | 44 | 56 | 110 (CIFAR)
     block: str = "auto"  # auto (the paper's for this depth) | basic | bottleneck
@@ -40,8 +41,11 @@ class ResNetConfig:
     init: str = "kaiming_normal"
     init_std: float = 0.01  # init=normal only
     zero_init_residual: bool = True  # last BN of each block starts at 0: every block starts as identity
+    skip: bool = True  # false: the same blocks without their skip connections (the degradation experiment)
+    norm: str = "batch"  # batch | layer | group | none
 
     def __post_init__(self):
+        super().__post_init__()  # TransferKeys
         require(self.depth in LAYOUTS, "depth",
                 f"no resnet of depth {self.depth}; choose one of {', '.join(map(str, sorted(LAYOUTS)))}")
         require(self.block in ("auto", "basic", "bottleneck"), "block",
@@ -52,15 +56,22 @@ class ResNetConfig:
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
         require(self.activation != "maxout", "activation", "resnet blocks cannot use maxout; choose another")
         check_activation_keys(self)
+        require(self.norm in NORMS and self.norm != "auto", "norm",
+                f"must be batch, layer, group or none, got {self.norm!r}")
 
 
 def make_stem(cfg: ResNetConfig, c_in: int, size: int) -> nn.Sequential:
     small = cfg.stem == "small" or (cfg.stem == "auto" and size < SMALL_STEM_BELOW)
     if small:
         conv = nn.Conv2d(c_in, cfg.width, 3, 1, 1, bias=False)  # (B, w, H, W)
-        return nn.Sequential(conv, nn.BatchNorm2d(cfg.width), make_activation(cfg))
+        return nn.Sequential(conv, make_norm(cfg)(cfg.width), make_activation(cfg))
     conv = nn.Conv2d(c_in, cfg.width, 7, 2, 3, bias=False)  # (B, w, H/2, W/2)
-    return nn.Sequential(conv, nn.BatchNorm2d(cfg.width), make_activation(cfg), nn.MaxPool2d(3, 2, 1))
+    return nn.Sequential(conv, make_norm(cfg)(cfg.width), make_activation(cfg), nn.MaxPool2d(3, 2, 1))
+
+
+def make_norm(cfg: ResNetConfig):
+    """model.norm as torchvision's blocks take it: a function of the channel count."""
+    return lambda channels: norm_layer(cfg.norm, channels, image=True)
 
 
 def make_activation(cfg: ResNetConfig) -> nn.Module:
@@ -72,17 +83,21 @@ class ResNet(nn.Module):
         super().__init__()
         from torchvision.models.resnet import BasicBlock, Bottleneck  # lazy: digits runs never pay for it
 
+        PlainBasicBlock, PlainBottleneck = plain_blocks()
+
         paper_block, layout = LAYOUTS[cfg.depth]
-        block = {"basic": BasicBlock, "bottleneck": Bottleneck}[paper_block if cfg.block == "auto" else cfg.block]
+        blocks = {"basic": BasicBlock, "bottleneck": Bottleneck} if cfg.skip else \
+            {"basic": PlainBasicBlock, "bottleneck": PlainBottleneck}
+        block = blocks[paper_block if cfg.block == "auto" else cfg.block]
         self.stem = make_stem(cfg, input_shape[0], min(input_shape[1:]))
         stages, c_in = [], cfg.width
         for i, n in enumerate(layout):
             planes = cfg.width * 2 ** i
-            stages.append(make_stage(block, c_in, planes, n, stride=1 if i == 0 else 2))
+            stages.append(make_stage(block, c_in, planes, n, stride=1 if i == 0 else 2, cfg=cfg))
             c_in = planes * block.expansion
         self.stages = nn.Sequential(*stages)
         for module in self.stages.modules():  # torchvision's blocks hard-code ReLU: swap in ours
-            if isinstance(module, (BasicBlock, Bottleneck)):
+            if isinstance(module, (BasicBlock, Bottleneck)):  # the plain blocks subclass them
                 module.relu = make_activation(cfg)
         self.pool = nn.AdaptiveAvgPool2d(1)  # (B, C, 1, 1) whatever the input size
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(cfg.dropout), nn.Linear(c_in, num_outputs))
@@ -92,21 +107,41 @@ class ResNet(nn.Module):
         return self.head(self.pool(x))  # (B, num_outputs)
 
 
-def make_stage(block, c_in: int, planes: int, n: int, stride: int) -> nn.Sequential:
-    """n blocks; the first projects the skip (1x1 conv + BN) when the shape changes."""
+def make_stage(block, c_in: int, planes: int, n: int, stride: int, cfg: ResNetConfig) -> nn.Sequential:
+    """n blocks; the first projects the skip (1x1 conv + norm) when the shape changes (no skip: nothing)."""
     out = planes * block.expansion
+    norm = make_norm(cfg)
     down = None
-    if stride != 1 or c_in != out:
-        down = nn.Sequential(nn.Conv2d(c_in, out, 1, stride, bias=False), nn.BatchNorm2d(out))
-    blocks = [block(c_in, planes, stride, down)] + [block(out, planes) for _ in range(n - 1)]
+    if (stride != 1 or c_in != out) and cfg.skip:
+        down = nn.Sequential(nn.Conv2d(c_in, out, 1, stride, bias=False), norm(out))
+    blocks = [block(c_in, planes, stride, down, norm_layer=norm)] + \
+        [block(out, planes, norm_layer=norm) for _ in range(n - 1)]
     return nn.Sequential(*blocks)
+
+
+def plain_blocks():
+    """torchvision's blocks without the identity added at their end (model.skip=false)."""
+    from torchvision.models.resnet import BasicBlock, Bottleneck
+
+    class PlainBasic(BasicBlock):
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(out)))
+
+    class PlainBottleneck_(Bottleneck):
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.relu(self.bn2(self.conv2(out)))
+            return self.relu(self.bn3(self.conv3(out)))
+
+    return PlainBasic, PlainBottleneck_
 
 
 def zero_last_norms(model: nn.Module) -> None:
     """Zero the last BN of each residual branch (Goyal et al. 2017), as torchvision offers."""
     for module in model.modules():
         last = getattr(module, "bn3", None) or getattr(module, "bn2", None)
-        if last is not None and hasattr(module, "downsample"):
+        if last is not None and hasattr(module, "downsample") and getattr(last, "weight", None) is not None:
             nn.init.zeros_(last.weight)
 
 
@@ -116,6 +151,6 @@ def build_resnet(cfg: ResNetConfig, input_shape: tuple[int, ...], num_outputs: i
     require_shape("resnet", input_shape, 3, "image (C, H, W)")
     model = ResNet(cfg, input_shape, num_outputs)
     init_weights(model, cfg.init, cfg.init_std, cfg.activation)
-    if cfg.zero_init_residual:
+    if cfg.zero_init_residual and cfg.skip:  # without a skip, a zeroed branch would output nothing
         zero_last_norms(model)
     return model

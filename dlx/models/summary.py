@@ -21,6 +21,7 @@ class LayerRow:
     params: int  # held by this module itself
     trainable: int
     recursive: int  # held by this module and everything inside it
+    receptive_field: int | None = None  # input pixels (per side) one output unit sees; conv and pool layers
 
 
 @dataclass
@@ -43,7 +44,7 @@ def shape_of(output) -> tuple | None:
 @torch.no_grad()
 def summarize(model: nn.Module, input_shape: tuple[int, ...], batch: int = 2) -> ModelSummary:
     """Run one zero batch through `model` (eval mode) and record every module's output shape."""
-    shapes: dict[nn.Module, tuple | None] = {}
+    shapes: dict[nn.Module, tuple | None] = {}  # in the order the modules ran
 
     def record(module, _inputs, output) -> None:  # a hook that returned a value would replace the output
         shapes.setdefault(module, shape_of(output))  # first call wins: a shared ReLU runs twice per block
@@ -59,14 +60,38 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...], batch: int = 2) ->
             h.remove()
         model.train(was_training)
     rows = []
+    fields = receptive_fields(model, list(shapes))
     for name, module in model.named_modules():
         own = list(module.parameters(recurse=False))
         rows.append(LayerRow(name, type(module).__name__, name.count(".") + 1 if name else 0, shapes.get(module),
                              sum(p.numel() for p in own), sum(p.numel() for p in own if p.requires_grad),
-                             sum(p.numel() for p in module.parameters())))
+                             sum(p.numel() for p in module.parameters()), fields.get(module)))
     params = list(model.parameters())
     return ModelSummary(rows, sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad),
                         tuple(input_shape))
+
+
+def receptive_fields(model: nn.Module, ran: list[nn.Module]) -> dict[nn.Module, int]:
+    """{conv or pool module: its receptive field}, along the main path in the order the modules ran.
+
+    r grows by (k_eff - 1) * j at each layer and the jump j (the distance in input pixels
+    between neighbouring outputs) multiplies by the stride. A residual network's skip
+    projections (`downsample`) are off the main path and are not counted.
+    """
+    skipped = {m for name, mod in model.named_modules() if name.endswith("downsample") for m in mod.modules()}
+    field, jump, found = 1, 1, {}
+    for module in ran:
+        if module in skipped or not isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            continue
+        k, s, d = (_first(getattr(module, a, 1)) for a in ("kernel_size", "stride", "dilation"))
+        field += (d * (k - 1) + 1 - 1) * jump
+        jump *= s
+        found[module] = field
+    return found
+
+
+def _first(value) -> int:
+    return int(value[0] if isinstance(value, (tuple, list)) else value)
 
 
 def visible_rows(summary: ModelSummary, depth: int | None = None) -> list[tuple[LayerRow, int]]:

@@ -17,10 +17,11 @@ from torch import nn
 from dlx.errors import ConfigError, require
 from dlx.models.layers import activation, as_sequence, check_activation_keys, init_weights, to_sequence, widen
 from dlx.registry import MODELS
+from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
 
 
 @dataclass
-class TransformerConfig:
+class TransformerConfig(TransferKeys):
     name: str = "transformer"
     d_model: int = 64
     heads: int = 8
@@ -39,6 +40,7 @@ class TransformerConfig:
     init_std: float = 0.02  # init=normal only
 
     def __post_init__(self):
+        super().__post_init__()  # TransferKeys
         for key in ("d_model", "heads", "layers", "ff_dim", "patch_size"):
             require(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
         require(self.d_model % self.heads == 0, "heads",

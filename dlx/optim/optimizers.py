@@ -26,8 +26,10 @@ class OptimConfig:
     name: str = "sgd"
     lr: float = 0.01
     weight_decay: float = 0.0
+    head_lr_mult: float = 1.0  # the output head's lr = lr × this (fine-tuning, issue 14)
 
     def __post_init__(self):
+        require(self.head_lr_mult > 0, "head_lr_mult", f"must be > 0, got {self.head_lr_mult}")
         require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
         require(self.lr != float("inf"), "lr", "must be finite, got inf (a number beyond 1.8e308)")
         require(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")

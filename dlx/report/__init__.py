@@ -87,13 +87,20 @@ def summary_table(summary: dict) -> Table:
     for split in ("train", "val", "test"):
         table.add_column(split, justify="right")
     for name in names:
-        table.add_row(name, *(fmt(summary.get(f"{split}_{name}", "")) for split in ("train", "val", "test")))
+        table.add_row(name, *(_shown(summary.get(f"{split}_{name}", "")) for split in ("train", "val", "test")))
     return table
+
+
+def _shown(value) -> str:
+    """A missing metric (None, NaN: an empty split) as a dash, not `nan` or `None`."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return fmt(value)
 
 
 def summary_footer(summary: dict) -> str:
     return (
-        f"best {summary['monitor']} {fmt(summary['best_value'])} at epoch {summary['best_epoch']}/"
+        f"best {summary['monitor']} {_shown(summary['best_value'])} at epoch {summary['best_epoch']}/"
         f"{summary['epochs_run']}{' (stopped early)' if summary.get('stopped_early') else ''} · "
         f"{summary['params']:,} params · {summary['duration_s']:.1f} s on {summary['device']}\n"
         f"run: {summary['path']}"
@@ -116,3 +123,4 @@ from dlx.report.choices import *  # noqa: E402,F401,F403
 from dlx.report.sweep import *  # noqa: E402,F401,F403
 from dlx.report.cv import *  # noqa: E402,F401,F403
 from dlx.report.runs import *  # noqa: E402,F401,F403
+from dlx.report.show import *  # noqa: E402,F401,F403

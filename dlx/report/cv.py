@@ -30,7 +30,9 @@ class CVProgress:
             return
         head = f"{row['fold']:<10} {self.done}/{self.total}"
         if row["status"] != "finished":
-            self.console.print(f"{head}  [red]failed[/]: {row['error']}", highlight=False, soft_wrap=True)
+            colour = "yellow" if row["status"] == "interrupted" else "red"
+            self.console.print(f"{head}  [{colour}]{row['status']}[/]: {row['error']}", highlight=False,
+                               soft_wrap=True)
             return
         shown = "  ".join(f"{k} {fmt(v)}" for k, v in row.items() if _shown_in_cv(k))
         self.console.print(f"{head}  {shown}  best epoch {row['best_epoch']}  {row['duration_s']:.1f} s",

@@ -98,12 +98,11 @@ def check_output(output) -> Path:
 
 
 def save_figure(fig, output) -> Path:
-    path = check_output(output)
-    try:
-        fig.savefig(path, dpi=120)
-    except ValueError as e:  # unknown image format
-        raise ConfigError(f"cannot write {path}: {e}") from None
-    return path
+    """The shared writer (dlx.report.figures), after this command's own check of the image name."""
+    from dlx.report import figures
+
+    check_output(output)
+    return figures.save_figure(fig, output)
 
 
 def print_paths_table(result) -> None:

@@ -10,7 +10,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from dlx.report import console, fmt, print_summary
+from dlx.report import console, fmt
 
 STATUS_STYLE = {"finished": "green", "running": "cyan", "failed": "red", "interrupted": "yellow"}
 GROUP_COLUMNS = ("model", "optim", "scheduler", "regularizer", "data")
@@ -69,9 +69,9 @@ def cell(value, digits: int = 4) -> str:
     return fmt(value, digits)
 
 
-def _monitor_label(df) -> str:
-    monitors = df["monitor"].dropna().unique() if "monitor" in df else []
-    return f"best {monitors[0]}" if len(monitors) == 1 else "best"
+def best_label(column: str, sep: str = " ") -> str:
+    """`best_val_acc` -> `best val_acc`: the header names the metric the run kept its best by."""
+    return column.replace("best_", f"best{sep}", 1) if column.startswith("best_") else column
 
 
 def _test_columns(df) -> list[str]:
@@ -80,11 +80,16 @@ def _test_columns(df) -> list[str]:
 
 
 def _run_columns(df) -> list[tuple[str, str, object, bool]]:
-    """(field, header, formatter, numeric) for the runs table; two-line headers keep numbers narrow."""
+    """(field, header, formatter, numeric) for the runs table; two-line headers keep numbers narrow.
+
+    One best column per monitored metric (`best val_acc`, `best val_loss`): a run fills its own.
+    """
+    from dlx.store import compare
+
     short = {"scheduler": "sched", "regularizer": "reg"}
     columns = [(g, short.get(g, g), cell, False) for g in GROUP_COLUMNS]
-    columns += [("epochs_run", "ep", lambda v: cell(_int(v)), True),
-                ("best_value", _monitor_label(df).replace(" ", "\n"), cell, True)]
+    columns += [("epochs_run", "ep", lambda v: cell(_int(v)), True)]
+    columns += [(c, best_label(c, "\n"), cell, True) for c in compare.best_columns(df)]
     columns += [(c, c.replace("_", "\n", 1), cell, True) for c in _test_columns(df)]
     columns += [("params", "params", count, True), ("duration_s", "time", duration, True)]
     return [c for c in columns if c[0] in df]
@@ -115,7 +120,7 @@ def runs_table(df, title: str = "runs", split_ids: bool = False) -> Table:
     for _, row in df.iterrows():
         status = row.get("status")
         run_id = re.sub(r"^(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d)_", "\\1_\n", row["id"]) if split_ids else row["id"]
-        table.add_row(run_id, f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
+        table.add_row(run_id, f"[{STATUS_STYLE.get(status, 'default')}]{status}[/]",
                       *(show(row.get(field)) for field, _, show, _ in columns))
     return table
 
@@ -133,7 +138,7 @@ def mean_std(mean, std, digits: int = 4) -> str:
     return f"{fmt(float(mean), digits)} ± {fmt(float(std), digits)}"
 
 
-def aggregate_display(agg, best_label: str = "best"):
+def aggregate_display(agg):
     """The aggregate frame as text cells: keys, count, then `mean ± std` per metric."""
     import pandas as pd
 
@@ -141,16 +146,15 @@ def aggregate_display(agg, best_label: str = "best"):
     out = pd.DataFrame({k: agg[k].map(lambda v: "—" if pd.isna(v) else str(v)) for k in keys})
     out["count"] = agg["count"]
     for m in metrics:
-        name = best_label if m == "best_value" else m
-        out[name] = [mean_std(a, b) for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
+        out[best_label(m)] = [mean_std(a, b) for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
     return out
 
 
-def aggregate_table(agg, best_label: str = "best") -> Table:
+def aggregate_table(agg) -> Table:
     """The --group-by table: keys, count, best and test metrics (all metrics: --format csv/json)."""
-    shown = aggregate_display(agg, best_label)
-    shown = shown[[c for c in shown.columns if c in agg.attrs["keys"] or c in ("count", best_label)
-                   or (c.startswith("test_") and not c.endswith("_top5"))]]
+    shown = aggregate_display(agg)
+    shown = shown[[c for c in shown.columns if c in agg.attrs["keys"] or c == "count"
+                   or c.startswith(("best ", "test_")) and not c.endswith("_top5")]]
     table = Table(title="mean ± std (sample std, ddof=1) per group, best first", **_plain())
     for name in shown.columns:
         table.add_column(name, justify="left" if name in agg.attrs["keys"] else "right")
@@ -165,141 +169,6 @@ def print_frame(text: str) -> None:
     sys.stdout.flush()
 
 
-def main_metric(columns, monitor: str | None) -> str:
-    """The metric that a curve shows beside the loss: the monitor's, else the first non-loss."""
-    base = (monitor or "val_loss").removeprefix("val_")
-    if base != "loss" and f"val_{base}" in columns:
-        return base
-    for c in columns:
-        if c.startswith("val_") and c != "val_loss" and not c.endswith("top5"):
-            return c.removeprefix("val_")
-    return "loss"
-
-
-def learning_curves(metrics, monitor: str | None, width: int = 80):
-    """Loss and the main metric, train dashed vs validation solid, side by side."""
-    from dlx.report.termplot import Series, line_chart
-
-    charts = []
-    for name in dict.fromkeys(["loss", main_metric(metrics.columns, monitor)]):
-        series = [Series(split, metrics["epoch"], metrics[f"{split}_{name}"], color, split == "train")
-                  for split, color in (("train", "cyan"), ("val", "magenta")) if f"{split}_{name}" in metrics]
-        charts.append(line_chart(series, width=width // 2 - 2, title=name))
-    grid = Table.grid(padding=(0, 2))
-    grid.add_row(*charts)
-    return grid
-
-
-def changed_keys(overrides, keys) -> set[str]:
-    """The config keys a run's overrides set: `optim.lr=0.1` -> optim.lr; `model=cnn` -> model.name."""
-    from dlx.store.runs import GROUPS
-
-    changed = set()
-    for override in overrides:
-        key = override.lstrip("+~").partition("=")[0].strip()
-        if key in GROUPS:  # a group swapped: its other keys are that choice's defaults
-            changed.add(f"{key}.name")
-            continue
-        changed.update(k for k in keys if k == key or k.startswith(key + "."))
-    return changed
-
-
-def differs_from_defaults(flat: dict) -> set[str]:
-    """The keys whose value differs from dlx's default config (`dlx train` with no overrides)."""
-    from omegaconf import OmegaConf
-
-    from dlx.store import runs
-    from dlx.config import compose
-    from dlx.errors import DlxError
-
-    try:
-        defaults = runs.flatten(OmegaConf.to_container(compose([]), resolve=True))
-    except DlxError:  # the config tree changed under an old run: fall back to its overrides
-        return set()
-    return {k for k, v in flat.items() if k not in defaults or defaults[k] != v}
-
-
-def config_lines(flat: dict, changed: set[str]) -> Table:
-    """One row per group of `key=value` pairs; keys the overrides set in bold yellow with a `*`."""
-    from rich.text import Text
-
-    groups: dict[str, list[str]] = {}
-    for key in flat:
-        head, _, tail = key.partition(".")
-        groups.setdefault(head if tail else "", []).append(key)
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column()
-    for group, keys in groups.items():
-        line = Text()
-        for key in keys:
-            name, value = key.partition(".")[2] or key, flat[key]
-            text = f"{name}={'null' if value is None else value}" + ("*" if key in changed else "")
-            line.append(text, style="bold yellow" if key in changed else "").append("  ")
-        grid.add_row(group or "(top)", line)
-    return grid
-
-
-def epochs_table(metrics, best_epoch=None, monitor: str | None = None, max_rows: int = 20) -> Table:
-    """Per-epoch metrics (loss and main metric; long runs sampled evenly, best and last kept)."""
-    main = main_metric(metrics.columns, monitor)
-    names = ["epoch", "lr"] + [f"{s}_{m}" for m in dict.fromkeys(["loss", main]) for s in ("train", "val")]
-    names += [c for c in ("val_top5", "epoch_time_s") if c in metrics and len(names) < 8]
-    names = [c for c in names if c in metrics]
-    n = len(metrics)
-    keep = set(range(n)) if n <= max_rows else \
-        {round(i * (n - 1) / (max_rows - 1)) for i in range(max_rows)}
-    if best_epoch is not None:
-        keep |= set(metrics.index[metrics["epoch"] == best_epoch])
-    table = Table(title="per epoch" + (f" ({len(keep)} of {n} shown)" if len(keep) < n else ""), **_plain())
-    for name in names:
-        table.add_column(name.replace("epoch_time_s", "time"), justify="right")
-    for i in sorted(keep):
-        row = metrics.iloc[i]
-        style = "bold green" if best_epoch is not None and row["epoch"] == best_epoch else None
-        table.add_row(*(str(int(row[c])) if c == "epoch" else
-                        f"{row[c]:.3g}" if c in ("lr", "epoch_time_s") else cell(row[c]) for c in names),
-                      style=style)
-    return table
-
-
-def show_run(root, ref: str) -> None:
-    """`dlx show`: config (what differs from the defaults highlighted), per-epoch table, curves, summary."""
-    from rich.text import Text
-
-    from dlx.store import runs
-
-    record = runs.find_record(root, ref)
-    row = runs.load_runs([record], on_skip=unreadable)
-    row = row.iloc[0]
-    status = row["status"]
-    where = f" · {record.kind} {record.group}" if record.group else ""
-    console.print(f"[bold]{record.id}[/]  [{STATUS_STYLE.get(status, '')}]{status}[/]{where}  {record.path}",
-                  highlight=False, soft_wrap=True)
-    flat = runs.flatten(runs.read_config(record.path))
-    overrides = runs.read_overrides(record.path)
-    console.print(Text("config", style="bold underline"))
-    console.print(f"overrides: {' '.join(overrides) or '(none)'}  (* differs from the defaults)",
-                  highlight=False, soft_wrap=True)
-    changed = changed_keys(overrides, flat) | differs_from_defaults(flat)
-    console.print(config_lines(flat, changed), end="")
-    try:
-        metrics = runs.read_metrics(record.path)
-    except Exception:  # no epoch finished yet
-        metrics = None
-    if metrics is not None and len(metrics):
-        best_epoch = _int(row.get("best_epoch"))
-        console.print(epochs_table(metrics, best_epoch, row.get("monitor")))
-        console.print(learning_curves(metrics, row.get("monitor")))
-    summary = runs.read_summary(record.path)
-    if summary is not None:
-        print_summary(summary)
-    else:
-        info = runs.read_status(record.path)
-        reason = f" — {info['reason']}" if info.get("reason") else ""
-        console.print(f"no summary: {status}{reason}", highlight=False, soft_wrap=True)
-
-
 def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, members=False,
               group_by=None, fmt: str = "table") -> None:
     """`dlx runs`: the table of runs (or their --group-by aggregate), or csv/json/markdown of it."""
@@ -308,14 +177,14 @@ def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, mem
 
     records = runs.select_runs(root, sweep=sweep, cv=cv, members=members)
     hidden = 0 if members or sweep or cv else sum(1 for r in runs.iter_runs(root) if r.kind != runs.RUN)
-    df = compare.apply_where(runs.load_runs(records, on_skip=skipped), where)
+    df = compare.apply_where(compare.add_best_columns(runs.load_runs(records, on_skip=skipped)), where)
     if group_by:
         return print_aggregate(df, group_by, sort, limit, fmt)
     df = compare.sort_runs(df, sort)
     if limit is not None:
         df = df.head(limit)
     if fmt != "table":
-        return print_frame(compare.export(df, fmt))
+        return print_frame(compare.export(df if len(df.columns) else _empty_frame(), fmt))
     if not len(df):
         console.print("no runs match" if where else f"no readable runs{' yet' if not records else ''}")
         return
@@ -326,6 +195,13 @@ def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, mem
     if out.measure(table, options=out.options.update_width(10_000)).maximum > out.width:
         table = runs_table(df, title, split_ids=True)
     out.print(table)
+
+
+def _empty_frame():
+    """No runs match: the columns every run has, so `--format csv` still prints its header."""
+    import pandas as pd
+
+    return pd.DataFrame(columns=["id", "kind", "group", "status", "started", "path", *GROUP_COLUMNS])
 
 
 def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table") -> None:
@@ -343,11 +219,14 @@ def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table"
         warn(f"{len(df) - len(finished)} unfinished run(s) left out of the aggregate")
     if limit is not None:
         agg = agg.head(limit)
+    if agg.attrs["added"]:
+        warn(f"grouped by {' and '.join(agg.attrs['added'])} too: runs that monitor different metrics "
+             "or use different data are never averaged together")
     if fmt == "markdown":
-        return print_frame(compare.to_markdown(aggregate_display(agg, _monitor_label(finished))))
+        return print_frame(compare.to_markdown(aggregate_display(agg)))
     if fmt != "table":
         return print_frame(compare.export(agg, fmt))
-    console.print(aggregate_table(agg, _monitor_label(finished)))
+    console.print(aggregate_table(agg))
 
 
 def compare_runs(root, refs=(), *, sweep=None, cv=None, where=(), group_by=None, sort=None,
@@ -367,7 +246,8 @@ def compare_runs(root, refs=(), *, sweep=None, cv=None, where=(), group_by=None,
     else:
         raise ConfigError("name the runs to compare (ids, prefixes, `last`) or give --sweep/--cv")
     # a run named on the command line must be read; one of a sweep or CV may be skipped with a warning
-    df = compare.apply_where(runs.load_runs(records, on_skip=unreadable if refs else skipped), where)
+    df = runs.load_runs(records, on_skip=unreadable if refs else skipped)
+    df = compare.apply_where(compare.add_best_columns(df), where)
     if refs and len(df):
         df = df.sort_values("id", key=lambda ids: ids.map(order), kind="stable")
     if group_by:
@@ -389,13 +269,13 @@ def print_comparison(df, diff, metrics, best) -> None:
     """Runs tagged #1, #2, ... (so the tables fit 80 columns), then the two tables and the curves."""
     tags = {run_id: f"#{i + 1}" for i, run_id in enumerate(df["id"])}
     for run_id, status in zip(df["id"], df["status"]):
-        console.print(f"[bold]{tags[run_id]:>3}[/] {run_id}  [{STATUS_STYLE.get(status, '')}]{status}[/]",
+        console.print(f"[bold]{tags[run_id]:>3}[/] {run_id}  [{STATUS_STYLE.get(status, 'default')}]{status}[/]",
                       highlight=False, soft_wrap=True)
     if len(diff):
         console.print(_side_by_side("config keys that differ", "key", diff, tags))
     else:
         console.print("the runs share every config key")
-    labels = {"best_value": _monitor_label(df), "epochs_run": "epochs", "duration_s": "time"}
+    labels = {**{m: best_label(m) for m in metrics.index}, "epochs_run": "epochs", "duration_s": "time"}
     shown = metrics.copy().astype(object)
     for name, row in metrics.iterrows():
         show = {"params": count, "duration_s": duration, "epochs_run": lambda v: cell(_int(v))}.get(name, cell)
@@ -418,6 +298,7 @@ def _side_by_side(title: str, first: str, frame, tags: dict) -> Table:
 def _overlaid_curves(df, tags: dict):
     """The main validation metric of every run in one chart, a colour per run."""
     from dlx.store import runs
+    from dlx.report.show import main_metric
     from dlx.report.termplot import COLORS, Series, line_chart
 
     monitors = df["monitor"].dropna() if "monitor" in df else []

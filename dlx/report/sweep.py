@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from dlx.report import console, fmt
 
-SWEEP_STYLES = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red", "RUNNING": "cyan", "WAITING": "dim"}
+if TYPE_CHECKING:
+    from dlx.sweep.records import SweepSpec
+
+SWEEP_STYLES = {"COMPLETE": "green", "PRUNED": "yellow", "FAIL": "red", "INTERRUPTED": "magenta", "RUNNING": "cyan", "WAITING": "dim"}
 
 
 def _short(text, width: int = 60) -> str:
@@ -30,19 +34,19 @@ def _trial_cells(row: dict, keys: list[str], metric: str) -> list[str]:
             f"{duration:.1f} s" if duration else ""]
 
 
-def sweep_table(rows: list[dict], spec: dict, limit: int = 20) -> Table:
+def sweep_table(rows: list[dict], spec: SweepSpec, limit: int = 20) -> Table:
     """The live view: the latest trials that started, newest last; the rest counted in the caption."""
-    keys = [d["key"] for d in spec["space"]["dims"]]
+    keys = spec.keys
     started = [r for r in sorted(rows, key=lambda r: r["number"]) if r["state"] != "WAITING"]
     waiting = len(rows) - len(started)
-    done = sum(r["state"] in ("COMPLETE", "PRUNED", "FAIL") for r in rows)
-    table = Table(title=f"sweep {spec['id']} · {spec['sampler']} · {spec['metric']} ({spec['direction'][:3]})",
+    done = sum(r["state"] in ("COMPLETE", "PRUNED", "FAIL", "INTERRUPTED") for r in rows)
+    table = Table(title=f"sweep {spec.id} · {spec.sampler} · {spec.metric} ({spec.direction[:3]})",
                   title_justify="left", caption=f"{done}/{len(rows)} done · {waiting} waiting",
                   caption_justify="left")
-    for name in ("trial", *keys, "state", spec["metric"], "time"):
-        table.add_column(name, justify="right" if name in ("trial", spec["metric"], "time") else "left")
+    for name in ("trial", *keys, "state", spec.metric, "time"):
+        table.add_column(name, justify="right" if name in ("trial", spec.metric, "time") else "left")
     for row in started[-limit:]:
-        table.add_row(*_trial_cells(row, keys, spec["metric"]))
+        table.add_row(*_trial_cells(row, keys, spec.metric))
     return table
 
 
@@ -56,13 +60,13 @@ class SweepDisplay:
         self.seen: dict[int, str] = {}
         self.spec = None
 
-    def update(self, rows: list[dict], spec: dict) -> None:
+    def update(self, rows: list[dict], spec: SweepSpec) -> None:
         if self.mode == "quiet":
             return
         if self.spec is None:
             self.spec = spec
-            self.console.print(f"sweep [bold]{spec['id']}[/]: {len(rows)} trials, {spec['sampler']}, "
-                               f"{spec['direction']} {spec['metric']}", highlight=False, soft_wrap=True)
+            self.console.print(f"sweep [bold]{spec.id}[/]: {len(rows)} trials, {spec.sampler}, "
+                               f"{spec.direction} {spec.metric}", highlight=False, soft_wrap=True)
         if self.mode == "rich":
             from rich.live import Live
 
@@ -71,7 +75,7 @@ class SweepDisplay:
                 self.live.start()
             self.live.update(sweep_table(rows, self.spec))
             return
-        keys = [d["key"] for d in self.spec["space"]["dims"]]
+        keys = self.spec.keys
         for row in sorted(rows, key=lambda r: r["number"]):
             if row["state"] == "WAITING" or self.seen.get(row["number"]) == row["state"]:
                 continue
@@ -79,7 +83,7 @@ class SweepDisplay:
                 continue  # popped, parameters not drawn yet
             self.seen[row["number"]] = row["state"]
             params = " ".join(f"{k}={_param(row.get(k))}" for k in keys)
-            value = f"  {self.spec['metric']} {fmt(row['value'])}" if row.get("value") is not None else ""
+            value = f"  {self.spec.metric} {fmt(row['value'])}" if row.get("value") is not None else ""
             reason = f"  ({_short(row['reason'], 100)})" if row.get("reason") and row["state"] != "COMPLETE" else ""
             duration = f"  {row['duration_s']:.1f} s" if row.get("duration_s") else ""
             print(f"trial {row['number']:>3} {row['state'].lower():<8} {params}{value}{duration}{reason}", flush=True)
@@ -90,18 +94,18 @@ class SweepDisplay:
             self.live = None
 
 
-def leaderboard(rows: list[dict], spec: dict, best: dict | None) -> Table:
+def leaderboard(rows: list[dict], spec: SweepSpec, best: dict | None) -> Table:
     """Every trial, best first by the objective; the best row highlighted."""
     from dlx.sweep.store import sort_rows
 
-    keys = [d["key"] for d in spec["space"]["dims"]]
-    metric = spec["metric"]
+    keys = spec.keys
+    metric = spec.metric
     test = "test_" + metric[len("val_"):]
-    table = Table(title=f"leaderboard · {spec['id']} · {metric} ({spec['direction'][:3]})", title_justify="left")
+    table = Table(title=f"leaderboard · {spec.id} · {metric} ({spec.direction[:3]})", title_justify="left")
     for name in ("rank", "trial", *keys, "state", metric, test, "time", "run / reason"):
         table.add_column(name, justify="right" if name in ("rank", "trial", metric, test, "time") else "left")
     rank = 0
-    for row in sort_rows(rows, spec["direction"]):
+    for row in sort_rows(rows, spec.direction):
         scored = row["state"] == "COMPLETE" and row.get("value") is not None
         rank += scored
         cells = _trial_cells(row, keys, metric)
@@ -114,9 +118,9 @@ def leaderboard(rows: list[dict], spec: dict, best: dict | None) -> Table:
 
 def print_sweep_created(result: dict) -> None:
     spec = result["spec"]
-    where = f" --storage {spec['storage']}" if spec.get("storage") else ""
-    console.print(f"sweep {spec['id']}: {len(result['rows'])} trials queued in {result['sweep_dir']}\n"
-                  f"start workers with: dlx sweep --join {spec['id']}{where}", highlight=False, soft_wrap=True)
+    where = f" --storage {spec.storage}" if spec.storage else ""
+    console.print(f"sweep {spec.id}: {len(result['rows'])} trials queued in {result['sweep_dir']}\n"
+                  f"start workers with: dlx sweep --join {spec.id}{where}", highlight=False, soft_wrap=True)
 
 
 def print_sweep_result(result: dict) -> None:
@@ -129,6 +133,6 @@ def print_sweep_result(result: dict) -> None:
         states[row["state"].lower()] = states.get(row["state"].lower(), 0) + 1
     console.print(f"{len(rows)} trials: " + ", ".join(f"{n} {s}" for s, n in states.items()), highlight=False)
     if best is not None:
-        console.print(f"best: trial {best['number']}  {spec['metric']} {fmt(best['value'])}\n"
+        console.print(f"best: trial {best['number']}  {spec.metric} {fmt(best['value'])}\n"
                       f"files: {folder}/trials.csv, {folder}/best.yaml\n"
                       f"reproduce: dlx train $(cat {folder}/best.overrides)", highlight=False, soft_wrap=True)

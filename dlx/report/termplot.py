@@ -2,6 +2,10 @@
 
 Small on purpose: learning curves are a few lines of at most a few hundred points, and
 an 80-column terminal fits two 38-column charts side by side. No dependency beyond rich.
+
+Colour alone does not tell the lines apart (a pipe, a log file or a colour-blind reader
+loses it): with two or more lines, each carries its own marker character (`o`, `x`, `+`,
+...) at a few points along it, and the legend pairs each marker with its label.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from rich.text import Text
 _DOTS = {(0, 0): 0x01, (0, 1): 0x02, (0, 2): 0x04, (1, 0): 0x08,
          (1, 1): 0x10, (1, 2): 0x20, (0, 3): 0x40, (1, 3): 0x80}
 COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
+MARKERS = ("o", "x", "+", "*", "#", "@", "%", "&")  # one per line, plain ASCII: survives any pipe
+MARKER_SPACING = 12  # columns between two markers of one line
 
 
 @dataclass
@@ -83,22 +89,29 @@ def line_chart(series: list[Series], width: int = 38, height: int = 8, title: st
         px = 0 if xmax == xmin else round((x - xmin) / (xmax - xmin) * (wide - 1))
         return px, round((ymax - y) / (ymax - ymin) * (tall - 1))
 
+    paths = []
     for s in series:
         pixels = [to_pixel(*p) for p in s.points]
-        path = [pixels[0]] if len(pixels) == 1 else \
+        path = [] if not pixels else [pixels[0]] if len(pixels) == 1 else \
             [q for a, b in zip(pixels, pixels[1:]) for q in list(_line(*a, *b))[:-1]] + pixels[-1:]
+        paths.append(path)
         for i, (px, py) in enumerate(path):
             if s.dashed and (i // 3) % 2:
                 continue  # dashes of three dots
             cell = (py // 4, px // 2)
             cells[cell] = cells.get(cell, 0) | _DOTS[(px % 2, py % 4)]
             colors[cell] = s.color
+    marks = _markers(paths, cols) if len(series) > 1 else {}
 
     middle = height // 2
     for row in range(height):
         tag = labels[0] if row == 0 else labels[2] if row == height - 1 else labels[1] if row == middle else ""
         out.append(f"{tag:>{margin - 1}} " + ("┤" if tag else "│"), style="dim")
         for col in range(cols):
+            if (row, col) in marks:
+                k = marks[row, col]
+                out.append(MARKERS[k % len(MARKERS)], style=f"bold {series[k].color}")
+                continue
             bits = cells.get((row, col))
             out.append(chr(0x2800 + bits) if bits else " ", style=colors.get((row, col)))
         out.append("\n")
@@ -107,7 +120,31 @@ def line_chart(series: list[Series], width: int = 38, height: int = 8, title: st
     gap = max(1, cols - len(left) - len(right) - len(xlabel) - 2)
     out.append(" " * (margin + 1) + left + " " * (gap // 2) + xlabel + " " * (gap - gap // 2 + 2)
                + right + "\n", style="dim")
-    for s in series:
-        out.append("  ╍╍ " if s.dashed else "  ── ", style=s.color).append(s.label + "\n")
+    for k, s in enumerate(series):
+        marker = f"{MARKERS[k % len(MARKERS)]} " if marks else ""
+        out.append(f"  {marker}" + ("╍╍ " if s.dashed else "── "), style=s.color).append(s.label + "\n")
     out.rstrip()
     return out
+
+
+def _markers(paths: list[list[tuple[int, int]]], cols: int) -> dict[tuple[int, int], int]:
+    """(row, col) -> index of the line whose marker goes there.
+
+    Each line is marked every MARKER_SPACING columns and at its last point, the lines'
+    marks shifted against each other so that lines running together still show each one's.
+    """
+    marks: dict[tuple[int, int], int] = {}
+    n = len(paths)
+    for k, path in enumerate(paths):
+        at_col: dict[int, int] = {}  # column -> the line's pixel row there (its first)
+        for px, py in path:
+            at_col.setdefault(px // 2, py)
+        if not at_col:
+            continue
+        offset = round((k + 0.5) * MARKER_SPACING / n)
+        wanted = [c for c in range(offset, cols, MARKER_SPACING) if c in at_col]
+        last_px, last_py = path[-1]
+        for col, row in [(c, at_col[c] // 4) for c in wanted] + [(last_px // 2, last_py // 4)]:
+            if (row, col) not in marks:
+                marks[row, col] = k
+    return marks

@@ -27,6 +27,10 @@ def load_checkpoint(path: Path) -> dict:
     import torch
 
     path = Path(path)
+    if _is_raw_pickle(path):
+        raise UnsafeCheckpoint(
+            f"refusing to load {path}: it is a raw Python pickle, not a checkpoint written by torch.save, "
+            "and unpickling it could run code; use only checkpoints written by dlx")
     try:
         with warnings.catch_warnings():  # torch warns about unusual pickle protocols: noise here
             warnings.simplefilter("ignore")
@@ -47,7 +51,45 @@ def load_checkpoint(path: Path) -> dict:
     return state
 
 
+def _is_raw_pickle(path: Path) -> bool:
+    """A file that `pickle.dump` wrote: dlx (torch.save) writes a zip archive; a pickle starts with
+    PROTO (0x80, protocols 2-5) or is a protocol 0/1 stream that ends with STOP ('.')."""
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            return False
+        with open(path, "rb") as f:
+            head = f.read(2)
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 1))
+            tail = f.read(1)
+    except OSError:
+        return False
+    return (len(head) == 2 and head[0] == 0x80 and head[1] <= 5) or (size > 1 and tail == b"." and head[:1] in b"(}]")
+
+
 RESUME_KEYS = ("model", "optimizer", "schedule", "epoch", "step", "history", "rng")
+# what each field must be for Trainer.load_state_dict; anything else is a damaged or foreign file
+RESUME_TYPES = {"model": dict, "optimizer": dict, "schedule": dict, "epoch": int, "step": int, "history": list,
+                "rng": dict}
+
+
+def _check_types(state: dict, path: Path) -> None:
+    """Missing keys or fields of the wrong type make a checkpoint unreadable (fall back to the previous)."""
+    missing = [k for k in RESUME_KEYS if k not in state]
+    if missing:
+        raise UnreadableCheckpoint(f"{path} is not a resumable dlx checkpoint (no {', '.join(missing)})")
+    wrong = [k for k, kind in RESUME_TYPES.items()
+             if not isinstance(state[k], kind) or (kind is int and isinstance(state[k], bool))]
+    if not wrong and (state["epoch"] < 0 or state["step"] < 0):
+        wrong = ["epoch" if state["epoch"] < 0 else "step"]
+    if not wrong:
+        wrong = [k for k in ("python", "numpy", "torch") if k not in state["rng"]]
+        wrong += [] if all(isinstance(row, dict) for row in state["history"]) else ["history"]
+    if wrong:
+        raise UnreadableCheckpoint(f"{path} is damaged: field {', '.join(wrong)} is not what dlx wrote")
 
 
 def load_resume_state(candidates: list[Path], warn) -> tuple[dict | None, Path | None]:
@@ -63,9 +105,7 @@ def load_resume_state(candidates: list[Path], warn) -> tuple[dict | None, Path |
             continue
         try:
             state = load_checkpoint(path)
-            missing = [k for k in RESUME_KEYS if k not in state]
-            if missing:
-                raise UnreadableCheckpoint(f"{path} is not a resumable dlx checkpoint (no {', '.join(missing)})")
+            _check_types(state, path)
         except UnreadableCheckpoint as e:
             problems.append(str(e))
             continue

@@ -5,6 +5,7 @@ A killed process never leaves a half-written file, at most a `.NAME.PID.tmp`.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from datetime import datetime
@@ -106,6 +107,17 @@ def _yaml_dump(data) -> str:
     from omegaconf import OmegaConf
 
     return OmegaConf.to_yaml(OmegaConf.create(data))
+
+
+def missing_as_null(value):
+    """NaN and ±inf (a metric of an empty split, no validation split) as None: JSON's null, not `NaN`."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: missing_as_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [missing_as_null(v) for v in value]
+    return value
 
 
 def _json_default(value):

@@ -6,11 +6,13 @@ import csv
 import io
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
 from dlx.errors import ConfigError, RunError
-from dlx.store.files import _json_default, _keep_previous, _yaml_dump, atomic_write, atomic_write_text, make_dir, new_run_id
+from dlx.store.files import (_json_default, _keep_previous, _yaml_dump, atomic_write, atomic_write_text, make_dir,
+                             missing_as_null, new_run_id)
 
 
 class RunDir:
@@ -18,6 +20,7 @@ class RunDir:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._pending: _CheckpointWrite | None = None  # the checkpoint write in flight
 
     @classmethod
     def create(cls, root: Path, label: str) -> "RunDir":
@@ -45,7 +48,8 @@ class RunDir:
         atomic_write_text(self.path / name, text)
 
     def write_json(self, name: str, data: dict) -> None:
-        atomic_write_text(self.path / name, json.dumps(data, indent=2, default=_json_default) + "\n")
+        text = json.dumps(missing_as_null(data), indent=2, default=_json_default)
+        atomic_write_text(self.path / name, text + "\n")
 
     def write_attention(self, examples: list[dict]) -> Path:
         """attention/examples.json: a few validation examples' attention weights (issue 16)."""
@@ -65,11 +69,35 @@ class RunDir:
         writer.writerows(rows)
         atomic_write_text(self.path / "metrics.csv", buf.getvalue())
 
+    def write_layers(self, rows: list[dict]) -> None:
+        """layers.csv (trainer.watch): long format, one row per epoch, layer and statistic."""
+        self._write_csv("layers.csv", rows, ["epoch", "layer", "stat", "value"])
+
+    def write_profile(self, rows: list[dict]) -> None:
+        """profile.csv (trainer.profile): seconds per phase, one row per epoch."""
+        self._write_csv("profile.csv", rows, list(rows[0]) if rows else ["epoch"])
+
+    def _write_csv(self, name: str, rows: list[dict], columns: list[str]) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path / name, buf.getvalue())
+
     def write_status(self, status: str, **extra) -> None:
+        self._settle()  # a status (finished, interrupted, failed) speaks of the checkpoints too
         self.write_json("status.json", {"status": status, "pid": os.getpid(), "time": time.time(), **extra})
 
     def write_summary(self, summary: dict) -> None:
         self.write_json("summary.json", summary)
+
+    def save_sample(self, name: str, write) -> Path:
+        """samples/<name> (a generative run's pictures over training), written through
+        `write(file)` (binary) to a temporary file, then renamed."""
+        folder = self.path / "samples"
+        folder.mkdir(exist_ok=True)
+        atomic_write(folder / name, write, binary=True)
+        return folder / name
 
     def checkpoint_path(self, name: str) -> Path:
         return self.path / "checkpoints" / f"{name}.pt"
@@ -77,25 +105,43 @@ class RunDir:
     def save_checkpoint(self, name: str, state: dict) -> Path:
         """Write checkpoints/<name>.pt atomically; `last` keeps its predecessor as last.prev.pt.
 
-        The previous file is hard-linked to `<name>.prev.pt` only once the new one is complete
-        on disk, so at every moment one whole checkpoint exists under `last.pt`.
+        `state` is serialised here, so the file holds the state of this moment; the bytes go
+        to disk (temporary file, fsync, rename, folder fsync) on a writer thread while
+        training goes on, one write at a time and in order. `flush()` waits for it and raises
+        its error; the next save, `write_status` and `unlock` wait for it too. The previous
+        file is hard-linked to `<name>.prev.pt` only once the new one is complete on disk, so
+        at every moment one whole checkpoint exists under `last.pt`.
         """
         import torch
 
         from dlx import testhooks
 
-        path = self.checkpoint_path(name)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        self.flush()  # the previous write first: files replace each other in order
+        job = _CheckpointWrite(self, name, buffer.getbuffer())
+        if testhooks.ACTIVE:  # kill points: hit them in step with training, as before
+            job.run()
+            if job.error is not None:
+                raise job.error
+        else:
+            job.start()
+            self._pending = job
+        return self.checkpoint_path(name)
 
-        def write(f):
-            torch.save(state, testhooks.PausingWriter(f, f"write-{name}") if testhooks.ACTIVE else f)
+    def flush(self) -> None:
+        """Wait for the checkpoint being written; raise its error (a full disk) if it failed."""
+        job = self._pending
+        if job is not None:
+            job.join()
+            self._pending = None  # only now: a Ctrl-C during the wait leaves it for unlock() to wait on
+            if job.error is not None:
+                raise job.error
 
-        def before_replace():
-            if name == "last" and path.exists():
-                _keep_previous(path, self.checkpoint_path(f"{name}.prev"))
-            testhooks.pause(f"replace-{name}")
-
-        atomic_write(path, write, binary=True, sync=True, before_replace=before_replace)
-        return path
+    def _settle(self) -> None:
+        """Wait for the checkpoint being written, keeping its error for `flush()` to raise."""
+        if self._pending is not None:
+            self._pending.join()
 
     def remove_temp_files(self) -> None:
         """Drop `.NAME.PID.tmp` files a killed process left (call only while holding the lock)."""
@@ -143,6 +189,7 @@ class RunDir:
             os.close(fd)  # also drops the probe's own lock
 
     def unlock(self) -> None:
+        self._settle()  # no write may outlive the lock: a resume could start under it
         fd = _LOCKS.pop(str(self.path.resolve()), None)
         if fd is not None:
             os.close(fd)  # closing the descriptor releases the flock
@@ -156,3 +203,41 @@ class RunDir:
 
 
 _LOCKS: dict[str, int] = {}
+
+
+class _CheckpointWrite(threading.Thread):
+    """One checkpoint's bytes to disk: temporary file, fsync, keep the previous, rename.
+
+    Not a daemon: an exiting interpreter (a second Ctrl-C) waits for the write in flight,
+    so the file it replaces stays whole and the new one lands whole or not at all.
+    """
+
+    CHUNK = 64 * 1024  # written in pieces so that the `write-<name>` kill point falls mid-file
+
+    def __init__(self, run: RunDir, name: str, data):
+        super().__init__(name=f"dlx-checkpoint-{name}")
+        self.rundir, self.label, self.data = run, name, data
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from dlx import testhooks
+
+        path = self.rundir.checkpoint_path(self.label)
+
+        def write(f):
+            out = testhooks.PausingWriter(f, f"write-{self.label}") if testhooks.ACTIVE else f
+            view = memoryview(self.data)
+            for start in range(0, len(view), self.CHUNK):
+                out.write(view[start:start + self.CHUNK])
+
+        def before_replace():
+            if self.label == "last" and path.exists():
+                _keep_previous(path, self.rundir.checkpoint_path(f"{self.label}.prev"))
+            testhooks.pause(f"replace-{self.label}")
+
+        try:
+            atomic_write(path, write, binary=True, sync=True, before_replace=before_replace)
+        except BaseException as e:  # raised in the training thread by RunDir.flush()
+            self.error = e
+        finally:
+            self.data = None

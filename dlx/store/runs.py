@@ -5,6 +5,7 @@
                             .lock (held while a process writes the run)
     outputs/sweeps/<sweep-id>/runs/<run-id>/    a sweep's member runs (same files)
     outputs/cv/<cv-id>/fold-<k>/                a cross-validation's folds (same files)
+    outputs/sweeps/<sweep-id>/cv/trial-<n>/fold-<k>/   the folds of a `sweep --cv` trial (same files)
 
 Every file is written atomically (temporary name in the same folder, then
 `os.replace`), so a killed run never leaves a half-written file (at most a
@@ -15,7 +16,6 @@ means the run finished.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,10 +47,23 @@ def read_summary(path: Path) -> dict | None:
         return None
 
 
-def read_metrics(path: Path):
+def read_metrics(path: Path, warn: Callable[[str], None] | None = None):
+    """metrics.csv as numbers. A cell that is not a number (a damaged or hand-edited file) reads as
+    missing and a row without an epoch number is dropped; `warn(message)` is told how many."""
     import pandas as pd
 
-    return pd.read_csv(Path(path) / "metrics.csv")
+    frame = pd.read_csv(Path(path) / "metrics.csv")
+    numeric = frame.apply(pd.to_numeric, errors="coerce")
+    bad = numeric.isna() & frame.notna()
+    if not bad.to_numpy().any():
+        return frame
+    if warn is not None:
+        columns = ", ".join(str(c) for c in bad.columns[bad.any()])
+        warn(f"{Path(path) / 'metrics.csv'}: {int(bad.to_numpy().sum())} value(s) are not numbers "
+             f"(column {columns}); showing them as missing")
+    if "epoch" in numeric:
+        numeric = numeric[numeric["epoch"].notna()]
+    return numeric.reset_index(drop=True)
 
 
 def find_run(root: Path, ref: str, kinds: Iterable[str] = (RUN, SWEEP, CV)) -> Path:
@@ -97,7 +110,7 @@ def _fold_number(path: Path) -> int:
 
 
 def iter_runs(root: Path, kinds: Iterable[str] = (RUN, SWEEP, CV)) -> Iterator[RunRecord]:
-    """Every run folder under `root` (outputs/): runs/*, sweeps/*/runs/*, cv/*/fold-*."""
+    """Every run folder under `root` (outputs/): runs/*, sweeps/*/runs/*, cv/*/fold-*, sweeps/*/cv/*/fold-*."""
     # the folder names (RUNS, SWEEPS) that find_run's `kinds` took before are accepted too
     root, kinds = Path(root), {{RUNS: RUN, SWEEPS: SWEEP}.get(k, k) for k in kinds}
     if RUN in kinds:
@@ -109,9 +122,16 @@ def iter_runs(root: Path, kinds: Iterable[str] = (RUN, SWEEP, CV)) -> Iterator[R
                 yield RunRecord(path, SWEEP, sweep.name)
     if CV in kinds:
         for cv in _subdirs(root / CV):
-            folds = [p for p in _subdirs(cv) if p.name.startswith("fold-")]
-            for path in sorted(folds, key=_fold_number):
-                yield RunRecord(path, CV, cv.name)
+            yield from _folds(cv, cv.name)
+        for sweep in _subdirs(root / SWEEPS):  # `sweep --cv`: a CV per trial, sweeps/<id>/cv/trial-<n>/fold-<k>
+            for trial in _subdirs(sweep / CV):
+                yield from _folds(trial, f"{sweep.name}/{CV}/{trial.name}")
+
+
+def _folds(cv: Path, group: str) -> Iterator[RunRecord]:
+    folds = [p for p in _subdirs(cv) if p.name.startswith("fold-")]
+    for path in sorted(folds, key=_fold_number):
+        yield RunRecord(path, CV, group)
 
 
 def _match(refs: list[str], ref: str, what: str, hint: str) -> str:
@@ -160,8 +180,8 @@ def select_runs(root: Path, *, sweep: str | None = None, cv: str | None = None,
     if not root.is_dir() or not any(True for _ in iter_runs(root)):
         raise ConfigError(f"no runs in {root}/; start one with `dlx train`")
     if sweep is not None:
-        sweep = find_group(root, SWEEP, sweep)
-        return [r for r in iter_runs(root, (SWEEP,)) if r.group == sweep]
+        sweep = find_group(root, SWEEP, sweep)  # its trial runs, or with --cv its trials' fold runs
+        return [r for r in iter_runs(root, (SWEEP, CV)) if r.group == sweep or (r.group or "").startswith(sweep + "/")]
     if cv is not None:
         cv = find_group(root, CV, cv)
         return [r for r in iter_runs(root, (CV,)) if r.group == cv]
@@ -180,27 +200,14 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def pid_alive(pid) -> bool:
-    """Whether process `pid` exists on this machine (signal 0 checks, sends nothing)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    except OSError:
-        return False
-    return True
-
-
 def run_status(path: Path) -> str:
     """running | finished | failed | interrupted; raises BadRun for an unreadable folder.
 
     summary.json (written last) decides when present. Otherwise status.json: a run still
-    marked running (or finished, killed before its summary) whose process is gone was
-    interrupted: killed too hard to write its own status.
+    marked running (or finished, killed before its summary) is running only while a process
+    holds its lock; otherwise it was interrupted, killed too hard to write its own status.
+    The lock, not the pid in status.json: after a reboot or a kill that pid may be another
+    process's.
     """
     path = Path(path)
     if (path / "summary.json").exists():
@@ -210,10 +217,22 @@ def run_status(path: Path) -> str:
     info = _read_json(path / "status.json")
     status = info.get("status")
     if status in ("running", "finished"):
-        return "running" if pid_alive(info.get("pid")) else "interrupted"
+        return "running" if _held(path, info.get("pid")) else "interrupted"
     if not isinstance(status, str) or not status:
         raise BadRun("status.json has no status")
     return status  # failed, interrupted, or a state another command writes (e.g. a pruned trial)
+
+
+def _held(path: Path, pid) -> bool:
+    """Whether a live process writes the run: it holds `.lock` (see `RunDir.lock`). A folder without
+    `.lock` (written before runs were locked) falls back to the pid."""
+    from dlx.store.rundir import RunDir
+
+    if (path / ".lock").exists():
+        return RunDir(path).is_being_written()
+    from dlx.parallel import pid_alive
+
+    return pid_alive(pid)
 
 
 def flatten(data, prefix: str = "", *, lists_as_text: bool = True) -> dict:

@@ -10,14 +10,16 @@ The core never prints: progress goes to `on_update(rows, spec)`; the result is r
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from dlx.sweep import store
-from dlx.errors import ConfigError
+from dlx import plugins
+from dlx.sweep import retry, store
+from dlx.errors import ConfigError, DlxError, Interrupted
+from dlx.sweep.records import SAMPLERS, SweepSpec
 from dlx.sweep.space import SearchSpace, parse_space, validate_space
 
-SAMPLERS = ("grid", "random", "tpe")
 DIRECTIONS = {"min": "minimize", "minimize": "minimize", "max": "maximize", "maximize": "maximize"}
 DEFAULT_TRIALS = 20
 
@@ -29,40 +31,56 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
     """Create a sweep under `<output_dir>/sweeps/` and run it; every check happens before any trial.
 
     `objective` names what a trial computes (default `{"kind": "train"}`: one run); see
-    `dlx.sweep.worker.make_objective`.
+    `dlx.sweep.objectives.make_objective`.
     """
+    from dlx.sweep.worker import start_workers
+
     space = parse_space(overrides)
     sampler = _check_options(space, sampler, trials, jobs, metric, direction)
+    workers = start_workers(jobs) if jobs > 1 else None  # they import torch while the space is checked
+    try:
+        sweep_dir, spec, url = _create(space, sampler, trials, metric, direction, prune, seed, storage, command,
+                                       objective)
+    except BaseException:
+        if workers is not None:
+            workers.kill()
+            shutil.rmtree(workers.logs[0].parent, ignore_errors=True)
+        raise
+    return drive(sweep_dir, spec, url, jobs, on_update, workers)
+
+
+def _create(space: SearchSpace, sampler: str, trials, metric, direction, prune: bool, seed: int, storage,
+            command, objective):
+    """Check the space, then create the sweep folder, its spec and its study with every trial queued."""
     if metric:
         space.fixed.append(f"trainer.monitor={metric}")  # each run then keeps its best epoch by it
     if direction:
         space.fixed.append(f"trainer.monitor_mode={DIRECTIONS[direction][:3]}")
-    exp = validate_space(space)
-    if not metric:
-        exp = _default_metric(space, exp)
+    exp, val_size = _fit_to_data(space, validate_space(space), bool(metric), objective)
     n_trials = len(space.grid()) if sampler == "grid" else (trials or DEFAULT_TRIALS)
     if sampler == "grid" and trials:
         n_trials = min(trials, n_trials)
     sweep_dir = store.create_sweep_dir(exp.output_dir, _label(sampler, space))
-    spec = {
-        "id": sweep_dir.name, "command": [store.redact(storage).join(c.split(storage)) if storage else c
-                                          for c in command],
-        "space": space.to_json(), "sampler": sampler,
-        "seed": seed, "trials": n_trials, "metric": exp.trainer.monitor,
-        "direction": "minimize" if exp.trainer.mode == "min" else "maximize", "prune": prune,
-        "storage": store.redact(storage), "objective": objective or {"kind": "train"},
-        "created": datetime.now().isoformat(timespec="seconds"),
-    }
+    spec = SweepSpec(
+        id=sweep_dir.name, command=tuple(store.redact(storage).join(c.split(storage)) if storage else c
+                                         for c in command),
+        space=space, sampler=sampler, seed=seed, trials=n_trials, metric=exp.trainer.monitor,
+        direction="minimize" if exp.trainer.mode == "min" else "maximize", prune=prune,
+        storage=store.redact(storage), objective=objective or {"kind": "train"}, val_size=val_size,
+        created=datetime.now().isoformat(timespec="seconds"),
+        plugins=tuple(plugins.records()))  # every worker, --join ones too, loads them
     url = store.storage_url(sweep_dir, storage)
     try:
         _create_study(spec, url)
-    except ConfigError:
+    except DlxError as e:
         shutil.rmtree(sweep_dir, ignore_errors=True)  # nothing in it yet: leave no empty sweep behind
+        if isinstance(e, retry.StorageLost):
+            raise e.hint("nothing was started: run the same command once the database answers") from None
         raise
     store.write_spec(sweep_dir, spec)
     study, _ = _load(spec, url)
     refill(study, space, spec)
-    return drive(sweep_dir, spec, url, jobs, on_update)
+    return sweep_dir, spec, url
 
 
 def resume(ref: str, *, output_dir: str, jobs: int = 1, trials: int | None = None,
@@ -70,29 +88,34 @@ def resume(ref: str, *, output_dir: str, jobs: int = 1, trials: int | None = Non
     """Finish a sweep: dead RUNNING trials become FAIL and are re-queued; only what is left runs."""
     sweep_dir = store.find_sweep(output_dir, ref)
     spec = store.read_spec(sweep_dir)
+    plugins.load_recorded(list(spec.plugins))
     url = _url(sweep_dir, spec, storage)
     if trials:
-        if spec["sampler"] == "grid":
+        if spec.sampler == "grid":
             raise ConfigError("--trials cannot change a grid sweep: it runs every combination once")
-        spec["trials"] = trials
+        spec = replace(spec, trials=trials)
         store.write_spec(sweep_dir, spec)
     study, storage = _load(spec, url)
     requeue_dead(study, storage, spec, sweep_dir)
-    refill(study, SearchSpace.from_json(spec["space"]), spec)
+    refill(study, spec.space, spec)
     return drive(sweep_dir, spec, url, jobs, on_update)
 
 
 def join(ref: str, *, output_dir: str, jobs: int = 1, storage: str | None = None, on_update=None) -> dict:
     """More workers for a running sweep; with --storage, from any machine that reaches the database."""
     if storage:
-        spec = _spec_from_study(ref, storage)
-        sweep_dir = Path(output_dir) / "sweeps" / spec["id"]
+        try:
+            spec = _spec_from_study(ref, storage)
+        except retry.StorageLost as e:
+            raise e.hint(f"once it answers: dlx sweep --join {ref} --storage '{e.shown_url}'") from None
+        sweep_dir = Path(output_dir) / "sweeps" / spec.id
         (sweep_dir / "runs").mkdir(parents=True, exist_ok=True)
         if not (sweep_dir / store.SPEC).is_file():
             store.write_spec(sweep_dir, spec)
     else:
         sweep_dir = store.find_sweep(output_dir, ref)
         spec = store.read_spec(sweep_dir)
+    plugins.load_recorded(list(spec.plugins))
     return drive(sweep_dir, spec, _url(sweep_dir, spec, storage), jobs, on_update)
 
 
@@ -124,29 +147,29 @@ def _label(sampler: str, space: SearchSpace) -> str:
     return f"{sampler}-{leaves}"[:48]
 
 
-def _create_study(spec: dict, url: str) -> None:
+def _create_study(spec: SweepSpec, url: str) -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.create_study(study_name=spec["id"], storage=store.open_storage(url),
-                                    direction=spec["direction"])
+        study = optuna.create_study(study_name=spec.id, storage=store.open_storage(url),
+                                    direction=spec.direction)
     except optuna.exceptions.DuplicatedStudyError:
-        raise ConfigError(f"the storage already holds a study named {spec['id']}") from None
-    study.set_user_attr(store.SPEC_ATTR, spec)
+        raise ConfigError(f"the storage already holds a study named {spec.id}") from None
+    study.set_user_attr(store.SPEC_ATTR, spec.to_json())
 
 
-def _load(spec: dict, url: str):
+def _load(spec: SweepSpec, url: str):
     from dlx.sweep.worker import open_study
 
     try:
         return open_study(spec, url)
     except KeyError:
-        raise ConfigError(f"no study {spec['id']} in {store.redact(url)}") from None
+        raise ConfigError(f"no study {spec.id} in {store.redact(url)}") from None
 
 
-def _url(sweep_dir: Path, spec: dict, storage: str | None) -> str:
-    saved = spec.get("storage")
+def _url(sweep_dir: Path, spec: SweepSpec, storage: str | None) -> str:
+    saved = spec.storage
     if storage is None and saved and "***" in saved:
         raise ConfigError("this sweep's storage URL has a password; give it again with --storage URL")
     return store.storage_url(sweep_dir, storage or saved)
@@ -163,7 +186,7 @@ def _spec_from_study(name: str, url: str) -> dict:
     spec = study.user_attrs.get(store.SPEC_ATTR)
     if spec is None:
         raise ConfigError(f"study '{name}' was not made by `dlx sweep`")
-    return spec
+    return SweepSpec.from_json(spec)
 
 
 # ---------------------------------------------------------------- the queue
@@ -180,26 +203,26 @@ def _counts(t) -> bool:
     return not (t.state == TrialState.FAIL and t.user_attrs.get("interrupted"))
 
 
-def refill(study, space: SearchSpace, spec: dict) -> int:
+def refill(study, space: SearchSpace, spec: SweepSpec) -> int:
     """Queue what is left: a grid's missing combinations, or empty random/TPE slots up to --trials."""
     live = [t for t in study.get_trials(deepcopy=False) if _counts(t)]
-    if spec["sampler"] == "grid":
+    if spec.sampler == "grid":
         seen = {_params_key(t.user_attrs.get("params") or t.params, space.keys) for t in live}
         todo = [p for p in space.grid() if _params_key(p, space.keys) not in seen]
-        todo = todo[:max(0, spec["trials"] - len(live))]
+        todo = todo[:max(0, spec.trials - len(live))]
     else:
-        todo = [{}] * max(0, spec["trials"] - len(live))
+        todo = [{}] * max(0, spec.trials - len(live))
     for params in todo:
         study.enqueue_trial(params, user_attrs={"params": params})
     return len(todo)
 
 
-def requeue_dead(study, storage, spec: dict, sweep_dir: Path | None = None) -> list[int]:
+def requeue_dead(study, storage, spec: SweepSpec, sweep_dir: Path | None = None) -> list[int]:
     """RUNNING trials whose worker is gone become FAIL (interrupted); interrupted trials not yet
     retried go back in the queue with their params (`retry_of` links the two)."""
     from optuna.trial import TrialState
 
-    keys = [d["key"] for d in spec["space"]["dims"]]
+    keys = spec.keys
     study_id = storage.get_study_id_from_name(study.study_name)
     failed = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -219,25 +242,27 @@ def requeue_dead(study, storage, spec: dict, sweep_dir: Path | None = None) -> l
             continue
         params = t.user_attrs.get("params") or t.params
         if all(k in params for k in keys):  # else refill() queues a fresh slot or the missing point
-            study.enqueue_trial(params, user_attrs={"params": params, "retry_of": t.number})
+            study.enqueue_trial(params, user_attrs={
+                "params": params, "retry_of": t.number, "first_try": t.user_attrs.get("first_try", t.number),
+                "resume_run": t.user_attrs.get("run_id")})
     return failed
 
 
-def _complete_from_disk(study, storage, trial_id: int, trial, spec: dict, sweep_dir: Path) -> bool:
+def _complete_from_disk(study, storage, trial_id: int, trial, spec: SweepSpec, sweep_dir: Path) -> bool:
     """A dead RUNNING trial whose run wrote summary.json (status finished) is told COMPLETE."""
     import math
 
     from dlx.store.runs import read_summary
-    from dlx.sweep.worker import outcome_of
+    from dlx.sweep.objectives import outcome_of
 
     run_id = trial.user_attrs.get("run_id")
-    if not run_id or (spec.get("objective") or {}).get("kind", "train") != "train":
+    if not run_id or spec.objective_kind != "train":
         return False
     summary = read_summary(Path(sweep_dir) / "runs" / run_id)
     if not summary or summary.get("status") != "finished":
         return False
     try:
-        value, record = outcome_of(summary, spec["metric"])
+        value, record = outcome_of(summary, spec.metric)
     except KeyError:
         return False
     if not math.isfinite(value):
@@ -250,8 +275,9 @@ def _complete_from_disk(study, storage, trial_id: int, trial, spec: dict, sweep_
 # ---------------------------------------------------------------- running
 
 
-def drive(sweep_dir: Path, spec: dict, url: str, jobs: int, on_update=None) -> dict:
+def drive(sweep_dir: Path, spec: SweepSpec, url: str, jobs: int, on_update=None, workers=None) -> dict:
     """Run the queue with `jobs` workers (1: in this process), keep trials.csv current, sum up."""
+    from dlx.engine import signals
     from dlx.sweep.worker import open_study, run_workers, work
 
     study = open_study(spec, url)[0]
@@ -259,7 +285,7 @@ def drive(sweep_dir: Path, spec: dict, url: str, jobs: int, on_update=None) -> d
 
     def refresh() -> list[dict]:
         rows = store.trial_rows(study, spec)
-        finished = sorted(r["number"] for r in rows if r["state"] in ("COMPLETE", "PRUNED", "FAIL"))
+        finished = sorted(r["number"] for r in rows if r["state"] in store.ENDED)
         if finished != state["finished"]:
             state["finished"] = finished
             store.write_trials_csv(sweep_dir, rows, spec)
@@ -267,38 +293,78 @@ def drive(sweep_dir: Path, spec: dict, url: str, jobs: int, on_update=None) -> d
             on_update(rows, spec)
         return rows
 
-    refresh()
+    lost = None
     try:
+        refresh()
         if jobs == 1:
             work(sweep_dir, spec, url, on_change=refresh)
         elif jobs > 1:
-            run_workers(sweep_dir, url, jobs, refresh)
+            run_workers(sweep_dir, url, jobs, refresh, workers)
+    except retry.StorageLost as e:  # trials.csv keeps what the study last showed
+        lost = e.hint("finished trials are kept; once it answers: " + retry.resume_command(spec, url, sweep_dir))
+        raise lost from None
+    except Interrupted as e:
+        stopped = e.exit_code
+    else:
+        stopped = signals.exit_code(signals.requested) if signals.requested else 0
     finally:
-        rows = finish(sweep_dir, spec, store.trial_rows(study, spec))
-        if on_update:
+        rows = finish(sweep_dir, spec, store.trial_rows(study, spec)) if lost is None else []
+        if on_update and lost is None:
             on_update(rows, spec)
-    return {"sweep_dir": sweep_dir, "spec": spec, "rows": rows, "best": store.best_row(rows, spec["direction"])}
+    if stopped:
+        raise interrupted(sweep_dir, spec, rows, stopped)
+    return {"sweep_dir": sweep_dir, "spec": spec, "rows": rows, "best": store.best_row(rows, spec.direction),
+            "indistinct": store.indistinct(rows, spec.metric, spec.val_size, spec.direction)}
 
 
-def finish(sweep_dir: Path, spec: dict, rows: list[dict]) -> list[dict]:
+def interrupted(sweep_dir: Path, spec: SweepSpec, rows: list[dict], code: int) -> Interrupted:
+    """The one line a stopped sweep ends with: what happened, and the command that finishes it."""
+    import signal
+
+    from dlx.engine.resume import resume_hint
+
+    name = signal.Signals(code - 128).name if code > 128 else "stopped"
+    n = sum(r["state"] == "INTERRUPTED" for r in rows)
+    left = sum(r["state"] in ("INTERRUPTED", "WAITING") for r in rows)
+    what = f"{n} running trial{'s' * (n != 1)} marked interrupted, " if n else ""
+    hint = resume_hint("sweep", spec.id, Path(sweep_dir).parents[1])
+    return Interrupted(f"{name}: sweep {spec.id} stopped; {what}{left} left to run; "
+                       f"finish it with: {hint}", code)
+
+
+def finish(sweep_dir: Path, spec: SweepSpec, rows: list[dict]) -> list[dict]:
     store.write_trials_csv(sweep_dir, rows, spec)
-    best = store.best_row(rows, spec["direction"])
+    best = store.best_row(rows, spec.direction)
     if best is not None:
         store.write_best(sweep_dir, best, spec)
     return rows
 
 
-def _default_metric(space, exp):
-    """trainer.monitor as each run will read it: val_acc means val_loss on regression data, so
-    the sweep optimises what its runs measure (the data is loaded once to learn its task)."""
+def _fit_to_data(space: SearchSpace, exp, metric_given: bool, objective: dict | None):
+    """(exp, val_size) once the first trial's data is read: the default metric follows its task
+    (val_acc means val_loss on regression, as in each run), a metric the data does not measure
+    is refused before any trial, and the validation size is kept for `store.indistinct`."""
+    from dataclasses import replace
+
     from dlx import data
     from dlx.engine.experiment import monitor_for
+    from dlx.metrics import metric_names
 
-    monitor = monitor_for(exp, data.build(exp.data).task)
-    if monitor == exp.trainer.monitor:
-        return exp
-    space.fixed.append(f"trainer.monitor={monitor}")
-    return validate_space(space)
+    bundle = data.build(exp.data)
+    monitor = monitor_for(exp, bundle.task)
+    if not metric_given and monitor != exp.trainer.monitor:
+        space.fixed.append(f"trainer.monitor={monitor}")
+        exp = replace(exp, trainer=replace(exp.trainer, monitor=monitor))
+    outputs = bundle.num_targets if bundle.task == "regression" else bundle.num_classes
+    valid = [f"val_{m}" for m in metric_names(bundle.task, outputs)]
+    if exp.trainer.monitor not in valid:
+        given = f"--metric {exp.trainer.monitor}" if metric_given else f"trainer.monitor={exp.trainer.monitor}"
+        raise ConfigError(f"{given} is not measured on {bundle.task} data ({exp.data.name}); "
+                          f"choose one of: {', '.join(valid)}")
+    val_size = len(bundle.val)
+    if (objective or {}).get("kind") == "cv":  # each fold validates on a K-th of train + val
+        val_size = (len(bundle.train) + len(bundle.val)) // int(objective["folds"])
+    return exp, val_size
 
 
 def refit_best(result: dict):
@@ -306,12 +372,11 @@ def refit_best(result: dict):
     done and reused, so this only refits on the whole training data and evaluates the test
     split, once; returns the `CVResult` with `.refit` set."""
     from dlx.cv.driver import cross_validate
-    from dlx.sweep.space import SearchSpace
-    from dlx.sweep.worker import cv_trial_dir
+    from dlx.sweep.objectives import cv_trial_dir
 
     spec, best = result["spec"], result["best"]
-    space = SearchSpace.from_json(spec["space"])
+    space = spec.space
     overrides = space.overrides({k: best[k] for k in space.keys})
     runs_root = Path(result["sweep_dir"]) / "runs"
-    return cross_validate(overrides, int(spec["objective"]["folds"]), test=True,
+    return cross_validate(overrides, int(spec.objective["folds"]), test=True,
                           cv_dir=cv_trial_dir(runs_root, best["number"]))

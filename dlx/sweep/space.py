@@ -123,7 +123,7 @@ def parse_space(overrides: list[str]) -> SearchSpace:
 
 
 def _dimension(key: str, o) -> Dimension:
-    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
+    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
 
     sweep = o.value()
     if not isinstance(sweep, (ChoiceSweep, RangeSweep, IntervalSweep)):  # glob(): group names by pattern
@@ -138,7 +138,7 @@ def _dimension(key: str, o) -> Dimension:
     if isinstance(sweep, ChoiceSweep):
         if log:
             raise ConfigError(f"{o.input_line}: tag(log, ...) needs interval() or range(), not a list of choices")
-        choices = tuple(Override._get_value_element_as_str(v) for v in sweep.list)
+        choices = tuple(o.sweep_string_iterator())  # each value as an override writes it
         if len(set(choices)) < len(choices):
             raise ConfigError(f"{o.input_line}: a value is listed twice")
         return Dimension(key, CHOICE, choices=choices)

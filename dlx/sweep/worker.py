@@ -8,8 +8,7 @@ combinations, or empty slots that random/TPE fill in when popped). Popping is at
 any number of workers, in this process, in `--jobs` subprocesses or on other machines
 (`--join`), split the queue without running anything twice.
 
-The objective is replaceable: `make_objective(spec)` returns a function
-`(overrides, ctx) -> (value, record)`; `--cv K` plugs in a mean over folds there.
+What a trial computes is `dlx.sweep.objectives` (one run, or a mean over CV folds).
 """
 
 from __future__ import annotations
@@ -17,92 +16,20 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import subprocess
+import shutil
+import signal
 import sys
+import tempfile
 import time
-from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Callable
 
-from dlx.errors import ConfigError, DlxError, RunError
-from dlx.sweep.space import CHOICE, INT, SearchSpace
+from dlx.errors import DlxError, Interrupted, RunError
 from dlx.sweep import store
+from dlx.sweep.objectives import Objective, TrialContext, make_objective
+from dlx.sweep.records import SweepSpec
+from dlx.sweep.space import CHOICE, INT, SearchSpace
 
-
-@dataclass
-class TrialContext:
-    """What an objective needs besides the overrides."""
-
-    number: int  # the optuna trial number
-    runs_root: Path  # where its run folder(s) go: <sweep>/runs
-    metric: str  # the validation metric optimised, e.g. val_acc
-    callbacks: list = field(default_factory=list)  # pass to experiment.run: run id, pruning
-
-
-Objective = Callable[[list, TrialContext], "tuple[float, dict]"]
-
-RECORDED = ("train_", "val_", "test_", "best_", "epochs_run", "params")
-
-
-def train_objective(overrides: list, ctx: TrialContext) -> tuple[float, dict]:
-    """One training run; the value is the metric at the run's best epoch (trainer.monitor = metric)."""
-    from dlx import config
-    from dlx.engine import experiment
-
-    exp = config.load(overrides)
-    summary = experiment.run(exp, overrides, callbacks=ctx.callbacks, runs_root=ctx.runs_root)
-    return outcome_of(summary, ctx.metric)
-
-
-def outcome_of(summary: dict, metric: str) -> tuple[float, dict]:
-    """A finished run's (value, record): the metric at its best epoch, and what trials.csv keeps."""
-    value = summary["best_value"] if summary["monitor"] == metric else summary[metric]
-    record = {k: v for k, v in summary.items()
-              if k.startswith(RECORDED) and not k.endswith("_size") and isinstance(v, (int, float))}
-    record["parameters"] = record.pop("params", None)  # "params" would read as the swept ones
-    return float(value), record
-
-
-def cv_trial_dir(runs_root: Path, number: int) -> Path:
-    """A --cv trial's CV folder: <sweep>/cv/trial-<n>/ (fold runs inside), beside <sweep>/runs/."""
-    return Path(runs_root).parent / "cv" / f"trial-{number:04d}"
-
-
-def cv_objective(overrides: list, ctx: TrialContext, folds: int) -> tuple[float, dict]:
-    """K-fold CV of the trial's config; the value is the mean over folds of the metric at each
-    fold's best epoch, and trials.csv carries every validation metric's mean and std."""
-    from dlx.cv.driver import cross_validate
-
-    result = cross_validate(overrides, folds, cv_dir=cv_trial_dir(ctx.runs_root, ctx.number))
-    if not result.averaged:
-        raise RunError(f"every one of the {folds} folds failed; see {result.path}/folds.csv")
-    key = f"best_{ctx.metric}" if f"best_{ctx.metric}" in result.metrics else ctx.metric
-    record = {"run_id": f"cv/{result.path.name}", "folds_averaged": result.averaged}
-    for name in result.metrics:
-        record[f"{name}_mean"] = result.mean(name)
-        record[f"{name}_std"] = result.std(name)
-    return float(result.mean(key)), record
-
-
-def make_objective(spec: dict) -> Objective:
-    """The objective named by `spec["objective"]` (set by `sweep.start(objective=...)`).
-
-    Another objective, e.g. `{"kind": "cv", "folds": 5}` for a mean over k folds, adds a branch
-    here. Its contract: `(overrides, ctx) -> (value, record)`; `value` is `ctx.metric` (a
-    validation metric, higher or lower per the sweep's direction), `record` a JSON-able dict
-    of what to keep per trial (it becomes trials.csv columns; a `run_id` key replaces the one
-    `ctx.callbacks` record). Hand `ctx.callbacks` to every `experiment.run`: they record the
-    run id and, with --prune, report `ctx.metric` per epoch (for several runs per trial,
-    report once per epoch yourself or refuse --prune).
-    """
-    objective = spec.get("objective") or {}
-    kind = objective.get("kind", "train")
-    if kind == "train":
-        return train_objective
-    if kind == "cv":
-        return partial(cv_objective, folds=int(objective["folds"]))
-    raise ConfigError(f"unknown sweep objective '{kind}' in {spec['id']}/sweep.json")
+INTERRUPTED_REASON = "interrupted: the sweep stopped while it ran"
 
 
 class TrialTracker:
@@ -133,40 +60,43 @@ class TrialTracker:
 # ---------------------------------------------------------------- one trial
 
 
-def sampler_for(spec: dict, number: int):
+def sampler_for(spec: SweepSpec, number: int):
     """Seeded per trial, so a trial's parameters do not depend on which worker ran it."""
     import optuna
 
-    seed = int(spec["seed"]) * 100_003 + number
-    if spec["sampler"] == "tpe":
+    seed = int(spec.seed) * 100_003 + number
+    if spec.sampler == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)  # a grid's trials are all fixed: never consulted
 
 
-def pruner_for(spec: dict):
+def pruner_for(spec: SweepSpec):
     import optuna
 
-    return optuna.pruners.MedianPruner(n_warmup_steps=1) if spec.get("prune") else optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_warmup_steps=1) if spec.prune else optuna.pruners.NopPruner()
 
 
-def open_study(spec: dict, url: str):
+def open_study(spec: SweepSpec, url: str):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=spec["id"], storage=store.open_storage(url), pruner=pruner_for(spec))
-    # the study's own (caching) storage: trials popped or changed behind its back would be
-    # unknown to it. Study.ask() pops from it too, but would create a trial when the queue is empty.
-    return study, study._storage
+    storage = store.open_storage(url)
+    study = optuna.load_study(study_name=spec.id, storage=storage, pruner=pruner_for(spec))
+    # (study, the RDBStorage under it). The study caches finished trials only (they never change)
+    # and reads the others through this same storage, so a WAITING trial popped through it (or a
+    # dead RUNNING one failed) is seen at once. Study.ask() would create a trial when the queue is empty.
+    return study, storage
 
 
-def pop_trial(study, storage, spec: dict, url: str):
+def pop_trial(study, storage, spec: SweepSpec, url: str):
     """The next queued trial, now RUNNING and ours; None when the queue is empty."""
     import optuna
     from optuna.trial import TrialState
 
     study_id = storage.get_study_id_from_name(study.study_name)
     with store.queue_lock(url):
-        for frozen in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
+        # listed through the study, whose cache then knows the trial that optuna.trial.Trial will use
+        for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, frozen.number)
             if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
                 break
@@ -188,37 +118,46 @@ def suggest(trial, space: SearchSpace) -> dict:
     return params
 
 
-def run_trial(study, trial, spec: dict, objective: Objective, runs_root: Path, on_start=None) -> str:
+def run_trial(study, trial, spec: SweepSpec, objective: Objective, runs_root: Path, on_start=None) -> str:
     """Run one trial and tell optuna how it ended: COMPLETE, PRUNED or FAIL (with its reason)."""
     import optuna
     from optuna.trial import TrialState
 
-    space = SearchSpace.from_json(spec["space"])
+    space = spec.space
     trial.set_user_attr("worker", store.worker_name())
     params = suggest(trial, space)
     trial.set_user_attr("params", params)
     if on_start:
         on_start()
-    tracker = TrialTracker(trial, spec["metric"], bool(spec.get("prune")))
-    ctx = TrialContext(trial.number, runs_root, spec["metric"], [tracker])
+    tracker = TrialTracker(trial, spec.metric, bool(spec.prune))
+    ctx = TrialContext(trial.number, runs_root, spec.metric, [tracker], trial.user_attrs.get("first_try"),
+                       trial.user_attrs.get("resume_run"))
     try:
         value, record = objective(space.overrides(params), ctx)
     except optuna.TrialPruned as e:
         trial.set_user_attr("reason", str(e))
         study.tell(trial, state=TrialState.PRUNED)
         return "PRUNED"
-    except KeyboardInterrupt:
-        trial.set_user_attr("reason", "interrupted: the sweep stopped while it ran")
-        trial.set_user_attr("interrupted", True)
-        study.tell(trial, state=TrialState.FAIL)
+    except (Interrupted, KeyboardInterrupt):
+        mark_interrupted(study, trial)
         raise
     except Exception as e:  # a diverged run, a bad combination, a bug: record it, go on
         return _fail(study, trial, _reason(e))
     if not math.isfinite(value):
-        return _fail(study, trial, f"{spec['metric']} is {value}")
+        return _fail(study, trial, f"{spec.metric} is {value}")
     trial.set_user_attr("record", record)
     study.tell(trial, value)
     return "COMPLETE"
+
+
+def mark_interrupted(study, trial) -> None:
+    """A trial stopped by a signal: FAIL for optuna (it has no such state), `interrupted` for dlx,
+    so `--resume` queues it again (and continues its run from the checkpoint)."""
+    from optuna.trial import TrialState
+
+    trial.set_user_attr("reason", INTERRUPTED_REASON)
+    trial.set_user_attr("interrupted", True)
+    study.tell(trial, state=TrialState.FAIL)
 
 
 def _fail(study, trial, reason: str) -> str:
@@ -234,116 +173,155 @@ def _reason(e: Exception) -> str:
     return text if isinstance(e, DlxError) else f"{type(e).__name__}: {text}".rstrip(": ")
 
 
-def warm_up(spec: dict) -> None:
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def warm_up(spec: SweepSpec) -> None:
     """Pay the one-off costs — imports, Hydra's first compose, reading the data — before the first
     trial, so that each worker's trials time training alone, the first one too."""
     from dlx import config, data
 
     try:
-        exp = config.load(SearchSpace.from_json(spec["space"]).fixed)
+        exp = config.load(spec.space.fixed)
         data.build(exp.data)
     except DlxError:
         pass  # the trial itself will say what is wrong
 
 
-def work(sweep_dir: Path, spec: dict, url: str, on_change=None, parent: int | None = None) -> int:
-    """Run queued trials until none is left (or the parent process is gone); return how many ran."""
-    study, storage = open_study(spec, url)
-    objective = make_objective(spec)
-    warm_up(spec)
-    runs_root = Path(sweep_dir) / "runs"
-    runs_root.mkdir(parents=True, exist_ok=True)
-    done = 0
-    while parent is None or os.getppid() == parent:  # an orphan stops after its trial
-        trial = pop_trial(study, storage, spec, url)
-        if trial is None:
-            break
-        run_trial(study, trial, spec, objective, runs_root, on_start=on_change)
-        done += 1
-        if on_change:
-            on_change()
+def work(sweep_dir: Path, spec: SweepSpec, url: str, on_change=None) -> int:
+    """Run queued trials until none is left or a SIGINT/SIGTERM asks to stop; return how many ran.
+
+    A signal during a trial stops it at a step boundary (the trial is marked interrupted and
+    `Interrupted` propagates); one between trials stops the loop before the next.
+    """
+    from dlx import plugins
+    from dlx.engine import signals
+
+    plugins.load_recorded(list(spec.plugins), warn=_warn)
+    with signals.record_stop_signals():
+        study, storage = open_study(spec, url)
+        objective = make_objective(spec)
+        warm_up(spec)
+        runs_root = Path(sweep_dir) / "runs"
+        runs_root.mkdir(parents=True, exist_ok=True)
+        done = 0
+        while not signals.requested:
+            trial = pop_trial(study, storage, spec, url)
+            if trial is None:
+                break
+            run_trial(study, trial, spec, objective, runs_root, on_start=on_change)
+            done += 1
+            if on_change:
+                on_change()
     return done
 
 
 # ---------------------------------------------------------------- worker processes
 
 
-def run_workers(sweep_dir: Path, url: str, jobs: int, refresh) -> None:
-    """`jobs` long-lived worker processes, the CPU's threads split between them; poll the study."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores // jobs)
-    root = str(Path(__file__).resolve().parents[1])  # the workers import this same dlx
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    if url != store.storage_url(sweep_dir, None):
-        env["DLX_SWEEP_STORAGE"] = url  # not on the command line, where `ps` shows passwords
-    logs = Path(sweep_dir) / "workers"
-    logs.mkdir(exist_ok=True)
-    procs = []
-    for i in range(jobs):
-        with open(logs / f"worker-{i}.log", "a") as log:
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "dlx.sweep.worker", str(sweep_dir), "--index", str(i),
-                 "--threads", str(threads), "--parent", str(os.getpid())],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env))
-    try:
-        while any(p.poll() is None for p in procs):
-            refresh()
-            time.sleep(1.0)  # each refresh reads the whole study: poll gently, the workers need the cores
-    except KeyboardInterrupt:
-        _stop(procs)
-        raise
-    bad = [(i, p.returncode) for i, p in enumerate(procs) if p.returncode not in (0, 130)]
-    if bad:
-        i, code = bad[0]
-        raise RunError(f"worker {i} exited with status {code}; see {logs / f'worker-{i}.log'}")
+def start_workers(jobs: int):
+    """Start `jobs` sweep workers now: they import torch and dlx while the caller checks the space
+    and creates the study, then wait for `run_workers` to hand them the sweep."""
+    from dlx import parallel
+
+    threads = parallel.threads_per_worker(jobs)
+    early_logs = Path(tempfile.mkdtemp(prefix="dlx-sweep-workers-"))  # until the sweep folder exists
+    return parallel.Workers("dlx.sweep.worker", lambda i: ["--index", str(i), "--threads", str(threads)],
+                            jobs, early_logs)
 
 
-def _stop(procs) -> None:
-    """Ctrl-C: let each worker mark its trial interrupted, then make sure they are gone.
+def run_workers(sweep_dir: Path, url: str, jobs: int, refresh, workers=None) -> None:
+    """Hand the sweep to `jobs` long-lived worker processes (`start_workers`, `dlx.parallel`) and
+    re-read the study whenever one reports a trial's start or end.
 
-    A terminal's Ctrl-C reaches the workers too; they get a moment to record it before
-    a second SIGINT (for a `kill -INT` of this process alone), then SIGKILL.
+    A SIGINT/SIGTERM is forwarded to each worker once: they stop at a step boundary, mark their
+    trials interrupted and exit; the caller then sees `signals.requested`.
     """
-    import signal
+    from dlx.engine import signals
 
-    for signal_to_send, grace in ((None, 5), (signal.SIGINT, 10), (signal.SIGKILL, 5)):
-        alive = [p for p in procs if p.poll() is None]
-        for p in alive:
-            if signal_to_send is not None:
-                p.send_signal(signal_to_send)
-        deadline = time.time() + grace
-        for p in alive:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                pass
+    with signals.record_stop_signals():
+        workers = workers or start_workers(jobs)
+        early_logs = workers.logs
+        workers.logs = [Path(sweep_dir) / "workers" / f"worker-{i}.log" for i in range(jobs)]
+        workers.logs[0].parent.mkdir(exist_ok=True)
+        for i, log in enumerate(workers.logs):  # the URL goes through the pipe: `ps` would show a password
+            workers.send(i, {"sweep_dir": str(sweep_dir), "storage": url, "log": str(log)})
+        try:
+            polled = time.monotonic()
+            while workers.running():
+                # a worker reports each trial it starts and ends; --join workers elsewhere do not
+                if workers.messages(timeout=1.0) or time.monotonic() - polled > 10:
+                    refresh()
+                    polled = time.monotonic()
+        except BaseException:
+            workers.stop()
+            raise
+        codes = workers.wait()
+    bad = [(i, code) for i, code in enumerate(codes) if code != 0]
+    if bad and not signals.requested:
+        i, code = bad[0]
+        raise RunError(f"worker {i} exited with status {code}; see {workers.logs[i]} (and {early_logs[i]})")
+    shutil.rmtree(early_logs[0].parent, ignore_errors=True)  # what they wrote before the sweep existed
+
+
+def preload() -> None:
+    """What every trial needs, imported before the sweep is known: torch, Hydra's first compose, the
+    data code, and the torch._dynamo hooks that the first optimizer imports (a second or more)."""
+    import importlib
+
+    import torch
+
+    from dlx import config
+
+    importlib.import_module("dlx.engine.experiment")  # models, losses, optimizers, the trainer
+
+    config.load([])
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m dlx.sweep.worker SWEEP_DIR --threads T`: imports torch once, runs trial after trial."""
+    """`python -m dlx.sweep.worker [SWEEP_DIR] --threads T`: imports torch once, runs trial after trial.
+
+    Without SWEEP_DIR it preloads, then reads `{"sweep_dir", "storage", "log"}` from its parent.
+    """
+    from dlx import parallel
+    from dlx.engine import signals
+
     parser = argparse.ArgumentParser(prog="dlx.sweep.worker")
-    parser.add_argument("sweep_dir")
+    parser.add_argument("sweep_dir", nargs="?")
     parser.add_argument("--index", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--parent", type=int, default=None)
     args = parser.parse_args(argv)
-    import torch
+    with signals.record_stop_signals():  # from the start: a signal during the imports is kept too
+        parallel.start_worker(args.parent, args.threads)
+        channel = parallel.Channel()
+        preload()
+        task = {"sweep_dir": args.sweep_dir, "storage": os.environ.get("DLX_SWEEP_STORAGE")}
+        if args.sweep_dir is None:
+            task = channel.receive()
+            if task is None or signals.requested:
+                return 0  # the sweep was refused, or stopped, before it began
+            channel.log_to(task["log"])
+        import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if torch.cuda.is_available() and torch.cuda.device_count() > 1:
-        torch.cuda.set_device(args.index % torch.cuda.device_count())  # one GPU each
-    spec = store.read_spec(Path(args.sweep_dir))
-    url = store.storage_url(Path(args.sweep_dir), os.environ.get("DLX_SWEEP_STORAGE") or spec.get("storage"))
-    try:
-        done = work(Path(args.sweep_dir), spec, url, parent=args.parent)
-    except KeyboardInterrupt:
-        return 130
-    except DlxError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    print(f"worker {args.index}: {done} trials", flush=True)
-    return 0
+        if torch.cuda.is_available() and torch.cuda.device_count() > 1:
+            torch.cuda.set_device(args.index % torch.cuda.device_count())  # one GPU each
+        sweep_dir = Path(task["sweep_dir"])
+        spec = store.read_spec(sweep_dir)
+        url = store.storage_url(sweep_dir, task.get("storage") or spec.storage)
+        try:
+            done = work(sweep_dir, spec, url, on_change=lambda: channel.send(event="changed"))
+        except Interrupted as e:
+            return e.exit_code
+        except KeyboardInterrupt:
+            return signals.exit_code(signals.requested or signal.SIGINT)
+        except DlxError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return e.exit_code
+    print(f"worker {args.index}: {done} trials", file=sys.stderr, flush=True)
+    return signals.exit_code(signals.requested) if signals.requested else 0
 
 
 if __name__ == "__main__":

@@ -17,19 +17,16 @@ from dlx.errors import ConfigError
 
 def load_language_model(run_path: Path):
     """(model in eval mode, vocab, level) of a language-model run, or a ConfigError saying why not."""
-    from omegaconf import OmegaConf
-
-    from dlx import config, models
-    from dlx.engine.slices import best_checkpoint
-    from dlx.registry import MODELS, load_components
+    from dlx import models
+    from dlx.registry import MODELS
     from dlx.store.checkpoint import load_checkpoint
+    from dlx.use.restore import checkpoint_file, read_config
 
-    load_components()
-    exp = config.validate(OmegaConf.load(Path(run_path) / "config.yaml"))
+    exp = read_config(Path(run_path))
     if MODELS.get(exp.model.name).meta.get("task") != "language":
         raise ConfigError(f"run {Path(run_path).name} is not a language model (model={exp.model.name}, "
                           f"data={exp.data.name}); generate from a run of `dlx train model=lm data=text`")
-    state = load_checkpoint(best_checkpoint(run_path))
+    state = load_checkpoint(checkpoint_file(Path(run_path), "best"))
     vocab = list(state["meta"]["classes"])
     level = state["meta"].get("preprocess", {}).get("level", "char")
     model = models.build(exp.model, tuple(state["meta"]["input_shape"]), len(vocab))

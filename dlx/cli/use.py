@@ -1,0 +1,135 @@
+"""`dlx eval`, `dlx predict`, `dlx export`, `dlx ensemble`, `dlx bag`: using trained runs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from dlx.cli.app import OutputDir, Overrides, app, check_format, format_option, groups_epilog, warn
+
+Run = Annotated[str, typer.Argument(metavar="RUN", help="A run: id, unique prefix or suffix, folder, or `last`.")]
+Checkpoint = Annotated[str, typer.Option("--checkpoint", help="best | last weights.")]
+
+
+@app.command("eval", short_help="Score a trained run on a split or on other data.")
+def eval_run(
+    run: Run,
+    overrides: Annotated[Optional[list[str]], typer.Argument(
+        help="data=... / data.key=... to evaluate on other data with the same features.", show_default=False)] = None,
+    split: Annotated[str, typer.Option("--split", help="test | val | train | all")] = "test",
+    checkpoint: Checkpoint = "best",
+    fmt: format_option("table, csv (confusion matrix), json") = "table",
+    output_dir: OutputDir = "outputs",
+):
+    """Every metric of the task on a split, with the confusion matrix and per-class precision, recall,
+    F1 and support (or residuals for regression); written to RUN/eval/<split-or-name>.json."""
+    check_format(fmt, False)
+    from dlx.report.use import print_eval
+    from dlx.store.ensembles import write_eval
+    from dlx.use.evaluate import evaluate
+    from dlx.use.inputs import load_split
+    from dlx.use.restore import find, restore
+
+    if split not in ("test", "val", "train", "all"):
+        from dlx.errors import ConfigError
+
+        raise ConfigError(f"--split {split}: choose test, val, train or all")
+    restored = restore(find(run, output_dir), checkpoint)
+    result = evaluate(restored, load_split(restored, overrides or [], split))
+    written = write_eval(restored.path, result["name"], result)
+    print_eval(result, fmt, written)
+
+
+@app.command(short_help="Predict with a trained run: CSV rows, images, or a split.")
+def predict(
+    run: Run,
+    args: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[INPUT] [OVERRIDES]", help="A CSV file, an image file or folder; or data overrides with --split.",
+        show_default=False)] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="The CSV to write, or - for stdout.")] = "-",
+    proba: Annotated[bool, typer.Option("--proba", help="Add one probability column per class.")] = False,
+    split: Annotated[Optional[str], typer.Option("--split", help="Predict a split of the run's data "
+                                                 "(test | val | train | all) instead of INPUT.")] = None,
+    checkpoint: Checkpoint = "best",
+    output_dir: OutputDir = "outputs",
+):
+    """One row per input: the predicted label in the training data's own values (strings stay strings),
+    with --proba one probability column per class; regression values in the target's units."""
+    from dlx.report.use import print_predicted
+    from dlx.use.predict import predict as run_predict
+
+    args = list(args or [])
+    overrides = [a for a in args if "=" in a]
+    inputs = [a for a in args if "=" not in a]
+    if len(inputs) > 1:
+        from dlx.errors import ConfigError
+
+        raise ConfigError(f"one INPUT at a time, got {len(inputs)}: {', '.join(inputs[:3])}")
+    source = inputs[0] if inputs else None
+    if source is None and split is None and not overrides:
+        from dlx.errors import ConfigError
+
+        raise ConfigError("give an INPUT (a CSV file, an image file or folder) or --split test")
+    info = run_predict(run, source, output, overrides=overrides, split=split, proba=proba, checkpoint=checkpoint,
+                       output_dir=output_dir, warn=warn)
+    print_predicted(info)
+
+
+@app.command(short_help="Write a run's model as TorchScript or ONNX (preprocessing built in).")
+def export(
+    run: Run,
+    to: Annotated[str, typer.Option("--format", "-f", help="torchscript | onnx")] = "torchscript",
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="The file (default RUN/model.pt|.onnx).",
+                                                  show_default=False)] = None,
+    checkpoint: Checkpoint = "best",
+    output_dir: OutputDir = "outputs",
+):
+    """A self-contained file: raw features in (the training preprocessing is its first layer),
+    probabilities or values out. TorchScript needs only torch; ONNX only onnxruntime."""
+    from dlx.report.use import print_export
+    from dlx.use.export import export as run_export
+
+    print_export(run_export(run, to, output, output_dir, checkpoint))
+
+
+@app.command(short_help="Combine runs, a CV's folds or a sweep's best trials on their test split.")
+def ensemble(
+    runs: Annotated[Optional[list[str]], typer.Argument(help="Member runs (ids, prefixes, folders).",
+                                                        show_default=False)] = None,
+    cv: Annotated[Optional[str], typer.Option("--cv", help="The fold models of one CV.", show_default=False)] = None,
+    sweep: Annotated[Optional[str], typer.Option("--sweep", help="The best trials of one sweep.",
+                                                 show_default=False)] = None,
+    top: Annotated[Optional[int], typer.Option("--top", "-k", min=2, help="With --sweep: how many (default 5).",
+                                               show_default=False)] = None,
+    method: Annotated[str, typer.Option("--method", help="mean (of probabilities) | vote (majority)")] = "mean",
+    output_dir: OutputDir = "outputs",
+):
+    """Average the members' probabilities (or take a majority vote) on their common test split; print each
+    member's test metrics, their mean ± std and the ensemble's; write outputs/ensembles/<id>/."""
+    from dlx.report.use import print_ensemble
+    from dlx.use import ensemble as ens
+
+    if method not in ens.METHODS:
+        from dlx.errors import ConfigError
+
+        raise ConfigError(f"--method {method}: choose mean or vote")
+    paths = ens.member_paths(output_dir, runs or [], cv, sweep, top)
+    label = f"cv-{cv}" if cv else f"sweep-{sweep}" if sweep else "runs"
+    print_ensemble(ens.build(paths, method, output_dir, label=label))
+
+
+@app.command(epilog=groups_epilog(), short_help="Bagging: members on bootstrap samples, then their ensemble.")
+def bag(
+    overrides: Overrides = None,
+    members: Annotated[int, typer.Option("--members", "-n", help="How many members.")] = 10,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Members trained in parallel processes.")] = 1,
+    method: Annotated[str, typer.Option("--method", help="mean | vote")] = "mean",
+):
+    """Train N members of one experiment, each on a bootstrap sample of the training rows (seeded by
+    its number, recorded in members.json and its log.txt), then ensemble them on the test split."""
+    from dlx.report.use import print_ensemble, print_member
+    from dlx.use.bag import bag as run_bag
+
+    summary = run_bag(overrides or [], members, jobs, method, on_done=print_member)
+    print_ensemble(summary)

@@ -1,0 +1,168 @@
+"""Config nodes: a component's schema defaults, with a yaml preset on top.
+
+The schema dataclass is the config: `model=tiny` composes from `TinyConfig`'s defaults even
+with no yaml file. A yaml file, in dlx's `conf/<group>/` or the user's `--config-dir`, is a
+preset: a choice of its own (`model=tiny-wide`), holding only what differs from the schema,
+plus `name:` when it presets another component (`name: tiny`). Its first comment line is the
+description `dlx list` shows.
+
+Listing reads files and the registry as loaded (no imports); building nodes needs the
+components' schemas, so `build_nodes` is called once `dlx.plugins.load()` has run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlx.errors import ConfigError, unknown
+
+FIXED = ("regularizer", "trainer")  # one schema each; every choice is a preset of it
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of a group: its preset file (if any) and where it comes from."""
+
+    name: str
+    file: Path | None
+    origin: str  # "" (dlx's own) | "config-dir" | "plugin: mymodels.py"
+
+
+def search_dirs() -> list[Path]:
+    """The user's `--config-dir`s first (their presets win), then dlx's conf/."""
+    from dlx import plugins
+    from dlx.config.compose import conf_dir
+
+    return [Path(d) for d in plugins.config_dirs()] + [conf_dir()]
+
+
+def preset_files(group: str) -> dict[str, tuple[Path, bool]]:
+    """name -> (file, from the user's config dir) for the yaml presets of `group`."""
+    found: dict[str, tuple[Path, bool]] = {}
+    dirs = search_dirs()
+    for i, folder in enumerate(dirs):
+        for path in sorted((folder / group).glob("*.yaml")) if (folder / group).is_dir() else ():
+            found.setdefault(path.stem, (path, i < len(dirs) - 1))
+    return found
+
+
+def choices(group: str) -> list[Choice]:
+    """Every option of `group`: presets, then registered components without a preset file."""
+    from dlx.registry import BUILT_IN, TABLES
+
+    out = {name: Choice(name, path, "config-dir" if user else "")
+           for name, (path, user) in preset_files(group).items()}
+    table = TABLES.get(group)
+    for entry in table.entries() if table is not None else ():
+        if entry.name not in out:
+            out[entry.name] = Choice(entry.name, None, "" if entry.origin == BUILT_IN else entry.origin)
+        elif entry.origin != BUILT_IN and not out[entry.name].origin:
+            out[entry.name] = Choice(entry.name, out[entry.name].file, entry.origin)
+    return [out[n] for n in sorted(out)]
+
+
+def description(choice: Choice) -> str:
+    """The preset's first comment line, else the component's summary or schema docstring."""
+    if choice.file is not None:
+        lines = choice.file.read_text(encoding="utf-8").lstrip().splitlines()
+        if lines and lines[0].startswith("#"):
+            return lines[0][1:].strip()
+    from dlx.registry import TABLES
+
+    for table in TABLES.values():
+        if choice.name in table and table.get(choice.name).origin == choice.origin:
+            entry = table.get(choice.name)
+            return entry.meta.get("summary") or (entry.schema.__doc__ or "").strip().split("\n")[0]
+    return ""
+
+
+# ---------------------------------------------------------------- nodes (schemas loaded)
+
+
+def fixed_schema(group: str) -> type:
+    from dlx.engine.trainer import TrainerConfig
+    from dlx.regularize import RegularizerConfig
+
+    return {"regularizer": RegularizerConfig, "trainer": TrainerConfig}[group]
+
+
+def component_schema(group: str, name: str) -> type:
+    """The schema of component `name` in `group` (a registry table, or the group's fixed one)."""
+    from dlx.registry import TABLES
+
+    if group in FIXED:
+        return fixed_schema(group)
+    return TABLES[group].get(name).schema
+
+
+def defaults(schema: type) -> dict:
+    """The schema's defaults as plain data (nested dataclasses as dicts)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.structured(schema))
+
+
+def node(group: str, choice: Choice) -> dict:
+    """The config of one option: schema defaults, the preset's keys on top, `name` first."""
+    from omegaconf import OmegaConf
+
+    preset = _read_preset(choice.file) if choice.file is not None else {}
+    component = str(preset.get("name", choice.name)) if group not in FIXED else choice.name
+    base = defaults(component_schema(group, component))
+    merged = OmegaConf.to_container(OmegaConf.merge(base, preset))
+    if "name" in base:
+        merged.pop("name", None)
+        merged = {"name": component, **merged}
+    return merged
+
+
+def _read_preset(path: Path) -> dict:
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+    from yaml import YAMLError
+
+    try:
+        loaded = OmegaConf.load(path)
+    except (OmegaConfBaseException, YAMLError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"preset {path}: not valid yaml ({first})") from None
+    if not isinstance(loaded, DictConfig):
+        raise ConfigError(f"preset {path}: expected keys and values (name: ..., key: value)")
+    return OmegaConf.to_container(loaded)
+
+
+def build_nodes(groups) -> dict[str, dict[str, dict]]:
+    """group -> choice -> node, for every option of every group (components loaded)."""
+    nodes = {}
+    for group in groups:
+        nodes[group] = {}
+        for choice in choices(group):
+            key = (group, choice, choice.file.stat().st_mtime_ns if choice.file else None,
+                   _schema_id(group, choice))
+            if key not in _cache:
+                try:
+                    _cache[key] = node(group, choice)
+                except ConfigError as e:
+                    if choice.file is None:
+                        raise
+                    raise ConfigError(f"preset {choice.file}: {e}") from None
+            nodes[group][choice.name] = _cache[key]
+    return nodes
+
+
+_cache: dict[tuple, dict] = {}
+
+
+def _schema_id(group: str, choice: Choice):
+    """Which schema a cached node came from (a plugin re-registering a name gets a fresh node)."""
+    from dlx.registry import TABLES
+
+    table = TABLES.get(group)
+    return id(table.get(choice.name).schema) if table is not None and choice.name in table else None
+
+
+def check_choice(group: str, value) -> None:
+    names = [c.name for c in choices(group)]
+    if not isinstance(value, str) or value not in names:
+        raise unknown(group, str(value), names)

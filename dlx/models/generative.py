@@ -1,0 +1,150 @@
+"""Generative models: autoencoder, variational autoencoder (MLP encoder / decoder) and a GAN of MLPs.
+
+They are trained by the tasks in dlx/engine/generative.py (chosen by the model: `task=` in
+the registry), which ignore the data's labels. Inputs of any shape are flattened; outputs
+have the input's shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from dlx.errors import require
+from dlx.models.layers import flat_features
+from dlx.registry import MODELS
+from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
+
+RECON = ("mse", "bce")
+
+
+def mlp(widths: list[int], activation=nn.ReLU, out_activation=None) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(widths) - 2:
+            layers.append(activation())
+    if out_activation is not None:
+        layers.append(out_activation())
+    return nn.Sequential(*layers)
+
+
+def _check_widths(hidden: list[int], latent: int) -> None:
+    require(all(h > 0 for h in hidden), "hidden", f"widths must be > 0, got {hidden}")
+    require(latent >= 1, "latent", f"must be >= 1, got {latent}")
+
+
+@dataclass
+class AutoencoderConfig(TransferKeys):
+    name: str = "autoencoder"
+    hidden: list[int] = field(default_factory=lambda: [256, 128])  # encoder widths; the decoder mirrors them
+    latent: int = 2  # code size (2: `dlx plot RUN --latent` scatters it)
+    recon: str = "mse"  # reconstruction loss, summed over features: mse | bce (inputs in [0, 1]: data.preprocess=minmax)
+
+    def __post_init__(self):
+        super().__post_init__()  # TransferKeys
+        _check_widths(self.hidden, self.latent)
+        require(self.recon in RECON, "recon", f"unknown '{self.recon}'; choices: {', '.join(RECON)}")
+
+
+@dataclass
+class VAEConfig(AutoencoderConfig):
+    name: str = "vae"
+    beta: float = 1.0  # weight of the KL term (beta-VAE; 1 = the ELBO)
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.beta >= 0, "beta", f"must be >= 0, got {self.beta}")
+
+
+class Autoencoder(nn.Module):
+    """x -> code -> reconstruction; `variational`: the code is a Gaussian (mu, logvar), sampled
+    by the reparameterisation z = mu + sigma * eps in training and z = mu in evaluation."""
+
+    def __init__(self, cfg: AutoencoderConfig, input_shape: tuple[int, ...], variational: bool):
+        super().__init__()
+        self.input_shape, self.latent, self.variational = tuple(input_shape), cfg.latent, variational
+        features = flat_features(input_shape)
+        self.encoder = mlp([features, *cfg.hidden], out_activation=nn.ReLU)
+        self.code = nn.Linear(cfg.hidden[-1], cfg.latent * (2 if variational else 1))
+        self.decoder = mlp([cfg.latent, *reversed(cfg.hidden), features])
+
+    def encode(self, x) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(mu, logvar) of q(z|x); an autoencoder's code and None."""
+        h = self.code(self.encoder(x.flatten(1)))
+        return h.chunk(2, dim=1) if self.variational else (h, None)
+
+    def decode(self, z) -> torch.Tensor:
+        """Decoder output in the input's shape (logits when model.recon=bce)."""
+        return self.decoder(z).view(-1, *self.input_shape)
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        z = mu
+        if self.variational and self.training:
+            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()  # reparameterisation
+        return self.decode(z), mu, logvar
+
+
+@MODELS.register("autoencoder", schema=AutoencoderConfig, accepts=("image", "tabular"), task="autoencoder",
+                 summary="autoencoder: MLP encoder to model.latent, MLP decoder (labels ignored)")
+def build_autoencoder(cfg: AutoencoderConfig, input_shape, num_outputs: int) -> nn.Module:
+    return Autoencoder(cfg, input_shape, variational=False)
+
+
+@MODELS.register("vae", schema=VAEConfig, accepts=("image", "tabular"), task="autoencoder",
+                 summary="variational autoencoder (beta-VAE): Gaussian code, reparameterised (labels ignored)")
+def build_vae(cfg: VAEConfig, input_shape, num_outputs: int) -> nn.Module:
+    return Autoencoder(cfg, input_shape, variational=True)
+
+
+@dataclass
+class GANConfig(TransferKeys):
+    name: str = "gan"
+    noise: int = 8  # size of the generator's input noise z ~ N(0, I)
+    hidden: list[int] = field(default_factory=lambda: [128, 128])  # generator widths
+    d_hidden: list[int] = field(default_factory=lambda: [128, 128])  # discriminator widths
+    d_lr: float = 0.001  # the discriminator's learning rate (the generator's is optim.lr; same optimizer kind)
+    d_steps: int = 1  # discriminator updates per generator update
+    sample_every: int = 10  # save a sample picture under the run's samples/ every N epochs (0: never)
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_widths(self.hidden, self.noise)
+        require(all(h > 0 for h in self.d_hidden), "d_hidden", f"widths must be > 0, got {self.d_hidden}")
+        require(self.d_lr > 0, "d_lr", f"must be > 0, got {self.d_lr}")
+        require(self.d_steps >= 1, "d_steps", f"must be >= 1, got {self.d_steps}")
+        require(self.sample_every >= 0, "sample_every", f"must be >= 0, got {self.sample_every}")
+        require(self.init_from is None and self.freeze is None, "init_from",
+                "model=gan does not support model.init_from / model.freeze")
+
+
+class GAN(nn.Module):
+    """A generator (noise -> a sample of the input's shape) and a discriminator (sample -> logit)."""
+
+    def __init__(self, cfg: GANConfig, input_shape: tuple[int, ...]):
+        super().__init__()
+        self.input_shape, self.noise = tuple(input_shape), cfg.noise
+        features = flat_features(input_shape)
+        self.generator = mlp([cfg.noise, *cfg.hidden, features])
+        self.discriminator = mlp([features, *cfg.d_hidden, 1], activation=lambda: nn.LeakyReLU(0.2))
+
+    def generate(self, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+        device = device or next(self.parameters()).device
+        z = torch.randn(n, self.noise, generator=generator) if generator is not None else \
+            torch.randn(n, self.noise, device=device)
+        return self.generator(z.to(device)).view(n, *self.input_shape)
+
+    def discriminate(self, x) -> torch.Tensor:
+        return self.discriminator(x.flatten(1)).squeeze(1)
+
+    def forward(self, x):  # a module must have one; the GAN task calls generate / discriminate
+        return self.discriminate(x)
+
+
+@MODELS.register("gan", schema=GANConfig, accepts=("image", "tabular"), task="gan",
+                 summary="generative adversarial network of MLPs (2-D toy data, small images); labels ignored")
+def build_gan(cfg: GANConfig, input_shape, num_outputs: int) -> nn.Module:
+    return GAN(cfg, input_shape)

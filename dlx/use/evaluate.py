@@ -1,0 +1,107 @@
+"""`dlx eval`: every metric of the task on a split (or on other data with the same features).
+
+Classification adds a confusion matrix, per-class precision / recall / F1 / support (the
+definitions of scikit-learn's `classification_report`) and ROC AUC where binary; regression
+adds MAE, RMSE, R² and a summary of the residuals. Written to RUN/eval/<name>.json.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlx.errors import DataError
+
+
+def score(restored, data) -> tuple:
+    """(scores, targets) of `data` (a `Labelled`): probabilities (N, C) or values, and (N,) targets."""
+    import torch
+
+    from dlx.use.restore import to_scores
+
+    if data.loader is not None:  # image_folder: the loader already transforms
+        outs = [restored.outputs(xb) for xb, _ in data.loader]
+        out = torch.cat(outs) if outs else torch.empty(0, restored.meta["num_outputs"])
+        return to_scores(out, restored.task, restored.preprocess), data.y
+    return restored.predict(data.x), data.y
+
+
+def task_metrics(restored, data) -> dict:
+    """The training loop's own metrics (loss, acc, top5, auc | loss, mae, rmse, r2) on `data`."""
+    import torch
+
+    from dlx.losses import build_loss
+    from dlx.metrics import accumulator
+
+    exp, meta = restored.exp, restored.meta
+    loss = build_loss(exp.loss, restored.task, len(restored.classes), meta["num_outputs"],
+                      exp.regularizer.label_smoothing)
+    metrics = accumulator(restored.task, meta["num_outputs"], keep_scores=True)
+    batches = data.loader if data.loader is not None else _batches(restored, data)
+    with torch.inference_mode():
+        for xb, yb in batches:
+            out = restored.model(xb)
+            metrics.update(out.float(), yb, loss(out, yb).item())
+    return metrics.compute()
+
+
+def _batches(restored, data, size: int = 8192):
+    x = restored.transform(data.x)
+    for i in range(0, len(data.y), size):
+        yield x[i:i + size], data.y[i:i + size]
+
+
+def per_class(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
+    """Confusion matrix (rows: true, columns: predicted) and precision / recall / F1 / support per
+    class, with macro and support-weighted averages; 0 where a ratio has nothing to divide by."""
+    k = len(classes)
+    confusion = np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
+    tp = np.diag(confusion).astype(float)
+    predicted, support = confusion.sum(axis=0), confusion.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros(k), where=both > 0)
+    rows = {c: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                "support": int(support[i])} for i, c in enumerate(classes)}
+    weights = support / max(support.sum(), 1)
+    averages = {
+        "macro avg": {"precision": float(precision.mean()), "recall": float(recall.mean()),
+                      "f1": float(f1.mean()), "support": int(support.sum())},
+        "weighted avg": {"precision": float(precision @ weights), "recall": float(recall @ weights),
+                         "f1": float(f1 @ weights), "support": int(support.sum())},
+    }
+    return {"confusion": confusion.tolist(), "per_class": rows, "averages": averages}
+
+
+def residuals(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    """Summary of prediction - target (in the target's units)."""
+    e = (y_pred - y_true).reshape(-1)
+    q = np.quantile(e, [0.0, 0.25, 0.5, 0.75, 1.0]) if e.size else [np.nan] * 5
+    return {"mean": float(e.mean()) if e.size else np.nan, "std": float(e.std()) if e.size else np.nan,
+            "min": float(q[0]), "q25": float(q[1]), "median": float(q[2]), "q75": float(q[3]), "max": float(q[4])}
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    e = (y_pred - y_true).astype(np.float64)
+    variance = float(((y_true - y_true.mean()) ** 2).sum())
+    return {"mae": float(np.abs(e).mean()), "rmse": float(np.sqrt((e ** 2).mean())),
+            "r2": 1.0 - float((e ** 2).sum()) / variance if variance > 0 else float("nan")}
+
+
+def evaluate(restored, data) -> dict:
+    """The report `dlx eval` prints and writes: metrics, and the per-class or residual details."""
+    if len(data.y) == 0:
+        raise DataError(f"the {data.name} split is empty: nothing to evaluate (try --split all)")
+    metrics = task_metrics(restored, data)
+    scores, targets = score(restored, data)
+    result = {"run_id": restored.run_id, "name": data.name, "checkpoint": restored.checkpoint,
+              "task": restored.task, "size": int(len(targets)), "metrics": metrics}
+    if restored.task == "regression":
+        y_pred, y_true = scores.numpy(), targets.numpy().reshape(scores.shape)
+        result["residuals"] = residuals(y_true, y_pred)
+        metrics.update(regression_metrics(y_true, y_pred))  # in the target's units, however it was scaled
+    else:
+        y_pred = scores.argmax(dim=1).numpy()
+        result["classes"] = restored.classes
+        result.update(per_class(targets.numpy(), y_pred, restored.classes))
+    return result

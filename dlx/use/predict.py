@@ -1,0 +1,125 @@
+"""`dlx predict`: one output row per input row, file or sample, in the user's own terms.
+
+Classification writes the predicted label as training named it (strings stay strings) and,
+with `proba`, one probability column per class; regression writes values in the target's
+units. A CSV is read, encoded, predicted and written chunk by chunk: memory stays flat
+however many rows it has.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+
+from dlx.errors import ConfigError, DataError
+
+
+def columns(restored, proba: bool) -> list[str]:
+    if restored.task == "regression":
+        k = restored.meta["num_outputs"]
+        return ["prediction"] if k == 1 else [f"prediction_{i}" for i in range(k)]
+    return ["prediction"] + ([f"proba_{c}" for c in restored.classes] if proba else [])
+
+
+def frame_of(restored, scores, proba: bool):
+    """Scores (N, C) probabilities or (N, k) values -> the output table of one chunk."""
+    import pandas as pd
+
+    scores = scores.numpy()
+    names = columns(restored, proba)
+    if restored.task == "regression":
+        return pd.DataFrame(scores, columns=names)
+    labels = np.asarray(restored.classes, dtype=object)[scores.argmax(axis=1)]
+    out = {"prediction": labels}
+    if proba:
+        out.update({name: scores[:, i] for i, name in enumerate(names[1:])})
+    return pd.DataFrame(out)
+
+
+def csv_chunks(restored, path: Path, proba: bool, warn=None) -> Iterator:
+    from dlx.use.inputs import iter_csv
+
+    for x, _ in iter_csv(path, restored, warn=warn):
+        import torch
+
+        yield frame_of(restored, restored.predict(torch.from_numpy(x)), proba)
+
+
+def image_chunks(restored, path: Path, proba: bool, batch: int = 256) -> Iterator:
+    from dlx.use.inputs import image_files, read_images, transform_images
+    from dlx.use.restore import to_scores
+
+    files = image_files(path)
+    for i in range(0, len(files), batch):
+        part = files[i:i + batch]
+        x = transform_images(restored, read_images(part, restored))
+        frame = frame_of(restored, to_scores(restored.outputs(x), restored.task, restored.preprocess), proba)
+        frame.insert(0, "file", [str(f) for f in part])
+        yield frame
+
+
+def split_chunks(restored, overrides: list[str], split: str, proba: bool) -> Iterator:
+    """A split of the run's data (or of other data): predictions next to the true target."""
+    from dlx.use.evaluate import score
+    from dlx.use.inputs import load_split
+
+    data = load_split(restored, overrides, split)
+    scores, targets = score(restored, data)
+    frame = frame_of(restored, scores, proba)
+    if restored.task == "regression":
+        frame.insert(0, "target", targets.numpy().reshape(len(frame), -1)[:, 0])
+    else:
+        frame.insert(0, "target", np.asarray(restored.classes, dtype=object)[targets.numpy()])
+    yield frame
+
+
+def chunks_for(restored, source: Optional[str], overrides: list[str], split: Optional[str], proba: bool,
+               warn=None) -> Iterator:
+    """The output chunks for INPUT (a CSV, an image file or folder) or for a split."""
+    if source is None:
+        return split_chunks(restored, overrides, split or "test", proba)
+    if overrides or split:
+        raise ConfigError("give either an INPUT file or data overrides with --split, not both")
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataError(f"input not found: {path}; give a CSV file, an image file or folder, or --split test")
+    if path.is_file() and path.suffix.lower() in (".csv", ".tsv", ".txt"):
+        return csv_chunks(restored, path, proba, warn)
+    return image_chunks(restored, path, proba)
+
+
+def write(chunks: Iterator, output: str, float_format: str = "%.6g") -> int:
+    """Stream the chunks to `output` (`-`: stdout); a file appears whole or not at all."""
+    rows = 0
+
+    def stream(f):
+        nonlocal rows
+        for i, frame in enumerate(chunks):
+            frame.to_csv(f, header=i == 0, index=False, float_format=float_format, lineterminator="\n")
+            rows += len(frame)
+
+    if output == "-":
+        stream(sys.stdout)
+        sys.stdout.flush()
+        return rows
+    from dlx.store.files import atomic_write
+
+    target = Path(output).expanduser()
+    if not target.parent.is_dir():
+        raise ConfigError(f"cannot write {target}: folder {target.parent} does not exist")
+    atomic_write(target, stream)
+    return rows
+
+
+def predict(run: str, source: Optional[str], output: str, *, overrides: list[str] = (), split: Optional[str] = None,
+            proba: bool = False, checkpoint: str = "best", output_dir: str = "outputs",
+            warn: Callable[[str], None] | None = None) -> dict:
+    """Predict with `run` and write the rows; returns {run_id, rows, output}."""
+    from dlx.use.restore import find, restore
+
+    restored = restore(find(run, output_dir), checkpoint)
+    rows = write(chunks_for(restored, source, list(overrides), split, proba, warn), output)
+    return {"run_id": restored.run_id, "rows": rows, "output": output}

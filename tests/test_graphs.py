@@ -1,0 +1,127 @@
+"""Graph neural networks (issue 17): the message-passing layers, the graph datasets, node
+classification through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dlx.models.gnn import GNN, GCNConv, GNNConfig, aggregate
+
+TINY = ["trainer.num_threads=1"]
+
+
+def test_gcn_layer_is_the_dense_formula():
+    torch.manual_seed(0)
+    n, edges = 6, torch.tensor([[0, 1, 1, 2, 3, 4, 2, 5], [1, 0, 2, 1, 4, 3, 5, 2]])
+    x = torch.randn(n, 4)
+    conv = GCNConv(4, 3)
+    a = torch.zeros(n, n)
+    a[edges[1], edges[0]] = 1
+    a_hat = a + torch.eye(n)
+    d = a_hat.sum(1).rsqrt()
+    dense = d[:, None] * a_hat * d[None, :] @ x @ conv.linear.weight.T + conv.bias
+    torch.testing.assert_close(conv(x, edges), dense)
+
+
+@pytest.mark.parametrize("how", ["sum", "mean", "max"])
+def test_aggregate_matches_a_loop(how):
+    torch.manual_seed(1)
+    messages, target = torch.randn(7, 3), torch.tensor([0, 2, 2, 0, 2, 3, 0])
+    out = aggregate(messages, target, 5, how)
+    for node in range(5):
+        rows = messages[target == node]
+        expect = torch.zeros(3) if len(rows) == 0 else \
+            {"sum": rows.sum(0), "mean": rows.mean(0), "max": rows.max(0).values}[how]
+        torch.testing.assert_close(out[node], expect)
+
+
+@pytest.mark.parametrize("conv", ["gcn", "sage", "gin", "gat"])
+def test_every_conv_depends_on_neighbours(conv):
+    torch.manual_seed(0)
+    model = GNN(GNNConfig(conv=conv, layers=2, hidden=8, heads=2, dropout=0.0), 4, 3).eval()
+    x = torch.randn(5, 4)
+    edges = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    out = model(x, edges)
+    assert out.shape == (5, 3)
+    x2 = x.clone()
+    x2[2] += 1.0  # node 2 is a neighbour of node 1 (and 2 hops from node 0), not of node 4
+    out2 = model(x2, edges)
+    assert not torch.allclose(out[1], out2[1]) and torch.allclose(out[4], out2[4])
+
+
+def _summary(result_dir: Path) -> dict:
+    return json.loads(next((result_dir / "outputs" / "runs").glob("*/summary.json")).read_text())
+
+
+@pytest.mark.parametrize("conv,aggregate", [("gcn", "sum"), ("sage", "mean"), ("gin", "max"), ("gat", "sum")])
+def test_gnn_trains_on_karate(dlx, tmp_path, conv, aggregate):
+    r = dlx("train", "model=gnn", "data=karate", f"model.conv={conv}", f"model.aggregate={aggregate}",
+            "trainer.epochs=3", *TINY)
+    assert r.code == 0, r.err
+    s = _summary(tmp_path)
+    assert s["task"] == "graph-nodes" and s["train_size"] + s["val_size"] + s["test_size"] == 34
+    assert 0 <= s["test_acc"] <= 1
+
+
+def test_karate_with_one_labelled_node_per_club(dlx, tmp_path):
+    r = dlx("train", "model=gnn", "data=karate", "data.labelled_per_class=1", "trainer.epochs=2", *TINY)
+    assert r.code == 0, r.err
+    s = _summary(tmp_path)
+    assert s["train_size"] == 2 and s["val_size"] + s["test_size"] == 32
+
+
+def test_sbm_is_seeded_and_split_stratified():
+    from dlx.data import build
+    from dlx.data.graphs import SBMConfig
+
+    a, b = build(SBMConfig(name="sbm", seed=3)), build(SBMConfig(name="sbm", seed=3))
+    assert torch.equal(a.graph["edges"], b.graph["edges"]) and torch.equal(a.train.x, b.train.x)
+    counts = np.bincount(a.test.y.numpy())
+    assert counts.max() - counts.min() <= 1  # 60 test nodes, 20 per block
+    nodes = np.concatenate([a.train.index, a.val.index, a.test.index])
+    assert sorted(nodes) == list(range(300))
+    assert not torch.equal(a.graph["edges"], build(SBMConfig(name="sbm", seed=4)).graph["edges"])
+
+
+def test_gcn_on_a_separated_sbm_reaches_095(dlx, tmp_path):
+    r = dlx("train", "model=gnn", "data=sbm", "trainer.epochs=60", "optim.lr=0.01", *TINY)
+    assert r.code == 0, r.err
+    assert _summary(tmp_path)["test_acc"] >= 0.95
+
+
+def test_mlp_on_graph_data_is_a_feature_only_baseline(dlx, tmp_path):
+    r = dlx("train", "model=mlp", "data=sbm", "trainer.epochs=2", *TINY)
+    assert r.code == 0, r.err
+    assert _summary(tmp_path)["model"] == "mlp"
+
+
+def write_graph(folder: Path, extra_edge: str = "") -> tuple[Path, Path]:
+    nodes = folder / "nodes.csv"
+    rows = [f"n{i},{i % 2 + 0.1 * i},{(i * 7) % 5},{'ab'[i % 2]}" for i in range(20)]
+    nodes.write_text("id,f1,f2,label\n" + "\n".join(rows) + "\n")
+    edges = folder / "edges.csv"
+    pairs = [f"n{i},n{(i + 2) % 20}" for i in range(20)]
+    edges.write_text("source,target\n" + "\n".join(pairs) + "\n" + extra_edge)
+    return nodes, edges
+
+
+def test_graph_csv_trains(dlx, tmp_path):
+    nodes, edges = write_graph(tmp_path)
+    r = dlx("train", "model=gnn", "data=graph_csv", f"data.nodes={nodes}", f"data.edges={edges}",
+            "model.conv=sage", "trainer.epochs=2", *TINY)
+    assert r.code == 0, r.err
+    s = _summary(tmp_path)
+    assert s["train_size"] + s["val_size"] + s["test_size"] == 20
+
+
+def test_cv_folds_are_over_nodes(dlx, tmp_path):
+    r = dlx("cv", "model=gnn", "data=karate", "trainer.epochs=2", "--folds", "2", *TINY)
+    assert r.code == 0, r.err
+    folds = sorted((tmp_path / "outputs" / "cv").glob("*/fold-*/summary.json"))
+    sizes = [json.loads(f.read_text())["val_size"] for f in folds]
+    assert len(sizes) == 2 and sum(sizes) == json.loads(folds[0].read_text())["train_size"] + sizes[0]
