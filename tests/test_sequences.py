@@ -61,14 +61,14 @@ def test_parity_labels_count_ones():
 
 
 def build(**kw):
-    from dlx.models.seq2seq import Seq2Seq, Seq2SeqConfig
+    from dlx.models.seq2seq import Seq2SeqConfig, build_seq2seq
 
     torch.manual_seed(0)
-    return Seq2Seq(Seq2SeqConfig(hidden_size=16, embedding=8, **kw), vocab_size=13).eval()
+    return build_seq2seq(Seq2SeqConfig(hidden_size=16, embedding=8, **kw), (9,), 13).eval()
 
 
 CONFIGS = [dict(cell=c, attention=a, bidirectional=bi) for c in ("rnn", "gru", "lstm")
-           for a in ("none", "dot", "general", "additive") for bi in (False, True)]
+           for a in ("none", "dot", "general", "additive") for bi in (False, True)] + [dict(cell="transformer")]
 
 
 @pytest.mark.parametrize("kw", CONFIGS, ids=lambda kw: "-".join(str(v) for v in kw.values()))
@@ -85,7 +85,8 @@ def test_padding_does_not_change_a_sequences_output(kw):
 
 
 @pytest.mark.parametrize("kw", [dict(cell="gru", attention="additive"), dict(cell="lstm", attention="dot",
-                                                                           bidirectional=True)])
+                                                                           bidirectional=True),
+                                dict(cell="transformer", num_layers=2)])
 def test_beam_of_one_is_greedy_and_wider_beams_score_no_worse(kw):
     from dlx.models.beam import beam_search
 
@@ -118,6 +119,34 @@ def test_seq2seq_trains_through_the_cli_and_learns_copy(dlx, tmp_path):
         assert all(abs(sum(row) - 1) < 1e-4 for row in ex["weights"])
     drawn = dlx("plot", "last", "--attention", "-o", "a.png")
     assert drawn.code == 0 and (tmp_path / "a.png").stat().st_size > 1000
+
+
+def test_transformer_decoder_is_causal_and_teacher_forcing_matches_stepwise_decoding():
+    model = build(cell="transformer", num_layers=2)
+    src = torch.tensor([[5, 6, 7, 8, 0, 0], [9, 10, 11, 12, 3, 4]])
+    tgt = torch.tensor([[8, 7, 6, 5, 2, 0], [4, 3, 12, 11, 10, 9]])
+    changed = tgt.clone()
+    changed[:, 3:] = 7
+    with torch.no_grad():
+        a, b = model(src, tgt), model(src, changed)
+        stepwise = model(src, tgt, teacher_forcing=0.999999)  # one step at a time, (almost) always the truth
+    assert a.shape == (2, 6, 13)
+    # the logits of step t read target tokens 0..t-1: a change at 3.. shows from step 4 on only
+    assert torch.allclose(a[:, :4], b[:, :4], atol=1e-5) and not torch.allclose(a[:, 4:], b[:, 4:], atol=1e-4)
+    assert torch.allclose(a, stepwise, atol=1e-4)
+
+
+def test_transformer_seq2seq_trains_through_the_cli_on_reverse(dlx, tmp_path):
+    args = ["train", "model=seq2seq", "model.cell=transformer", "data=reverse", "data.n_samples=300",
+            "data.vocab=4", "data.min_length=2", "data.max_length=4", "model.hidden_size=32", "model.num_heads=2",
+            "model.dropout=0", "optim.lr=0.003", "trainer.epochs=8", "trainer.num_threads=1",
+            "trainer.batch_size=16", "model.beam=2"]
+    result = dlx(*args)
+    assert result.code == 0, result.err
+    summary = json.loads(next((tmp_path / "outputs" / "runs").glob("*/summary.json")).read_text())
+    assert summary["task"] == "seq2seq" and summary["model"] == "seq2seq"
+    assert summary["val_exact"] <= summary["val_acc"] and summary["val_acc"] > 0.6  # chance: 1/5 per token
+    assert not (tmp_path / summary["path"] / "attention").exists()  # no alignment kept for a transformer
 
 
 def test_seq2seq_resume_continues_exactly(dlx, tmp_path):

@@ -88,7 +88,9 @@ class Seq2SeqTask(Task):
             raise ConfigError(f"model.beam={exp.model.beam} is more than the {len(bundle.classes)} tokens; lower it")
         task = cls(model, optimizer, schedule, teacher_forcing=exp.model.teacher_forcing, beam=exp.model.beam,
                    smoothing=exp.regularizer.label_smoothing, batch_size=exp.trainer.batch_size)
-        task.attention_split = bundle.val if exp.model.attention != "none" and exp.trainer.checkpoint else None
+        # an alignment to save: recurrent cells with attention (a transformer's heads are not kept)
+        saves = exp.model.attention != "none" and exp.model.cell != "transformer" and exp.trainer.checkpoint
+        task.attention_split = bundle.val if saves else None
         task.vocab = bundle.classes
         return task
 

@@ -1,4 +1,5 @@
-"""Beam search for `dlx.models.seq2seq.Seq2Seq`: keep the `k` most probable prefixes per source.
+"""Beam search for the `dlx.models.seq2seq` models (recurrent or transformer): keep the `k`
+most probable prefixes per source.
 
 A finished beam (it produced EOS) only continues with PAD at no cost, so its score stays
 its own. With k=1 this is exactly greedy decoding.
@@ -11,20 +12,13 @@ import torch
 from dlx.models.seq2seq import EOS, PAD, SOS
 
 
-def _pick(state, index: torch.Tensor):
-    """Reorder a decoder state (layers, B, H) — or an LSTM's pair — along the batch."""
-    if isinstance(state, tuple):
-        return tuple(s.index_select(1, index) for s in state)
-    return state.index_select(1, index)
-
-
 @torch.no_grad()
 def beam_search(model, src: torch.Tensor, steps: int, k: int) -> torch.Tensor:
     """The most probable target of each source under beam width `k`: tokens (B, steps)."""
     b, device = src.shape[0], src.device
     state, context, memory = model.start(src)
     flat = torch.arange(b, device=device).repeat_interleave(k)
-    state = _pick(state, flat)
+    state = model.reorder_state(state, flat)
     context = context.index_select(0, flat) if context is not None else None
     if memory is not None:
         memory = tuple(m.index_select(0, flat) for m in memory)
@@ -43,7 +37,7 @@ def beam_search(model, src: torch.Tensor, steps: int, k: int) -> torch.Tensor:
         beam, token = idx // model.vocab_size, idx % model.vocab_size
         chosen = (torch.arange(b, device=device)[:, None] * k + beam).view(-1)
         token = token.view(-1)
-        state, done = _pick(state, chosen), done[chosen] | (token == EOS)
+        state, done = model.reorder_state(state, chosen), done[chosen] | (token == EOS)
         context = context.index_select(0, chosen) if context is not None else None
         history = torch.cat([history[chosen], token[:, None]], dim=1)
     best = scores.argmax(dim=1) + torch.arange(b, device=device) * k

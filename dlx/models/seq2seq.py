@@ -11,7 +11,8 @@ query is the decoder's new state), `additive` s = vᵀtanh(W₁h + W₂e) (Bahda
 the previous state and the context feeds the step). `none` is the plain encoder–decoder:
 the final state is the only context. Decoding: teacher forcing in training (each step is
 fed the true previous token with probability `model.teacher_forcing`), greedy or beam
-search (`model.beam`) at evaluation.
+search (`model.beam`) at evaluation. `model.cell=transformer` is the encoder–decoder
+Transformer of `dlx.models.seq2seq_transformer`, with the same interface.
 """
 
 from __future__ import annotations
@@ -26,19 +27,20 @@ from dlx.errors import require
 from dlx.registry import MODELS
 
 PAD, SOS, EOS = 0, 1, 2  # as dlx.data.sequences
-CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM, "transformer": None}  # transformer: seq2seq_transformer.py
 ATTENTION = ("none", "dot", "general", "additive")
 
 
 @dataclass
 class Seq2SeqConfig:
     name: str = "seq2seq"
-    cell: str = "gru"  # rnn | gru | lstm
-    embedding: int = 32  # token embedding size
-    hidden_size: int = 128
-    num_layers: int = 1
-    bidirectional: bool = False  # the encoder reads both ways
-    attention: str = "additive"  # none | dot | general (Luong) | additive (Bahdanau)
+    cell: str = "gru"  # rnn | gru | lstm | transformer
+    embedding: int = 32  # token embedding size (recurrent cells; a transformer's is hidden_size)
+    hidden_size: int = 128  # state size; a transformer's width d_model
+    num_layers: int = 1  # stacked layers (a transformer: of the encoder and of the decoder each)
+    num_heads: int = 4  # transformer only: attention heads, must divide hidden_size
+    bidirectional: bool = False  # the encoder reads both ways (recurrent cells)
+    attention: str = "additive"  # none | dot | general (Luong) | additive (Bahdanau); recurrent cells
     teacher_forcing: float = 1.0  # probability of feeding the true previous token in training
     beam: int = 1  # beam width at evaluation (1: greedy)
     dropout: float = 0.0  # on embeddings and before the output layer
@@ -50,6 +52,8 @@ class Seq2SeqConfig:
         require(self.embedding > 0, "embedding", f"must be > 0, got {self.embedding}")
         require(self.hidden_size > 0, "hidden_size", f"must be > 0, got {self.hidden_size}")
         require(self.num_layers > 0, "num_layers", f"must be > 0, got {self.num_layers}")
+        require(self.num_heads > 0 and (self.cell != "transformer" or self.hidden_size % self.num_heads == 0),
+                "num_heads", f"must divide model.hidden_size ({self.hidden_size}), got {self.num_heads}")
         require(0 <= self.teacher_forcing <= 1, "teacher_forcing", f"must be in [0, 1], got {self.teacher_forcing}")
         require(self.beam >= 1, "beam", f"must be >= 1, got {self.beam}")
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
@@ -160,6 +164,13 @@ class Seq2Seq(nn.Module):
                 token = torch.where(coin, token, own)
         return torch.stack(logits, dim=1)
 
+    @staticmethod
+    def reorder_state(state, index: torch.Tensor):
+        """Beam search: the states (layers, B, H) — or an LSTM's pair — of the chosen beams."""
+        if isinstance(state, tuple):
+            return tuple(s.index_select(1, index) for s in state)
+        return state.index_select(1, index)
+
     @torch.no_grad()
     def greedy(self, src: torch.Tensor, steps: int):
         """Tokens (B, steps), PAD after EOS, and attention weights (B, steps, S) or None."""
@@ -182,9 +193,13 @@ def _top(state) -> torch.Tensor:
 
 
 def build_seq2seq(cfg: Seq2SeqConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    if cfg.cell == "transformer":
+        from dlx.models.seq2seq_transformer import TransformerSeq2Seq
+
+        return TransformerSeq2Seq(cfg, num_outputs, input_shape[0])
     return Seq2Seq(cfg, num_outputs)
 
 
 MODELS.register("seq2seq", schema=Seq2SeqConfig, accepts=("seq2seq",), task="seq2seq",
-                summary="encoder–decoder (rnn/gru/lstm) with optional attention, greedy or beam decoding"
+                summary="encoder–decoder (rnn/gru/lstm with optional attention, or transformer), greedy or beam decoding"
                 )(build_seq2seq)
