@@ -545,6 +545,12 @@ CASES = [
     ("cv-on-pairs", ["cv", "model=seq2seq", "data=reverse", "--folds", "2"], 2, ["dlx cv is not offered for data=reverse"]),
     ("generate-temperature", ["generate", "done", "--temperature", "-1", "--output-dir", "{runs}"], 2,
      ["--temperature"]),
+    ("transformer-causal-on-tabular", ["train", *TINY, "model=transformer", "model.causal=true"], 2,
+     ["model.causal=true makes a language model", "data=digits is multiclass", "drop model.causal"]),
+    ("transformer-not-causal-on-text", ["train", "model=transformer", "data=text", "data.path={csv}/ok.csv",
+                                        "data.context=4"], 2, ["language data", "model.causal=true"]),
+    ("seq2seq-transformer-heads", ["train", "model=seq2seq", "data=reverse", "model.cell=transformer",
+                                   "model.hidden_size=30", "model.num_heads=4"], 2, ["model.num_heads", "divide"]),
 ]
 
 BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)

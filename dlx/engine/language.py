@@ -11,10 +11,18 @@ import math
 
 import torch
 
-from dlx.engine.seq2seq import build_optimization, check_model
+from dlx.engine.seq2seq import build_optimization
 from dlx.engine.tasks import Task
+from dlx.errors import ConfigError
 from dlx.metrics import Accumulator
-from dlx.registry import TASKS
+from dlx.registry import MODELS, TASKS
+
+LANGUAGE_MODELS = "model=lm (model.arch=transformer or lstm) or model=transformer model.causal=true"
+
+
+def is_language_model(model_cfg) -> bool:
+    """model=lm, or a model built causal (model=transformer model.causal=true)."""
+    return MODELS.get(model_cfg.name).meta.get("task") == "language" or bool(getattr(model_cfg, "causal", False))
 
 
 class LanguageMetrics(Accumulator):
@@ -50,7 +58,9 @@ class LanguageTask(Task):
     def build(cls, exp, bundle, device) -> "LanguageTask":
         from dlx import models
 
-        check_model(exp, "language", "language", "model=lm (model.arch=transformer or lstm)")
+        if not is_language_model(exp.model):
+            raise ConfigError(f"data={exp.data.name} is language data, which model={exp.model.name} cannot train on; "
+                              f"use {LANGUAGE_MODELS}")
         model = models.build(exp.model, bundle.input_shape, len(bundle.classes)).to(device)
         optimizer, schedule = build_optimization(exp, model, len(bundle.train))
         return cls(model, optimizer, schedule, smoothing=exp.regularizer.label_smoothing,

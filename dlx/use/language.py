@@ -18,14 +18,14 @@ from dlx.errors import ConfigError
 def load_language_model(run_path: Path):
     """(model in eval mode, vocab, level) of a language-model run, or a ConfigError saying why not."""
     from dlx import models
-    from dlx.registry import MODELS
+    from dlx.engine.language import LANGUAGE_MODELS, is_language_model
     from dlx.store.checkpoint import load_checkpoint
     from dlx.use.restore import checkpoint_file, read_config
 
     exp = read_config(Path(run_path))
-    if MODELS.get(exp.model.name).meta.get("task") != "language":
+    if not is_language_model(exp.model):
         raise ConfigError(f"run {Path(run_path).name} is not a language model (model={exp.model.name}, "
-                          f"data={exp.data.name}); generate from a run of `dlx train model=lm data=text`")
+                          f"data={exp.data.name}); generate from a run of {LANGUAGE_MODELS} on data=text")
     state = load_checkpoint(checkpoint_file(Path(run_path), "best"))
     vocab = list(state["meta"]["classes"])
     level = state["meta"].get("preprocess", {}).get("level", "char")
