@@ -110,3 +110,12 @@ def test_transformer_causal_trains_on_text_and_generates(dlx, tmp_path):
     assert summary["val_ppl"] < 11  # the corpus has 11 symbols besides <unk>: better than uniform
     text = dlx("generate", "last", "--prompt", "the cat ", "--tokens", "40", "--seed", "1")
     assert text.code == 0 and text.out.startswith("the cat ") and len(text.out.rstrip("\n")) == 8 + 40
+
+
+def test_text_folds_chain_forward_with_each_folds_own_vocabulary(tmp_path):
+    text = "ab" * 100 + "cd" * 100 + "ef" * 100  # 600 chars; test: the last 120
+    path = str(corpus(tmp_path, text))
+    first, last = (data.build(TextConfig(name="text", path=path, context=4, folds=2, fold=k)) for k in (0, 1))
+    assert first.train.index.max() + 4 < first.val.index.min() and first.val.index.max() < last.val.index.min()
+    assert "c" not in first.classes and "c" in last.classes  # the vocabulary of the fold's training part only
+    assert last.val.index.max() + 4 < 480 and torch.equal(first.test.y.unique(), last.test.y.unique())

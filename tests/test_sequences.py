@@ -162,3 +162,17 @@ def test_seq2seq_resume_continues_exactly(dlx, tmp_path):
     full = json.loads(next(runs.glob("*full/summary.json")).read_text())
     again = json.loads((half / "summary.json").read_text())
     assert full["val_loss"] == again["val_loss"] and full["test_exact"] == again["test_exact"]
+
+
+def test_cv_on_sequence_pairs_through_the_cli(dlx, tmp_path):
+    import pandas as pd
+
+    result = dlx("cv", "--folds", "2", "model=seq2seq", "data=reverse", "data.n_samples=60", "data.min_length=2",
+                 "data.max_length=5",
+                 "model.hidden_size=8", "trainer.epochs=1", "trainer.num_threads=1")
+    assert result.code == 0, result.err
+    folder = next((tmp_path / "outputs" / "cv").iterdir())
+    assignment = pd.read_csv(folder / "assignment.csv")
+    assert len(assignment) == 48 and sorted(assignment["fold"].value_counts()) == [24, 24]  # 60 less 12 test
+    folds = pd.read_csv(folder / "folds.csv")
+    assert len(folds) == 2 and {"val_acc", "val_exact"} <= set(folds.columns)

@@ -65,3 +65,33 @@ def test_an_lstm_forecasts_through_the_cli(dlx, tmp_path):
     assert result.code == 0, result.err
     summary = json.loads(next((tmp_path / "outputs" / "runs").glob("*/summary.json")).read_text())
     assert summary["task"] == "regression" and "test_rmse" in summary
+
+
+def test_folds_chain_forward_and_never_validate_before_they_train(tmp_path):
+    path = series_csv(tmp_path)
+    cut_test = 160  # test_fraction 0.2 of 200 rows: the same in every fold
+    ends = []
+    for k in range(3):
+        bundle = build(path, window=5, folds=3, fold=k)
+        assert bundle.test.index.min() >= cut_test
+        assert bundle.train.index.max() < bundle.val.index.min() - 5  # a val window starts after train's rows
+        assert bundle.val.index.max() < cut_test
+        ends.append(int(bundle.val.index.max()))
+    assert ends == sorted(ends) and ends[-1] == cut_test - 1  # each fold validates later; the last up to test
+
+
+def test_cv_on_a_time_series_through_the_cli(dlx, tmp_path):
+    import pandas as pd
+
+    path = series_csv(tmp_path)
+    result = dlx("cv", "--folds", "2", "model=gru", "data=timeseries", f"data.path={path}", "data.target=load",
+                 "data.window=6", "model.hidden_size=8", "trainer.epochs=1", "trainer.num_threads=1")
+    assert result.code == 0, result.err
+    folder = next((tmp_path / "outputs" / "cv").iterdir())
+    assignment = pd.read_csv(folder / "assignment.csv")
+    fold0, fold1 = (assignment[assignment["fold"] == k]["index"] for k in (0, 1))
+    assert fold0.max() < fold1.min()  # forward chaining: fold 1 validates on later rows than fold 0
+    assert len(pd.read_csv(folder / "folds.csv")) == 2
+    again = dlx("cv", "--folds", "2", "--repeats", "2", "model=gru", "data=timeseries", f"data.path={path}",
+                "data.target=load")
+    assert again.code == 2 and "--repeats 2" in again.err and "use --repeats 1" in again.err

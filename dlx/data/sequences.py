@@ -6,7 +6,8 @@
 - `parity`: is the number of ones in a bit string odd (binary; `data.length` steps of 1 feature).
 - `copy`, `reverse`, `sort`: sequence to sequence over `data.vocab` symbols, lengths drawn
   in [`data.min_length`, `data.max_length`]. Sources and targets are padded with PAD=0 to the
-  longest; a target ends with EOS. The split is a seeded permutation of the generated pairs.
+  longest; a target ends with EOS. The split is a seeded permutation of the generated pairs
+  (with `data.folds`, `dlx cv`: seeded k-fold over the pairs outside the test part).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dlx.data import splits
 from dlx.data.bundle import DataBundle, DataConfig, RawData, Split
 from dlx.errors import DataError, require
 from dlx.registry import DATASETS
@@ -55,7 +57,6 @@ class Seq2SeqDataConfig(DataConfig):
         require(self.min_length >= 1, "min_length", f"must be >= 1, got {self.min_length}")
         require(self.max_length >= self.min_length, "max_length",
                 f"must be >= data.min_length ({self.min_length}), got {self.max_length}")
-        require(self.folds == 0, "folds", "k-fold is not offered for generated sequence pairs; use 0")
 
 
 @DATASETS.register("adding", schema=SequenceConfig, download=False, task="regression", shape=("length", 2),
@@ -115,11 +116,17 @@ def _sort(symbols, present, lengths):
 
 
 def seq2seq_bundle(src: torch.Tensor, tgt: torch.Tensor, cfg: DataConfig, vocab: list[str]) -> DataBundle:
-    """Split pairs by a seeded permutation into train / val / test: kind `seq2seq`."""
+    """Split pairs by a seeded permutation into test and the rest, the rest into validation and
+    train — or, with `data.folds`, by fold `data.fold` of a seeded k-fold: kind `seq2seq`."""
     n = len(src)
     order = np.random.default_rng(cfg.seed).permutation(n)
     n_test, n_val = int(round(cfg.test_fraction * n)), int(round(cfg.val_fraction * n))
-    test_i, val_i, train_i = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    test_i, dev = order[:n_test], order[n_test:]
+    if cfg.folds:
+        train, val = splits.kfold(np.zeros(len(dev)), "regression", cfg.folds, cfg.fold, cfg.seed, cfg.repeat)
+        train_i, val_i = dev[train], dev[val]
+    else:
+        val_i, train_i = dev[:n_val], dev[n_val:]
     if len(train_i) == 0:
         raise DataError(f"{n} pairs are too few to split; raise data.n_samples")
     if cfg.limit:

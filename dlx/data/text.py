@@ -5,7 +5,9 @@ is split in order — the first part trains, the next validates, the last tests 
 window of one part overlaps another's. The vocabulary is built on the training part alone;
 a symbol it lacks becomes `<unk>` (id 0). A window is `data.context` tokens and its target
 the same window shifted by one; windows start every `data.stride` tokens (0: every
-`context`, no overlap).
+`context`, no overlap). With `data.folds` (`dlx cv`) the folds chain forward over the text
+before the test part (scikit-learn's TimeSeriesSplit), the vocabulary that of each fold's
+training part.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from dlx.data import splits
 from dlx.data.bundle import DataBundle, DataConfig, Split
 from dlx.errors import DataError, require
 from dlx.registry import DATASETS
@@ -38,7 +41,7 @@ class TextConfig(DataConfig):
         require(self.level in LEVELS, "level", f"must be char or word, got {self.level!r}")
         require(self.context >= 1, "context", f"must be >= 1, got {self.context}")
         require(self.stride >= 0, "stride", f"must be >= 0, got {self.stride}")
-        require(self.folds == 0, "folds", "k-fold is not offered for text (the split keeps its order); use 0")
+        require(self.repeat == 0, "repeat", "forward-chaining folds are the same every time; use 0")
 
 
 def read_text(path: Optional[str]) -> str:
@@ -68,33 +71,34 @@ def encode(tokens: list[str], vocab: list[str]) -> np.ndarray:
     return np.array([index.get(t, 0) for t in tokens], dtype=np.int64)
 
 
-def windows(ids: np.ndarray, context: int, stride: int, part: str, cfg: TextConfig) -> Split:
-    """(x, y) windows of `ids`: y is x shifted one token on."""
+def windows(ids: np.ndarray, context: int, stride: int, part: str, cfg: TextConfig, offset: int = 0) -> Split:
+    """(x, y) windows of `ids`: y is x shifted one token on; `index` is each window's first token in
+    the whole text (`ids` starts at token `offset`)."""
+    if len(ids) == 0 and part == "validation":  # data.val_fraction=0 (a CV refit): no validation
+        empty = torch.zeros(0, context, dtype=torch.long)
+        return Split(empty, empty.clone(), np.zeros(0, dtype=np.int64))
     if len(ids) < context + 1:
         raise DataError(f"data.context={context} needs {context + 1} tokens, but the {part} part has "
                         f"{len(ids)}; lower data.context or use a longer text")
     starts = np.arange(0, len(ids) - context, stride)
     take = starts[:, None] + np.arange(context + 1)[None, :]
     seq = torch.as_tensor(ids[take])
-    return Split(seq[:, :-1].contiguous(), seq[:, 1:].contiguous(), starts)
+    return Split(seq[:, :-1].contiguous(), seq[:, 1:].contiguous(), starts + offset)
 
 
-@DATASETS.register("text", schema=TextConfig, download=False, task="language", shape=("context",),
+@DATASETS.register("text", schema=TextConfig, download=False, task="language", ordered=True, shape=("context",),
                    size="a file", summary="a text file as next-token windows (char or word level)")
 def load_text(cfg: TextConfig) -> DataBundle:
     tokens = tokenize(read_text(cfg.path), cfg.level)
-    n = len(tokens)
-    n_test, n_val = int(n * cfg.test_fraction), int(n * cfg.val_fraction)
-    train_tokens = tokens[: n - n_val - n_test]
-    vocab = [UNK, *sorted(set(train_tokens))]
+    cut_val, end_val, cut_test = splits.ordered_parts(len(tokens), cfg)  # data.folds: forward chaining
+    vocab = [UNK, *sorted(set(tokens[:cut_val]))]
     ids = encode(tokens, vocab)
-    cut_val, cut_test = n - n_val - n_test, n - n_test
     stride = cfg.stride or cfg.context
     train = windows(ids[:cut_val], cfg.context, stride, "training", cfg)
     if cfg.limit:
         train = Split(train.x[: cfg.limit], train.y[: cfg.limit], train.index[: cfg.limit])
-    val = windows(ids[cut_val:cut_test], cfg.context, cfg.context, "validation", cfg)
-    test = windows(ids[cut_test:], cfg.context, cfg.context, "test", cfg)
+    val = windows(ids[cut_val:end_val], cfg.context, cfg.context, "validation", cfg, cut_val)
+    test = windows(ids[cut_test:], cfg.context, cfg.context, "test", cfg, cut_test)
     counts = np.bincount(ids[:cut_val], minlength=len(vocab))
     return DataBundle(train, val, test, (cfg.context,), "language", vocab,
                       preprocess={"mode": "none", "level": cfg.level, "unigram": counts.tolist()})

@@ -6,6 +6,8 @@ itself when no features are named) and its target is the target column H rows af
 window's last row. The rows are split in time order — train, then validation, then test —
 and every window lies inside one part with its target, so no training window sees a
 validation or test value. Scaling (`data.preprocess`) is fitted on the training rows only.
+With `data.folds` (`dlx cv`) the folds chain forward (scikit-learn's TimeSeriesSplit over
+the rows before the test part): fold k validates on a later block than it trains on.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from dlx.data import preprocess
+from dlx.data import preprocess, splits
 from dlx.data.bundle import DataBundle, DataConfig, Split
 from dlx.errors import DataError, require
 from dlx.registry import DATASETS
@@ -35,7 +37,7 @@ class TimeSeriesConfig(DataConfig):
         super().__post_init__()
         require(self.window >= 1, "window", f"must be >= 1, got {self.window}")
         require(self.horizon >= 1, "horizon", f"must be >= 1, got {self.horizon}")
-        require(self.folds == 0, "folds", "k-fold is not offered for time series yet (the split keeps time order); use 0")
+        require(self.repeat == 0, "repeat", "forward-chaining folds are the same every time; use 0")
 
 
 def read_series(cfg: TimeSeriesConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +70,8 @@ def windows(x: torch.Tensor, y: np.ndarray, start: int, cfg: TimeSeriesConfig, p
     """Windows of rows x[i:i+W] with target y[i+W-1+H], all inside this part; `index` is the
     target's row in the file."""
     span = cfg.window + cfg.horizon
+    if len(y) == 0 and part == "validation":  # data.val_fraction=0 (a CV refit): no validation
+        return Split(torch.zeros(0, cfg.window, x.shape[1]), torch.zeros(0), np.zeros(0, dtype=np.int64))
     if len(y) < span:
         raise DataError(f"data.window={cfg.window} plus data.horizon={cfg.horizon} needs {span} rows, but the "
                         f"{part} part has {len(y)}; lower data.window or use a longer series")
@@ -77,21 +81,19 @@ def windows(x: torch.Tensor, y: np.ndarray, start: int, cfg: TimeSeriesConfig, p
     return Split(x[take], torch.as_tensor(y[target_rows]), start + target_rows)
 
 
-@DATASETS.register("timeseries", schema=TimeSeriesConfig, download=False, task="regression",
+@DATASETS.register("timeseries", schema=TimeSeriesConfig, download=False, task="regression", ordered=True,
                    shape=("window", "features"), size="a file",
                    summary="a CSV time series as sliding windows, split in time order (forecast a column)")
 def load_timeseries(cfg: TimeSeriesConfig) -> DataBundle:
     values, target = read_series(cfg)
-    n = len(target)
-    cut_val = n - int(n * cfg.val_fraction) - int(n * cfg.test_fraction)
-    cut_test = n - int(n * cfg.test_fraction)
+    cut_val, end_val, cut_test = splits.ordered_parts(len(target), cfg)
     x = torch.as_tensor(values)
     stats = preprocess.fit(cfg.preprocess, x[:cut_val])  # the training rows only
     x = preprocess.apply(cfg.preprocess, stats, x)
     train = windows(x[:cut_val], target[:cut_val], 0, cfg, "training")
     if cfg.limit:
         train = Split(train.x[: cfg.limit], train.y[: cfg.limit], train.index[: cfg.limit])
-    val = windows(x[cut_val:cut_test], target[cut_val:cut_test], cut_val, cfg, "validation")
+    val = windows(x[cut_val:end_val], target[cut_val:end_val], cut_val, cfg, "validation")
     test = windows(x[cut_test:], target[cut_test:], cut_test, cfg, "test")
     return DataBundle(train, val, test, (cfg.window, values.shape[1]), "regression", [], 1,
                       {"mode": cfg.preprocess, **stats, "split_rows": [cut_val, cut_test]})
