@@ -502,6 +502,12 @@ CASES = [
                             "data.task=regression"], 2,
      ["model=gan does not train on regression data", "ignores labels", "data.task=multiclass"]),
     ("gan-d-steps", ["train", "model=gan", "data=moons", "model.d_steps=0"], 2, ["model.d_steps", "must be >= 1"]),
+    # --- conv generative models, graph classification, karate, eval / predict (issue 17, second part)
+    ("conv-vae-on-points", ["train", *TINY, "model=vae", "model.family=conv", "data=moons"], 2,
+     ["model.family=conv needs images", "model.family=mlp"]),
+    ("conv-gan-odd-size", ["train", *TINY, "model=gan", "model.family=conv", "model.channels=[4,4,4,4]",
+                           "data=digits"], 2, ["8×8 is not divisible by 16", "fewer model.channels"]),
+    ("vae-unknown-family", ["train", "model=vae", "model.family=cnn"], 2, ["model.family", "choices: mlp, conv"]),
 ]
 
 BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)
