@@ -508,6 +508,14 @@ CASES = [
     ("conv-gan-odd-size", ["train", *TINY, "model=gan", "model.family=conv", "model.channels=[4,4,4,4]",
                            "data=digits"], 2, ["8×8 is not divisible by 16", "fewer model.channels"]),
     ("vae-unknown-family", ["train", "model=vae", "model.family=cnn"], 2, ["model.family", "choices: mlp, conv"]),
+    ("graph-set-without-readout", ["train", *TINY, "model=gnn", "data=graph_set", "data.graphs_per_class=4"], 2,
+     ["classifies whole graphs", "model.readout=sum|mean|max"]),
+    ("graph-set-mlp", ["train", *TINY, "data=graph_set", "data.graphs_per_class=4"], 2,
+     ["classifies whole graphs: use model=gnn"]),
+    ("readout-on-node-data", ["train", *TINY, "model=gnn", "model.readout=sum", "data=karate"], 2,
+     ["model.readout=sum pools whole graphs", "classifies nodes"]),
+    ("graph-set-one-shape", ["train", "model=gnn", "data=graph_set", "data.shapes=[er]"], 2,
+     ["data.shapes", "two or more"]),
 ]
 
 BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)
