@@ -516,6 +516,8 @@ CASES = [
      ["model.readout=sum pools whole graphs", "classifies nodes"]),
     ("graph-set-one-shape", ["train", "model=gnn", "data=graph_set", "data.shapes=[er]"], 2,
      ["data.shapes", "two or more"]),
+    ("karate-three-communities", ["train", "model=gnn", "data=karate", "data.communities=3"], 2,
+     ["data.communities", "must be 2 (the clubs) or 4"]),
 ]
 
 BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)

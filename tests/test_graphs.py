@@ -197,3 +197,31 @@ def test_cv_folds_are_over_graphs(dlx, tmp_path):
     first = json.loads(folds[0].read_text())
     assert len(sizes) == 2 and abs(sizes[0] - sizes[1]) <= 1 and sum(sizes) == first["train_size"] + sizes[0]
     assert sum(sizes) + first["test_size"] == 24  # folds over the graphs outside the test split
+
+
+# ---------------------------------------------------------------- karate: the 4-labelled-node setup
+
+
+def test_karate_communities_partition_the_club_by_modularity():
+    import networkx as nx
+
+    from dlx.data.graphs import COMMUNITIES
+
+    g = nx.karate_club_graph()
+    members = sorted(n for c in COMMUNITIES for n in c)
+    assert members == list(range(34))
+    assert all(nx.is_connected(g.subgraph(c)) for c in COMMUNITIES)
+    assert nx.community.modularity(g, [set(c) for c in COMMUNITIES]) > 0.4
+
+
+def test_karate_four_labelled_nodes_one_per_community_the_rest_tested(dlx, tmp_path):
+    r = dlx("train", "model=gnn", "data=karate", "data.communities=4", "data.labelled_per_class=1",
+            "data.val_fraction=0", "trainer.epochs=2", *TINY)
+    assert r.code == 0, r.err
+    s = _summary(tmp_path)
+    assert s["train_size"] == 4 and s["val_size"] == 0 and s["test_size"] == 30
+    from dlx.data import build
+    from dlx.data.graphs import KarateConfig
+
+    bundle = build(KarateConfig(name="karate", communities=4, labelled_per_class=1, val_fraction=0))
+    assert sorted(bundle.train.y.tolist()) == [0, 1, 2, 3] and bundle.classes == [f"community{c}" for c in range(4)]
