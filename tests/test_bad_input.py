@@ -518,6 +518,13 @@ CASES = [
      ["data.shapes", "two or more"]),
     ("karate-three-communities", ["train", "model=gnn", "data=karate", "data.communities=3"], 2,
      ["data.communities", "must be 2 (the clubs) or 4"]),
+    ("predict-vae", ["predict", "vae17", "--split", "test", "--output-dir", "{gen17}"], 2,
+     ["model=vae, which predicts no labels", "dlx eval RUN", "dlx sample RUN"]),
+    ("eval-gan", ["eval", "gan17", "--output-dir", "{gen17}"], 2, ["is a GAN", "summary.json", "dlx sample RUN"]),
+    ("predict-gnn-input-file", ["predict", "gnn17", "{csv}/ok.csv", "--output-dir", "{gen17}"], 2,
+     ["graph model (graph-nodes)", "not on an INPUT file", "--split test"]),
+    ("eval-gnn-bad-split", ["eval", "gnn17", "--split", "dev", "--output-dir", "{gen17}"], 2,
+     ["--split dev", "choose test, val, train or all"]),
 ]
 
 BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)
@@ -589,12 +596,16 @@ def home(tmp_path_factory):
     from tests.test_use import bad_input_places  # issue 14: `{use}`
 
     places = bad_input_places(home)
+    gen = home / "gen17"  # issue 17: a run of each generative kind and a graph run, apart from {runs}
+    for name, keys in (("vae17", ["model=vae", "data=digits"]), ("gan17", ["model=gan", "data=moons"]),
+                       ("gnn17", ["model=gnn", "data=karate"])):
+        experiment.run(config.load([*TINY, *keys, f"name={name}", f"output_dir={gen}"]))
     bad_plugins = home / "plugins"
     for name, text in BAD_PLUGINS.items():
         (bad_plugins / name).parent.mkdir(parents=True, exist_ok=True)
         (bad_plugins / name).write_text(text)
     yield {"{runs}": str(out), "{studies}": str(studies), "{broken}": str(broken.parent), "{csv}": str(csv),
-           "{inputs}": str(inputs_files(home, out)), "{plugins}": str(bad_plugins), **places}
+           "{inputs}": str(inputs_files(home, out)), "{plugins}": str(bad_plugins), "{gen17}": str(gen), **places}
     shutil.rmtree(home, ignore_errors=True)
 
 

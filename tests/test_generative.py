@@ -168,3 +168,14 @@ def test_dcgan_trains_on_digits_and_samples_a_grid(dlx, tmp_path):
     r = dlx("sample", "last", "-n", "16", "-o", "grid.png")
     assert r.code == 0, r.err
     assert (tmp_path / "grid.png").stat().st_size > 0
+
+
+def test_eval_scores_a_vae_by_its_own_losses(dlx, tmp_path):
+    assert dlx("train", "model=vae", *TINY, "trainer.epochs=2").code == 0
+    r = dlx("eval", "last", "--format", "json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    summary = json.loads((_run(tmp_path) / "summary.json").read_text())
+    for name in ("recon_loss", "kl", "elbo"):
+        assert report["metrics"][name] == pytest.approx(summary[f"test_{name}"], rel=1e-4)
+    assert report["size"] == summary["test_size"]

@@ -225,3 +225,35 @@ def test_karate_four_labelled_nodes_one_per_community_the_rest_tested(dlx, tmp_p
 
     bundle = build(KarateConfig(name="karate", communities=4, labelled_per_class=1, val_fraction=0))
     assert sorted(bundle.train.y.tolist()) == [0, 1, 2, 3] and bundle.classes == [f"community{c}" for c in range(4)]
+
+
+# ---------------------------------------------------------------- dlx eval / predict of graph runs
+
+
+def test_eval_and_predict_a_node_classifier_agree_with_training(dlx, tmp_path):
+    assert dlx("train", "model=gnn", "data=karate", "trainer.epochs=5", "optim.lr=0.05", *TINY).code == 0
+    r = dlx("eval", "last", "--format", "json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert report["metrics"]["acc"] == pytest.approx(_summary(tmp_path)["test_acc"])
+    assert report["size"] == _summary(tmp_path)["test_size"] and np.sum(report["confusion"]) == report["size"]
+    r = dlx("predict", "last", "--split", "all", "--proba", "-o", "p.csv")
+    assert r.code == 0, r.err
+    import pandas as pd
+
+    rows = pd.read_csv(tmp_path / "p.csv")
+    assert rows["node"].tolist() == list(range(34)) and list(rows.columns[-2:]) == ["proba_Mr. Hi", "proba_Officer"]
+
+
+def test_eval_and_predict_a_graph_classifier(dlx, tmp_path):
+    assert dlx("train", "model=gnn", "model.readout=sum", *SET, "trainer.epochs=2").code == 0
+    r = dlx("eval", "last", "--format", "json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["metrics"]["acc"] == pytest.approx(_summary(tmp_path)["test_acc"])
+    r = dlx("predict", "last", "--split", "test", "-o", "p.csv")
+    assert r.code == 0, r.err
+    import pandas as pd
+
+    rows = pd.read_csv(tmp_path / "p.csv")
+    assert len(rows) == _summary(tmp_path)["test_size"] and set(rows["prediction"]) <= {"cycle", "tree"}
+    assert set(rows["graph"]) < set(range(24))
