@@ -257,3 +257,18 @@ def test_eval_and_predict_a_graph_classifier(dlx, tmp_path):
     rows = pd.read_csv(tmp_path / "p.csv")
     assert len(rows) == _summary(tmp_path)["test_size"] and set(rows["prediction"]) <= {"cycle", "tree"}
     assert set(rows["graph"]) < set(range(24))
+
+
+@pytest.mark.slow
+def test_graph_classification_resumes_after_kill_like_the_uninterrupted_run(tmp_path):
+    from tests.test_resume import assert_same, finish, outcome, stop_at, the_run
+
+    run = ["train", "model=gnn", "model.conv=gin", "model.readout=mean", *SET, "trainer.epochs=3",
+           "trainer.batch_size=4", "trainer.deterministic=true", "-q"]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    finish(tmp_path / "a", run)
+    killed = stop_at(tmp_path / "b", run, "step@6")  # epoch 2, mid-way: the shuffled graph order matters
+    assert killed.returncode != 0
+    finish(tmp_path / "b", ["train", "--resume", "last", "-q"])
+    assert_same(outcome(the_run(tmp_path / "b")), outcome(the_run(tmp_path / "a")))
