@@ -20,7 +20,7 @@ train: $(STAMP)
 	$(BIN)/dlx train $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n auto --dist worksteal $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/loop_overhead.py

@@ -16,7 +16,7 @@ from dlx.errors import ConfigError, require
 from dlx.registry import LOSSES
 
 DEFAULT_FOR_TASK = {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse",
-                    "graph-nodes": "cross_entropy"}  # node labels (issue 17: dlx/engine/graph.py)
+                    "graph-nodes": "cross_entropy", "graph-set": "cross_entropy"}  # node / graph labels (issue 17)
 
 
 @dataclass
@@ -98,7 +98,7 @@ def _auto(cfg, **_):  # pragma: no cover - resolved by build_loss before lookup
     raise AssertionError("'auto' is resolved by build_loss")
 
 
-@LOSSES.register("cross_entropy", schema=CrossEntropyConfig, tasks=("multiclass", "binary", "graph-nodes"))
+@LOSSES.register("cross_entropy", schema=CrossEntropyConfig, tasks=("multiclass", "binary", "graph-nodes", "graph-set"))
 def cross_entropy(cfg, num_classes, label_smoothing=0.0, **_):
     def fn(out, y):
         return F.cross_entropy(out, y, label_smoothing=label_smoothing)

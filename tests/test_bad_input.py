@@ -502,6 +502,29 @@ CASES = [
                             "data.task=regression"], 2,
      ["model=gan does not train on regression data", "ignores labels", "data.task=multiclass"]),
     ("gan-d-steps", ["train", "model=gan", "data=moons", "model.d_steps=0"], 2, ["model.d_steps", "must be >= 1"]),
+    # --- conv generative models, graph classification, karate, eval / predict (issue 17, second part)
+    ("conv-vae-on-points", ["train", *TINY, "model=vae", "model.family=conv", "data=moons"], 2,
+     ["model.family=conv needs images", "model.family=mlp"]),
+    ("conv-gan-odd-size", ["train", *TINY, "model=gan", "model.family=conv", "model.channels=[4,4,4,4]",
+                           "data=digits"], 2, ["8×8 is not divisible by 16", "fewer model.channels"]),
+    ("vae-unknown-family", ["train", "model=vae", "model.family=cnn"], 2, ["model.family", "choices: mlp, conv"]),
+    ("graph-set-without-readout", ["train", *TINY, "model=gnn", "data=graph_set", "data.graphs_per_class=4"], 2,
+     ["classifies whole graphs", "model.readout=sum|mean|max"]),
+    ("graph-set-mlp", ["train", *TINY, "data=graph_set", "data.graphs_per_class=4"], 2,
+     ["classifies whole graphs: use model=gnn"]),
+    ("readout-on-node-data", ["train", *TINY, "model=gnn", "model.readout=sum", "data=karate"], 2,
+     ["model.readout=sum pools whole graphs", "classifies nodes"]),
+    ("graph-set-one-shape", ["train", "model=gnn", "data=graph_set", "data.shapes=[er]"], 2,
+     ["data.shapes", "two or more"]),
+    ("karate-three-communities", ["train", "model=gnn", "data=karate", "data.communities=3"], 2,
+     ["data.communities", "must be 2 (the clubs) or 4"]),
+    ("predict-vae", ["predict", "vae17", "--split", "test", "--output-dir", "{gen17}"], 2,
+     ["model=vae, which predicts no labels", "dlx eval RUN", "dlx sample RUN"]),
+    ("eval-gan", ["eval", "gan17", "--output-dir", "{gen17}"], 2, ["is a GAN", "summary.json", "dlx sample RUN"]),
+    ("predict-gnn-input-file", ["predict", "gnn17", "{csv}/ok.csv", "--output-dir", "{gen17}"], 2,
+     ["graph model (graph-nodes)", "not on an INPUT file", "--split test"]),
+    ("eval-gnn-bad-split", ["eval", "gnn17", "--split", "dev", "--output-dir", "{gen17}"], 2,
+     ["--split dev", "choose test, val, train or all"]),
 
     # --- sequences, text and language models (issue 16)
     ("text-no-path", ["train", "model=lm", "data=text"], 2, ["data=text needs data.path"]),
@@ -626,12 +649,16 @@ def home(tmp_path_factory):
     from tests.test_use import bad_input_places  # issue 14: `{use}`
 
     places = bad_input_places(home)
+    gen = home / "gen17"  # issue 17: a run of each generative kind and a graph run, apart from {runs}
+    for name, keys in (("vae17", ["model=vae", "data=digits"]), ("gan17", ["model=gan", "data=moons"]),
+                       ("gnn17", ["model=gnn", "data=karate"])):
+        experiment.run(config.load([*TINY, *keys, f"name={name}", f"output_dir={gen}"]))
     bad_plugins = home / "plugins"
     for name, text in BAD_PLUGINS.items():
         (bad_plugins / name).parent.mkdir(parents=True, exist_ok=True)
         (bad_plugins / name).write_text(text)
     yield {"{runs}": str(out), "{studies}": str(studies), "{broken}": str(broken.parent), "{csv}": str(csv),
-           "{inputs}": str(inputs_files(home, out)), "{plugins}": str(bad_plugins), **places}
+           "{inputs}": str(inputs_files(home, out)), "{plugins}": str(bad_plugins), "{gen17}": str(gen), **places}
     shutil.rmtree(home, ignore_errors=True)
 
 

@@ -125,6 +125,7 @@ def sources(tmp_path, monkeypatch):
 
     nodes, edges = write_graph(tmp_path)
     extra["graph_csv"] = [f"data.nodes={nodes}", f"data.edges={edges}"]
+    extra["graph_set"] = ["model=gnn", "model.readout=sum", "data.graphs_per_class=10"]  # graphs need a readout
     return extra
 
 
@@ -234,8 +235,8 @@ def test_train_every_dataset(dlx, sources, name):
     summary = json.loads((runs[0] / "summary.json").read_text())
     assert summary["data"] == name
     metrics = {"regression": ["test_mae", "test_rmse", "test_r2"], "binary": ["test_acc", "test_auc"],
-               "multiclass": ["test_acc"], "graph-nodes": ["test_acc"], "seq2seq": ["test_acc", "test_exact"],
-               "language": ["test_ppl"]}[summary["task"]]
+               "multiclass": ["test_acc"], "graph-nodes": ["test_acc"], "graph-set": ["test_acc"],
+               "seq2seq": ["test_acc", "test_exact"], "language": ["test_ppl"]}[summary["task"]]
     for key in metrics:
         assert np.isfinite(summary[key]), (key, summary[key])
     assert summary["epochs_run"] == 2

@@ -120,3 +120,62 @@ def test_gan_on_moons_mmd_falls_fivefold(dlx, tmp_path):
     assert r.code == 0, r.err
     mmd = pd.read_csv(_run(tmp_path) / "metrics.csv")["val_mmd"]
     assert mmd.iloc[-1] * 5 <= mmd.iloc[0]
+
+
+# ---------------------------------------------------------------- model.family=conv (images)
+
+
+def test_conv_vae_and_autoencoder_keep_the_image_shape():
+    from dlx.models.generative import Autoencoder, GAN, GANConfig, VAEConfig
+
+    torch.manual_seed(0)
+    vae = Autoencoder(VAEConfig(family="conv", channels=[8, 16], latent=3), (1, 8, 8), variational=True)
+    assert any(isinstance(m, torch.nn.Conv2d) for m in vae.encoder.modules())
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in vae.decoder.modules())
+    out, mu, logvar = vae(torch.randn(5, 1, 8, 8))
+    assert out.shape == (5, 1, 8, 8) and mu.shape == logvar.shape == (5, 3)
+    gan = GAN(GANConfig(family="conv", channels=[8, 16], noise=4), (3, 16, 16))
+    kinds = {type(m) for m in gan.modules()}
+    assert {torch.nn.ConvTranspose2d, torch.nn.BatchNorm2d, torch.nn.LeakyReLU} <= kinds
+    assert gan.generate(6).shape == (6, 3, 16, 16) and gan.discriminate(torch.randn(6, 3, 16, 16)).shape == (6,)
+
+
+def test_conv_vae_trains_on_digits_and_samples_a_grid(dlx, tmp_path):
+    r = dlx("train", "model=vae", "model.family=conv", "model.channels=[8,16]", *TINY, "trainer.epochs=2")
+    assert r.code == 0, r.err
+    run = _run(tmp_path)
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert len(metrics) == 2 and metrics[["val_recon_loss", "val_kl", "val_elbo"]].notna().all().all()
+    state = torch.load(run / "checkpoints" / "best.pt", weights_only=True)["model"]
+    assert state["encoder.net.0.weight"].shape == (8, 1, 4, 4)  # a convolution, not a Linear
+    r = dlx("sample", "last", "-n", "16", "-o", "grid.png")
+    assert r.code == 0, r.err
+    assert (tmp_path / "grid.png").stat().st_size > 0
+    assert dlx("sample", "last", "-n", "4", "-o", "s.csv").code == 0
+    assert pd.read_csv(tmp_path / "s.csv", header=None).shape == (4, 64)
+
+
+def test_dcgan_trains_on_digits_and_samples_a_grid(dlx, tmp_path):
+    r = dlx("train", "model=gan", "model.family=conv", "model.channels=[8,16]", *TINY, "trainer.epochs=2",
+            "model.sample_every=1")
+    assert r.code == 0, r.err
+    run = _run(tmp_path)
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert metrics[["train_d_loss", "train_g_loss", "val_mmd"]].notna().all().all()
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch-0001.png", "epoch-0002.png"]
+    state = torch.load(run / "checkpoints" / "best.pt", weights_only=True)["model"]
+    assert any(k.startswith("generator.net.") and k.endswith("running_mean") for k in state)  # batch norm
+    r = dlx("sample", "last", "-n", "16", "-o", "grid.png")
+    assert r.code == 0, r.err
+    assert (tmp_path / "grid.png").stat().st_size > 0
+
+
+def test_eval_scores_a_vae_by_its_own_losses(dlx, tmp_path):
+    assert dlx("train", "model=vae", *TINY, "trainer.epochs=2").code == 0
+    r = dlx("eval", "last", "--format", "json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    summary = json.loads((_run(tmp_path) / "summary.json").read_text())
+    for name in ("recon_loss", "kl", "elbo"):
+        assert report["metrics"][name] == pytest.approx(summary[f"test_{name}"], rel=1e-4)
+    assert report["size"] == summary["test_size"]

@@ -20,20 +20,23 @@ SLOWER = ["trainer.epochs=10", "data.limit=600", "trainer.num_threads=1", "train
 GRID = ["optim.lr=0.1,0.01,0.001", "optim=sgd,adam"]
 
 
-def spawn(args, cwd: Path) -> subprocess.Popen:
+def spawn(args, cwd: Path, **env_extra: str) -> subprocess.Popen:
     """`python -m dlx ARGS` in its own session, so the whole group can be killed at once."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env_extra}
     return subprocess.Popen([sys.executable, "-m", "dlx", *args], cwd=cwd, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(predicate, timeout: float = 180, what: str = "condition"):
+def wait_for(predicate, timeout: float = 180, what: str = "condition", proc: subprocess.Popen | None = None):
+    """Poll `predicate` until it holds; fail at once (with its stderr) if `proc` ends first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.05)
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the process ended ({proc.returncode}) before {what}: {proc.stderr.read()[-2000:]}")
+        time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
@@ -48,14 +51,17 @@ def study_states(tmp_path: Path):
 
 @pytest.mark.slow
 def test_kill_minus_9_then_resume_finishes_every_trial_once(dlx, tmp_path):
-    proc = spawn(["sweep", *GRID, "--jobs", "2", *SLOWER], tmp_path)
+    # each worker holds at its 15th epoch end: 5 epochs into its second trial, its first one done
+    marker = tmp_path / "paused"
+    proc = spawn(["sweep", *GRID, "--jobs", "2", *SLOWER], tmp_path,
+                 DLX_TEST_PAUSE="epoch-end@15", DLX_TEST_MARKER=str(marker))
     try:
-        def running_after_two_done():
+        def two_done_two_held():
             states = study_states(tmp_path) or []
             done = sum(s == "COMPLETE" for s, _ in states)
-            return done >= 2 and any(s == "RUNNING" and run for s, run in states)
+            return done == 2 and sum(s == "RUNNING" and bool(run) for s, run in states) == 2
 
-        wait_for(running_after_two_done, what="2 finished trials and one running")
+        wait_for(two_done_two_held, what="2 finished trials and two held mid-run", proc=proc)
         running = {t.number: int(t.user_attrs["worker"].rsplit(":", 1)[1])
                    for t in load_study(sweep_dir(tmp_path)).get_trials(deepcopy=False)
                    if t.state.name == "RUNNING" and t.user_attrs.get("run_id")}

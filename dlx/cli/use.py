@@ -27,8 +27,7 @@ def eval_run(
     check_format(fmt, False)
     from dlx.report.use import print_eval
     from dlx.store.ensembles import write_eval
-    from dlx.use.evaluate import evaluate
-    from dlx.use.inputs import load_split
+    from dlx.use.evaluate import evaluate_run
     from dlx.use.restore import find, restore
 
     if split not in ("test", "val", "train", "all"):
@@ -36,7 +35,7 @@ def eval_run(
 
         raise ConfigError(f"--split {split}: choose test, val, train or all")
     restored = restore(find(run, output_dir), checkpoint)
-    result = evaluate(restored, load_split(restored, overrides or [], split))
+    result = evaluate_run(restored, overrides or [], split)
     written = write_eval(restored.path, result["name"], result)
     print_eval(result, fmt, written)
 

@@ -7,7 +7,7 @@ import torch
 
 from dlx.data import preprocess, splits, target
 from dlx.data import sklearn_sets, synthetic, user, vision  # noqa: F401  (register)
-from dlx.data import graphs  # noqa: F401  (registers karate, sbm, graph_csv: issue 17)
+from dlx.data import graphs, graphsets  # noqa: F401  (registers karate, sbm, graph_csv, graph_set: issue 17)
 from dlx.data import sequences, text, timeseries  # noqa: F401  (register: issue 16)
 from dlx.data.bundle import DataBundle, DataConfig, RawData, Split
 from dlx.data.disk import DiskData, bundle_from_disk
@@ -24,6 +24,8 @@ def build(cfg: DataConfig) -> DataBundle:
         return bundle_from_disk(raw, cfg, split_indices(raw, cfg))
     if isinstance(raw, graphs.GraphData):  # split over nodes; the task runs the whole graph
         return graphs.bundle_from_graph(raw, cfg)
+    if isinstance(raw, graphsets.GraphSetData):  # split over graphs; the task batches whole graphs
+        return graphsets.bundle_from_graph_set(raw, cfg)
     return bundle_from_raw(raw, cfg)
 
 

@@ -1,7 +1,8 @@
-"""Generative models: autoencoder, variational autoencoder (MLP encoder / decoder) and a GAN of MLPs.
+"""Generative models: autoencoder, variational autoencoder and GAN; `model.family`: mlp | conv
+(convolutional encoder / decoder, DCGAN generator / discriminator: dlx/models/deconv.py).
 
 They are trained by the tasks in dlx/engine/generative.py (chosen by the model: `task=` in
-the registry), which ignore the data's labels. Inputs of any shape are flattened; outputs
+the registry), which ignore the data's labels. family=mlp flattens inputs of any shape; outputs
 have the input's shape.
 """
 
@@ -13,11 +14,13 @@ import torch
 from torch import nn
 
 from dlx.errors import require
+from dlx.models.deconv import ConvDecoder, ConvEncoder, dcgan_discriminator
 from dlx.models.layers import flat_features
 from dlx.registry import MODELS
 from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
 
 RECON = ("mse", "bce")
+FAMILIES = ("mlp", "conv")  # model.family: encoder / decoder (generator / discriminator) kind
 
 
 def mlp(widths: list[int], activation=nn.ReLU, out_activation=None) -> nn.Sequential:
@@ -36,16 +39,25 @@ def _check_widths(hidden: list[int], latent: int) -> None:
     require(latent >= 1, "latent", f"must be >= 1, got {latent}")
 
 
+def _check_family(family: str, channels: list[int]) -> None:
+    require(family in FAMILIES, "family", f"unknown '{family}'; choices: {', '.join(FAMILIES)}")
+    require(len(channels) > 0 and all(c > 0 for c in channels), "channels",
+            f"needs at least one width > 0, got {channels}")
+
+
 @dataclass
 class AutoencoderConfig(TransferKeys):
     name: str = "autoencoder"
-    hidden: list[int] = field(default_factory=lambda: [256, 128])  # encoder widths; the decoder mirrors them
+    family: str = "mlp"  # mlp | conv (images: strided convolutions down, transposed convolutions up)
+    hidden: list[int] = field(default_factory=lambda: [256, 128])  # family=mlp: encoder widths; the decoder mirrors them
+    channels: list[int] = field(default_factory=lambda: [32, 64])  # family=conv: channels per stage (each halves H, W)
     latent: int = 2  # code size (2: `dlx plot RUN --latent` scatters it)
     recon: str = "mse"  # reconstruction loss, summed over features: mse | bce (inputs in [0, 1]: data.preprocess=minmax)
 
     def __post_init__(self):
         super().__post_init__()  # TransferKeys
         _check_widths(self.hidden, self.latent)
+        _check_family(self.family, self.channels)
         require(self.recon in RECON, "recon", f"unknown '{self.recon}'; choices: {', '.join(RECON)}")
 
 
@@ -66,14 +78,21 @@ class Autoencoder(nn.Module):
     def __init__(self, cfg: AutoencoderConfig, input_shape: tuple[int, ...], variational: bool):
         super().__init__()
         self.input_shape, self.latent, self.variational = tuple(input_shape), cfg.latent, variational
+        self.conv = cfg.family == "conv"
+        code = cfg.latent * (2 if variational else 1)
+        if self.conv:
+            self.encoder = ConvEncoder(input_shape, cfg.channels)
+            self.code = nn.Linear(self.encoder.features, code)
+            self.decoder = ConvDecoder(cfg.latent, input_shape, cfg.channels)
+            return
         features = flat_features(input_shape)
         self.encoder = mlp([features, *cfg.hidden], out_activation=nn.ReLU)
-        self.code = nn.Linear(cfg.hidden[-1], cfg.latent * (2 if variational else 1))
+        self.code = nn.Linear(cfg.hidden[-1], code)
         self.decoder = mlp([cfg.latent, *reversed(cfg.hidden), features])
 
     def encode(self, x) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(mu, logvar) of q(z|x); an autoencoder's code and None."""
-        h = self.code(self.encoder(x.flatten(1)))
+        h = self.code(self.encoder(x if self.conv else x.flatten(1)))
         return h.chunk(2, dim=1) if self.variational else (h, None)
 
     def decode(self, z) -> torch.Tensor:
@@ -89,7 +108,7 @@ class Autoencoder(nn.Module):
 
 
 @MODELS.register("autoencoder", schema=AutoencoderConfig, accepts=("image", "tabular"), task="autoencoder",
-                 summary="autoencoder: MLP encoder to model.latent, MLP decoder (labels ignored)")
+                 summary="autoencoder: MLP or conv (model.family) encoder to model.latent, decoder back (labels ignored)")
 def build_autoencoder(cfg: AutoencoderConfig, input_shape, num_outputs: int) -> nn.Module:
     return Autoencoder(cfg, input_shape, variational=False)
 
@@ -103,9 +122,11 @@ def build_vae(cfg: VAEConfig, input_shape, num_outputs: int) -> nn.Module:
 @dataclass
 class GANConfig(TransferKeys):
     name: str = "gan"
+    family: str = "mlp"  # mlp | conv (images: DCGAN — transposed convolutions, batch norm, LeakyReLU)
     noise: int = 8  # size of the generator's input noise z ~ N(0, I)
-    hidden: list[int] = field(default_factory=lambda: [128, 128])  # generator widths
-    d_hidden: list[int] = field(default_factory=lambda: [128, 128])  # discriminator widths
+    hidden: list[int] = field(default_factory=lambda: [128, 128])  # family=mlp: generator widths
+    d_hidden: list[int] = field(default_factory=lambda: [128, 128])  # family=mlp: discriminator widths
+    channels: list[int] = field(default_factory=lambda: [32, 64])  # family=conv: discriminator channels per stage; the generator mirrors them
     d_lr: float = 0.001  # the discriminator's learning rate (the generator's is optim.lr; same optimizer kind)
     d_steps: int = 1  # discriminator updates per generator update
     sample_every: int = 10  # save a sample picture under the run's samples/ every N epochs (0: never)
@@ -113,6 +134,7 @@ class GANConfig(TransferKeys):
     def __post_init__(self):
         super().__post_init__()
         _check_widths(self.hidden, self.noise)
+        _check_family(self.family, self.channels)
         require(all(h > 0 for h in self.d_hidden), "d_hidden", f"widths must be > 0, got {self.d_hidden}")
         require(self.d_lr > 0, "d_lr", f"must be > 0, got {self.d_lr}")
         require(self.d_steps >= 1, "d_steps", f"must be >= 1, got {self.d_steps}")
@@ -127,6 +149,11 @@ class GAN(nn.Module):
     def __init__(self, cfg: GANConfig, input_shape: tuple[int, ...]):
         super().__init__()
         self.input_shape, self.noise = tuple(input_shape), cfg.noise
+        self.conv = cfg.family == "conv"
+        if self.conv:  # DCGAN
+            self.generator = ConvDecoder(cfg.noise, input_shape, cfg.channels, batchnorm=True)
+            self.discriminator = dcgan_discriminator(input_shape, cfg.channels)
+            return
         features = flat_features(input_shape)
         self.generator = mlp([cfg.noise, *cfg.hidden, features])
         self.discriminator = mlp([features, *cfg.d_hidden, 1], activation=lambda: nn.LeakyReLU(0.2))
@@ -138,13 +165,13 @@ class GAN(nn.Module):
         return self.generator(z.to(device)).view(n, *self.input_shape)
 
     def discriminate(self, x) -> torch.Tensor:
-        return self.discriminator(x.flatten(1)).squeeze(1)
+        return self.discriminator(x if self.conv else x.flatten(1)).squeeze(1)
 
     def forward(self, x):  # a module must have one; the GAN task calls generate / discriminate
         return self.discriminate(x)
 
 
 @MODELS.register("gan", schema=GANConfig, accepts=("image", "tabular"), task="gan",
-                 summary="generative adversarial network of MLPs (2-D toy data, small images); labels ignored")
+                 summary="generative adversarial network: MLPs (2-D toy data) or DCGAN (model.family=conv, images); labels ignored")
 def build_gan(cfg: GANConfig, input_shape, num_outputs: int) -> nn.Module:
     return GAN(cfg, input_shape)

@@ -7,6 +7,10 @@ gathers messages along the edges and aggregates them at each target node:
   gin   MLP((1 + eps) x_i + AGG_{j in N(i)} x_j), eps learned
   gat   sum_j softmax_j(LeakyReLU(a^T [W x_i || W x_j])) W x_j over N(i) and i (hidden heads concatenated)
 with AGG = model.aggregate: sum | mean | max.
+
+Graph classification (data=graph_set) needs `model.readout=sum|mean|max`: every layer is then
+hidden, each graph's node rows are pooled into one (`batch` says which graph a node is in)
+and a linear head classifies the pooled row. `readout=none` (the default): node classification.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issu
 
 CONVS = ("gcn", "sage", "gin", "gat")
 AGGREGATES = ("sum", "mean", "max")
+READOUTS = ("none", *AGGREGATES)
 
 
 @dataclass
@@ -34,6 +39,7 @@ class GNNConfig(TransferKeys):
     hidden: int = 16
     heads: int = 1  # gat only: attention heads per hidden layer (concatenated)
     dropout: float = 0.5  # on the input of every layer
+    readout: str = "none"  # none: a prediction per node | sum | mean | max: per graph (data=graph_set)
 
     def __post_init__(self):
         super().__post_init__()  # TransferKeys
@@ -44,6 +50,7 @@ class GNNConfig(TransferKeys):
         require(self.hidden >= 1, "hidden", f"must be >= 1, got {self.hidden}")
         require(self.heads >= 1, "heads", f"must be >= 1, got {self.heads}")
         require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
+        require(self.readout in READOUTS, "readout", f"unknown '{self.readout}'; choices: {', '.join(READOUTS)}")
 
 
 def aggregate(messages: torch.Tensor, target: torch.Tensor, n: int, how: str) -> torch.Tensor:
@@ -119,16 +126,18 @@ class GATConv(nn.Module):
 
 
 class GNN(nn.Module):
-    """`layers` convolutions with ReLU and dropout between them; the last one outputs logits."""
+    """`layers` convolutions with ReLU and dropout between them; the last one outputs logits
+    (with a readout: the last one is hidden too, and a linear head maps the pooled graph to logits)."""
 
     graph = True  # the graph task calls forward(x, edges)
 
     def __init__(self, cfg: GNNConfig, in_features: int, num_outputs: int):
         super().__init__()
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout, self.readout = nn.Dropout(cfg.dropout), cfg.readout
+        pooled = cfg.readout != "none"
         convs, width = [], in_features
         for i in range(cfg.layers):
-            last = i == cfg.layers - 1
+            last = i == cfg.layers - 1 and not pooled
             out = num_outputs if last else cfg.hidden
             if cfg.conv == "gcn":
                 convs.append(GCNConv(width, out))
@@ -142,20 +151,26 @@ class GNN(nn.Module):
                 out *= heads
             width = out
         self.convs = nn.ModuleList(convs)
+        self.head = nn.Linear(width, num_outputs) if pooled else None
 
-    def forward(self, x, edges=None):
-        """`edges` None: a graph without edges (each node sees itself only; `dlx models show`)."""
+    def forward(self, x, edges=None, batch=None, size: int | None = None):
+        """`edges` None: a graph without edges (each node sees itself only; `dlx models show`).
+        With a readout, `batch` (N,) the graph of each node among `size` graphs (None: one graph)."""
         x = x.flatten(1)
         if edges is None:
             edges = torch.zeros(2, 0, dtype=torch.long, device=x.device)
         for i, conv in enumerate(self.convs):
             x = conv(self.dropout(x), edges)
-            if i < len(self.convs) - 1:
+            if i < len(self.convs) - 1 or self.head is not None:
                 x = torch.relu(x)
-        return x
+        if self.head is None:
+            return x
+        if batch is None:
+            batch, size = torch.zeros(x.shape[0], dtype=torch.long, device=x.device), 1
+        return self.head(self.dropout(aggregate(x, batch, size, self.readout)))  # (size, classes)
 
 
 @MODELS.register("gnn", schema=GNNConfig, accepts=("graph",), task="graph",
-                 summary="graph neural network: gcn | sage | gin | gat message passing (node classification)")
+                 summary="graph neural network: gcn | sage | gin | gat message passing (nodes; graphs with model.readout)")
 def build_gnn(cfg: GNNConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     return GNN(cfg, flat_features(input_shape), num_outputs)

@@ -105,3 +105,13 @@ def evaluate(restored, data) -> dict:
         result["classes"] = restored.classes
         result.update(per_class(targets.numpy(), y_pred, restored.classes))
     return result
+
+
+def evaluate_run(restored, overrides: list[str], split: str) -> dict:
+    """`dlx eval`: the report of `restored` on a split of its data (or of the data the overrides choose);
+    graph and autoencoder runs are scored by dlx.use.kinds, a GAN is refused there."""
+    from dlx.use.inputs import load_split
+    from dlx.use.kinds import evaluate_special
+
+    special = evaluate_special(restored, overrides, split)
+    return special if special is not None else evaluate(restored, load_split(restored, overrides, split))

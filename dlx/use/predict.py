@@ -79,6 +79,14 @@ def split_chunks(restored, overrides: list[str], split: str, proba: bool) -> Ite
 def chunks_for(restored, source: Optional[str], overrides: list[str], split: Optional[str], proba: bool,
                warn=None) -> Iterator:
     """The output chunks for INPUT (a CSV, an image file or folder) or for a split."""
+    from dlx.use.kinds import graph_chunks, kind_of, refuse_predict
+
+    refuse_predict(restored)  # autoencoder, vae, gan: no labels
+    if kind_of(restored) == "graph":
+        if source is not None:
+            raise ConfigError(f"run {restored.path.name} is a graph model ({restored.task}): it predicts on its graph "
+                              "data, not on an INPUT file; use --split test (data overrides choose other graphs)")
+        return graph_chunks(restored, list(overrides), split or "test", proba)
     if source is None:
         return split_chunks(restored, overrides, split or "test", proba)
     if overrides or split:
