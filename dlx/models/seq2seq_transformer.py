@@ -3,9 +3,10 @@
 Token embeddings plus sinusoidal positions feed `num_layers` pre-norm
 `nn.TransformerEncoderLayer`s and `nn.TransformerDecoderLayer`s of width `hidden_size` with
 `num_heads` heads. (No √d factor on the embeddings: nn.Embedding already draws N(0, 1), where
-the paper's are N(0, 1/d); scaled, they drown the positions and reverse barely trains.) The source's padding is a key-padding mask in the encoder's self-attention
-and in the decoder's attention over the encoder (memory); the decoder's self-attention has a
-causal mask, so the prediction for step t sees target tokens 0..t-1 only.
+the paper's are N(0, 1/d); scaled, they drown the positions and reverse barely trains.)
+The source's padding is a key-padding mask in the encoder's self-attention and in the
+decoder's attention over the encoder (memory); the decoder's self-attention has a causal
+mask, so the prediction for step t sees target tokens 0..t-1 only.
 
 Same interface as the recurrent `Seq2Seq` (`forward`, `greedy`, `start`/`step` for beam
 search): the decoder "state" is the prefix of tokens decoded so far, and each step re-reads
