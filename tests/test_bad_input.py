@@ -25,7 +25,7 @@ TINY = ["trainer.epochs=1", "data.limit=100", "trainer.num_threads=1"]
 
 CASES = [
     # ---- unknown group choice
-    ("model-choice", ["train", "model=resnett"], 2, ["unknown model 'resnett'", "did you mean 'resnet'", "choices: ", "knn, linear, logistic, lstm, mlp"]),
+    ("model-choice", ["train", "model=resnett"], 2, ["unknown model 'resnett'", "did you mean 'resnet'", "choices: ", "knn, linear, ", "logistic, lstm, mlp"]),
     ("optim-choice", ["train", "optim=adamm"], 2, ["unknown optim 'adamm'", "did you mean 'adam'"]),
     ("scheduler-choice", ["train", "scheduler=nonee"], 2, ["unknown scheduler 'nonee'", "choices:"]),
     ("regularizer-choice", ["train", "regularizer=l9"], 2, ["unknown regularizer 'l9'", "choices:"]),
@@ -64,7 +64,7 @@ CASES = [
     ("unbalanced-bracket", ["train", "model.hidden=[64"], 2, ["malformed override", "key=value"]),
     ("no-key", ["train", "=3"], 2, ["malformed override", "key=value"]),
     ("group-choice-number", ["train", "trainer=3"], 2, ["unknown trainer '3'", "choices: default"]),
-    ("group-choice-list", ["train", "model=[mlp]"], 2, ["unknown model", "choices: ", "knn, linear, logistic, lstm, mlp"]),
+    ("group-choice-list", ["train", "model=[mlp]"], 2, ["unknown model", "choices: ", "knn, linear, ", "logistic, lstm, mlp"]),
     ("sweep-in-train", ["train", "optim.lr=0.1,0.01"], 2, ["is a sweep", "dlx sweep"]),
     ("delete-needed-key", ["train", "~model.hidden"], 2, ["missing key 'model.hidden'", "deleted with ~"]),
     ("delete-unknown-key", ["train", "~model.nothing"], 2, ["cannot delete 'model.nothing'", "no such key"]),
@@ -156,7 +156,7 @@ CASES = [
     # ---- dlx list, dlx data
     ("list-unknown-group", ["list", "modle"], 2, ["unknown config group 'modle'", "did you mean 'model'"]),
     ("list-extra-argument", ["list", "model", "optim"], 2, ["unexpected extra argument", "dlx list --help"]),
-    ("data-unknown", ["data", "nosuch"], 2, ["unknown data 'nosuch'", "choices: breast_cancer"]),
+    ("data-unknown", ["data", "nosuch"], 2, ["unknown data 'nosuch'", "choices: ", "breast_cancer, cifar10"]),
     ("data-typo", ["data", "digitz"], 2, ["unknown data 'digitz'", "did you mean 'digits'"]),
     ("data-bad-override", ["data", "digits", "data.limit=abc"], 2, ["'abc'", "data.limit", "an integer"]),
     ("data-csv-no-path", ["data", "csv"], 2, ["csv needs data.path", "data.path="]),
@@ -525,6 +525,57 @@ CASES = [
      ["graph model (graph-nodes)", "not on an INPUT file", "--split test"]),
     ("eval-gnn-bad-split", ["eval", "gnn17", "--split", "dev", "--output-dir", "{gen17}"], 2,
      ["--split dev", "choose test, val, train or all"]),
+
+    # --- sequences, text and language models (issue 16)
+    ("text-no-path", ["train", "model=lm", "data=text"], 2, ["data=text needs data.path"]),
+    ("text-missing-file", ["train", "model=lm", "data=text", "data.path=nope.txt"], 2, ["no such file"]),
+    ("text-empty", ["train", "model=lm", "data=text", "data.path={csv}/empty.csv"], 2, ["is empty", "text file"]),
+    ("text-binary", ["train", "model=lm", "data=text", "data.path={csv}/binary.txt"], 2, ["is binary", "UTF-8"]),
+    ("text-not-utf8", ["train", "model=lm", "data=text", "data.path={csv}/latin1.txt"], 2, ["not UTF-8", "convert"]),
+    ("text-context-too-long", ["train", "model=lm", "data=text", "data.path={csv}/ok.csv", "data.context=500"], 2,
+     ["data.context=500 needs 501 tokens", "lower data.context"]),
+    ("text-level", ["train", "model=lm", "data=text", "data.level=byte"], 2, ["data.level", "char or word"]),
+    ("seq2seq-on-tabular", ["train", "model=seq2seq", *TINY], 2, ["model=seq2seq does not train on multiclass data",
+                                                                   "needs seq2seq data", "data=copy"]),
+    ("lm-on-tabular", ["train", "model=lm", *TINY], 2, ["model=lm does not train on multiclass data",
+                                                         "needs language data", "data=text"]),
+    ("mlp-on-pairs", ["train", "model=mlp", "data=reverse"], 2, ["sequence-to-sequence", "use model=seq2seq"]),
+    ("mlp-on-text", ["train", "model=mlp", "data=text", "data.path={csv}/ok.csv", "data.context=4"], 2,
+     ["language data", "use model=lm"]),
+    ("seq2seq-attention", ["train", "model=seq2seq", "data=reverse", "model.attention=luong"], 2,
+     ["model.attention", "additive"]),
+    ("seq2seq-teacher-forcing", ["train", "model=seq2seq", "data=reverse", "model.teacher_forcing=2"], 2,
+     ["model.teacher_forcing", "[0, 1]"]),
+    ("seq2seq-beam-too-wide", ["train", "model=seq2seq", "data=reverse", "data.n_samples=20", "model.beam=50"], 2,
+     ["model.beam=50", "lower it"]),
+    ("pairs-length-range", ["train", "model=seq2seq", "data=copy", "data.min_length=5", "data.max_length=3"], 2,
+     ["data.max_length", "data.min_length"]),
+    ("lm-heads", ["train", "model=lm", "model.d_model=10", "model.num_heads=4"], 2, ["model.num_heads", "divide"]),
+    ("generate-not-lm", ["generate", "done", "--output-dir", "{runs}"], 2, ["is not a language model", "model=lm"]),
+    ("series-window-too-long", ["train", "model=gru", "data=timeseries", "data.path={csv}/ok.csv", "data.target=x1",
+                                "data.window=50"], 2, ["data.window=50", "the training part has", "lower data.window"]),
+    ("series-no-target", ["train", "model=gru", "data=timeseries", "data.path={csv}/ok.csv"], 2,
+     ["data.target=COLUMN"]),
+    ("series-unknown-column", ["train", "model=gru", "data=timeseries", "data.path={csv}/ok.csv", "data.target=y"],
+     2, ["column 'y' is not in", "x1, x2, label"]),
+    ("series-text-column", ["train", "model=gru", "data=timeseries", "data.path={csv}/text.csv", "data.target=label"],
+     2, ["must be numbers"]),
+    ("plot-attention-none-saved", ["plot", "done", "--attention", "--output-dir", "{runs}"], 2,
+     ["saved no attention weights", "model=seq2seq"]),
+    ("plot-attention-two-runs", ["plot", "done", "open", "--attention", "--output-dir", "{runs}"], 2,
+     ["--attention draws one run"]),
+    ("models-show-seq2seq", ["models", "show", "seq2seq"], 2, ["cannot summarise model=seq2seq", "dlx train"]),
+    ("cv-repeats-on-series", ["cv", "model=gru", "data=timeseries", "data.path={csv}/ok.csv", "data.target=x1",
+                              "data.window=2", "--folds", "2", "--repeats", "2"], 2,
+     ["--repeats 2", "forward-chaining folds", "use --repeats 1"]),
+    ("generate-temperature", ["generate", "done", "--temperature", "-1", "--output-dir", "{runs}"], 2,
+     ["--temperature"]),
+    ("transformer-causal-on-tabular", ["train", *TINY, "model=transformer", "model.causal=true"], 2,
+     ["model.causal=true makes a language model", "data=digits is multiclass", "drop model.causal"]),
+    ("transformer-not-causal-on-text", ["train", "model=transformer", "data=text", "data.path={csv}/ok.csv",
+                                        "data.context=4"], 2, ["language data", "model.causal=true"]),
+    ("seq2seq-transformer-heads", ["train", "model=seq2seq", "data=reverse", "model.cell=transformer",
+                                   "model.hidden_size=30", "model.num_heads=4"], 2, ["model.num_heads", "divide"]),
 ]
 
 BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)
@@ -556,6 +607,7 @@ CSV_FILES = {  # name: content; ok.csv: train+val keeps 6 of its 8 rows, 3 of ea
     "empty.csv": "",
     "graph_nodes.csv": "id,f,label\n" + "".join(f"n{i},{i},{i % 2}\n" for i in range(8)),  # issue 17
     "graph_edges.csv": "source,target\nn0,n1\nn2,ghost\n",
+    "binary.txt": "\x00\x01\x02 not text",  # issue 16: text files
 }
 
 
@@ -593,6 +645,7 @@ def home(tmp_path_factory):
     csv.mkdir()
     for name, text in CSV_FILES.items():
         (csv / name).write_text(text)
+    (csv / "latin1.txt").write_bytes("café crème".encode("latin-1"))  # issue 16
     from tests.test_use import bad_input_places  # issue 14: `{use}`
 
     places = bad_input_places(home)

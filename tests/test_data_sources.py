@@ -114,6 +114,13 @@ def sources(tmp_path, monkeypatch):
     extra = {name: vision for name in ("mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100", "svhn")}
     extra["image_folder"] = [f"data.path={folder}", "data.image_size=8", "data.workers=0"]
     extra["csv"] = [f"data.path={table}", "data.target=label"]
+    # issue 16: sequence pairs train model=seq2seq, text model=lm; a generated text and series
+    pairs = ["model=seq2seq", "model.hidden_size=16", "data.n_samples=100", "data.max_length=12"]
+    extra.update({name: pairs for name in ("copy", "reverse", "sort")})
+    (tmp_path / "corpus.txt").write_text("the cat sat on the mat. " * 60)
+    extra["text"] = ["model=lm", f"data.path={tmp_path / 'corpus.txt'}", "data.context=16", "model.d_model=16"]
+    extra["timeseries"] = [f"data.path={table}", "data.target=x1", "data.window=5"]
+    extra["adding"] = extra["parity"] = ["data.n_samples=200", "data.length=10"]
     from tests.test_graphs import write_graph  # issue 17
 
     nodes, edges = write_graph(tmp_path)
@@ -228,8 +235,8 @@ def test_train_every_dataset(dlx, sources, name):
     summary = json.loads((runs[0] / "summary.json").read_text())
     assert summary["data"] == name
     metrics = {"regression": ["test_mae", "test_rmse", "test_r2"], "binary": ["test_acc", "test_auc"],
-               "multiclass": ["test_acc"], "graph-nodes": ["test_acc"],
-               "graph-set": ["test_acc"]}[summary["task"]]
+               "multiclass": ["test_acc"], "graph-nodes": ["test_acc"], "graph-set": ["test_acc"],
+               "seq2seq": ["test_acc", "test_exact"], "language": ["test_ppl"]}[summary["task"]]
     for key in metrics:
         assert np.isfinite(summary[key]), (key, summary[key])
     assert summary["epochs_run"] == 2

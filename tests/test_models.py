@@ -25,7 +25,8 @@ torch.set_num_threads(1)
 MODEL_YAMLS = sorted((conf_dir() / "model").glob("*.yaml"))
 NETWORKS = [n for n in MODELS.names() if MODELS.get(n).meta.get("network", True)]  # not knn, logistic
 # models that choose their own task (gnn, autoencoder, vae, gan: issue 17) map inputs to other shapes; they are
-# tested in tests/test_graphs.py and tests/test_generative.py
+# tested in tests/test_graphs.py and tests/test_generative.py;
+# seq2seq and lm (issue 16) in tests/test_sequences.py and tests/test_language.py
 NETWORKS = [n for n in NETWORKS if not MODELS.get(n).meta.get("task")]
 # one input of each kind the issue names: digits, CIFAR-sized images, a sequence, a tabular row
 INPUTS = {"image": [(1, 8, 8), (3, 32, 32)], "sequence": [(5, 7)], "tabular": [(12,)]}

@@ -19,7 +19,7 @@ load_components()
 MODEL_NAMES = sorted(p.stem for p in (conf_dir() / "model").glob("*.yaml"))
 NETWORKS = [n for n in MODEL_NAMES if MODELS.get(n).meta.get("network", True)]  # knn, logistic: tests/test_baselines.py
 # models that choose their own task (gnn, autoencoder, vae, gan: issue 17) are tested in tests/test_graphs.py
-# and tests/test_generative.py
+# and tests/test_generative.py; seq2seq and lm (issue 16) in tests/test_sequences.py and tests/test_language.py
 NETWORKS = [n for n in NETWORKS if not MODELS.get(n).meta.get("task")]
 
 

@@ -10,6 +10,7 @@ import sys
 import typer
 
 from dlx.cli import train, catalog, sweep, cv, runs, use, landscape, diagnose, sample  # noqa: F401  (register the commands, in help order)
+from dlx.cli import generate  # noqa: F401  (issue 16)
 from dlx.cli.app import app, error
 
 

@@ -83,11 +83,21 @@ def plot(
         "--boundary", help="Decision regions of a classifier on 2-D data, with its train and test points.")] = False,
     sweep: Annotated[Optional[str], typer.Option(
         "--sweep", help="A sweep (id, prefix, `last`): parallel coordinates and one slice per key.")] = None,
+    attention: Annotated[bool, typer.Option("--attention", help="Instead: the attention heat maps a seq2seq "
+                                            "run saved (one run).")] = False,
     latent: Annotated[bool, typer.Option("--latent", help="Instead: scatter the 2-D code of the test split "
                                          "of one autoencoder / VAE run, coloured by label.")] = False,
     output_dir: OutputDir = "outputs",
 ):
     """Save the learning curves of runs as an image: train dashed, validation solid (matplotlib)."""
+    if attention:
+        from dlx.errors import ConfigError
+        from dlx.report.attention import plot_attention
+
+        if len(runs or []) != 1:
+            raise ConfigError(f"--attention draws one run, got {len(runs or [])}")
+        typer.echo(f"wrote {plot_attention(output_dir, runs[0], output)}")
+        return
     if latent:
         from dlx.use.generate import plot_latent
 

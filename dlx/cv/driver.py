@@ -240,7 +240,12 @@ def plan_folds(data_cfg, folds: int, repeats: int) -> list[dict]:
     from dlx.data import split_indices
     from dlx.registry import DATASETS
 
+    if repeats > 1 and DATASETS.get(data_cfg.name).meta.get("ordered"):
+        raise ConfigError(f"--repeats {repeats}: the forward-chaining folds of data={data_cfg.name} (kept in "
+                          "order) are the same every time; use --repeats 1")
     raw = DATASETS.build(data_cfg.name, data_cfg)
+    if not hasattr(raw, "y"):  # a dataset that splits itself (issue 16: pairs, text, time series)
+        return plan_own_folds(data_cfg, folds, repeats)
     # train ∪ val: what is left after the test split (val_fraction=0 keeps it whole)
     dev, _, _ = split_indices(raw, replace(data_cfg, folds=0, fold=0, repeat=0, limit=0, val_fraction=0))
     groups = getattr(raw, "groups", None)
@@ -257,6 +262,19 @@ def plan_folds(data_cfg, folds: int, repeats: int) -> list[dict]:
                           **({} if groups is None else {"group": groups[i]})} for i in held_out]
     except ValueError as e:  # scikit-learn's own objection, should the checks above miss one
         raise ConfigError(f"cannot split {data_cfg.name} into {folds} folds: {e}") from None
+    return sorted(rows, key=lambda row: (row["repeat"], row["index"]))
+
+
+def plan_own_folds(data_cfg, folds: int, repeats: int) -> list[dict]:
+    """As `plan_folds`, for a dataset that splits itself (sequence pairs: k-fold; a series or a text:
+    forward chaining): each fold's own build says which samples it validates on."""
+    from dlx.data import build
+
+    rows = []
+    for r in range(repeats):
+        for k in range(folds):
+            held_out = build(replace(data_cfg, folds=folds, fold=k, repeat=r)).val.index
+            rows += [{"index": int(i), "repeat": r, "fold": k} for i in held_out]
     return sorted(rows, key=lambda row: (row["repeat"], row["index"]))
 
 

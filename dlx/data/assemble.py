@@ -8,6 +8,7 @@ import torch
 from dlx.data import preprocess, splits, target
 from dlx.data import sklearn_sets, synthetic, user, vision  # noqa: F401  (register)
 from dlx.data import graphs, graphsets  # noqa: F401  (registers karate, sbm, graph_csv, graph_set: issue 17)
+from dlx.data import sequences, text, timeseries  # noqa: F401  (register: issue 16)
 from dlx.data.bundle import DataBundle, DataConfig, RawData, Split
 from dlx.data.disk import DiskData, bundle_from_disk
 from dlx.errors import DataError
@@ -17,6 +18,8 @@ from dlx.registry import DATASETS
 def build(cfg: DataConfig) -> DataBundle:
     """Load `cfg.name`, split it (seeded, stratified), fit preprocessing on train only."""
     raw = DATASETS.build(cfg.name, cfg)
+    if isinstance(raw, DataBundle):  # a dataset that splits itself (sequence pairs, text, time series)
+        return raw
     if isinstance(raw, DiskData):
         return bundle_from_disk(raw, cfg, split_indices(raw, cfg))
     if isinstance(raw, graphs.GraphData):  # split over nodes; the task runs the whole graph

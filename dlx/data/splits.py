@@ -92,3 +92,20 @@ def _group_kfold(n: int, groups: np.ndarray, folds: int, fold: int, seed: int, r
     for _ in range(repeat + 1):
         split = list(GroupKFold(n_splits=folds, shuffle=True, random_state=rng).split(np.zeros(n), groups=groups))
     return split[fold]
+
+
+def ordered_parts(n: int, cfg) -> tuple[int, int, int]:
+    """(train_end, val_end, test_start) of `n` items kept in order (a series, a text): train on
+    [0, train_end), validate on [train_end, val_end), test on [test_start, n). With `cfg.folds`,
+    fold `cfg.fold` of scikit-learn's TimeSeriesSplit over the items before the test part
+    (forward chaining: each fold trains on everything before its validation block)."""
+    test_start = n - int(n * cfg.test_fraction)
+    if not cfg.folds:
+        return test_start - int(n * cfg.val_fraction), test_start, test_start
+    from sklearn.model_selection import TimeSeriesSplit
+
+    if test_start < cfg.folds + 1:
+        raise DataError(f"data.folds={cfg.folds} forward-chaining folds need {cfg.folds + 1} items before the "
+                        f"test part, which has {test_start}; lower data.folds")
+    train, val = list(TimeSeriesSplit(n_splits=cfg.folds).split(np.zeros((test_start, 1))))[cfg.fold]
+    return int(train[-1]) + 1, int(val[-1]) + 1, test_start

@@ -8,6 +8,7 @@ a closure. Metrics are `dlx.metrics`' accumulators for the data's kind.
 from __future__ import annotations
 
 from dlx.engine.tasks import Task
+from dlx.errors import ConfigError
 from dlx.metrics import accumulator, metric_names
 from dlx.registry import TASKS
 
@@ -29,6 +30,9 @@ class SupervisedTask(Task):
     def build(cls, exp, bundle, device) -> "SupervisedTask":
         from dlx.engine.experiment import build_parts
 
+        if getattr(exp.model, "causal", False):  # issue 16: a causal transformer is a language model
+            raise ConfigError(f"model.causal=true makes a language model, which trains on data=text, but "
+                              f"data={exp.data.name} is {bundle.task} data; drop model.causal")
         model, loss, optimizer, schedule, penalty, batch_size, meta = build_parts(exp, bundle, device)
         return cls(model, loss, optimizer, schedule, kind=bundle.task, num_outputs=loss.num_outputs,
                    penalty=penalty, closure=bool(meta.get("closure")), batch_size=batch_size)

@@ -7,6 +7,7 @@ from dataclasses import fields, replace
 from dlx.models import cnn, mlp, recurrent, resnet, transformer  # noqa: F401  (registers)
 from dlx.models import baselines  # noqa: F401  (registers knn, linear, logistic: issue 19)
 from dlx.models import generative, gnn  # noqa: F401  (registers autoencoder, vae, gan, gnn: issue 17)
+from dlx.models import lm, seq2seq  # noqa: F401  (registers: issue 16)
 from dlx.registry import MODELS
 
 

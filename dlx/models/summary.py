@@ -109,8 +109,14 @@ def visible_rows(summary: ModelSummary, depth: int | None = None) -> list[tuple[
 def describe(exp) -> tuple[nn.Module, ModelSummary, object]:
     """Build `exp`'s model for `exp`'s data (shape and outputs) and summarise it."""
     from dlx import data, models
+    from dlx.errors import ConfigError
     from dlx.losses import build_loss
+    from dlx.registry import MODELS
 
+    own = MODELS.get(exp.model.name).meta.get("task")  # issue 16: seq2seq, lm take token pairs / windows
+    if own:
+        raise ConfigError(f"`dlx models show` cannot summarise model={exp.model.name} yet ({own} data); "
+                          "`dlx train` prints its parameter count")
     bundle = data.build(exp.data)
     reg = exp.regularizer
     loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)

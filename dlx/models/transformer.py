@@ -3,6 +3,10 @@
 Tokens: an image becomes non-overlapping `patch_size` x `patch_size` patches (`tokens: patches`,
 as in ViT) or its rows (`tokens: rows`); a sequence (T, F) gives T tokens; a tabular row (F,)
 gives one token per feature (`tabular: per_feature`) or a single token (`tabular: one_step`).
+
+`causal: true` makes the same blocks a decoder-only language model over token ids (data=text):
+embeddings plus `positional` positions, a causal mask in every block (position t sees 0..t),
+next-token logits at every position (B, T, vocab); no pooling.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class TransformerConfig(TransferKeys):
     maxout_pieces: int = 2  # maxout only
     init: str = "default"
     init_std: float = 0.02  # init=normal only
+    causal: bool = False  # true: a decoder-only language model over tokens (data=text), causal mask
 
     def __post_init__(self):
         super().__post_init__()  # TransferKeys
@@ -56,9 +61,9 @@ class TransformerConfig(TransferKeys):
 
 
 class SelfAttention(nn.Module):
-    def __init__(self, d_model: int, heads: int, dropout: float):
+    def __init__(self, d_model: int, heads: int, dropout: float, causal: bool = False):
         super().__init__()
-        self.heads, self.dropout = heads, dropout
+        self.heads, self.dropout, self.causal = heads, dropout, causal
         self.qkv = nn.Linear(d_model, 3 * d_model)  # queries, keys, values in one product
         self.proj = nn.Linear(d_model, d_model)
 
@@ -66,7 +71,9 @@ class SelfAttention(nn.Module):
         b, t, d = x.shape  # (B, T, D)
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         # q, k, v: (B, heads, T, head_dim); softmax(q k^T / sqrt(head_dim)) v
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        # causal: query t scores keys 0..t only (the upper triangle is masked out)
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
+                                           is_causal=self.causal)
         return self.proj(y.transpose(1, 2).reshape(b, t, d))  # (B, T, D)
 
 
@@ -84,7 +91,7 @@ class Block(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         self.norm1 = nn.LayerNorm(cfg.d_model)
-        self.attn = SelfAttention(cfg.d_model, cfg.heads, cfg.dropout)
+        self.attn = SelfAttention(cfg.d_model, cfg.heads, cfg.dropout, cfg.causal)
         self.norm2 = nn.LayerNorm(cfg.d_model)
         self.ff = FeedForward(cfg)
         self.drop = nn.Dropout(cfg.dropout)
@@ -152,9 +159,30 @@ class Transformer(nn.Module):
         return self.head(z)
 
 
-@MODELS.register("transformer", schema=TransformerConfig, accepts=("image", "sequence", "tabular"),
-                 summary="encoder of multi-head self-attention blocks, [CLS] or mean pooling")
+class CausalTransformer(nn.Module):
+    """`causal: true`: token ids (B, T) -> next-token logits (B, T, vocab), T <= the data's context."""
+
+    def __init__(self, cfg: TransformerConfig, input_shape: tuple[int, ...], vocab: int):
+        super().__init__()
+        self.max_length = input_shape[0]  # the context: the positions there are (dlx generate keeps to it)
+        self.embed = nn.Embedding(vocab, cfg.d_model)
+        if cfg.positional == "learned":
+            self.pos = nn.Parameter(torch.randn(1, self.max_length, cfg.d_model) * 0.02)
+        else:
+            self.register_buffer("pos", sinusoidal(self.max_length, cfg.d_model)[None])
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.Sequential(*[Block(cfg) for _ in range(cfg.layers)])
+        self.norm = nn.LayerNorm(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, vocab)
+
+    def forward(self, x):
+        z = self.drop(self.embed(x) + self.pos[:, : x.shape[1]])  # (B, T, D)
+        return self.head(self.norm(self.blocks(z)))  # (B, T, vocab)
+
+
+@MODELS.register("transformer", schema=TransformerConfig, accepts=("image", "sequence", "tabular", "language"),
+                 summary="self-attention blocks, [CLS] or mean pooling; causal=true: a language model")
 def build_transformer(cfg: TransformerConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
-    model = Transformer(cfg, input_shape, num_outputs)
+    model = (CausalTransformer if cfg.causal else Transformer)(cfg, input_shape, num_outputs)
     init_weights(model, cfg.init, cfg.init_std, cfg.activation)
     return model

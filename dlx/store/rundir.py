@@ -51,6 +51,13 @@ class RunDir:
         text = json.dumps(missing_as_null(data), indent=2, default=_json_default)
         atomic_write_text(self.path / name, text + "\n")
 
+    def write_attention(self, examples: list[dict]) -> Path:
+        """attention/examples.json: a few validation examples' attention weights (issue 16)."""
+        folder = self.path / "attention"
+        folder.mkdir(exist_ok=True)
+        atomic_write_text(folder / "examples.json", json.dumps({"examples": examples}) + "\n")
+        return folder / "examples.json"
+
     def write_metrics(self, rows: list[dict]) -> None:
         """Rewrite metrics.csv whole each epoch (it is small), so it is never half a row."""
         columns: list[str] = []

@@ -164,6 +164,16 @@ def find_record(root: Path, ref: str, kinds: Iterable[str] = (RUN, SWEEP, CV)) -
     return records[_match(list(records), ref, "run", "see `dlx runs --all` for the ids")]
 
 
+def read_attention(root: Path, ref: str) -> tuple[str, list[dict]]:
+    """(run id, examples) of the attention weights a seq2seq run saved (RunDir.write_attention)."""
+    record = find_record(root, ref)
+    path = Path(record.path) / "attention" / "examples.json"
+    if not path.is_file():
+        raise ConfigError(f"run {record.id} saved no attention weights (attention/examples.json); --attention "
+                          "needs a finished run of model=seq2seq with model.attention other than none")
+    return record.id, json.loads(path.read_text(encoding="utf-8"))["examples"]
+
+
 def find_group(root: Path, kind: str, ref: str) -> str:
     """A sweep or CV id (`kind` sweep | cv) by id, unique prefix or suffix, or `last`."""
     folder = Path(root) / (SWEEPS if kind == SWEEP else CV)

@@ -1,0 +1,154 @@
+"""Synthetic sequence tasks, generated from `data.seed` (no files).
+
+- `adding`: the adding problem. Each step has two features, a value in [0, 1) and a marker;
+  two steps are marked and the target is the sum of their values (regression; always
+  predicting the mean gives MSE ≈ 0.167).
+- `parity`: is the number of ones in a bit string odd (binary; `data.length` steps of 1 feature).
+- `copy`, `reverse`, `sort`: sequence to sequence over `data.vocab` symbols, lengths drawn
+  in [`data.min_length`, `data.max_length`]. Sources and targets are padded with PAD=0 to the
+  longest; a target ends with EOS. The split is a seeded permutation of the generated pairs
+  (with `data.folds`, `dlx cv`: seeded k-fold over the pairs outside the test part).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dlx.data import splits
+from dlx.data.bundle import DataBundle, DataConfig, RawData, Split
+from dlx.errors import DataError, require
+from dlx.registry import DATASETS
+
+PAD, SOS, EOS = 0, 1, 2  # token ids; symbols are 3 .. vocab+2
+SPECIALS = ["<pad>", "<sos>", "<eos>"]
+
+
+@dataclass
+class SequenceConfig(DataConfig):
+    """A generated sequence task: `n_samples` sequences, fixed length (adding, parity)."""
+
+    preprocess: str = "none"  # the values are already in [0, 1]
+    n_samples: int = 2000
+    length: int = 20  # time steps (adding, parity)
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.n_samples >= 10, "n_samples", f"must be >= 10, got {self.n_samples}")
+        require(self.length >= 2, "length", f"must be >= 2, got {self.length}")
+
+
+@dataclass
+class Seq2SeqDataConfig(DataConfig):
+    """copy / reverse / sort: variable-length symbol strings."""
+
+    preprocess: str = "none"  # tokens are ids, never scaled
+    n_samples: int = 5000
+    vocab: int = 10  # distinct symbols
+    min_length: int = 10
+    max_length: int = 20
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.n_samples >= 10, "n_samples", f"must be >= 10, got {self.n_samples}")
+        require(2 <= self.vocab <= 1000, "vocab", f"must be in [2, 1000], got {self.vocab}")
+        require(self.min_length >= 1, "min_length", f"must be >= 1, got {self.min_length}")
+        require(self.max_length >= self.min_length, "max_length",
+                f"must be >= data.min_length ({self.min_length}), got {self.max_length}")
+
+
+@DATASETS.register("adding", schema=SequenceConfig, download=False, task="regression", shape=("length", 2),
+                   size="n_samples=2,000", summary="the adding problem: sum of two marked values (long memory)")
+def load_adding(cfg: SequenceConfig) -> RawData:
+    rng = np.random.default_rng(cfg.seed)
+    n, t = cfg.n_samples, cfg.length
+    values = rng.uniform(0, 1, size=(n, t))
+    marks = np.zeros((n, t))
+    first = rng.integers(0, t // 2, size=n)  # one mark in each half, as in Hochreiter & Schmidhuber
+    second = rng.integers(t // 2, t, size=n)
+    marks[np.arange(n), first] = 1
+    marks[np.arange(n), second] = 1
+    x = np.stack([values, marks], axis=2).astype(np.float32)
+    y = (values * marks).sum(axis=1).astype(np.float32)
+    return RawData(x, y, "regression")
+
+
+@DATASETS.register("parity", schema=SequenceConfig, download=False, task="binary", shape=("length", 1),
+                   size="n_samples=2,000", summary="is the count of ones in a bit string odd")
+def load_parity(cfg: SequenceConfig) -> RawData:
+    rng = np.random.default_rng(cfg.seed)
+    bits = rng.integers(0, 2, size=(cfg.n_samples, cfg.length))
+    return RawData(bits[:, :, None].astype(np.float32), (bits.sum(axis=1) % 2).astype(np.int64), "binary",
+                   ["even", "odd"])
+
+
+def _pairs(cfg: Seq2SeqDataConfig, transform) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sources, targets) padded with PAD; each target is transform(source) then EOS."""
+    rng = np.random.default_rng(cfg.seed)
+    n, longest = cfg.n_samples, cfg.max_length
+    lengths = rng.integers(cfg.min_length, cfg.max_length + 1, size=n)
+    symbols = rng.integers(0, cfg.vocab, size=(n, longest)) + len(SPECIALS)
+    present = np.arange(longest)[None, :] < lengths[:, None]
+    src = np.where(present, symbols, PAD)
+    out = transform(symbols, present, lengths)  # the transformed symbols, left-aligned
+    tgt = np.full((n, longest + 1), PAD)
+    tgt[:, :longest] = np.where(present, out, PAD)
+    tgt[np.arange(n), lengths] = EOS
+    return torch.as_tensor(src, dtype=torch.long), torch.as_tensor(tgt, dtype=torch.long)
+
+
+def _copy(symbols, present, lengths):
+    return symbols
+
+
+def _reverse(symbols, present, lengths):
+    longest = symbols.shape[1]
+    # position i of the output reads position len-1-i of the input (clipped where padded)
+    idx = np.clip(lengths[:, None] - 1 - np.arange(longest)[None, :], 0, longest - 1)
+    return np.take_along_axis(symbols, idx, axis=1)
+
+
+def _sort(symbols, present, lengths):
+    big = np.iinfo(np.int64).max
+    return np.sort(np.where(present, symbols, big), axis=1)  # padding sorts last
+
+
+def seq2seq_bundle(src: torch.Tensor, tgt: torch.Tensor, cfg: DataConfig, vocab: list[str]) -> DataBundle:
+    """Split pairs by a seeded permutation into test and the rest, the rest into validation and
+    train — or, with `data.folds`, by fold `data.fold` of a seeded k-fold: kind `seq2seq`."""
+    n = len(src)
+    order = np.random.default_rng(cfg.seed).permutation(n)
+    n_test, n_val = int(round(cfg.test_fraction * n)), int(round(cfg.val_fraction * n))
+    test_i, dev = order[:n_test], order[n_test:]
+    if cfg.folds:
+        train, val = splits.kfold(np.zeros(len(dev)), "regression", cfg.folds, cfg.fold, cfg.seed, cfg.repeat)
+        train_i, val_i = dev[train], dev[val]
+    else:
+        val_i, train_i = dev[:n_val], dev[n_val:]
+    if len(train_i) == 0:
+        raise DataError(f"{n} pairs are too few to split; raise data.n_samples")
+    if cfg.limit:
+        train_i = train_i[: cfg.limit]
+
+    def part(i):
+        return Split(src[i], tgt[i], i)
+
+    return DataBundle(part(train_i), part(val_i), part(test_i), (src.shape[1],), "seq2seq", vocab,
+                      preprocess={"mode": "none", "vocab": vocab})
+
+
+def _register(name: str, transform, summary: str) -> None:
+    def load(cfg: Seq2SeqDataConfig) -> DataBundle:
+        src, tgt = _pairs(cfg, transform)
+        vocab = SPECIALS + [str(i) for i in range(cfg.vocab)]
+        return seq2seq_bundle(src, tgt, cfg, vocab)
+
+    DATASETS.register(name, schema=Seq2SeqDataConfig, download=False, task="seq2seq",
+                      shape=("max_length",), size="n_samples=5,000", summary=summary)(load)
+
+
+_register("copy", _copy, "copy a symbol string (sequence to sequence)")
+_register("reverse", _reverse, "reverse a symbol string (sequence to sequence)")
+_register("sort", _sort, "sort a symbol string (sequence to sequence)")

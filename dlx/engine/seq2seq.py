@@ -1,0 +1,166 @@
+"""Sequence to sequence: a batch is (source, target) token ids padded with PAD=0.
+
+Training feeds the decoder the true previous token (teacher forcing, with probability
+`model.teacher_forcing`) and minimises cross-entropy over the target's real tokens (PAD is
+masked out of the loss). Evaluation reports the same loss under full teacher forcing and
+decodes freely (greedy, or beam search with `model.beam`): `acc` is the decoded token
+accuracy over real target positions, `exact` the fraction of targets decoded exactly.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from dlx.engine.callbacks import Callback
+from dlx.engine.tasks import Task
+from dlx.errors import ConfigError
+from dlx.metrics import Accumulator
+from dlx.registry import MODELS, TASKS
+
+PAD = 0
+EXAMPLES = 4  # validation examples whose attention is saved
+
+
+class Seq2SeqMetrics(Accumulator):
+    """Loss per batch, token accuracy and exact match, summed on the device."""
+
+    STATE = ("loss_sum", "batches", "correct", "tokens", "exact", "seqs")
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        super().reset()
+        self.loss_sum, self.batches = 0.0, 0
+        self.correct = self.tokens = self.exact = self.seqs = 0
+
+    def update(self, predicted: torch.Tensor, target: torch.Tensor, loss: float) -> None:
+        real = target != PAD
+        hit = (predicted == target) & real
+        self.loss_sum += loss
+        self.batches += 1
+        self.correct = self.correct + hit.sum()
+        self.tokens = self.tokens + real.sum()
+        self.exact = self.exact + (hit | ~real).all(dim=1).sum()
+        self.seqs += target.shape[0]
+
+    def compute(self) -> dict[str, float]:
+        tokens = max(int(self.tokens), 1)
+        return {"loss": self.loss_sum / max(self.batches, 1), "acc": int(self.correct) / tokens,
+                "exact": int(self.exact) / max(self.seqs, 1), **self.term_means()}
+
+
+def check_model(exp, kind: str, needs: str, hint: str) -> None:
+    """The model must be one that trains on `kind` data (its registry meta task is `needs`)."""
+    if MODELS.get(exp.model.name).meta.get("task") != needs:
+        raise ConfigError(f"data={exp.data.name} is {kind} data, which model={exp.model.name} cannot train on; "
+                          f"use {hint}")
+
+
+def build_optimization(exp, model, train_size: int):
+    """Optimizer and schedule for `model`, as the supervised task builds them."""
+    from dlx.optim.optimizers import build_optimizer, build_schedule
+
+    optimizer = build_optimizer(exp.optim, model.parameters(), exp.regularizer.decoupled_weight_decay)
+    steps = max(1, -(-train_size // exp.trainer.batch_size))
+    schedule = build_schedule(exp.scheduler, optimizer, epochs=exp.trainer.epochs, steps_per_epoch=steps,
+                              mode=exp.trainer.mode)
+    return optimizer, schedule
+
+
+@TASKS.register("seq2seq", kinds=("seq2seq",))
+class Seq2SeqTask(Task):
+    def __init__(self, model, optimizer, schedule, *, teacher_forcing: float, beam: int, smoothing: float,
+                 batch_size: int):
+        self.model, self.optimizer = model, optimizer
+        self.optimizers, self.schedules = {"model": optimizer}, {"model": schedule}
+        self.teacher_forcing, self.beam, self.batch_size = teacher_forcing, beam, batch_size
+        self.loss = torch.nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=smoothing)
+
+    @classmethod
+    def build(cls, exp, bundle, device) -> "Seq2SeqTask":
+        from dlx import models
+
+        check_model(exp, "sequence-to-sequence", "seq2seq", "model=seq2seq")
+        model = models.build(exp.model, bundle.input_shape, len(bundle.classes)).to(device)
+        optimizer, schedule = build_optimization(exp, model, len(bundle.train))
+        if exp.model.beam > len(bundle.classes):
+            raise ConfigError(f"model.beam={exp.model.beam} is more than the {len(bundle.classes)} tokens; lower it")
+        task = cls(model, optimizer, schedule, teacher_forcing=exp.model.teacher_forcing, beam=exp.model.beam,
+                   smoothing=exp.regularizer.label_smoothing, batch_size=exp.trainer.batch_size)
+        # an alignment to save: recurrent cells with attention (a transformer's heads are not kept)
+        saves = exp.model.attention != "none" and exp.model.cell != "transformer" and exp.trainer.checkpoint
+        task.attention_split = bundle.val if saves else None
+        task.vocab = bundle.classes
+        return task
+
+    def callbacks(self, run) -> list:
+        """With attention: a few validation examples' weights saved at the end of the fit."""
+        return [] if self.attention_split is None else [AttentionWriter(self.attention_split, self.vocab, run)]
+
+    @classmethod
+    def monitor_for(cls, requested: str, kind: str) -> str:
+        return requested  # val_acc (token accuracy) by default; val_exact is the stricter one
+
+    def metric_names(self) -> list[str]:
+        return ["loss", "acc", "exact"]
+
+    def train_metrics(self):
+        return Seq2SeqMetrics()
+
+    def eval_metrics(self, keep_scores: bool = True):
+        return Seq2SeqMetrics()
+
+    def _loss(self, logits, tgt):
+        return self.loss(logits.flatten(0, 1).float(), tgt.flatten())
+
+    def train_step(self, trainer, batch, metrics) -> float:
+        src, tgt = batch
+        with trainer.autocast():
+            logits = self.model(src, tgt, self.teacher_forcing)
+            loss = self._loss(logits, tgt)
+        self.optimizer.zero_grad(set_to_none=True)
+        trainer.backward_and_step(loss)
+        value = loss.item()
+        metrics.update(logits.detach().argmax(dim=2), tgt, value)
+        return value
+
+    def decode(self, src: torch.Tensor, steps: int) -> torch.Tensor:
+        """Free-running predictions (B, steps): greedy, or beam search with model.beam > 1."""
+        if self.beam > 1:
+            from dlx.models.beam import beam_search
+
+            return beam_search(self.model, src, steps, self.beam)
+        return self.model.greedy(src, steps)[0]
+
+    def eval_step(self, trainer, batch, metrics) -> None:
+        src, tgt = batch
+        with trainer.autocast():
+            loss = self._loss(self.model(src, tgt), tgt)
+            predicted = self.decode(src, tgt.shape[1])
+        metrics.update(predicted, tgt, loss.item())
+
+
+class AttentionWriter(Callback):
+    """At the end of a fit (best weights restored), decode a few validation sources greedily and
+    save each output step's attention over the source: the run's attention/examples.json."""
+
+    def __init__(self, split, vocab: list[str], run_dir):
+        self.split, self.vocab, self.run_dir = split, vocab, run_dir
+
+    def on_fit_end(self, trainer, summary) -> None:
+        if summary is None or len(self.split) == 0:
+            return
+        src, tgt = self.split.x[:EXAMPLES].to(trainer.device), self.split.y[:EXAMPLES]
+        trainer.model.eval()
+        with torch.inference_mode():
+            out, weights = trainer.model.greedy(src, tgt.shape[1])
+        self.run_dir.write_attention([self.example(s, o, t, w) for s, o, t, w in
+                                      zip(src.cpu(), out.cpu(), tgt, weights.float().cpu())])
+
+    def example(self, src, out, tgt, weights) -> dict:
+        n_src = int((src != PAD).sum())
+        stop = int((out == 2).nonzero()[0]) + 1 if (out == 2).any() else len(out)  # through EOS
+        words = lambda ids: [self.vocab[int(i)] for i in ids if int(i) != PAD]  # noqa: E731
+        return {"source": words(src[:n_src]), "output": words(out[:stop]), "target": words(tgt),
+                "weights": weights[:stop, :n_src].tolist()}
