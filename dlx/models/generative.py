@@ -7,17 +7,12 @@ have the input's shape.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import nn
 
-from dlx.errors import require
 from dlx.models.layers import flat_features
+from dlx.models.schemas import AutoencoderConfig, GANConfig, VAEConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
-from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
-
-RECON = ("mse", "bce")
 
 
 def mlp(widths: list[int], activation=nn.ReLU, out_activation=None) -> nn.Sequential:
@@ -29,34 +24,6 @@ def mlp(widths: list[int], activation=nn.ReLU, out_activation=None) -> nn.Sequen
     if out_activation is not None:
         layers.append(out_activation())
     return nn.Sequential(*layers)
-
-
-def _check_widths(hidden: list[int], latent: int) -> None:
-    require(all(h > 0 for h in hidden), "hidden", f"widths must be > 0, got {hidden}")
-    require(latent >= 1, "latent", f"must be >= 1, got {latent}")
-
-
-@dataclass
-class AutoencoderConfig(TransferKeys):
-    name: str = "autoencoder"
-    hidden: list[int] = field(default_factory=lambda: [256, 128])  # encoder widths; the decoder mirrors them
-    latent: int = 2  # code size (2: `dlx plot RUN --latent` scatters it)
-    recon: str = "mse"  # reconstruction loss, summed over features: mse | bce (inputs in [0, 1]: data.preprocess=minmax)
-
-    def __post_init__(self):
-        super().__post_init__()  # TransferKeys
-        _check_widths(self.hidden, self.latent)
-        require(self.recon in RECON, "recon", f"unknown '{self.recon}'; choices: {', '.join(RECON)}")
-
-
-@dataclass
-class VAEConfig(AutoencoderConfig):
-    name: str = "vae"
-    beta: float = 1.0  # weight of the KL term (beta-VAE; 1 = the ELBO)
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.beta >= 0, "beta", f"must be >= 0, got {self.beta}")
 
 
 class Autoencoder(nn.Module):
@@ -98,27 +65,6 @@ def build_autoencoder(cfg: AutoencoderConfig, input_shape, num_outputs: int) -> 
                  summary="variational autoencoder (beta-VAE): Gaussian code, reparameterised (labels ignored)")
 def build_vae(cfg: VAEConfig, input_shape, num_outputs: int) -> nn.Module:
     return Autoencoder(cfg, input_shape, variational=True)
-
-
-@dataclass
-class GANConfig(TransferKeys):
-    name: str = "gan"
-    noise: int = 8  # size of the generator's input noise z ~ N(0, I)
-    hidden: list[int] = field(default_factory=lambda: [128, 128])  # generator widths
-    d_hidden: list[int] = field(default_factory=lambda: [128, 128])  # discriminator widths
-    d_lr: float = 0.001  # the discriminator's learning rate (the generator's is optim.lr; same optimizer kind)
-    d_steps: int = 1  # discriminator updates per generator update
-    sample_every: int = 10  # save a sample picture under the run's samples/ every N epochs (0: never)
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check_widths(self.hidden, self.noise)
-        require(all(h > 0 for h in self.d_hidden), "d_hidden", f"widths must be > 0, got {self.d_hidden}")
-        require(self.d_lr > 0, "d_lr", f"must be > 0, got {self.d_lr}")
-        require(self.d_steps >= 1, "d_steps", f"must be >= 1, got {self.d_steps}")
-        require(self.sample_every >= 0, "sample_every", f"must be >= 0, got {self.sample_every}")
-        require(self.init_from is None and self.freeze is None, "init_from",
-                "model=gan does not support model.init_from / model.freeze")
 
 
 class GAN(nn.Module):
