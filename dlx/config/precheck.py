@@ -16,7 +16,7 @@ CHECKED = ("data", "model", "optim", "scheduler", "regularizer", "trainer")
 
 def check_early(parsed, check_files: bool = True) -> None:
     """Raise the one-line error a mistake in `name`, a group choice or a group's keys would raise later, now."""
-    from dlx.config.validate import check_names, to_schema
+    from dlx.config.validate import check_names, reject_import_paths, to_schema
 
     given = {o.key_or_group: o for o in parsed if not o.is_delete()}
     name = given.get("name")
@@ -31,6 +31,7 @@ def check_early(parsed, check_files: bool = True) -> None:
         found = _group_node(group, given)
         if found is None:
             continue
+        reject_import_paths(found[1], f"{group}.")  # `+model._target_=...`: the ban's words, not "unknown key"
         checked = to_schema(group, *found)
         if group == "data" and check_files:
             checked.check_files()
