@@ -140,6 +140,27 @@ def test_prefetch_keeps_order_raises_the_producers_error_in_place_and_stops_with
     assert not any(t.name == "dlx-prefetch" for t in threading.enumerate())
 
 
+@pytest.mark.parametrize("labels", [["no", "yes"], ["a,b", 'say "hi"', "", "two\nlines", "100%", " x "]])
+def test_the_fast_row_writer_writes_the_bytes_pandas_writes(labels):
+    import io
+
+    from dlx.use.predict import csv_rows
+
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(3), size=500).astype(np.float32)
+    p[:6, 0] = [np.inf, -np.inf, -0.0, 1e-30, 123456789, 3.4e38]
+    frame = pd.DataFrame({"prediction": np.asarray(labels, dtype=object)[rng.integers(len(labels), size=500)],
+                          **{f"proba_{i}": p[:, i] for i in range(3)}, "value": p[:, 0].astype(np.float64) * 7})
+    for part in (frame, frame[["value"]], frame[["prediction"]]):
+        expected = io.StringIO()
+        part.to_csv(expected, header=False, index=False, float_format="%.6g", lineterminator="\n")
+        lone_empty = list(part.columns) == ["prediction"] and "" in labels  # pandas writes '""': left to it
+        assert csv_rows(part) == (None if lone_empty else expected.getvalue())
+    with_nan = frame.assign(value=np.nan)
+    assert csv_rows(with_nan) is None  # pandas writes NaN as an empty field: left to it
+    assert csv_rows(frame.assign(prediction=[str(i) for i in range(500)]), most_labels=100) is None
+
+
 def test_a_bad_value_in_a_later_chunk_names_its_line(store, monkeypatch, tmp_path):
     from dlx.errors import DataError
     from dlx.use import inputs, predict
