@@ -49,7 +49,8 @@ def csv_chunks(restored, path: Path, proba: bool, warn=None) -> Iterator:
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, threads - 1))  # on 2 cores: 1 + 1, ~2x a parse-then-compute loop (README)
     try:
-        for x, _ in prefetch(iter_csv(path, restored, warn=warn)):
+        encoded = (x for x, _ in iter_csv(path, restored, warn=warn))  # the parsed frames are not kept
+        for x in prefetch(encoded):
             yield frame_of(restored, restored.predict(torch.from_numpy(x)), proba)
     finally:
         torch.set_num_threads(threads)
