@@ -39,19 +39,34 @@ def frame_of(restored, scores, proba: bool):
     return pd.DataFrame(out)
 
 
-def csv_chunks(restored, path: Path, proba: bool, warn=None) -> Iterator:
-    """Parsing and the forward pass overlap: a thread reads and encodes the next chunk (pandas'
-    parser releases the GIL) while the model runs on this one, with a core left to the parser."""
+def csv_chunks(restored, path: Path, proba: bool, warn=None, most_workers: int = 4) -> Iterator:
+    """A thread parses and encodes the chunks ahead (pandas' parser releases the GIL) while worker
+    threads run the model on earlier ones, each chunk on one torch thread: every core stays busy,
+    and no core waits at an intra-op barrier for a core the machine lent to someone else."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
     import torch
 
     from dlx.use.inputs import iter_csv, prefetch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, threads - 1))  # on 2 cores: 1 + 1, ~2x a parse-then-compute loop (README)
+    workers = max(1, min(threads, most_workers))
+    torch.set_num_threads(max(1, threads // workers))  # 2 cores: 2 workers of 1 thread, beside the parser
+
+    def predict_chunk(x):
+        return frame_of(restored, restored.predict(torch.from_numpy(x)), proba)
+
     try:
-        encoded = (x for x, _ in iter_csv(path, restored, warn=warn))  # the parsed frames are not kept
-        for x in prefetch(encoded):
-            yield frame_of(restored, restored.predict(torch.from_numpy(x)), proba)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dlx-predict") as pool:
+            running: deque = deque()
+            encoded = (x for x, _ in iter_csv(path, restored, warn=warn))  # the parsed frames are not kept
+            for x in prefetch(encoded, depth=workers):
+                running.append(pool.submit(predict_chunk, x))
+                if len(running) == workers:
+                    yield running.popleft().result()  # in the file's order
+            while running:
+                yield running.popleft().result()
     finally:
         torch.set_num_threads(threads)
 
