@@ -502,6 +502,16 @@ CASES = [
                             "data.task=regression"], 2,
      ["model=gan does not train on regression data", "ignores labels", "data.task=multiclass"]),
     ("gan-d-steps", ["train", "model=gan", "data=moons", "model.d_steps=0"], 2, ["model.d_steps", "must be >= 1"]),
+    # --- cheap checks before torch: the built-in groups' values (issue 13, item 10; tests/test_inputs.py
+    # checks that torch is not imported when these are refused)
+    ("momentum-above-one", ["train", "optim=sgd", "optim.momentum=2"], 2, ["optim.momentum", "[0, 1)"]),
+    ("cnn-pool-unknown", ["train", "model=cnn", "model.pool=sum"], 2, ["model.pool", "max or avg"]),
+    ("resnet-depth-unknown", ["train", "model=resnet", "model.depth=19"], 2, ["model.depth", "choose one of"]),
+    ("scheduler-gamma-negative", ["train", "scheduler=step", "scheduler.gamma=-1"], 2, ["scheduler.gamma", "> 0"]),
+    ("onecycle-pct-start", ["train", "scheduler=onecycle", "scheduler.pct_start=1.5"], 2,
+     ["scheduler.pct_start", "(0, 1)"]),
+    ("regularizer-l2-negative", ["train", "regularizer.l2=-1"], 2, ["regularizer.l2", ">= 0"]),
+    ("trainer-type", ["train", "trainer.epochs=abc"], 2, ["trainer.epochs", "expected an integer"]),
 ]
 
 BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)
