@@ -512,6 +512,7 @@ CASES = [
      ["scheduler.pct_start", "(0, 1)"]),
     ("regularizer-l2-negative", ["train", "regularizer.l2=-1"], 2, ["regularizer.l2", ">= 0"]),
     ("trainer-type", ["train", "trainer.epochs=abc"], 2, ["trainer.epochs", "expected an integer"]),
+    ("huber-delta-zero", ["train", "loss=huber", "loss.delta=0"], 2, ["loss.delta", "> 0"]),
 ]
 
 BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)

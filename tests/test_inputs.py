@@ -230,8 +230,8 @@ def test_cheap_mistakes_are_answered_before_torch_or_sklearn_load(tmp_path, args
     assert fragment in result.stderr and result.stderr.count("\n") == 1
 
 
-# the trainer, model, optim, scheduler and regularizer groups: checked with their torch-free schemas
-# (dlx.engine.schemas, dlx.models.schemas, dlx.optim.schemas, dlx.regularize) before torch loads
+# the trainer, model, optim, scheduler, regularizer and loss groups: checked with their torch-free schemas
+# (dlx.engine.schemas, dlx.models.schemas, dlx.optim.schemas, dlx.regularize, dlx.losses) before torch loads
 GROUP_MISTAKES = [
     (["optim.lr=-1"], "invalid optim.lr: must be > 0"),
     (["optim=sgd", "optim.momentum=2"], "invalid optim.momentum"),
@@ -248,6 +248,8 @@ GROUP_MISTAKES = [
     (["scheduler=step", "scheduler.gamma=-1"], "invalid scheduler.gamma"),
     (["scheduler=onecycle", "scheduler.pct_start=1.5"], "invalid scheduler.pct_start"),
     (["regularizer.l2=-1"], "invalid regularizer.l2"),
+    (["loss.label_smoothing=2"], "invalid loss.label_smoothing"),
+    (["loss=msee"], "unknown loss 'msee' — did you mean 'mse'?"),
 ]
 
 GROUP_PROBE = """

@@ -1,7 +1,7 @@
 """Cheap checks before any component loads (and with it torch): `name`, the group choices,
 and every group's keys and values, through the built-in components' torch-free schemas
 (`dlx.data.schemas`, `dlx.models.schemas`, `dlx.optim.schemas`, `dlx.engine.schemas`,
-`dlx.regularize`).
+`dlx.regularize`, `dlx.losses`).
 
 A wrong path, an out-of-range value or a misspelt choice is answered in a fraction of a
 second, not after the imports; everything is checked again, in full, once the components
@@ -10,8 +10,7 @@ are loaded. A plugin's component (no built-in schema) is left to that full check
 
 from __future__ import annotations
 
-# data first, as before; then validate's order. loss: its schemas still live beside torch code
-CHECKED = ("data", "model", "optim", "scheduler", "regularizer", "trainer")
+CHECKED = ("data", "model", "optim", "scheduler", "regularizer", "loss", "trainer")  # data first, as before
 
 
 def check_early(parsed, check_files: bool = True) -> None:
@@ -104,6 +103,10 @@ def _builtin(group: str) -> dict:
     if group in ("optim", "scheduler"):
         from dlx.optim import schemas
         return schemas.OPTIMIZERS if group == "optim" else schemas.SCHEDULERS
+    if group == "loss":  # dlx.losses imports torch only to build a loss
+        from dlx import losses  # noqa: F401  (registers the built-in losses)
+        from dlx.registry import BUILT_IN, LOSSES
+        return {e.name: e.schema for e in LOSSES.entries() if e.origin == BUILT_IN}
     return {}  # trainer, regularizer: every choice is a preset of one schema
 
 
