@@ -1,10 +1,12 @@
 """`dlx predict` throughput and memory on a generated 1,000,000-row CSV with the default MLP.
 
     PYTHONPATH=. python benchmarks/predict.py [--rows 1000000] [--features 20] [--threads 2]
+                                              [--baseline OTHER_CHECKOUT --rounds 3]
 
 Trains the default MLP (256-128) for one epoch on a 5,000-row sample of the generated table
 (10 classes), then predicts the whole file to a CSV with `dlx.use.predict.predict` in a fresh
-process, measuring rows/s (wall clock, reading + encoding + forward + writing), the same
+process, measuring rows/s (wall clock, reading + encoding + forward + writing), the process's CPU
+time (user + sys of every thread: what a busy machine inflates least), the same
 forward passes alone on random inputs (the floor on this machine), and the
 process's peak resident memory above what it holds once the model is loaded (ru_maxrss
 against a baseline taken after restoring the run). Targets (issue 14): >= 200,000 rows/s on
@@ -47,9 +49,9 @@ from dlx.use.predict import predict
 from dlx.use.restore import find, restore
 restore(find("last", {out!r}))  # warm: imports, model, first allocation
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-t = time.perf_counter()
+t, cpu = time.perf_counter(), time.process_time()
 info = predict("last", {csv!r}, {dest!r}, output_dir={out!r})
-seconds = time.perf_counter() - t
+seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 # the same forward passes alone, on random inputs in the same batches: the floor predict sits on
 model = restore(find("last", {out!r})).model
@@ -59,7 +61,8 @@ with torch.inference_mode():
     for _ in range(-(-info["rows"] // 8192)):
         model(x)
 forward = time.perf_counter() - t
-print(json.dumps({{"rows": info["rows"], "seconds": seconds, "base_mb": base, "peak_mb": peak, "forward": forward}}))
+print(json.dumps({{"rows": info["rows"], "seconds": seconds, "cpu": cpu, "base_mb": base, "peak_mb": peak,
+                  "forward": forward}}))
 """
 
 
@@ -68,8 +71,15 @@ def main(argv=None) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--features", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--baseline", help="another dlx checkout (e.g. a git worktree of an older commit): "
+                        "its predict is measured too, interleaved with this one's, on the same file and model")
+    parser.add_argument("--rounds", type=int, default=1, help="measurements of each checkout (interleaved)")
     a = parser.parse_args(argv)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    checkouts = [("this", ROOT)] + ([("baseline", Path(a.baseline).resolve())] if a.baseline else [])
+    print("| code | rows | threads | seconds | rows/s | CPU seconds (all threads) | forward passes alone "
+          "| peak memory growth | load average |")
+    print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         big, sample, out = tmp / "big.csv", tmp / "sample.csv", str(tmp / "outputs")
@@ -81,15 +91,15 @@ def main(argv=None) -> None:
         subprocess.run([sys.executable, "-m", "dlx", "train", "data=csv", f"data.path={sample}", "data.target=label",
                         "trainer.epochs=1", f"output_dir={out}", "-q"], env=env, check=True, capture_output=True)
         code = MEASURE.format(threads=a.threads, out=out, features=a.features, csv=str(big), dest=str(tmp / "preds.csv"))
-        done = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
-        m = json.loads(done.stdout.strip().splitlines()[-1])
-    rate = m["rows"] / m["seconds"]
-    growth = m["peak_mb"] - m["base_mb"]
-    print("| rows | threads | seconds | rows/s | forward passes alone | peak memory growth |")
-    print("|---|---|---|---|---|---|")
-    print(f"| {m['rows']:,} | {a.threads} | {m['seconds']:.2f} | {rate:,.0f} | {m['forward']:.2f} s "
-          f"({m['rows'] / m['forward']:,.0f} rows/s) | {growth:.0f} MB (baseline {m['base_mb']:.0f} MB) |")
-    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        for _ in range(a.rounds):
+            for label, root in checkouts:
+                done = subprocess.run([sys.executable, "-c", code], env={**env, "PYTHONPATH": str(root)}, check=True,
+                                      capture_output=True, text=True)
+                m = json.loads(done.stdout.strip().splitlines()[-1])
+                print(f"| {label} | {m['rows']:,} | {a.threads} | {m['seconds']:.2f} | {m['rows'] / m['seconds']:,.0f} "
+                      f"| {m['cpu']:.2f} | {m['forward']:.2f} s ({m['rows'] / m['forward']:,.0f} rows/s) "
+                      f"| {m['peak_mb'] - m['base_mb']:.0f} MB (baseline {m['base_mb']:.0f} MB) "
+                      f"| {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores |", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,18 +2,20 @@
 
 A loss decides how many outputs the model needs (`bce` on binary data: one logit;
 `cross_entropy`: one per class), so the experiment asks the loss before it builds
-the model.
+the model. The module imports torch only when a loss is built, so `dlx.config.precheck` checks
+the loss group's values with these schemas before torch loads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
 from dlx.errors import ConfigError, require
 from dlx.registry import LOSSES
+
+if TYPE_CHECKING:  # torch loads when a loss is built: the schemas above are checked before it (precheck)
+    import torch
 
 DEFAULT_FOR_TASK = {"multiclass": "cross_entropy", "binary": "bce", "regression": "mse",
                     "graph-nodes": "cross_entropy", "graph-set": "cross_entropy"}  # node / graph labels (issue 17)
@@ -100,6 +102,8 @@ def _auto(cfg, **_):  # pragma: no cover - resolved by build_loss before lookup
 
 @LOSSES.register("cross_entropy", schema=CrossEntropyConfig, tasks=("multiclass", "binary", "graph-nodes", "graph-set"))
 def cross_entropy(cfg, num_classes, label_smoothing=0.0, **_):
+    from torch.nn import functional as F
+
     def fn(out, y):
         return F.cross_entropy(out, y, label_smoothing=label_smoothing)
 
@@ -108,6 +112,8 @@ def cross_entropy(cfg, num_classes, label_smoothing=0.0, **_):
 
 @LOSSES.register("bce", schema=PlainLossConfig, tasks=("binary",))
 def bce(cfg, num_classes, **_):
+    from torch.nn import functional as F
+
     def fn(out, y):  # one logit per sample; targets 0/1
         return F.binary_cross_entropy_with_logits(out.reshape(-1), y.to(out.dtype))
 
@@ -116,6 +122,8 @@ def bce(cfg, num_classes, **_):
 
 @LOSSES.register("hinge", schema=HingeConfig, tasks=("multiclass", "binary"))
 def hinge(cfg, num_classes, **_):
+    from torch.nn import functional as F
+
     def fn(out, y):  # Weston–Watkins: Σ_{j≠y} max(0, margin − s_y + s_j) / classes
         return F.multi_margin_loss(out, y, margin=cfg.margin)
 
@@ -124,8 +132,10 @@ def hinge(cfg, num_classes, **_):
 
 def _regression(name, loss_fn):
     def build(cfg, num_targets=1, **_):
+        from torch.nn import functional as F
+
         def fn(out, y):
-            return loss_fn(out.reshape(y.shape), y, cfg)
+            return loss_fn(F, out.reshape(y.shape), y, cfg)
 
         return Loss(name, fn, num_targets)
 
@@ -133,11 +143,11 @@ def _regression(name, loss_fn):
 
 
 LOSSES.register("mse", schema=PlainLossConfig, tasks=("regression",))(
-    _regression("mse", lambda o, y, c: F.mse_loss(o, y))
+    _regression("mse", lambda F, o, y, c: F.mse_loss(o, y))
 )
 LOSSES.register("mae", schema=PlainLossConfig, tasks=("regression",))(
-    _regression("mae", lambda o, y, c: F.l1_loss(o, y))
+    _regression("mae", lambda F, o, y, c: F.l1_loss(o, y))
 )
 LOSSES.register("huber", schema=HuberConfig, tasks=("regression",))(
-    _regression("huber", lambda o, y, c: F.huber_loss(o, y, delta=c.delta))
+    _regression("huber", lambda F, o, y, c: F.huber_loss(o, y, delta=c.delta))
 )

@@ -27,7 +27,7 @@ from dlx.errors import ConfigError
 GROUP = "dlx.plugins"  # the entry-point group installed packages declare
 ENV = "DLX_PLUGINS"
 # dlx's own components, loaded exactly as plugins are (origin: built-in)
-BUILTINS = ("dlx.models", "dlx.data.assemble", "dlx.losses", "dlx.optim.optimizers", "dlx.optim.schedulers")
+BUILTINS = ("dlx.models.families", "dlx.data.assemble", "dlx.losses", "dlx.optim.optimizers", "dlx.optim.schedulers")
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,12 @@ def load(builtins: bool = True) -> list[Plugin]:
         dist = getattr(ep, "dist", None)
         load_one(ep.value.split(":")[0].strip(), entry_point=getattr(dist, "name", None) or ep.name)
     return loaded()
+
+
+def may_register() -> bool:
+    """Whether `load()` would import a plugin not loaded yet (which may register more names)."""
+    specs = [*_requested, *_env_specs()]
+    return any(spec.strip() not in _loaded for spec in specs) or bool(_entry_points())
 
 
 def load_builtins() -> None:

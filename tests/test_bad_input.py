@@ -576,6 +576,17 @@ CASES = [
                                         "data.context=4"], 2, ["language data", "model.causal=true"]),
     ("seq2seq-transformer-heads", ["train", "model=seq2seq", "data=reverse", "model.cell=transformer",
                                    "model.hidden_size=30", "model.num_heads=4"], 2, ["model.num_heads", "divide"]),
+    # --- cheap checks before torch: the built-in groups' values (issue 13, item 10; tests/test_inputs.py
+    # checks that torch is not imported when these are refused)
+    ("momentum-above-one", ["train", "optim=sgd", "optim.momentum=2"], 2, ["optim.momentum", "[0, 1)"]),
+    ("cnn-pool-unknown", ["train", "model=cnn", "model.pool=sum"], 2, ["model.pool", "max or avg"]),
+    ("resnet-depth-unknown", ["train", "model=resnet", "model.depth=19"], 2, ["model.depth", "choose one of"]),
+    ("scheduler-gamma-negative", ["train", "scheduler=step", "scheduler.gamma=-1"], 2, ["scheduler.gamma", "> 0"]),
+    ("onecycle-pct-start", ["train", "scheduler=onecycle", "scheduler.pct_start=1.5"], 2,
+     ["scheduler.pct_start", "(0, 1)"]),
+    ("regularizer-l2-negative", ["train", "regularizer.l2=-1"], 2, ["regularizer.l2", ">= 0"]),
+    ("trainer-type", ["train", "trainer.epochs=abc"], 2, ["trainer.epochs", "expected an integer"]),
+    ("huber-delta-zero", ["train", "loss=huber", "loss.delta=0"], 2, ["loss.delta", "> 0"]),
 ]
 
 BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)

@@ -230,6 +230,71 @@ def test_cheap_mistakes_are_answered_before_torch_or_sklearn_load(tmp_path, args
     assert fragment in result.stderr and result.stderr.count("\n") == 1
 
 
+# the trainer, model, optim, scheduler, regularizer and loss groups: checked with their torch-free schemas
+# (dlx.engine.schemas, dlx.models.schemas, dlx.optim.schemas, dlx.regularize, dlx.losses) before torch loads
+GROUP_MISTAKES = [
+    (["optim.lr=-1"], "invalid optim.lr: must be > 0"),
+    (["optim=sgd", "optim.momentum=2"], "invalid optim.momentum"),
+    (["optim=adamm"], "unknown optim 'adamm' — did you mean 'adam'?"),
+    (["optim.lrr=1"], "unknown key 'optim.lrr' — did you mean 'optim.lr'?"),
+    (["trainer.epochs=0"], "invalid trainer.epochs"),
+    (["trainer.batch_size=-1"], "invalid trainer.batch_size"),
+    (["trainer.epochs=abc"], "trainer.epochs: expected an integer"),
+    (["model.hidden=[0]"], "invalid model.hidden"),
+    (["model.dropout=1.5"], "invalid model.dropout"),
+    (["model=cnn", "model.pool=sum"], "invalid model.pool"),
+    (["model=resnet", "model.depth=19"], "invalid model.depth"),
+    (["scheduler=cosinee"], "unknown scheduler 'cosinee' — did you mean 'cosine'?"),
+    (["scheduler=step", "scheduler.gamma=-1"], "invalid scheduler.gamma"),
+    (["scheduler=onecycle", "scheduler.pct_start=1.5"], "invalid scheduler.pct_start"),
+    (["regularizer.l2=-1"], "invalid regularizer.l2"),
+    (["loss.label_smoothing=2"], "invalid loss.label_smoothing"),
+    (["loss=msee"], "unknown loss 'msee' — did you mean 'mse'?"),
+]
+
+GROUP_PROBE = """
+import json, sys
+from dlx.cli import main
+for args in json.loads(sys.argv[1]):
+    try:
+        main(["train", *args])
+    except SystemExit as e:
+        heavy = sorted(m for m in ("torch", "sklearn", "pandas", "torchvision") if m in sys.modules)
+        print("HEAVY=" + ",".join(heavy) + " CODE=" + str(e.code), flush=True)
+        print("--", file=sys.stderr, flush=True)
+"""
+
+
+def test_out_of_range_values_in_every_group_are_answered_before_torch_loads(tmp_path):
+    """One process runs every case in turn: after each refusal, torch (and scikit-learn, pandas)
+    must still be unloaded, the status 2 and the message one line."""
+    cases = [args for args, _ in GROUP_MISTAKES]
+    result = subprocess.run([sys.executable, "-c", GROUP_PROBE, json.dumps(cases)], cwd=tmp_path,
+                            capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                            timeout=120)
+    outcomes = result.stdout.splitlines()
+    errors = result.stderr.split("--\n")[:-1]
+    assert len(outcomes) == len(errors) == len(cases), result.stdout + result.stderr
+    for (args, fragment), outcome, err in zip(GROUP_MISTAKES, outcomes, errors):
+        assert outcome == "HEAVY= CODE=2", (args, outcome, err)
+        assert err.startswith("error: ") and err.count("\n") == 1 and fragment in err, (args, err)
+
+
+def test_the_torch_free_schema_tables_agree_with_the_registry():
+    """dlx.models.schemas.BUILTIN and dlx.optim.schemas' tables are what the builders register."""
+    from dlx import plugins
+    from dlx.models import layers, schemas as model_schemas
+    from dlx.optim import schemas as optim_schemas
+    from dlx.registry import BUILT_IN, MODELS, OPTIMIZERS, SCHEDULERS
+
+    plugins.load()
+    for table, builtin in ((MODELS, model_schemas.BUILTIN), (OPTIMIZERS, optim_schemas.OPTIMIZERS),
+                           (SCHEDULERS, optim_schemas.SCHEDULERS)):
+        registered = {e.name: e.schema for e in table.entries() if e.origin == BUILT_IN}
+        assert registered == builtin
+    assert set(layers.ACTIVATIONS) == set(model_schemas.ACTIVATIONS)
+
+
 # ---------------------------------------------------------------- 13: data.scale_target
 
 

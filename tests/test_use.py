@@ -116,6 +116,67 @@ def test_a_csv_streams_in_chunks_with_the_same_rows_as_one_piece(store, monkeypa
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
 
 
+def test_prefetch_keeps_order_raises_the_producers_error_in_place_and_stops_with_its_consumer():
+    import threading
+
+    from dlx.errors import DataError
+    from dlx.use.inputs import prefetch
+
+    def rows(n, fail_at=None):
+        for i in range(n):
+            if i == fail_at:
+                raise DataError(f"bad line {i}")
+            yield i
+
+    assert list(prefetch(rows(50), depth=2)) == list(range(50))
+    seen = []
+    with pytest.raises(DataError, match="bad line 7"):
+        for i in prefetch(rows(50, fail_at=7)):
+            seen.append(i)
+    assert seen == list(range(7))  # every row before the bad one, none after
+    stream = prefetch(rows(10_000))
+    assert next(stream) == 0
+    stream.close()  # the consumer stops (a closed pipe, an error downstream): the thread ends too
+    assert not any(t.name == "dlx-prefetch" for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("labels", [["no", "yes"], ["a,b", 'say "hi"', "", "two\nlines", "100%", " x "]])
+def test_the_fast_row_writer_writes_the_bytes_pandas_writes(labels):
+    import io
+
+    from dlx.use.predict import csv_rows
+
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(3), size=500).astype(np.float32)
+    p[:6, 0] = [np.inf, -np.inf, -0.0, 1e-30, 123456789, 3.4e38]
+    frame = pd.DataFrame({"prediction": np.asarray(labels, dtype=object)[rng.integers(len(labels), size=500)],
+                          **{f"proba_{i}": p[:, i] for i in range(3)}, "value": p[:, 0].astype(np.float64) * 7})
+    for part in (frame, frame[["value"]], frame[["prediction"]]):
+        expected = io.StringIO()
+        part.to_csv(expected, header=False, index=False, float_format="%.6g", lineterminator="\n")
+        lone_empty = list(part.columns) == ["prediction"] and "" in labels  # pandas writes '""': left to it
+        assert csv_rows(part) == (None if lone_empty else expected.getvalue())
+    with_nan = frame.assign(value=np.nan)
+    assert csv_rows(with_nan) is None  # pandas writes NaN as an empty field: left to it
+    assert csv_rows(frame.assign(prediction=[str(i) for i in range(500)]), most_labels=100) is None
+
+
+def test_a_bad_value_in_a_later_chunk_names_its_line(store, monkeypatch, tmp_path):
+    from dlx.errors import DataError
+    from dlx.use import inputs, predict
+
+    rows = pd.read_csv(store["csv_file"])
+    big = pd.concat([rows] * 2, ignore_index=True)
+    number = next(c for c in big.columns if pd.api.types.is_float_dtype(big[c]))
+    big[number] = big[number].astype(object)
+    big.loc[300, number] = "oops"
+    big.to_csv(tmp_path / "bad.csv", index=False)
+    monkeypatch.setattr(inputs, "CHUNK", 97)  # the bad row is in the fourth chunk, parsed ahead by the thread
+    with pytest.raises(DataError, match=f"column '{number}' has the text 'oops' \\(line 302\\)"):
+        predict.predict("csv", str(tmp_path / "bad.csv"), str(tmp_path / "p.csv"), output_dir=store["out"])
+    assert not (tmp_path / "p.csv").exists()  # a file appears whole or not at all
+
+
 def test_regression_eval_reports_residuals_in_the_targets_units(dlx, store):
     result = dlx("eval", "diabetes", "--output-dir", store["out"], "--format", "json")
     assert result.code == 0, result.err

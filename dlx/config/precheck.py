@@ -1,56 +1,134 @@
-"""Cheap checks before any component loads (and with it torch): `name`, and the data group's
-keys and files, through the torch-free schemas of `dlx.data.schemas`.
+"""Cheap checks before any component loads (and with it torch): `name`, the group choices,
+and every group's keys and values, through the built-in components' torch-free schemas
+(`dlx.data.schemas`, `dlx.models.schemas`, `dlx.optim.schemas`, `dlx.engine.schemas`,
+`dlx.regularize`, `dlx.losses`).
 
-A wrong path or an out-of-range value is answered in a fraction of a second, not after the
-imports; everything is checked again, in full, once the components are loaded.
+A wrong path, an out-of-range value or a misspelt choice is answered in a fraction of a
+second, not after the imports; everything is checked again, in full, once the components
+are loaded. A plugin's component (no built-in schema) is left to that full check.
 """
 
 from __future__ import annotations
 
+CHECKED = ("data", "model", "optim", "scheduler", "regularizer", "loss", "trainer")  # data first, as before
+
 
 def check_early(parsed, check_files: bool = True) -> None:
-    """Raise the one-line error a mistake in `name` or `data.*` would raise later, now."""
-    from dlx.config.validate import check_names
+    """Raise the one-line error a mistake in `name`, a group choice or a group's keys would raise later, now."""
+    from dlx.config.validate import check_names, reject_import_paths, to_schema
 
     given = {o.key_or_group: o for o in parsed if not o.is_delete()}
     name = given.get("name")
     if name is not None and not name.is_sweep_override() and "${" not in str(name.value()):
         check_names(name.value(), "outputs")  # an interpolation is checked once resolved
-    if any(k == "data" or k.startswith("data.") for k, o in given.items() if o.is_sweep_override()):
-        return  # a sweep over the data: each trial checks its own
-    node = _data_node(given)
-    if node is None:
-        return
-    schema, node = node
-    from dlx.config.validate import to_schema
+    touched = {(o.key_or_group or "").split(".")[0] for o in parsed if o.is_delete() or o.is_sweep_override()}
+    # interpolations resolve against the whole config, and must pass the `_target_` ban first
+    touched |= {(o.key_or_group or "").split(".")[0] for o in given.values() if "${" in str(o.value())}
+    for group in CHECKED:
+        if group in touched:
+            continue  # a sweep over the group (each trial checks its own), a deleted key, a ${...}
+        found = _group_node(group, given)
+        if found is None:
+            continue
+        reject_import_paths(found[1], f"{group}.")  # `+model._target_=...`: the ban's words, not "unknown key"
+        checked = to_schema(group, *found)
+        if group == "data" and check_files:
+            checked.check_files()
 
-    checked = to_schema("data", schema, node)
-    if check_files:
-        checked.check_files()
 
-
-def _data_node(given):
-    """(schema, node) of the chosen built-in dataset with its preset and `data.*` overrides applied;
-    None for a dataset only its module knows (a plugin's), or anything this cheap look cannot read."""
+def _group_node(group: str, given):
+    """(schema, node) of the group's choice with its preset and `group.*` overrides applied; None for
+    a component only its module knows (a plugin's), or anything this cheap look cannot read."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from dlx.config.compose import conf_dir, default_choices
-    from dlx.data import schemas
+    from dlx.config.compose import default_choices
+    from dlx.config.presets import FIXED, _read_preset, preset_files
+    from dlx.errors import ConfigError
 
-    choice = str(given["data"].value()) if "data" in given else default_choices().get("data")
-    schema = schemas.BUILTIN.get(choice)
+    choice = given[group].value() if group in given else default_choices().get(group)
+    presets = preset_files(group)
+    if not isinstance(choice, str) or choice not in set(presets) | _known(group):
+        _refuse_unknown(group, choice, presets)
+        return None
+    try:
+        preset = _read_preset(presets[choice][0]) if choice in presets else {}
+    except ConfigError:
+        return None  # a broken preset: the full check names it
+    component = choice if group in FIXED else str(preset.get("name", choice))
+    schema = _schema(group, component)
     if schema is None:
         return None
     try:
-        node = OmegaConf.create(OmegaConf.to_container(OmegaConf.structured(schema)))
-        preset = conf_dir() / "data" / f"{choice}.yaml"
-        if preset.is_file():
-            node = OmegaConf.merge(node, OmegaConf.load(preset))
+        node = OmegaConf.create(OmegaConf.to_container(OmegaConf.merge(OmegaConf.structured(schema), preset)))
+        if "name" in node:
+            node.name = component
         for key, o in given.items():
-            if key.startswith("data."):
-                OmegaConf.update(node, key[len("data."):], o.value(), merge=True, force_add=True)
-        OmegaConf.to_container(node, resolve=True)  # a ${...} to another group: left to the full check
+            if key.startswith(f"{group}."):
+                if not (o.is_add() or o.is_force_add()):
+                    _require_key(node, key, group)
+                OmegaConf.update(node, key[len(group) + 1:], o.value(), merge=True, force_add=True)
+        OmegaConf.to_container(node, resolve=True)  # a preset's ${...} to another group: left to the full check
     except (OmegaConfBaseException, OSError, ValueError, TypeError):
         return None  # the full check after composition explains it
     return schema, node
+
+
+def _require_key(node, key: str, group: str) -> None:
+    """`optim.lrr=1` sets a key the group lacks (only `+optim.lrr=1` may add one): Hydra's refusal, now."""
+    from omegaconf import DictConfig
+
+    from dlx.errors import ConfigError, closest
+
+    *parents, leaf = key[len(group) + 1:].split(".")
+    for part in parents:
+        if not isinstance(node, DictConfig) or part not in node:
+            return  # deeper mistakes: the composition explains them
+        node = node[part]
+    if isinstance(node, DictConfig) and leaf not in node:
+        hint = closest(leaf, list(node.keys()))
+        if hint:
+            raise ConfigError(f"unknown key '{key}' — did you mean '{'.'.join([group, *parents, hint])}'?")
+        raise ConfigError(f"unknown key '{key}'; see `dlx train --cfg` for the keys")
+
+
+def _builtin(group: str) -> dict:
+    """name -> schema of the group's built-in components, from torch-free modules."""
+    if group == "data":
+        from dlx.data.schemas import BUILTIN
+        return BUILTIN
+    if group == "model":
+        from dlx.models.schemas import BUILTIN
+        return BUILTIN
+    if group in ("optim", "scheduler"):
+        from dlx.optim import schemas
+        return schemas.OPTIMIZERS if group == "optim" else schemas.SCHEDULERS
+    if group == "loss":  # dlx.losses imports torch only to build a loss
+        from dlx import losses  # noqa: F401  (registers the built-in losses)
+        from dlx.registry import BUILT_IN, LOSSES
+        return {e.name: e.schema for e in LOSSES.entries() if e.origin == BUILT_IN}
+    return {}  # trainer, regularizer: every choice is a preset of one schema
+
+
+def _schema(group: str, component: str) -> type | None:
+    from dlx.config.presets import FIXED, fixed_schema
+
+    return fixed_schema(group) if group in FIXED else _builtin(group).get(component)
+
+
+def _known(group: str) -> set[str]:
+    """Choices with no preset file: the built-in components, and any component registered so far."""
+    from dlx.registry import TABLES
+
+    table = TABLES.get(group)
+    return set(_builtin(group)) | set(table.names() if table is not None else ())
+
+
+def _refuse_unknown(group: str, choice, presets) -> None:
+    """An unknown choice fails now, unless a plugin still to be loaded could register it."""
+    from dlx import plugins
+    from dlx.errors import unknown
+
+    if plugins.may_register():
+        return
+    raise unknown(group, str(choice), set(presets) | _known(group))

@@ -81,7 +81,7 @@ def description(choice: Choice) -> str:
 
 
 def fixed_schema(group: str) -> type:
-    from dlx.engine.trainer import TrainerConfig
+    from dlx.engine.schemas import TrainerConfig
     from dlx.regularize import RegularizerConfig
 
     return {"regularizer": RegularizerConfig, "trainer": TrainerConfig}[group]

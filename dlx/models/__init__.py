@@ -1,25 +1,20 @@
-"""Model families, one file each; every builder takes (cfg, input_shape, num_outputs)."""
+"""Model families, one file each; every builder takes (cfg, input_shape, num_outputs).
+
+Importing the package loads nothing heavy: `dlx.models.schemas` is read to check a config
+before torch loads. `build` and `count_parameters` load every family (`dlx.models.families`)
+on first use.
+"""
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+import importlib
 
-from dlx.models import cnn, mlp, recurrent, resnet, transformer  # noqa: F401  (registers)
-from dlx.models import baselines  # noqa: F401  (registers knn, linear, logistic: issue 19)
-from dlx.models import generative, gnn  # noqa: F401  (registers autoencoder, vae, gan, gnn: issue 17)
-from dlx.models import lm, seq2seq  # noqa: F401  (registers: issue 16)
-from dlx.registry import MODELS
+_LAZY = {"build": "families", "count_parameters": "families"}
+
+__all__ = sorted(_LAZY)
 
 
-def build(cfg, input_shape: tuple[int, ...], num_outputs: int, dropout=None, batchnorm=None):
-    """Build `cfg.name`; a regularizer's dropout / batchnorm override the model's own."""
-    names = {f.name for f in fields(cfg)}
-    if dropout is not None and "dropout" in names:
-        cfg = replace(cfg, dropout=dropout)
-    if batchnorm is not None and "batchnorm" in names:
-        cfg = replace(cfg, batchnorm=batchnorm)
-    return MODELS.build(cfg.name, cfg, tuple(input_shape), num_outputs)
-
-
-def count_parameters(model) -> int:
-    return sum(p.numel() for p in model.parameters())
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"dlx.models.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'dlx.models' has no attribute '{name}'")

@@ -15,17 +15,14 @@ run against run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from torch import nn
 
-from dlx.errors import ConfigError, require
-from dlx.models.layers import check_init, flat_features, init_weights
+from dlx.errors import ConfigError
+from dlx.models.layers import flat_features, init_weights
+from dlx.models.schemas import KNNConfig, LinearConfig, LogisticConfig, METRICS  # torch-free: checked before torch loads
 from dlx.registry import MODELS
 
-METRICS = {"l1": "manhattan", "l2": "euclidean"}  # model.metric -> scikit-learn's distance
-SOLVERS = ("closed_form", "gd")
 ACCEPTS = ("image", "sequence", "tabular")  # every input is flattened to one row of features
 
 
@@ -35,21 +32,6 @@ def not_a_network(name: str) -> ConfigError:
 
 
 # ---------------------------------------------------------------- k-nearest neighbours
-
-
-@dataclass
-class KNNConfig:
-    name: str = "knn"
-    k: int = 5  # neighbours that vote (classification) or are averaged (regression)
-    metric: str = "l2"  # l1 (Manhattan) | l2 (Euclidean) distance between feature rows
-
-    @property
-    def fits_estimator(self) -> bool:
-        return True
-
-    def __post_init__(self):
-        require(self.k >= 1, "k", f"must be >= 1, got {self.k}")
-        require(self.metric in METRICS, "metric", f"must be l1 or l2, got '{self.metric}'")
 
 
 def knn_estimator(cfg: KNNConfig, task: str, rows: int):
@@ -84,26 +66,6 @@ def build_knn(cfg: KNNConfig, input_shape: tuple[int, ...], num_outputs: int):
 
 
 # ---------------------------------------------------------------- linear least squares
-
-
-@dataclass
-class LinearConfig:
-    name: str = "linear"
-    solver: str = "closed_form"  # closed_form: least squares by scikit-learn | gd: an nn.Linear trained by the loop
-    alpha: float = 0.0  # closed_form only: L2 penalty (0: ordinary least squares, > 0: ridge)
-    init: str = "default"  # gd only: the starting weights (see model=mlp)
-    init_std: float = 0.01  # gd with init=normal only
-
-    @property
-    def fits_estimator(self) -> bool:
-        return self.solver == "closed_form"
-
-    def __post_init__(self):
-        require(self.solver in SOLVERS, "solver", f"must be closed_form or gd, got '{self.solver}'")
-        require(self.alpha >= 0, "alpha", f"must be >= 0, got {self.alpha}")
-        require(self.solver == "closed_form" or self.alpha == 0, "alpha",
-                "applies to solver=closed_form only; with solver=gd use regularizer=l2")
-        check_init(self.init)
 
 
 def linear_estimator(cfg: LinearConfig, task: str, rows: int = 0):
@@ -150,21 +112,6 @@ def build_linear(cfg: LinearConfig, input_shape: tuple[int, ...], num_outputs: i
 
 
 # ---------------------------------------------------------------- logistic regression
-
-
-@dataclass
-class LogisticConfig:
-    name: str = "logistic"
-    C: float = 1.0  # inverse L2 strength: minimise C·Σ log-loss + ½‖w‖² (scikit-learn's default)
-    max_iter: int = 1000  # L-BFGS iterations
-
-    @property
-    def fits_estimator(self) -> bool:
-        return True
-
-    def __post_init__(self):
-        require(self.C > 0, "C", f"must be > 0, got {self.C}")
-        require(self.max_iter >= 1, "max_iter", f"must be >= 1, got {self.max_iter}")
 
 
 def logistic_estimator(cfg: LogisticConfig, task: str, rows: int = 0):

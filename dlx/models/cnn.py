@@ -2,54 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import nn
 
-from dlx.errors import ConfigError, require
-from dlx.models.layers import (activation, check_activation_keys, check_norm, init_weights, norm_kind, norm_layer,
-                               require_shape, widen)
+from dlx.errors import ConfigError
+from dlx.models.layers import activation, init_weights, norm_kind, norm_layer, require_shape, widen
+from dlx.models.schemas import CNNConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
-from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
 
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
-
-
-@dataclass
-class CNNConfig(TransferKeys):
-    name: str = "cnn"
-    channels: list[int] = field(default_factory=lambda: [64, 64, 128, 128])  # one conv block per entry
-    kernel_size: int = 3
-    stride: int = 1
-    padding: str = "same"  # same | an integer
-    pool: str = "max"  # max | avg
-    pool_every: int = 2  # pool after every block (1) or every second one (2)
-    fc: list[int] = field(default_factory=lambda: [256])  # hidden fully-connected widths: [] | [a] | [a, b]
-    dropout: float = 0.5  # before each fully-connected layer
-    batchnorm: bool = True  # BatchNorm2d after each convolution, before the activation (norm=auto)
-    norm: str = "auto"  # auto (= batch if batchnorm, else none) | batch | layer | group | none
-    activation: str = "relu"
-    negative_slope: float = 0.01  # leaky_relu only
-    maxout_pieces: int = 2  # maxout only
-    init: str = "default"
-    init_std: float = 0.01  # init=normal only
-
-    def __post_init__(self):
-        super().__post_init__()  # TransferKeys
-        require(len(self.channels) > 0 and all(c > 0 for c in self.channels), "channels",
-                f"needs at least one width > 0, got {self.channels}")
-        require(self.kernel_size > 0, "kernel_size", f"must be > 0, got {self.kernel_size}")
-        require(self.stride > 0, "stride", f"must be > 0, got {self.stride}")
-        require(self.padding == "same" or (self.padding.isdigit()), "padding",
-                f"must be 'same' or an integer >= 0, got {self.padding!r}")
-        require(self.pool in POOLS, "pool", f"must be max or avg, got {self.pool!r}")
-        require(self.pool_every in (1, 2), "pool_every", f"must be 1 or 2, got {self.pool_every}")
-        require(len(self.fc) <= 2 and all(w > 0 for w in self.fc), "fc",
-                f"takes zero, one or two widths > 0, got {self.fc}")
-        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        check_activation_keys(self)
-        check_norm(self)
 
 
 def conv_padding(cfg: CNNConfig) -> int | str:

@@ -8,19 +8,13 @@ have the input's shape.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import nn
 
-from dlx.errors import require
 from dlx.models.deconv import ConvDecoder, ConvEncoder, dcgan_discriminator
 from dlx.models.layers import flat_features
+from dlx.models.schemas import AutoencoderConfig, GANConfig, VAEConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
-from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
-
-RECON = ("mse", "bce")
-FAMILIES = ("mlp", "conv")  # model.family: encoder / decoder (generator / discriminator) kind
 
 
 def mlp(widths: list[int], activation=nn.ReLU, out_activation=None) -> nn.Sequential:
@@ -32,43 +26,6 @@ def mlp(widths: list[int], activation=nn.ReLU, out_activation=None) -> nn.Sequen
     if out_activation is not None:
         layers.append(out_activation())
     return nn.Sequential(*layers)
-
-
-def _check_widths(hidden: list[int], latent: int) -> None:
-    require(all(h > 0 for h in hidden), "hidden", f"widths must be > 0, got {hidden}")
-    require(latent >= 1, "latent", f"must be >= 1, got {latent}")
-
-
-def _check_family(family: str, channels: list[int]) -> None:
-    require(family in FAMILIES, "family", f"unknown '{family}'; choices: {', '.join(FAMILIES)}")
-    require(len(channels) > 0 and all(c > 0 for c in channels), "channels",
-            f"needs at least one width > 0, got {channels}")
-
-
-@dataclass
-class AutoencoderConfig(TransferKeys):
-    name: str = "autoencoder"
-    family: str = "mlp"  # mlp | conv (images: strided convolutions down, transposed convolutions up)
-    hidden: list[int] = field(default_factory=lambda: [256, 128])  # family=mlp: encoder widths; the decoder mirrors them
-    channels: list[int] = field(default_factory=lambda: [32, 64])  # family=conv: channels per stage (each halves H, W)
-    latent: int = 2  # code size (2: `dlx plot RUN --latent` scatters it)
-    recon: str = "mse"  # reconstruction loss, summed over features: mse | bce (inputs in [0, 1]: data.preprocess=minmax)
-
-    def __post_init__(self):
-        super().__post_init__()  # TransferKeys
-        _check_widths(self.hidden, self.latent)
-        _check_family(self.family, self.channels)
-        require(self.recon in RECON, "recon", f"unknown '{self.recon}'; choices: {', '.join(RECON)}")
-
-
-@dataclass
-class VAEConfig(AutoencoderConfig):
-    name: str = "vae"
-    beta: float = 1.0  # weight of the KL term (beta-VAE; 1 = the ELBO)
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.beta >= 0, "beta", f"must be >= 0, got {self.beta}")
 
 
 class Autoencoder(nn.Module):
@@ -117,30 +74,6 @@ def build_autoencoder(cfg: AutoencoderConfig, input_shape, num_outputs: int) -> 
                  summary="variational autoencoder (beta-VAE): Gaussian code, reparameterised (labels ignored)")
 def build_vae(cfg: VAEConfig, input_shape, num_outputs: int) -> nn.Module:
     return Autoencoder(cfg, input_shape, variational=True)
-
-
-@dataclass
-class GANConfig(TransferKeys):
-    name: str = "gan"
-    family: str = "mlp"  # mlp | conv (images: DCGAN — transposed convolutions, batch norm, LeakyReLU)
-    noise: int = 8  # size of the generator's input noise z ~ N(0, I)
-    hidden: list[int] = field(default_factory=lambda: [128, 128])  # family=mlp: generator widths
-    d_hidden: list[int] = field(default_factory=lambda: [128, 128])  # family=mlp: discriminator widths
-    channels: list[int] = field(default_factory=lambda: [32, 64])  # family=conv: discriminator channels per stage; the generator mirrors them
-    d_lr: float = 0.001  # the discriminator's learning rate (the generator's is optim.lr; same optimizer kind)
-    d_steps: int = 1  # discriminator updates per generator update
-    sample_every: int = 10  # save a sample picture under the run's samples/ every N epochs (0: never)
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check_widths(self.hidden, self.noise)
-        _check_family(self.family, self.channels)
-        require(all(h > 0 for h in self.d_hidden), "d_hidden", f"widths must be > 0, got {self.d_hidden}")
-        require(self.d_lr > 0, "d_lr", f"must be > 0, got {self.d_lr}")
-        require(self.d_steps >= 1, "d_steps", f"must be >= 1, got {self.d_steps}")
-        require(self.sample_every >= 0, "sample_every", f"must be >= 0, got {self.sample_every}")
-        require(self.init_from is None and self.freeze is None, "init_from",
-                "model=gan does not support model.init_from / model.freeze")
 
 
 class GAN(nn.Module):

@@ -15,42 +15,12 @@ and a linear head classifies the pooled row. `readout=none` (the default): node 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from dlx.errors import require
 from dlx.models.layers import flat_features
+from dlx.models.schemas import GNNConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
-from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
-
-CONVS = ("gcn", "sage", "gin", "gat")
-AGGREGATES = ("sum", "mean", "max")
-READOUTS = ("none", *AGGREGATES)
-
-
-@dataclass
-class GNNConfig(TransferKeys):
-    name: str = "gnn"
-    conv: str = "gcn"  # gcn | sage | gin | gat
-    aggregate: str = "sum"  # sum | mean | max: how sage / gin combine neighbours' messages
-    layers: int = 2  # message-passing layers (the last one outputs the classes)
-    hidden: int = 16
-    heads: int = 1  # gat only: attention heads per hidden layer (concatenated)
-    dropout: float = 0.5  # on the input of every layer
-    readout: str = "none"  # none: a prediction per node | sum | mean | max: per graph (data=graph_set)
-
-    def __post_init__(self):
-        super().__post_init__()  # TransferKeys
-        require(self.conv in CONVS, "conv", f"unknown '{self.conv}'; choices: {', '.join(CONVS)}")
-        require(self.aggregate in AGGREGATES, "aggregate",
-                f"unknown '{self.aggregate}'; choices: {', '.join(AGGREGATES)}")
-        require(self.layers >= 1, "layers", f"must be >= 1, got {self.layers}")
-        require(self.hidden >= 1, "hidden", f"must be >= 1, got {self.hidden}")
-        require(self.heads >= 1, "heads", f"must be >= 1, got {self.heads}")
-        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        require(self.readout in READOUTS, "readout", f"unknown '{self.readout}'; choices: {', '.join(READOUTS)}")
 
 
 def aggregate(messages: torch.Tensor, target: torch.Tensor, n: int, how: str) -> torch.Tensor:

@@ -7,7 +7,9 @@ import math
 import torch
 from torch import nn
 
-from dlx.errors import ConfigError, require, unknown
+from dlx.errors import ConfigError
+# the checks the schemas make (torch-free, before torch loads), re-exported for the families
+from dlx.models.schemas import INITS, NORMS, check_activation, check_activation_keys, check_init, check_norm  # noqa: F401
 
 ACTIVATIONS = {
     "sigmoid": lambda: nn.Sigmoid(),
@@ -20,13 +22,6 @@ ACTIVATIONS = {
     "identity": lambda: nn.Identity(),
     "maxout": lambda pieces=2, dim=-1: Maxout(pieces, dim),  # the layer before it must be k times wider
 }
-
-INITS = ("default", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "normal", "zeros")
-
-
-def check_activation(name: str) -> None:
-    if name not in ACTIVATIONS:
-        raise unknown("activation", name, ACTIVATIONS)
 
 
 def activation(name: str, negative_slope: float = 0.01, pieces: int = 2, dim: int = -1) -> nn.Module:
@@ -66,21 +61,6 @@ class Maxout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"pieces={self.pieces}, dim={self.dim}"
-
-
-def check_activation_keys(cfg) -> None:
-    """The checks every schema with `activation`, `maxout_pieces`, `init` keys shares."""
-    check_activation(cfg.activation)
-    pieces = getattr(cfg, "maxout_pieces", 2)  # absent where maxout does not apply (resnet)
-    require(pieces >= 2, "maxout_pieces", f"must be >= 2, got {pieces}")
-    require(cfg.negative_slope >= 0, "negative_slope", f"must be >= 0, got {cfg.negative_slope}")
-    check_init(cfg.init)
-    require(cfg.init_std > 0, "init_std", f"must be > 0, got {cfg.init_std}")
-
-
-def check_init(name: str) -> None:
-    if name not in INITS:
-        raise unknown("init", name, INITS)
 
 
 @torch.no_grad()
@@ -151,14 +131,6 @@ def to_sequence(x, steps: int, features: int):
     if x.dim() == 4:
         x = x.permute(0, 2, 1, 3)  # (B, H, C, W): the row index leads
     return x.reshape(x.shape[0], steps, features)  # (B, T, F)
-
-
-NORMS = ("auto", "batch", "layer", "group", "none")
-
-
-def check_norm(cfg) -> None:
-    if cfg.norm not in NORMS:
-        raise unknown("norm", cfg.norm, NORMS)
 
 
 def norm_kind(cfg) -> str:

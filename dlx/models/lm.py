@@ -9,40 +9,12 @@ same output layer. Both map (B, T) token ids to (B, T, V) logits.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from dlx.errors import require
+from dlx.models.schemas import LMConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
-
-ARCHS = ("transformer", "lstm")
-
-
-@dataclass
-class LMConfig:
-    name: str = "lm"
-    arch: str = "transformer"  # transformer (decoder-only, causal) | lstm
-    d_model: int = 128  # embedding and state size
-    num_layers: int = 2
-    num_heads: int = 4  # transformer only
-    dim_feedforward: int = 256  # transformer only
-    positions: str = "learned"  # learned | sinusoidal (transformer only)
-    max_length: int = 512  # longest context the learned positions cover
-    dropout: float = 0.1
-
-    def __post_init__(self):
-        require(self.arch in ARCHS, "arch", f"must be transformer or lstm, got {self.arch!r}")
-        require(self.d_model > 0, "d_model", f"must be > 0, got {self.d_model}")
-        require(self.num_layers > 0, "num_layers", f"must be > 0, got {self.num_layers}")
-        require(self.num_heads > 0 and self.d_model % self.num_heads == 0, "num_heads",
-                f"must divide d_model ({self.d_model}), got {self.num_heads}")
-        require(self.positions in ("learned", "sinusoidal"), "positions",
-                f"must be learned or sinusoidal, got {self.positions!r}")
-        require(self.max_length > 0, "max_length", f"must be > 0, got {self.max_length}")
-        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-
 
 def sinusoidal(length: int, d: int) -> torch.Tensor:
     pos = torch.arange(length, dtype=torch.float32)[:, None]

@@ -2,36 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from torch import nn
 
-from dlx.errors import require
-from dlx.models.layers import (activation, check_activation_keys, check_norm, flat_features, init_weights,
-                               norm_kind, norm_layer, widen)
+from dlx.models.layers import activation, flat_features, init_weights, norm_kind, norm_layer, widen
+from dlx.models.schemas import MLPConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
-from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
-
-
-@dataclass
-class MLPConfig(TransferKeys):
-    name: str = "mlp"
-    hidden: list[int] = field(default_factory=lambda: [256, 128])
-    activation: str = "relu"
-    negative_slope: float = 0.01  # leaky_relu only
-    maxout_pieces: int = 2  # maxout only: linear pieces per unit
-    dropout: float = 0.0
-    batchnorm: bool = False  # BatchNorm after the linear layer, before the activation (norm=auto)
-    norm: str = "auto"  # auto (= batch if batchnorm, else none) | batch | layer | group | none
-    init: str = "default"
-    init_std: float = 0.01  # init=normal only
-
-    def __post_init__(self):
-        super().__post_init__()  # TransferKeys
-        require(all(h > 0 for h in self.hidden), "hidden", f"widths must be > 0, got {self.hidden}")
-        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        check_activation_keys(self)
-        check_norm(self)
 
 
 class MLP(nn.Module):

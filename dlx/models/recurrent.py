@@ -7,53 +7,13 @@ F steps of 1 feature) or as a single step of F features (`tabular: one_step`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import nn
 
-from dlx.errors import require
-from dlx.models.layers import as_sequence, check_init, init_weights, to_sequence
+from dlx.models.layers import as_sequence, init_weights, to_sequence
+from dlx.models.schemas import RNNConfig, RecurrentConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
-from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-TABULAR = ("per_feature", "one_step")
-
-
-@dataclass
-class RecurrentConfig(TransferKeys):
-    """Keys shared by lstm and gru (rnn adds `activation`)."""
-
-    name: str = "lstm"
-    hidden_size: int = 128
-    num_layers: int = 1
-    bidirectional: bool = False
-    dropout: float = 0.0  # between stacked layers and before the output layer
-    pool: str = "last"  # last: the final hidden state(s); mean: the mean over time steps
-    tabular: str = "per_feature"  # how a tabular row becomes a sequence
-    init: str = "default"
-    init_std: float = 0.01  # init=normal only
-
-    def __post_init__(self):
-        super().__post_init__()  # TransferKeys
-        require(self.hidden_size > 0, "hidden_size", f"must be > 0, got {self.hidden_size}")
-        require(self.num_layers > 0, "num_layers", f"must be > 0, got {self.num_layers}")
-        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        require(self.pool in ("last", "mean"), "pool", f"must be last or mean, got {self.pool!r}")
-        require(self.tabular in TABULAR, "tabular", f"must be per_feature or one_step, got {self.tabular!r}")
-        check_init(self.init)
-        require(self.init_std > 0, "init_std", f"must be > 0, got {self.init_std}")
-
-
-@dataclass
-class RNNConfig(RecurrentConfig):
-    name: str = "rnn"
-    activation: str = "tanh"  # tanh | relu: the only two torch's fused RNN offers
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.activation in ("tanh", "relu"), "activation",
-                f"rnn supports tanh or relu, got {self.activation!r} (other activations: model=mlp, cnn)")
 
 
 class Recurrent(nn.Module):

@@ -10,54 +10,13 @@ conv and no pool.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import nn
 
-from dlx.errors import require
-from dlx.models.layers import NORMS, activation, check_activation_keys, init_weights, norm_layer, require_shape
+from dlx.models.layers import activation, init_weights, norm_layer, require_shape
+from dlx.models.schemas import LAYOUTS, ResNetConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
-from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
 
-# depth -> (paper's block, blocks per stage)
-LAYOUTS = {
-    18: ("basic", [2, 2, 2, 2]), 34: ("basic", [3, 4, 6, 3]), 50: ("bottleneck", [3, 4, 6, 3]),
-    101: ("bottleneck", [3, 4, 23, 3]), 152: ("bottleneck", [3, 8, 36, 3]),
-    **{d: ("basic", [(d - 2) // 6] * 3) for d in (20, 32, 44, 56, 110)},
-}
 SMALL_STEM_BELOW = 64  # px: smaller images keep their resolution in the stem
-
-
-@dataclass
-class ResNetConfig(TransferKeys):
-    name: str = "resnet"
-    depth: int = 20  # 18 | 34 | 50 | 101 | 152 (ImageNet) or 20 | 32 | 44 | 56 | 110 (CIFAR)
-    block: str = "auto"  # auto (the paper's for this depth) | basic | bottleneck
-    width: int = 32  # channels of the first stage; doubled at each later stage
-    stem: str = "auto"  # auto | imagenet (7x7/2 conv + max-pool) | small (3x3/1 conv)
-    dropout: float = 0.0  # before the output layer
-    activation: str = "relu"  # any but maxout (it would change the block's widths)
-    negative_slope: float = 0.01  # leaky_relu only
-    init: str = "kaiming_normal"
-    init_std: float = 0.01  # init=normal only
-    zero_init_residual: bool = True  # last BN of each block starts at 0: every block starts as identity
-    skip: bool = True  # false: the same blocks without their skip connections (the degradation experiment)
-    norm: str = "batch"  # batch | layer | group | none
-
-    def __post_init__(self):
-        super().__post_init__()  # TransferKeys
-        require(self.depth in LAYOUTS, "depth",
-                f"no resnet of depth {self.depth}; choose one of {', '.join(map(str, sorted(LAYOUTS)))}")
-        require(self.block in ("auto", "basic", "bottleneck"), "block",
-                f"must be auto, basic or bottleneck, got {self.block!r}")
-        require(self.width > 0, "width", f"must be > 0, got {self.width}")
-        require(self.stem in ("auto", "imagenet", "small"), "stem",
-                f"must be auto, imagenet or small, got {self.stem!r}")
-        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        require(self.activation != "maxout", "activation", "resnet blocks cannot use maxout; choose another")
-        check_activation_keys(self)
-        require(self.norm in NORMS and self.norm != "auto", "norm",
-                f"must be batch, layer, group or none, got {self.norm!r}")
 
 
 def make_stem(cfg: ResNetConfig, c_in: int, size: int) -> nn.Sequential:

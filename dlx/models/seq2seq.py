@@ -17,46 +17,15 @@ Transformer of `dlx.models.seq2seq_transformer`, with the same interface.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from dlx.errors import require
+from dlx.models.schemas import Seq2SeqConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
 
 PAD, SOS, EOS = 0, 1, 2  # as dlx.data.sequences
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM, "transformer": None}  # transformer: seq2seq_transformer.py
-ATTENTION = ("none", "dot", "general", "additive")
-
-
-@dataclass
-class Seq2SeqConfig:
-    name: str = "seq2seq"
-    cell: str = "gru"  # rnn | gru | lstm | transformer
-    embedding: int = 32  # token embedding size (recurrent cells; a transformer's is hidden_size)
-    hidden_size: int = 128  # state size; a transformer's width d_model
-    num_layers: int = 1  # stacked layers (a transformer: of the encoder and of the decoder each)
-    num_heads: int = 4  # transformer only: attention heads, must divide hidden_size
-    bidirectional: bool = False  # the encoder reads both ways (recurrent cells)
-    attention: str = "additive"  # none | dot | general (Luong) | additive (Bahdanau); recurrent cells
-    teacher_forcing: float = 1.0  # probability of feeding the true previous token in training
-    beam: int = 1  # beam width at evaluation (1: greedy)
-    dropout: float = 0.0  # on embeddings and before the output layer
-
-    def __post_init__(self):
-        require(self.cell in CELLS, "cell", f"must be one of {', '.join(CELLS)}, got {self.cell!r}")
-        require(self.attention in ATTENTION, "attention",
-                f"must be one of {', '.join(ATTENTION)}, got {self.attention!r}")
-        require(self.embedding > 0, "embedding", f"must be > 0, got {self.embedding}")
-        require(self.hidden_size > 0, "hidden_size", f"must be > 0, got {self.hidden_size}")
-        require(self.num_layers > 0, "num_layers", f"must be > 0, got {self.num_layers}")
-        require(self.num_heads > 0 and (self.cell != "transformer" or self.hidden_size % self.num_heads == 0),
-                "num_heads", f"must divide model.hidden_size ({self.hidden_size}), got {self.num_heads}")
-        require(0 <= self.teacher_forcing <= 1, "teacher_forcing", f"must be in [0, 1], got {self.teacher_forcing}")
-        require(self.beam >= 1, "beam", f"must be >= 1, got {self.beam}")
-        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
 
 
 class Attention(nn.Module):

@@ -12,52 +12,15 @@ next-token logits at every position (B, T, vocab); no pooling.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlx.errors import ConfigError, require
-from dlx.models.layers import activation, as_sequence, check_activation_keys, init_weights, to_sequence, widen
+from dlx.errors import ConfigError
+from dlx.models.layers import activation, as_sequence, init_weights, to_sequence, widen
+from dlx.models.schemas import TransformerConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
-from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
-
-
-@dataclass
-class TransformerConfig(TransferKeys):
-    name: str = "transformer"
-    d_model: int = 64
-    heads: int = 8
-    layers: int = 2
-    ff_dim: int = 128  # hidden width of each block's feed-forward network
-    dropout: float = 0.1
-    positional: str = "learned"  # learned | sinusoidal
-    pool: str = "cls"  # cls: a learned [CLS] token | mean: the mean of the tokens
-    tokens: str = "rows"  # images: rows | patches
-    patch_size: int = 2  # tokens=patches only; must divide the image's height and width
-    tabular: str = "per_feature"  # per_feature | one_step
-    activation: str = "gelu"  # in the feed-forward network
-    negative_slope: float = 0.01  # leaky_relu only
-    maxout_pieces: int = 2  # maxout only
-    init: str = "default"
-    init_std: float = 0.02  # init=normal only
-    causal: bool = False  # true: a decoder-only language model over tokens (data=text), causal mask
-
-    def __post_init__(self):
-        super().__post_init__()  # TransferKeys
-        for key in ("d_model", "heads", "layers", "ff_dim", "patch_size"):
-            require(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
-        require(self.d_model % self.heads == 0, "heads",
-                f"must divide d_model: {self.d_model} is not a multiple of {self.heads} heads")
-        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        require(self.positional in ("learned", "sinusoidal"), "positional",
-                f"must be learned or sinusoidal, got {self.positional!r}")
-        require(self.pool in ("cls", "mean"), "pool", f"must be cls or mean, got {self.pool!r}")
-        require(self.tokens in ("patches", "rows"), "tokens", f"must be patches or rows, got {self.tokens!r}")
-        require(self.tabular in ("per_feature", "one_step"), "tabular",
-                f"must be per_feature or one_step, got {self.tabular!r}")
-        check_activation_keys(self)
 
 
 class SelfAttention(nn.Module):

@@ -9,146 +9,17 @@ learning-rate schedules live in `dlx.optim.schedulers`, re-exported here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Optional
+from dataclasses import replace
 
 import torch
 
-from dlx.errors import ConfigError, InvalidValue, require
-from dlx.registry import OPTIMIZERS
+from dlx.errors import ConfigError, InvalidValue
 from dlx.optim.schedulers import Schedule, build_schedule  # noqa: F401  (re-exported; registers)
+from dlx.optim.schemas import (AdadeltaConfig, AdagradConfig, AdamConfig, LBFGSConfig, NAdamConfig,  # noqa: F401
+                               OptimConfig, RMSpropConfig, SGDConfig)
+from dlx.registry import OPTIMIZERS
 
-# ---------------------------------------------------------------- optimizers
-
-
-@dataclass
-class OptimConfig:
-    name: str = "sgd"
-    lr: float = 0.01
-    weight_decay: float = 0.0
-    head_lr_mult: float = 1.0  # the output head's lr = lr × this (fine-tuning, issue 14)
-
-    def __post_init__(self):
-        require(self.head_lr_mult > 0, "head_lr_mult", f"must be > 0, got {self.head_lr_mult}")
-        require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
-        require(self.lr != float("inf"), "lr", "must be finite, got inf (a number beyond 1.8e308)")
-        require(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
-
-
-@dataclass
-class SGDConfig(OptimConfig):
-    name: str = "sgd"
-    momentum: float = 0.0
-    nesterov: bool = False
-    dampening: float = 0.0
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(0 <= self.momentum < 1, "momentum", f"must be in [0, 1), got {self.momentum}")
-        require(0 <= self.dampening < 1, "dampening", f"must be in [0, 1), got {self.dampening}")
-        if self.nesterov:  # torch's condition: Nesterov needs momentum and no dampening
-            require(self.momentum > 0 and self.dampening == 0, "nesterov",
-                    "needs momentum > 0 and dampening = 0")
-
-
-def _check_betas(betas, eps) -> None:
-    require(len(betas) == 2 and all(0 <= b < 1 for b in betas), "betas",
-            f"must be two numbers in [0, 1), got {betas}")
-    require(eps > 0, "eps", f"must be > 0, got {eps}")
-
-
-@dataclass
-class AdamConfig(OptimConfig):
-    name: str = "adam"
-    lr: float = 1e-3
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    eps: float = 1e-8
-    amsgrad: bool = False
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check_betas(self.betas, self.eps)
-
-
-@dataclass
-class NAdamConfig(OptimConfig):
-    name: str = "nadam"
-    lr: float = 2e-3
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    eps: float = 1e-8
-    momentum_decay: float = 4e-3  # ψ in Dozat's momentum schedule
-
-    def __post_init__(self):
-        super().__post_init__()
-        _check_betas(self.betas, self.eps)
-        require(self.momentum_decay >= 0, "momentum_decay", f"must be >= 0, got {self.momentum_decay}")
-
-
-@dataclass
-class AdagradConfig(OptimConfig):
-    name: str = "adagrad"
-    lr_decay: float = 0.0
-    initial_accumulator_value: float = 0.0
-    eps: float = 1e-10
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.lr_decay >= 0, "lr_decay", f"must be >= 0, got {self.lr_decay}")
-        require(self.initial_accumulator_value >= 0, "initial_accumulator_value", "must be >= 0")
-        require(self.eps > 0, "eps", f"must be > 0, got {self.eps}")
-
-
-@dataclass
-class AdadeltaConfig(OptimConfig):
-    name: str = "adadelta"
-    lr: float = 1.0
-    rho: float = 0.9
-    eps: float = 1e-6
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(0 <= self.rho <= 1, "rho", f"must be in [0, 1], got {self.rho}")
-        require(self.eps > 0, "eps", f"must be > 0, got {self.eps}")
-
-
-@dataclass
-class RMSpropConfig(OptimConfig):
-    name: str = "rmsprop"
-    alpha: float = 0.99  # decay of the running mean of squared gradients
-    eps: float = 1e-8
-    momentum: float = 0.0
-    centered: bool = False
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(0 <= self.alpha < 1, "alpha", f"must be in [0, 1), got {self.alpha}")
-        require(self.eps > 0, "eps", f"must be > 0, got {self.eps}")
-        require(0 <= self.momentum < 1, "momentum", f"must be in [0, 1), got {self.momentum}")
-
-
-LINE_SEARCHES = ("strong_wolfe", None)
-
-
-@dataclass
-class LBFGSConfig(OptimConfig):
-    name: str = "lbfgs"
-    lr: float = 1.0
-    max_iter: int = 20  # inner iterations per step (one step per epoch: full batch)
-    max_eval: Optional[int] = None  # None: torch's max_iter * 1.25
-    tolerance_grad: float = 1e-7
-    tolerance_change: float = 1e-9
-    history_size: int = 100
-    line_search_fn: Optional[str] = "strong_wolfe"
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.weight_decay == 0, "weight_decay",
-                "torch's L-BFGS has no weight decay; use regularizer.l2 (a penalty in the loss) instead")
-        require(self.max_iter >= 1, "max_iter", f"must be >= 1, got {self.max_iter}")
-        require(self.max_eval is None or self.max_eval >= 1, "max_eval", "must be >= 1 or null")
-        require(self.history_size >= 1, "history_size", f"must be >= 1, got {self.history_size}")
-        require(self.line_search_fn in LINE_SEARCHES, "line_search_fn",
-                f"must be strong_wolfe or null, got {self.line_search_fn!r}")
+# the schemas (torch-free, checked before torch loads) live in dlx.optim.schemas
 
 
 def _fused_ok(params) -> bool:

@@ -9,13 +9,11 @@ it is. Epoch schedules count `t` in completed epochs: the lr of epoch e+1 is f(e
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Optional
-
 import torch
 from torch.optim import lr_scheduler
 
-from dlx.errors import require
+from dlx.optim.schemas import (CosineConfig, ExponentialConfig, InverseTimeConfig, MultiStepConfig,  # noqa: F401
+                               OneCycleConfig, PlateauConfig, SchedulerConfig, StepConfig, WarmupCosineConfig)
 from dlx.registry import SCHEDULERS
 
 
@@ -56,118 +54,6 @@ class Schedule:
 def build_schedule(cfg, optimizer, *, epochs: int, steps_per_epoch: int, mode: str = "max") -> Schedule:
     """Build `cfg.name` for a run of `epochs` × `steps_per_epoch`; `mode` is trainer.monitor's."""
     return SCHEDULERS.build(cfg.name, cfg, optimizer, epochs=epochs, steps_per_epoch=steps_per_epoch, mode=mode)
-
-
-# ---------------------------------------------------------------- schemas
-
-
-@dataclass
-class SchedulerConfig:
-    name: str = "none"
-
-
-@dataclass
-class StepConfig(SchedulerConfig):
-    name: str = "step"
-    step_size: int = 5  # epochs between drops
-    gamma: float = 0.5  # lr *= gamma every step_size epochs
-
-    def __post_init__(self):
-        require(self.step_size >= 1, "step_size", f"must be >= 1, got {self.step_size}")
-        require(self.gamma > 0, "gamma", f"must be > 0, got {self.gamma}")
-
-
-@dataclass
-class MultiStepConfig(SchedulerConfig):
-    name: str = "multistep"
-    milestones: list[int] = field(default_factory=lambda: [10, 20])
-    gamma: float = 0.1
-
-    def __post_init__(self):
-        ms = list(self.milestones)
-        require(len(ms) > 0 and all(m >= 1 for m in ms) and ms == sorted(set(ms)), "milestones",
-                f"must be increasing epochs >= 1, got {ms}")
-        require(self.gamma > 0, "gamma", f"must be > 0, got {self.gamma}")
-
-
-@dataclass
-class ExponentialConfig(SchedulerConfig):
-    name: str = "exponential"
-    gamma: float = 0.95
-
-    def __post_init__(self):
-        require(self.gamma > 0, "gamma", f"must be > 0, got {self.gamma}")
-
-
-@dataclass
-class InverseTimeConfig(SchedulerConfig):
-    name: str = "inverse_time"
-    decay: float = 0.1  # k in lr0 / (1 + k·t)
-
-    def __post_init__(self):
-        require(self.decay >= 0, "decay", f"must be >= 0, got {self.decay}")
-
-
-@dataclass
-class CosineConfig(SchedulerConfig):
-    name: str = "cosine"
-    min_lr: float = 0.0
-
-    def __post_init__(self):
-        require(self.min_lr >= 0, "min_lr", f"must be >= 0, got {self.min_lr}")
-
-
-@dataclass
-class WarmupCosineConfig(CosineConfig):
-    name: str = "warmup_cosine"
-    warmup_epochs: int = 5
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.warmup_epochs >= 0, "warmup_epochs", f"must be >= 0, got {self.warmup_epochs}")
-
-
-@dataclass
-class PlateauConfig(SchedulerConfig):
-    name: str = "plateau"
-    factor: float = 0.1
-    patience: int = 10
-    threshold: float = 1e-4
-    cooldown: int = 0
-    min_lr: float = 1e-6
-
-    def __post_init__(self):
-        require(0 < self.factor < 1, "factor", f"must be in (0, 1), got {self.factor}")
-        require(self.patience >= 0, "patience", f"must be >= 0, got {self.patience}")
-        require(self.threshold >= 0, "threshold", f"must be >= 0, got {self.threshold}")
-        require(self.cooldown >= 0, "cooldown", f"must be >= 0, got {self.cooldown}")
-        require(self.min_lr >= 0, "min_lr", f"must be >= 0, got {self.min_lr}")
-
-
-ANNEAL = ("cos", "linear")
-
-
-@dataclass
-class OneCycleConfig(SchedulerConfig):
-    name: str = "onecycle"
-    max_lr: Optional[float] = None  # None: optim.lr
-    pct_start: float = 0.3
-    anneal_strategy: str = "cos"
-    div_factor: float = 25.0
-    final_div_factor: float = 1e4
-    three_phase: bool = False
-    cycle_momentum: bool = True
-    base_momentum: float = 0.85
-    max_momentum: float = 0.95
-
-    def __post_init__(self):
-        require(self.max_lr is None or self.max_lr > 0, "max_lr", f"must be > 0 or null, got {self.max_lr}")
-        require(0 < self.pct_start < 1, "pct_start", f"must be in (0, 1), got {self.pct_start}")
-        require(self.anneal_strategy in ANNEAL, "anneal_strategy",
-                f"must be cos or linear, got '{self.anneal_strategy}'")
-        require(self.div_factor > 0 and self.final_div_factor > 0, "div_factor", "div factors must be > 0")
-        require(0 <= self.base_momentum <= self.max_momentum < 1, "base_momentum",
-                "needs 0 <= base_momentum <= max_momentum < 1")
 
 
 # ---------------------------------------------------------------- builders

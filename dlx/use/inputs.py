@@ -15,7 +15,7 @@ import numpy as np
 
 from dlx.errors import ConfigError, DataError
 
-CHUNK = 65_536  # CSV rows per chunk: ~10 MB of parsed numbers for 20 columns
+CHUNK = 32_768  # CSV rows per chunk: ~5 MB of parsed numbers for 20 columns
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 PIXEL_DATASETS = ("mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100", "svhn")  # raw 0..255
 
@@ -91,9 +91,54 @@ def iter_csv(path: Path, restored, chunksize: Optional[int] = None, warn=None) -
         warn(f"{path.name}: ignoring {len(extra)} column(s) the model was not trained on "
              f"({', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''})")
     line = 2
-    for chunk in pd.read_csv(path, sep=data.sep, usecols=columns, chunksize=chunksize or CHUNK):
+    features = [c for c in columns if c != target]  # the target, when present, is not read
+    for chunk in pd.read_csv(path, sep=data.sep, usecols=features, chunksize=chunksize or CHUNK):
         yield encode_frame(chunk, encoding, path.name, line), chunk
         line += len(chunk)
+
+
+def prefetch(items: Iterator, depth: int = 2) -> Iterator:
+    """`items`, produced in a background thread up to `depth` ahead; its errors are raised here,
+    in order, and the thread stops when the consumer does (an error downstream, a closed pipe)."""
+    import queue
+    import threading
+
+    ready: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as e:  # a DataError of a bad line, raised in the consumer's thread
+            put((end, e))
+            return
+        put((end, None))
+
+    worker = threading.Thread(target=produce, name="dlx-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 # ---------------------------------------------------------------- images

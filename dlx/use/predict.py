@@ -39,13 +39,36 @@ def frame_of(restored, scores, proba: bool):
     return pd.DataFrame(out)
 
 
-def csv_chunks(restored, path: Path, proba: bool, warn=None) -> Iterator:
-    from dlx.use.inputs import iter_csv
+def csv_chunks(restored, path: Path, proba: bool, warn=None, most_workers: int = 4) -> Iterator:
+    """A thread parses and encodes the chunks ahead (pandas' parser releases the GIL) while worker
+    threads run the model on earlier ones, each chunk on one torch thread: every core stays busy,
+    and no core waits at an intra-op barrier for a core the machine lent to someone else."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
 
-    for x, _ in iter_csv(path, restored, warn=warn):
-        import torch
+    import torch
 
-        yield frame_of(restored, restored.predict(torch.from_numpy(x)), proba)
+    from dlx.use.inputs import iter_csv, prefetch
+
+    threads = torch.get_num_threads()
+    workers = max(1, min(threads, most_workers))
+    torch.set_num_threads(max(1, threads // workers))  # 2 cores: 2 workers of 1 thread, beside the parser
+
+    def predict_chunk(x):
+        return frame_of(restored, restored.predict(torch.from_numpy(x)), proba)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dlx-predict") as pool:
+            running: deque = deque()
+            encoded = (x for x, _ in iter_csv(path, restored, warn=warn))  # the parsed frames are not kept
+            for x in prefetch(encoded, depth=workers):
+                running.append(pool.submit(predict_chunk, x))
+                if len(running) == workers:
+                    yield running.popleft().result()  # in the file's order
+            while running:
+                yield running.popleft().result()
+    finally:
+        torch.set_num_threads(threads)
 
 
 def image_chunks(restored, path: Path, proba: bool, batch: int = 256) -> Iterator:
@@ -106,7 +129,13 @@ def write(chunks: Iterator, output: str, float_format: str = "%.6g") -> int:
     def stream(f):
         nonlocal rows
         for i, frame in enumerate(chunks):
-            frame.to_csv(f, header=i == 0, index=False, float_format=float_format, lineterminator="\n")
+            text = csv_rows(frame, float_format)
+            if text is None:  # what csv_rows leaves to pandas
+                frame.to_csv(f, header=i == 0, index=False, float_format=float_format, lineterminator="\n")
+            else:
+                if i == 0:
+                    frame.iloc[:0].to_csv(f, index=False, lineterminator="\n")  # the header
+                f.write(text)
             rows += len(frame)
 
     if output == "-":
@@ -120,6 +149,45 @@ def write(chunks: Iterator, output: str, float_format: str = "%.6g") -> int:
         raise ConfigError(f"cannot write {target}: folder {target.parent} does not exist")
     atomic_write(target, stream)
     return rows
+
+
+def csv_rows(frame, float_format: str = "%.6g", most_labels: int = 1000) -> Optional[str]:
+    """The rows of `frame` as pandas' `to_csv` writes them (no header), one `%` per row instead of
+    pandas' value-by-value formatting (~4x faster for probability columns); None where a column is
+    neither floats without NaN nor a few distinct strings (class names): pandas writes those."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    columns, formats = [], []
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column):
+            values = column.to_numpy(dtype=np.float64)
+            if np.isnan(values).any():  # pandas writes NaN as an empty field
+                return None
+            columns.append(values.tolist())
+            formats.append(float_format)
+        elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            labels = pd.unique(column.to_numpy())
+            if len(labels) > most_labels or not all(isinstance(v, str) for v in labels):
+                return None
+            if len(frame.columns) == 1 and "" in labels:  # a row of one empty field is written '""'
+                return None
+            quoted = {}
+            for label in labels:  # quoted as the csv module quotes a field that is not the row's only one
+                buffer = io.StringIO()
+                csv.writer(buffer, lineterminator="\n").writerow([label, ""])
+                quoted[label] = buffer.getvalue()[:-2]  # less the empty field: ",\n"
+            columns.append([quoted[v] for v in column.tolist()])
+            formats.append("%s")
+        else:
+            return None
+    if not columns:
+        return None
+    row = ",".join(formats) + "\n"
+    return "".join([row % values for values in zip(*columns)])
 
 
 def predict(run: str, source: Optional[str], output: str, *, overrides: list[str] = (), split: Optional[str] = None,
