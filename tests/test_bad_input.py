@@ -576,6 +576,13 @@ CASES = [
                                         "data.context=4"], 2, ["language data", "model.causal=true"]),
     ("seq2seq-transformer-heads", ["train", "model=seq2seq", "data=reverse", "model.cell=transformer",
                                    "model.hidden_size=30", "model.num_heads=4"], 2, ["model.num_heads", "divide"]),
+    # --- token sequences, seq2seq predict, models show (issue 16, rest)
+    ("mlp-on-tokens", ["train", "model=mlp", "data=majority", "data.n_samples=20"], 2,
+     ["model=mlp cannot read token sequences", "gru, lstm, rnn, transformer"]),
+    ("cnn-on-tags", ["train", "model=cnn", "data=running_max", "data.n_samples=20"], 2,
+     ["model=cnn cannot read token sequences"]),
+    ("causal-on-tags", ["train", "model=transformer", "model.causal=true", "data=running_max", "data.n_samples=20"],
+     2, ["model.causal=true makes a language model", "tagging data", "drop model.causal"]),
 ]
 
 BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)

@@ -1,0 +1,84 @@
+"""Issue 16: rnn, lstm, gru and transformer over token sequences (an embedding, padding masks),
+many-to-one (data=majority) and many-to-many (data=running_max, tagging)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from dlx import data
+from dlx.data.sequences import PAD, Seq2SeqDataConfig
+
+SMALL = ["data.n_samples=200", "data.vocab=3", "data.min_length=2", "data.max_length=6", "trainer.epochs=3",
+         "trainer.num_threads=1", "trainer.batch_size=16", "optim.lr=0.01"]
+NARROW = {"rnn": ["model.hidden_size=16"], "lstm": ["model.hidden_size=16", "model.num_layers=1"],
+          "gru": ["model.hidden_size=16", "model.num_layers=1"],
+          "transformer": ["model.d_model=16", "model.heads=2", "model.layers=1", "model.ff_dim=16"]}
+
+
+def strings(name: str):
+    from dlx.plugins import load_builtins
+
+    load_builtins()
+    return data.build(Seq2SeqDataConfig(name=name, n_samples=60, vocab=4, min_length=2, max_length=7))
+
+
+def test_majority_labels_the_most_frequent_symbol_and_running_max_tags_each_prefix():
+    maj, tags = strings("majority"), strings("running_max")
+    assert maj.task == "multiclass" and maj.classes == ["0", "1", "2", "3"] and len(maj.preprocess["vocab"]) == 7
+    for src, label in zip(maj.train.x, maj.train.y):
+        real = [int(t) - 3 for t in src if t != PAD]
+        counts = [real.count(s) for s in range(4)]
+        assert int(label) == counts.index(max(counts))
+    assert tags.task == "tagging"
+    for src, tag in zip(tags.train.x, tags.train.y):
+        n = int((src != PAD).sum())
+        assert [int(t) for t in tag[:n]] == [max(int(s) for s in src[: i + 1]) for i in range(n)]
+        assert (tag[n:] == PAD).all()
+
+
+def build(name: str, per_step: bool, **kw):
+    from dlx import models
+    from dlx.config import compose
+    from dlx.config.validate import validate
+
+    torch.manual_seed(0)
+    exp = validate(compose([f"model={name}", *NARROW[name], *[f"model.{k}={v}" for k, v in kw.items()]]))
+    return models.build(exp.model, (9,), 5, vocab=13, per_step=per_step).eval()
+
+
+CASES = [("rnn", {}), ("gru", {"bidirectional": "true"}), ("lstm", {"pool": "mean"}),
+         ("lstm", {"num_layers": 2, "bidirectional": "true"}), ("transformer", {}),
+         ("transformer", {"pool": "mean", "positional": "sinusoidal"})]
+
+
+@pytest.mark.parametrize("per_step", [False, True], ids=["many-to-one", "many-to-many"])
+@pytest.mark.parametrize("name, kw", CASES, ids=lambda c: str(c))
+def test_padding_does_not_change_a_token_sequences_output(name, kw, per_step):
+    model = build(name, per_step, **kw)
+    short = torch.tensor([[5, 6, 7, 0, 0, 0, 0, 0, 0]])
+    long = torch.tensor([[3, 4, 5, 6, 7, 8, 9, 10, 11]])
+    with torch.no_grad():
+        alone = model(short[:, :3])
+        batched = model(torch.cat([short, long]))
+    if per_step:
+        assert batched.shape == (2, 9, 5)
+        alone, batched = alone[0], batched[:, :3]  # the real positions
+    assert torch.allclose(alone, batched[0], atol=1e-5)
+    assert not torch.allclose(batched[0], batched[1], atol=1e-3)  # the tokens themselves do matter
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru", "transformer"])
+def test_token_models_train_through_the_cli_many_to_one_and_many_to_many(dlx, tmp_path, name):
+    for dataset in ("majority", "running_max"):
+        result = dlx("train", f"model={name}", f"data={dataset}", *NARROW[name], *SMALL, f"name={dataset}")
+        assert result.code == 0, result.err
+        summary = json.loads(next((tmp_path / "outputs" / "runs").glob(f"*{dataset}/summary.json")).read_text())
+        assert {"val_acc", "test_acc"} <= set(summary)
+        if dataset == "running_max":
+            assert summary["task"] == "tagging" and summary["test_exact"] <= summary["test_acc"]
+            assert summary["val_acc"] > 0.4  # chance is 1/3 per position
+        else:
+            assert summary["task"] == "multiclass"
