@@ -583,6 +583,12 @@ CASES = [
      ["model=cnn cannot read token sequences"]),
     ("causal-on-tags", ["train", "model=transformer", "model.causal=true", "data=running_max", "data.n_samples=20"],
      2, ["model.causal=true makes a language model", "tagging data", "drop model.causal"]),
+    ("predict-seq-unknown-symbol", ["predict", "seq16", "{gen17}/unknown.txt", "--output-dir", "{gen17}"], 2,
+     ["unknown.txt line 1", "'x' is not one of the run's symbols", "0 1 2"]),
+    ("predict-seq-too-long", ["predict", "seq16", "{gen17}/long.txt", "--output-dir", "{gen17}"], 2,
+     ["long.txt line 2 has 5 symbols", "reads at most 3"]),
+    ("predict-seq-no-file", ["predict", "seq16", "{gen17}/absent.txt", "--output-dir", "{gen17}"], 2,
+     ["input not found", "one sequence per line"]),
 ]
 
 BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)
@@ -660,6 +666,10 @@ def home(tmp_path_factory):
     for name, keys in (("vae17", ["model=vae", "data=digits"]), ("gan17", ["model=gan", "data=moons"]),
                        ("gnn17", ["model=gnn", "data=karate"])):
         experiment.run(config.load([*TINY, *keys, f"name={name}", f"output_dir={gen}"]))
+    experiment.run(config.load([*TINY, "model=seq2seq", "data=copy", "data.n_samples=40", "data.min_length=2",
+                                "data.max_length=3", "model.hidden_size=8", "name=seq16", f"output_dir={gen}"]))
+    (gen / "unknown.txt").write_text("3 0 x\n")  # issue 16: sources for `dlx predict seq16 FILE`
+    (gen / "long.txt").write_text("1 2\n1 2 3 0 1\n")
     bad_plugins = home / "plugins"
     for name, text in BAD_PLUGINS.items():
         (bad_plugins / name).parent.mkdir(parents=True, exist_ok=True)

@@ -82,3 +82,34 @@ def test_token_models_train_through_the_cli_many_to_one_and_many_to_many(dlx, tm
             assert summary["val_acc"] > 0.4  # chance is 1/3 per position
         else:
             assert summary["task"] == "multiclass"
+
+
+def predictions(dlx, tmp_path, *extra):
+    import pandas as pd
+
+    assert dlx("predict", "last", *extra, "-o", "p.csv").code == 0
+    return pd.read_csv(tmp_path / "p.csv", dtype=str, keep_default_na=False)
+
+
+@pytest.mark.parametrize("train", [
+    ["model=seq2seq", "data=copy", "model.hidden_size=32", "model.beam=2"],
+    ["model=gru", "data=running_max", "model.hidden_size=16"]], ids=["seq2seq", "tagging"])
+def test_predict_decodes_sequences_that_agree_with_eval(dlx, tmp_path, train):
+    args = ["train", *train, "data.n_samples=300", "data.vocab=4", "data.min_length=2", "data.max_length=3",
+            "optim.lr=0.01", "trainer.epochs=3", "trainer.num_threads=1", "trainer.batch_size=32"]
+    assert dlx(*args).code == 0
+    result = dlx("eval", "last", "--format", "json")
+    assert result.code == 0, result.err
+    exact = json.loads(result.out)["metrics"]["exact"]
+    rows = predictions(dlx, tmp_path, "--split", "test")
+    assert list(rows.columns) == ["source", "target", "prediction"] and len(rows) == 60
+    assert (rows["prediction"] == rows["target"]).mean() == pytest.approx(exact)
+    assert 0 < exact < 1  # both outcomes occur: the comparison is not vacuous
+    sources = [s.split() for s in rows["source"]]
+    if "data=copy" in train:  # the data's rule: the target is the source
+        assert rows["target"].tolist() == rows["source"].tolist()
+    else:  # one tag per source symbol
+        assert all(len(t.split()) == len(s) for t, s in zip(rows["prediction"], sources))
+    (tmp_path / "mine.txt").write_text("\n".join(rows["source"][:5]) + "\n")
+    mine = predictions(dlx, tmp_path, "mine.txt")  # a user's file of sources gives the same predictions
+    assert mine["prediction"].tolist() == rows["prediction"][:5].tolist()

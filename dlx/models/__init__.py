@@ -19,8 +19,9 @@ def build(cfg, input_shape: tuple[int, ...], num_outputs: int, dropout=None, bat
     registered with `tokens=True` only (rnn, lstm, gru, transformer)."""
     names = {f.name for f in fields(cfg)}
     extra = {}
-    if vocab or per_step:
-        if not MODELS.get(cfg.name).meta.get("tokens"):
+    meta = MODELS.get(cfg.name).meta
+    if (vocab or per_step) and not meta.get("task"):  # seq2seq, lm: token models of their own task
+        if not meta.get("tokens"):
             readers = ", ".join(n for n in MODELS.names() if MODELS.get(n).meta.get("tokens"))
             raise ConfigError(f"model={cfg.name} cannot read token sequences; use one of: {readers}")
         extra = {"vocab": vocab, "per_step": per_step}

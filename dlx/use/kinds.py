@@ -19,6 +19,7 @@ import numpy as np
 from dlx.errors import ConfigError, DataError
 
 GRAPH_KINDS = ("graph-nodes", "graph-set")
+SEQUENCE_KINDS = ("seq2seq", "tagging")
 
 
 def kind_of(restored) -> str:
@@ -27,6 +28,8 @@ def kind_of(restored) -> str:
 
     if restored.task in GRAPH_KINDS:
         return "graph"
+    if restored.task in SEQUENCE_KINDS:  # issue 16: dlx.use.sequences
+        return "sequence"
     name = restored.exp.model.name
     task = MODELS.get(name).meta.get("task") if name in MODELS else None
     return task if task in ("autoencoder", "gan") else "supervised"
@@ -155,4 +158,8 @@ def evaluate_special(restored, overrides: list[str], split: str) -> Optional[dic
         return evaluate_graph(restored, overrides, split)
     if kind == "autoencoder":
         return evaluate_autoencoder(restored, overrides, split)
+    if kind == "sequence":
+        from dlx.use.sequences import evaluate_sequences
+
+        return evaluate_sequences(restored, overrides, split)
     return None

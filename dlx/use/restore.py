@@ -166,6 +166,8 @@ def restore(path: Path, which: str = "best") -> Restored:
         raise ConfigError(f"{file} has no model or meta: it was not written by this version of dlx; "
                           "train the run again")
     num_outputs = meta.get("num_outputs")
+    if num_outputs is None and meta["task"] in ("seq2seq", "tagging", "language"):  # one output per token
+        num_outputs = len(meta.get("classes") or [])
     if num_outputs is None:  # runs from before num_outputs was saved
         num_outputs = build_loss(exp.loss, meta["task"], len(meta.get("classes") or []), 1,
                                  exp.regularizer.label_smoothing).num_outputs
