@@ -564,7 +564,6 @@ CASES = [
      ["saved no attention weights", "model=seq2seq"]),
     ("plot-attention-two-runs", ["plot", "done", "open", "--attention", "--output-dir", "{runs}"], 2,
      ["--attention draws one run"]),
-    ("models-show-seq2seq", ["models", "show", "seq2seq"], 2, ["cannot summarise model=seq2seq", "dlx train"]),
     ("cv-repeats-on-series", ["cv", "model=gru", "data=timeseries", "data.path={csv}/ok.csv", "data.target=x1",
                               "data.window=2", "--folds", "2", "--repeats", "2"], 2,
      ["--repeats 2", "forward-chaining folds", "use --repeats 1"]),
@@ -589,6 +588,12 @@ CASES = [
      ["long.txt line 2 has 5 symbols", "reads at most 3"]),
     ("predict-seq-no-file", ["predict", "seq16", "{gen17}/absent.txt", "--output-dir", "{gen17}"], 2,
      ["input not found", "one sequence per line"]),
+    ("models-show-lm-without-text", ["models", "show", "lm"], 2, ["model=lm does not train on multiclass data",
+                                                                  "data=text"]),
+    ("models-show-seq2seq-on-digits", ["models", "show", "seq2seq", "data=digits"], 2,
+     ["model=seq2seq does not train on multiclass data", "data=copy"]),
+    ("models-show-causal-on-digits", ["models", "show", "transformer", "model.causal=true"], 2,
+     ["model.causal=true makes a language model", "drop model.causal"]),
 ]
 
 BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)

@@ -113,3 +113,25 @@ def test_predict_decodes_sequences_that_agree_with_eval(dlx, tmp_path, train):
     (tmp_path / "mine.txt").write_text("\n".join(rows["source"][:5]) + "\n")
     mine = predictions(dlx, tmp_path, "mine.txt")  # a user's file of sources gives the same predictions
     assert mine["prediction"].tolist() == rows["prediction"][:5].tolist()
+
+
+@pytest.mark.parametrize("args, output", [
+    (["seq2seq"], "(B, 21, 13)"),  # data=copy chosen for it: 20 symbols + <eos> out, 10 symbols + 3 specials
+    (["seq2seq", "model.cell=transformer", "data=reverse", "data.min_length=3", "data.max_length=6"], "(B, 7, 13)"),
+    (["lm", "data=text", "data.path={text}", "data.context=16"], "(B, 16, 12)"),
+    (["transformer", "model.causal=true", "data=text", "data.path={text}", "data.context=16"], "(B, 16, 12)"),
+    (["gru", "data=running_max"], "(B, 20, 13)"),  # a tag per position
+    (["transformer", "data=majority"], "(B, 10)")], ids=lambda a: "-".join(a) if isinstance(a, list) else a)
+def test_models_show_prints_token_models_layer_by_layer(dlx, tmp_path, args, output):
+    from dlx import config
+    from dlx.models.summary import default_data, describe
+
+    (tmp_path / "c.txt").write_text("the cat sat on the mat. " * 30)  # 11 symbols and <unk>
+    args = [a.replace("{text}", str(tmp_path / "c.txt")) for a in args]
+    result = dlx("models", "show", *args)
+    assert result.code == 0, result.err
+    name, overrides = args[0], args[1:]
+    model, summary, _ = describe(config.load([f"model={name}", *default_data(name, overrides), *overrides]))
+    assert f"{sum(p.numel() for p in model.parameters()):,} parameters" in result.out
+    assert f"-> output {output}" in result.out
+    assert sum(r.params for r in summary.rows) == summary.total and summary.total > 0

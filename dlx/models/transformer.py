@@ -106,6 +106,15 @@ class Block(nn.Module):
         return x + self.drop(self.ff(self.norm2(x)))
 
 
+class Blocks(nn.ModuleList):
+    """The stack of blocks, each given the key-padding mask (None: every token is real)."""
+
+    def forward(self, z, keep=None):
+        for block in self:
+            z = block(z, keep)
+        return z
+
+
 class Tokenizer(nn.Module):
     """Input -> (B, T, D) token embeddings: patches, rows, sequence steps or features."""
 
@@ -158,7 +167,7 @@ class Transformer(nn.Module):
         else:  # a buffer: saved with the weights, never trained
             self.register_buffer("pos", sinusoidal(steps, cfg.d_model)[None])
         self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.Sequential(*[Block(cfg) for _ in range(cfg.layers)])
+        self.blocks = Blocks([Block(cfg) for _ in range(cfg.layers)])
         self.norm = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, num_outputs)
 
@@ -169,9 +178,7 @@ class Transformer(nn.Module):
             z = torch.cat([self.cls.expand(z.shape[0], -1, -1), z], dim=1)  # (B, 1+T, D)
             keep = None if keep is None else F.pad(keep, (1, 0), value=True)  # the [CLS] token is real
         z = self.drop(z + self.pos[:, : z.shape[1]])  # a shorter token batch takes the first positions
-        for block in self.blocks:
-            z = block(z, keep)
-        z = self.norm(z)
+        z = self.norm(self.blocks(z, keep))
         if self.per_step:
             return self.head(z)  # (B, T, outputs): one output per position
         if self.pool == "cls":
