@@ -588,6 +588,8 @@ CASES = [
      ["long.txt line 2 has 5 symbols", "reads at most 3"]),
     ("predict-seq-no-file", ["predict", "seq16", "{gen17}/absent.txt", "--output-dir", "{gen17}"], 2,
      ["input not found", "one sequence per line"]),
+    ("predict-lm", ["predict", "lm16", "--split", "test", "--output-dir", "{gen17}"], 2,
+     ["is a language model", "dlx generate RUN", "dlx eval RUN"]),
     ("models-show-lm-without-text", ["models", "show", "lm"], 2, ["model=lm does not train on multiclass data",
                                                                   "data=text"]),
     ("models-show-seq2seq-on-digits", ["models", "show", "seq2seq", "data=digits"], 2,
@@ -675,6 +677,9 @@ def home(tmp_path_factory):
                                 "data.max_length=3", "model.hidden_size=8", "name=seq16", f"output_dir={gen}"]))
     (gen / "unknown.txt").write_text("3 0 x\n")  # issue 16: sources for `dlx predict seq16 FILE`
     (gen / "long.txt").write_text("1 2\n1 2 3 0 1\n")
+    (gen / "corpus.txt").write_text("the cat sat on the mat. " * 20)
+    experiment.run(config.load([*TINY, "model=lm", "data=text", f"data.path={gen / 'corpus.txt'}", "data.context=8",
+                                "model.d_model=8", "model.num_heads=2", "name=lm16", f"output_dir={gen}"]))
     bad_plugins = home / "plugins"
     for name, text in BAD_PLUGINS.items():
         (bad_plugins / name).parent.mkdir(parents=True, exist_ok=True)

@@ -238,7 +238,8 @@ def test_train_every_dataset(dlx, sources, name):
     assert summary["data"] == name
     metrics = {"regression": ["test_mae", "test_rmse", "test_r2"], "binary": ["test_acc", "test_auc"],
                "multiclass": ["test_acc"], "graph-nodes": ["test_acc"], "graph-set": ["test_acc"],
-               "seq2seq": ["test_acc", "test_exact"], "tagging": ["test_acc", "test_exact"], "language": ["test_ppl"]}[summary["task"]]
+               "seq2seq": ["test_acc", "test_exact"], "tagging": ["test_acc", "test_exact"],
+               "language": ["test_ppl"]}[summary["task"]]
     for key in metrics:
         assert np.isfinite(summary[key]), (key, summary[key])
     assert summary["epochs_run"] == 2

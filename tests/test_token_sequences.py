@@ -135,3 +135,14 @@ def test_models_show_prints_token_models_layer_by_layer(dlx, tmp_path, args, out
     assert f"{sum(p.numel() for p in model.parameters()):,} parameters" in result.out
     assert f"-> output {output}" in result.out
     assert sum(r.params for r in summary.rows) == summary.total and summary.total > 0
+
+
+def test_eval_of_a_language_model_gives_its_test_perplexity(dlx, tmp_path):
+    (tmp_path / "c.txt").write_text("the cat sat on the mat. " * 40)
+    args = ["train", "model=lm", "data=text", f"data.path={tmp_path / 'c.txt'}", "data.context=8", "model.d_model=16",
+            "model.num_heads=2", "trainer.epochs=1", "trainer.num_threads=1"]
+    assert dlx(*args).code == 0
+    result = dlx("eval", "last", "--format", "json")
+    assert result.code == 0, result.err
+    summary = json.loads(next((tmp_path / "outputs" / "runs").glob("*/summary.json")).read_text())
+    assert json.loads(result.out)["metrics"]["ppl"] == pytest.approx(summary["test_ppl"], rel=1e-4)

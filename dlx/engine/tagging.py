@@ -32,8 +32,8 @@ class TaggingTask(Task):
         if getattr(exp.model, "causal", False):
             raise ConfigError(f"model.causal=true makes a language model, but data={exp.data.name} is tagging data; "
                               "drop model.causal")
-        model = models.build(exp.model, bundle.input_shape, len(bundle.classes), vocab=models.vocab_of(bundle.preprocess),
-                             per_step=True).to(device)
+        vocab = models.vocab_of(bundle.preprocess)
+        model = models.build(exp.model, bundle.input_shape, len(bundle.classes), vocab=vocab, per_step=True).to(device)
         optimizer, schedule = build_optimization(exp, model, len(bundle.train))
         return cls(model, optimizer, schedule, smoothing=exp.regularizer.label_smoothing,
                    batch_size=exp.trainer.batch_size)

@@ -209,8 +209,8 @@ class CausalTransformer(nn.Module):
         return self.head(self.norm(self.blocks(z)))  # (B, T, vocab)
 
 
-@MODELS.register("transformer", schema=TransformerConfig, accepts=("image", "sequence", "tabular", "tokens", "language"),
-                 tokens=True, summary="self-attention blocks, [CLS] or mean pooling; causal=true: a language model")
+@MODELS.register("transformer", schema=TransformerConfig,
+                 accepts=("image", "sequence", "tabular", "tokens", "language"), tokens=True, summary="self-attention blocks, [CLS] or mean pooling; causal=true: a language model")
 def build_transformer(cfg: TransformerConfig, input_shape: tuple[int, ...], num_outputs: int, vocab: int = 0,
                       per_step: bool = False) -> nn.Module:
     if cfg.causal:

@@ -19,7 +19,7 @@ import numpy as np
 from dlx.errors import ConfigError, DataError
 
 GRAPH_KINDS = ("graph-nodes", "graph-set")
-SEQUENCE_KINDS = ("seq2seq", "tagging")
+SEQUENCE_KINDS = ("seq2seq", "tagging", "language")
 
 
 def kind_of(restored) -> str:
@@ -36,6 +36,9 @@ def kind_of(restored) -> str:
 
 
 def refuse_predict(restored) -> None:
+    if restored.task == "language":
+        raise ConfigError(f"run {restored.path.name} is a language model: it predicts no labels; continue a prompt "
+                          "with dlx generate RUN --prompt TEXT, or score it with dlx eval RUN")
     kind = kind_of(restored)
     if kind in ("autoencoder", "gan"):
         then = "dlx eval RUN (recon_loss, kl, elbo), dlx sample RUN" if kind == "autoencoder" else "dlx sample RUN"

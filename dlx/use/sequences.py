@@ -1,4 +1,5 @@
-"""`dlx eval` / `dlx predict` for runs over token sequences (issue 16): seq2seq and tagging.
+"""`dlx eval` / `dlx predict` for runs over token sequences (issue 16): seq2seq and tagging
+(and `dlx eval` of a language model: loss, acc, ppl, bpc on a split of its text).
 
 The split is rebuilt from config.yaml (the same seeded strings; data overrides choose others).
 `dlx eval` reports the training loop's own metrics, computed by the run's task: loss, token
@@ -40,6 +41,10 @@ def task_for(restored):
 
         return Seq2SeqTask(restored.model, None, None, teacher_forcing=1.0, beam=exp.model.beam,
                            smoothing=smoothing, batch_size=BATCH)
+    if restored.task == "language":  # dlx eval only: loss, acc, ppl, bpc
+        from dlx.engine.language import LanguageTask
+
+        return LanguageTask(restored.model, None, None, smoothing=smoothing, batch_size=BATCH)
     from dlx.engine.tagging import TaggingTask
 
     return TaggingTask(restored.model, None, None, smoothing=smoothing, batch_size=BATCH)
