@@ -590,6 +590,8 @@ CASES = [
      ["input not found", "one sequence per line"]),
     ("predict-lm", ["predict", "lm16", "--split", "test", "--output-dir", "{gen17}"], 2,
      ["is a language model", "dlx generate RUN", "dlx eval RUN"]),
+    ("export-seq2seq", ["export", "seq16", "--output-dir", "{gen17}"], 2,
+     ["reads token sequences", "dlx export writes models of real-valued inputs only", "dlx predict RUN"]),
     ("models-show-lm-without-text", ["models", "show", "lm"], 2, ["model=lm does not train on multiclass data",
                                                                   "data=text"]),
     ("models-show-seq2seq-on-digits", ["models", "show", "seq2seq", "data=digits"], 2,
