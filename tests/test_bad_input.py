@@ -564,7 +564,6 @@ CASES = [
      ["saved no attention weights", "model=seq2seq"]),
     ("plot-attention-two-runs", ["plot", "done", "open", "--attention", "--output-dir", "{runs}"], 2,
      ["--attention draws one run"]),
-    ("models-show-seq2seq", ["models", "show", "seq2seq"], 2, ["cannot summarise model=seq2seq", "dlx train"]),
     ("cv-repeats-on-series", ["cv", "model=gru", "data=timeseries", "data.path={csv}/ok.csv", "data.target=x1",
                               "data.window=2", "--folds", "2", "--repeats", "2"], 2,
      ["--repeats 2", "forward-chaining folds", "use --repeats 1"]),
@@ -587,6 +586,29 @@ CASES = [
     ("regularizer-l2-negative", ["train", "regularizer.l2=-1"], 2, ["regularizer.l2", ">= 0"]),
     ("trainer-type", ["train", "trainer.epochs=abc"], 2, ["trainer.epochs", "expected an integer"]),
     ("huber-delta-zero", ["train", "loss=huber", "loss.delta=0"], 2, ["loss.delta", "> 0"]),
+    # --- token sequences, seq2seq predict, models show (issue 16, rest)
+    ("mlp-on-tokens", ["train", "model=mlp", "data=majority", "data.n_samples=20"], 2,
+     ["model=mlp cannot read token sequences", "gru, lstm, rnn, transformer"]),
+    ("cnn-on-tags", ["train", "model=cnn", "data=running_max", "data.n_samples=20"], 2,
+     ["model=cnn cannot read token sequences"]),
+    ("causal-on-tags", ["train", "model=transformer", "model.causal=true", "data=running_max", "data.n_samples=20"],
+     2, ["model.causal=true makes a language model", "tagging data", "drop model.causal"]),
+    ("predict-seq-unknown-symbol", ["predict", "seq16", "{gen17}/unknown.txt", "--output-dir", "{gen17}"], 2,
+     ["unknown.txt line 1", "'x' is not one of the run's symbols", "0 1 2"]),
+    ("predict-seq-too-long", ["predict", "seq16", "{gen17}/long.txt", "--output-dir", "{gen17}"], 2,
+     ["long.txt line 2 has 5 symbols", "reads at most 3"]),
+    ("predict-seq-no-file", ["predict", "seq16", "{gen17}/absent.txt", "--output-dir", "{gen17}"], 2,
+     ["input not found", "one sequence per line"]),
+    ("predict-lm", ["predict", "lm16", "--split", "test", "--output-dir", "{gen17}"], 2,
+     ["is a language model", "dlx generate RUN", "dlx eval RUN"]),
+    ("export-seq2seq", ["export", "seq16", "--output-dir", "{gen17}"], 2,
+     ["reads token sequences", "dlx export writes models of real-valued inputs only", "dlx predict RUN"]),
+    ("models-show-lm-without-text", ["models", "show", "lm"], 2, ["model=lm does not train on multiclass data",
+                                                                  "data=text"]),
+    ("models-show-seq2seq-on-digits", ["models", "show", "seq2seq", "data=digits"], 2,
+     ["model=seq2seq does not train on multiclass data", "data=copy"]),
+    ("models-show-causal-on-digits", ["models", "show", "transformer", "model.causal=true"], 2,
+     ["model.causal=true makes a language model", "drop model.causal"]),
 ]
 
 BAD_PLUGINS = {  # {plugins}/<name>: a plugin with one mistake each (none registers anything)
@@ -664,6 +686,13 @@ def home(tmp_path_factory):
     for name, keys in (("vae17", ["model=vae", "data=digits"]), ("gan17", ["model=gan", "data=moons"]),
                        ("gnn17", ["model=gnn", "data=karate"])):
         experiment.run(config.load([*TINY, *keys, f"name={name}", f"output_dir={gen}"]))
+    experiment.run(config.load([*TINY, "model=seq2seq", "data=copy", "data.n_samples=40", "data.min_length=2",
+                                "data.max_length=3", "model.hidden_size=8", "name=seq16", f"output_dir={gen}"]))
+    (gen / "unknown.txt").write_text("3 0 x\n")  # issue 16: sources for `dlx predict seq16 FILE`
+    (gen / "long.txt").write_text("1 2\n1 2 3 0 1\n")
+    (gen / "corpus.txt").write_text("the cat sat on the mat. " * 20)
+    experiment.run(config.load([*TINY, "model=lm", "data=text", f"data.path={gen / 'corpus.txt'}", "data.context=8",
+                                "model.d_model=8", "model.num_heads=2", "name=lm16", f"output_dir={gen}"]))
     bad_plugins = home / "plugins"
     for name, text in BAD_PLUGINS.items():
         (bad_plugins / name).parent.mkdir(parents=True, exist_ok=True)

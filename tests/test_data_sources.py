@@ -121,6 +121,8 @@ def sources(tmp_path, monkeypatch):
     extra["text"] = ["model=lm", f"data.path={tmp_path / 'corpus.txt'}", "data.context=16", "model.d_model=16"]
     extra["timeseries"] = [f"data.path={table}", "data.target=x1", "data.window=5"]
     extra["adding"] = extra["parity"] = ["data.n_samples=200", "data.length=10"]
+    tokens = ["model=gru", "model.hidden_size=16", "data.n_samples=100", "data.max_length=12"]  # issue 16: tokens
+    extra["majority"] = extra["running_max"] = tokens
     from tests.test_graphs import write_graph  # issue 17
 
     nodes, edges = write_graph(tmp_path)
@@ -236,7 +238,8 @@ def test_train_every_dataset(dlx, sources, name):
     assert summary["data"] == name
     metrics = {"regression": ["test_mae", "test_rmse", "test_r2"], "binary": ["test_acc", "test_auc"],
                "multiclass": ["test_acc"], "graph-nodes": ["test_acc"], "graph-set": ["test_acc"],
-               "seq2seq": ["test_acc", "test_exact"], "language": ["test_ppl"]}[summary["task"]]
+               "seq2seq": ["test_acc", "test_exact"], "tagging": ["test_acc", "test_exact"],
+               "language": ["test_ppl"]}[summary["task"]]
     for key in metrics:
         assert np.isfinite(summary[key]), (key, summary[key])
     assert summary["epochs_run"] == 2

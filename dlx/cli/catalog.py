@@ -36,12 +36,14 @@ def models_show(
     """Show model NAME layer by layer: output shape and parameters, for the chosen data and keys."""
     from dlx import config, report
     from dlx.errors import ConfigError
-    from dlx.models.summary import describe
+    from dlx import plugins
+    from dlx.models.summary import default_data, describe
 
     overrides = list(overrides or [])
     if any(o.split("=", 1)[0].lstrip("+~") == "model" for o in overrides):
         raise ConfigError(f"the model is NAME ('{name}'); drop the model=... override")
-    exp = config.load([f"model={name}", *overrides])
+    plugins.load()
+    exp = config.load([f"model={name}", *default_data(name, overrides), *overrides])
     _model, summary, _bundle = describe(exp)
     report.print_model_summary(summary, f"{name} on {exp.data.name}", depth)
 

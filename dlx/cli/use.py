@@ -44,7 +44,8 @@ def eval_run(
 def predict(
     run: Run,
     args: Annotated[Optional[list[str]], typer.Argument(
-        metavar="[INPUT] [OVERRIDES]", help="A CSV file, an image file or folder; or data overrides with --split.",
+        metavar="[INPUT] [OVERRIDES]", help="A CSV file, an image file or folder, a text file of sequences "
+        "(seq2seq and tagging runs: one per line, symbols separated by spaces); or data overrides with --split.",
         show_default=False)] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="The CSV to write, or - for stdout.")] = "-",
     proba: Annotated[bool, typer.Option("--proba", help="Add one probability column per class.")] = False,

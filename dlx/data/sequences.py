@@ -4,6 +4,9 @@
   two steps are marked and the target is the sum of their values (regression; always
   predicting the mean gives MSE ≈ 0.167).
 - `parity`: is the number of ones in a bit string odd (binary; `data.length` steps of 1 feature).
+- `majority` (many-to-one over tokens): which symbol occurs most often in a variable-length
+  string (ties: the smallest); `running_max` (many-to-many, kind `tagging`): each position is
+  tagged with the largest symbol so far. rnn, lstm, gru and transformer embed the token ids.
 - `copy`, `reverse`, `sort`: sequence to sequence over `data.vocab` symbols, lengths drawn
   in [`data.min_length`, `data.max_length`]. Sources and targets are padded with PAD=0 to the
   longest; a target ends with EOS. The split is a seeded permutation of the generated pairs
@@ -115,9 +118,12 @@ def _sort(symbols, present, lengths):
     return np.sort(np.where(present, symbols, big), axis=1)  # padding sorts last
 
 
-def seq2seq_bundle(src: torch.Tensor, tgt: torch.Tensor, cfg: DataConfig, vocab: list[str]) -> DataBundle:
+def seq2seq_bundle(src: torch.Tensor, tgt: torch.Tensor, cfg: DataConfig, vocab: list[str], kind: str = "seq2seq",
+                   classes: list[str] | None = None) -> DataBundle:
     """Split pairs by a seeded permutation into test and the rest, the rest into validation and
-    train — or, with `data.folds`, by fold `data.fold` of a seeded k-fold: kind `seq2seq`."""
+    train — or, with `data.folds`, by fold `data.fold` of a seeded k-fold. `vocab` is the sources'
+    vocabulary (preprocess["vocab"]: the inputs are token ids, models embed them); `classes` the
+    targets' (the vocabulary itself unless given)."""
     n = len(src)
     order = np.random.default_rng(cfg.seed).permutation(n)
     n_test, n_val = int(round(cfg.test_fraction * n)), int(round(cfg.val_fraction * n))
@@ -135,8 +141,8 @@ def seq2seq_bundle(src: torch.Tensor, tgt: torch.Tensor, cfg: DataConfig, vocab:
     def part(i):
         return Split(src[i], tgt[i], i)
 
-    return DataBundle(part(train_i), part(val_i), part(test_i), (src.shape[1],), "seq2seq", vocab,
-                      preprocess={"mode": "none", "vocab": vocab})
+    return DataBundle(part(train_i), part(val_i), part(test_i), (src.shape[1],), kind,
+                      vocab if classes is None else classes, preprocess={"mode": "none", "vocab": vocab})
 
 
 def _register(name: str, transform, summary: str) -> None:
@@ -152,3 +158,29 @@ def _register(name: str, transform, summary: str) -> None:
 _register("copy", _copy, "copy a symbol string (sequence to sequence)")
 _register("reverse", _reverse, "reverse a symbol string (sequence to sequence)")
 _register("sort", _sort, "sort a symbol string (sequence to sequence)")
+
+
+def _strings(cfg: Seq2SeqDataConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(symbol ids (N, max_length) padded with PAD, present (N, max_length)): seeded strings."""
+    src, _ = _pairs(cfg, _copy)
+    src = src.numpy()
+    return src, src != PAD
+
+
+@DATASETS.register("majority", schema=Seq2SeqDataConfig, download=False, task="multiclass", shape=("max_length",),
+                   size="n_samples=5,000", summary="the most frequent symbol of a string (tokens, many-to-one)")
+def load_majority(cfg: Seq2SeqDataConfig) -> DataBundle:
+    src, present = _strings(cfg)
+    counts = np.stack([((src == s + len(SPECIALS)) & present).sum(axis=1) for s in range(cfg.vocab)], axis=1)
+    label = counts.argmax(axis=1)  # the first of the most frequent: ties go to the smallest symbol
+    symbols = [str(i) for i in range(cfg.vocab)]
+    return seq2seq_bundle(torch.as_tensor(src), torch.as_tensor(label), cfg, SPECIALS + symbols, "multiclass", symbols)
+
+
+@DATASETS.register("running_max", schema=Seq2SeqDataConfig, download=False, task="tagging", shape=("max_length",),
+                   size="n_samples=5,000", summary="tag each symbol with the largest so far (tokens, many-to-many)")
+def load_running_max(cfg: Seq2SeqDataConfig) -> DataBundle:
+    src, present = _strings(cfg)
+    tags = np.where(present, np.maximum.accumulate(src, axis=1), PAD)  # padding is tagged PAD: no loss there
+    vocab = SPECIALS + [str(i) for i in range(cfg.vocab)]
+    return seq2seq_bundle(torch.as_tensor(src), torch.as_tensor(tags), cfg, vocab, "tagging")

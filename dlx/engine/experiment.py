@@ -81,7 +81,8 @@ def build_parts(exp: Experiment, bundle, device):
     meta = OPTIMIZERS.get(exp.optim.name).meta
     loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
     with fits_in_memory(exp):
-        model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm)
+        model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm,
+                             vocab=models.vocab_of(bundle.preprocess))  # token inputs: embedded (issue 16)
         if "target" in bundle.preprocess:  # data.scale_target: learn standardised y, report y's units
             model, loss = target.wrap(model, loss, bundle.preprocess["target"], closure=bool(meta.get("closure")))
         model = model.to(device)

@@ -77,7 +77,8 @@ def loss_slice(run_path: Path, dims: int, points: int, span: float, seed: int) -
     bundle = data.build(exp.data)
     reg = exp.regularizer
     loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
-    model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm)
+    model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm,
+                         vocab=models.vocab_of(bundle.preprocess))  # token inputs (data=majority): embedded
     model.load_state_dict(load_checkpoint(checkpoint)["model"])
     model.eval()
     params = {n: p.detach().clone() for n, p in model.named_parameters()}

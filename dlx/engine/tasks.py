@@ -185,4 +185,4 @@ def build_task(exp, bundle, device) -> Task:
 # the built-in tasks register on import
 from dlx.engine import supervised  # noqa: E402,F401  (registers itself)
 from dlx.engine import generative, graph  # noqa: E402,F401  (issue 17: gnn, autoencoder, vae, gan)
-from dlx.engine import language, seq2seq  # noqa: E402,F401  (register: issue 16)
+from dlx.engine import language, seq2seq, tagging  # noqa: E402,F401  (register: issue 16)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-_LAZY = {"build": "families", "count_parameters": "families"}
+_LAZY = {"build": "families", "count_parameters": "families", "vocab_of": "families"}
 
 __all__ = sorted(_LAZY)
 

@@ -3,11 +3,17 @@
 An image (C, H, W) is read row by row: H time steps of C*W features. A sequence (T, F)
 is read as it is. A tabular row (F,) is read one feature per step (`tabular: per_feature`,
 F steps of 1 feature) or as a single step of F features (`tabular: one_step`).
+
+Token sequences (data whose inputs are ids, e.g. data=majority, running_max) are embedded
+(`hidden_size` wide) and read as packed sequences, so padding (id 0) never enters a state:
+`pool: last` is each sequence's own last step, `mean` the mean over its real steps. For
+tagging data (`per_step`) the head reads every step: (B, T, outputs), many-to-many.
 """
 
 from __future__ import annotations
 
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from dlx.models.layers import as_sequence, init_weights, to_sequence
 from dlx.models.schemas import RNNConfig, RecurrentConfig  # torch-free: checked before torch loads
@@ -17,9 +23,16 @@ CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 class Recurrent(nn.Module):
-    def __init__(self, cfg: RecurrentConfig, input_shape: tuple[int, ...], num_outputs: int):
+    def __init__(self, cfg: RecurrentConfig, input_shape: tuple[int, ...], num_outputs: int, vocab: int = 0,
+                 per_step: bool = False):
         super().__init__()
-        self.steps, self.features = as_sequence(input_shape, cfg.tabular)
+        self.per_step = per_step
+        if vocab:  # token ids (B, T): an embedding, id 0 is padding
+            self.steps, self.features = input_shape[0], cfg.hidden_size
+            self.embed = nn.Embedding(vocab, cfg.hidden_size, padding_idx=0)
+        else:
+            self.steps, self.features = as_sequence(input_shape, cfg.tabular)
+            self.embed = None
         self.pool = cfg.pool
         extra = {"nonlinearity": cfg.activation} if cfg.name == "rnn" else {}
         self.rnn = CELLS[cfg.name](
@@ -31,28 +44,46 @@ class Recurrent(nn.Module):
         self.head = nn.Linear(self.directions * cfg.hidden_size, num_outputs)
 
     def forward(self, x):
+        if self.embed is not None:
+            return self.read_tokens(x)
         x = to_sequence(x, self.steps, self.features)  # (B, T, F)
         out, h = self.rnn(x)  # out: (B, T, dirs*H); h: (layers*dirs, B, H), a pair for LSTM
+        return self.head(self.drop(self.pooled(out, h, out.mean(dim=1))))
+
+    def read_tokens(self, x):
+        """Token ids (B, T), 0 = padding -> (B, outputs), or (B, T, outputs) per step."""
+        keep = x != 0  # (B, T)
+        lengths = keep.sum(dim=1).clamp(min=1).cpu()
+        packed = pack_padded_sequence(self.embed(x), lengths, batch_first=True, enforce_sorted=False)
+        out, h = self.rnn(packed)  # h: each sequence's state after its own last real step
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])  # zeros past the end
+        if self.per_step:
+            return self.head(self.drop(out))  # (B, T, outputs)
+        mean = out.sum(dim=1) / lengths.to(out.device, out.dtype)[:, None]
+        return self.head(self.drop(self.pooled(out, h, mean)))
+
+    def pooled(self, out, h, mean):
         if self.pool == "mean":
-            z = out.mean(dim=1)  # (B, dirs*H)
+            z = mean  # (B, dirs*H)
         else:
             h = h[0] if isinstance(h, tuple) else h
             # the top layer's final state per direction (the backward one has read right to left)
             z = h[-self.directions:]  # (dirs, B, H)
-            z = z.transpose(0, 1).reshape(x.shape[0], -1)  # (B, dirs*H)
-        return self.head(self.drop(z))
+            z = z.transpose(0, 1).reshape(out.shape[0], -1)  # (B, dirs*H)
+        return z
 
 
-def build_recurrent(cfg: RecurrentConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
-    model = Recurrent(cfg, input_shape, num_outputs)
+def build_recurrent(cfg: RecurrentConfig, input_shape: tuple[int, ...], num_outputs: int, vocab: int = 0,
+                    per_step: bool = False) -> nn.Module:
+    model = Recurrent(cfg, input_shape, num_outputs, vocab, per_step)
     init_weights(model, cfg.init, cfg.init_std, getattr(cfg, "activation", "tanh"))
     return model
 
 
-_ACCEPTS = ("image", "sequence", "tabular")
-MODELS.register("rnn", schema=RNNConfig, accepts=_ACCEPTS,
-                summary="Elman RNN (tanh or relu) over rows / steps / features")(build_recurrent)
-MODELS.register("lstm", schema=RecurrentConfig, accepts=_ACCEPTS,
-                summary="LSTM over rows / steps / features")(build_recurrent)
-MODELS.register("gru", schema=RecurrentConfig, accepts=_ACCEPTS,
-                summary="GRU over rows / steps / features")(build_recurrent)
+_ACCEPTS = ("image", "sequence", "tabular", "tokens")
+MODELS.register("rnn", schema=RNNConfig, accepts=_ACCEPTS, tokens=True,
+                summary="Elman RNN (tanh or relu) over rows / steps / features / tokens")(build_recurrent)
+MODELS.register("lstm", schema=RecurrentConfig, accepts=_ACCEPTS, tokens=True,
+                summary="LSTM over rows / steps / features / tokens")(build_recurrent)
+MODELS.register("gru", schema=RecurrentConfig, accepts=_ACCEPTS, tokens=True,
+                summary="GRU over rows / steps / features / tokens")(build_recurrent)

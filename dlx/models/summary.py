@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 
 
 @dataclass
@@ -34,6 +35,8 @@ class ModelSummary:
 
 def shape_of(output) -> tuple | None:
     """The shape of a module's output; for a tuple (an RNN's (out, h)), its first tensor."""
+    if isinstance(output, PackedSequence):  # an RNN over packed token sequences: (all real steps, features)
+        return ("packed", *output.data.shape[1:])
     if isinstance(output, torch.Tensor):
         return ("B", *output.shape[1:])
     if isinstance(output, (tuple, list)) and output:
@@ -42,8 +45,10 @@ def shape_of(output) -> tuple | None:
 
 
 @torch.no_grad()
-def summarize(model: nn.Module, input_shape: tuple[int, ...], batch: int = 2) -> ModelSummary:
-    """Run one zero batch through `model` (eval mode) and record every module's output shape."""
+def summarize(model: nn.Module, input_shape: tuple[int, ...], batch: int = 2, example: tuple | None = None
+              ) -> ModelSummary:
+    """Run one zero batch (or the `example` arguments: token ids, a seq2seq model's source and
+    target) through `model` (eval mode) and record every module's output shape."""
     shapes: dict[nn.Module, tuple | None] = {}  # in the order the modules ran
 
     def record(module, _inputs, output) -> None:  # a hook that returned a value would replace the output
@@ -54,7 +59,9 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...], batch: int = 2) ->
     model.eval()
     try:
         param = next(model.parameters(), None)
-        model(torch.zeros(batch, *input_shape, device=param.device if param is not None else "cpu"))
+        device = param.device if param is not None else "cpu"
+        args = example if example is not None else (torch.zeros(batch, *input_shape),)
+        model(*(a.to(device) for a in args))
     finally:
         for h in hooks:
             h.remove()
@@ -113,12 +120,46 @@ def describe(exp) -> tuple[nn.Module, ModelSummary, object]:
     from dlx.losses import build_loss
     from dlx.registry import MODELS
 
-    own = MODELS.get(exp.model.name).meta.get("task")  # issue 16: seq2seq, lm take token pairs / windows
+    own = MODELS.get(exp.model.name).meta.get("task")
+    if own in TOKEN_TASKS or getattr(exp.model, "causal", False):  # issue 16: built by their task, for their data
+        return describe_tokens(exp)
     if own:
         raise ConfigError(f"`dlx models show` cannot summarise model={exp.model.name} yet ({own} data); "
                           "`dlx train` prints its parameter count")
     bundle = data.build(exp.data)
+    if bundle.task in TOKEN_TASKS or models.vocab_of(bundle.preprocess):
+        return describe_tokens(exp)
     reg = exp.regularizer
     loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
     model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm)
     return model, summarize(model, bundle.input_shape), bundle
+
+
+TOKEN_TASKS = ("seq2seq", "language", "tagging")  # models and data over token ids (issue 16)
+
+
+def describe_tokens(exp) -> tuple[nn.Module, ModelSummary, object]:
+    """A model over token ids, built as its task builds it (which refuses data it cannot train on)
+    and run on two training examples: ids in, a seq2seq model's source and target."""
+    from dlx import data
+    from dlx.engine.tasks import build_task
+
+    bundle = data.build(exp.data)
+    model = build_task(exp, bundle, torch.device("cpu")).model
+    x, y = bundle.train.x[:2], bundle.train.y[:2]
+    example = (x, y) if bundle.task == "seq2seq" else (x,)
+    return model, summarize(model, bundle.input_shape, example=example), bundle
+
+
+def default_data(name: str, overrides: list[str]) -> list[str]:
+    """`data=NAME` for a model that trains on one kind of data only (seq2seq: data=copy), when the
+    overrides choose no data: the first generated dataset of that kind. Else nothing."""
+    from dlx.registry import DATASETS, MODELS
+
+    kind = MODELS.get(name).meta.get("task") if name in MODELS else None
+    if kind not in TOKEN_TASKS or any(o.split("=", 1)[0].lstrip("+~") == "data" for o in overrides):
+        return []
+    for entry in DATASETS.entries():
+        if entry.meta.get("task") == kind and entry.meta.get("size") != "a file":
+            return [f"data={entry.name}"]
+    return []

@@ -3,6 +3,9 @@
 Tokens: an image becomes non-overlapping `patch_size` x `patch_size` patches (`tokens: patches`,
 as in ViT) or its rows (`tokens: rows`); a sequence (T, F) gives T tokens; a tabular row (F,)
 gives one token per feature (`tabular: per_feature`) or a single token (`tabular: one_step`).
+Token ids (data=majority, running_max: inputs from a vocabulary) are embedded, and a key-padding
+mask keeps padding (id 0) out of every attention and of `pool: mean`, so padding never changes a
+sequence's output; tagging data reads every position's output (B, T, outputs), many-to-many.
 
 `causal: true` makes the same blocks a decoder-only language model over token ids (data=text):
 embeddings plus `positional` positions, a causal mask in every block (position t sees 0..t),
@@ -30,12 +33,14 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)  # queries, keys, values in one product
         self.proj = nn.Linear(d_model, d_model)
 
-    def forward(self, x):
+    def forward(self, x, keep=None):
         b, t, d = x.shape  # (B, T, D)
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         # q, k, v: (B, heads, T, head_dim); softmax(q k^T / sqrt(head_dim)) v
         # causal: query t scores keys 0..t only (the upper triangle is masked out)
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
+        # keep (B, T): true on real tokens; padded keys get no weight from any query
+        mask = None if keep is None else keep[:, None, None, :]  # (B, 1, 1, T)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0,
                                            is_causal=self.causal)
         return self.proj(y.transpose(1, 2).reshape(b, t, d))  # (B, T, D)
 
@@ -59,18 +64,31 @@ class Block(nn.Module):
         self.ff = FeedForward(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x):
-        x = x + self.drop(self.attn(self.norm1(x)))  # (B, T, D)
+    def forward(self, x, keep=None):
+        x = x + self.drop(self.attn(self.norm1(x), keep))  # (B, T, D)
         return x + self.drop(self.ff(self.norm2(x)))
+
+
+class Blocks(nn.ModuleList):
+    """The stack of blocks, each given the key-padding mask (None: every token is real)."""
+
+    def forward(self, z, keep=None):
+        for block in self:
+            z = block(z, keep)
+        return z
 
 
 class Tokenizer(nn.Module):
     """Input -> (B, T, D) token embeddings: patches, rows, sequence steps or features."""
 
-    def __init__(self, cfg: TransformerConfig, input_shape: tuple[int, ...]):
+    def __init__(self, cfg: TransformerConfig, input_shape: tuple[int, ...], vocab: int = 0):
         super().__init__()
         self.patch = len(input_shape) == 3 and cfg.tokens == "patches"
-        if self.patch:
+        self.ids = bool(vocab)
+        if self.ids:  # token ids (B, T) from the data's vocabulary; 0 is padding
+            self.embed = nn.Embedding(vocab, cfg.d_model, padding_idx=0)
+            self.steps = input_shape[0]
+        elif self.patch:
             c, h, w = input_shape
             p = cfg.patch_size
             if h % p or w % p:
@@ -82,6 +100,8 @@ class Tokenizer(nn.Module):
             self.embed = nn.Linear(self.features, cfg.d_model)
 
     def forward(self, x):
+        if self.ids:
+            return self.embed(x)  # (B, T, D)
         if self.patch:
             return self.embed(x).flatten(2).transpose(1, 2)  # (B, D, H/p, W/p) -> (B, T, D)
         return self.embed(to_sequence(x, self.steps, self.features))  # (B, T, D)
@@ -98,28 +118,37 @@ def sinusoidal(steps: int, d_model: int) -> torch.Tensor:
 
 
 class Transformer(nn.Module):
-    def __init__(self, cfg: TransformerConfig, input_shape: tuple[int, ...], num_outputs: int):
+    def __init__(self, cfg: TransformerConfig, input_shape: tuple[int, ...], num_outputs: int, vocab: int = 0,
+                 per_step: bool = False):
         super().__init__()
-        self.tokens = Tokenizer(cfg, input_shape)
-        self.pool = cfg.pool
-        steps = self.tokens.steps + (1 if cfg.pool == "cls" else 0)
-        self.cls = nn.Parameter(torch.zeros(1, 1, cfg.d_model)) if cfg.pool == "cls" else None
+        self.tokens = Tokenizer(cfg, input_shape, vocab)
+        self.pool, self.per_step = ("none" if per_step else cfg.pool), per_step
+        steps = self.tokens.steps + (1 if self.pool == "cls" else 0)
+        self.cls = nn.Parameter(torch.zeros(1, 1, cfg.d_model)) if self.pool == "cls" else None
         if cfg.positional == "learned":
             self.pos = nn.Parameter(torch.randn(1, steps, cfg.d_model) * 0.02)
         else:  # a buffer: saved with the weights, never trained
             self.register_buffer("pos", sinusoidal(steps, cfg.d_model)[None])
         self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.Sequential(*[Block(cfg) for _ in range(cfg.layers)])
+        self.blocks = Blocks([Block(cfg) for _ in range(cfg.layers)])
         self.norm = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, num_outputs)
 
     def forward(self, x):
         z = self.tokens(x)  # (B, T, D)
+        keep = (x != 0) if self.tokens.ids else None  # (B, T): the key-padding mask of token ids
         if self.cls is not None:
             z = torch.cat([self.cls.expand(z.shape[0], -1, -1), z], dim=1)  # (B, 1+T, D)
-        z = self.norm(self.blocks(self.drop(z + self.pos)))
-        z = z[:, 0] if self.pool == "cls" else z.mean(dim=1)  # (B, D)
-        return self.head(z)
+            keep = None if keep is None else F.pad(keep, (1, 0), value=True)  # the [CLS] token is real
+        z = self.drop(z + self.pos[:, : z.shape[1]])  # a shorter token batch takes the first positions
+        z = self.norm(self.blocks(z, keep))
+        if self.per_step:
+            return self.head(z)  # (B, T, outputs): one output per position
+        if self.pool == "cls":
+            return self.head(z[:, 0])
+        if keep is None:
+            return self.head(z.mean(dim=1))  # (B, D)
+        return self.head((z * keep[:, :, None]).sum(dim=1) / keep.sum(dim=1, keepdim=True))  # real tokens only
 
 
 class CausalTransformer(nn.Module):
@@ -143,9 +172,13 @@ class CausalTransformer(nn.Module):
         return self.head(self.norm(self.blocks(z)))  # (B, T, vocab)
 
 
-@MODELS.register("transformer", schema=TransformerConfig, accepts=("image", "sequence", "tabular", "language"),
-                 summary="self-attention blocks, [CLS] or mean pooling; causal=true: a language model")
-def build_transformer(cfg: TransformerConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
-    model = (CausalTransformer if cfg.causal else Transformer)(cfg, input_shape, num_outputs)
+@MODELS.register("transformer", schema=TransformerConfig,
+                 accepts=("image", "sequence", "tabular", "tokens", "language"), tokens=True, summary="self-attention blocks, [CLS] or mean pooling; causal=true: a language model")
+def build_transformer(cfg: TransformerConfig, input_shape: tuple[int, ...], num_outputs: int, vocab: int = 0,
+                      per_step: bool = False) -> nn.Module:
+    if cfg.causal:
+        model = CausalTransformer(cfg, input_shape, num_outputs)
+    else:
+        model = Transformer(cfg, input_shape, num_outputs, vocab, per_step)
     init_weights(model, cfg.init, cfg.init_std, cfg.activation)
     return model

@@ -116,6 +116,9 @@ def export(run: str, fmt: str, output: Optional[str] = None, output_dir: str = "
         raise ConfigError(f"--format {fmt}: choose torchscript or onnx")
     path = find(run, output_dir)
     restored = restore(path, checkpoint)
+    if "vocab" in restored.preprocess or restored.task in ("seq2seq", "tagging", "language"):  # issue 16
+        raise ConfigError(f"run {restored.run_id} reads token sequences ({restored.task} data); dlx export writes "
+                          "models of real-valued inputs only; use dlx predict RUN on it")
     target = Path(output) if output else path / f"model{FORMATS[fmt]}"
     if not target.parent.is_dir():
         raise ConfigError(f"cannot write {target}: folder {target.parent} does not exist")

@@ -253,6 +253,8 @@ def load_split(restored, overrides: list[str], split: str) -> Labelled:
     raw = read_csv_labelled(restored, cfg) if cfg.name == "csv" else DATASETS.build(cfg.name, cfg)
     if isinstance(raw, DiskData):
         return _disk_split(restored, raw, cfg, split, name)
+    if isinstance(raw, data.DataBundle):  # a dataset that splits itself (sequences: issue 16)
+        return bundle_split(restored, raw, cfg.name, split, name)
     check_shape(restored, tuple(raw.x.shape[1:]), cfg.name)
     index = pick(data.split_indices(raw, cfg), split, len(raw.y))
     y_dtype = torch.float32 if raw.task == "regression" else torch.long
@@ -262,6 +264,19 @@ def load_split(restored, overrides: list[str], split: str) -> Labelled:
         x, y = torch.as_tensor(raw.x)[index], torch.as_tensor(raw.y, dtype=y_dtype)[index]
     check_labels(restored, list(raw.classes), raw.task, cfg.name)
     return Labelled(x.float(), y, name, index=index)
+
+
+def bundle_split(restored, bundle, data_name: str, split: str, name: str) -> Labelled:
+    """A split of a bundle as the dataset split it; `all`: the three together. Token ids stay ids."""
+    import torch
+
+    check_shape(restored, bundle.input_shape, data_name)
+    check_labels(restored, list(bundle.classes), bundle.task, data_name)
+    parts = [bundle.train, bundle.val, bundle.test] if split == "all" else \
+        [{"train": bundle.train, "val": bundle.val, "test": bundle.test}[split]]
+    x, y = torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts])
+    index = np.concatenate([p.index for p in parts]) if all(p.index is not None for p in parts) else None
+    return Labelled(x, y, name, index=index)
 
 
 def pick(indices, split: str, n: int) -> np.ndarray:

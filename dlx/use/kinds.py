@@ -19,6 +19,7 @@ import numpy as np
 from dlx.errors import ConfigError, DataError
 
 GRAPH_KINDS = ("graph-nodes", "graph-set")
+SEQUENCE_KINDS = ("seq2seq", "tagging", "language")
 
 
 def kind_of(restored) -> str:
@@ -27,12 +28,17 @@ def kind_of(restored) -> str:
 
     if restored.task in GRAPH_KINDS:
         return "graph"
+    if restored.task in SEQUENCE_KINDS:  # issue 16: dlx.use.sequences
+        return "sequence"
     name = restored.exp.model.name
     task = MODELS.get(name).meta.get("task") if name in MODELS else None
     return task if task in ("autoencoder", "gan") else "supervised"
 
 
 def refuse_predict(restored) -> None:
+    if restored.task == "language":
+        raise ConfigError(f"run {restored.path.name} is a language model: it predicts no labels; continue a prompt "
+                          "with dlx generate RUN --prompt TEXT, or score it with dlx eval RUN")
     kind = kind_of(restored)
     if kind in ("autoencoder", "gan"):
         then = "dlx eval RUN (recon_loss, kl, elbo), dlx sample RUN" if kind == "autoencoder" else "dlx sample RUN"
@@ -155,4 +161,8 @@ def evaluate_special(restored, overrides: list[str], split: str) -> Optional[dic
         return evaluate_graph(restored, overrides, split)
     if kind == "autoencoder":
         return evaluate_autoencoder(restored, overrides, split)
+    if kind == "sequence":
+        from dlx.use.sequences import evaluate_sequences
+
+        return evaluate_sequences(restored, overrides, split)
     return None

@@ -110,6 +110,8 @@ def chunks_for(restored, source: Optional[str], overrides: list[str], split: Opt
             raise ConfigError(f"run {restored.path.name} is a graph model ({restored.task}): it predicts on its graph "
                               "data, not on an INPUT file; use --split test (data overrides choose other graphs)")
         return graph_chunks(restored, list(overrides), split or "test", proba)
+    if kind_of(restored) == "sequence":  # seq2seq, tagging: decoded sequences (issue 16)
+        return sequence_chunks(restored, source, list(overrides), split)
     if source is None:
         return split_chunks(restored, overrides, split or "test", proba)
     if overrides or split:
@@ -120,6 +122,19 @@ def chunks_for(restored, source: Optional[str], overrides: list[str], split: Opt
     if path.is_file() and path.suffix.lower() in (".csv", ".tsv", ".txt"):
         return csv_chunks(restored, path, proba, warn)
     return image_chunks(restored, path, proba)
+
+
+def sequence_chunks(restored, source: Optional[str], overrides: list[str], split: Optional[str]) -> Iterator:
+    from dlx.use import sequences
+
+    if source is None:
+        return sequences.split_chunks(restored, overrides, split or "test")
+    if overrides or split:
+        raise ConfigError("give either an INPUT file or data overrides with --split, not both")
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise DataError(f"input not found: {path}; give a text file, one sequence per line, or --split test")
+    return sequences.file_chunks(restored, path)
 
 
 def write(chunks: Iterator, output: str, float_format: str = "%.6g") -> int:

@@ -107,6 +107,8 @@ class Restored:
         from dlx.data import preprocess
 
         prep = self.preprocess
+        if "vocab" in prep:  # token ids: used as they are
+            return x.long()
         stats = {k: v for k, v in prep.items() if k in ("mean", "std", "min", "max")}
         return preprocess.apply(prep.get("mode", "none"), stats, x.float())
 
@@ -164,11 +166,15 @@ def restore(path: Path, which: str = "best") -> Restored:
         raise ConfigError(f"{file} has no model or meta: it was not written by this version of dlx; "
                           "train the run again")
     num_outputs = meta.get("num_outputs")
+    if num_outputs is None and meta["task"] in ("seq2seq", "tagging", "language"):  # one output per token
+        num_outputs = len(meta.get("classes") or [])
     if num_outputs is None:  # runs from before num_outputs was saved
         num_outputs = build_loss(exp.loss, meta["task"], len(meta.get("classes") or []), 1,
                                  exp.regularizer.label_smoothing).num_outputs
     reg = exp.regularizer
-    model = models.build(exp.model, tuple(meta["input_shape"]), num_outputs, reg.dropout, reg.batchnorm)
+    prep = meta.get("preprocess") or {}
+    model = models.build(exp.model, tuple(meta["input_shape"]), num_outputs, reg.dropout, reg.batchnorm,
+                         vocab=models.vocab_of(prep), per_step=meta["task"] == "tagging")
     target = (meta.get("preprocess") or {}).get("target")
     if target is not None:  # data.scale_target: the trained model ends in out * std + mean (dlx.data.target)
         from dlx.data.target import ScaledOutput
