@@ -112,7 +112,7 @@ def plain_params(overrides, threads: int) -> dict:
     checks = {"data.name": (exp.data.name, "digits"), "model.name": (exp.model.name, "mlp"),
               "optim.name": (exp.optim.name, "adam"), "scheduler.name": (exp.scheduler.name, "none"),
               "model.activation": (exp.model.activation, "relu"), "model.batchnorm": (exp.model.batchnorm, False),
-              "data.preprocess": (exp.data.preprocess, "standardize"), "trainer.monitor": (exp.trainer.monitor, "val_acc")}
+              "data.preprocess": (exp.data.preprocess, "standardize"), "trainer.monitor": (exp.trainer.monitor.replace("auto", "val_acc"), "val_acc")}  # auto: val_acc here
     for key, (value, expected) in checks.items():
         if value != expected:
             sys.exit(f"the plain script mirrors {key}={expected}, but the config has {value}")

@@ -114,7 +114,7 @@ def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files
     check_early(parsed, check_files)  # a wrong path or value is answered before torch loads
     plugins.load()
     check_group_choices(parsed)
-    store_nodes()
+    store_nodes(reachable_choices(parsed))
     failure = None
     with initialize(config_path=None, version_base="1.3", job_name="dlx"):
         try:
@@ -125,9 +125,34 @@ def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files
     raise _composition_error(failure, parsed) from None
 
 
-def store_nodes() -> None:
-    """Hand Hydra the primary config and every group's options (schema defaults + presets).
-    Hydra's store lives as long as the process: a node is stored again only when it changed."""
+def reachable_choices(parsed) -> dict[str, set[str] | None]:
+    """group -> the options this composition can reach: the default of conf/config.yaml and what
+    the overrides choose (None: all of them, for a sweep or deletion of the group). Building only
+    these nodes saves composing all ~90 presets in every process."""
+    from omegaconf import OmegaConf
+
+    reachable: dict[str, set[str] | None] = {group: set() for group in GROUPS}
+    for entry in OmegaConf.to_container(OmegaConf.load(conf_dir() / "config.yaml")).get("defaults", []):
+        if isinstance(entry, dict):
+            for group, choice in entry.items():
+                if group in reachable and isinstance(choice, str):
+                    reachable[group].add(choice)
+    for o in parsed:
+        group = o.key_or_group
+        if group not in reachable or reachable[group] is None:
+            continue
+        value = None if o.is_sweep_override() or o.is_delete() else o.value()
+        if isinstance(value, str):
+            reachable[group].add(value)
+        else:
+            reachable[group] = None
+    return reachable
+
+
+def store_nodes(reachable: dict[str, set[str] | None] | None = None) -> None:
+    """Hand Hydra the primary config and the groups' options (schema defaults + presets): those
+    in `reachable` (group -> names, None: all), or every one. Hydra's store lives as long as the
+    process: a node is stored again only when it changed."""
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
@@ -139,7 +164,7 @@ def store_nodes() -> None:
     if _stored.get("config") != key:
         store.store(name="config", node=OmegaConf.load(primary))
         _stored["config"] = key
-    for group, nodes in build_nodes(GROUPS).items():
+    for group, nodes in build_nodes(GROUPS, reachable).items():
         for name, node in nodes.items():
             if _stored.get((group, name)) is not node:
                 store.store(group=group, name=name, node=node)

@@ -132,12 +132,16 @@ def _read_preset(path: Path) -> dict:
     return OmegaConf.to_container(loaded)
 
 
-def build_nodes(groups) -> dict[str, dict[str, dict]]:
-    """group -> choice -> node, for every option of every group (components loaded)."""
+def build_nodes(groups, only: dict | None = None) -> dict[str, dict[str, dict]]:
+    """group -> choice -> node, for every option of every group (components loaded), or for the
+    options named in `only` (group -> names; a group missing or None there: all of its options)."""
     nodes = {}
     for group in groups:
         nodes[group] = {}
+        wanted = (only or {}).get(group)
         for choice in choices(group):
+            if wanted is not None and choice.name not in wanted:
+                continue
             key = (group, choice, choice.file.stat().st_mtime_ns if choice.file else None,
                    _schema_id(group, choice))
             if key not in _cache:
