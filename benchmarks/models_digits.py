@@ -36,9 +36,9 @@ def train(model: str, seed: int, extra: list[str], root: str) -> dict:
 
 
 def main() -> None:
-    from dlx.registry import MODELS, load_components
+    from dlx.plugins import load_builtins
 
-    load_components()
+    load_builtins()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=sorted(BARS))  # the networks (not the baselines)
     parser.add_argument("--seeds", nargs="*", type=int, default=[0])
