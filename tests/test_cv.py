@@ -36,7 +36,7 @@ def digits_and_cfg(*overrides: str):
 
 
 def test_folds_partition_train_val_are_stratified_and_avoid_test():
-    from dlx.cv.driver import plan_folds
+    from dlx.cv.folds import plan_folds
     from dlx.data import split_indices
 
     raw, cfg = digits_and_cfg()

@@ -69,7 +69,7 @@ def test_a_row_dropped_for_a_missing_value_takes_its_group_along(tmp_path):
 
 @pytest.mark.parametrize("repeats", [1, 2])
 def test_each_group_is_validated_in_one_fold_and_every_sample_once(tmp_path, repeats):
-    from dlx.cv.driver import plan_folds
+    from dlx.cv.folds import plan_folds
     from dlx.data import split_indices
 
     path = write_table(tmp_path)

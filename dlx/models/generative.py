@@ -13,7 +13,7 @@ from torch import nn
 
 from dlx.models.deconv import ConvDecoder, ConvEncoder, dcgan_discriminator
 from dlx.models.layers import flat_features
-from dlx.models.schemas import AutoencoderConfig, GANConfig, VAEConfig  # torch-free: checked before torch loads
+from dlx.models.task_schemas import AutoencoderConfig, GANConfig, VAEConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
 
 

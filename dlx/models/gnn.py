@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from dlx.models.layers import flat_features
-from dlx.models.schemas import GNNConfig  # torch-free: checked before torch loads
+from dlx.models.task_schemas import GNNConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
 
 

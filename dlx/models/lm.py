@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from dlx.errors import require
-from dlx.models.schemas import LMConfig  # torch-free: checked before torch loads
+from dlx.models.task_schemas import LMConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
 
 def sinusoidal(length: int, d: int) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from dlx.models.schemas import Seq2SeqConfig  # torch-free: checked before torch loads
+from dlx.models.task_schemas import Seq2SeqConfig  # torch-free: checked before torch loads
 from dlx.registry import MODELS
 
 PAD, SOS, EOS = 0, 1, 2  # as dlx.data.sequences
