@@ -89,15 +89,17 @@ def check_group_choices(parsed) -> None:
 
 def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files: bool = False):
     """Compose the defaults of conf/config.yaml with Hydra overrides into a DictConfig (not yet
-    validated). Each group's options are nodes built from the schemas (dlx.config.presets)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize
-    from hydra.errors import HydraException
-
+    validated). Each group's options are nodes built from the schemas (dlx.config.presets).
+    Plain overrides (`group=choice`, `key=value`) are composed directly, as Hydra would
+    (dlx.config.direct); the others, and every mistake, by Hydra."""
     from dlx import plugins
+    from dlx.config import direct
+    from dlx.config.precheck import check_early
+    from dlx.config.presets import build_nodes
 
     overrides = expand_home(list(overrides))
-    parsed = parse_overrides(overrides)
+    plain = direct.parse(overrides)
+    parsed = plain if plain is not None else parse_overrides(overrides)
     if not allow_sweep:
         for o in parsed:
             if o.is_sweep_override():
@@ -109,12 +111,23 @@ def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files
         if (o.key_or_group or "").split(".")[0] == "plugins":
             raise ConfigError("plugins are not a config key: load one with `dlx --plugin FILE_OR_MODULE` "
                               "(or DLX_PLUGINS); the run records it in config.yaml")
-    from dlx.config.precheck import check_early
-
     check_early(parsed, check_files)  # a wrong path or value is answered before torch loads
     plugins.load()
     check_group_choices(parsed)
-    store_nodes(reachable_choices(parsed))
+    reachable = reachable_choices(parsed)
+    if plain is not None:
+        cfg = direct.compose_direct(primary(), build_nodes(GROUPS, reachable), plain, GROUPS)
+        if cfg is not None:
+            return cfg
+    return _compose_with_hydra(overrides, parsed, reachable)
+
+
+def _compose_with_hydra(overrides: list[str], parsed, reachable):
+    from hydra import compose as hydra_compose
+    from hydra import initialize
+    from hydra.errors import HydraException
+
+    store_nodes(reachable)
     failure = None
     with initialize(config_path=None, version_base="1.3", job_name="dlx"):
         try:
@@ -125,14 +138,26 @@ def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files
     raise _composition_error(failure, parsed) from None
 
 
+def primary() -> dict:
+    """conf/config.yaml as plain data (read once per process, again if the file changed)."""
+    from omegaconf import OmegaConf
+
+    path = conf_dir() / "config.yaml"
+    key = (str(path), path.stat().st_mtime_ns)
+    if _primary.get("key") != key:
+        _primary.update(key=key, data=OmegaConf.to_container(OmegaConf.load(path)))
+    return _primary["data"]
+
+
+_primary: dict = {}
+
+
 def reachable_choices(parsed) -> dict[str, set[str] | None]:
     """group -> the options this composition can reach: the default of conf/config.yaml and what
     the overrides choose (None: all of them, for a sweep or deletion of the group). Building only
     these nodes saves composing all ~90 presets in every process."""
-    from omegaconf import OmegaConf
-
     reachable: dict[str, set[str] | None] = {group: set() for group in GROUPS}
-    for entry in OmegaConf.to_container(OmegaConf.load(conf_dir() / "config.yaml")).get("defaults", []):
+    for entry in primary().get("defaults", []):
         if isinstance(entry, dict):
             for group, choice in entry.items():
                 if group in reachable and isinstance(choice, str):
