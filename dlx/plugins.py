@@ -77,13 +77,16 @@ def config_dirs() -> list[str]:
 def load(builtins: bool = True) -> list[Plugin]:
     """Load dlx's own components (unless `builtins=False`) and every plugin named by `--plugin`,
     `DLX_PLUGINS` or an installed entry point. Idempotent; returns the plugins loaded."""
-    if builtins:
-        load_builtins()
-    for spec in [*_requested, *_env_specs()]:
-        load_one(spec)
-    for ep in _entry_points():
-        dist = getattr(ep, "dist", None)
-        load_one(ep.value.split(":")[0].strip(), entry_point=getattr(dist, "name", None) or ep.name)
+    from dlx import heap
+
+    with heap.setting_up():  # torch and the components load without garbage collection (dlx/heap.py)
+        if builtins:
+            load_builtins()
+        for spec in [*_requested, *_env_specs()]:
+            load_one(spec)
+        for ep in _entry_points():
+            dist = getattr(ep, "dist", None)
+            load_one(ep.value.split(":")[0].strip(), entry_point=getattr(dist, "name", None) or ep.name)
     return loaded()
 
 

@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from dlx import testhooks
+from dlx import heap, testhooks
 from dlx.config import Experiment
 from dlx.engine.callbacks import BestWeights, Callback, EarlyStopping, FitContext
 from dlx.errors import ConfigError, DataError, Interrupted, RunError, first_line
@@ -169,6 +169,27 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
 
     if estimator.applies(exp):  # a scikit-learn baseline is fitted, not trained by the loop (issue 19)
         return estimator.run(exp, overrides, callbacks, runs_root, run_path, evaluate_test, resume)
+    started = time.time()
+    try:
+        with heap.setting_up():  # imports, data, model: no garbage collection (dlx/heap.py)
+            exp, bundle, trainer, batches, run_dir, params, device = set_up(
+                exp, overrides, callbacks, runs_root, run_path, resume, bootstrap)
+        test_metrics = fit_and_test(exp, trainer, batches, run_dir, evaluate_test)
+        summary = summarize(exp, bundle, trainer, test_metrics, params=params, device=device,
+                            path=run_dir.path, duration=time.time() - started)
+        testhooks.pause("summary")
+        run_dir.write_status("finished")
+        run_dir.write_summary(summary.to_json())  # last: its presence means "finished"
+        run_dir.unlock()
+        trainer.callbacks.emit("on_fit_end", trainer, summary)
+        return summary
+    finally:
+        heap.run_ended()  # later set-ups in this process are not frozen (dlx/heap.py)
+
+
+def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, bootstrap):
+    """Everything before the first step: data, task (model, loss, optimizer), batches, the run
+    folder and the trainer with its callbacks (a resumed run's state loaded)."""
     import torch
 
     from dlx import data
@@ -178,7 +199,6 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     from dlx.models import count_parameters
     from dlx.report.tensorboard import attach_tensorboard
 
-    started = time.time()
     tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
     rank, device = distributed.start(exp.trainer, setup_torch(exp))  # rank: None unless data-parallel
     bundle = data.build(exp.data)
@@ -209,15 +229,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     if resume is not None:
         continue_from(trainer, resume, run_dir)
     trainer.callbacks.emit("on_fit_start", trainer, FitContext(run_dir, exp, params, resume.where if resume else None))
-    test_metrics = fit_and_test(exp, trainer, batches, run_dir, evaluate_test)
-    summary = summarize(exp, bundle, trainer, test_metrics, params=params, device=device,
-                        path=run_dir.path, duration=time.time() - started)
-    testhooks.pause("summary")
-    run_dir.write_status("finished")
-    run_dir.write_summary(summary.to_json())  # last: its presence means "finished"
-    run_dir.unlock()
-    trainer.callbacks.emit("on_fit_end", trainer, summary)
-    return summary
+    return exp, bundle, trainer, batches, run_dir, params, device
 
 
 def _log_origin(run_dir: RunDir, transfer_note, bundle, bootstrap) -> None:

@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Without SWEEP_DIR it preloads, then reads `{"sweep_dir", "storage", "log"}` from its parent.
     """
-    from dlx import parallel
+    from dlx import heap, parallel
     from dlx.engine import signals
 
     parser = argparse.ArgumentParser(prog="dlx.sweep.worker")
@@ -297,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     with signals.record_stop_signals():  # from the start: a signal during the imports is kept too
         parallel.start_worker(args.parent, args.threads)
         channel = parallel.Channel()
-        preload()
+        with heap.setting_up():  # torch and the components load without garbage collection (dlx/heap.py)
+            preload()
         task = {"sweep_dir": args.sweep_dir, "storage": os.environ.get("DLX_SWEEP_STORAGE")}
         if args.sweep_dir is None:
             task = channel.receive()
