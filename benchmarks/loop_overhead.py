@@ -89,7 +89,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    exp = config.load([f"trainer.epochs={args.epochs}"])
+    exp = config.load([f"trainer.epochs={args.epochs}", "trainer.monitor=val_acc"])  # auto: val_acc here
     times = {"hand": [], "dlx": [], "dlx+files": []}
     hand_loop(exp)  # warm-up: first-touch allocations and kernel selection
     for _ in range(args.repeats):

@@ -8,13 +8,19 @@ way (stratified, seeded, test then validation), standardised on the training spl
 per epoch, validation loss and accuracy every epoch, the best epoch's weights saved with
 `torch.save`, the test split evaluated with them, and a metrics CSV.
 
+dlx's modules are byte-compiled first, as an installed package's are, and every process starts in
+a neutral folder, so that PYTHONPATH alone says which checkout runs.
+
 Its hyper-parameters are read from dlx's composed default config (in this parent process, before
 any timing), so the two stay the same run when a default changes.
 
-    .venv/bin/python benchmarks/process_overhead.py [--pairs 5] [--threads 0] [--baseline ../main] [overrides...]
+    .venv/bin/python benchmarks/process_overhead.py [--pairs 5] [--threads 0] [--baseline ../main] [--plain-gc]
+                                                   [overrides...]
 
 `--baseline CHECKOUT` times another dlx checkout (say the main branch) in the same rounds, so a
-change is measured against its parent under the same load. Wall time is the figure; the CPU
+change is measured against its parent under the same load. dlx sets up without the garbage
+collector and freezes what set-up made (dlx/heap.py), which a plain script does not; `--plain-gc`
+gives the plain script those lines too, leaving the cost of the framework itself. Wall time is the figure; the CPU
 seconds of each child are printed beside it (steadier when other jobs share the machine).
 """
 
@@ -34,14 +40,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 PLAIN = r'''
-import csv, json, sys
+import csv, gc, json, sys
+p = json.loads(sys.argv[1])
+if p["gc"]:  # --plain-gc: the collector off while setting up, frozen before the loop, as dlx does
+    gc.disable()
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-p = json.loads(sys.argv[1])
 out = sys.argv[2]
 if p["threads"]:
     torch.set_num_threads(p["threads"])
@@ -72,6 +80,9 @@ def evaluate(xe, ye):
         o = model(xe)
         return F.cross_entropy(o, ye, label_smoothing=ls).item(), (o.argmax(1) == ye).float().mean().item()
 
+if p["gc"]:
+    gc.freeze()
+    gc.enable()
 rows, best = [], -1.0
 for epoch in range(1, p["epochs"] + 1):
     model.train()
@@ -103,7 +114,7 @@ print(json.dumps({"best_val_acc": best, "test_acc": test_acc}))
 '''
 
 
-def plain_params(overrides, threads: int) -> dict:
+def plain_params(overrides, threads: int, tuned_gc: bool = False) -> dict:
     """The default run's hyper-parameters, from dlx's own composed config (the plain script's input)."""
     sys.path.insert(0, str(ROOT))
     from dlx import config
@@ -125,14 +136,16 @@ def plain_params(overrides, threads: int) -> dict:
     return {"seed": exp.trainer.seed, "data_seed": exp.data.seed, "test_fraction": exp.data.test_fraction,
             "val_fraction": exp.data.val_fraction, "hidden": list(exp.model.hidden), "dropout": dropout,
             "lr": exp.optim.lr, "epochs": exp.trainer.epochs, "batch_size": exp.trainer.batch_size,
-            "label_smoothing": smoothing, "threads": threads}
+            "label_smoothing": smoothing, "threads": threads, "gc": tuned_gc}
 
 
-def timed(cmd, env) -> tuple[float, float]:
+def timed(cmd, env, cwd) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the child) of one subprocess."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    # run from a neutral folder: `python -m dlx` puts the working directory first on sys.path,
+    # which would import the checkout it is started from rather than PYTHONPATH's
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -145,11 +158,18 @@ def main():
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads in both (0 = torch's default)")
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--plain-gc", action="store_true",
+                        help="give the plain script dlx's garbage-collector set-up too (dlx/heap.py): what is "
+                             "left is the cost of the framework itself")
     parser.add_argument("--baseline", metavar="CHECKOUT",
                         help="another dlx checkout (e.g. the main branch) timed in the same rounds")
     parser.add_argument("overrides", nargs="*", help="dlx overrides for both (e.g. trainer.epochs=10)")
     args = parser.parse_args()
-    params = plain_params(args.overrides, args.threads)
+    params = plain_params(args.overrides, args.threads, args.plain_gc)
+    for checkout in [ROOT, *([Path(args.baseline)] if args.baseline else [])]:
+        # dlx's bytecode, as an installed package has it (pip compiles a wheel's modules; a checkout
+        # run with PYTHONDONTWRITEBYTECODE=1 would compile its ~150 modules again in every process)
+        subprocess.run([args.python, "-m", "compileall", "-q", str(Path(checkout).resolve() / "dlx")], check=True)
     extra = [f"trainer.num_threads={args.threads}"] if args.threads else []
     envs = {"dlx": {**os.environ, "PYTHONPATH": str(ROOT)}}
     if args.baseline:
@@ -168,7 +188,7 @@ def main():
                                f"output_dir={tmp}/{name}-{i}"], env)
             names = list(cmds) if i % 2 == 0 else list(cmds)[::-1]  # alternate who goes first
             for name in names:
-                w, c = timed(*cmds[name])
+                w, c = timed(*cmds[name], cwd=tmp)
                 if i:
                     wall[name].append(w)
                     cpu[name].append(c)
