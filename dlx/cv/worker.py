@@ -171,11 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent", type=int, default=None)
     parser.add_argument("--plugins", default="[]")  # dlx.plugins.records() of the parent, as JSON
     args = parser.parse_args(argv)
-    from dlx import plugins
+    from dlx import heap, plugins
 
-    plugins.load_recorded(json.loads(args.plugins))
+    with heap.setting_up():  # torch and the components load without garbage collection (dlx/heap.py)
+        plugins.load_recorded(json.loads(args.plugins))
     with signals.record_stop_signals():
-        parallel.start_worker(args.parent, args.threads)
+        with heap.setting_up():
+            parallel.start_worker(args.parent, args.threads)
         channel = parallel.Channel()
         while not signals.requested:
             task = channel.receive()

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from dlx import plugins
+from dlx import heap, plugins
 from dlx.sweep import retry, store
 from dlx.errors import ConfigError, DlxError, Interrupted
 from dlx.sweep.records import SAMPLERS, SweepSpec
@@ -39,8 +39,9 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
     sampler = _check_options(space, sampler, trials, jobs, metric, direction)
     workers = start_workers(jobs) if jobs > 1 else None  # they import torch while the space is checked
     try:
-        sweep_dir, spec, url = _create(space, sampler, trials, metric, direction, prune, seed, storage, command,
-                                       objective)
+        with heap.setting_up():  # torch, scikit-learn, optuna: no garbage collection while they load
+            sweep_dir, spec, url = _create(space, sampler, trials, metric, direction, prune, seed, storage,
+                                           command, objective)
     except BaseException:
         if workers is not None:
             workers.kill()

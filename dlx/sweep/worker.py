@@ -266,10 +266,12 @@ def run_workers(sweep_dir: Path, url: str, jobs: int, refresh, workers=None) -> 
 
 
 def preload() -> None:
-    """What every trial needs, imported before the sweep is known: torch, Hydra's first compose, the
-    data code, and the torch._dynamo hooks that the first optimizer imports (a second or more)."""
+    """What every trial needs, imported before the sweep is known: torch, the first compose, the
+    data code, the torch._dynamo hooks that the first optimizer imports (a second or more), and
+    optuna's storage (SQLAlchemy), which opening the study needs first."""
     import importlib
 
+    import optuna
     import torch
 
     from dlx import config
@@ -278,6 +280,7 @@ def preload() -> None:
 
     config.load([])
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    optuna.storages.RDBStorage("sqlite://")  # an in-memory study database: SQLAlchemy, alembic, optuna's tables
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,9 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent", type=int, default=None)
     args = parser.parse_args(argv)
     with signals.record_stop_signals():  # from the start: a signal during the imports is kept too
-        parallel.start_worker(args.parent, args.threads)
-        channel = parallel.Channel()
         with heap.setting_up():  # torch and the components load without garbage collection (dlx/heap.py)
+            parallel.start_worker(args.parent, args.threads)
+            channel = parallel.Channel()
             preload()
         task = {"sweep_dir": args.sweep_dir, "storage": os.environ.get("DLX_SWEEP_STORAGE")}
         if args.sweep_dir is None:
