@@ -96,6 +96,11 @@ def may_register() -> bool:
     return any(spec.strip() not in _loaded for spec in specs) or bool(_entry_points())
 
 
+def components_loaded() -> bool:
+    """Whether dlx's own components (and with them torch) are imported already."""
+    return _builtins_loaded
+
+
 def load_builtins() -> None:
     global _builtins_loaded
     if not _builtins_loaded:

@@ -111,7 +111,8 @@ def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files
         if (o.key_or_group or "").split(".")[0] == "plugins":
             raise ConfigError("plugins are not a config key: load one with `dlx --plugin FILE_OR_MODULE` "
                               "(or DLX_PLUGINS); the run records it in config.yaml")
-    check_early(parsed, check_files)  # a wrong path or value is answered before torch loads
+    if not plugins.components_loaded():  # torch loads next: a wrong path or value is answered first
+        check_early(parsed, check_files)  # (once loaded, the full check below answers as fast)
     plugins.load()
     check_group_choices(parsed)
     reachable = reachable_choices(parsed)
