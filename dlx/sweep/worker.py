@@ -195,14 +195,15 @@ def work(sweep_dir: Path, spec: SweepSpec, url: str, on_change=None) -> int:
     A signal during a trial stops it at a step boundary (the trial is marked interrupted and
     `Interrupted` propagates); one between trials stops the loop before the next.
     """
-    from dlx import plugins
+    from dlx import heap, plugins
     from dlx.engine import signals
 
     plugins.load_recorded(list(spec.plugins), warn=_warn)
     with signals.record_stop_signals():
         study, storage = open_study(spec, url)
         objective = make_objective(spec)
-        warm_up(spec)
+        with heap.setting_up():  # the first trial's data, without garbage collection (dlx/heap.py)
+            warm_up(spec)
         runs_root = Path(sweep_dir) / "runs"
         runs_root.mkdir(parents=True, exist_ok=True)
         done = 0
@@ -268,10 +269,12 @@ def run_workers(sweep_dir: Path, url: str, jobs: int, refresh, workers=None) -> 
 def preload() -> None:
     """What every trial needs, imported before the sweep is known: torch, the first compose, the
     data code, the torch._dynamo hooks that the first optimizer imports (a second or more), and
-    optuna's storage (SQLAlchemy), which opening the study needs first."""
+    optuna's storage (SQLAlchemy), which opening the study needs first, and scikit-learn's splitters,
+    which every run's data uses."""
     import importlib
 
     import optuna
+    import sklearn.model_selection  # noqa: F401
     import torch
 
     from dlx import config
