@@ -123,7 +123,7 @@ def _run(cv_dir: Path, exp, plan, todo, done, overrides, jobs, test, progress, s
     from dlx.cv import store as cv_store
     from dlx.cv.worker import run_folds
     from dlx.data import task_of
-    from dlx.engine.experiment import resolve_monitor
+    from dlx.engine.monitor import resolve_monitor
     from dlx.engine.resume import resume_hint
     from dlx.errors import Interrupted
 

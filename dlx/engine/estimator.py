@@ -43,7 +43,8 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         run_path: Path | None = None, evaluate_test: bool = True, resume=None) -> RunSummary:
     """Fit `exp.model` on the training split, measure every split, write the run; the summary."""
     from dlx import data
-    from dlx.engine.experiment import _monitor_for_task, setup_torch
+    from dlx.engine.experiment import setup_torch
+    from dlx.engine.monitor import for_task
     from dlx.metrics import metric_names
     from dlx.losses import build_loss
     from dlx.registry import MODELS
@@ -51,7 +52,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     started = time.time()
     setup_torch(exp)
     bundle = data.build(exp.data)
-    exp = _monitor_for_task(exp, bundle.task)
+    exp = for_task(exp, bundle.task)
     x_train, y_train = rows_of(bundle.train, exp.data.name)
     entry = MODELS.get(exp.model.name)
     estimator = entry.meta["estimator"](exp.model, bundle.task, len(x_train))

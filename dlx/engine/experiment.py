@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dlx import heap, testhooks
 from dlx.config import Experiment
+from dlx.engine import monitor
 from dlx.engine.callbacks import BestWeights, Callback, EarlyStopping, FitContext
 from dlx.errors import ConfigError, DataError, Interrupted, RunError, first_line
 from dlx.store.files import missing_as_null
@@ -206,9 +207,9 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, b
         from dlx.use.bag import resample_train
 
         bundle = resample_train(bundle, bootstrap)
-    exp = _monitor_for_task(exp, bundle.task)
+    exp = monitor.for_task(exp, bundle.task)
     task = build_task(exp, bundle, device)
-    _check_monitor(exp, task)
+    monitor.check(exp, task)
     if exp.trainer.overfit_batches:
         from dlx.engine.sanity import overfit_bundle
 
@@ -309,33 +310,6 @@ def summarize(exp: Experiment, bundle, trainer, test_metrics: dict, *, params: i
     )
 
 
-def monitor_for(exp: Experiment, kind: str) -> str:
-    """trainer.monitor as a run on `kind` data reads it (auto: the task's default, e.g. val_acc for
-    classes, val_loss for regression)."""
-    return resolve_monitor(exp.trainer.monitor, kind, exp.model.name)
-
-
-def resolve_monitor(monitor: str, kind: str, model: str | None = None) -> str:
-    from dlx.engine.tasks import task_class
-
-    cls = task_class(kind, model)
-    resolved = cls.monitor_for(monitor, kind)
-    if resolved == "auto":  # a task without its own rule for auto: what it monitors for val_acc
-        resolved = cls.monitor_for("val_acc", kind)
-    return resolved
-
-
-def _monitor_for_task(exp: Experiment, task: str) -> Experiment:
-    """Resolve trainer.monitor=auto; config.yaml records the resolved value, as summary.json does."""
-    from dataclasses import replace
-
-    monitor = monitor_for(exp, task)
-    if monitor == exp.trainer.monitor:
-        return exp
-    exp.raw.trainer.monitor = monitor
-    return replace(exp, trainer=replace(exp.trainer, monitor=monitor))
-
-
 def continue_from(trainer, resume, run_dir: RunDir) -> None:
     """Load a resumed run's checkpoint into `trainer` (nothing to load: it starts over)."""
     if resume.state is not None:
@@ -392,10 +366,3 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer) -> 
     except RunError:
         pass
     return error
-
-
-def _check_monitor(exp: Experiment, task) -> None:
-    valid = [f"val_{m}" for m in task.metric_names()]
-    if exp.trainer.monitor not in valid:
-        raise ConfigError(f"trainer.monitor={exp.trainer.monitor} is not measured on {task.kind} data; "
-                          f"choose one of: {', '.join(valid)}")

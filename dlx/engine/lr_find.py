@@ -63,14 +63,15 @@ def run_range_test(exp, start: float = 1e-7, end: float = 10.0, steps: int = 100
 
     from dlx import data
     from dlx.data.loaders import bundle_batches
-    from dlx.engine.experiment import _monitor_for_task, setup_torch
+    from dlx.engine.experiment import setup_torch
+    from dlx.engine.monitor import for_task
     from dlx.engine.tasks import build_task
     from dlx.engine.trainer import Trainer
 
     check_range(start, end, steps)
     device = setup_torch(exp)
     bundle = data.build(exp.data)
-    exp = _monitor_for_task(exp, bundle.task)
+    exp = for_task(exp, bundle.task)
     task = build_task(exp, bundle, device)
     shuffle = torch.Generator().manual_seed(exp.trainer.seed)
     train = bundle_batches(bundle, device, task.batch_size, exp.trainer.eval_batch_size, shuffle)[0]

@@ -68,14 +68,49 @@ def build_optimization(exp, model, train_size: int):
     return optimizer, schedule
 
 
-@TASKS.register("seq2seq", kinds=("seq2seq",))
-class Seq2SeqTask(Task):
-    def __init__(self, model, optimizer, schedule, *, teacher_forcing: float, beam: int, smoothing: float,
-                 batch_size: int):
+class TokenTask(Task):
+    """One token predicted per target position (seq2seq, tagging): cross-entropy that skips
+    padding, token accuracy and exact match; `train_logits(batch)` says how the model is run."""
+
+    def __init__(self, model, optimizer, schedule, *, smoothing: float, batch_size: int):
         self.model, self.optimizer = model, optimizer
         self.optimizers, self.schedules = {"model": optimizer}, {"model": schedule}
-        self.teacher_forcing, self.beam, self.batch_size = teacher_forcing, beam, batch_size
         self.loss = torch.nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=smoothing)
+        self.batch_size = batch_size
+
+    def metric_names(self) -> list[str]:
+        return ["loss", "acc", "exact"]
+
+    def train_metrics(self):
+        return Seq2SeqMetrics()
+
+    def eval_metrics(self, keep_scores: bool = True):
+        return Seq2SeqMetrics()
+
+    def _loss(self, logits, target):
+        return self.loss(logits.flatten(0, 1).float(), target.flatten())
+
+    def train_logits(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits (B, T, tokens), target (B, T)) of a training batch."""
+        raise NotImplementedError
+
+    def train_step(self, trainer, batch, metrics) -> float:
+        with trainer.autocast():
+            logits, target = self.train_logits(batch)
+            loss = self._loss(logits, target)
+        self.optimizer.zero_grad(set_to_none=True)
+        trainer.backward_and_step(loss)
+        value = loss.item()
+        metrics.update(logits.detach().argmax(dim=2), target, value)
+        return value
+
+
+@TASKS.register("seq2seq", kinds=("seq2seq",))
+class Seq2SeqTask(TokenTask):
+    def __init__(self, model, optimizer, schedule, *, teacher_forcing: float, beam: int, smoothing: float,
+                 batch_size: int):
+        super().__init__(model, optimizer, schedule, smoothing=smoothing, batch_size=batch_size)
+        self.teacher_forcing, self.beam = teacher_forcing, beam
 
     @classmethod
     def build(cls, exp, bundle, device) -> "Seq2SeqTask":
@@ -102,28 +137,9 @@ class Seq2SeqTask(Task):
     def monitor_for(cls, requested: str, kind: str) -> str:
         return requested  # val_acc (token accuracy) by default; val_exact is the stricter one
 
-    def metric_names(self) -> list[str]:
-        return ["loss", "acc", "exact"]
-
-    def train_metrics(self):
-        return Seq2SeqMetrics()
-
-    def eval_metrics(self, keep_scores: bool = True):
-        return Seq2SeqMetrics()
-
-    def _loss(self, logits, tgt):
-        return self.loss(logits.flatten(0, 1).float(), tgt.flatten())
-
-    def train_step(self, trainer, batch, metrics) -> float:
+    def train_logits(self, batch):
         src, tgt = batch
-        with trainer.autocast():
-            logits = self.model(src, tgt, self.teacher_forcing)
-            loss = self._loss(logits, tgt)
-        self.optimizer.zero_grad(set_to_none=True)
-        trainer.backward_and_step(loss)
-        value = loss.item()
-        metrics.update(logits.detach().argmax(dim=2), tgt, value)
-        return value
+        return self.model(src, tgt, self.teacher_forcing), tgt
 
     def decode(self, src: torch.Tensor, steps: int) -> torch.Tensor:
         """Free-running predictions (B, steps): greedy, or beam search with model.beam > 1."""

@@ -9,22 +9,13 @@ metrics).
 
 from __future__ import annotations
 
-import torch
-
-from dlx.engine.seq2seq import PAD, Seq2SeqMetrics, build_optimization
-from dlx.engine.tasks import Task
+from dlx.engine.seq2seq import TokenTask, build_optimization
 from dlx.errors import ConfigError
 from dlx.registry import TASKS
 
 
 @TASKS.register("tagging", kinds=("tagging",))
-class TaggingTask(Task):
-    def __init__(self, model, optimizer, schedule, *, smoothing: float, batch_size: int):
-        self.model, self.optimizer = model, optimizer
-        self.optimizers, self.schedules = {"model": optimizer}, {"model": schedule}
-        self.loss = torch.nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=smoothing)
-        self.batch_size = batch_size
-
+class TaggingTask(TokenTask):
     @classmethod
     def build(cls, exp, bundle, device) -> "TaggingTask":
         from dlx import models
@@ -38,28 +29,9 @@ class TaggingTask(Task):
         return cls(model, optimizer, schedule, smoothing=exp.regularizer.label_smoothing,
                    batch_size=exp.trainer.batch_size)
 
-    def metric_names(self) -> list[str]:
-        return ["loss", "acc", "exact"]
-
-    def train_metrics(self):
-        return Seq2SeqMetrics()
-
-    def eval_metrics(self, keep_scores: bool = True):
-        return Seq2SeqMetrics()
-
-    def _loss(self, logits, tags):
-        return self.loss(logits.flatten(0, 1).float(), tags.flatten())
-
-    def train_step(self, trainer, batch, metrics) -> float:
+    def train_logits(self, batch):
         x, tags = batch
-        with trainer.autocast():
-            logits = self.model(x)  # (B, T, classes)
-            loss = self._loss(logits, tags)
-        self.optimizer.zero_grad(set_to_none=True)
-        trainer.backward_and_step(loss)
-        value = loss.item()
-        metrics.update(logits.detach().argmax(dim=2), tags, value)
-        return value
+        return self.model(x), tags  # (B, T, classes)
 
     def eval_step(self, trainer, batch, metrics) -> None:
         x, tags = batch

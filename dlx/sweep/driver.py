@@ -348,7 +348,7 @@ def _fit_to_data(space: SearchSpace, exp, metric_given: bool, objective: dict | 
     from dataclasses import replace
 
     from dlx import data
-    from dlx.engine.experiment import monitor_for
+    from dlx.engine.monitor import monitor_for
     from dlx.metrics import metric_names
 
     bundle = data.build(exp.data)
