@@ -16,7 +16,7 @@ from dlx.cli.app import app, error
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user errors become one line and an exit status, not a traceback."""
-    from dlx import plugins
+    from dlx import log, plugins
     from dlx.errors import DlxError
 
     try:  # typer >= 0.20 vendors click
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> None:
         from click import UsageError
         from click.exceptions import NoArgsIsHelpError
 
+    log.install()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Annotated, Optional
 
@@ -79,4 +80,5 @@ def error(message: str, prefix: str = "error") -> None:
 
 
 def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    """A warning on stderr (`warning: ...`), through the `dlx` logger that `dlx.log` installs."""
+    logging.getLogger("dlx.cli").warning(message)
