@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -21,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dlx.errors import ConfigError
-from dlx.store.files import atomic_write_text, make_dir, new_run_id
+from dlx.store.files import atomic_write_csv, atomic_write_text, make_dir, new_run_id
 from dlx.store.runs import SWEEPS
 from dlx.sweep.records import SweepSpec, TrialRow
 
@@ -237,11 +235,7 @@ def write_trials_csv(sweep_dir: Path, rows: list[dict], spec: SweepSpec) -> None
     keys = spec.keys
     head = ["number", "state", "value", *keys, "run_id", "duration_s", "worker", "reason"]
     metrics = sorted({k for r in rows for k in r} - set(head))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=head + metrics, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(sorted(rows, key=lambda r: r["number"]))
-    atomic_write_text(Path(sweep_dir) / TRIALS_CSV, buf.getvalue())
+    atomic_write_csv(Path(sweep_dir) / TRIALS_CSV, sorted(rows, key=lambda r: r["number"]), head + metrics)
 
 
 def write_best(sweep_dir: Path, best: dict, spec: SweepSpec) -> None:
