@@ -163,9 +163,10 @@ def _continuation(path: Path, overrides: list[str]):
 
 def main(argv: list[str] | None = None) -> int:
     """A fold worker: imports torch once, then runs each fold its parent sends until told to stop."""
-    from dlx import parallel
+    from dlx import log, parallel
     from dlx.engine import signals
 
+    log.install()  # warnings as `warning: ...` lines on stderr, which the parent passes on
     parser = argparse.ArgumentParser(prog="dlx.cv.worker")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--parent", type=int, default=None)

@@ -9,7 +9,7 @@ import numpy as np
 from dlx.data.bundle import RawData
 from dlx.data.disk import DiskData, auto_workers
 from dlx.data.schemas import CSVConfig, ImageFolderConfig, existing
-from dlx.errors import DataError, closest
+from dlx.errors import DataError, closest, first_line
 from dlx.registry import DATASETS
 
 MAX_CLASSES = 20  # an integer target with at most this many distinct values is a class label
@@ -152,7 +152,7 @@ def load_csv(cfg: CSVConfig) -> RawData:
     try:
         df = pd.read_csv(path, sep=cfg.sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as e:
-        raise DataError(f"cannot read {path} as CSV: {str(e).strip().splitlines()[0]}") from None
+        raise DataError(f"cannot read {path} as CSV: {first_line(e, limit=None)}") from None
     features = _columns(df, cfg, path)
     groups = [cfg.group_col] if cfg.group_col else []
     imputed = [c for c in features if cfg.impute != "none" and pd.api.types.is_numeric_dtype(df[c])]
@@ -186,7 +186,7 @@ def load_image_folder(cfg: ImageFolderConfig) -> DiskData:
     try:
         files = ImageFolder(str(root))
     except FileNotFoundError as e:  # a class folder without a single image
-        raise DataError(f"image_folder: {str(e).strip().splitlines()[0]}") from None
+        raise DataError(f"image_folder: {first_line(e, limit=None)}") from None
     if len(files.classes) < 2:
         raise DataError(f"image_folder: {root} has one class sub-folder ({files.classes[0]}); "
                         "a classifier needs at least two")

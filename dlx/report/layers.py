@@ -3,16 +3,19 @@ and the lines the diagnostic callbacks print during training."""
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 from pathlib import Path
 
 from dlx.errors import ConfigError
 
 
+log = logging.getLogger(__name__)
+
+
 def warn(message: str) -> None:
-    """A diagnostic's warning during training: one line on stderr."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+    """A diagnostic's warning during training: one `warning: ...` line on stderr (`dlx.log`)."""
+    log.warning(message)
 
 
 def say(message: str) -> None:
@@ -95,7 +98,7 @@ def _shade(value, lo: float, hi: float) -> str:
 
 
 def show_layers(root, ref: str) -> None:
-    from dlx.report import console
+    from dlx.report.text import console
 
     run_id, frame = read_layers(root, ref)
     console.print(layers_table(run_id, frame))

@@ -19,7 +19,7 @@ def select_columns(metrics_columns, wanted, monitor: str | None) -> dict[str, li
 
     With nothing asked: the loss and the monitored metric (or the first other validation metric).
     """
-    from dlx.report import main_metric
+    from dlx.report.text import main_metric
 
     columns = list(metrics_columns)
     wanted = list(wanted) or list(dict.fromkeys(["loss", main_metric(columns, monitor)]))

@@ -79,7 +79,7 @@ def _create(space: SearchSpace, sampler: str, trials, metric, direction, prune: 
             raise e.hint("nothing was started: run the same command once the database answers") from None
         raise
     store.write_spec(sweep_dir, spec)
-    study, _ = _load(spec, url)
+    study, _ = load_study(spec, url)
     refill(study, space, spec)
     return sweep_dir, spec, url
 
@@ -90,13 +90,13 @@ def resume(ref: str, *, output_dir: str, jobs: int = 1, trials: int | None = Non
     sweep_dir = store.find_sweep(output_dir, ref)
     spec = store.read_spec(sweep_dir)
     plugins.load_recorded(list(spec.plugins))
-    url = _url(sweep_dir, spec, storage)
+    url = store.study_url(sweep_dir, spec, storage)
     if trials:
         if spec.sampler == "grid":
             raise ConfigError("--trials cannot change a grid sweep: it runs every combination once")
         spec = replace(spec, trials=trials)
         store.write_spec(sweep_dir, spec)
-    study, storage = _load(spec, url)
+    study, storage = load_study(spec, url)
     requeue_dead(study, storage, spec, sweep_dir)
     refill(study, spec.space, spec)
     return drive(sweep_dir, spec, url, jobs, on_update)
@@ -117,7 +117,7 @@ def join(ref: str, *, output_dir: str, jobs: int = 1, storage: str | None = None
         sweep_dir = store.find_sweep(output_dir, ref)
         spec = store.read_spec(sweep_dir)
     plugins.load_recorded(list(spec.plugins))
-    return drive(sweep_dir, spec, _url(sweep_dir, spec, storage), jobs, on_update)
+    return drive(sweep_dir, spec, store.study_url(sweep_dir, spec, storage), jobs, on_update)
 
 
 # ---------------------------------------------------------------- checks and set-up
@@ -160,20 +160,14 @@ def _create_study(spec: SweepSpec, url: str) -> None:
     study.set_user_attr(store.SPEC_ATTR, spec.to_json())
 
 
-def _load(spec: SweepSpec, url: str):
+def load_study(spec: SweepSpec, url: str):
+    """(study, storage) of the sweep `spec` in the database at `url`; a missing study is one line."""
     from dlx.sweep.worker import open_study
 
     try:
         return open_study(spec, url)
     except KeyError:
         raise ConfigError(f"no study {spec.id} in {store.redact(url)}") from None
-
-
-def _url(sweep_dir: Path, spec: SweepSpec, storage: str | None) -> str:
-    saved = spec.storage
-    if storage is None and saved and "***" in saved:
-        raise ConfigError("this sweep's storage URL has a password; give it again with --storage URL")
-    return store.storage_url(sweep_dir, storage or saved)
 
 
 def _spec_from_study(name: str, url: str) -> dict:
@@ -302,7 +296,7 @@ def drive(sweep_dir: Path, spec: SweepSpec, url: str, jobs: int, on_update=None,
         elif jobs > 1:
             run_workers(sweep_dir, url, jobs, refresh, workers)
     except retry.StorageLost as e:  # trials.csv keeps what the study last showed
-        lost = e.hint("finished trials are kept; once it answers: " + retry.resume_command(spec, url, sweep_dir))
+        lost = e.hint("finished trials are kept; once it answers: " + store.resume_command(spec, url, sweep_dir))
         raise lost from None
     except Interrupted as e:
         stopped = e.exit_code

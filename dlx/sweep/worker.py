@@ -14,6 +14,7 @@ What a trial computes is `dlx.sweep.objectives` (one run, or a mean over CV fold
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import shutil
@@ -23,11 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from dlx.errors import DlxError, Interrupted, RunError
+from dlx.errors import DlxError, Interrupted, RunError, first_line
 from dlx.sweep import store
 from dlx.sweep.objectives import Objective, TrialContext, make_objective
 from dlx.sweep.records import SweepSpec
 from dlx.sweep.space import CHOICE, INT, SearchSpace
+
+log = logging.getLogger(__name__)
 
 INTERRUPTED_REASON = "interrupted: the sweep stopped while it ran"
 
@@ -169,12 +172,8 @@ def _fail(study, trial, reason: str) -> str:
 
 
 def _reason(e: Exception) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    text = first_line(e, limit=None) if str(e).strip() else ""  # no message: the type's name alone
     return text if isinstance(e, DlxError) else f"{type(e).__name__}: {text}".rstrip(": ")
-
-
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def warm_up(spec: SweepSpec) -> None:
@@ -198,7 +197,7 @@ def work(sweep_dir: Path, spec: SweepSpec, url: str, on_change=None) -> int:
     from dlx import heap, plugins
     from dlx.engine import signals
 
-    plugins.load_recorded(list(spec.plugins), warn=_warn)
+    plugins.load_recorded(list(spec.plugins), warn=log.warning)
     with signals.record_stop_signals():
         study, storage = open_study(spec, url)
         objective = make_objective(spec)
@@ -246,8 +245,8 @@ def run_workers(sweep_dir: Path, url: str, jobs: int, refresh, workers=None) -> 
         early_logs = workers.logs
         workers.logs = [Path(sweep_dir) / "workers" / f"worker-{i}.log" for i in range(jobs)]
         workers.logs[0].parent.mkdir(exist_ok=True)
-        for i, log in enumerate(workers.logs):  # the URL goes through the pipe: `ps` would show a password
-            workers.send(i, {"sweep_dir": str(sweep_dir), "storage": url, "log": str(log)})
+        for i, path in enumerate(workers.logs):  # the URL goes through the pipe: `ps` would show a password
+            workers.send(i, {"sweep_dir": str(sweep_dir), "storage": url, "log": str(path)})
         try:
             polled = time.monotonic()
             while workers.running():
@@ -292,8 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     Without SWEEP_DIR it preloads, then reads `{"sweep_dir", "storage", "log"}` from its parent.
     """
     from dlx import heap, parallel
+    from dlx import log as logs
     from dlx.engine import signals
 
+    logs.install()  # warnings as `warning: ...` lines on stderr: the worker's log file
     parser = argparse.ArgumentParser(prog="dlx.sweep.worker")
     parser.add_argument("sweep_dir", nargs="?")
     parser.add_argument("--index", type=int, default=0)
