@@ -32,7 +32,7 @@ def infer_task(target) -> str:
     return "binary" if values.nunique() == 2 else "multiclass"
 
 
-def _check_missing(frame, path: Path, dropna: bool, imputed=(), protected=()):
+def check_missing(frame, path: Path, dropna: bool, imputed=(), protected=()):
     """Rows with a missing value: dropped (data.dropna), filled later (numeric `imputed` columns,
     data.impute, fitted on the training rows), else one error that says where."""
     rows = frame.drop(columns=list(imputed)).isna().any(axis=1)
@@ -47,6 +47,9 @@ def _check_missing(frame, path: Path, dropna: bool, imputed=(), protected=()):
     raise DataError(f"{path.name}: column '{column}' has {n} missing value(s) (line {', '.join(map(str, lines))}"
                     f"{'...' if n > 3 else ''}){others}; set data.dropna=true to drop those "
                     f"{int(rows.sum())} row(s){impute_hint}")
+
+
+_check_missing = check_missing  # the former name, until dlx.use.inputs imports check_missing
 
 
 def _check_finite(frame, path: Path) -> None:
@@ -156,7 +159,7 @@ def load_csv(cfg: CSVConfig) -> RawData:
     features = _columns(df, cfg, path)
     groups = [cfg.group_col] if cfg.group_col else []
     imputed = [c for c in features if cfg.impute != "none" and pd.api.types.is_numeric_dtype(df[c])]
-    frame = _check_missing(df[features + [cfg.target] + groups], path, cfg.dropna, imputed,
+    frame = check_missing(df[features + [cfg.target] + groups], path, cfg.dropna, imputed,
                            protected=[cfg.target, *groups])
     if len(frame) == 0:
         raise DataError(f"{path.name}: no rows left to learn from")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlx.errors import ConfigError, DlxError
+from dlx.errors import ConfigError, DlxError, first_line
 
 SPLITS = ("train", "val", "test")
 STYLES = {"train": "--", "val": "-", "test": ":"}
@@ -85,5 +85,5 @@ def plot_runs(root, refs, output, metrics=()) -> Path:
     try:
         fig.savefig(path, dpi=120)
     except ValueError as e:  # unknown image format
-        raise ConfigError(f"cannot write {path}: {e}") from None
+        raise ConfigError(f"cannot write {path}: {first_line(e, limit=None)}") from None
     return path

@@ -68,7 +68,7 @@ def read_spec(sweep_dir: Path) -> SweepSpec:
     try:
         return SweepSpec.from_json(json.loads((Path(sweep_dir) / SPEC).read_text()))
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ConfigError(f"cannot read {Path(sweep_dir) / SPEC}: {e}") from None
+        raise ConfigError(f"cannot read {Path(sweep_dir) / SPEC}: {first_line(e, limit=None)}") from None
 
 
 # ---------------------------------------------------------------- the study
