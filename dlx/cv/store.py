@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from dlx.errors import ConfigError, RunError
-from dlx.store.files import atomic_write_csv, atomic_write_text, make_dir, new_run_id
+from dlx.store.files import atomic_write_csv, make_dir, new_run_id
 from dlx.store.rundir import RunDir
 from dlx.store.runs import CV, read_summary
 

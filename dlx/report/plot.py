@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from dlx.errors import ConfigError, DlxError, first_line
+from dlx.report.text import main_metric
+from dlx.store import runs
 
 SPLITS = ("train", "val", "test")
 STYLES = {"train": "--", "val": "-", "test": ":"}
@@ -19,8 +21,6 @@ def select_columns(metrics_columns, wanted, monitor: str | None) -> dict[str, li
 
     With nothing asked: the loss and the monitored metric (or the first other validation metric).
     """
-    from dlx.report.text import main_metric
-
     columns = list(metrics_columns)
     wanted = list(wanted) or list(dict.fromkeys(["loss", main_metric(columns, monitor)]))
     chosen: dict[str, list[str]] = {}
@@ -67,8 +67,6 @@ def curves_figure(curves: dict, chosen: dict[str, list[str]]):
 
 def plot_runs(root, refs, output, metrics=()) -> Path:
     """Read the runs named by `refs`, draw their curves, save to `output`; return its path."""
-    from dlx.store import runs
-
     curves, monitor = {}, None
     for ref in refs:
         record = runs.find_record(root, ref)

@@ -13,6 +13,11 @@ from rich.table import Table
 from dlx.errors import ConfigError
 from dlx.report.text import (STATUS_STYLE, as_int, cell, console, count, duration, fmt, main_metric,
                              plain_table)
+from dlx.report.termplot import COLORS, Series, line_chart
+from dlx.store import compare, runs
+
+__all__ = ["GROUP_COLUMNS", "skipped", "unreadable", "best_label", "runs_table", "mean_std", "aggregate_display",
+           "aggregate_table", "print_frame", "list_runs", "print_aggregate", "compare_runs", "print_comparison"]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,6 @@ def _run_columns(df) -> list[tuple[str, str, object, bool]]:
 
     One best column per monitored metric (`best val_acc`, `best val_loss`): a run fills its own.
     """
-    from dlx.store import compare
 
     short = {"scheduler": "sched", "regularizer": "reg"}
     columns = [(g, short.get(g, g), cell, False) for g in GROUP_COLUMNS]
@@ -128,8 +132,6 @@ def print_frame(text: str) -> None:
 def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, members=False,
               group_by=None, fmt: str = "table") -> None:
     """`dlx runs`: the table of runs (or their --group-by aggregate), or csv/json/markdown of it."""
-    from dlx.store import compare
-    from dlx.store import runs
 
     records = runs.select_runs(root, sweep=sweep, cv=cv, members=members)
     hidden = 0 if members or sweep or cv else sum(1 for r in runs.iter_runs(root) if r.kind != runs.RUN)
@@ -162,7 +164,6 @@ def _empty_frame():
 
 def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table") -> None:
     """--group-by: finished runs folded into mean ± std per group, best first."""
-    from dlx.store import compare
 
     keys = [k.strip() for k in group_by.split(",") if k.strip()]
     finished = df[df["status"] == "finished"] if len(df) else df
@@ -187,8 +188,6 @@ def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table"
 def compare_runs(root, refs=(), *, sweep=None, cv=None, where=(), group_by=None, sort=None,
                  fmt: str = "table") -> None:
     """`dlx compare`: differing config keys, final metrics (best highlighted), overlaid curves."""
-    from dlx.store import compare
-    from dlx.store import runs
 
     if refs and (sweep or cv):
         raise ConfigError("give run ids or --sweep/--cv, not both")
@@ -251,8 +250,6 @@ def _side_by_side(title: str, first: str, frame, tags: dict) -> Table:
 
 def _overlaid_curves(df, tags: dict):
     """The main validation metric of every run in one chart, a colour per run."""
-    from dlx.store import runs
-    from dlx.report.termplot import COLORS, Series, line_chart
 
     monitors = df["monitor"].dropna() if "monitor" in df else []
     main = main_metric(df.columns, monitors.iloc[0] if len(monitors) else None)

@@ -6,16 +6,20 @@ import logging
 
 from rich.table import Table
 
+from dlx.errors import DlxError
 from dlx.report.progress import print_summary
 from dlx.report.runs import unreadable
 from dlx.report.text import STATUS_STYLE, as_int, cell, console, is_number, main_metric, plain_table
+from dlx.report.termplot import Series, line_chart
+from dlx.store import runs
+
+__all__ = ["learning_curves", "changed_keys", "differs_from_defaults", "config_lines", "epochs_table", "show_run"]
 
 log = logging.getLogger(__name__)
 
 
 def learning_curves(metrics, monitor: str | None, width: int = 80):
     """Loss and the main metric, train dashed vs validation solid, side by side."""
-    from dlx.report.termplot import Series, line_chart
 
     charts = []
     for name in dict.fromkeys(["loss", main_metric(metrics.columns, monitor)]):
@@ -29,12 +33,10 @@ def learning_curves(metrics, monitor: str | None, width: int = 80):
 
 def changed_keys(overrides, keys) -> set[str]:
     """The config keys a run's overrides set: `optim.lr=0.1` -> optim.lr; `model=cnn` -> model.name."""
-    from dlx.store.runs import GROUPS
-
     changed = set()
     for override in overrides:
         key = override.lstrip("+~").partition("=")[0].strip()
-        if key in GROUPS:  # a group swapped: its other keys are that choice's defaults
+        if key in runs.GROUPS:  # a group swapped: its other keys are that choice's defaults
             changed.add(f"{key}.name")
             continue
         changed.update(k for k in keys if k == key or k.startswith(key + "."))
@@ -45,9 +47,7 @@ def differs_from_defaults(flat: dict) -> set[str]:
     """The keys whose value differs from dlx's default config (`dlx train` with no overrides)."""
     from omegaconf import OmegaConf
 
-    from dlx.store import runs
-    from dlx.config import compose
-    from dlx.errors import DlxError
+    from dlx.config import compose  # Hydra: only when a run is shown
 
     try:
         defaults = runs.flatten(OmegaConf.to_container(compose([]), resolve=True))
@@ -105,7 +105,6 @@ def show_run(root, ref: str) -> None:
     """`dlx show`: config (what differs from the defaults highlighted), per-epoch table, curves, summary."""
     from rich.text import Text
 
-    from dlx.store import runs
 
     record = runs.find_record(root, ref)
     problems: list[str] = []
