@@ -9,16 +9,22 @@ The core never prints: progress goes to `on_update(rows, spec)`; the result is r
 
 from __future__ import annotations
 
+import math
 import shutil
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from dlx import heap, plugins
-from dlx.sweep import retry, store
+from dlx.cv.driver import cross_validate
+from dlx.engine import signals
 from dlx.errors import ConfigError, DlxError, Interrupted
+from dlx.store.runs import read_summary
+from dlx.sweep import retry, store
+from dlx.sweep.objectives import cv_trial_dir, outcome_of
 from dlx.sweep.records import SAMPLERS, SweepSpec
 from dlx.sweep.space import SearchSpace, parse_space, validate_space
+from dlx.sweep.worker import open_study, run_workers, start_workers, work
 
 DIRECTIONS = {"min": "minimize", "minimize": "minimize", "max": "maximize", "maximize": "maximize"}
 DEFAULT_TRIALS = 20
@@ -33,8 +39,6 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
     `objective` names what a trial computes (default `{"kind": "train"}`: one run); see
     `dlx.sweep.objectives.make_objective`.
     """
-    from dlx.sweep.worker import start_workers
-
     space = parse_space(overrides)
     sampler = _check_options(space, sampler, trials, jobs, metric, direction)
     workers = start_workers(jobs) if jobs > 1 else None  # they import torch while the space is checked
@@ -162,8 +166,6 @@ def _create_study(spec: SweepSpec, url: str) -> None:
 
 def load_study(spec: SweepSpec, url: str):
     """(study, storage) of the sweep `spec` in the database at `url`; a missing study is one line."""
-    from dlx.sweep.worker import open_study
-
     try:
         return open_study(spec, url)
     except KeyError:
@@ -245,11 +247,6 @@ def requeue_dead(study, storage, spec: SweepSpec, sweep_dir: Path | None = None)
 
 def _complete_from_disk(study, storage, trial_id: int, trial, spec: SweepSpec, sweep_dir: Path) -> bool:
     """A dead RUNNING trial whose run wrote summary.json (status finished) is told COMPLETE."""
-    import math
-
-    from dlx.store.runs import read_summary
-    from dlx.sweep.objectives import outcome_of
-
     run_id = trial.user_attrs.get("run_id")
     if not run_id or spec.objective_kind != "train":
         return False
@@ -272,9 +269,6 @@ def _complete_from_disk(study, storage, trial_id: int, trial, spec: SweepSpec, s
 
 def drive(sweep_dir: Path, spec: SweepSpec, url: str, jobs: int, on_update=None, workers=None) -> dict:
     """Run the queue with `jobs` workers (1: in this process), keep trials.csv current, sum up."""
-    from dlx.engine import signals
-    from dlx.sweep.worker import open_study, run_workers, work
-
     study = open_study(spec, url)[0]
     state = {"finished": None}
 
@@ -366,9 +360,6 @@ def refit_best(result: dict):
     """After a `--cv` sweep: the best trial's CV once more with `test=True`. Its folds are all
     done and reused, so this only refits on the whole training data and evaluates the test
     split, once; returns the `CVResult` with `.refit` set."""
-    from dlx.cv.driver import cross_validate
-    from dlx.sweep.objectives import cv_trial_dir
-
     spec, best = result["spec"], result["best"]
     space = spec.space
     overrides = space.overrides({k: best[k] for k in space.keys})

@@ -24,7 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from dlx import heap, parallel, plugins
+from dlx.engine import signals
 from dlx.errors import DlxError, Interrupted, RunError, first_line
+from dlx.log import install as install_warnings
 from dlx.sweep import store
 from dlx.sweep.objectives import Objective, TrialContext, make_objective
 from dlx.sweep.records import SweepSpec
@@ -194,9 +197,6 @@ def work(sweep_dir: Path, spec: SweepSpec, url: str, on_change=None) -> int:
     A signal during a trial stops it at a step boundary (the trial is marked interrupted and
     `Interrupted` propagates); one between trials stops the loop before the next.
     """
-    from dlx import heap, plugins
-    from dlx.engine import signals
-
     plugins.load_recorded(list(spec.plugins), warn=log.warning)
     with signals.record_stop_signals():
         study, storage = open_study(spec, url)
@@ -223,8 +223,6 @@ def work(sweep_dir: Path, spec: SweepSpec, url: str, on_change=None) -> int:
 def start_workers(jobs: int):
     """Start `jobs` sweep workers now: they import torch and dlx while the caller checks the space
     and creates the study, then wait for `run_workers` to hand them the sweep."""
-    from dlx import parallel
-
     threads = parallel.threads_per_worker(jobs)
     early_logs = Path(tempfile.mkdtemp(prefix="dlx-sweep-workers-"))  # until the sweep folder exists
     return parallel.Workers("dlx.sweep.worker", lambda i: ["--index", str(i), "--threads", str(threads)],
@@ -238,8 +236,6 @@ def run_workers(sweep_dir: Path, url: str, jobs: int, refresh, workers=None) -> 
     A SIGINT/SIGTERM is forwarded to each worker once: they stop at a step boundary, mark their
     trials interrupted and exit; the caller then sees `signals.requested`.
     """
-    from dlx.engine import signals
-
     with signals.record_stop_signals():
         workers = workers or start_workers(jobs)
         early_logs = workers.logs
@@ -290,11 +286,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Without SWEEP_DIR it preloads, then reads `{"sweep_dir", "storage", "log"}` from its parent.
     """
-    from dlx import heap, parallel
-    from dlx import log as logs
-    from dlx.engine import signals
-
-    logs.install()  # warnings as `warning: ...` lines on stderr: the worker's log file
+    install_warnings()  # warnings as `warning: ...` lines on stderr: the worker's log file
     parser = argparse.ArgumentParser(prog="dlx.sweep.worker")
     parser.add_argument("sweep_dir", nargs="?")
     parser.add_argument("--index", type=int, default=0)
