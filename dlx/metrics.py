@@ -164,20 +164,62 @@ def accumulator(task: str, num_outputs: int, keep_scores: bool = False, top5: bo
     return cls(num_outputs, task, keep_scores, top5)
 
 
+# ---------------------------------------------------------------- from whole arrays (scikit-learn)
+
+
 def roc_auc(scores: torch.Tensor, targets: torch.Tensor) -> float:
-    """Area under the ROC curve by the rank-sum (Mann–Whitney U) formula, ties averaged."""
-    scores = scores.double()
-    pos = targets == 1
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    if n_pos == 0 or n_neg == 0:
+    """Area under the ROC curve (scikit-learn's `roc_auc_score`, ties counted half); target 1 is
+    the positive class. NaN when only one class is present, where it is undefined."""
+    from sklearn.metrics import roc_auc_score
+
+    positive = (targets == 1).cpu().numpy()
+    if positive.all() or not positive.any():
         return math.nan
-    order = scores.argsort()
-    ranks = torch.empty_like(scores)
-    ranks[order] = torch.arange(1, len(scores) + 1, dtype=torch.double)
-    # average the ranks of tied scores
-    uniq, inverse = torch.unique(scores, return_inverse=True)
-    if len(uniq) < len(scores):
-        sums = torch.zeros(len(uniq), dtype=torch.double).index_add_(0, inverse, ranks)
-        counts = torch.zeros(len(uniq), dtype=torch.double).index_add_(0, inverse, torch.ones_like(ranks))
-        ranks = (sums / counts)[inverse]
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(positive, scores.double().cpu().numpy()))
+
+
+def per_class_report(y_true, y_pred, classes: list[str]) -> dict:
+    """Confusion matrix (rows: true, columns: predicted) and precision / recall / F1 / support per
+    class (scikit-learn's definitions, 0 where a ratio has nothing to divide by), with macro and
+    support-weighted averages: `{"confusion", "per_class", "averages"}`. `y_true`, `y_pred`: class
+    indices into `classes`."""
+    import numpy as np
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    k = len(classes)
+    y_true, y_pred = np.asarray(y_true).reshape(-1), np.asarray(y_pred).reshape(-1)
+    if len(y_true) == 0:  # scikit-learn refuses empty arrays; nothing was counted
+        confusion = np.zeros((k, k), dtype=np.int64)
+        precision = recall = f1 = np.zeros(k)
+    else:
+        confusion = confusion_matrix(y_true, y_pred, labels=np.arange(k))
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            y_true, y_pred, labels=np.arange(k), average=None, zero_division=0)
+    support = confusion.sum(axis=1)
+    rows = {c: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                "support": int(support[i])} for i, c in enumerate(classes)}
+    weights = support / max(support.sum(), 1)
+    total = int(support.sum())
+    averages = {  # every class counts in the macro average, one never predicted or absent too
+        "macro avg": {"precision": float(precision.mean()), "recall": float(recall.mean()),
+                      "f1": float(f1.mean()), "support": total},
+        "weighted avg": {"precision": float(precision @ weights), "recall": float(recall @ weights),
+                         "f1": float(f1 @ weights), "support": total},
+    }
+    return {"confusion": confusion.tolist(), "per_class": rows, "averages": averages}
+
+
+def regression_report(y_true, y_pred) -> dict:
+    """MAE, RMSE and R² over every value of (N,) or (N, k) targets (scikit-learn's metrics on the
+    flattened arrays, in float64): `{"mae", "rmse", "r2"}`; R² is NaN when the targets are constant."""
+    import numpy as np
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+    if len(y_true) == 0:
+        return {"mae": math.nan, "rmse": math.nan, "r2": math.nan}
+    constant = bool((y_true == y_true[0]).all())
+    return {"mae": float(mean_absolute_error(y_true, y_pred)),
+            "rmse": math.sqrt(mean_squared_error(y_true, y_pred)),
+            "r2": math.nan if constant else float(r2_score(y_true, y_pred))}

@@ -297,7 +297,7 @@ def test_help_imports_nothing_heavy(tmp_path):
                             env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True)
     assert result.returncode == 0 and "--group-by" in result.stdout
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}
-    assert not imported & {"torch", "hydra", "pandas", "matplotlib", "tensorboard"}
+    assert not imported & {"torch", "hydra", "pandas", "matplotlib", "tensorboard", "plotext", "sklearn", "tenacity"}
 
 
 def test_terminal_chart_draws_a_rising_line_bottom_left_to_top_right():

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dlx.cli.app import Overrides, app
+from dlx.cli.app import Overrides, app, warn
 
 
 SWEEP_EPILOG = (
@@ -55,7 +55,6 @@ def sweep(
     from dlx.engine import signals
     from dlx.sweep import driver as sweeps
     from dlx.errors import ConfigError
-
     from dlx.sweep.retry import set_retry_window
 
     signals.reset()  # in-process callers (tests) run many commands in one process
@@ -103,10 +102,10 @@ def sweep(
         return
     report.print_sweep_result(result)
     if result.get("indistinct"):
-        report.warn(f"trials {', '.join(map(str, result['indistinct']))} are within one validation sample "
-                    f"(1/{result['spec'].val_size}) of the best {result['spec'].metric}: the validation "
-                    "split cannot tell them apart (ties go to the lower val_loss, then the earlier trial); "
-                    "use more data.val_fraction or --cv K")
+        warn(f"trials {', '.join(map(str, result['indistinct']))} are within one validation sample "
+             f"(1/{result['spec'].val_size}) of the best {result['spec'].metric}: the validation "
+             "split cannot tell them apart (ties go to the lower val_loss, then the earlier trial); "
+             "use more data.val_fraction or --cv K")
     if result["best"] is None:
         failed = [r for r in result["rows"] if r.get("reason")]
         first = f"; trial {failed[0]['number']}: {failed[0]['reason']}" if failed else ""

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+from dlx import plugins
+from dlx.cv import store as cv_store
 from dlx.cv.folds import plan_folds
-from dlx.errors import ConfigError
+from dlx.cv.worker import run_folds
+from dlx.errors import ConfigError, Interrupted
 from dlx.store.rundir import RunDir
 
 FOLD_KEYS = ("data.folds", "data.fold", "data.repeat")
@@ -71,8 +74,7 @@ def cross_validate(overrides: Sequence[str] = (), folds: Optional[int] = None, *
     `on_fold_end(row)` and `on_refit_start(epochs)` (see `report.CVProgress`). `group_col` (csv
     data only) sets data.group_col: GroupKFold, each group whole in one validation fold.
     """
-    from dlx import config, plugins
-    from dlx.cv import store as cv_store
+    from dlx import config
 
     overrides = list(overrides)
     if resume is None and cv_dir is not None and cv_store.has_cv_json(cv_dir):
@@ -120,12 +122,9 @@ def _claim(cv_dir: Path, todo: list) -> RunDir:
 
 
 def _run(cv_dir: Path, exp, plan, todo, done, overrides, jobs, test, progress, settings, assignment) -> CVResult:
-    from dlx.cv import store as cv_store
-    from dlx.cv.worker import run_folds
     from dlx.data import task_of
     from dlx.engine.monitor import resolve_monitor
     from dlx.engine.resume import resume_hint
-    from dlx.errors import Interrupted
 
     cv_store.write_cv_json(cv_dir, settings)
     cv_store.write_assignment(cv_dir, assignment)
@@ -208,8 +207,7 @@ def _check_options(overrides: Sequence[str], folds: int, repeats: int, jobs: int
 
 def _resume_settings(ref: str | Path, overrides, folds, repeats, test, group_col=None):
     """The saved command of CV `ref`; options given again must agree with it."""
-    from dlx import config, plugins
-    from dlx.cv import store as cv_store
+    from dlx import config
 
     cv_dir = Path(ref) if Path(ref).is_dir() else cv_store.find_cv(Path(config.load(overrides).output_dir),
                                                                    str(ref))
@@ -285,7 +283,6 @@ def refit_epochs(exp, rows: list[dict]) -> int:
 def refit(exp, overrides: Sequence[str], rows: list[dict], cv_dir: Path, progress=None) -> dict:
     """Refit on all of train ∪ val (data.val_fraction=0) for a fixed number of epochs; test once."""
     from dlx import config
-    from dlx.cv import store as cv_store
     from dlx.engine import experiment
 
     path = cv_dir / "refit"

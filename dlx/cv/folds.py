@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Sequence
 
-from dlx.errors import ConfigError
+from dlx.errors import ConfigError, first_line
 
 
 def plan_folds(data_cfg, folds: int, repeats: int) -> list[dict]:
@@ -40,7 +40,7 @@ def plan_folds(data_cfg, folds: int, repeats: int) -> list[dict]:
                 rows += [{"index": int(i), "repeat": r, "fold": k,
                           **({} if groups is None else {"group": groups[i]})} for i in held_out]
     except ValueError as e:  # scikit-learn's own objection, should the checks above miss one
-        raise ConfigError(f"cannot split {data_cfg.name} into {folds} folds: {e}") from None
+        raise ConfigError(f"cannot split {data_cfg.name} into {folds} folds: {first_line(e, limit=None)}") from None
     return sorted(rows, key=lambda row: (row["repeat"], row["index"]))
 
 

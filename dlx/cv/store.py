@@ -5,13 +5,11 @@ Kept beside `runs.py`, on its helpers: every file is written atomically.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
 from dlx.errors import ConfigError, RunError
-from dlx.store.files import atomic_write_text, make_dir, new_run_id
+from dlx.store.files import atomic_write_csv, make_dir, new_run_id
 from dlx.store.rundir import RunDir
 from dlx.store.runs import CV, read_summary
 
@@ -69,7 +67,7 @@ def read_cv_json(cv_dir: Path) -> dict:
 
 def write_assignment(cv_dir: Path, rows: list[dict]) -> None:
     group = ["group"] if rows and "group" in rows[0] else []  # with --group-col: each sample's group
-    _write_csv(Path(cv_dir) / ASSIGNMENT, rows, ["index", "repeat", "fold", *group])
+    atomic_write_csv(Path(cv_dir) / ASSIGNMENT, rows, ["index", "repeat", "fold", *group])
 
 
 def write_folds_csv(cv_dir: Path, rows: list[dict]) -> None:
@@ -77,7 +75,7 @@ def write_folds_csv(cv_dir: Path, rows: list[dict]) -> None:
     for row in rows:
         columns += [k for k in row if k not in columns]
     columns.remove("error")
-    _write_csv(Path(cv_dir) / FOLDS_CSV, rows, columns + ["error"])
+    atomic_write_csv(Path(cv_dir) / FOLDS_CSV, rows, columns + ["error"])
 
 
 def write_summary(cv_dir: Path, summary: dict) -> None:
@@ -89,10 +87,3 @@ def read_run_summary(path: Path) -> dict | None:
     return read_summary(path) if Path(path).is_dir() else None
 
 
-def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
-    # floats go through str(): the shortest text that reads back as the same float
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", restval="")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, buf.getvalue())

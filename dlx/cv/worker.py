@@ -21,8 +21,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
+from dlx import heap, parallel, plugins
+from dlx.engine import signals
 from dlx.errors import ConfigError, DlxError, Interrupted
+from dlx.log import install as install_warnings
 from dlx.store.rundir import RunDir
+from dlx.store.runs import read_status
 
 STATUSES = ("finished", "failed", "interrupted", "usage")
 
@@ -51,8 +55,6 @@ def run_folds(todo: list, cv_dir: Path, jobs: int, finish) -> None:
     """Run each fold (a `dlx.cv.driver.Fold`), here (jobs=1) or in `jobs` worker processes;
     `finish(fold, outcome)` gets each `FoldOutcome` as it comes. A SIGINT/SIGTERM ends it with
     `Interrupted` once the running folds have stopped and been recorded."""
-    from dlx.engine import signals
-
     with signals.record_stop_signals():
         if jobs == 1 or len(todo) <= 1:
             for fold in todo:
@@ -67,12 +69,7 @@ def run_folds(todo: list, cv_dir: Path, jobs: int, finish) -> None:
 
 def _run_in_workers(todo: list, cv_dir: Path, jobs: int, finish) -> None:
     """Long-lived workers (imports paid once each) take the next fold as soon as they are free."""
-    from dlx import parallel
-    from dlx.engine import signals
-
     threads = parallel.threads_per_worker(jobs)
-    from dlx import plugins
-
     recorded = json.dumps(plugins.records())  # each worker loads the plugins this CV uses
     workers = parallel.Workers("dlx.cv.worker", lambda i: ["--threads", str(threads), "--plugins", recorded], jobs,
                                Path(cv_dir) / "workers")
@@ -120,7 +117,6 @@ def run_fold(overrides: list[str], run_path: str) -> FoldOutcome:
     left untouched.
     """
     from dlx.engine import experiment
-    from dlx.store.runs import read_status
 
     path = Path(run_path)
     run = RunDir.at(path)
@@ -151,7 +147,6 @@ def _continuation(path: Path, overrides: list[str]):
     """(exp, Resume) continuing an interrupted fold from its checkpoint, else (exp, None): a fresh run."""
     from dlx import config
     from dlx.engine import resume
-    from dlx.store.runs import read_status
 
     if read_status(path).get("status") in ("interrupted", "running") and (path / "config.yaml").is_file():
         try:
@@ -163,15 +158,12 @@ def _continuation(path: Path, overrides: list[str]):
 
 def main(argv: list[str] | None = None) -> int:
     """A fold worker: imports torch once, then runs each fold its parent sends until told to stop."""
-    from dlx import parallel
-    from dlx.engine import signals
-
+    install_warnings()  # warnings as `warning: ...` lines on stderr, which the parent passes on
     parser = argparse.ArgumentParser(prog="dlx.cv.worker")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--parent", type=int, default=None)
     parser.add_argument("--plugins", default="[]")  # dlx.plugins.records() of the parent, as JSON
     args = parser.parse_args(argv)
-    from dlx import heap, plugins
 
     with heap.setting_up():  # torch and the components load without garbage collection (dlx/heap.py)
         plugins.load_recorded(json.loads(args.plugins))

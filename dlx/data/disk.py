@@ -6,8 +6,8 @@ opened for it), and each split gets its own transform — augmentation for train
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -16,7 +16,7 @@ import torch
 
 from dlx.data.bundle import DataBundle, DiskSplit
 from dlx.data.schemas import DISK_PREPROCESS  # noqa: F401  (re-exported)
-from dlx.errors import DataError
+from dlx.errors import DataError, first_line
 
 
 @dataclass
@@ -42,6 +42,8 @@ class UnreadableImage(DataError):
         super().__init__(message.rpartition(f"{type(self).__name__}: ")[2].strip())
 
 
+log = logging.getLogger(__name__)
+
 _WARNED: set[str] = set()  # files this process has already warned about (each epoch reads them again)
 
 
@@ -65,13 +67,13 @@ class FileImages(torch.utils.data.Dataset):
         try:
             image = self.files.loader(path)  # PIL: open and convert to RGB, which decodes every pixel
         except (OSError, SyntaxError, ValueError) as e:  # truncated, corrupt, not an image
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+            reason = first_line(e, limit=120)
             if not self.skip_bad:
                 raise UnreadableImage(f"image_folder: cannot read {path} ({reason}); fix or remove the file, "
                                       "or set data.skip_bad_files=true to skip such files with a warning") from None
             if path not in _WARNED:
                 _WARNED.add(path)
-                print(f"warning: skipping unreadable image {path} ({reason})", file=sys.stderr)
+                log.warning(f"skipping unreadable image {path} ({reason})")
             return None
         return self.transform(image), label
 

@@ -7,10 +7,13 @@ import torch
 EPS = 1e-8
 
 
-def _safe(scale: torch.Tensor) -> torch.Tensor:
+def safe_scale(scale: torch.Tensor) -> torch.Tensor:
     """A constant feature in the training split (digits' blank corner pixels) is scaled by 1,
     as scikit-learn's scalers do: dividing by ~0 would blow up whatever varies elsewhere."""
     return torch.where(scale > EPS, scale, torch.ones_like(scale))
+
+
+_safe = safe_scale  # the former name, until dlx.use.export imports safe_scale
 
 
 def fit(mode: str, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -34,8 +37,8 @@ def apply(mode: str, stats: dict[str, torch.Tensor], x: torch.Tensor) -> torch.T
     if mode == "center":
         return x - stats["mean"]
     if mode == "standardize":
-        return (x - stats["mean"]) / _safe(stats["std"])
-    span = _safe(stats["max"] - stats["min"])
+        return (x - stats["mean"]) / safe_scale(stats["std"])
+    span = safe_scale(stats["max"] - stats["min"])
     unit = (x - stats["min"]) / span  # [0, 1] on the training split
     return unit if mode == "minmax" else unit * 2 - 1
 

@@ -9,7 +9,7 @@ import numpy as np
 from dlx.data.bundle import RawData
 from dlx.data.disk import DiskData, auto_workers
 from dlx.data.schemas import CSVConfig, ImageFolderConfig, existing
-from dlx.errors import DataError, closest
+from dlx.errors import DataError, closest, first_line
 from dlx.registry import DATASETS
 
 MAX_CLASSES = 20  # an integer target with at most this many distinct values is a class label
@@ -32,7 +32,7 @@ def infer_task(target) -> str:
     return "binary" if values.nunique() == 2 else "multiclass"
 
 
-def _check_missing(frame, path: Path, dropna: bool, imputed=(), protected=()):
+def check_missing(frame, path: Path, dropna: bool, imputed=(), protected=()):
     """Rows with a missing value: dropped (data.dropna), filled later (numeric `imputed` columns,
     data.impute, fitted on the training rows), else one error that says where."""
     rows = frame.drop(columns=list(imputed)).isna().any(axis=1)
@@ -47,6 +47,9 @@ def _check_missing(frame, path: Path, dropna: bool, imputed=(), protected=()):
     raise DataError(f"{path.name}: column '{column}' has {n} missing value(s) (line {', '.join(map(str, lines))}"
                     f"{'...' if n > 3 else ''}){others}; set data.dropna=true to drop those "
                     f"{int(rows.sum())} row(s){impute_hint}")
+
+
+_check_missing = check_missing  # the former name, until dlx.use.inputs imports check_missing
 
 
 def _check_finite(frame, path: Path) -> None:
@@ -152,11 +155,11 @@ def load_csv(cfg: CSVConfig) -> RawData:
     try:
         df = pd.read_csv(path, sep=cfg.sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as e:
-        raise DataError(f"cannot read {path} as CSV: {str(e).strip().splitlines()[0]}") from None
+        raise DataError(f"cannot read {path} as CSV: {first_line(e, limit=None)}") from None
     features = _columns(df, cfg, path)
     groups = [cfg.group_col] if cfg.group_col else []
     imputed = [c for c in features if cfg.impute != "none" and pd.api.types.is_numeric_dtype(df[c])]
-    frame = _check_missing(df[features + [cfg.target] + groups], path, cfg.dropna, imputed,
+    frame = check_missing(df[features + [cfg.target] + groups], path, cfg.dropna, imputed,
                            protected=[cfg.target, *groups])
     if len(frame) == 0:
         raise DataError(f"{path.name}: no rows left to learn from")
@@ -186,7 +189,7 @@ def load_image_folder(cfg: ImageFolderConfig) -> DiskData:
     try:
         files = ImageFolder(str(root))
     except FileNotFoundError as e:  # a class folder without a single image
-        raise DataError(f"image_folder: {str(e).strip().splitlines()[0]}") from None
+        raise DataError(f"image_folder: {first_line(e, limit=None)}") from None
     if len(files.classes) < 2:
         raise DataError(f"image_folder: {root} has one class sub-folder ({files.classes[0]}); "
                         "a classifier needs at least two")

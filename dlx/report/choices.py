@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from dlx.report import console
+from dlx.report.text import console
 
 def choices_lines(catalog: dict[str, list[tuple[str, str]]], defaults: dict[str, str]) -> list[str]:
     """`optim  (optim=NAME)` then one `* adam   description` line per choice, for each group."""

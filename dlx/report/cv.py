@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from dlx.report import console, fmt
+from dlx.report.text import console, fmt
 
 class CVProgress:
     """`dlx.cv.driver.cross_validate`'s progress: a line when CV starts, per fold, and at the refit."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlx.errors import ConfigError, DlxError
+from dlx.errors import ConfigError, DlxError, first_line
 
 
 def new_figure(size=(6, 4)):
@@ -31,5 +31,5 @@ def save_figure(fig, output) -> Path:
     try:
         fig.savefig(path, dpi=120)
     except ValueError as e:  # unknown image format
-        raise ConfigError(f"cannot write {path}: {e}") from None
+        raise ConfigError(f"cannot write {path}: {first_line(e, limit=None)}") from None
     return path

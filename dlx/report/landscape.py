@@ -109,7 +109,7 @@ def print_paths_table(result) -> None:
     """Per optimizer: its learning rate, the final point and value, and steps to the tolerance."""
     from rich.table import Table
 
-    from dlx.report import console, fmt
+    from dlx.report.text import console, fmt
 
     table = Table(title=f"{result.function} · {result.steps} steps · tolerance f − f* ≤ {result.tol:g}",
                   title_justify="left")

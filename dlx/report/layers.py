@@ -3,16 +3,22 @@ and the lines the diagnostic callbacks print during training."""
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 from pathlib import Path
 
 from dlx.errors import ConfigError
+from dlx.report.figures import new_figure, save_figure
+from dlx.report.text import console
+from dlx.store import runs
+
+
+log = logging.getLogger(__name__)
 
 
 def warn(message: str) -> None:
-    """A diagnostic's warning during training: one line on stderr."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+    """A diagnostic's warning during training: one `warning: ...` line on stderr (`dlx.log`)."""
+    log.warning(message)
 
 
 def say(message: str) -> None:
@@ -23,8 +29,6 @@ def say(message: str) -> None:
 def read_layers(root, ref: str):
     """(run id, layers.csv as a DataFrame); a run without it is one line saying how to get it."""
     import pandas as pd
-
-    from dlx.store import runs
 
     record = runs.find_record(root, ref)
     path = Path(record.path) / "layers.csv"
@@ -95,8 +99,6 @@ def _shade(value, lo: float, hi: float) -> str:
 
 
 def show_layers(root, ref: str) -> None:
-    from dlx.report import console
-
     run_id, frame = read_layers(root, ref)
     console.print(layers_table(run_id, frame))
     heat = heat_table(run_id, frame)
@@ -106,8 +108,6 @@ def show_layers(root, ref: str) -> None:
 
 def plot_layers(root, ref: str, stat: str, output) -> Path:
     """One line per layer: `stat` against the epoch, on a log scale; saved to `output`."""
-    from dlx.report.figures import new_figure, save_figure
-
     run_id, frame = read_layers(root, ref)
     stats = sorted(frame["stat"].unique())
     if stat not in stats:

@@ -29,7 +29,7 @@ def curve_figure(result):
 
 
 def print_lr_find(result, folder) -> None:
-    from dlx.report import console
+    from dlx.report.text import console
 
     steps = len(result.rows)
     first, last = result.rows[0]["lr"], result.rows[-1]["lr"]

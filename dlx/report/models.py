@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from dlx.report import console
+from dlx.report.text import console
 
 def models_table(entries) -> Table:
     """`dlx models`: one row per registered model (registry entries); plugins name their origin."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dlx.errors import ConfigError, DlxError
+from dlx.errors import ConfigError, DlxError, first_line
+from dlx.report.text import main_metric
+from dlx.store import runs
 
 SPLITS = ("train", "val", "test")
 STYLES = {"train": "--", "val": "-", "test": ":"}
@@ -19,8 +21,6 @@ def select_columns(metrics_columns, wanted, monitor: str | None) -> dict[str, li
 
     With nothing asked: the loss and the monitored metric (or the first other validation metric).
     """
-    from dlx.report import main_metric
-
     columns = list(metrics_columns)
     wanted = list(wanted) or list(dict.fromkeys(["loss", main_metric(columns, monitor)]))
     chosen: dict[str, list[str]] = {}
@@ -67,8 +67,6 @@ def curves_figure(curves: dict, chosen: dict[str, list[str]]):
 
 def plot_runs(root, refs, output, metrics=()) -> Path:
     """Read the runs named by `refs`, draw their curves, save to `output`; return its path."""
-    from dlx.store import runs
-
     curves, monitor = {}, None
     for ref in refs:
         record = runs.find_record(root, ref)
@@ -85,5 +83,5 @@ def plot_runs(root, refs, output, metrics=()) -> Path:
     try:
         fig.savefig(path, dpi=120)
     except ValueError as e:  # unknown image format
-        raise ConfigError(f"cannot write {path}: {e}") from None
+        raise ConfigError(f"cannot write {path}: {first_line(e, limit=None)}") from None
     return path

@@ -2,71 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 import math
-import numbers
 import re
 import sys
 
 from rich.console import Console
 from rich.table import Table
 
-from dlx.report import console, fmt
+from dlx.errors import ConfigError
+from dlx.report.text import (STATUS_STYLE, as_int, cell, console, count, duration, fmt, main_metric,
+                             plain_table)
+from dlx.report.termplot import COLORS, Series, line_chart
+from dlx.store import compare, runs
 
-STATUS_STYLE = {"finished": "green", "running": "cyan", "failed": "red", "interrupted": "yellow"}
+__all__ = ["GROUP_COLUMNS", "skipped", "unreadable", "best_label", "runs_table", "mean_std", "aggregate_display",
+           "aggregate_table", "print_frame", "list_runs", "print_aggregate", "compare_runs", "print_comparison"]
+
+log = logging.getLogger(__name__)
+
 GROUP_COLUMNS = ("model", "optim", "scheduler", "regularizer", "data")
-
-
-def _plain(**kwargs) -> dict:
-    """Table options for 80 columns: no outer frame, one rule under the header."""
-    from rich import box
-
-    return dict(title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
-                show_edge=False, **kwargs)
-
-
-def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
 
 
 def skipped(path, reason: str) -> None:
     """`runs.load_runs`'s on_skip: a run folder it could not read."""
-    warn(f"skipping {path}: {reason}")
+    log.warning(f"skipping {path}: {reason}")
 
 
 def unreadable(path, reason: str) -> None:
     """`runs.load_runs`'s on_skip for a run the user named: one error line, not a warning and a second error."""
-    from dlx.errors import ConfigError
-
     raise ConfigError(f"cannot read run {path}: {reason}; name another run, or delete that folder")
-
-
-def _number(value) -> bool:
-    """A real number that is not NaN (numpy scalars included)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
-
-
-def duration(seconds) -> str:
-    if not _number(seconds):
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
-
-
-def count(value) -> str:
-    if not _number(value):
-        return "—"
-    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= size:
-            return f"{value / size:.3g}{unit}"
-    return str(int(value))
-
-
-def cell(value, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return fmt(value, digits)
 
 
 def best_label(column: str, sep: str = " ") -> str:
@@ -84,11 +49,10 @@ def _run_columns(df) -> list[tuple[str, str, object, bool]]:
 
     One best column per monitored metric (`best val_acc`, `best val_loss`): a run fills its own.
     """
-    from dlx.store import compare
 
     short = {"scheduler": "sched", "regularizer": "reg"}
     columns = [(g, short.get(g, g), cell, False) for g in GROUP_COLUMNS]
-    columns += [("epochs_run", "ep", lambda v: cell(_int(v)), True)]
+    columns += [("epochs_run", "ep", lambda v: cell(as_int(v)), True)]
     columns += [(c, best_label(c, "\n"), cell, True) for c in compare.best_columns(df)]
     columns += [(c, c.replace("_", "\n", 1), cell, True) for c in _test_columns(df)]
     columns += [("params", "params", count, True), ("duration_s", "time", duration, True)]
@@ -110,7 +74,7 @@ def runs_table(df, title: str = "runs", split_ids: bool = False) -> Table:
             columns.append((field, header, show, numeric))
     caption = "shared: " + " · ".join(shared) if shared else None
     table = Table(title=title, caption=caption, caption_justify="left",
-                  **_plain(padding=(0, 0), collapse_padding=True))
+                  **plain_table(padding=(0, 0), collapse_padding=True))
     # split ids keep their time stamp (19 characters, a usable prefix) at a fixed width, so a
     # narrow terminal squeezes the other columns rather than the one that names the run
     table.add_column("id", overflow="fold", width=19 if split_ids else None)
@@ -123,10 +87,6 @@ def runs_table(df, title: str = "runs", split_ids: bool = False) -> Table:
         table.add_row(run_id, f"[{STATUS_STYLE.get(status, 'default')}]{status}[/]",
                       *(show(row.get(field)) for field, _, show, _ in columns))
     return table
-
-
-def _int(value):
-    return int(value) if _number(value) else value
 
 
 def mean_std(mean, std, digits: int = 4) -> str:
@@ -155,7 +115,7 @@ def aggregate_table(agg) -> Table:
     shown = aggregate_display(agg)
     shown = shown[[c for c in shown.columns if c in agg.attrs["keys"] or c == "count"
                    or c.startswith(("best ", "test_")) and not c.endswith("_top5")]]
-    table = Table(title="mean ± std (sample std, ddof=1) per group, best first", **_plain())
+    table = Table(title="mean ± std (sample std, ddof=1) per group, best first", **plain_table())
     for name in shown.columns:
         table.add_column(name, justify="left" if name in agg.attrs["keys"] else "right")
     for row in shown.itertuples(index=False):
@@ -172,8 +132,6 @@ def print_frame(text: str) -> None:
 def list_runs(root, *, where=(), sort=None, limit=None, sweep=None, cv=None, members=False,
               group_by=None, fmt: str = "table") -> None:
     """`dlx runs`: the table of runs (or their --group-by aggregate), or csv/json/markdown of it."""
-    from dlx.store import compare
-    from dlx.store import runs
 
     records = runs.select_runs(root, sweep=sweep, cv=cv, members=members)
     hidden = 0 if members or sweep or cv else sum(1 for r in runs.iter_runs(root) if r.kind != runs.RUN)
@@ -206,8 +164,6 @@ def _empty_frame():
 
 def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table") -> None:
     """--group-by: finished runs folded into mean ± std per group, best first."""
-    from dlx.store import compare
-    from dlx.errors import ConfigError
 
     keys = [k.strip() for k in group_by.split(",") if k.strip()]
     finished = df[df["status"] == "finished"] if len(df) else df
@@ -216,12 +172,12 @@ def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table"
         raise ConfigError(f"no finished runs to aggregate{unfinished}; finish one, or drop --group-by")
     agg = compare.aggregate(finished, keys, sort=sort)  # an unknown key stops here, before any warning
     if len(finished) < len(df):
-        warn(f"{len(df) - len(finished)} unfinished run(s) left out of the aggregate")
+        log.warning(f"{len(df) - len(finished)} unfinished run(s) left out of the aggregate")
     if limit is not None:
         agg = agg.head(limit)
     if agg.attrs["added"]:
-        warn(f"grouped by {' and '.join(agg.attrs['added'])} too: runs that monitor different metrics "
-             "or use different data are never averaged together")
+        log.warning(f"grouped by {' and '.join(agg.attrs['added'])} too: runs that monitor different metrics "
+                    "or use different data are never averaged together")
     if fmt == "markdown":
         return print_frame(compare.to_markdown(aggregate_display(agg)))
     if fmt != "table":
@@ -232,9 +188,6 @@ def print_aggregate(df, group_by: str, sort=None, limit=None, fmt: str = "table"
 def compare_runs(root, refs=(), *, sweep=None, cv=None, where=(), group_by=None, sort=None,
                  fmt: str = "table") -> None:
     """`dlx compare`: differing config keys, final metrics (best highlighted), overlaid curves."""
-    from dlx.store import compare
-    from dlx.store import runs
-    from dlx.errors import ConfigError
 
     if refs and (sweep or cv):
         raise ConfigError("give run ids or --sweep/--cv, not both")
@@ -278,7 +231,7 @@ def print_comparison(df, diff, metrics, best) -> None:
     labels = {**{m: best_label(m) for m in metrics.index}, "epochs_run": "epochs", "duration_s": "time"}
     shown = metrics.copy().astype(object)
     for name, row in metrics.iterrows():
-        show = {"params": count, "duration_s": duration, "epochs_run": lambda v: cell(_int(v))}.get(name, cell)
+        show = {"params": count, "duration_s": duration, "epochs_run": lambda v: cell(as_int(v))}.get(name, cell)
         shown.loc[name] = [f"[bold green]{show(v)}*[/]" if best.get(name) == run_id else f"{show(v)} "
                            for v, run_id in zip(row.tolist(), row.index)]
     console.print(_side_by_side("final metrics (* = best)", "metric", shown.rename(index=labels), tags))
@@ -286,7 +239,7 @@ def print_comparison(df, diff, metrics, best) -> None:
 
 
 def _side_by_side(title: str, first: str, frame, tags: dict) -> Table:
-    table = Table(title=title, **_plain())
+    table = Table(title=title, **plain_table())
     table.add_column(first)
     for run_id in frame.columns:
         table.add_column(tags[run_id], justify="right")
@@ -297,9 +250,6 @@ def _side_by_side(title: str, first: str, frame, tags: dict) -> Table:
 
 def _overlaid_curves(df, tags: dict):
     """The main validation metric of every run in one chart, a colour per run."""
-    from dlx.store import runs
-    from dlx.report.show import main_metric
-    from dlx.report.termplot import COLORS, Series, line_chart
 
     monitors = df["monitor"].dropna() if "monitor" in df else []
     main = main_metric(df.columns, monitors.iloc[0] if len(monitors) else None)

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+
 from rich.table import Table
 
-from dlx.report import console, print_summary
-from dlx.report.runs import STATUS_STYLE, _int, _number, _plain, cell, unreadable, warn
+from dlx.errors import DlxError
+from dlx.report.progress import print_summary
+from dlx.report.runs import unreadable
+from dlx.report.text import STATUS_STYLE, as_int, cell, console, is_number, main_metric, plain_table
+from dlx.report.termplot import Series, line_chart
+from dlx.store import runs
 
-def main_metric(columns, monitor: str | None) -> str:
-    """The metric that a curve shows beside the loss: the monitor's, else the first non-loss."""
-    base = (monitor or "val_loss").removeprefix("val_")
-    if base != "loss" and f"val_{base}" in columns:
-        return base
-    for c in columns:
-        if c.startswith("val_") and c != "val_loss" and not c.endswith("top5"):
-            return c.removeprefix("val_")
-    return "loss"
+__all__ = ["learning_curves", "changed_keys", "differs_from_defaults", "config_lines", "epochs_table", "show_run"]
+
+log = logging.getLogger(__name__)
 
 
 def learning_curves(metrics, monitor: str | None, width: int = 80):
     """Loss and the main metric, train dashed vs validation solid, side by side."""
-    from dlx.report.termplot import Series, line_chart
 
     charts = []
     for name in dict.fromkeys(["loss", main_metric(metrics.columns, monitor)]):
@@ -34,12 +33,10 @@ def learning_curves(metrics, monitor: str | None, width: int = 80):
 
 def changed_keys(overrides, keys) -> set[str]:
     """The config keys a run's overrides set: `optim.lr=0.1` -> optim.lr; `model=cnn` -> model.name."""
-    from dlx.store.runs import GROUPS
-
     changed = set()
     for override in overrides:
         key = override.lstrip("+~").partition("=")[0].strip()
-        if key in GROUPS:  # a group swapped: its other keys are that choice's defaults
+        if key in runs.GROUPS:  # a group swapped: its other keys are that choice's defaults
             changed.add(f"{key}.name")
             continue
         changed.update(k for k in keys if k == key or k.startswith(key + "."))
@@ -50,9 +47,7 @@ def differs_from_defaults(flat: dict) -> set[str]:
     """The keys whose value differs from dlx's default config (`dlx train` with no overrides)."""
     from omegaconf import OmegaConf
 
-    from dlx.store import runs
-    from dlx.config import compose
-    from dlx.errors import DlxError
+    from dlx.config import compose  # Hydra: only when a run is shown
 
     try:
         defaults = runs.flatten(OmegaConf.to_container(compose([]), resolve=True))
@@ -93,14 +88,14 @@ def epochs_table(metrics, best_epoch=None, monitor: str | None = None, max_rows:
         {round(i * (n - 1) / (max_rows - 1)) for i in range(max_rows)}
     if best_epoch is not None:
         keep |= set(metrics.index[metrics["epoch"] == best_epoch])
-    table = Table(title="per epoch" + (f" ({len(keep)} of {n} shown)" if len(keep) < n else ""), **_plain())
+    table = Table(title="per epoch" + (f" ({len(keep)} of {n} shown)" if len(keep) < n else ""), **plain_table())
     for name in names:
         table.add_column(name.replace("epoch_time_s", "time"), justify="right")
     for i in sorted(keep):
         row = metrics.iloc[i]
         style = "bold green" if best_epoch is not None and row["epoch"] == best_epoch else None
         table.add_row(*(str(int(row[c])) if c == "epoch" else
-                        f"{row[c]:.3g}" if c in ("lr", "epoch_time_s") and _number(row[c]) else cell(row[c])
+                        f"{row[c]:.3g}" if c in ("lr", "epoch_time_s") and is_number(row[c]) else cell(row[c])
                         for c in names),
                       style=style)
     return table
@@ -110,7 +105,6 @@ def show_run(root, ref: str) -> None:
     """`dlx show`: config (what differs from the defaults highlighted), per-epoch table, curves, summary."""
     from rich.text import Text
 
-    from dlx.store import runs
 
     record = runs.find_record(root, ref)
     problems: list[str] = []
@@ -118,7 +112,7 @@ def show_run(root, ref: str) -> None:
     if len(frame):
         row = frame.iloc[0]
     elif any((record.path / name).is_file() for name in ("config.yaml", "metrics.csv")):
-        warn(f"{record.path}: {problems[0]}; showing what is readable")  # an empty summary.json, ...
+        log.warning(f"{record.path}: {problems[0]}; showing what is readable")  # an empty summary.json, ...
         row = {"status": "unreadable"}
     else:
         return unreadable(record.path, problems[0])
@@ -134,11 +128,11 @@ def show_run(root, ref: str) -> None:
     changed = changed_keys(overrides, flat) | differs_from_defaults(flat)
     console.print(config_lines(flat, changed), end="")
     try:
-        metrics = runs.read_metrics(record.path, warn=warn)
+        metrics = runs.read_metrics(record.path, warn=log.warning)
     except Exception:  # no epoch finished yet
         metrics = None
     if metrics is not None and len(metrics):
-        best_epoch = _int(row.get("best_epoch"))
+        best_epoch = as_int(row.get("best_epoch"))
         console.print(epochs_table(metrics, best_epoch, row.get("monitor")))
         console.print(learning_curves(metrics, row.get("monitor")))
     summary = runs.read_summary(record.path)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from dlx.report import console, fmt
+from dlx.report.text import console, fmt
 
 if TYPE_CHECKING:
     from dlx.sweep.records import SweepSpec

@@ -10,7 +10,7 @@ from pathlib import Path
 def print_importances(sweep_id: str, scores: dict[str, float], trials: int) -> None:
     from rich.table import Table
 
-    from dlx.report import console
+    from dlx.report.text import console
 
     table = Table(title=f"{sweep_id} · hyper-parameter importance (fANOVA over {trials} trials)",
                   title_justify="left")

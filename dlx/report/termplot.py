@@ -1,11 +1,15 @@
-"""Line charts in the terminal, drawn with Braille dots (2 x 4 per character) into rich Text.
+"""Line charts in the terminal: plotext draws the curves (Braille dots) and axes; rich prints them.
 
-Small on purpose: learning curves are a few lines of at most a few hundred points, and
-an 80-column terminal fits two 38-column charts side by side. No dependency beyond rich.
+Learning curves are a few lines of at most a few hundred points, and an 80-column terminal
+fits two 38-column charts side by side. plotext is imported when a chart is drawn, never by
+`dlx --help`.
 
 Colour alone does not tell the lines apart (a pipe, a log file or a colour-blind reader
 loses it): with two or more lines, each carries its own marker character (`o`, `x`, `+`,
-...) at a few points along it, and the legend pairs each marker with its label.
+...) at a few points along it, and the legend below the chart pairs each marker with its
+label. A dashed line (training curves beside validation ones) is drawn in dashes of a few
+dots. plotext writes ANSI colours; rich turns them into styles and drops them where the
+output is not a terminal.
 """
 
 from __future__ import annotations
@@ -15,16 +19,19 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
-# Braille dot bits by (x, y) inside one character cell
-_DOTS = {(0, 0): 0x01, (0, 1): 0x02, (0, 2): 0x04, (1, 0): 0x08,
-         (1, 1): 0x10, (1, 2): 0x20, (0, 3): 0x40, (1, 3): 0x80}
 COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red", "bright_cyan", "bright_magenta")
 MARKERS = ("o", "x", "+", "*", "#", "@", "%", "&")  # one per line, plain ASCII: survives any pipe
 MARKER_SPACING = 12  # columns between two markers of one line
+DASH = 3  # a dashed line: this many steps drawn, then as many left out
+# rich's colour names as plotext's 256-colour numbers (the terminal's own 16 colours)
+PLOTEXT_COLOR = {"cyan": 6, "magenta": 5, "green": 2, "yellow": 3, "blue": 4, "red": 1,
+                 "bright_cyan": 14, "bright_magenta": 13}
 
 
 @dataclass
 class Series:
+    """One line: its label, points (non-finite ones are left out), colour, and whether it is dashed."""
+
     label: str
     x: list
     y: list
@@ -48,103 +55,101 @@ def _label(v: float) -> str:
     return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.2e}"
 
 
-def _line(x0: int, y0: int, x1: int, y1: int):
-    """Bresenham: every pixel from (x0, y0) to (x1, y1), in order."""
-    dx, dy = abs(x1 - x0), -abs(y1 - y0)
-    sx, sy = (1 if x0 < x1 else -1), (1 if y0 < y1 else -1)
-    err = dx + dy
-    while True:
-        yield x0, y0
-        if x0 == x1 and y0 == y1:
-            return
-        e2 = 2 * err
-        if e2 >= dy:
-            err += dy
-            x0 += sx
-        if e2 <= dx:
-            err += dx
-            y0 += sy
-
-
 def line_chart(series: list[Series], width: int = 38, height: int = 8, title: str = "",
                xlabel: str = "epoch") -> Text:
     """A chart `width` characters wide with `height` rows of plot, axes, and a legend."""
-    points = [p for s in series for p in s.points]
     out = Text(f"{title}\n" if title else "", style="bold")
+    points = [p for s in series for p in s.points]
     if not points:
         return out.append("(no data yet)\n", style="dim")
-    xmin, xmax = min(p[0] for p in points), max(p[0] for p in points)
-    ymin, ymax = min(p[1] for p in points), max(p[1] for p in points)
-    if ymax == ymin:
-        ymin, ymax = ymin - 0.5, ymax + 0.5
-    labels = [_label(ymax), _label((ymin + ymax) / 2), _label(ymin)]
-    margin = max(len(v) for v in labels) + 1
-    cols = max(4, width - margin - 1)
-    wide, tall = cols * 2, height * 4  # pixels
-
-    cells: dict[tuple[int, int], int] = {}
-    colors: dict[tuple[int, int], str] = {}
-
-    def to_pixel(x, y):
-        px = 0 if xmax == xmin else round((x - xmin) / (xmax - xmin) * (wide - 1))
-        return px, round((ymax - y) / (ymax - ymin) * (tall - 1))
-
-    paths = []
-    for s in series:
-        pixels = [to_pixel(*p) for p in s.points]
-        path = [] if not pixels else [pixels[0]] if len(pixels) == 1 else \
-            [q for a, b in zip(pixels, pixels[1:]) for q in list(_line(*a, *b))[:-1]] + pixels[-1:]
-        paths.append(path)
-        for i, (px, py) in enumerate(path):
-            if s.dashed and (i // 3) % 2:
-                continue  # dashes of three dots
-            cell = (py // 4, px // 2)
-            cells[cell] = cells.get(cell, 0) | _DOTS[(px % 2, py % 4)]
-            colors[cell] = s.color
-    marks = _markers(paths, cols) if len(series) > 1 else {}
-
-    middle = height // 2
-    for row in range(height):
-        tag = labels[0] if row == 0 else labels[2] if row == height - 1 else labels[1] if row == middle else ""
-        out.append(f"{tag:>{margin - 1}} " + ("┤" if tag else "│"), style="dim")
-        for col in range(cols):
-            if (row, col) in marks:
-                k = marks[row, col]
-                out.append(MARKERS[k % len(MARKERS)], style=f"bold {series[k].color}")
-                continue
-            bits = cells.get((row, col))
-            out.append(chr(0x2800 + bits) if bits else " ", style=colors.get((row, col)))
-        out.append("\n")
-    out.append(" " * margin + "└" + "─" * cols + "\n", style="dim")
-    left, right = _label(xmin), _label(xmax)
-    gap = max(1, cols - len(left) - len(right) - len(xlabel) - 2)
-    out.append(" " * (margin + 1) + left + " " * (gap // 2) + xlabel + " " * (gap - gap // 2 + 2)
-               + right + "\n", style="dim")
+    out.append_text(Text.from_ansi(_draw(series, points, width, height, xlabel)))
+    marked = len(series) > 1
     for k, s in enumerate(series):
-        marker = f"{MARKERS[k % len(MARKERS)]} " if marks else ""
+        marker = f"{MARKERS[k % len(MARKERS)]} " if marked else ""
         out.append(f"  {marker}" + ("╍╍ " if s.dashed else "── "), style=s.color).append(s.label + "\n")
     out.rstrip()
     return out
 
 
-def _markers(paths: list[list[tuple[int, int]]], cols: int) -> dict[tuple[int, int], int]:
-    """(row, col) -> index of the line whose marker goes there.
+def _draw(series: list[Series], points: list, width: int, height: int, xlabel: str) -> str:
+    """plotext's rendering (with ANSI colours): `height` rows of curves, the axes, ticks and label."""
+    import plotext
 
-    Each line is marked every MARKER_SPACING columns and at its last point, the lines'
-    marks shifted against each other so that lines running together still show each one's.
-    """
-    marks: dict[tuple[int, int], int] = {}
-    n = len(paths)
-    for k, path in enumerate(paths):
-        at_col: dict[int, int] = {}  # column -> the line's pixel row there (its first)
-        for px, py in path:
-            at_col.setdefault(px // 2, py)
-        if not at_col:
-            continue
-        offset = round((k + 0.5) * MARKER_SPACING / n)
-        wanted = [c for c in range(offset, cols, MARKER_SPACING) if c in at_col]
-        last_px, last_py = path[-1]
-        for col, row in [(c, at_col[c] // 4) for c in wanted] + [(last_px // 2, last_py // 4)]:
-            if (row, col) not in marks:
-                marks[row, col] = k
-    return marks
+    xmin, xmax = min(p[0] for p in points), max(p[0] for p in points)
+    ymin, ymax = min(p[1] for p in points), max(p[1] for p in points)
+    if ymax == ymin:
+        ymin, ymax = ymin - 0.5, ymax + 0.5
+    xs = [xmin, xmax] if xmax > xmin else [xmin]
+    ys = [ymax, (ymin + ymax) / 2, ymin]
+    cols = max(4, width - max(len(_label(v)) for v in ys) - 1)  # the plotting area, about
+
+    fig = plotext.figure
+    fig.clear()
+    fig.theme("colorless")
+    fig.plot_size(width, height + 3)  # + the x axis, its tick labels, and xlabel
+    fig.axes(False, axis="x", side="upper")  # a frame on two sides only: an L, as in a textbook
+    fig.axes(False, axis="y", side="right")
+    fig.ruler("x", "lower").ticks(xs, [_label(v) for v in xs])
+    fig.ruler("y", "left").ticks(ys, [_label(v) for v in ys])
+    fig.ruler("y", "left").lim(ymin, ymax)
+    if xmax > xmin:
+        fig.ruler("x", "lower").lim(xmin, xmax)
+    fig.label(xlabel, axis="x")
+    for s in series:
+        pen = plotext.pixel(foreground=PLOTEXT_COLOR.get(s.color, 6))
+        fig.draw(_line(fig, plotext.marker("braille", pen), s, cols))
+    if len(series) > 1:
+        for k, s in enumerate(series):
+            pen = plotext.pixel(foreground=PLOTEXT_COLOR.get(s.color, 6), style="bold")
+            at = _marker_points(s.points, k, len(series), (xmax - xmin) * MARKER_SPACING / cols)
+            if at:
+                fig.draw(fig.signal([p[0] for p in at], [p[1] for p in at],
+                                    marker=plotext.marker(MARKERS[k % len(MARKERS)], pen)))
+    return fig.build().string()
+
+
+def _line(fig, marker, s: Series, cols: int):
+    """The series as a plotext signal: its points joined by lines; when `s.dashed`, sampled once
+    a dot column (2 a character) and drawn DASH samples on, DASH off."""
+    points, gaps = s.points, []
+    if s.dashed and len(points) > 1:
+        dense = _resample(points, 2 * cols)
+        kept = [i for i in range(len(dense)) if (i // DASH) % 2 == 0]
+        points = [dense[i] for i in kept]
+        gaps = [j for j in range(1, len(kept)) if kept[j] - kept[j - 1] > 1]
+    signal = fig.signal([p[0] for p in points], [p[1] for p in points], marker=marker)
+    signal.lines()
+    for j in gaps:
+        signal.line(j, False)  # no line from point j - 1 across the gap to point j
+    return signal
+
+
+def _resample(points: list, n: int) -> list:
+    """`n` points evenly spaced along the x range of `points`, linearly interpolated."""
+    if len(points) < 2:
+        return points
+    x0, x1 = points[0][0], points[-1][0]
+    return [(x, _y_at(points, x)) for x in (x0 + (x1 - x0) * i / (n - 1) for i in range(n))]
+
+
+def _y_at(points: list, x: float) -> float:
+    """The line through `points` (sorted by x) at `x`."""
+    for (xa, ya), (xb, yb) in zip(points, points[1:]):
+        if xa <= x <= xb:
+            return ya if xb == xa else ya + (yb - ya) * (x - xa) / (xb - xa)
+    return points[-1][1]
+
+
+def _marker_points(points: list, k: int, n: int, spacing: float) -> list:
+    """Where line `k` of `n` shows its marker: every `spacing` (x units) and at its last point,
+    the lines' marks shifted against each other so that lines running together show each one's."""
+    if not points:
+        return []
+    x0, x1 = points[0][0], points[-1][0]
+    at = []
+    if spacing > 0:
+        x = x0 + (k + 0.5) * spacing / n
+        while x < x1:
+            at.append((x, _y_at(points, x)))
+            x += spacing
+    return at + [points[-1]]

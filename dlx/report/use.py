@@ -6,7 +6,7 @@ import json
 
 from rich.table import Table
 
-from dlx.report import console, err_console, fmt
+from dlx.report.text import console, err_console, fmt
 
 
 def print_eval(result: dict, form: str = "table", written=None) -> None:

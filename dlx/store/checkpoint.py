@@ -7,11 +7,14 @@ one can run any code — and nothing in it is executed.
 
 from __future__ import annotations
 
+import logging
 import pickle
 import warnings
 from pathlib import Path
 
 from dlx.errors import RunError, first_line
+
+log = logging.getLogger(__name__)
 
 
 class UnsafeCheckpoint(RunError):
@@ -92,10 +95,11 @@ def _check_types(state: dict, path: Path) -> None:
         raise UnreadableCheckpoint(f"{path} is damaged: field {', '.join(wrong)} is not what dlx wrote")
 
 
-def load_resume_state(candidates: list[Path], warn) -> tuple[dict | None, Path | None]:
+def load_resume_state(candidates: list[Path], warn=None) -> tuple[dict | None, Path | None]:
     """The first readable checkpoint of `candidates` (last.pt, then last.prev.pt).
 
-    An unreadable file is skipped with `warn(message)` naming it; an unsafe one stops
+    An unreadable file is skipped with a warning naming it (logged; `warn(message)` instead when
+    given: a caller that wants it silent passes a no-op); an unsafe one stops
     everything. None when no candidate exists at all (killed before its first checkpoint);
     an error when files exist but none is readable — never a silent fresh start.
     """
@@ -110,7 +114,7 @@ def load_resume_state(candidates: list[Path], warn) -> tuple[dict | None, Path |
             problems.append(str(e))
             continue
         for problem in problems:
-            warn(f"{problem}; resuming from {path.name} instead")
+            (warn or log.warning)(f"{problem}; resuming from {path.name} instead")
         return state, path
     if problems:
         raise RunError(f"no readable checkpoint to resume from: {'; '.join(problems)} — "

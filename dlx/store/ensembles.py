@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dlx.store.files import _json_default, atomic_write_text, make_dir, new_run_id
+from dlx.store.files import atomic_write_text, json_default, make_dir, new_run_id
 
 ENSEMBLES = "ensembles"
 
@@ -25,7 +25,7 @@ def create_ensemble_dir(output_dir: str, label: str) -> Path:
 
 
 def write_json(path: Path, data) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+    atomic_write_text(path, json.dumps(data, indent=2, default=json_default) + "\n")
 
 
 def write_eval(run_path: Path, name: str, report: dict) -> Path:

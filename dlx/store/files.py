@@ -5,12 +5,14 @@ A killed process never leaves a half-written file, at most a `.NAME.PID.tmp`.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import os
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from dlx.errors import RunError
 
@@ -45,7 +47,19 @@ def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = False,
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """`text` to `path`, all or nothing (UTF-8, newlines as given)."""
     atomic_write(path, lambda f: f.write(text))
+
+
+def atomic_write_csv(path: Path, rows: Iterable[dict], columns: list[str]) -> None:
+    """A CSV of `rows` under the header `columns`, all or nothing: `\\n` line ends, a key
+    missing from a row is an empty cell, a key not in `columns` is an error; floats go
+    through str() (the shortest text that reads back as the same float)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
 
 
 def slug(text: str) -> str:
@@ -90,7 +104,7 @@ def _sync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _keep_previous(path: Path, prev: Path) -> None:
+def keep_previous(path: Path, prev: Path) -> None:
     """`path` -> `prev` without a moment when `path` is missing: link (or copy), then rename."""
     import shutil
 
@@ -103,7 +117,8 @@ def _keep_previous(path: Path, prev: Path) -> None:
     os.replace(tmp, prev)
 
 
-def _yaml_dump(data) -> str:
+def yaml_dump(data) -> str:
+    """`data` (dicts, lists, scalars) as YAML text, written the way OmegaConf writes a config."""
     from omegaconf import OmegaConf
 
     return OmegaConf.to_yaml(OmegaConf.create(data))
@@ -120,7 +135,8 @@ def missing_as_null(value):
     return value
 
 
-def _json_default(value):
+def json_default(value):
+    """`json.dumps(default=...)`: numpy/torch scalars as Python numbers, paths as text."""
     if hasattr(value, "item"):
         return value.item()
     if isinstance(value, Path):

@@ -5,11 +5,9 @@ They never appear in `dlx runs`: an LR range test trains nothing worth keeping.
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
-from dlx.store.files import _yaml_dump, atomic_write_text, make_dir, new_run_id
+from dlx.store.files import atomic_write_csv, atomic_write_text, make_dir, new_run_id, yaml_dump
 
 LR_FIND = "lr-find"
 
@@ -20,10 +18,6 @@ def create_lr_find_dir(output_dir: str, label: str) -> Path:
 
 def write_curve(folder: Path, rows: list[dict], config: dict) -> Path:
     """curve.csv (step, lr, loss, smoothed) and the config it was measured with."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["step", "lr", "loss", "smoothed"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(Path(folder) / "curve.csv", buf.getvalue())
-    atomic_write_text(Path(folder) / "config.yaml", _yaml_dump(config))
+    atomic_write_csv(Path(folder) / "curve.csv", rows, ["step", "lr", "loss", "smoothed"])
+    atomic_write_text(Path(folder) / "config.yaml", yaml_dump(config))
     return Path(folder) / "curve.csv"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -11,8 +10,8 @@ import time
 from pathlib import Path
 
 from dlx.errors import ConfigError, RunError
-from dlx.store.files import (_json_default, _keep_previous, _yaml_dump, atomic_write, atomic_write_text, make_dir,
-                             missing_as_null, new_run_id)
+from dlx.store.files import (atomic_write, atomic_write_csv, atomic_write_text, json_default, keep_previous, make_dir,
+                             missing_as_null, new_run_id, yaml_dump)
 
 
 class RunDir:
@@ -44,11 +43,11 @@ class RunDir:
     def write_yaml(self, name: str, data) -> None:
         from omegaconf import OmegaConf
 
-        text = OmegaConf.to_yaml(data) if not isinstance(data, (list, dict)) else _yaml_dump(data)
+        text = OmegaConf.to_yaml(data) if not isinstance(data, (list, dict)) else yaml_dump(data)
         atomic_write_text(self.path / name, text)
 
     def write_json(self, name: str, data: dict) -> None:
-        text = json.dumps(missing_as_null(data), indent=2, default=_json_default)
+        text = json.dumps(missing_as_null(data), indent=2, default=json_default)
         atomic_write_text(self.path / name, text + "\n")
 
     def write_attention(self, examples: list[dict]) -> Path:
@@ -63,26 +62,15 @@ class RunDir:
         columns: list[str] = []
         for row in rows:
             columns += [k for k in row if k not in columns]
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write_text(self.path / "metrics.csv", buf.getvalue())
+        atomic_write_csv(self.path / "metrics.csv", rows, columns)
 
     def write_layers(self, rows: list[dict]) -> None:
         """layers.csv (trainer.watch): long format, one row per epoch, layer and statistic."""
-        self._write_csv("layers.csv", rows, ["epoch", "layer", "stat", "value"])
+        atomic_write_csv(self.path / "layers.csv", rows, ["epoch", "layer", "stat", "value"])
 
     def write_profile(self, rows: list[dict]) -> None:
         """profile.csv (trainer.profile): seconds per phase, one row per epoch."""
-        self._write_csv("profile.csv", rows, list(rows[0]) if rows else ["epoch"])
-
-    def _write_csv(self, name: str, rows: list[dict], columns: list[str]) -> None:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write_text(self.path / name, buf.getvalue())
+        atomic_write_csv(self.path / "profile.csv", rows, list(rows[0]) if rows else ["epoch"])
 
     def write_status(self, status: str, **extra) -> None:
         self._settle()  # a status (finished, interrupted, failed) speaks of the checkpoints too
@@ -232,7 +220,7 @@ class _CheckpointWrite(threading.Thread):
 
         def before_replace():
             if self.label == "last" and path.exists():
-                _keep_previous(path, self.rundir.checkpoint_path(f"{self.label}.prev"))
+                keep_previous(path, self.rundir.checkpoint_path(f"{self.label}.prev"))
             testhooks.pause(f"replace-{self.label}")
 
         try:

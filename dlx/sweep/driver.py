@@ -9,16 +9,22 @@ The core never prints: progress goes to `on_update(rows, spec)`; the result is r
 
 from __future__ import annotations
 
+import math
 import shutil
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from dlx import heap, plugins
-from dlx.sweep import retry, store
+from dlx.cv.driver import cross_validate
+from dlx.engine import signals
 from dlx.errors import ConfigError, DlxError, Interrupted
+from dlx.store.runs import read_summary
+from dlx.sweep import retry, store
+from dlx.sweep.objectives import cv_trial_dir, outcome_of
 from dlx.sweep.records import SAMPLERS, SweepSpec
 from dlx.sweep.space import SearchSpace, parse_space, validate_space
+from dlx.sweep.worker import open_study, run_workers, start_workers, work
 
 DIRECTIONS = {"min": "minimize", "minimize": "minimize", "max": "maximize", "maximize": "maximize"}
 DEFAULT_TRIALS = 20
@@ -33,8 +39,6 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
     `objective` names what a trial computes (default `{"kind": "train"}`: one run); see
     `dlx.sweep.objectives.make_objective`.
     """
-    from dlx.sweep.worker import start_workers
-
     space = parse_space(overrides)
     sampler = _check_options(space, sampler, trials, jobs, metric, direction)
     workers = start_workers(jobs) if jobs > 1 else None  # they import torch while the space is checked
@@ -79,7 +83,7 @@ def _create(space: SearchSpace, sampler: str, trials, metric, direction, prune: 
             raise e.hint("nothing was started: run the same command once the database answers") from None
         raise
     store.write_spec(sweep_dir, spec)
-    study, _ = _load(spec, url)
+    study, _ = load_study(spec, url)
     refill(study, space, spec)
     return sweep_dir, spec, url
 
@@ -90,13 +94,13 @@ def resume(ref: str, *, output_dir: str, jobs: int = 1, trials: int | None = Non
     sweep_dir = store.find_sweep(output_dir, ref)
     spec = store.read_spec(sweep_dir)
     plugins.load_recorded(list(spec.plugins))
-    url = _url(sweep_dir, spec, storage)
+    url = store.study_url(sweep_dir, spec, storage)
     if trials:
         if spec.sampler == "grid":
             raise ConfigError("--trials cannot change a grid sweep: it runs every combination once")
         spec = replace(spec, trials=trials)
         store.write_spec(sweep_dir, spec)
-    study, storage = _load(spec, url)
+    study, storage = load_study(spec, url)
     requeue_dead(study, storage, spec, sweep_dir)
     refill(study, spec.space, spec)
     return drive(sweep_dir, spec, url, jobs, on_update)
@@ -117,7 +121,7 @@ def join(ref: str, *, output_dir: str, jobs: int = 1, storage: str | None = None
         sweep_dir = store.find_sweep(output_dir, ref)
         spec = store.read_spec(sweep_dir)
     plugins.load_recorded(list(spec.plugins))
-    return drive(sweep_dir, spec, _url(sweep_dir, spec, storage), jobs, on_update)
+    return drive(sweep_dir, spec, store.study_url(sweep_dir, spec, storage), jobs, on_update)
 
 
 # ---------------------------------------------------------------- checks and set-up
@@ -160,20 +164,12 @@ def _create_study(spec: SweepSpec, url: str) -> None:
     study.set_user_attr(store.SPEC_ATTR, spec.to_json())
 
 
-def _load(spec: SweepSpec, url: str):
-    from dlx.sweep.worker import open_study
-
+def load_study(spec: SweepSpec, url: str):
+    """(study, storage) of the sweep `spec` in the database at `url`; a missing study is one line."""
     try:
         return open_study(spec, url)
     except KeyError:
         raise ConfigError(f"no study {spec.id} in {store.redact(url)}") from None
-
-
-def _url(sweep_dir: Path, spec: SweepSpec, storage: str | None) -> str:
-    saved = spec.storage
-    if storage is None and saved and "***" in saved:
-        raise ConfigError("this sweep's storage URL has a password; give it again with --storage URL")
-    return store.storage_url(sweep_dir, storage or saved)
 
 
 def _spec_from_study(name: str, url: str) -> dict:
@@ -251,11 +247,6 @@ def requeue_dead(study, storage, spec: SweepSpec, sweep_dir: Path | None = None)
 
 def _complete_from_disk(study, storage, trial_id: int, trial, spec: SweepSpec, sweep_dir: Path) -> bool:
     """A dead RUNNING trial whose run wrote summary.json (status finished) is told COMPLETE."""
-    import math
-
-    from dlx.store.runs import read_summary
-    from dlx.sweep.objectives import outcome_of
-
     run_id = trial.user_attrs.get("run_id")
     if not run_id or spec.objective_kind != "train":
         return False
@@ -278,9 +269,6 @@ def _complete_from_disk(study, storage, trial_id: int, trial, spec: SweepSpec, s
 
 def drive(sweep_dir: Path, spec: SweepSpec, url: str, jobs: int, on_update=None, workers=None) -> dict:
     """Run the queue with `jobs` workers (1: in this process), keep trials.csv current, sum up."""
-    from dlx.engine import signals
-    from dlx.sweep.worker import open_study, run_workers, work
-
     study = open_study(spec, url)[0]
     state = {"finished": None}
 
@@ -302,7 +290,7 @@ def drive(sweep_dir: Path, spec: SweepSpec, url: str, jobs: int, on_update=None,
         elif jobs > 1:
             run_workers(sweep_dir, url, jobs, refresh, workers)
     except retry.StorageLost as e:  # trials.csv keeps what the study last showed
-        lost = e.hint("finished trials are kept; once it answers: " + retry.resume_command(spec, url, sweep_dir))
+        lost = e.hint("finished trials are kept; once it answers: " + store.resume_command(spec, url, sweep_dir))
         raise lost from None
     except Interrupted as e:
         stopped = e.exit_code
@@ -372,9 +360,6 @@ def refit_best(result: dict):
     """After a `--cv` sweep: the best trial's CV once more with `test=True`. Its folds are all
     done and reused, so this only refits on the whole training data and evaluates the test
     split, once; returns the `CVResult` with `.refit` set."""
-    from dlx.cv.driver import cross_validate
-    from dlx.sweep.objectives import cv_trial_dir
-
     spec, best = result["spec"], result["best"]
     space = spec.space
     overrides = space.overrides({k: best[k] for k in space.keys})

@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 
 from dlx.errors import ConfigError
+from dlx.sweep import store
+from dlx.sweep.driver import load_study
 from dlx.sweep.space import FLOAT, INT, Dimension
 
 DEFAULT_TOP = 5
@@ -32,12 +34,9 @@ def completed(study) -> list:
 
 def open_sweep(output_dir: str, ref: str):
     """(sweep folder, spec, study) of the sweep `ref`."""
-    from dlx.sweep import store
-    from dlx.sweep.driver import _load, _url
-
     sweep_dir = store.find_sweep(output_dir, ref)
     spec = store.read_spec(sweep_dir)
-    study, _ = _load(spec, _url(sweep_dir, spec, None))
+    study, _ = load_study(spec, store.study_url(sweep_dir, spec, None))
     return sweep_dir, spec, study
 
 

@@ -8,7 +8,7 @@ it, the worker stops with one line (`StorageLost`) that says how to resume. A tr
 run finished while the database was away is not lost: its run folder holds summary.json,
 and `--resume` counts it as complete instead of training it again.
 
-Only connection errors are retried (SQLAlchemy's OperationalError, InterfaceError,
+The back-off is tenacity's (`wait_exponential`, `stop_before_delay`). Only connection errors are retried (SQLAlchemy's OperationalError, InterfaceError,
 DisconnectionError, or an invalidated connection; a locked SQLite file is one too); a
 wrong query or a duplicate study fails at once. A write that reached the server just before
 the connection broke may be repeated; optuna's writes are state changes that a second
@@ -21,7 +21,7 @@ import functools
 import os
 import time
 
-from dlx.errors import ConfigError, RunError
+from dlx.errors import ConfigError, RunError, first_line
 
 RETRY_ENV = "DLX_STORAGE_RETRY_S"
 DEFAULT_RETRY_S = 120.0
@@ -86,27 +86,30 @@ def is_connection_error(error: BaseException) -> bool:
     return False
 
 
-def first_line(error: BaseException) -> str:
+def cause_line(error: BaseException) -> str:
+    """The first line of the driver's own message (SQLAlchemy wraps it in `.orig`)."""
     cause = getattr(error, "orig", None) or error.__cause__ or error
-    text = str(getattr(cause, "orig", None) or cause).strip().splitlines()
-    return (text[0] if text else type(cause).__name__)[:160]
+    return first_line(getattr(cause, "orig", None) or cause, limit=160)
 
 
 def call(fn, *args, shown_url: str, window: float | None = None, sleep=time.sleep, **kwargs):
-    """`fn(*args, **kwargs)`, retried through connection errors for `window` seconds."""
+    """`fn(*args, **kwargs)`, retried through connection errors for `window` seconds.
+
+    Waits 0.1 s, 0.2 s, 0.4 s, ... (at most 5 s) between attempts, and gives up before a wait
+    that would end past the window (tenacity's `stop_before_delay`).
+    """
+    from tenacity import Retrying, retry_if_exception, stop_before_delay, wait_exponential
+
     window = retry_window() if window is None else window
-    deadline = time.monotonic() + window
-    delay = FIRST_DELAY_S
-    while True:
-        try:
-            return fn(*args, **kwargs)
-        except Exception as e:
-            if not is_connection_error(e):
-                raise
-            if time.monotonic() + delay > deadline:
-                raise StorageLost(shown_url, window, first_line(e)) from None
-            sleep(delay)
-            delay = min(delay * 2, MAX_DELAY_S)
+    retrying = Retrying(retry=retry_if_exception(is_connection_error), sleep=sleep, reraise=True,
+                        wait=wait_exponential(multiplier=FIRST_DELAY_S, max=MAX_DELAY_S),
+                        stop=stop_before_delay(window))
+    try:
+        return retrying(fn, *args, **kwargs)
+    except Exception as e:
+        if is_connection_error(e):
+            raise StorageLost(shown_url, window, cause_line(e)) from None
+        raise
 
 
 def wrap(storage, shown_url: str):
@@ -122,18 +125,3 @@ def wrap(storage, shown_url: str):
         method = getattr(storage, name)
         setattr(storage, name, functools.wraps(method)(functools.partial(call, method, shown_url=shown_url)))
     return storage
-
-
-def resume_command(spec, url: str, sweep_dir) -> str:
-    """`dlx sweep --resume <id>` with the output_dir and storage this sweep needs (no password)."""
-    from pathlib import Path
-
-    from dlx.sweep.store import redact, storage_url
-
-    command = f"dlx sweep --resume {spec.id}"
-    output_dir = Path(sweep_dir).resolve().parents[1]
-    if output_dir != Path("outputs").resolve():
-        command += f" output_dir={output_dir}"
-    if url != storage_url(sweep_dir, None):
-        command += f" --storage '{redact(url)}'"
-    return command

@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -20,9 +18,10 @@ import socket
 from contextlib import contextmanager
 from pathlib import Path
 
-from dlx.errors import ConfigError
-from dlx.store.files import atomic_write_text, make_dir, new_run_id
+from dlx.errors import ConfigError, first_line
+from dlx.store.files import atomic_write_csv, atomic_write_text, make_dir, new_run_id
 from dlx.store.runs import SWEEPS
+from dlx.sweep import retry
 from dlx.sweep.records import SweepSpec, TrialRow
 
 SPEC, STUDY_DB, TRIALS_CSV, BEST_YAML, BEST_OVERRIDES = (
@@ -69,7 +68,7 @@ def read_spec(sweep_dir: Path) -> SweepSpec:
     try:
         return SweepSpec.from_json(json.loads((Path(sweep_dir) / SPEC).read_text()))
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ConfigError(f"cannot read {Path(sweep_dir) / SPEC}: {e}") from None
+        raise ConfigError(f"cannot read {Path(sweep_dir) / SPEC}: {first_line(e, limit=None)}") from None
 
 
 # ---------------------------------------------------------------- the study
@@ -77,6 +76,14 @@ def read_spec(sweep_dir: Path) -> SweepSpec:
 
 def storage_url(sweep_dir: Path, url: str | None) -> str:
     return url or f"sqlite:///{(Path(sweep_dir) / STUDY_DB).resolve()}"
+
+
+def study_url(sweep_dir: Path, spec: SweepSpec, storage: str | None) -> str:
+    """The storage to reopen a sweep with: `--storage` if given, else the one it was created with."""
+    saved = spec.storage
+    if storage is None and saved and "***" in saved:
+        raise ConfigError("this sweep's storage URL has a password; give it again with --storage URL")
+    return storage_url(sweep_dir, storage or saved)
 
 
 def redact(url: str | None) -> str | None:
@@ -100,14 +107,23 @@ def scrub(text: str, url: str | None) -> str:
     return text.replace(url, redact(url)).replace(secret, "***") if secret else text
 
 
+def resume_command(spec: SweepSpec, url: str, sweep_dir) -> str:
+    """`dlx sweep --resume <id>` with the output_dir and storage this sweep needs (no password)."""
+    command = f"dlx sweep --resume {spec.id}"
+    output_dir = Path(sweep_dir).resolve().parents[1]
+    if output_dir != Path("outputs").resolve():
+        command += f" output_dir={output_dir}"
+    if url != storage_url(sweep_dir, None):
+        command += f" --storage '{redact(url)}'"
+    return command
+
+
 def open_storage(url: str):
     """optuna's RDB storage; SQLite waits up to a minute for a lock instead of failing, and keeps
     a write-ahead log: a commit costs ~4 ms instead of ~30 (a trial makes about ten), readers
     (the live table) never block the workers, and a killed process loses nothing committed.
     Every call rides out a lost connection for the retry window (`dlx.sweep.retry`)."""
     import optuna
-
-    from dlx.sweep import retry
 
     if url.startswith("postgresql://"):  # SQLAlchemy's default is psycopg2; the extra ships psycopg 3
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
@@ -120,7 +136,7 @@ def open_storage(url: str):
     except retry.StorageLost:
         raise
     except Exception as e:  # a bad URL, an unknown database
-        raise ConfigError(f"cannot open the study storage {redact(url)}: {scrub(str(e).splitlines()[0], url)}; give a "
+        raise ConfigError(f"cannot open the study storage {redact(url)}: {scrub(first_line(e, limit=None), url)}; give a "
                           "database URL such as sqlite:///study.db, or leave --storage out") from None
     if url.startswith("sqlite"):
         from sqlalchemy import event
@@ -237,11 +253,7 @@ def write_trials_csv(sweep_dir: Path, rows: list[dict], spec: SweepSpec) -> None
     keys = spec.keys
     head = ["number", "state", "value", *keys, "run_id", "duration_s", "worker", "reason"]
     metrics = sorted({k for r in rows for k in r} - set(head))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=head + metrics, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(sorted(rows, key=lambda r: r["number"]))
-    atomic_write_text(Path(sweep_dir) / TRIALS_CSV, buf.getvalue())
+    atomic_write_csv(Path(sweep_dir) / TRIALS_CSV, sorted(rows, key=lambda r: r["number"]), head + metrics)
 
 
 def write_best(sweep_dir: Path, best: dict, spec: SweepSpec) -> None:

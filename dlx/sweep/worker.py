@@ -14,6 +14,7 @@ What a trial computes is `dlx.sweep.objectives` (one run, or a mean over CV fold
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import shutil
@@ -23,11 +24,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from dlx.errors import DlxError, Interrupted, RunError
+from dlx import heap, parallel, plugins
+from dlx.engine import signals
+from dlx.errors import DlxError, Interrupted, RunError, first_line
+from dlx.log import install as install_warnings
 from dlx.sweep import store
 from dlx.sweep.objectives import Objective, TrialContext, make_objective
 from dlx.sweep.records import SweepSpec
 from dlx.sweep.space import CHOICE, INT, SearchSpace
+
+log = logging.getLogger(__name__)
 
 INTERRUPTED_REASON = "interrupted: the sweep stopped while it ran"
 
@@ -169,12 +175,8 @@ def _fail(study, trial, reason: str) -> str:
 
 
 def _reason(e: Exception) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    text = first_line(e, limit=None) if str(e).strip() else ""  # no message: the type's name alone
     return text if isinstance(e, DlxError) else f"{type(e).__name__}: {text}".rstrip(": ")
-
-
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def warm_up(spec: SweepSpec) -> None:
@@ -195,10 +197,7 @@ def work(sweep_dir: Path, spec: SweepSpec, url: str, on_change=None) -> int:
     A signal during a trial stops it at a step boundary (the trial is marked interrupted and
     `Interrupted` propagates); one between trials stops the loop before the next.
     """
-    from dlx import heap, plugins
-    from dlx.engine import signals
-
-    plugins.load_recorded(list(spec.plugins), warn=_warn)
+    plugins.load_recorded(list(spec.plugins), warn=log.warning)
     with signals.record_stop_signals():
         study, storage = open_study(spec, url)
         objective = make_objective(spec)
@@ -224,8 +223,6 @@ def work(sweep_dir: Path, spec: SweepSpec, url: str, on_change=None) -> int:
 def start_workers(jobs: int):
     """Start `jobs` sweep workers now: they import torch and dlx while the caller checks the space
     and creates the study, then wait for `run_workers` to hand them the sweep."""
-    from dlx import parallel
-
     threads = parallel.threads_per_worker(jobs)
     early_logs = Path(tempfile.mkdtemp(prefix="dlx-sweep-workers-"))  # until the sweep folder exists
     return parallel.Workers("dlx.sweep.worker", lambda i: ["--index", str(i), "--threads", str(threads)],
@@ -239,15 +236,13 @@ def run_workers(sweep_dir: Path, url: str, jobs: int, refresh, workers=None) -> 
     A SIGINT/SIGTERM is forwarded to each worker once: they stop at a step boundary, mark their
     trials interrupted and exit; the caller then sees `signals.requested`.
     """
-    from dlx.engine import signals
-
     with signals.record_stop_signals():
         workers = workers or start_workers(jobs)
         early_logs = workers.logs
         workers.logs = [Path(sweep_dir) / "workers" / f"worker-{i}.log" for i in range(jobs)]
         workers.logs[0].parent.mkdir(exist_ok=True)
-        for i, log in enumerate(workers.logs):  # the URL goes through the pipe: `ps` would show a password
-            workers.send(i, {"sweep_dir": str(sweep_dir), "storage": url, "log": str(log)})
+        for i, path in enumerate(workers.logs):  # the URL goes through the pipe: `ps` would show a password
+            workers.send(i, {"sweep_dir": str(sweep_dir), "storage": url, "log": str(path)})
         try:
             polled = time.monotonic()
             while workers.running():
@@ -291,9 +286,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Without SWEEP_DIR it preloads, then reads `{"sweep_dir", "storage", "log"}` from its parent.
     """
-    from dlx import heap, parallel
-    from dlx.engine import signals
-
+    install_warnings()  # warnings as `warning: ...` lines on stderr: the worker's log file
     parser = argparse.ArgumentParser(prog="dlx.sweep.worker")
     parser.add_argument("sweep_dir", nargs="?")
     parser.add_argument("--index", type=int, default=0)
