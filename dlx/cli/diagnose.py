@@ -28,8 +28,10 @@ def lr_find(
     exp = config.load(overrides or [])
     result = finder.run_range_test(exp, start, end, steps)
     folder = finder.save(exp, result, overrides or [])
-    from dlx.report.lr_find import print_lr_find
+    from dlx.report.figures import save_figure
+    from dlx.report.lr_find import curve_figure, print_lr_find
 
+    save_figure(curve_figure(result), folder / "curve.png")
     print_lr_find(result, folder)
 
 
