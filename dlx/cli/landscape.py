@@ -7,6 +7,9 @@ from typing import Annotated, Optional
 import typer
 
 from dlx.cli.app import OutputDir, app
+from dlx.errors import ConfigError
+
+# the engine and report modules load inside the command: `dlx --help` imports none of them
 
 LANDSCAPE_EPILOG = (
     "\b\nFunctions (fn=NAME; default start in brackets, --start to change it):\n"
@@ -40,7 +43,6 @@ def landscape(
     """Draw optimizer paths on a 2-D test function (PNG, CSV of every step, a table of final
     values and steps to --tol), or with --slice the loss landscape around a run's best weights."""
     from dlx.engine import landscape as paths
-    from dlx.errors import ConfigError
     from dlx.report import landscape as draw
 
     if not (tol > 0 and span > 0):  # NaN fails too
@@ -77,7 +79,6 @@ def _save(figure, table: str, output) -> list:
 
 
 def _slice_arguments(arguments: list[str], slice_dims: Optional[str]) -> tuple[str, int]:
-    from dlx.errors import ConfigError
 
     if slice_dims is None:
         raise ConfigError(f"'{arguments[0]}' looks like a run: give --slice 1d or --slice 2d for its loss "
