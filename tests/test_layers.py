@@ -270,48 +270,6 @@ def test_every_module_imports_on_its_own_in_a_fresh_interpreter():
     assert not failed, f"{len(failed)} of {len(names)} modules fail to import first:\n" + "\n".join(failed)
 
 
-FORK_EACH = """
-import importlib, os, sys
-for lib in ("torch", "numpy", "pandas", "sklearn", "scipy", "omegaconf", "hydra", "yaml", "rich", "typer"):
-    try:
-        importlib.import_module(lib)
-    except ImportError:
-        pass
-assert not [m for m in sys.modules if m.split(".")[0] == "dlx"], "the parent must not import dlx"
-for name in sys.argv[1:]:
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read)
-        try:
-            importlib.import_module(name)
-        except BaseException as e:
-            os.write(write, f"{type(e).__name__}: {e}".encode()[:2000])
-            os._exit(1)
-        os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as pipe:
-        message = pipe.read()
-    if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]):
-        print(f"{name}: {message}", flush=True)
-"""
-
-
-@pytest.mark.skipif(not hasattr(os, "fork") or sys.platform != "linux", reason="forks a child per module")
-def test_every_module_imports_first_quick():
-    """The quick form of the test below (about 10 s of CPU instead of 90): one fresh interpreter
-    imports the heavy third-party libraries but no dlx module, then forks a child per module, which
-    imports that module first. dlx's import order in each child is the one of a fresh process;
-    only torch & co. are shared. The slow test holds the exact thing, one interpreter per module."""
-    names = importable()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-c", FORK_EACH, *names], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    failed = result.stdout.strip().splitlines()
-    assert not failed, f"{len(failed)} of {len(names)} modules fail to import first:\n" + "\n".join(failed)
-
-
 def loaded_libraries(code: str) -> set[str]:
     result = fresh_python(code + "\nimport sys; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
     assert result.returncode == 0, result.stderr
