@@ -16,13 +16,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from dlx import data
 from dlx.engine.experiment import label_for, setup_torch
 from dlx.engine.monitor import for_task
 from dlx.errors import ConfigError
 from dlx.store.probes import create_lr_find_dir, write_curve
+
+if TYPE_CHECKING:
+    from dlx.config import Experiment
 
 SMOOTHING = 0.9  # EMA factor of the loss
 DIVERGE = 4.0  # stop when the smoothed loss exceeds this many times its minimum
@@ -61,7 +64,7 @@ def suggest(rows: list[dict], skip: int = 0) -> tuple[Optional[float], Optional[
     return best["lr"] / 10, best["lr"]
 
 
-def run_range_test(exp, start: float = 1e-7, end: float = 10.0, steps: int = 100) -> LrFindResult:
+def run_range_test(exp: Experiment, start: float = 1e-7, end: float = 10.0, steps: int = 100) -> LrFindResult:
     """Build `exp`'s task and data, run the range test, return the curve and the suggestion."""
     import torch
 
@@ -113,7 +116,7 @@ def _endless(batches):
             raise ConfigError("the training split is empty: nothing to run the range test on")
 
 
-def save(exp, result: LrFindResult, overrides) -> Path:
+def save(exp: Experiment, result: LrFindResult, overrides) -> Path:
     """outputs/lr-find/<id>/: curve.csv and config.yaml; returns the folder. The caller draws
     curve.png there (the engine returns data; report/ draws)."""
     from omegaconf import OmegaConf
