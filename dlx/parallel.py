@@ -24,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from dlx import signals
+
 STOP_GRACE_S = 60.0  # a stopped worker finishes its step and saves last.pt; then it is killed
 
 
@@ -108,9 +110,7 @@ class Workers:
     def messages(self, timeout: float):
         """(worker, message) pairs that arrived within `timeout` s; message None: that worker ended.
         Also forwards each SIGINT/SIGTERM this process received since the last call, once."""
-        from dlx.engine import signals
-
-        self._forward(signals)
+        self._forward()
         out = []
         try:
             out.append(self.inbox.get(timeout=timeout))
@@ -118,10 +118,10 @@ class Workers:
                 out.append(self.inbox.get_nowait())
         except queue.Empty:
             pass
-        self._forward(signals)
+        self._forward()
         return out
 
-    def _forward(self, signals) -> None:
+    def _forward(self) -> None:
         while self.forwarded < signals.received:
             self.forwarded += 1
             self.send_signal(signals.requested)

@@ -156,15 +156,23 @@ def test_profile_splits_each_epoch(dlx, tmp_path):
 
 
 def test_slow_iteration_warns_once(monkeypatch):
+    import logging
+
     from dlx.engine import profile
 
     monkeypatch.setattr(profile, "SLOW_STEP_S", 0.0)
     said = []
-    p = profile.Profiler(warn=said.append)
-    p.on_epoch_start(None, 1)
-    p.slowest = 0.01
-    p.on_epoch_end(None, {"epoch": 1})
-    p.on_epoch_end(None, {"epoch": 2})
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())
+    profile.log.addHandler(handler)  # its own handler: the CLI's install() stops propagation at `dlx`
+    try:
+        p = profile.Profiler()
+        p.on_epoch_start(None, 1)
+        p.slowest = 0.01
+        p.on_epoch_end(None, {"epoch": 1})
+        p.on_epoch_end(None, {"epoch": 2})
+    finally:
+        profile.log.removeHandler(handler)
     assert len(said) == 1 and "500 ms" in said[0]
 
 

@@ -7,7 +7,11 @@ from typing import Annotated
 
 import typer
 
+from dlx import config
 from dlx.cli.app import Overrides, app, groups_epilog
+from dlx.errors import ConfigError
+
+# the engine, report and sweep modules load inside the commands: `dlx --help` imports none of them
 
 
 @app.command("lr-find", epilog=groups_epilog(),
@@ -21,22 +25,21 @@ def lr_find(
     """Grow the learning rate exponentially over mini-batches, record the smoothed loss, stop when it
     diverges; suggest a tenth of the rate at the loss's minimum and save the curve under
     outputs/lr-find/<id>/. No run is written."""
-    from dlx import config
     from dlx.engine import lr_find as finder
 
     finder.check_range(start, end, steps)  # before any heavy import
     exp = config.load(overrides or [])
     result = finder.run_range_test(exp, start, end, steps)
     folder = finder.save(exp, result, overrides or [])
-    from dlx.report.lr_find import print_lr_find
+    from dlx.report.figures import save_figure
+    from dlx.report.lr_find import curve_figure, print_lr_find
 
+    save_figure(curve_figure(result), folder / "curve.png")
     print_lr_find(result, folder)
 
 
 def show_diagnostic(output_dir: str, ref: str, *, layers: bool, importance: bool) -> None:
     """`dlx show RUN --layers` | `dlx show SWEEP --importance`."""
-    from dlx.errors import ConfigError
-
     if layers and importance:
         raise ConfigError("--layers shows a run, --importance a sweep: give one of them")
     if layers:
@@ -51,8 +54,6 @@ def show_diagnostic(output_dir: str, ref: str, *, layers: bool, importance: bool
 
 def plot_diagnostic(output_dir: str, refs: list[str], output: str, *, layers, boundary: bool, sweep):
     """`dlx plot RUN --layers STAT` | `dlx plot RUN --boundary` | `dlx plot --sweep SWEEP`; returns the path."""
-    from dlx.errors import ConfigError
-
     asked = [name for name, on in (("--layers", layers is not None), ("--boundary", boundary),
                                    ("--sweep", sweep is not None)) if on]
     if len(asked) > 1:
@@ -76,15 +77,13 @@ def plot_diagnostic(output_dir: str, refs: list[str], output: str, *, layers, bo
 
 def refine_sweep(ref: str, top: int, overrides: list[str], trials, continuing) -> tuple[list[str], int]:
     """`dlx sweep --refine SWEEP [--top K] [fixed overrides]`: (the refined sweep's overrides, trials)."""
-    from dlx.config import compose
-    from dlx.errors import ConfigError
     from dlx.sweep.refine import refined_overrides
 
     if continuing:
         raise ConfigError("--refine starts a new sweep; it does not combine with --resume or --join")
     if not ref:
         raise ConfigError("--refine needs a sweep: its id, a unique part of one, or 'last'")
-    output_dir = str(compose([o for o in overrides if o.startswith("output_dir=")]).output_dir)
+    output_dir = str(config.compose([o for o in overrides if o.startswith("output_dir=")]).output_dir)
     refined, spec = refined_overrides(output_dir, ref, top, overrides)
     from dlx.report import console
 

@@ -7,6 +7,9 @@ from typing import Annotated, Optional
 import typer
 
 from dlx.cli.app import OutputDir, app
+from dlx.errors import ConfigError
+
+# the engine and report modules load inside the command: `dlx --help` imports none of them
 
 LANDSCAPE_EPILOG = (
     "\b\nFunctions (fn=NAME; default start in brackets, --start to change it):\n"
@@ -40,31 +43,42 @@ def landscape(
     """Draw optimizer paths on a 2-D test function (PNG, CSV of every step, a table of final
     values and steps to --tol), or with --slice the loss landscape around a run's best weights."""
     from dlx.engine import landscape as paths
-    from dlx.errors import ConfigError
+    from dlx.report import landscape as draw
 
     if not (tol > 0 and span > 0):  # NaN fails too
         raise ConfigError(f"--tol and --span must be > 0, got --tol {tol:g} --span {span:g}")
-    from dlx.report.landscape import check_output
-
-    check_output(output)
+    draw.check_output(output)
     arguments = list(arguments or [])
     if slice_dims is not None or (arguments and "=" not in arguments[0]):
         run, dims = _slice_arguments(arguments, slice_dims)
-        result, files = paths.write_slice(output_dir, run, dims, points, span, seed, output)
+        result = paths.run_slice(output_dir, run, dims, points, span, seed)
+        files = _save(draw.slice_figure(result), result.csv(), output)
         typer.echo(f"{result.run_id}: {len(result.alphas) * len(result.betas)} points, training loss "
                    f"{min(min(r) for r in result.losses):.4g} .. {max(max(r) for r in result.losses):.4g}")
     else:
         point = paths.parse_start(start) if start is not None else None
         function, optimizers = paths.plan_paths(arguments)
-        from dlx.report.landscape import print_paths_table
-
-        result, files = paths.write_paths(function, optimizers, point, steps, tol, output)
-        print_paths_table(result)
+        result = paths.optimizer_paths(function, optimizers, point, steps, tol)
+        entry = paths.check_function(function)
+        files = _save(draw.paths_figure(result, entry.builder, entry.meta["box"]), paths.paths_csv(result), output)
+        draw.print_paths_table(result)
     typer.echo("wrote " + ", ".join(str(f) for f in files))
 
 
+def _save(figure, table: str, output) -> list:
+    """The picture at `output` and its data beside it (same name, .csv): the two paths written."""
+    from pathlib import Path
+
+    from dlx.report.landscape import save_figure
+    from dlx.store.files import atomic_write_text
+
+    image = save_figure(figure, output)
+    csv = Path(image).with_suffix(".csv")
+    atomic_write_text(csv, table)
+    return [image, csv]
+
+
 def _slice_arguments(arguments: list[str], slice_dims: Optional[str]) -> tuple[str, int]:
-    from dlx.errors import ConfigError
 
     if slice_dims is None:
         raise ConfigError(f"'{arguments[0]}' looks like a run: give --slice 1d or --slice 2d for its loss "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-_LAZY = {"build": "assemble", "describe": "assemble", "split_indices": "assemble", "bundle_from_raw": "assemble",
+_LAZY = {"build": "assemble", "describe": "assemble", "split_indices": "splits", "bundle_from_raw": "assemble",
          "DataBundle": "bundle", "DiskSplit": "bundle", "RawData": "bundle", "Split": "bundle",
          "DataConfig": "schemas", "task_of": "assemble"}
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dlx.data import preprocess, splits, target
+from dlx.data import preprocess, target
 from dlx.data import sklearn_sets, synthetic, user, vision  # noqa: F401  (register)
 from dlx.data import graphs, graphsets  # noqa: F401  (registers karate, sbm, graph_csv, graph_set: issue 17)
 from dlx.data import sequences, text, timeseries  # noqa: F401  (register: issue 16)
 from dlx.data.bundle import DataBundle, DataConfig, RawData, Split
 from dlx.data.disk import DiskData, bundle_from_disk
+from dlx.data.splits import split_indices
 from dlx.errors import DataError
 from dlx.registry import DATASETS
 
@@ -27,29 +28,6 @@ def build(cfg: DataConfig) -> DataBundle:
     if isinstance(raw, graphsets.GraphSetData):  # split over graphs; the task batches whole graphs
         return graphsets.bundle_from_graph_set(raw, cfg)
     return bundle_from_raw(raw, cfg)
-
-
-def split_indices(raw: RawData | DiskData, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(train, val, test) positions in `raw`; test is None when the dataset has its own."""
-    index = np.arange(len(raw.y))
-    groups = getattr(raw, "groups", None)  # csv data.group_col: each group whole in one split / fold
-    if raw.test is not None:
-        dev, test = index, None
-    elif groups is not None:
-        dev, test = splits.group_holdout(groups, cfg.test_fraction, cfg.seed, "test_fraction")
-    else:
-        dev, test = splits.holdout(raw.y, raw.task, cfg.test_fraction, cfg.seed)
-    if cfg.folds:
-        train, val = splits.kfold(raw.y[dev], raw.task, cfg.folds, cfg.fold, cfg.seed, cfg.repeat,
-                                  None if groups is None else groups[dev])
-    elif groups is not None:
-        train, val = splits.group_holdout(groups[dev], cfg.val_fraction, cfg.seed, "val_fraction")
-    else:
-        train, val = splits.holdout(raw.y[dev], raw.task, cfg.val_fraction, cfg.seed)
-    train, val = dev[train], dev[val]
-    if cfg.limit:
-        train = train[: cfg.limit]
-    return train, val, test
 
 
 def bundle_from_raw(raw: RawData, cfg: DataConfig) -> DataBundle:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from dlx.data.bundle import DataBundle, DataConfig, Split
+from dlx.data.splits import holdout, split_indices
 from dlx.errors import DataError, require
 from dlx.registry import DATASETS
 
@@ -40,8 +41,6 @@ class GraphBundle(DataBundle):
 
 
 def bundle_from_graph(raw: GraphData, cfg: DataConfig) -> GraphBundle:
-    from dlx.data.assemble import split_indices
-
     if len(raw.y) == 0:
         raise DataError(f"graph '{cfg.name}' has no nodes")
     per_class = getattr(cfg, "labelled_per_class", 0)
@@ -64,12 +63,10 @@ def bundle_from_graph(raw: GraphData, cfg: DataConfig) -> GraphBundle:
 def labelled(y: np.ndarray, per_class: int, cfg: DataConfig):
     """Semi-supervised split: `per_class` training nodes of each class (seeded); the rest is
     split into val and test by data.val_fraction."""
-    from dlx.data import splits
-
     rng = np.random.default_rng(cfg.seed)
     train = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in np.unique(y)])
     rest = np.setdiff1d(np.arange(len(y)), train)
-    test, val = splits.holdout(y[rest], "multiclass", cfg.val_fraction, cfg.seed)
+    test, val = holdout(y[rest], "multiclass", cfg.val_fraction, cfg.seed)
     return np.sort(train), rest[val], rest[test]
 
 

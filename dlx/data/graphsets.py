@@ -18,6 +18,7 @@ import torch
 
 from dlx.data.bundle import DataConfig, Split
 from dlx.data.graphs import GraphBundle, undirected
+from dlx.data.splits import split_indices
 from dlx.errors import DataError, require
 from dlx.registry import DATASETS
 
@@ -101,8 +102,6 @@ def load_graph_set(cfg: GraphSetConfig) -> GraphSetData:
 
 
 def bundle_from_graph_set(raw: GraphSetData, cfg: DataConfig) -> GraphBundle:
-    from dlx.data.assemble import split_indices
-
     if len(raw.y) == 0:
         raise DataError(f"graph set '{cfg.name}' has no graphs")
     train_i, val_i, test_i = split_indices(raw, cfg)

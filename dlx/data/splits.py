@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from dlx.errors import DataError
+
+if TYPE_CHECKING:
+    from dlx.data.bundle import DataConfig, RawData
+    from dlx.data.disk import DiskData
 
 
 def _stratify(y: np.ndarray, task: str):
@@ -109,3 +115,26 @@ def ordered_parts(n: int, cfg) -> tuple[int, int, int]:
                         f"test part, which has {test_start}; lower data.folds")
     train, val = list(TimeSeriesSplit(n_splits=cfg.folds).split(np.zeros((test_start, 1))))[cfg.fold]
     return int(train[-1]) + 1, int(val[-1]) + 1, test_start
+
+
+def split_indices(raw: RawData | DiskData, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(train, val, test) positions in `raw`; test is None when the dataset has its own."""
+    index = np.arange(len(raw.y))
+    groups = getattr(raw, "groups", None)  # csv data.group_col: each group whole in one split / fold
+    if raw.test is not None:
+        dev, test = index, None
+    elif groups is not None:
+        dev, test = group_holdout(groups, cfg.test_fraction, cfg.seed, "test_fraction")
+    else:
+        dev, test = holdout(raw.y, raw.task, cfg.test_fraction, cfg.seed)
+    if cfg.folds:
+        train, val = kfold(raw.y[dev], raw.task, cfg.folds, cfg.fold, cfg.seed, cfg.repeat,
+                           None if groups is None else groups[dev])
+    elif groups is not None:
+        train, val = group_holdout(groups[dev], cfg.val_fraction, cfg.seed, "val_fraction")
+    else:
+        train, val = holdout(raw.y[dev], raw.task, cfg.val_fraction, cfg.seed)
+    train, val = dev[train], dev[val]
+    if cfg.limit:
+        train = train[: cfg.limit]
+    return train, val, test

@@ -3,7 +3,8 @@
 Each function is closed-form torch arithmetic of (x, y) and registers with its default start,
 its global minimum value and the box a picture shows. `optimizer_paths` runs every optimizer,
 built by `dlx.optim.optimizers.build_optimizer` exactly as training builds it, from the same
-start, and records every step.
+start, and records every step. `run_slice` computes a trained run's loss slice (`engine/slices.py`).
+Both return data: `dlx.cli.landscape` draws them (report/landscape.py) and writes the files.
 
 Nothing here imports torch at module level: `FUNCTIONS` can be listed and checked cheaply.
 """
@@ -12,9 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path as FilePath  # `Path` below is an optimizer's path
 
+from dlx import config
+from dlx.engine.slices import SliceResult, best_checkpoint, loss_slice
 from dlx.errors import ConfigError
 from dlx.registry import Registry
+from dlx.store.runs import find_run
 
 FUNCTIONS = Registry("function")
 
@@ -115,7 +120,7 @@ def follow(fn, cfg, start: tuple[float, float], steps: int) -> Path:
     """The path of one optimizer: `steps` steps of `build_optimizer(cfg)` on a 2-vector."""
     import torch
 
-    from dlx.optim.optimizers import build_optimizer
+    from dlx.optim.optimizers import build_optimizer  # imports torch: kept off `FUNCTIONS`'s cheap listing
 
     point = torch.tensor(start, dtype=torch.float64, requires_grad=True)  # double: paths stay exact to 1e-12
     optimizer = build_optimizer(cfg, [point])
@@ -160,8 +165,6 @@ def plan_paths(arguments: list[str]) -> tuple[str, list]:
     Each optimizer's config is its preset (conf/optim/NAME.yaml) with the `optim.*` overrides,
     validated by its schema as `dlx train` does: the same builders, the same checks.
     """
-    from dlx import config
-
     function, names, keys = "rosenbrock", list(DEFAULT_OPTIMIZERS), []
     for arg in arguments:
         key, eq, value = arg.partition("=")
@@ -180,34 +183,8 @@ def plan_paths(arguments: list[str]) -> tuple[str, list]:
     return function, [config.load([f"optim={name}", *keys]).optim for name in names]
 
 
-def write_paths(function: str, optimizers: list, start, steps: int, tol: float, output) -> tuple[PathsResult, list]:
-    """Run the paths, save the picture at `output` and every step beside it (.csv); the files written."""
-    from pathlib import Path as FilePath
-
-    from dlx.report.landscape import paths_figure, save_figure
-    from dlx.store.files import atomic_write_text
-
-    result = optimizer_paths(function, optimizers, start, steps, tol)
-    entry = check_function(function)
-    image = save_figure(paths_figure(result, entry.builder, entry.meta["box"]), output)
-    table = FilePath(image).with_suffix(".csv")
-    atomic_write_text(table, paths_csv(result))
-    return result, [image, table]
-
-
-def write_slice(root, ref: str, dims: int, points: int, span: float, seed: int, output):
-    """The loss slice of run `ref` (under `root`), saved at `output` and beside it (.csv)."""
-    from pathlib import Path as FilePath
-
-    from dlx.engine.slices import best_checkpoint, loss_slice
-    from dlx.report.landscape import save_figure, slice_figure
-    from dlx.store.files import atomic_write_text
-    from dlx.store.runs import find_run
-
+def run_slice(root, ref: str, dims: int, points: int, span: float, seed: int) -> SliceResult:
+    """The loss slice of run `ref` (an id under `root`, or a run folder): the caller draws and saves it."""
     path = FilePath(ref) if (FilePath(ref) / "checkpoints").is_dir() else find_run(FilePath(root), ref)
     best_checkpoint(path)  # before any work: a clear error for a run without one
-    result = loss_slice(path, dims, points, span, seed)
-    image = save_figure(slice_figure(result), output)
-    table = FilePath(image).with_suffix(".csv")
-    atomic_write_text(table, result.csv())
-    return result, [image, table]
+    return loss_slice(path, dims, points, span, seed)

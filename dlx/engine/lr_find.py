@@ -16,9 +16,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
+from dlx import data
+from dlx.engine.experiment import label_for, setup_torch
+from dlx.engine.monitor import for_task
 from dlx.errors import ConfigError
+from dlx.store.probes import create_lr_find_dir, write_curve
+
+if TYPE_CHECKING:
+    from dlx.config import Experiment
 
 SMOOTHING = 0.9  # EMA factor of the loss
 DIVERGE = 4.0  # stop when the smoothed loss exceeds this many times its minimum
@@ -57,14 +64,12 @@ def suggest(rows: list[dict], skip: int = 0) -> tuple[Optional[float], Optional[
     return best["lr"] / 10, best["lr"]
 
 
-def run_range_test(exp, start: float = 1e-7, end: float = 10.0, steps: int = 100) -> LrFindResult:
+def run_range_test(exp: Experiment, start: float = 1e-7, end: float = 10.0, steps: int = 100) -> LrFindResult:
     """Build `exp`'s task and data, run the range test, return the curve and the suggestion."""
     import torch
 
-    from dlx import data
+    # these import torch at their top: `dlx lr-find` checks its range before paying for them
     from dlx.data.loaders import bundle_batches
-    from dlx.engine.experiment import setup_torch
-    from dlx.engine.monitor import for_task
     from dlx.engine.tasks import build_task
     from dlx.engine.trainer import Trainer
 
@@ -111,18 +116,13 @@ def _endless(batches):
             raise ConfigError("the training split is empty: nothing to run the range test on")
 
 
-def save(exp, result: LrFindResult, overrides) -> "Path":
-    """outputs/lr-find/<id>/: curve.csv, config.yaml, curve.png; returns the folder."""
+def save(exp: Experiment, result: LrFindResult, overrides) -> Path:
+    """outputs/lr-find/<id>/: curve.csv and config.yaml; returns the folder. The caller draws
+    curve.png there (the engine returns data; report/ draws)."""
     from omegaconf import OmegaConf
-
-    from dlx.engine.experiment import label_for
-    from dlx.report.lr_find import curve_figure
-    from dlx.report.figures import save_figure
-    from dlx.store.probes import create_lr_find_dir, write_curve
 
     folder = create_lr_find_dir(exp.output_dir, label_for(exp))
     config = {"overrides": list(overrides), "suggestion": result.suggestion, "minimum_lr": result.minimum_lr,
               "stopped": result.stopped, "config": OmegaConf.to_container(exp.raw, resolve=True)}
     write_curve(folder, result.rows, config)
-    save_figure(curve_figure(result), folder / "curve.png")
     return folder

@@ -18,10 +18,12 @@ lectures' rule of thumb for a responsive experiment) gets one warning line per r
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Callable, Optional
 
 from dlx.engine.callbacks import Callback
+
+log = logging.getLogger(__name__)
 
 PHASES = ("data", "forward", "backward", "optimizer", "evaluation", "checkpoint")
 SLOW_STEP_S = 0.5
@@ -30,8 +32,7 @@ SLOW_STEP_S = 0.5
 class Profiler(Callback):
     """Per-epoch seconds of each phase in `rows`; written to profile.csv through the run folder."""
 
-    def __init__(self, warn: Optional[Callable[[str], None]] = None):
-        self.warn = warn
+    def __init__(self):
         self.rows: list[dict] = []
         self.handles: list = []
         self.warned = False
@@ -109,8 +110,7 @@ class Profiler(Callback):
                        "profile.csv shows where the time goes")
             if self.run_dir is not None:
                 self.run_dir.log(f"warning: {message}")
-            if self.warn is not None:
-                self.warn(message)
+            log.warning(message)
 
     def on_fit_end(self, trainer, summary) -> None:
         for handle in self.handles:

@@ -71,11 +71,11 @@ def diagnostics(exp, warn: Optional[Callable[[str], None]] = None, say=None) -> 
     if cfg.watch != "none":
         from dlx.engine.watch import LayerWatch
 
-        found.append(LayerWatch(cfg.watch, warn))
+        found.append(LayerWatch(cfg.watch))  # warns through logging
     if cfg.profile:
         from dlx.engine.profile import Profiler
 
-        found.append(Profiler(warn))
+        found.append(Profiler())  # warns through logging
     if cfg.overfit_batches:
         found.append(OverfitCheck(cfg.overfit_batches, say))
     return found

@@ -1,8 +1,9 @@
-"""Stopping cleanly on SIGINT / SIGTERM: a run at its next step boundary, a sweep or a CV between runs.
+"""Stopping a training run cleanly on SIGINT / SIGTERM, at its next step boundary.
 
-One process-wide request: `requested` is the first stop signal this process received (0: none).
-A run started after it stops at its first step, and the loops of `dlx sweep` and `dlx cv` start
-no further trial or fold, so one Ctrl-C stops the whole command wherever it lands.
+The process-wide request (`requested`, `received`) and the handlers a sweep or CV loop uses between
+runs live in `dlx.signals` (base layer, shared with `dlx.parallel`); this module adds the trainer's
+handler and re-exports the rest, so `from dlx.engine import signals; signals.requested` keeps
+reading the one live request.
 """
 
 from __future__ import annotations
@@ -11,18 +12,16 @@ import signal
 import threading
 from contextlib import contextmanager
 
-SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
-requested = 0  # the first SIGINT/SIGTERM seen by this process's handlers
-received = 0  # how many were seen: a driver forwards each one to its workers once
+from dlx import signals as _process
+from dlx.signals import SIGNAL_EXIT, exit_code, record_stop_signals, reset  # noqa: F401  (re-exported)
 
 
-def _record(signum: int) -> None:
-    global requested, received
-    from dlx import testhooks
-
-    testhooks.signals_seen += 1  # a process paused at a test point goes on
-    received += 1
-    requested = requested or signum
+def __getattr__(name: str):
+    # `requested` / `received` change while the process runs: read them from dlx.signals each
+    # time rather than keep a copy made at import
+    if name in ("requested", "received"):
+        return getattr(_process, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @contextmanager
@@ -34,41 +33,16 @@ def stop_on_signals(trainer):
         return
 
     def handler(signum, _frame):
-        _record(signum)
+        _process.record(signum)
         if trainer.stop_requested:
             raise KeyboardInterrupt
         trainer.stop_requested = signum
 
-    if requested:  # asked before this run began (a sweep or CV between runs): stop at its first step
-        trainer.stop_requested = requested
+    if _process.requested:  # asked before this run began (a sweep or CV between runs): stop at its first step
+        trainer.stop_requested = _process.requested
     previous = {s: signal.signal(s, handler) for s in SIGNAL_EXIT}
     try:
         yield
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-
-
-@contextmanager
-def record_stop_signals():
-    """Around a loop of runs (a sweep's trials, a CV's folds, a driver waiting on its workers):
-    SIGINT/SIGTERM are recorded in `requested`, never raised; the loop checks it between runs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.signal(s, lambda signum, _frame: _record(signum)) for s in SIGNAL_EXIT}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
-def reset() -> None:
-    """Forget earlier requests: a command starts with none (in tests, many run in one process)."""
-    global requested, received
-    requested = received = 0
-
-
-def exit_code(signum: int) -> int:
-    return SIGNAL_EXIT.get(signum, 128 + int(signum))

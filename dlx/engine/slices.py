@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlx import config, data, models
 from dlx.errors import ConfigError
+from dlx.store.checkpoint import load_checkpoint
 
 
 @dataclass
@@ -65,10 +67,8 @@ def loss_slice(run_path: Path, dims: int, points: int, span: float, seed: int) -
     import torch
     from omegaconf import OmegaConf
 
-    from dlx import config, data, models
-    from dlx.data.loaders import split_batches
-    from dlx.losses import build_loss
-    from dlx.store.checkpoint import load_checkpoint
+    from dlx.data.loaders import split_batches  # torch
+    from dlx.losses import build_loss  # omegaconf
 
     checkpoint = best_checkpoint(run_path)
     exp = config.validate(OmegaConf.load(Path(run_path) / "config.yaml"))

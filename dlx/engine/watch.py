@@ -22,13 +22,16 @@ layer's gradient is under 1e-3 of the last one's (vanishing) or a gradient norm 
 
 from __future__ import annotations
 
+import logging
 import math
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 from torch import nn
 
 from dlx.engine.callbacks import Callback
+
+log = logging.getLogger(__name__)
 
 VANISHING, EXPLODING = 1e-3, 1e3
 REMEDIES = ("try model.activation=relu, batch norm (model.norm=batch), residual connections (model=resnet), "
@@ -101,12 +104,21 @@ class ActivationStats:
         return out
 
 
+def histogram_writer(trainer):
+    """The open TensorBoard writer of one of the trainer's callbacks (report.tensorboard's logger), or
+    None. Found by what it does, not by its class: the engine does not import report/."""
+    for callback in trainer.callbacks.items:
+        writer = getattr(callback, "writer", None)
+        if writer is not None and hasattr(writer, "add_histogram"):
+            return writer
+    return None
+
+
 class LayerWatch(Callback):
     """Per-layer statistics each epoch (see the module docstring), kept in `rows`."""
 
-    def __init__(self, what: str, warn: Optional[Callable[[str], None]] = None):
+    def __init__(self, what: str):
         self.parts = watched(what)
-        self.warn = warn
         self.rows: list[dict] = []
         self.warned: list[str] = []
         self.first_grads: dict[str, float] = {}
@@ -218,20 +230,17 @@ class LayerWatch(Callback):
         self.warned.append(kind)
         if self.run_dir is not None:
             self.run_dir.log(f"warning: {message}")
-        if self.warn is not None:
-            self.warn(message)
+        log.warning(message)
 
     def _histograms(self, trainer, epoch: int) -> None:
         """Weights (and gradients, when watched) as TensorBoard histograms, when TensorBoard is on."""
-        from dlx.report.tensorboard import TensorBoardLogger
-
-        board = trainer.callbacks.find(TensorBoardLogger)
-        if board is None or board.writer is None:
+        writer = histogram_writer(trainer)
+        if writer is None:
             return
         for name, weight in self.layers:
-            board.writer.add_histogram(f"weights/{name}", weight.detach().float().cpu(), epoch)
+            writer.add_histogram(f"weights/{name}", weight.detach().float().cpu(), epoch)
             if "grads" in self.parts and weight.grad is not None:
-                board.writer.add_histogram(f"grads/{name}", weight.grad.detach().float().cpu(), epoch)
+                writer.add_histogram(f"grads/{name}", weight.grad.detach().float().cpu(), epoch)
 
     def on_fit_end(self, trainer, summary) -> None:
         for handle in self.handles:

@@ -16,13 +16,20 @@ means the run finished.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
+from dlx.config.compose import TOP_LEVEL_KEYS
 from dlx.errors import ConfigError
+from dlx.objective import mode_for
+from dlx.parallel import pid_alive
+from dlx.store.rundir import RunDir
+
+log = logging.getLogger(__name__)
 
 RUNS = "runs"
 SWEEPS = "sweeps"
@@ -47,9 +54,9 @@ def read_summary(path: Path) -> dict | None:
         return None
 
 
-def read_metrics(path: Path, warn: Callable[[str], None] | None = None):
+def read_metrics(path: Path, warn: bool = False):
     """metrics.csv as numbers. A cell that is not a number (a damaged or hand-edited file) reads as
-    missing and a row without an epoch number is dropped; `warn(message)` is told how many."""
+    missing and a row without an epoch number is dropped; with `warn`, a warning says how many."""
     import pandas as pd
 
     frame = pd.read_csv(Path(path) / "metrics.csv")
@@ -57,9 +64,9 @@ def read_metrics(path: Path, warn: Callable[[str], None] | None = None):
     bad = numeric.isna() & frame.notna()
     if not bad.to_numpy().any():
         return frame
-    if warn is not None:
+    if warn:
         columns = ", ".join(str(c) for c in bad.columns[bad.any()])
-        warn(f"{Path(path) / 'metrics.csv'}: {int(bad.to_numpy().sum())} value(s) are not numbers "
+        log.warning(f"{Path(path) / 'metrics.csv'}: {int(bad.to_numpy().sum())} value(s) are not numbers "
              f"(column {columns}); showing them as missing")
     if "epoch" in numeric:
         numeric = numeric[numeric["epoch"].notna()]
@@ -236,12 +243,8 @@ def run_status(path: Path) -> str:
 def _held(path: Path, pid) -> bool:
     """Whether a live process writes the run: it holds `.lock` (see `RunDir.lock`). A folder without
     `.lock` (written before runs were locked) falls back to the pid."""
-    from dlx.store.rundir import RunDir
-
     if (path / ".lock").exists():
         return RunDir(path).is_being_written()
-    from dlx.parallel import pid_alive
-
     return pid_alive(pid)
 
 
@@ -323,8 +326,6 @@ def _partial_summary(path: Path, config: dict) -> dict:
 
 def metric_mode(name: str) -> str:
     """'min' or 'max': the direction in which metric `name` improves (dlx.metrics decides)."""
-    from dlx.objective import mode_for
-
     return mode_for(name)
 
 
@@ -343,8 +344,6 @@ def load_run(record: RunRecord) -> dict:
 
 def config_columns(df) -> list[str]:
     """The columns of a `load_runs` frame that are config keys (`optim.lr`, `name`, ...)."""
-    from dlx.config import TOP_LEVEL_KEYS
-
     return [c for c in df.columns if "." in c or c in TOP_LEVEL_KEYS]
 
 
@@ -363,9 +362,7 @@ def load_runs(records: Iterable[RunRecord], on_skip: Callable[[Path, str], None]
             row = load_run(record)
         except BadRun as e:
             if on_skip is None:
-                import warnings
-
-                warnings.warn(f"skipping {record.path}: {e}", stacklevel=2)
+                log.warning(f"skipping {record.path}: {e}")
             else:
                 on_skip(record.path, str(e))
             continue
