@@ -117,12 +117,10 @@ def load_one(spec: str, entry_point: str | None = None) -> Plugin:
     """Import one plugin (a file path or a module name) unless it is loaded already."""
     spec = spec.strip()
     if _is_file_spec(spec):
-        path = Path(spec if spec.endswith(".py") or Path(spec).is_file() else f"{spec}.py").expanduser().resolve()
+        path = file_path(spec)
         if str(path) in _loaded:
             return _loaded[str(path)]
-        if not path.is_file():
-            raise ConfigError(f"plugin '{spec}' not found: no such file (give a .py file or an importable "
-                              "module, e.g. dlx --plugin mymodels.py)")
+        check_file(spec, path)
         plugin = Plugin(str(path), "file", sha256=file_sha256(path))
         _import(plugin, lambda: _import_file(path))
     else:
@@ -134,11 +132,35 @@ def load_one(spec: str, entry_point: str | None = None) -> Plugin:
     return plugin
 
 
+def file_path(spec: str) -> Path:
+    """The absolute path a file spec names (`mymodels` beside mymodels.py: that file)."""
+    given = Path(spec).expanduser()
+    if not spec.endswith(".py") and Path(f"{given}.py").is_file():
+        given = Path(f"{given}.py")
+    return given.resolve()
+
+
+def check_file(spec: str, path: Path) -> None:
+    """A plugin file must be a regular .py file: say plainly what `spec` is instead."""
+    if path.is_dir():
+        raise ConfigError(f"plugin '{spec}' is a folder, not a Python file: give a .py file in it (a package: "
+                          "its module name, with the folder above it on PYTHONPATH)")
+    if not path.exists():
+        raise ConfigError(f"plugin '{spec}' not found: no such file (give a .py file or an importable "
+                          "module, e.g. dlx --plugin mymodels.py)")
+    if not path.is_file():
+        raise ConfigError(f"plugin '{spec}' is not a regular file (a device, pipe or socket): give a .py file")
+    if path.suffix != ".py":
+        raise ConfigError(f"plugin '{spec}' is not a Python file: a plugin file ends in .py "
+                          f"(rename it to {path.stem}.py)")
+
+
 def _is_file_spec(spec: str) -> bool:
     if spec.endswith(".py") or os.sep in spec or "/" in spec:
         return True
-    # `--plugin mymodels` beside mymodels.py: the `dlx` script does not put the cwd on sys.path
-    return Path(f"{spec}.py").is_file() and not _importable(spec)
+    # `--plugin mymodels` beside mymodels.py: the `dlx` script does not put the cwd on sys.path;
+    # `--plugin notes.txt` beside that file: a file (refused as one), not a module `notes.txt`
+    return (Path(f"{spec}.py").is_file() or Path(spec).exists()) and not _importable(spec)
 
 
 def _importable(module: str) -> bool:
