@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlx import registry
-from dlx.errors import ConfigError
+from dlx.errors import ConfigError, DlxError, first_line
 
 GROUP = "dlx.plugins"  # the entry-point group installed packages declare
 ENV = "DLX_PLUGINS"
@@ -129,6 +129,7 @@ def load_one(spec: str, entry_point: str | None = None) -> Plugin:
         plugin = Plugin(spec, "module", entry_point=entry_point)
         _import(plugin, lambda: importlib.import_module(spec))
     _loaded[plugin.spec] = plugin
+    guard_builders(plugin)
     return plugin
 
 
@@ -185,6 +186,41 @@ def _import(plugin: Plugin, do_import) -> None:
         raise _failed(plugin, e) from e
     except Exception as e:  # the plugin's own bug: its first line here, the traceback with --debug
         raise _failed(plugin, e) from e
+
+
+def guard_builders(plugin: Plugin) -> None:
+    """Wrap the builders `plugin` registered, so that one raising is one line naming the plugin and
+    the builder (`--debug` shows the traceback: the user's own bug is theirs to see on request)."""
+    for table in (*registry.TABLES.values(), registry.TASKS):
+        for entry in table.entries():
+            if entry.origin != plugin.origin or getattr(entry.builder, "dlx_guarded", False):
+                continue
+            table.unregister(entry.name)
+            with registry.registering_as(plugin.origin):
+                table.register(entry.name, schema=entry.schema, **entry.meta)(_guarded(plugin, table.kind, entry))
+
+
+def _guarded(plugin: Plugin, kind: str, entry):
+    import functools
+
+    builder = entry.builder
+
+    @functools.wraps(builder)
+    def build(*args, **kwargs):
+        try:
+            return builder(*args, **kwargs)
+        except (DlxError, MemoryError):
+            raise  # already one line, or out of memory: not the plugin's bug
+        except Exception as e:
+            if type(e).__name__ == "OutOfMemoryError":  # torch's: the caller says what to do
+                raise
+            name = getattr(builder, "__name__", "builder")
+            raise ConfigError(f"plugin {plugin.label}: {kind} '{entry.name}' failed in {name}()"
+                              f"{_plugin_line(plugin, e)}: {type(e).__name__}: {first_line(e)}".rstrip(": ")
+                              + " (--debug shows the traceback)") from e
+
+    build.dlx_guarded = True
+    return build
 
 
 def _failed(plugin: Plugin, e: BaseException) -> ConfigError:

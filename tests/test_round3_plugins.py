@@ -35,6 +35,52 @@ def build_tiny(cfg, input_shape, num_outputs):
 QUICK = ["trainer.epochs=1", "data.limit=120", "trainer.num_threads=1", "-q"]
 
 
+# ---------------------------------------------------------------- 25: a builder that raises
+
+
+BOOM = '''
+from dataclasses import dataclass
+
+from dlx import register_model
+
+
+@dataclass
+class BoomConfig:
+    width: int = 4
+
+
+@register_model("boom", schema=BoomConfig)
+def build_boom(cfg, input_shape, num_outputs):
+    raise ValueError("width must be even")
+'''
+
+
+def test_a_plugin_builder_that_raises_is_one_line_naming_the_file_and_builder(dlx, tmp_path):
+    (tmp_path / "boom.py").write_text(BOOM)
+    result = dlx("--plugin", "boom.py", "train", "model=boom", *QUICK)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert result.err.strip() == ("error: plugin boom.py: model 'boom' failed in build_boom() (line 14): "
+                                  "ValueError: width must be even (--debug shows the traceback)")
+
+
+@pytest.mark.slow
+def test_debug_shows_the_builder_traceback(tmp_path):
+    from tests.conftest import run_process
+
+    (tmp_path / "boom.py").write_text(BOOM)
+    debug = run_process(["--debug", "--plugin", "boom.py", "train", "model=boom", *QUICK], cwd=tmp_path)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+    assert 'boom.py", line 14' in debug.stderr and "width must be even" in debug.stderr
+
+
+def test_a_builders_own_one_line_error_passes_through(dlx, tmp_path):
+    (tmp_path / "strict.py").write_text(BOOM.replace('raise ValueError("width must be even")',
+                                                     'from dlx.errors import ConfigError\n'
+                                                     '    raise ConfigError("model.width: must be even")'))
+    result = dlx("--plugin", "strict.py", "train", "model=boom", *QUICK)
+    assert result.code == 2 and result.err.strip() == "error: model.width: must be even"
+
+
 # ---------------------------------------------------------------- 26: what is not a .py file
 
 
