@@ -302,19 +302,49 @@ def records(names: dict[str, str] | None = None) -> list[dict]:
 
 
 def load_recorded(recorded, warn=None) -> None:
-    """Load the plugins a run recorded; missing: one line (exit 2); changed: a warning."""
+    """Load the plugins a run, sweep or CV recorded (config.yaml, sweep.json, cv.json).
+
+    A recorded file runs only when its sha256 is the recorded one, or when the user names it
+    (`--plugin FILE`, DLX_PLUGINS): a run folder someone sends must not run code by being
+    resumed. Missing or changed: one line (exit 2), and nothing of it has run. A changed file
+    the user names is trusted in the processes this one starts too (workers, ranks).
+    `warn`: unused (nothing is only warned about any more), kept until the callers drop it.
+    """
+    named = named_files()
     for item in recorded or []:
         item = dict(item)
         if "module" in item:
             load_one(str(item["module"]))
             continue
         path = Path(str(item.get("path", "")))
+        if str(path.resolve()) in _loaded:
+            continue
+        given = [p for p in named if p == path.resolve()] or [p for p in named if p.name == path.name]
+        if given:  # the user names it (perhaps from where it lives now): theirs to trust
+            plugin = load_one(str(given[0]))
+            if plugin.sha256 != item.get("sha256"):
+                _trust(plugin.spec)
+            continue
         if not path.is_file():
-            if any(p.kind == "file" and Path(p.spec).name == path.name for p in loaded()):
-                continue  # given again with --plugin from where it lives now
             raise ConfigError(f"plugin {path} (used by this run) is missing; put it back, or load it from "
                               "elsewhere with dlx --plugin FILE")
-        if item.get("sha256") and file_sha256(path) != item["sha256"] and warn is not None \
-                and str(path.resolve()) not in _loaded:
-            warn(f"plugin {path} has changed since the run was written (sha256 differs)")
+        if not item.get("sha256") or file_sha256(path) != item["sha256"]:
+            raise ConfigError(f"plugin {path} has changed since it was recorded (its sha256 differs), so it was "
+                              f"not run; if you trust it as it is now, pass it: dlx --plugin {path} ...")
         load_one(str(path))
+
+
+TRUST_ENV = "DLX_TRUSTED_PLUGINS"  # changed plugin files the user named: trusted by child processes too
+
+
+def named_files() -> list[Path]:
+    """The plugin files the user names: `--plugin`, DLX_PLUGINS, and those a parent process trusted."""
+    inherited = [p for p in os.environ.get(TRUST_ENV, "").split(os.pathsep) if p]
+    specs = [s.strip() for s in [*_requested, *_env_specs()] if s.strip() and _is_file_spec(s.strip())]
+    return [file_path(s) for s in specs] + [Path(p) for p in inherited]
+
+
+def _trust(path: str) -> None:
+    kept = [p for p in os.environ.get(TRUST_ENV, "").split(os.pathsep) if p]
+    if path not in kept:
+        os.environ[TRUST_ENV] = os.pathsep.join([*kept, path])

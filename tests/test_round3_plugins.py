@@ -35,6 +35,76 @@ def build_tiny(cfg, input_shape, num_outputs):
 QUICK = ["trainer.epochs=1", "data.limit=120", "trainer.num_threads=1", "-q"]
 
 
+@pytest.fixture(autouse=True)
+def no_inherited_trust(monkeypatch):
+    """What one command trusts (an environment variable for its child processes) ends with the test."""
+    monkeypatch.setenv("DLX_TRUSTED_PLUGINS", "")
+
+
+def only_run(root: Path) -> Path:
+    (run,) = (root / "outputs" / "runs").iterdir()
+    return run
+
+
+def recorded_sha(run: Path) -> str:
+    (item,) = yaml.safe_load((run / "config.yaml").read_text())["plugins"]
+    return item["sha256"]
+
+
+# ---------------------------------------------------------------- 9: a changed plugin is not run
+
+
+def test_resume_refuses_a_changed_plugin_and_runs_none_of_it(dlx, tmp_path):
+    plugin = tmp_path / "tiny.py"
+    plugin.write_text(TINY_MODEL)
+    assert dlx("--plugin", str(plugin), "train", "model=tiny", *QUICK).code == 0
+    run = only_run(tmp_path)
+    (run / "summary.json").unlink()  # reopened, as if it had stopped after its epoch
+    config_before = (run / "config.yaml").read_bytes()
+    assert recorded_sha(run) == hashlib.sha256(plugin.read_bytes()).hexdigest()
+
+    marker = tmp_path / "plugin-ran"
+    plugin.write_text(TINY_MODEL + f"\nfrom pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n")
+    refused = dlx("train", "--resume", run.name, "trainer.epochs=2", "-q")
+    assert refused.code == 2, refused.err
+    lines = refused.err.strip().splitlines()
+    assert len(lines) == 1 and str(plugin) in lines[0] and "sha256" in lines[0]
+    assert f"--plugin {plugin}" in lines[0] and "Traceback" not in refused.err
+    assert not marker.exists()  # nothing of the changed file ran
+    assert (run / "config.yaml").read_bytes() == config_before  # the recorded sha256 is kept
+
+    trusted = dlx("--plugin", str(plugin), "train", "--resume", run.name, "trainer.epochs=2", "-q")
+    assert trusted.code == 0, trusted.err
+    assert marker.exists() and (run / "summary.json").is_file()
+
+
+def test_a_recorded_file_that_matches_loads_and_a_child_inherits_a_trusted_one(tmp_path, monkeypatch):
+    from dlx.errors import ConfigError
+
+    from tests.conftest import isolated_plugins
+
+    plugin = tmp_path / "tiny.py"
+    plugin.write_text(TINY_MODEL)
+    record = {"path": str(plugin), "sha256": hashlib.sha256(plugin.read_bytes()).hexdigest()}
+    monkeypatch.setattr(plugins, "_requested", [])
+    with isolated_plugins():
+        plugins.load_recorded([record])  # unchanged: loads with no flag
+        assert str(plugin) in {p.spec for p in plugins.loaded()}
+    plugin.write_text(TINY_MODEL + "\n# edited\n")
+    with isolated_plugins(), pytest.raises(ConfigError, match="has changed since it was recorded"):
+        plugins.load_recorded([record])
+    with isolated_plugins(), pytest.raises(ConfigError, match="has changed"):
+        plugins.load_recorded([{"path": str(plugin)}])  # no sha256 recorded: nothing vouches for it
+    monkeypatch.setattr(plugins, "_requested", [str(plugin)])
+    with isolated_plugins():
+        plugins.load_recorded([record])  # named with --plugin: trusted
+    # a worker this process starts (no --plugin of its own) trusts the file too
+    monkeypatch.setattr(plugins, "_requested", [])
+    assert plugin.resolve() in plugins.named_files()
+    with isolated_plugins():
+        plugins.load_recorded([record])
+
+
 # ---------------------------------------------------------------- 25: a builder that raises
 
 
