@@ -1,0 +1,94 @@
+"""Data-parallel runs (trainer.devices=N, gloo on CPU): uneven batches weighted as one process
+weighs them, refused before anything starts when N is more than the machine has, and ranks
+that end with their launcher."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import ROOT
+from tests.test_distributed import BASE, MLP, assert_same_training, only_run, run_dlx
+
+# ---------------------------------------------------------------- 2: uneven shares of a batch
+
+
+def test_the_gradient_average_weighs_each_rank_by_its_samples(tmp_path):
+    """Two ranks holding 9 and 8 samples of a batch of 17 step as one process with all 17."""
+    import torch.distributed as dist
+
+    from dlx.engine import distributed
+
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 2)
+        wrapped = distributed.DataParallel(model)
+        x, y = torch.randn(9, 3), torch.randn(9, 2)
+        torch.nn.functional.mse_loss(wrapped(x), y).backward()
+        assert wrapped.share.samples == 9.0
+        expected = [p.grad.clone() for p in model.parameters()]  # one rank: the plain mean
+        distributed.set_samples(wrapped, 4)  # a task counting otherwise (tokens) says so
+        assert wrapped.share.samples == 4.0
+        distributed.set_samples(model, 4)  # not data-parallel: nothing to do
+        for got, want in zip([p.grad for p in model.parameters()], expected):
+            torch.testing.assert_close(got, want)
+    finally:
+        dist.destroy_process_group()
+
+
+class Bucket:
+    def __init__(self, grads):
+        self.grads = grads
+
+    def buffer(self):
+        return self.grads
+
+
+def test_the_hook_gives_the_sample_weighted_mean(monkeypatch):
+    """What each rank sends: n_r * g_r and n_r; what it gets back: their sums' ratio."""
+    import torch.distributed as dist
+    from torch.futures import Future
+
+    from dlx.engine import distributed
+
+    sent = []
+
+    def all_reduce(tensor, async_op=False):  # two ranks: this one's tensor plus the other's
+        sent.append(tensor.clone())
+        other = torch.tensor([8 * 2.0, 8 * -1.0, 8.0])  # rank 1: mean gradient (2, -1) over 8 samples
+        tensor.add_(other)
+        done = Future()
+        done.set_result([tensor])
+
+        class Work:
+            def get_future(self):
+                return done
+
+        return Work()
+
+    monkeypatch.setattr(dist, "all_reduce", all_reduce)
+    share = distributed.Share()
+    share.samples = 9.0
+    grads = torch.tensor([1.0, 1.0])  # rank 0: mean gradient (1, 1) over 9 samples
+    result = distributed.weighted_mean(share, Bucket(grads)).wait()
+    torch.testing.assert_close(sent[0], torch.tensor([9.0, 9.0, 9.0]))
+    torch.testing.assert_close(result, torch.tensor([(9 + 16) / 17, (9 - 8) / 17]))
+
+
+@pytest.mark.slow
+def test_an_uneven_last_batch_trains_as_one_process_does(dlx, tmp_path):
+    # 1137 training rows, batch 32: the last batch of every epoch has 17 samples, 9 and 8 per rank
+    uneven = [*MLP, *[a for a in BASE if not a.startswith("data.limit")], "data.limit=1137"]
+    r = run_dlx(["train", *uneven, "trainer.devices=2", "output_dir=ddp", "-q"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert dlx("train", *uneven, "output_dir=one", "-q").code == 0
+    assert_same_training(only_run(tmp_path / "one"), only_run(tmp_path / "ddp"))
