@@ -92,3 +92,39 @@ def test_an_uneven_last_batch_trains_as_one_process_does(dlx, tmp_path):
     assert r.returncode == 0, r.stderr
     assert dlx("train", *uneven, "output_dir=one", "-q").code == 0
     assert_same_training(only_run(tmp_path / "one"), only_run(tmp_path / "ddp"))
+
+
+# ---------------------------------------------------------------- 12, 31: refused before anything starts
+
+
+def test_more_cpu_ranks_than_cores_are_refused_unless_meant(monkeypatch):
+    from dlx.engine.distributed import check
+    from dlx.engine.trainer import TrainerConfig
+    from dlx.errors import ConfigError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.delenv("DLX_ALLOW_OVERSUBSCRIBE", raising=False)
+    check(TrainerConfig(device="cpu", devices=2))
+    with pytest.raises(ConfigError, match=r"trainer.devices=64 but only 2 CPU core\(s\) are usable") as e:
+        check(TrainerConfig(device="auto", devices=64))
+    assert "trainer.devices=2 or fewer" in str(e.value) and "DLX_ALLOW_OVERSUBSCRIBE=1" in str(e.value)
+    monkeypatch.setenv("DLX_ALLOW_OVERSUBSCRIBE", "1")
+    check(TrainerConfig(device="cpu", devices=64))
+
+
+def test_devices_64_on_this_machine_is_one_line_and_starts_nothing(dlx, tmp_path, monkeypatch):
+    monkeypatch.delenv("DLX_ALLOW_OVERSUBSCRIBE", raising=False)
+    many = len(os.sched_getaffinity(0)) + 1
+    result = dlx("train", "trainer.device=cpu", f"trainer.devices={many}", "trainer.epochs=1", "-q")
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1, result.err
+    assert result.err.startswith(f"error: trainer.devices={many} but only")
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_cuda_is_a_config_error_for_data_parallel_runs(dlx, tmp_path):
+    result = dlx("train", "trainer.device=cuda", "trainer.devices=2", "trainer.epochs=1", "-q")
+    assert result.code == 2 and result.err.strip() == ("error: trainer.device=cuda but CUDA is not available "
+                                                       "here; use trainer.device=cpu")
+    assert not (tmp_path / "outputs").exists()

@@ -80,6 +80,21 @@ def check(trainer) -> None:
                           f"are present; use trainer.devices={torch.cuda.device_count()} or fewer")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"trainer.device={device} but CUDA is not available here; use trainer.device=cpu")
+    if not cuda:
+        check_cores(trainer.devices)
+
+
+OVERSUBSCRIBE_ENV = "DLX_ALLOW_OVERSUBSCRIBE"  # =1: more CPU ranks than cores, when that is meant
+
+
+def check_cores(devices: int) -> None:
+    """CPU ranks (gloo) beyond the usable cores only share them, each a whole process and its
+    memory: refused before any starts, unless DLX_ALLOW_OVERSUBSCRIBE=1 says it is meant."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if devices > cores and os.environ.get(OVERSUBSCRIBE_ENV) != "1":
+        raise ConfigError(f"trainer.devices={devices} but only {cores} CPU core(s) are usable here: that many "
+                          f"processes would share them; use trainer.devices={cores} or fewer (or set "
+                          f"{OVERSUBSCRIBE_ENV}=1 to start them anyway)")
 
 
 # ---------------------------------------------------------------- inside each rank
