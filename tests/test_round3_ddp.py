@@ -128,3 +128,51 @@ def test_cuda_without_cuda_is_a_config_error_for_data_parallel_runs(dlx, tmp_pat
     assert result.code == 2 and result.err.strip() == ("error: trainer.device=cuda but CUDA is not available "
                                                        "here; use trainer.device=cpu")
     assert not (tmp_path / "outputs").exists()
+
+
+# ---------------------------------------------------------------- 11: ranks end with their launcher
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_kill_9_of_the_launcher_ends_every_rank(tmp_path):
+    from dlx.parallel import pid_alive
+
+    marker = tmp_path / "paused"
+    args = ["train", *MLP, *BASE, "trainer.epochs=200", "trainer.devices=2", "-q"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DLX_TEST_PAUSE": "step@15", "DLX_TEST_MARKER": str(marker)}
+    proc = subprocess.Popen([sys.executable, "-m", "dlx", *args], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    ranks = []
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():  # the ranks are training (paused in epoch 2)
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)  # polling interval, not a timing assumption
+        ranks = children(proc.pid)
+        assert len(ranks) == 2 and int(marker.read_text()) in ranks
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 60
+        while any(pid_alive(pid) for pid in ranks) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in ranks if pid_alive(pid)], "ranks outlived their launcher"
+    finally:
+        for pid in ranks:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from dlx import parallel
 from dlx.errors import ConfigError, RunError
 
 BACKENDS = ("auto", "gloo", "nccl")
 RUN_FILE_ENV = "DLX_LAUNCH_RUN_FILE"  # dlx's launcher: where rank 0 writes its run folder
+PARENT_ENV = "DLX_LAUNCH_PARENT"  # dlx's launcher: its pid, which every rank follows
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ def start(trainer, device):
     rank = from_env()
     if rank is None:
         return None, device
+    if os.environ.get(PARENT_ENV, "").isdigit():  # started by dlx's launcher: end with it (kill -9 too)
+        parallel.die_with_parent(int(os.environ[PARENT_ENV]))
     check(trainer)
     if device.type == "cuda":
         device = torch.device("cuda", rank.local)
@@ -353,7 +357,7 @@ def launch(argv: list[str], trainer, run=None) -> None:
         elastic_log = logging.getLogger("torch.distributed.elastic")
         saved = dict(os.environ), elastic_log.level
         root = str(Path(__file__).resolve().parents[2])  # the ranks import this same dlx
-        os.environ.update({RUN_FILE_ENV: str(run_file),
+        os.environ.update({RUN_FILE_ENV: str(run_file), PARENT_ENV: str(os.getpid()),
                            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))})
         elastic_log.setLevel(logging.CRITICAL)  # its own account of a failure is pages long
         try:
