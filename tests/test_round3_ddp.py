@@ -176,3 +176,31 @@ def test_kill_9_of_the_launcher_ends_every_rank(tmp_path):
                 os.kill(pid, signal.SIGKILL)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+# ---------------------------------------------------------------- 33: Ctrl-C of a data-parallel run
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_a_data_parallel_run_is_one_line_and_the_hint_resumes(tmp_path):
+    marker = tmp_path / "paused"
+    args = ["train", *MLP, *BASE, "trainer.epochs=3", "trainer.devices=2", "-q"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DLX_TEST_PAUSE": "step@15", "DLX_TEST_MARKER": str(marker)}
+    proc = subprocess.Popen([sys.executable, "-m", "dlx", *args], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)  # polling interval, not a timing assumption
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    run = only_run(tmp_path / "outputs")
+    assert proc.returncode == 130 and "death signal" not in err
+    assert err.strip() == f"interrupted: SIGINT: the data-parallel run stopped; resume with: dlx train --resume {run.name}"
+    resumed = run_dlx(["train", "--resume", run.name, "trainer.devices=1", "-q"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (run / "summary.json").is_file()

@@ -15,6 +15,7 @@ unwrapped model, so a run trained on N processes resumes on M.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -334,7 +335,6 @@ def launch(argv: list[str], trainer, run=None) -> None:
     and the other ranks' stdout go to files, so a failure is one line: the first rank that
     died and how, and the command that resumes the run. `run`: the RunDir of a --resume.
     """
-    import logging
     import tempfile
     import uuid
 
@@ -354,12 +354,10 @@ def launch(argv: list[str], trainer, run=None) -> None:
         config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=n, run_id=uuid.uuid4().hex,
                               rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0,
                               monitor_interval=0.1, logs_specs=logs)
-        elastic_log = logging.getLogger("torch.distributed.elastic")
-        saved = dict(os.environ), elastic_log.level
+        saved = dict(os.environ), quiet_elastic_logs()  # their own account of a failure is pages long
         root = str(Path(__file__).resolve().parents[2])  # the ranks import this same dlx
         os.environ.update({RUN_FILE_ENV: str(run_file), PARENT_ENV: str(os.getpid()),
                            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))})
-        elastic_log.setLevel(logging.CRITICAL)  # its own account of a failure is pages long
         try:
             elastic_launch(config, sys.executable)("-m", "dlx", *argv)
         except ChildFailedError as e:
@@ -372,7 +370,23 @@ def launch(argv: list[str], trainer, run=None) -> None:
         finally:
             os.environ.clear()
             os.environ.update(saved[0])
-            elastic_log.setLevel(saved[1])
+            for log, level in saved[1].items():
+                log.setLevel(level)
+
+
+ELASTIC_LOGS = ("torch.distributed.elastic", "torch.distributed.launcher")
+
+
+def quiet_elastic_logs() -> dict:
+    """Silence torch's launcher (`Received 2 death signal, shutting down workers` on a Ctrl-C, a
+    failure's pages): each of its modules' loggers has its own level, so the parent's is not
+    enough. Returns {logger: level before}, to put back."""
+    names = [n for n in logging.root.manager.loggerDict if n.startswith(ELASTIC_LOGS)]
+    loggers = [logging.getLogger(n) for n in (*ELASTIC_LOGS, *names)]
+    saved = {log: log.level for log in loggers}
+    for log in loggers:
+        log.setLevel(logging.CRITICAL)
+    return saved
 
 
 class RankFailed(RunError):
