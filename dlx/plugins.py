@@ -66,6 +66,12 @@ def request(specs: list[str] | None, config_dirs: list[str] | None = None) -> No
     _config_dirs[:] = [str(Path(d).expanduser().resolve()) for d in (config_dirs or [])]
 
 
+def requested() -> list[str]:
+    """The plugins this command was given with `--plugin` (files as absolute paths), for the
+    processes it starts to load too (a data-parallel run's ranks)."""
+    return [str(file_path(s.strip())) if _is_file_spec(s.strip()) else s.strip() for s in _requested if s.strip()]
+
+
 def config_dirs() -> list[str]:
     """The user's own preset folders (`dlx --config-dir`), first wins."""
     for d in _config_dirs:

@@ -204,3 +204,26 @@ def test_ctrl_c_of_a_data_parallel_run_is_one_line_and_the_hint_resumes(tmp_path
     resumed = run_dlx(["train", "--resume", run.name, "trainer.devices=1", "-q"], tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert (run / "summary.json").is_file()
+
+
+# ---------------------------------------------------------------- plugins reach the ranks
+
+
+@pytest.mark.slow
+def test_ranks_load_the_plugin_given_and_trust_a_changed_one_only_when_given(tmp_path):
+    from tests.test_round3_plugins import TINY_MODEL
+
+    plugin = tmp_path / "tiny.py"
+    plugin.write_text(TINY_MODEL)
+    quick = ["trainer.epochs=1", "data.limit=120", "trainer.num_threads=1", "-q"]
+    first = run_dlx(["--plugin", "tiny.py", "train", "model=tiny", "trainer.devices=2", *quick], tmp_path)
+    assert first.returncode == 0, first.stderr
+    run = only_run(tmp_path / "outputs")
+    (run / "summary.json").unlink()  # reopened, as if it had stopped after its epoch
+    marker = tmp_path / "plugin-ran"
+    plugin.write_text(TINY_MODEL + f"\nfrom pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n")
+    refused = run_dlx(["train", "--resume", run.name, "trainer.epochs=2", "-q"], tmp_path)
+    assert refused.returncode == 2 and "has changed" in refused.stderr and not marker.exists()
+    trusted = run_dlx(["--plugin", "tiny.py", "train", "--resume", run.name, "trainer.epochs=2", "-q"], tmp_path)
+    assert trusted.returncode == 0, trusted.stderr
+    assert (run / "summary.json").is_file() and marker.exists()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from dlx import parallel
+from dlx import parallel, plugins
 from dlx.errors import ConfigError, RunError
 
 BACKENDS = ("auto", "gloo", "nccl")
@@ -356,6 +356,9 @@ def launch(argv: list[str], trainer, run=None) -> None:
                               monitor_interval=0.1, logs_specs=logs)
         saved = dict(os.environ), quiet_elastic_logs()  # their own account of a failure is pages long
         root = str(Path(__file__).resolve().parents[2])  # the ranks import this same dlx
+        given = ",".join(filter(None, [os.environ.get(plugins.ENV), *plugins.requested()]))
+        if given:  # the ranks are `python -m dlx train ...`: --plugin reaches them this way
+            os.environ[plugins.ENV] = given
         os.environ.update({RUN_FILE_ENV: str(run_file), PARENT_ENV: str(os.getpid()),
                            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))})
         try:
