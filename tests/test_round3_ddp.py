@@ -24,7 +24,7 @@ def test_the_gradient_average_weighs_each_rank_by_its_samples(tmp_path):
     """Two ranks holding 9 and 8 samples of a batch of 17 step as one process with all 17."""
     import torch.distributed as dist
 
-    from dlx.engine import distributed
+    from dlx.engine import distributed, shares
 
     store = dist.FileStore(str(tmp_path / "store"), 1)
     dist.init_process_group("gloo", store=store, rank=0, world_size=1)
@@ -36,9 +36,9 @@ def test_the_gradient_average_weighs_each_rank_by_its_samples(tmp_path):
         torch.nn.functional.mse_loss(wrapped(x), y).backward()
         assert wrapped.share.samples == 9.0
         expected = [p.grad.clone() for p in model.parameters()]  # one rank: the plain mean
-        distributed.set_samples(wrapped, 4)  # a task counting otherwise (tokens) says so
+        shares.set_samples(wrapped, 4)  # a task counting otherwise (tokens) says so
         assert wrapped.share.samples == 4.0
-        distributed.set_samples(model, 4)  # not data-parallel: nothing to do
+        shares.set_samples(model, 4)  # not data-parallel: nothing to do
         for got, want in zip([p.grad for p in model.parameters()], expected):
             torch.testing.assert_close(got, want)
     finally:
@@ -58,7 +58,7 @@ def test_the_hook_gives_the_sample_weighted_mean(monkeypatch):
     import torch.distributed as dist
     from torch.futures import Future
 
-    from dlx.engine import distributed
+    from dlx.engine import shares
 
     sent = []
 
@@ -76,10 +76,10 @@ def test_the_hook_gives_the_sample_weighted_mean(monkeypatch):
         return Work()
 
     monkeypatch.setattr(dist, "all_reduce", all_reduce)
-    share = distributed.Share()
+    share = shares.Share()
     share.samples = 9.0
     grads = torch.tensor([1.0, 1.0])  # rank 0: mean gradient (1, 1) over 9 samples
-    result = distributed.weighted_mean(share, Bucket(grads)).wait()
+    result = shares.weighted_mean(share, Bucket(grads)).wait()
     torch.testing.assert_close(sent[0], torch.tensor([9.0, 9.0, 9.0]))
     torch.testing.assert_close(result, torch.tensor([(9 + 16) / 17, (9 - 8) / 17]))
 
