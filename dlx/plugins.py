@@ -6,7 +6,8 @@ decorators (`from dlx import register_model`). Plugins come from
     dlx --plugin mymodels.py ...          a file or a module name; repeatable
     DLX_PLUGINS=mymodels,other.py         separated by commas or os.pathsep
     the entry-point group `dlx.plugins`   installed packages, found with no flag
-    a run's config.yaml (`plugins:`)      resume, workers, show, compare
+    a run's config.yaml (`plugins:`)      resume, workers, show, compare; a file only while its
+                                          sha256 is the recorded one, or when named again
 
 Only code the user names this way runs: configs choose components by registry name and
 never name import paths. Nothing here runs for `dlx --help`: commands call `load()` when

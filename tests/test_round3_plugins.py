@@ -167,3 +167,22 @@ def test_a_plugin_that_is_no_python_file_says_what_it_is(dlx, tmp_path, make, sa
     lines = result.err.strip().splitlines()
     assert result.code == 2 and len(lines) == 1, result.err
     assert lines[0].startswith(f"error: plugin '{spec}' {said}")
+
+
+@pytest.mark.parametrize("command", [
+    ["sweep", "model=tiny", "optim.lr=0.1,0.01", "--jobs", "0", "trainer.epochs=1", "data.limit=120",
+     "trainer.num_threads=1", "trainer.checkpoint=false", "-q"],
+    ["cv", "model=tiny", "--folds", "2", "trainer.epochs=1", "data.limit=120", "trainer.num_threads=1", "-q"],
+])
+def test_sweep_and_cv_resume_refuse_a_changed_plugin(dlx, tmp_path, command):
+    plugin = tmp_path / "tiny.py"
+    plugin.write_text(TINY_MODEL)
+    first = dlx("--plugin", str(plugin), *command)
+    assert first.code == 0, first.err
+    marker = tmp_path / "plugin-ran"
+    plugin.write_text(TINY_MODEL + f"\nfrom pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n")
+    refused = dlx(command[0], "--resume", "last")
+    assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1, refused.err
+    assert "has changed" in refused.err and f"--plugin {plugin}" in refused.err and not marker.exists()
+    trusted = dlx("--plugin", str(plugin), command[0], "--resume", "last")
+    assert trusted.code == 0 and marker.exists(), trusted.err
