@@ -339,8 +339,10 @@ def load_recorded(recorded, warn=None) -> None:
             raise ConfigError(f"plugin {path} (used by this run) is missing; put it back, or load it from "
                               "elsewhere with dlx --plugin FILE")
         if not item.get("sha256") or file_sha256(path) != item["sha256"]:
-            raise ConfigError(f"plugin {path} has changed since it was recorded (its sha256 differs), so it was "
-                              f"not run; if you trust it as it is now, pass it: dlx --plugin {path} ...")
+            why = "has changed since it was recorded (its sha256 differs)" if item.get("sha256") else \
+                "has no recorded sha256 to check it against"
+            raise ConfigError(f"plugin {path} {why}, so it was not run; if you trust it as it is now, pass it: "
+                              f"dlx --plugin {path} ...")
         load_one(str(path))
 
 
