@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -305,7 +306,7 @@ def launch(argv: list[str], trainer, run=None) -> None:
         config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=n, run_id=uuid.uuid4().hex,
                               rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0,
                               monitor_interval=0.1, logs_specs=logs)
-        saved = dict(os.environ), quiet_elastic_logs()  # their own account of a failure is pages long
+        saved = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])  # the ranks import this same dlx
         given = ",".join(filter(None, [os.environ.get(plugins.ENV), *plugins.requested()]))
         if given:  # the ranks are `python -m dlx train ...`: --plugin reaches them this way
@@ -313,7 +314,8 @@ def launch(argv: list[str], trainer, run=None) -> None:
         os.environ.update({RUN_FILE_ENV: str(run_file), PARENT_ENV: str(os.getpid()),
                            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))})
         try:
-            elastic_launch(config, sys.executable)("-m", "dlx", *argv)
+            with quiet_elastic_logs():  # their own account of a failure is pages long
+                elastic_launch(config, sys.executable)("-m", "dlx", *argv)
         except ChildFailedError as e:
             raise failure(e.failures, Path(tmp), run_file) from None
         except SignalException as e:
@@ -323,24 +325,36 @@ def launch(argv: list[str], trainer, run=None) -> None:
                               128 + int(e.sigval)) from None
         finally:
             os.environ.clear()
-            os.environ.update(saved[0])
-            for log, level in saved[1].items():
-                log.setLevel(level)
+            os.environ.update(saved)
 
 
 ELASTIC_LOGS = ("torch.distributed.elastic", "torch.distributed.launcher")
 
 
-def quiet_elastic_logs() -> dict:
+class _ElasticRecords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith(ELASTIC_LOGS)
+
+
+@contextmanager
+def quiet_elastic_logs():
     """Silence torch's launcher (`Received 2 death signal, shutting down workers` on a Ctrl-C, a
-    failure's pages): each of its modules' loggers has its own level, so the parent's is not
-    enough. Returns {logger: level before}, to put back."""
-    names = [n for n in logging.root.manager.loggerDict if n.startswith(ELASTIC_LOGS)]
-    loggers = [logging.getLogger(n) for n in (*ELASTIC_LOGS, *names)]
-    saved = {log: log.level for log in loggers}
-    for log in loggers:
-        log.setLevel(logging.CRITICAL)
-    return saved
+    failure's pages). Each of its modules' loggers has a level of its own, and some are made
+    while it runs, so the records are dropped at the handlers they would reach."""
+    quiet = _ElasticRecords()
+    handlers = set(filter(None, [logging.lastResort]))
+    for name in ELASTIC_LOGS:  # torch puts its handlers on `torch` and `torch.distributed`
+        log = logging.getLogger(name)
+        while log is not None:
+            handlers.update(log.handlers)
+            log = log.parent
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
 
 
 class RankFailed(RunError):
