@@ -20,8 +20,8 @@ from tests.test_distributed import BASE, MLP, assert_same_training, only_run, ru
 # ---------------------------------------------------------------- 2: uneven shares of a batch
 
 
-def test_the_gradient_average_weighs_each_rank_by_its_samples(tmp_path):
-    """Two ranks holding 9 and 8 samples of a batch of 17 step as one process with all 17."""
+def test_the_wrapped_model_counts_its_samples_through_the_hook(tmp_path):
+    """The forward records the batch's samples; the hook (one rank here) gives the plain mean."""
     import torch.distributed as dist
 
     from dlx.engine import distributed, shares
