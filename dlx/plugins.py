@@ -6,7 +6,8 @@ decorators (`from dlx import register_model`). Plugins come from
     dlx --plugin mymodels.py ...          a file or a module name; repeatable
     DLX_PLUGINS=mymodels,other.py         separated by commas or os.pathsep
     the entry-point group `dlx.plugins`   installed packages, found with no flag
-    a run's config.yaml (`plugins:`)      resume, workers, show, compare
+    a run's config.yaml (`plugins:`)      resume, workers, show, compare; a file only while its
+                                          sha256 is the recorded one, or when named again
 
 Only code the user names this way runs: configs choose components by registry name and
 never name import paths. Nothing here runs for `dlx --help`: commands call `load()` when
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlx import registry
-from dlx.errors import ConfigError
+from dlx.errors import ConfigError, DlxError, first_line
 
 GROUP = "dlx.plugins"  # the entry-point group installed packages declare
 ENV = "DLX_PLUGINS"
@@ -64,6 +65,12 @@ def request(specs: list[str] | None, config_dirs: list[str] | None = None) -> No
     """Remember the root options of this command (`--plugin`, `--config-dir`); load nothing yet."""
     _requested[:] = list(specs or [])
     _config_dirs[:] = [str(Path(d).expanduser().resolve()) for d in (config_dirs or [])]
+
+
+def requested() -> list[str]:
+    """The plugins this command was given with `--plugin` (files as absolute paths), for the
+    processes it starts to load too (a data-parallel run's ranks)."""
+    return [str(file_path(s.strip())) if _is_file_spec(s.strip()) else s.strip() for s in _requested if s.strip()]
 
 
 def config_dirs() -> list[str]:
@@ -117,12 +124,10 @@ def load_one(spec: str, entry_point: str | None = None) -> Plugin:
     """Import one plugin (a file path or a module name) unless it is loaded already."""
     spec = spec.strip()
     if _is_file_spec(spec):
-        path = Path(spec if spec.endswith(".py") or Path(spec).is_file() else f"{spec}.py").expanduser().resolve()
+        path = file_path(spec)
         if str(path) in _loaded:
             return _loaded[str(path)]
-        if not path.is_file():
-            raise ConfigError(f"plugin '{spec}' not found: no such file (give a .py file or an importable "
-                              "module, e.g. dlx --plugin mymodels.py)")
+        check_file(spec, path)
         plugin = Plugin(str(path), "file", sha256=file_sha256(path))
         _import(plugin, lambda: _import_file(path))
     else:
@@ -131,14 +136,39 @@ def load_one(spec: str, entry_point: str | None = None) -> Plugin:
         plugin = Plugin(spec, "module", entry_point=entry_point)
         _import(plugin, lambda: importlib.import_module(spec))
     _loaded[plugin.spec] = plugin
+    guard_builders(plugin)
     return plugin
+
+
+def file_path(spec: str) -> Path:
+    """The absolute path a file spec names (`mymodels` beside mymodels.py: that file)."""
+    given = Path(spec).expanduser()
+    if not spec.endswith(".py") and Path(f"{given}.py").is_file():
+        given = Path(f"{given}.py")
+    return given.resolve()
+
+
+def check_file(spec: str, path: Path) -> None:
+    """A plugin file must be a regular .py file: say plainly what `spec` is instead."""
+    if path.is_dir():
+        raise ConfigError(f"plugin '{spec}' is a folder, not a Python file: give a .py file in it (a package: "
+                          "its module name, with the folder above it on PYTHONPATH)")
+    if not path.exists():
+        raise ConfigError(f"plugin '{spec}' not found: no such file (give a .py file or an importable "
+                          "module, e.g. dlx --plugin mymodels.py)")
+    if not path.is_file():
+        raise ConfigError(f"plugin '{spec}' is not a regular file (a device, pipe or socket): give a .py file")
+    if path.suffix != ".py":
+        raise ConfigError(f"plugin '{spec}' is not a Python file: a plugin file ends in .py "
+                          f"(rename it to {path.stem}.py)")
 
 
 def _is_file_spec(spec: str) -> bool:
     if spec.endswith(".py") or os.sep in spec or "/" in spec:
         return True
-    # `--plugin mymodels` beside mymodels.py: the `dlx` script does not put the cwd on sys.path
-    return Path(f"{spec}.py").is_file() and not _importable(spec)
+    # `--plugin mymodels` beside mymodels.py: the `dlx` script does not put the cwd on sys.path;
+    # `--plugin notes.txt` beside that file: a file (refused as one), not a module `notes.txt`
+    return (Path(f"{spec}.py").is_file() or Path(spec).exists()) and not _importable(spec)
 
 
 def _importable(module: str) -> bool:
@@ -163,6 +193,44 @@ def _import(plugin: Plugin, do_import) -> None:
         raise _failed(plugin, e) from e
     except Exception as e:  # the plugin's own bug: its first line here, the traceback with --debug
         raise _failed(plugin, e) from e
+
+
+def guard_builders(plugin: Plugin) -> None:
+    """Wrap the builders `plugin` registered, so that one raising is one line naming the plugin and
+    the builder (`--debug` shows the traceback: the user's own bug is theirs to see on request)."""
+    import inspect
+
+    for table in registry.TABLES.values():  # not TASKS: a task is a class whose methods dlx calls
+        for entry in table.entries():
+            if entry.origin != plugin.origin or not inspect.isfunction(entry.builder) \
+                    or getattr(entry.builder, "dlx_guarded", False):
+                continue
+            table.unregister(entry.name)
+            with registry.registering_as(plugin.origin):
+                table.register(entry.name, schema=entry.schema, **entry.meta)(_guarded(plugin, table.kind, entry))
+
+
+def _guarded(plugin: Plugin, kind: str, entry):
+    import functools
+
+    builder = entry.builder
+
+    @functools.wraps(builder)
+    def build(*args, **kwargs):
+        try:
+            return builder(*args, **kwargs)
+        except (DlxError, MemoryError):
+            raise  # already one line, or out of memory: not the plugin's bug
+        except Exception as e:
+            if type(e).__name__ == "OutOfMemoryError":  # torch's: the caller says what to do
+                raise
+            name = getattr(builder, "__name__", "builder")
+            raise ConfigError(f"plugin {plugin.label}: {kind} '{entry.name}' failed in {name}()"
+                              f"{_plugin_line(plugin, e)}: {type(e).__name__}: {first_line(e)}".rstrip(": ")
+                              + " (--debug shows the traceback)") from e
+
+    build.dlx_guarded = True
+    return build
 
 
 def _failed(plugin: Plugin, e: BaseException) -> ConfigError:
@@ -244,19 +312,51 @@ def records(names: dict[str, str] | None = None) -> list[dict]:
 
 
 def load_recorded(recorded, warn=None) -> None:
-    """Load the plugins a run recorded; missing: one line (exit 2); changed: a warning."""
+    """Load the plugins a run, sweep or CV recorded (config.yaml, sweep.json, cv.json).
+
+    A recorded file runs only when its sha256 is the recorded one, or when the user names it
+    (`--plugin FILE`, DLX_PLUGINS): a run folder someone sends must not run code by being
+    resumed. Missing or changed: one line (exit 2), and nothing of it has run. A changed file
+    the user names is trusted in the processes this one starts too (workers, ranks).
+    `warn`: unused (nothing is only warned about any more), kept until the callers drop it.
+    """
+    named = named_files()
     for item in recorded or []:
         item = dict(item)
         if "module" in item:
             load_one(str(item["module"]))
             continue
         path = Path(str(item.get("path", "")))
+        if str(path.resolve()) in _loaded:
+            continue
+        given = [p for p in named if p == path.resolve()] or [p for p in named if p.name == path.name]
+        if given:  # the user names it (perhaps from where it lives now): theirs to trust
+            plugin = load_one(str(given[0]))
+            if plugin.sha256 != item.get("sha256"):
+                _trust(plugin.spec)
+            continue
         if not path.is_file():
-            if any(p.kind == "file" and Path(p.spec).name == path.name for p in loaded()):
-                continue  # given again with --plugin from where it lives now
             raise ConfigError(f"plugin {path} (used by this run) is missing; put it back, or load it from "
                               "elsewhere with dlx --plugin FILE")
-        if item.get("sha256") and file_sha256(path) != item["sha256"] and warn is not None \
-                and str(path.resolve()) not in _loaded:
-            warn(f"plugin {path} has changed since the run was written (sha256 differs)")
+        if not item.get("sha256") or file_sha256(path) != item["sha256"]:
+            why = "has changed since it was recorded (its sha256 differs)" if item.get("sha256") else \
+                "has no recorded sha256 to check it against"
+            raise ConfigError(f"plugin {path} {why}, so it was not run; if you trust it as it is now, pass it: "
+                              f"dlx --plugin {path} ...")
         load_one(str(path))
+
+
+TRUST_ENV = "DLX_TRUSTED_PLUGINS"  # changed plugin files the user named: trusted by child processes too
+
+
+def named_files() -> list[Path]:
+    """The plugin files the user names: `--plugin`, DLX_PLUGINS, and those a parent process trusted."""
+    inherited = [p for p in os.environ.get(TRUST_ENV, "").split(os.pathsep) if p]
+    specs = [s.strip() for s in [*_requested, *_env_specs()] if s.strip() and _is_file_spec(s.strip())]
+    return [file_path(s) for s in specs] + [Path(p) for p in inherited]
+
+
+def _trust(path: str) -> None:
+    kept = [p for p in os.environ.get(TRUST_ENV, "").split(os.pathsep) if p]
+    if path not in kept:
+        os.environ[TRUST_ENV] = os.pathsep.join([*kept, path])

@@ -67,7 +67,7 @@ def test_kill_9_then_resume_loads_the_plugins_from_config_yaml(tmp_path, plugin_
 
 
 @pytest.mark.slow
-def test_resume_warns_when_a_plugin_changed_and_stops_when_it_is_missing(tmp_path, plugin_dir):
+def test_resume_refuses_a_changed_plugin_and_stops_when_it_is_missing(tmp_path, plugin_dir):
     args = with_plugins(plugin_dir, "train", "model=mixer", "data=stripes", *TINY)
     proc, marker = start(tmp_path, args, "epoch-end@1")
     wait_for(marker, proc)
@@ -79,9 +79,12 @@ def test_resume_warns_when_a_plugin_changed_and_stops_when_it_is_missing(tmp_pat
     assert missing.returncode == 2
     assert missing.stderr.strip().count("\n") == 0 and "mixer.py (used by this run) is missing" in missing.stderr
     (plugin_dir / "gone.py").rename(plugin_dir / "mixer.py")
-    changed = run_process(["train", "--resume", "last", "-q"], cwd=tmp_path)
-    assert changed.returncode == 0, changed.stderr
-    assert "warning: plugin" in changed.stderr and "stripes.py has changed" in changed.stderr
+    changed = run_process(["train", "--resume", "last", "-q"], cwd=tmp_path)  # not run unless named
+    assert changed.returncode == 2 and changed.stderr.strip().count("\n") == 0, changed.stderr
+    assert "stripes.py has changed" in changed.stderr and "dlx --plugin" in changed.stderr
+    trusted = run_process(["--plugin", str(plugin_dir / "stripes.py"), "train", "--resume", "last", "-q"],
+                          cwd=tmp_path)
+    assert trusted.returncode == 0, trusted.stderr
 
 
 @pytest.mark.slow

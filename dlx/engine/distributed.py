@@ -5,8 +5,9 @@
 
 Every rank builds the same model from the same seed and draws the same permutation of the
 training split each epoch; it trains on its share of each global batch (`trainer.batch_size`
-stays the global batch) and DistributedDataParallel averages the gradients, so N processes
-take the steps one process takes with the whole batch. Training metrics are summed over the
+stays the global batch) and DistributedDataParallel averages the gradients, each rank's
+weighted by its share of the batch (a batch of 17 is 9 + 8), so N processes take the steps
+one process takes with the whole batch. Training metrics are summed over the
 ranks before they are computed; validation and test run whole on every rank (the same weights
 and data give every rank the same figures). Only rank 0 writes `outputs/`; checkpoints hold the
 unwrapped model, so a run trained on N processes resumes on M.
@@ -14,16 +15,21 @@ unwrapped model, so a run trained on N processes resumes on M.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from dlx import parallel, plugins
+from dlx.engine.shares import Share, batch_samples, weighted_mean
 from dlx.errors import ConfigError, RunError
 
 BACKENDS = ("auto", "gloo", "nccl")
 RUN_FILE_ENV = "DLX_LAUNCH_RUN_FILE"  # dlx's launcher: where rank 0 writes its run folder
+PARENT_ENV = "DLX_LAUNCH_PARENT"  # dlx's launcher: its pid, which every rank follows
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,21 @@ def check(trainer) -> None:
                           f"are present; use trainer.devices={torch.cuda.device_count()} or fewer")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"trainer.device={device} but CUDA is not available here; use trainer.device=cpu")
+    if not cuda:
+        check_cores(trainer.devices)
+
+
+OVERSUBSCRIBE_ENV = "DLX_ALLOW_OVERSUBSCRIBE"  # =1: more CPU ranks than cores, when that is meant
+
+
+def check_cores(devices: int) -> None:
+    """CPU ranks (gloo) beyond the usable cores only share them, each a whole process and its
+    memory: refused before any starts, unless DLX_ALLOW_OVERSUBSCRIBE=1 says it is meant."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if devices > cores and os.environ.get(OVERSUBSCRIBE_ENV) != "1":
+        raise ConfigError(f"trainer.devices={devices} but only {cores} CPU core(s) are usable here: that many "
+                          f"processes would share them; use trainer.devices={cores} or fewer (or set "
+                          f"{OVERSUBSCRIBE_ENV}=1 to start them anyway)")
 
 
 # ---------------------------------------------------------------- inside each rank
@@ -96,6 +117,8 @@ def start(trainer, device):
     rank = from_env()
     if rank is None:
         return None, device
+    if os.environ.get(PARENT_ENV, "").isdigit():  # started by dlx's launcher: end with it (kill -9 too)
+        parallel.die_with_parent(int(os.environ[PARENT_ENV]))
     check(trainer)
     if device.type == "cuda":
         device = torch.device("cuda", rank.local)
@@ -155,7 +178,17 @@ def _data_parallel_class():
     from torch.nn.parallel import DistributedDataParallel
 
     class _DataParallel(DistributedDataParallel):
-        """DDP whose state dict is the wrapped model's: checkpoints load with or without DDP."""
+        """DDP whose state dict is the wrapped model's (checkpoints load with or without DDP), and
+        whose gradients are weighted by each rank's share of the global batch (`weighted_mean`)."""
+
+        def __init__(self, module, **kwargs):
+            super().__init__(module, **kwargs)
+            self.share = Share()
+            self.register_comm_hook(self.share, weighted_mean)
+
+        def forward(self, *inputs, **kwargs):
+            self.share.samples = batch_samples(inputs, kwargs)
+            return super().forward(*inputs, **kwargs)
 
         def state_dict(self, *args, **kwargs):
             return self.module.state_dict(*args, **kwargs)
@@ -254,7 +287,6 @@ def launch(argv: list[str], trainer, run=None) -> None:
     and the other ranks' stdout go to files, so a failure is one line: the first rank that
     died and how, and the command that resumes the run. `run`: the RunDir of a --resume.
     """
-    import logging
     import tempfile
     import uuid
 
@@ -274,14 +306,16 @@ def launch(argv: list[str], trainer, run=None) -> None:
         config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=n, run_id=uuid.uuid4().hex,
                               rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0,
                               monitor_interval=0.1, logs_specs=logs)
-        elastic_log = logging.getLogger("torch.distributed.elastic")
-        saved = dict(os.environ), elastic_log.level
+        saved = dict(os.environ)
         root = str(Path(__file__).resolve().parents[2])  # the ranks import this same dlx
-        os.environ.update({RUN_FILE_ENV: str(run_file),
+        given = ",".join(filter(None, [os.environ.get(plugins.ENV), *plugins.requested()]))
+        if given:  # the ranks are `python -m dlx train ...`: --plugin reaches them this way
+            os.environ[plugins.ENV] = given
+        os.environ.update({RUN_FILE_ENV: str(run_file), PARENT_ENV: str(os.getpid()),
                            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))})
-        elastic_log.setLevel(logging.CRITICAL)  # its own account of a failure is pages long
         try:
-            elastic_launch(config, sys.executable)("-m", "dlx", *argv)
+            with quiet_elastic_logs():  # their own account of a failure is pages long
+                elastic_launch(config, sys.executable)("-m", "dlx", *argv)
         except ChildFailedError as e:
             raise failure(e.failures, Path(tmp), run_file) from None
         except SignalException as e:
@@ -291,8 +325,36 @@ def launch(argv: list[str], trainer, run=None) -> None:
                               128 + int(e.sigval)) from None
         finally:
             os.environ.clear()
-            os.environ.update(saved[0])
-            elastic_log.setLevel(saved[1])
+            os.environ.update(saved)
+
+
+ELASTIC_LOGS = ("torch.distributed.elastic", "torch.distributed.launcher")
+
+
+class _ElasticRecords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith(ELASTIC_LOGS)
+
+
+@contextmanager
+def quiet_elastic_logs():
+    """Silence torch's launcher (`Received 2 death signal, shutting down workers` on a Ctrl-C, a
+    failure's pages). Each of its modules' loggers has a level of its own, and some are made
+    while it runs, so the records are dropped at the handlers they would reach."""
+    quiet = _ElasticRecords()
+    handlers = set(filter(None, [logging.lastResort]))
+    for name in ELASTIC_LOGS:  # torch puts its handlers on `torch` and `torch.distributed`
+        log = logging.getLogger(name)
+        while log is not None:
+            handlers.update(log.handlers)
+            log = log.parent
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
 
 
 class RankFailed(RunError):
