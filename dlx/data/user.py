@@ -10,7 +10,6 @@ from dlx.data.bundle import RawData
 from dlx.data.disk import DiskData, auto_workers
 from dlx.data.schemas import CSVConfig, ImageFolderConfig, existing
 from dlx.errors import DataError, closest
-from dlx.registry import DATASETS
 
 MAX_CLASSES = 20  # an integer target with at most this many distinct values is a class label
 MAX_ONE_HOT = 100  # a text feature with more distinct values is an id or free text, not a category
@@ -32,7 +31,7 @@ def infer_task(target) -> str:
     return "binary" if values.nunique() == 2 else "multiclass"
 
 
-def _check_missing(frame, path: Path, dropna: bool, imputed=(), protected=()):
+def check_missing(frame, path: Path, dropna: bool, imputed=(), protected=()):
     """Rows with a missing value: dropped (data.dropna), filled later (numeric `imputed` columns,
     data.impute, fitted on the training rows), else one error that says where."""
     rows = frame.drop(columns=list(imputed)).isna().any(axis=1)
@@ -143,8 +142,6 @@ def _encode_features(frame, path: Path) -> tuple[np.ndarray, dict]:
     return np.array(encoded, dtype=np.float32), encoding
 
 
-@DATASETS.register("csv", schema=CSVConfig, download=False, task="inferred", shape="columns",
-                   size="rows", summary="your own table: data.path=file.csv data.target=column")
 def load_csv(cfg: CSVConfig) -> RawData:
     import pandas as pd
 
@@ -156,7 +153,7 @@ def load_csv(cfg: CSVConfig) -> RawData:
     features = _columns(df, cfg, path)
     groups = [cfg.group_col] if cfg.group_col else []
     imputed = [c for c in features if cfg.impute != "none" and pd.api.types.is_numeric_dtype(df[c])]
-    frame = _check_missing(df[features + [cfg.target] + groups], path, cfg.dropna, imputed,
+    frame = check_missing(df[features + [cfg.target] + groups], path, cfg.dropna, imputed,
                            protected=[cfg.target, *groups])
     if len(frame) == 0:
         raise DataError(f"{path.name}: no rows left to learn from")
@@ -174,9 +171,6 @@ def load_csv(cfg: CSVConfig) -> RawData:
 # ---------------------------------------------------------------- image_folder
 
 
-@DATASETS.register("image_folder", schema=ImageFolderConfig, download=False, task="inferred",
-                   shape="3×size×size", size="files",
-                   summary="your own images: data.path=folder with one sub-folder per class (read from disk)")
 def load_image_folder(cfg: ImageFolderConfig) -> DiskData:
     from torchvision.datasets import ImageFolder
 
