@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import dlx.data.dataset_schemas  # noqa: F401  (declares the generated and ordered-file datasets)
 import dlx.data.schemas  # noqa: F401  (declares the built-in datasets)
 import dlx.losses  # noqa: F401  (registers the built-in losses: torch loads only to build one)
 import dlx.models.schemas  # noqa: F401  (declares the built-in models)
@@ -42,6 +43,7 @@ class Choice:
     name: str
     file: Path | None
     origin: str  # "" (dlx's own) | "config-dir" | "plugin: mymodels.py"
+    group: str = ""  # the config group it is an option of
 
 
 def conf_dir() -> Path:
@@ -71,16 +73,16 @@ def preset_files(group: str) -> dict[str, tuple[Path, bool]]:
 def choices(group: str) -> list[Choice]:
     """Every option of `group`: presets, then registered components without a preset file (and a
     fixed group's schema-only option)."""
-    out = {name: Choice(name, path, "config-dir" if user else "")
+    out = {name: Choice(name, path, "config-dir" if user else "", group)
            for name, (path, user) in preset_files(group).items()}
     if group in SCHEMA_OPTION and SCHEMA_OPTION[group] not in out:
-        out[SCHEMA_OPTION[group]] = Choice(SCHEMA_OPTION[group], None, "")
+        out[SCHEMA_OPTION[group]] = Choice(SCHEMA_OPTION[group], None, "", group)
     table = TABLES.get(group)
     for entry in table.entries() if table is not None else ():
         if entry.name not in out:
-            out[entry.name] = Choice(entry.name, None, "" if entry.origin == BUILT_IN else entry.origin)
+            out[entry.name] = Choice(entry.name, None, "" if entry.origin == BUILT_IN else entry.origin, group)
         elif entry.origin != BUILT_IN and not out[entry.name].origin:
-            out[entry.name] = Choice(entry.name, out[entry.name].file, entry.origin)
+            out[entry.name] = Choice(entry.name, out[entry.name].file, entry.origin, group)
     return [out[n] for n in sorted(out)]
 
 
@@ -90,23 +92,20 @@ def description(choice: Choice) -> str:
         lines = choice.file.read_text(encoding="utf-8").lstrip().splitlines()
         if lines and lines[0].startswith("#"):
             return lines[0][1:].strip()
-    if group_of_fixed(choice):
-        return (fixed_schema(group_of_fixed(choice)).__doc__ or "").strip().split("\n")[0]
-    for table in TABLES.values():
-        if choice.name in table and table.get(choice.name).origin == choice.origin:
-            entry = table.get(choice.name)
-            return entry.meta.get("summary") or (entry.schema.__doc__ or "").strip().split("\n")[0]
-    return ""
+    if choice.group in FIXED:
+        return _first_line(fixed_schema(choice.group).__doc__) if choice.file is None else ""
+    table = TABLES[choice.group]
+    if choice.name not in table:
+        return ""
+    entry = table.get(choice.name)
+    return entry.meta.get("summary") or _first_line(entry.schema.__doc__)
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().split("\n")[0]
 
 
 # ---------------------------------------------------------------- nodes (schemas loaded)
-
-
-def group_of_fixed(choice: Choice) -> str | None:
-    """The fixed group whose schema-only option `choice` is (no preset file), else None."""
-    if choice.file is not None:
-        return None
-    return next((g for g, name in SCHEMA_OPTION.items() if name == choice.name), None)
 
 
 def fixed_schema(group: str) -> type:

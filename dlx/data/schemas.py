@@ -24,6 +24,11 @@ IMPUTE = ("none", "mean", "median", "most_frequent")
 SEED_LIMIT = 2**32  # scikit-learn's splitters take seeds in [0, 2**32)
 
 
+def preprocess_key(default: str = "standardize"):
+    """`data.preprocess`, declared again where a dataset changes its default (keeping its choices)."""
+    return choices(default, *PREPROCESS)
+
+
 @dataclass
 class DataConfig(Checked):
     """Keys shared by every dataset; a dataset's schema subclasses this one."""
@@ -31,7 +36,7 @@ class DataConfig(Checked):
     name: str = "digits"
     val_fraction: float = fraction(0.2)  # of what is left after the test split (0: none, e.g. a CV refit)
     test_fraction: float = fraction(0.2)  # of the whole; ignored when the dataset has its own test set
-    preprocess: str = choices("standardize", *PREPROCESS)
+    preprocess: str = preprocess_key()
     seed: int = interval(0, 0, SEED_LIMIT, closed="left")  # the split's seed, apart from trainer.seed
     limit: int = at_least(0, 0)  # use only the first N training samples (0 = all)
     folds: int = 0  # k-fold: validate on fold `fold` of `folds` (0 = a plain split)

@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from dlx.models.layers import as_sequence, init_weights, to_sequence
-from dlx.models.schemas import RNNConfig, RecurrentConfig  # torch-free: checked before torch loads
+from dlx.models.schemas import RecurrentConfig  # torch-free: checked before torch loads
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
