@@ -50,7 +50,7 @@ CASES = [
     ("batch-zero", ["train", "trainer.batch_size=0"], 2, ["trainer.batch_size", "must be >= 1"]),
     ("dropout-one", ["train", "model.dropout=1.0"], 2, ["model.dropout", "[0, 1)"]),
     ("device-unknown", ["train", "trainer.device=tpu"], 2, ["trainer.device", "cpu, cuda"]),
-    ("precision-unknown", ["train", "trainer.precision=8"], 2, ["trainer.precision", "32, bf16, 16"]),
+    ("precision-unknown", ["train", "trainer.precision=8"], 2, ["trainer.precision", "16, 32, bf16"]),
     ("monitor-not-val", ["train", "trainer.monitor=train_loss"], 2, ["trainer.monitor", "val_acc or val_loss"]),
     ("monitor-not-measured", ["train", *TINY, "trainer.monitor=val_auc"], 2, ["val_auc", "val_acc"]),
     ("betas-one", ["train", "optim.betas=[0.9]"], 2, ["optim.betas", "two numbers"]),
