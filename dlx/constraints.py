@@ -108,7 +108,8 @@ class Options(Constraint):
         return f"unknown {key.split('.')[-1]} '{value}'{did_you_mean} choices: {', '.join(names)}"
 
     def bad_value(self):
-        return "no_such_choice"
+        numbers = [o for o in self.options if isinstance(o, int)]
+        return max(numbers) + 1 if numbers else "no_such_choice"
 
 
 def _field(default, constraint: Constraint):

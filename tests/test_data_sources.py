@@ -215,16 +215,14 @@ def test_every_dataset_has_a_config_and_a_builder():
 @pytest.mark.parametrize("name", CONF_DATASETS)
 def test_every_data_config_validates_as_shipped(name):
     """No file is read at validation: csv without a path (with check_files=False, as `dlx train --cfg`
-    does), mnist without files still compose; the torch-free schema table agrees with the registry."""
+    does), mnist without files still compose."""
     from dataclasses import asdict
 
     from dlx import config
-    from dlx.data.schemas import BUILTIN
     from dlx.registry import DATASETS
 
     cfg = config.load([f"data={name}"], check_files=False).data
     assert type(cfg) is DATASETS.get(name).schema
-    assert BUILTIN.get(name, DATASETS.get(name).schema) is DATASETS.get(name).schema
     assert set(asdict(cfg)) == set(config.compose([f"data={name}"]).data.keys())
 
 
