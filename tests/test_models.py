@@ -279,7 +279,7 @@ def test_transformer_tokens(tokens, steps):
     ("cnn", {"init": "he"}, "unknown init 'he'"),
     ("resnet", {"depth": 19}, "no resnet of depth 19"),
     ("transformer", {"heads": 3}, "must divide d_model"),
-    ("rnn", {"activation": "gelu"}, "tanh or relu"),
+    ("rnn", {"activation": "gelu"}, "choices: relu, tanh"),
     ("cnn", {"padding": "valid"}, "padding"),
 ])
 def test_bad_configs_fail_in_the_schema(name, overrides, match):

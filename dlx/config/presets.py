@@ -87,18 +87,18 @@ def choices(group: str) -> list[Choice]:
 
 
 def description(choice: Choice) -> str:
-    """The preset's first comment line, else the component's summary or schema docstring."""
+    """What `dlx list` shows: the registered component's summary (or its schema's docstring); for a
+    preset of another name (`regularizer=l2`, a user's `model=tiny-wide`), its first comment line."""
+    table = TABLES.get(choice.group)
+    if table is not None and choice.name in table:
+        entry = table.get(choice.name)
+        summary = entry.meta.get("summary") or _first_line(entry.schema.__doc__)
+        if summary:
+            return summary
     if choice.file is not None:
         lines = choice.file.read_text(encoding="utf-8").lstrip().splitlines()
-        if lines and lines[0].startswith("#"):
-            return lines[0][1:].strip()
-    if choice.group in FIXED:
-        return _first_line(fixed_schema(choice.group).__doc__) if choice.file is None else ""
-    table = TABLES[choice.group]
-    if choice.name not in table:
-        return ""
-    entry = table.get(choice.name)
-    return entry.meta.get("summary") or _first_line(entry.schema.__doc__)
+        return lines[0][1:].strip() if lines and lines[0].startswith("#") else ""
+    return _first_line(fixed_schema(choice.group).__doc__) if choice.group in FIXED else ""
 
 
 def _first_line(text: str | None) -> str:
