@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dlx.config import group_choices
+
 ROOT = Path(__file__).resolve().parents[1]
-CONF_DATASETS = sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml"))
+CONF_DATASETS = group_choices("data")  # every registered dataset, and each preset
 TINY = ["trainer.epochs=2", "trainer.num_threads=1", "trainer.batch_size=32"]
 N_TRAIN, N_TEST = 60, 20
 
@@ -209,7 +211,7 @@ def test_every_dataset_has_a_config_and_a_builder():
     from dlx.plugins import load_builtins as load_components
 
     load_components()
-    assert DATASETS.names() == CONF_DATASETS  # a conf/data/<name>.yaml for every builder, and back
+    assert DATASETS.names() == group_choices("data")  # a builder for every choice, and back
 
 
 @pytest.mark.parametrize("name", CONF_DATASETS)
