@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 from dlx import plugins
-from dlx.config import direct
+from dlx.config.direct import compose_direct
+from dlx.config.direct import parse as parse_plain
 from dlx.config.precheck import check_early
 from dlx.config.presets import (GROUPS, TOP_LEVEL_KEYS, build_nodes, choices, conf_dir,  # noqa: F401  (re-exported)
                                 default_choices, description)
@@ -75,7 +76,7 @@ def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files
     Plain overrides (`group=choice`, `key=value`) are composed directly, as Hydra would
     (dlx.config.direct); the others, and every mistake, by Hydra."""
     overrides = expand_home(list(overrides))
-    plain = direct.parse(overrides)
+    plain = parse_plain(overrides)
     parsed = plain if plain is not None else parse_overrides(overrides)
     if not allow_sweep:
         for o in parsed:
@@ -94,7 +95,7 @@ def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files
     check_group_choices(parsed)
     reachable = reachable_choices(parsed)
     if plain is not None:
-        cfg = direct.compose_direct(primary(), build_nodes(GROUPS, reachable), plain, GROUPS)
+        cfg = compose_direct(primary(), build_nodes(GROUPS, reachable), plain, GROUPS)
         if cfg is not None:
             return cfg
     return _compose_with_hydra(overrides, parsed, reachable)
