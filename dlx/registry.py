@@ -68,8 +68,13 @@ class Entry:
             self._builder = self._builder.load()
         return self._builder
 
+    def bind(self, fn: Callable, meta: dict) -> None:
+        """The declared builder's module registers it too (baselines): one entry, its meta added."""
+        self._builder = fn
+        self.meta.update(meta)
+
     @property
-    def ref(self) -> str | None:
+    def ref(self) -> str:
         """`module:attr` of the builder (declared or registered)."""
         b = self._builder
         return str(b) if isinstance(b, Ref) else f"{getattr(b, '__module__', '')}:{getattr(b, '__name__', '')}"
@@ -98,8 +103,7 @@ class Registry:
             origin = origin_of(fn)
             known = self._entries.get(name)
             if known is not None and known.origin == BUILT_IN == origin and known.ref == f"{fn.__module__}:{fn.__name__}":
-                known._builder = fn  # the declared builder's module registers it too: one entry
-                known.meta.update(meta)
+                known.bind(fn, meta)
                 return fn
             if known is not None:
                 raise ConfigError(f"{self.kind} '{name}' is registered twice: by {known.origin} and by {origin}; "
