@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dlx.errors import ConfigError, require
+from dlx.constraints import Checked, fraction, positive
+from dlx.errors import ConfigError
 from dlx.registry import LOSSES
 
 if TYPE_CHECKING:  # torch loads when a loss is built: the schemas above are checked before it (precheck)
@@ -22,18 +23,13 @@ DEFAULT_FOR_TASK = {"multiclass": "cross_entropy", "binary": "bce", "regression"
 
 
 @dataclass
-class LossConfig:
+class LossConfig(Checked):
     """`loss=auto`: every loss's keys, since auto may become any of them."""
 
     name: str = "auto"  # auto: cross_entropy (multiclass), bce (binary), mse (regression)
-    label_smoothing: float = 0.0  # cross_entropy only
-    delta: float = 1.0  # huber
-    margin: float = 1.0  # hinge
-
-    def __post_init__(self):
-        require(0 <= self.label_smoothing < 1, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
-        require(self.delta > 0, "delta", f"must be > 0, got {self.delta}")
-        require(self.margin > 0, "margin", f"must be > 0, got {self.margin}")
+    label_smoothing: float = fraction(0.0)  # cross_entropy only
+    delta: float = positive(1.0)  # huber
+    margin: float = positive(1.0)  # hinge
 
 
 @dataclass
@@ -44,30 +40,21 @@ class PlainLossConfig:
 
 
 @dataclass
-class CrossEntropyConfig:
+class CrossEntropyConfig(Checked):
     name: str = "cross_entropy"
-    label_smoothing: float = 0.0
-
-    def __post_init__(self):
-        require(0 <= self.label_smoothing < 1, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
+    label_smoothing: float = fraction(0.0)
 
 
 @dataclass
-class HuberConfig:
+class HuberConfig(Checked):
     name: str = "huber"
-    delta: float = 1.0
-
-    def __post_init__(self):
-        require(self.delta > 0, "delta", f"must be > 0, got {self.delta}")
+    delta: float = positive(1.0)
 
 
 @dataclass
-class HingeConfig:
+class HingeConfig(Checked):
     name: str = "hinge"
-    margin: float = 1.0
-
-    def __post_init__(self):
-        require(self.margin > 0, "margin", f"must be > 0, got {self.margin}")
+    margin: float = positive(1.0)
 
 
 @dataclass
@@ -95,12 +82,14 @@ def build_loss(cfg: LossConfig, task: str, num_classes: int, num_targets: int = 
     return entry.builder(cfg, num_classes=num_classes, num_targets=num_targets, label_smoothing=smoothing)
 
 
-@LOSSES.register("auto", schema=LossConfig, tasks=("multiclass", "binary", "regression"))
+@LOSSES.register("auto", schema=LossConfig, tasks=("multiclass", "binary", "regression"),
+                 summary="chosen from the data's task: cross_entropy (multiclass), bce (binary), mse (regression)")
 def _auto(cfg, **_):  # pragma: no cover - resolved by build_loss before lookup
     raise AssertionError("'auto' is resolved by build_loss")
 
 
-@LOSSES.register("cross_entropy", schema=CrossEntropyConfig, tasks=("multiclass", "binary", "graph-nodes", "graph-set"))
+@LOSSES.register("cross_entropy", schema=CrossEntropyConfig, tasks=("multiclass", "binary", "graph-nodes", "graph-set"),
+                 summary="cross-entropy on logits, for multi-class data (and binary with two outputs)")
 def cross_entropy(cfg, num_classes, label_smoothing=0.0, **_):
     from torch.nn import functional as F
 
@@ -110,7 +99,8 @@ def cross_entropy(cfg, num_classes, label_smoothing=0.0, **_):
     return Loss("cross_entropy", fn, num_classes)
 
 
-@LOSSES.register("bce", schema=PlainLossConfig, tasks=("binary",))
+@LOSSES.register("bce", schema=PlainLossConfig, tasks=("binary",),
+                 summary="binary cross-entropy on one logit (sigmoid inside), for binary data")
 def bce(cfg, num_classes, **_):
     from torch.nn import functional as F
 
@@ -120,7 +110,8 @@ def bce(cfg, num_classes, **_):
     return Loss("bce", fn, 1)
 
 
-@LOSSES.register("hinge", schema=HingeConfig, tasks=("multiclass", "binary"))
+@LOSSES.register("hinge", schema=HingeConfig, tasks=("multiclass", "binary"),
+                 summary="multi-class margin (hinge): Σ_j≠y max(0, margin − s_y + s_j) / classes")
 def hinge(cfg, num_classes, **_):
     from torch.nn import functional as F
 
@@ -142,12 +133,15 @@ def _regression(name, loss_fn):
     return build
 
 
-LOSSES.register("mse", schema=PlainLossConfig, tasks=("regression",))(
+LOSSES.register("mse", schema=PlainLossConfig, tasks=("regression",),
+                summary="mean squared error, for regression (the default there)")(
     _regression("mse", lambda F, o, y, c: F.mse_loss(o, y))
 )
-LOSSES.register("mae", schema=PlainLossConfig, tasks=("regression",))(
+LOSSES.register("mae", schema=PlainLossConfig, tasks=("regression",),
+                summary="mean absolute error (L1), for regression; robust to outliers")(
     _regression("mae", lambda F, o, y, c: F.l1_loss(o, y))
 )
-LOSSES.register("huber", schema=HuberConfig, tasks=("regression",))(
+LOSSES.register("huber", schema=HuberConfig, tasks=("regression",),
+                summary="Huber: squared below delta, linear above, for regression")(
     _regression("huber", lambda F, o, y, c: F.huber_loss(o, y, delta=c.delta))
 )

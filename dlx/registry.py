@@ -9,6 +9,10 @@ dataclass schema whose defaults are the component's config (`dlx.config` turns i
 into a config node; a yaml file is only a preset on top), and its origin: `built-in`
 or the plugin that registered it.
 
+The built-in components are declared in their torch-free schema modules with
+`TABLE.declare(name, schema, builder="module:attr", **meta)`: the name, schema and
+description are known without importing torch; the builder is imported when first used.
+
 This module imports nothing of dlx but its errors: the components import it, and
 `dlx.plugins` decides which of them are loaded (the built-ins the same way as plugins).
 """
@@ -16,23 +20,67 @@ This module imports nothing of dlx but its errors: the components import it, and
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Callable
 
-from dlx.errors import ConfigError, unknown
+from dlx.errors import ConfigError, first_line, unknown
 
 BUILT_IN = "built-in"
 _loading: list[str] = []  # the origin of what registers now: `plugin: mymodels.py` while dlx.plugins imports it
 
 
-@dataclass(frozen=True)
+class Ref(str):
+    """`"dlx.models.mlp:build_mlp"`: a builder (or a meta value) imported only when first used,
+    so the registry knows every built-in name, schema and description without importing torch."""
+
+    def load(self) -> Any:
+        module, _, attr = self.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+class Meta(dict):
+    """An entry's metadata; a `Ref` value is imported on first read (baselines' estimators)."""
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        if isinstance(value, Ref):
+            value = value.load()
+            self[key] = value
+        return value
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+
 class Entry:
-    name: str
-    builder: Callable[..., Any]
-    schema: type | None
-    meta: dict
-    origin: str = BUILT_IN
+    """One registered name: its schema, its builder (maybe a `Ref` not imported yet), metadata, origin."""
+
+    def __init__(self, name: str, builder: Callable | Ref, schema: type | None, meta: dict,
+                 origin: str = BUILT_IN):
+        self.name, self.schema, self.origin = name, schema, origin
+        self.meta = Meta(meta)
+        self._builder = builder
+
+    @property
+    def builder(self) -> Callable[..., Any]:
+        if isinstance(self._builder, Ref):
+            self._builder = self._builder.load()
+        return self._builder
+
+    def bind(self, fn: Callable, meta: dict) -> None:
+        """The declared builder's module registers it too (baselines): one entry, its meta added."""
+        self._builder = fn
+        self.meta.update(meta)
+
+    @property
+    def ref(self) -> str:
+        """`module:attr` of the builder (declared or registered)."""
+        b = self._builder
+        return str(b) if isinstance(b, Ref) else f"{getattr(b, '__module__', '')}:{getattr(b, '__name__', '')}"
+
+    def __repr__(self) -> str:
+        return f"Entry({self.name!r}, {self.ref!r}, origin={self.origin!r})"
 
 
 class Registry:
@@ -40,16 +88,30 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
 
+    def declare(self, name: str, schema: type | None, builder: str, **meta) -> None:
+        """A built-in component, declared in its torch-free schema module: `builder` is the
+        `module:attr` of the function that builds it, imported when first built."""
+        if name in self._entries:
+            raise ConfigError(f"{self.kind} '{name}' is declared twice; rename one of them")
+        # a built-in schema is trusted here (tests check every one): no OmegaConf import at declaration
+        self._entries[name] = Entry(name, Ref(builder), schema, meta, BUILT_IN)
+
     def register(self, name: str, schema: type | None = None, **meta) -> Callable:
         """Decorator: register `fn` under `name` (and its schema and metadata)."""
 
         def decorate(fn: Callable) -> Callable:
             origin = origin_of(fn)
-            if name in self._entries:
-                first = self._entries[name].origin
-                raise ConfigError(f"{self.kind} '{name}' is registered twice: by {first} and by {origin}; "
+            known = self._entries.get(name)
+            if known is not None and known.origin == BUILT_IN == origin and known.ref == f"{fn.__module__}:{fn.__name__}":
+                known.bind(fn, meta)
+                return fn
+            if known is not None:
+                raise ConfigError(f"{self.kind} '{name}' is registered twice: by {known.origin} and by {origin}; "
                                   "rename one of them")
-            checked = check_schema(self.kind, name, schema, origin) if schema is not None else None
+            if schema is None or (origin == BUILT_IN and "name" in getattr(schema, "__dataclass_fields__", {})):
+                checked = schema  # dlx's own schemas are trusted here (tests compose every one): no OmegaConf import
+            else:
+                checked = check_schema(self.kind, name, schema, origin)
             self._entries[name] = Entry(name, fn, checked, meta, origin)
             return fn
 
@@ -152,8 +214,7 @@ def _check_types(schema: type, where: str) -> None:
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or getattr(e, "key", None)
         field = f"field '{key}'" if key else "a field"
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConfigError(f"{where}: schema {field} has a type a config cannot hold ({first}); "
+        raise ConfigError(f"{where}: schema {field} has a type a config cannot hold ({first_line(e)}); "
                           f"use {HELP_TYPES}") from None
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{where}: schema has a field a config cannot hold ({e}); use {HELP_TYPES}") from None
@@ -174,9 +235,7 @@ def register_dataset(name: str, schema: type | None = None, **meta) -> Callable:
 
     The schema subclasses `dlx.data.DataConfig` (the split keys); meta: `task=`, `shape=`,
     `size=`, `download=`, `summary=` show in `dlx data`."""
-    from dlx.data.bundle import DataConfig  # imported only when a plugin registers a dataset
-
-    if schema is None or not (isinstance(schema, type) and issubclass(schema, DataConfig)):
+    if not (isinstance(schema, type) and is_data_schema(schema)):
         raise ConfigError(f"dataset '{name}': its schema must subclass dlx.data.DataConfig (the split keys "
                           "every dataset has: val_fraction, test_fraction, seed, folds, ...)")
     return DATASETS.register(name, schema=schema, **meta)
@@ -196,6 +255,12 @@ def register_optimizer(name: str, schema: type | None = None, **meta) -> Callabl
 def register_scheduler(name: str, schema: type | None = None, **meta) -> Callable:
     """`@register_scheduler("poly", schema=PolyConfig)` on the schedule builder (see dlx.optim.schedulers)."""
     return SCHEDULERS.register(name, schema=_required(schema, "scheduler", name), **meta)
+
+
+def is_data_schema(schema: type) -> bool:
+    """Whether `schema` subclasses dlx.data.schemas.DataConfig (read from its classes: the registry
+    is base and imports no component)."""
+    return any(c.__name__ == "DataConfig" and c.__module__ == "dlx.data.schemas" for c in schema.__mro__)
 
 
 def _required(schema, kind: str, name: str):

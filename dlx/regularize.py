@@ -11,39 +11,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from dlx.errors import require
+from dlx.constraints import Checked, at_least, fraction, interval
 
 
 @dataclass
-class EarlyStoppingConfig:
-    patience: int = 0  # 0 = off: stop when trainer.monitor has not improved for this many epochs
-    min_delta: float = 0.0
-
-    def __post_init__(self):
-        require(self.patience >= 0, "early_stopping.patience", f"must be >= 0, got {self.patience}")
-        require(self.min_delta >= 0, "early_stopping.min_delta", f"must be >= 0, got {self.min_delta}")
+class EarlyStoppingConfig(Checked):
+    key_prefix = "early_stopping."
+    patience: int = at_least(0, 0)  # 0 = off: stop when trainer.monitor has not improved for this many epochs
+    min_delta: float = at_least(0.0, 0)
 
 
 @dataclass
-class RegularizerConfig:
+class RegularizerConfig(Checked):
+    """No regularisation beyond what the model itself sets (the defaults: regularizer=none)."""
+
     name: str = "none"
-    l1: float = 0.0  # adds l1 * sum|w| to the loss
-    l2: float = 0.0  # adds l2 * sum w^2 to the loss
+    l1: float = at_least(0.0, 0)  # adds l1 * sum|w| to the loss
+    l2: float = at_least(0.0, 0)  # adds l2 * sum w^2 to the loss
     penalize_bias: bool = False  # biases and norm parameters are excluded unless true
-    decoupled_weight_decay: float = 0.0  # passed to the optimizer's weight_decay instead
-    dropout: Optional[float] = None  # None: keep the model's own rate
+    decoupled_weight_decay: float = at_least(0.0, 0)  # passed to the optimizer's weight_decay instead
+    dropout: Optional[float] = interval(None, 0, 1, closed="left")  # None: keep the model's own rate
     batchnorm: Optional[bool] = None  # None: keep the model's own setting
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
-    clip_grad_norm: float = 0.0  # 0 = off
-    label_smoothing: float = 0.0
-
-    def __post_init__(self):
-        for key in ("l1", "l2", "decoupled_weight_decay", "clip_grad_norm"):
-            value = getattr(self, key)
-            require(value >= 0, key, f"must be >= 0, got {value}")
-        if self.dropout is not None:
-            require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        require(0 <= self.label_smoothing < 1, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
+    clip_grad_norm: float = at_least(0.0, 0)  # 0 = off
+    label_smoothing: float = fraction(0.0)
 
 
 def penalized_parameters(model, penalize_bias: bool = False) -> list:

@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dlx.config import group_choices
+
 ROOT = Path(__file__).resolve().parents[1]
-CONF_DATASETS = sorted(p.stem for p in (ROOT / "conf" / "data").glob("*.yaml"))
+CONF_DATASETS = group_choices("data")  # every registered dataset, and each preset
 TINY = ["trainer.epochs=2", "trainer.num_threads=1", "trainer.batch_size=32"]
 N_TRAIN, N_TEST = 60, 20
 
@@ -209,22 +211,20 @@ def test_every_dataset_has_a_config_and_a_builder():
     from dlx.plugins import load_builtins as load_components
 
     load_components()
-    assert DATASETS.names() == CONF_DATASETS  # a conf/data/<name>.yaml for every builder, and back
+    assert DATASETS.names() == group_choices("data")  # a builder for every choice, and back
 
 
 @pytest.mark.parametrize("name", CONF_DATASETS)
 def test_every_data_config_validates_as_shipped(name):
     """No file is read at validation: csv without a path (with check_files=False, as `dlx train --cfg`
-    does), mnist without files still compose; the torch-free schema table agrees with the registry."""
+    does), mnist without files still compose."""
     from dataclasses import asdict
 
     from dlx import config
-    from dlx.data.schemas import BUILTIN
     from dlx.registry import DATASETS
 
     cfg = config.load([f"data={name}"], check_files=False).data
     assert type(cfg) is DATASETS.get(name).schema
-    assert BUILTIN.get(name, DATASETS.get(name).schema) is DATASETS.get(name).schema
     assert set(asdict(cfg)) == set(config.compose([f"data={name}"]).data.keys())
 
 

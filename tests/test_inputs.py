@@ -231,7 +231,7 @@ def test_cheap_mistakes_are_answered_before_torch_or_sklearn_load(tmp_path, args
 
 
 # the trainer, model, optim, scheduler, regularizer and loss groups: checked with their torch-free schemas
-# (dlx.engine.schemas, dlx.models.schemas, dlx.optim.schemas, dlx.regularize, dlx.losses) before torch loads
+# (dlx.config.trainer, dlx.models.schemas, dlx.optim.schemas, dlx.regularize, dlx.losses) before torch loads
 GROUP_MISTAKES = [
     (["optim.lr=-1"], "invalid optim.lr: must be > 0"),
     (["optim=sgd", "optim.momentum=2"], "invalid optim.momentum"),
@@ -280,18 +280,9 @@ def test_out_of_range_values_in_every_group_are_answered_before_torch_loads(tmp_
         assert err.startswith("error: ") and err.count("\n") == 1 and fragment in err, (args, err)
 
 
-def test_the_torch_free_schema_tables_agree_with_the_registry():
-    """dlx.models.schemas.BUILTIN and dlx.optim.schemas' tables are what the builders register."""
-    from dlx import plugins
+def test_the_schemas_activations_are_the_ones_the_layers_build():
     from dlx.models import layers, schemas as model_schemas
-    from dlx.optim import schemas as optim_schemas
-    from dlx.registry import BUILT_IN, MODELS, OPTIMIZERS, SCHEDULERS
 
-    plugins.load()
-    for table, builtin in ((MODELS, model_schemas.BUILTIN), (OPTIMIZERS, optim_schemas.OPTIMIZERS),
-                           (SCHEDULERS, optim_schemas.SCHEDULERS)):
-        registered = {e.name: e.schema for e in table.entries() if e.origin == BUILT_IN}
-        assert registered == builtin
     assert set(layers.ACTIVATIONS) == set(model_schemas.ACTIVATIONS)
 
 

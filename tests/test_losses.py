@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from dlx import config
+from dlx.config import group_choices
 
 from dlx.engine import experiment
 from dlx.data.bundle import DataConfig, RawData
@@ -22,7 +23,7 @@ from dlx.losses import build_loss
 from dlx.registry import DATASETS
 
 ROOT = Path(__file__).resolve().parents[1]
-LOSSES = sorted(p.stem for p in (ROOT / "conf" / "loss").glob("*.yaml"))
+LOSSES = group_choices("loss")  # every registered loss, and each preset
 TINY = ["trainer.epochs=2", "data.limit=120", "trainer.num_threads=1", "model.hidden=[16]",
         "trainer.checkpoint=false"]
 

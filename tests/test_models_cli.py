@@ -11,12 +11,12 @@ import sys
 import pytest
 from conftest import FAST, ROOT
 
-from dlx.config import conf_dir
+from dlx.config import group_choices
 from dlx.registry import MODELS
 from dlx.plugins import load_builtins as load_components
 
 load_components()
-MODEL_NAMES = sorted(p.stem for p in (conf_dir() / "model").glob("*.yaml"))
+MODEL_NAMES = group_choices("model")
 NETWORKS = [n for n in MODEL_NAMES if MODELS.get(n).meta.get("network", True)]  # knn, logistic: tests/test_baselines.py
 # models that choose their own task (gnn, autoencoder, vae, gan: issue 17) are tested in tests/test_graphs.py
 # and tests/test_generative.py; seq2seq and lm (issue 16) in tests/test_sequences.py and tests/test_language.py

@@ -17,11 +17,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlx import config
+from dlx.config import group_choices
 from dlx.errors import ConfigError
 from dlx.optim.optimizers import build_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIMS = sorted(p.stem for p in (ROOT / "conf" / "optim").glob("*.yaml"))
+OPTIMS = group_choices("optim")  # every registered optimizer, and each preset
 TINY = ["data.limit=120", "trainer.num_threads=1", "model.hidden=[16]", "trainer.checkpoint=false"]
 STEPS = 3
 

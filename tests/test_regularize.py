@@ -16,7 +16,7 @@ from dlx.engine.experiment import build_parts
 from dlx.regularize import build_penalty, penalized_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
-REGULARIZERS = sorted(p.stem for p in (ROOT / "conf" / "regularizer").glob("*.yaml"))
+REGULARIZERS = config.group_choices("regularizer")  # each preset, and the schema-only none
 TINY = ["data.limit=120", "trainer.num_threads=1", "model.hidden=[16]"]
 CPU = torch.device("cpu")
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from dlx.config import group_choices
+
 ROOT = Path(__file__).resolve().parents[1]
-SCHEDULES = sorted(p.stem for p in (ROOT / "conf" / "scheduler").glob("*.yaml"))
+SCHEDULES = group_choices("scheduler")  # every registered schedule, and each preset
 # 64 training samples in batches of 32: two optimizer steps per epoch
 TINY = ["data.limit=64", "trainer.batch_size=32", "trainer.num_threads=1", "model.hidden=[8]",
         "trainer.checkpoint=false", "optim=sgd", "optim.lr=0.1"]

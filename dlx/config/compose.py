@@ -8,46 +8,29 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Any
 
+from dlx import plugins
+from dlx.config.direct import compose_direct
+from dlx.config.direct import parse as parse_plain
+from dlx.config.precheck import check_early
+from dlx.config.presets import (GROUPS, TOP_LEVEL_KEYS, build_nodes, choices, conf_dir,  # noqa: F401  (re-exported)
+                                default_choices, description)
 from dlx.errors import ConfigError, closest, first_line, unknown
-
-GROUPS = ("model", "optim", "scheduler", "regularizer", "loss", "data", "trainer")
-TOP_LEVEL_KEYS = ("name", "output_dir")
-
-
-def conf_dir() -> Path:
-    """The config tree: `dlx/conf` inside a wheel, `conf/` beside `dlx/` in a checkout."""
-    here = Path(__file__).resolve().parent.parent  # the dlx package
-    for candidate in (here / "conf", here.parent / "conf"):
-        if (candidate / "config.yaml").is_file():
-            return candidate
-    raise ConfigError(f"dlx's config tree is missing (looked in {here / 'conf'}); reinstall dlx")
 
 
 def group_choices(group: str) -> list[str]:
-    """The options of a config group: presets (conf/, --config-dir) and loaded components (no imports)."""
-    from dlx.config.presets import choices
-
+    """The options of a config group: presets (conf/, --config-dir) and the registered components."""
     return [c.name for c in choices(group)]
 
 
 def describe_choices(group: str) -> list[tuple[str, str]]:
     """(name, description) of each option of `group`; plugins and --config-dir presets name their origin."""
-    from dlx.config.presets import choices, description
-
     described = []
     for choice in choices(group):
         text = description(choice)
         described.append((choice.name, f"({choice.origin}) {text}".strip() if choice.origin else text))
     return described
-
-
-def default_choices() -> dict[str, str]:
-    """group -> its choice in the defaults list of conf/config.yaml (read as text: no imports)."""
-    text = (conf_dir() / "config.yaml").read_text(encoding="utf-8")
-    return dict(re.findall(r"^\s*-\s*(\w+)\s*:\s*([\w.-]+)", text, flags=re.M))
 
 
 def expand_home(overrides) -> list[str]:
@@ -92,13 +75,8 @@ def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files
     validated). Each group's options are nodes built from the schemas (dlx.config.presets).
     Plain overrides (`group=choice`, `key=value`) are composed directly, as Hydra would
     (dlx.config.direct); the others, and every mistake, by Hydra."""
-    from dlx import plugins
-    from dlx.config import direct
-    from dlx.config.precheck import check_early
-    from dlx.config.presets import build_nodes
-
     overrides = expand_home(list(overrides))
-    plain = direct.parse(overrides)
+    plain = parse_plain(overrides)
     parsed = plain if plain is not None else parse_overrides(overrides)
     if not allow_sweep:
         for o in parsed:
@@ -117,7 +95,7 @@ def compose(overrides: list[str] = (), *, allow_sweep: bool = False, check_files
     check_group_choices(parsed)
     reachable = reachable_choices(parsed)
     if plain is not None:
-        cfg = direct.compose_direct(primary(), build_nodes(GROUPS, reachable), plain, GROUPS)
+        cfg = compose_direct(primary(), build_nodes(GROUPS, reachable), plain, GROUPS)
         if cfg is not None:
             return cfg
     return _compose_with_hydra(overrides, parsed, reachable)
@@ -181,8 +159,6 @@ def store_nodes(reachable: dict[str, set[str] | None] | None = None) -> None:
     process: a node is stored again only when it changed."""
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
-
-    from dlx.config.presets import build_nodes
 
     store = ConfigStore.instance()
     primary = conf_dir() / "config.yaml"

@@ -1,22 +1,26 @@
 """Cheap checks before any component loads (and with it torch): `name`, the group choices,
-and every group's keys and values, through the built-in components' torch-free schemas
-(`dlx.data.schemas`, `dlx.models.schemas`, `dlx.optim.schemas`, `dlx.engine.schemas`,
-`dlx.regularize`, `dlx.losses`).
+and every group's keys and values, through the components' torch-free schemas (declared in
+`dlx.data.schemas`, `dlx.models.schemas`, `dlx.optim.schemas`, `dlx.losses`; the fixed
+groups' in `dlx.config.trainer` and `dlx.regularize`).
 
 A wrong path, an out-of-range value or a misspelt choice is answered in a fraction of a
 second, not after the imports; everything is checked again, in full, once the components
-are loaded. A plugin's component (no built-in schema) is left to that full check.
+are loaded. A component only a plugin (or a module not loaded yet) knows is left to that full check.
 """
 
 from __future__ import annotations
+
+from dlx import plugins
+from dlx.config.checks import check_names, reject_import_paths, to_schema
+from dlx.config.presets import FIXED, SCHEMA_OPTION, component_schema, default_choices, preset_files, read_preset
+from dlx.errors import ConfigError, closest, unknown
+from dlx.registry import TABLES
 
 CHECKED = ("data", "model", "optim", "scheduler", "regularizer", "loss", "trainer")  # data first, as before
 
 
 def check_early(parsed, check_files: bool = True) -> None:
     """Raise the one-line error a mistake in `name`, a group choice or a group's keys would raise later, now."""
-    from dlx.config.validate import check_names, reject_import_paths, to_schema
-
     given = {o.key_or_group: o for o in parsed if not o.is_delete()}
     name = given.get("name")
     if name is not None and not name.is_sweep_override() and "${" not in str(name.value()):
@@ -38,13 +42,9 @@ def check_early(parsed, check_files: bool = True) -> None:
 
 def _group_node(group: str, given):
     """(schema, node) of the group's choice with its preset and `group.*` overrides applied; None for
-    a component only its module knows (a plugin's), or anything this cheap look cannot read."""
+    a component not registered yet (a plugin's), or anything this cheap look cannot read."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
-
-    from dlx.config.compose import default_choices
-    from dlx.config.presets import FIXED, _read_preset, preset_files
-    from dlx.errors import ConfigError
 
     choice = given[group].value() if group in given else default_choices().get(group)
     presets = preset_files(group)
@@ -52,13 +52,13 @@ def _group_node(group: str, given):
         _refuse_unknown(group, choice, presets)
         return None
     try:
-        preset = _read_preset(presets[choice][0]) if choice in presets else {}
+        preset = read_preset(presets[choice][0]) if choice in presets else {}
     except ConfigError:
         return None  # a broken preset: the full check names it
     component = choice if group in FIXED else str(preset.get("name", choice))
-    schema = _schema(group, component)
-    if schema is None:
+    if group not in FIXED and component not in TABLES[group]:
         return None
+    schema = component_schema(group, component)
     try:
         node = OmegaConf.create(OmegaConf.to_container(OmegaConf.merge(OmegaConf.structured(schema), preset)))
         if "name" in node:
@@ -78,8 +78,6 @@ def _require_key(node, key: str, group: str) -> None:
     """`optim.lrr=1` sets a key the group lacks (only `+optim.lrr=1` may add one): Hydra's refusal, now."""
     from omegaconf import DictConfig
 
-    from dlx.errors import ConfigError, closest
-
     *parents, leaf = key[len(group) + 1:].split(".")
     for part in parents:
         if not isinstance(node, DictConfig) or part not in node:
@@ -92,43 +90,16 @@ def _require_key(node, key: str, group: str) -> None:
         raise ConfigError(f"unknown key '{key}'; see `dlx train --cfg` for the keys")
 
 
-def _builtin(group: str) -> dict:
-    """name -> schema of the group's built-in components, from torch-free modules."""
-    if group == "data":
-        from dlx.data.schemas import BUILTIN
-        return BUILTIN
-    if group == "model":
-        from dlx.models.schemas import BUILTIN
-        return BUILTIN
-    if group in ("optim", "scheduler"):
-        from dlx.optim import schemas
-        return schemas.OPTIMIZERS if group == "optim" else schemas.SCHEDULERS
-    if group == "loss":  # dlx.losses imports torch only to build a loss
-        from dlx import losses  # noqa: F401  (registers the built-in losses)
-        from dlx.registry import BUILT_IN, LOSSES
-        return {e.name: e.schema for e in LOSSES.entries() if e.origin == BUILT_IN}
-    return {}  # trainer, regularizer: every choice is a preset of one schema
-
-
-def _schema(group: str, component: str) -> type | None:
-    from dlx.config.presets import FIXED, fixed_schema
-
-    return fixed_schema(group) if group in FIXED else _builtin(group).get(component)
-
-
 def _known(group: str) -> set[str]:
-    """Choices with no preset file: the built-in components, and any component registered so far."""
-    from dlx.registry import TABLES
-
+    """Choices with no preset file: the components registered so far (every built-in one is
+    declared), and a fixed group's schema-only option."""
     table = TABLES.get(group)
-    return set(_builtin(group)) | set(table.names() if table is not None else ())
+    names = set(table.names() if table is not None else ())
+    return names | ({SCHEMA_OPTION[group]} if group in SCHEMA_OPTION else set())
 
 
 def _refuse_unknown(group: str, choice, presets) -> None:
     """An unknown choice fails now, unless a plugin still to be loaded could register it."""
-    from dlx import plugins
-    from dlx.errors import unknown
-
     if plugins.may_register():
         return
     raise unknown(group, str(choice), set(presets) | _known(group))

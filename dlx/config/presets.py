@@ -1,23 +1,39 @@
 """Config nodes: a component's schema defaults, with a yaml preset on top.
 
 The schema dataclass is the config: `model=tiny` composes from `TinyConfig`'s defaults even
-with no yaml file. A yaml file, in dlx's `conf/<group>/` or the user's `--config-dir`, is a
-preset: a choice of its own (`model=tiny-wide`), holding only what differs from the schema,
-plus `name:` when it presets another component (`name: tiny`). Its first comment line is the
-description `dlx list` shows.
+with no yaml file, and so does every built-in component (declared with its schema in the
+torch-free schema modules imported below). A yaml file, in dlx's `conf/<group>/` or the user's
+`--config-dir`, is a preset: a choice of its own (`model=tiny-wide`), holding only what
+differs from the schema, plus `name:` when it presets another component (`name: tiny`). Its
+first comment line, if any, is the description `dlx list` shows; else the component's
+registration gives it.
 
-Listing reads files and the registry as loaded (no imports); building nodes needs the
-components' schemas, so `build_nodes` is called once `dlx.plugins.load()` has run.
+Nothing here imports torch: listing and building nodes read the registry (built-ins declared,
+plugins loaded) and the preset files.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlx.errors import ConfigError, unknown
+import dlx.data.dataset_schemas  # noqa: F401  (declares the generated and ordered-file datasets)
+import dlx.data.schemas  # noqa: F401  (declares the built-in datasets)
+import dlx.losses  # noqa: F401  (registers the built-in losses: torch loads only to build one)
+import dlx.models.schemas  # noqa: F401  (declares the built-in models)
+import dlx.optim.schemas  # noqa: F401  (declares the built-in optimizers and schedules)
+from dlx import plugins
+from dlx.config.trainer import TrainerConfig
+from dlx.errors import ConfigError, first_line, unknown
+from dlx.registry import BUILT_IN, TABLES
+from dlx.regularize import RegularizerConfig
 
+GROUPS = ("model", "optim", "scheduler", "regularizer", "loss", "data", "trainer")
+TOP_LEVEL_KEYS = ("name", "output_dir")
 FIXED = ("regularizer", "trainer")  # one schema each; every choice is a preset of it
+# the option of a fixed group that is its schema's defaults (no preset file needed)
+SCHEMA_OPTION = {"regularizer": "none", "trainer": "default"}
 
 
 @dataclass(frozen=True)
@@ -27,13 +43,20 @@ class Choice:
     name: str
     file: Path | None
     origin: str  # "" (dlx's own) | "config-dir" | "plugin: mymodels.py"
+    group: str = ""  # the config group it is an option of
+
+
+def conf_dir() -> Path:
+    """The config tree: `dlx/conf` inside a wheel, `conf/` beside `dlx/` in a checkout."""
+    here = Path(__file__).resolve().parent.parent  # the dlx package
+    for candidate in (here / "conf", here.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise ConfigError(f"dlx's config tree is missing (looked in {here / 'conf'}); reinstall dlx")
 
 
 def search_dirs() -> list[Path]:
     """The user's `--config-dir`s first (their presets win), then dlx's conf/."""
-    from dlx import plugins
-    from dlx.config.compose import conf_dir
-
     return [Path(d) for d in plugins.config_dirs()] + [conf_dir()]
 
 
@@ -48,49 +71,49 @@ def preset_files(group: str) -> dict[str, tuple[Path, bool]]:
 
 
 def choices(group: str) -> list[Choice]:
-    """Every option of `group`: presets, then registered components without a preset file."""
-    from dlx.registry import BUILT_IN, TABLES
-
-    out = {name: Choice(name, path, "config-dir" if user else "")
+    """Every option of `group`: presets, then registered components without a preset file (and a
+    fixed group's schema-only option)."""
+    out = {name: Choice(name, path, "config-dir" if user else "", group)
            for name, (path, user) in preset_files(group).items()}
+    if group in SCHEMA_OPTION and SCHEMA_OPTION[group] not in out:
+        out[SCHEMA_OPTION[group]] = Choice(SCHEMA_OPTION[group], None, "", group)
     table = TABLES.get(group)
     for entry in table.entries() if table is not None else ():
         if entry.name not in out:
-            out[entry.name] = Choice(entry.name, None, "" if entry.origin == BUILT_IN else entry.origin)
+            out[entry.name] = Choice(entry.name, None, "" if entry.origin == BUILT_IN else entry.origin, group)
         elif entry.origin != BUILT_IN and not out[entry.name].origin:
-            out[entry.name] = Choice(entry.name, out[entry.name].file, entry.origin)
+            out[entry.name] = Choice(entry.name, out[entry.name].file, entry.origin, group)
     return [out[n] for n in sorted(out)]
 
 
 def description(choice: Choice) -> str:
-    """The preset's first comment line, else the component's summary or schema docstring."""
+    """What `dlx list` shows: the registered component's summary (or its schema's docstring); for a
+    preset of another name (`regularizer=l2`, a user's `model=tiny-wide`), its first comment line."""
+    table = TABLES.get(choice.group)
+    if table is not None and choice.name in table:
+        entry = table.get(choice.name)
+        summary = entry.meta.get("summary") or _first_line(entry.schema.__doc__)
+        if summary:
+            return summary
     if choice.file is not None:
         lines = choice.file.read_text(encoding="utf-8").lstrip().splitlines()
-        if lines and lines[0].startswith("#"):
-            return lines[0][1:].strip()
-    from dlx.registry import TABLES
+        return lines[0][1:].strip() if lines and lines[0].startswith("#") else ""
+    return _first_line(fixed_schema(choice.group).__doc__) if choice.group in FIXED else ""
 
-    for table in TABLES.values():
-        if choice.name in table and table.get(choice.name).origin == choice.origin:
-            entry = table.get(choice.name)
-            return entry.meta.get("summary") or (entry.schema.__doc__ or "").strip().split("\n")[0]
-    return ""
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().split("\n")[0]
 
 
 # ---------------------------------------------------------------- nodes (schemas loaded)
 
 
 def fixed_schema(group: str) -> type:
-    from dlx.engine.schemas import TrainerConfig
-    from dlx.regularize import RegularizerConfig
-
     return {"regularizer": RegularizerConfig, "trainer": TrainerConfig}[group]
 
 
 def component_schema(group: str, name: str) -> type:
     """The schema of component `name` in `group` (a registry table, or the group's fixed one)."""
-    from dlx.registry import TABLES
-
     if group in FIXED:
         return fixed_schema(group)
     return TABLES[group].get(name).schema
@@ -107,7 +130,7 @@ def node(group: str, choice: Choice) -> dict:
     """The config of one option: schema defaults, the preset's keys on top, `name` first."""
     from omegaconf import OmegaConf
 
-    preset = _read_preset(choice.file) if choice.file is not None else {}
+    preset = read_preset(choice.file) if choice.file is not None else {}
     component = str(preset.get("name", choice.name)) if group not in FIXED else choice.name
     base = defaults(component_schema(group, component))
     merged = OmegaConf.to_container(OmegaConf.merge(base, preset))
@@ -117,7 +140,8 @@ def node(group: str, choice: Choice) -> dict:
     return merged
 
 
-def _read_preset(path: Path) -> dict:
+def read_preset(path: Path) -> dict:
+    """A preset file's keys as plain data; a broken file is one line naming it."""
     from omegaconf import DictConfig, OmegaConf
     from omegaconf.errors import OmegaConfBaseException
     from yaml import YAMLError
@@ -125,8 +149,7 @@ def _read_preset(path: Path) -> dict:
     try:
         loaded = OmegaConf.load(path)
     except (OmegaConfBaseException, YAMLError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConfigError(f"preset {path}: not valid yaml ({first})") from None
+        raise ConfigError(f"preset {path}: not valid yaml ({first_line(e)})") from None
     if not isinstance(loaded, DictConfig):
         raise ConfigError(f"preset {path}: expected keys and values (name: ..., key: value)")
     return OmegaConf.to_container(loaded)
@@ -160,8 +183,6 @@ _cache: dict[tuple, dict] = {}
 
 def _schema_id(group: str, choice: Choice):
     """Which schema a cached node came from (a plugin re-registering a name gets a fresh node)."""
-    from dlx.registry import TABLES
-
     table = TABLES.get(group)
     return id(table.get(choice.name).schema) if table is not None and choice.name in table else None
 
@@ -170,3 +191,19 @@ def check_choice(group: str, value) -> None:
     names = [c.name for c in choices(group)]
     if not isinstance(value, str) or value not in names:
         raise unknown(group, str(value), names)
+
+
+def schema_for(group: str, node) -> type:
+    """The schema a composed group node is checked against: its `name`'s (or the fixed group's)."""
+    if group in FIXED:
+        return fixed_schema(group)
+    name = node.get("name") if hasattr(node, "get") else None
+    if name is None:
+        raise ConfigError(f"{group} has no 'name'; choose one with {group}=<{'|'.join(TABLES[group].names())}>")
+    return component_schema(group, str(name))
+
+
+def default_choices() -> dict[str, str]:
+    """group -> its choice in the defaults list of conf/config.yaml (read as text: no imports)."""
+    text = (conf_dir() / "config.yaml").read_text(encoding="utf-8")
+    return dict(re.findall(r"^\s*-\s*(\w+)\s*:\s*([\w.-]+)", text, flags=re.M))

@@ -1,8 +1,10 @@
-"""The data group's schemas: dataclasses only, importable without torch, numpy or pandas.
+"""The data group's schemas and the built-in datasets' declarations: importable without torch,
+numpy or pandas.
 
-`dlx.config.validate` checks the data keys (ranges, files that must exist) with these
-before it loads any heavy module, so a typo in a path is answered in a fraction of a
-second; the dataset builders register the same classes as their schemas.
+`DATASETS.declare(name, schema, builder="module:attr", ...)` at the bottom is the table of
+built-in datasets: `dlx.config` checks the data keys (declared ranges and choices, files that
+must exist) with these before it loads any heavy module, so a typo in a path is answered in a
+fraction of a second; the builder is imported when the dataset is first loaded.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
+from dlx.constraints import Checked, at_least, choices, fraction, interval
 from dlx.errors import DataError, require
+from dlx.registry import DATASETS
 
 TASKS = ("multiclass", "binary", "regression")
 PREPROCESS = ("none", "center", "standardize", "minmax", "minmax_sym", "pixels")
@@ -20,33 +24,31 @@ IMPUTE = ("none", "mean", "median", "most_frequent")
 SEED_LIMIT = 2**32  # scikit-learn's splitters take seeds in [0, 2**32)
 
 
+def preprocess_key(default: str = "standardize"):
+    """`data.preprocess`, declared again where a dataset changes its default (keeping its choices)."""
+    return choices(default, *PREPROCESS)
+
+
 @dataclass
-class DataConfig:
+class DataConfig(Checked):
     """Keys shared by every dataset; a dataset's schema subclasses this one."""
 
     name: str = "digits"
-    val_fraction: float = 0.2  # of what is left after the test split (0: none, e.g. a CV refit)
-    test_fraction: float = 0.2  # of the whole; ignored when the dataset has its own test set
-    preprocess: str = "standardize"
-    seed: int = 0  # the split's seed, apart from trainer.seed so a seed sweep keeps its test set
-    limit: int = 0  # use only the first N training samples (0 = all)
+    val_fraction: float = fraction(0.2)  # of what is left after the test split (0: none, e.g. a CV refit)
+    test_fraction: float = fraction(0.2)  # of the whole; ignored when the dataset has its own test set
+    preprocess: str = preprocess_key()
+    seed: int = interval(0, 0, SEED_LIMIT, closed="left")  # the split's seed, apart from trainer.seed
+    limit: int = at_least(0, 0)  # use only the first N training samples (0 = all)
     folds: int = 0  # k-fold: validate on fold `fold` of `folds` (0 = a plain split)
     fold: int = 0
-    repeat: int = 0  # repeated k-fold: which shuffle
+    repeat: int = at_least(0, 0)  # repeated k-fold: which shuffle
     root: Optional[str] = None  # where downloaded or user files live
 
-    def __post_init__(self):
-        require(0 <= self.val_fraction < 1, "val_fraction", f"must be in [0, 1), got {self.val_fraction}")
-        require(0 <= self.test_fraction < 1, "test_fraction", f"must be in [0, 1), got {self.test_fraction}")
+    def validate(self) -> None:
         require(self.val_fraction + self.test_fraction < 1, "val_fraction",
                 "val_fraction + test_fraction must be < 1")
-        require(self.preprocess in PREPROCESS, "preprocess",
-                f"unknown '{self.preprocess}'; choices: {', '.join(PREPROCESS)}")
-        require(0 <= self.seed < SEED_LIMIT, "seed", f"must be in [0, 2**32), got {self.seed}")
-        require(self.limit >= 0, "limit", f"must be >= 0, got {self.limit}")
         require(self.folds == 0 or self.folds >= 2, "folds", f"must be 0 (off) or >= 2, got {self.folds}")
         require(0 <= self.fold < max(self.folds, 1), "fold", f"must be in [0, folds), got {self.fold}")
-        require(self.repeat >= 0, "repeat", f"must be >= 0, got {self.repeat}")
 
     def check_files(self) -> None:
         """Files the dataset needs that must already exist (user data); cheap: no reading."""
@@ -60,20 +62,15 @@ class RegressionDataConfig(DataConfig):
 
 
 @dataclass
-class AugmentConfig:
+class AugmentConfig(Checked):
     """Random changes to training images, each off at 0 / false. Never applied to val or test."""
 
-    crop_padding: int = 0  # pad by this many pixels, then crop back to the original size at random
+    key_prefix = "augment."
+    crop_padding: int = at_least(0, 0)  # pad by this many pixels, then crop back to the original size at random
     flip: bool = False  # horizontal flip with probability 1/2
-    rotation: float = 0.0  # rotate by a random angle in [-rotation, rotation] degrees
-    brightness: float = 0.0  # scale intensities by a random factor in [1-b, 1+b]
-    contrast: float = 0.0  # scale the distance from each image's mean by a factor in [1-c, 1+c]
-
-    def __post_init__(self):
-        require(self.crop_padding >= 0, "augment.crop_padding", f"must be >= 0, got {self.crop_padding}")
-        require(0 <= self.rotation <= 180, "augment.rotation", f"must be in [0, 180] degrees, got {self.rotation}")
-        require(0 <= self.brightness < 1, "augment.brightness", f"must be in [0, 1), got {self.brightness}")
-        require(0 <= self.contrast < 1, "augment.contrast", f"must be in [0, 1), got {self.contrast}")
+    rotation: float = interval(0.0, 0, 180)  # rotate by a random angle in [-rotation, rotation] degrees
+    brightness: float = fraction(0.0)  # scale intensities by a random factor in [1-b, 1+b]
+    contrast: float = fraction(0.0)  # scale the distance from each image's mean by a factor in [1-c, 1+c]
 
     @property
     def active(self) -> bool:
@@ -97,18 +94,15 @@ class CSVConfig(DataConfig):
     path: Optional[str] = None  # the CSV file (relative to where dlx runs)
     target: Optional[str] = None  # the column to predict
     features: Optional[list[str]] = None  # input columns; null = every column but the target
-    task: str = "auto"  # auto (from the target) | multiclass | binary | regression
+    task: str = choices("auto", "auto", *TASKS)  # auto (from the target) | multiclass | binary | regression
     sep: str = ","
     dropna: bool = False  # drop rows with a missing value instead of stopping
-    impute: str = "none"  # fill missing feature values: none | mean | median | most_frequent (fitted on train)
+    impute: str = choices("none", *IMPUTE)  # fill missing feature values: none | mean | median | most_frequent (fitted on train)
     group_col: Optional[str] = None  # a column of group ids: k-fold keeps each group in one fold (not a feature)
     scale_target: bool = True  # regression: standardise y on train; metrics stay in the target's units
 
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.task == "auto" or self.task in TASKS, "task",
-                f"unknown '{self.task}'; choices: auto, {', '.join(TASKS)}")
-        require(self.impute in IMPUTE, "impute", f"unknown '{self.impute}'; choices: {', '.join(IMPUTE)}")
+    def validate(self) -> None:
+        super().validate()
         require(not (self.dropna and self.impute != "none"), "impute",
                 "data.dropna=true drops the rows that data.impute would fill; set only one of them")
 
@@ -119,17 +113,15 @@ class CSVConfig(DataConfig):
 @dataclass
 class ImageFolderConfig(ImageDataConfig):
     path: Optional[str] = None  # a folder with one sub-folder of images per class
-    image_size: int = 64  # every image is resized to image_size × image_size
-    workers: int = -1  # DataLoader processes; -1 = auto (cores - 1, at most 4)
+    image_size: int = at_least(64, 4)  # every image is resized to image_size × image_size
+    workers: int = at_least(-1, -1)  # DataLoader processes; -1 = auto (cores - 1, at most 4)
     skip_bad_files: bool = False  # skip images that cannot be decoded (with a warning) instead of stopping
 
-    def __post_init__(self):
-        super().__post_init__()
+    def validate(self) -> None:
+        super().validate()
         require(self.preprocess in DISK_PREPROCESS, "preprocess",
                 f"'{self.preprocess}' needs the whole split in memory; image_folder takes "
                 f"{', '.join(DISK_PREPROCESS)}")
-        require(self.image_size >= 4, "image_size", f"must be >= 4, got {self.image_size}")
-        require(self.workers >= -1, "workers", f"must be >= 0, or -1 for auto, got {self.workers}")
 
     def check_files(self) -> None:
         root = existing(self.path, "image_folder", "image folder", self.root)
@@ -150,11 +142,39 @@ def existing(path: Optional[str], name: str, what: str, root: Optional[str] = No
     return p
 
 
-# the built-in datasets' schemas by name, for the checks made before the registry (and torch) loads;
-# tests/test_data_sources.py checks that it agrees with the registry
-BUILTIN = {"csv": CSVConfig, "image_folder": ImageFolderConfig, "diabetes": RegressionDataConfig,
-           **{name: VisionConfig for name in ("mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100", "svhn")},
-           **{name: DataConfig for name in ("iris", "wine", "breast_cancer")}, "digits": ImageDataConfig}
+# ---------------------------------------------------------------- the built-in datasets
+
+_MNIST = "{} 28×28 grey, 60,000 train + 10,000 test, 10 classes (torchvision)"
+for _name, _what in (("mnist", "handwritten digits,"), ("fashion_mnist", "Zalando clothes,"),
+                     ("kmnist", "cursive Japanese (Kuzushiji) characters,")):
+    DATASETS.declare(_name, VisionConfig, f"dlx.data.vision:load_{_name}", download=True, task="multiclass",
+                     shape=(1, 28, 28), size=70000, summary=_MNIST.format(_what))
+DATASETS.declare("cifar10", VisionConfig, "dlx.data.vision:load_cifar10", download=True, task="multiclass",
+                 shape=(3, 32, 32), size=60000,
+                 summary="32×32 colour photos, 50,000 train + 10,000 test, 10 classes (torchvision)")
+DATASETS.declare("cifar100", VisionConfig, "dlx.data.vision:load_cifar100", download=True, task="multiclass",
+                 shape=(3, 32, 32), size=60000,
+                 summary="32×32 colour photos, 50,000 train + 10,000 test, 100 classes (torchvision)")
+DATASETS.declare("svhn", VisionConfig, "dlx.data.vision:load_svhn", download=True, task="multiclass",
+                 shape=(3, 32, 32), size=99289,
+                 summary="house numbers from Street View, 73,257 train + 26,032 test, 10 digits (torchvision)")
+DATASETS.declare("digits", ImageDataConfig, "dlx.data.sklearn_sets:load_digits", download=False, task="multiclass",
+                 shape=(1, 8, 8), size=1797, summary="8×8 handwritten digits (scikit-learn), 1,797 images, 10 classes")
+DATASETS.declare("iris", DataConfig, "dlx.data.sklearn_sets:load_iris", download=False, task="multiclass",
+                 shape=(4,), size=150, summary="Fisher's iris (scikit-learn): 4 measurements, 3 species")
+DATASETS.declare("wine", DataConfig, "dlx.data.sklearn_sets:load_wine", download=False, task="multiclass",
+                 shape=(13,), size=178, summary="wine recognition (scikit-learn): 13 chemical measurements, 3 cultivars")
+DATASETS.declare("breast_cancer", DataConfig, "dlx.data.sklearn_sets:load_breast_cancer", download=False,
+                 task="binary", shape=(30,), size=569,
+                 summary="Wisconsin breast cancer (scikit-learn): 30 features, malignant vs benign")
+DATASETS.declare("diabetes", RegressionDataConfig, "dlx.data.sklearn_sets:load_diabetes", download=False,
+                 task="regression", shape=(10,), size=442,
+                 summary="diabetes progression (scikit-learn): 10 features, a disease score one year later")
+DATASETS.declare("csv", CSVConfig, "dlx.data.user:load_csv", download=False, task="inferred", shape="columns",
+                 size="rows", summary="your own table: data.path=file.csv data.target=column")
+DATASETS.declare("image_folder", ImageFolderConfig, "dlx.data.user:load_image_folder", download=False,
+                 task="inferred", shape="3×size×size", size="files",
+                 summary="your own images: data.path=folder with one sub-folder per class (read from disk)")
 
 
 def shared_keys() -> set[str]:

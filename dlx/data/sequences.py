@@ -15,55 +15,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from dlx.data import splits
-from dlx.data.bundle import DataBundle, DataConfig, RawData, Split
-from dlx.errors import DataError, require
-from dlx.registry import DATASETS
+from dlx.data.bundle import DataBundle, RawData, Split
+from dlx.data.dataset_schemas import Seq2SeqDataConfig, SequenceConfig  # noqa: F401  (declared there)
+from dlx.errors import DataError
 
 PAD, SOS, EOS = 0, 1, 2  # token ids; symbols are 3 .. vocab+2
 SPECIALS = ["<pad>", "<sos>", "<eos>"]
 
 
-@dataclass
-class SequenceConfig(DataConfig):
-    """A generated sequence task: `n_samples` sequences, fixed length (adding, parity)."""
-
-    preprocess: str = "none"  # the values are already in [0, 1]
-    n_samples: int = 2000
-    length: int = 20  # time steps (adding, parity)
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.n_samples >= 10, "n_samples", f"must be >= 10, got {self.n_samples}")
-        require(self.length >= 2, "length", f"must be >= 2, got {self.length}")
-
-
-@dataclass
-class Seq2SeqDataConfig(DataConfig):
-    """copy / reverse / sort: variable-length symbol strings."""
-
-    preprocess: str = "none"  # tokens are ids, never scaled
-    n_samples: int = 5000
-    vocab: int = 10  # distinct symbols
-    min_length: int = 10
-    max_length: int = 20
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.n_samples >= 10, "n_samples", f"must be >= 10, got {self.n_samples}")
-        require(2 <= self.vocab <= 1000, "vocab", f"must be in [2, 1000], got {self.vocab}")
-        require(self.min_length >= 1, "min_length", f"must be >= 1, got {self.min_length}")
-        require(self.max_length >= self.min_length, "max_length",
-                f"must be >= data.min_length ({self.min_length}), got {self.max_length}")
-
-
-@DATASETS.register("adding", schema=SequenceConfig, download=False, task="regression", shape=("length", 2),
-                   size="n_samples=2,000", summary="the adding problem: sum of two marked values (long memory)")
 def load_adding(cfg: SequenceConfig) -> RawData:
     rng = np.random.default_rng(cfg.seed)
     n, t = cfg.n_samples, cfg.length
@@ -78,8 +42,6 @@ def load_adding(cfg: SequenceConfig) -> RawData:
     return RawData(x, y, "regression")
 
 
-@DATASETS.register("parity", schema=SequenceConfig, download=False, task="binary", shape=("length", 1),
-                   size="n_samples=2,000", summary="is the count of ones in a bit string odd")
 def load_parity(cfg: SequenceConfig) -> RawData:
     rng = np.random.default_rng(cfg.seed)
     bits = rng.integers(0, 2, size=(cfg.n_samples, cfg.length))
@@ -145,19 +107,16 @@ def seq2seq_bundle(src: torch.Tensor, tgt: torch.Tensor, cfg: DataConfig, vocab:
                       vocab if classes is None else classes, preprocess={"mode": "none", "vocab": vocab})
 
 
-def _register(name: str, transform, summary: str) -> None:
+def _loader(transform):
     def load(cfg: Seq2SeqDataConfig) -> DataBundle:
         src, tgt = _pairs(cfg, transform)
         vocab = SPECIALS + [str(i) for i in range(cfg.vocab)]
         return seq2seq_bundle(src, tgt, cfg, vocab)
 
-    DATASETS.register(name, schema=Seq2SeqDataConfig, download=False, task="seq2seq",
-                      shape=("max_length",), size="n_samples=5,000", summary=summary)(load)
+    return load
 
 
-_register("copy", _copy, "copy a symbol string (sequence to sequence)")
-_register("reverse", _reverse, "reverse a symbol string (sequence to sequence)")
-_register("sort", _sort, "sort a symbol string (sequence to sequence)")
+load_copy, load_reverse, load_sort = _loader(_copy), _loader(_reverse), _loader(_sort)
 
 
 def _strings(cfg: Seq2SeqDataConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -167,8 +126,6 @@ def _strings(cfg: Seq2SeqDataConfig) -> tuple[np.ndarray, np.ndarray]:
     return src, src != PAD
 
 
-@DATASETS.register("majority", schema=Seq2SeqDataConfig, download=False, task="multiclass", shape=("max_length",),
-                   size="n_samples=5,000", summary="the most frequent symbol of a string (tokens, many-to-one)")
 def load_majority(cfg: Seq2SeqDataConfig) -> DataBundle:
     src, present = _strings(cfg)
     counts = np.stack([((src == s + len(SPECIALS)) & present).sum(axis=1) for s in range(cfg.vocab)], axis=1)
@@ -177,8 +134,6 @@ def load_majority(cfg: Seq2SeqDataConfig) -> DataBundle:
     return seq2seq_bundle(torch.as_tensor(src), torch.as_tensor(label), cfg, SPECIALS + symbols, "multiclass", symbols)
 
 
-@DATASETS.register("running_max", schema=Seq2SeqDataConfig, download=False, task="tagging", shape=("max_length",),
-                   size="n_samples=5,000", summary="tag each symbol with the largest so far (tokens, many-to-many)")
 def load_running_max(cfg: Seq2SeqDataConfig) -> DataBundle:
     src, present = _strings(cfg)
     tags = np.where(present, np.maximum.accumulate(src, axis=1), PAD)  # padding is tagged PAD: no loss there

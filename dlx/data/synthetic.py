@@ -3,38 +3,12 @@ and a 1-D regression. `data.seed` draws both the points and the split."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from dlx.data.bundle import DataConfig, RawData
-from dlx.errors import require
-from dlx.registry import DATASETS
+from dlx.data.bundle import RawData
+from dlx.data.dataset_schemas import SineConfig, SpiralsConfig, SyntheticConfig  # noqa: F401  (declared there)
 
 
-SIZE = "n_samples=1,000"  # what `dlx data` shows: the default, and the key that changes it
-
-
-@dataclass
-class SyntheticConfig(DataConfig):
-    n_samples: int = 1000
-    noise: float = 0.1  # standard deviation of Gaussian noise on the inputs (sine: on the target)
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.n_samples >= 10, "n_samples", f"must be >= 10, got {self.n_samples}")
-        require(self.noise >= 0, "noise", f"must be >= 0, got {self.noise}")
-
-
-@dataclass
-class SpiralsConfig(SyntheticConfig):
-    arms: int = 3  # one class per arm
-    turns: float = 1.0  # how far each arm winds around the centre
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(2 <= self.arms <= 20, "arms", f"must be in [2, 20], got {self.arms}")
-        require(self.turns > 0, "turns", f"must be > 0, got {self.turns}")
 
 
 def _classes(x: np.ndarray, y: np.ndarray) -> RawData:
@@ -47,8 +21,6 @@ def _noisy(rng: np.random.Generator, x: np.ndarray, noise: float) -> np.ndarray:
     return x + rng.normal(scale=noise, size=x.shape) if noise else x
 
 
-@DATASETS.register("moons", schema=SyntheticConfig, download=False, task="binary", shape=(2,), size=SIZE,
-                   summary="two interleaving half circles (non-linear boundary)")
 def load_moons(cfg: SyntheticConfig) -> RawData:
     from sklearn.datasets import make_moons
 
@@ -56,8 +28,6 @@ def load_moons(cfg: SyntheticConfig) -> RawData:
     return _classes(x, y)
 
 
-@DATASETS.register("circles", schema=SyntheticConfig, download=False, task="binary", shape=(2,),
-                   size=SIZE, summary="a circle inside a circle (needs a non-linear boundary)")
 def load_circles(cfg: SyntheticConfig) -> RawData:
     from sklearn.datasets import make_circles
 
@@ -65,8 +35,6 @@ def load_circles(cfg: SyntheticConfig) -> RawData:
     return _classes(x, y)
 
 
-@DATASETS.register("spirals", schema=SpiralsConfig, download=False, task="multiclass", shape=(2,),
-                   size=SIZE, summary="k interleaved spiral arms, one class per arm (binary when k=2)")
 def load_spirals(cfg: SpiralsConfig) -> RawData:
     rng = np.random.default_rng(cfg.seed)
     y = np.arange(cfg.n_samples) % cfg.arms
@@ -76,8 +44,6 @@ def load_spirals(cfg: SpiralsConfig) -> RawData:
     return _classes(_noisy(rng, x, cfg.noise), y)
 
 
-@DATASETS.register("xor", schema=SyntheticConfig, download=False, task="binary", shape=(2,), size=SIZE,
-                   summary="XOR of the signs of two coordinates: no line separates it")
 def load_xor(cfg: SyntheticConfig) -> RawData:
     rng = np.random.default_rng(cfg.seed)
     x = rng.uniform(-1, 1, size=(cfg.n_samples, 2))
@@ -85,8 +51,6 @@ def load_xor(cfg: SyntheticConfig) -> RawData:
     return _classes(_noisy(rng, x, cfg.noise), y)
 
 
-@DATASETS.register("linear", schema=SyntheticConfig, download=False, task="binary", shape=(2,),
-                   size=SIZE, summary="two classes on either side of a random line (separable at noise=0)")
 def load_linear(cfg: SyntheticConfig) -> RawData:
     rng = np.random.default_rng(cfg.seed)
     angle = rng.uniform(0, 2 * np.pi)
@@ -96,13 +60,6 @@ def load_linear(cfg: SyntheticConfig) -> RawData:
     return _classes(_noisy(rng, x, cfg.noise), y)
 
 
-@dataclass
-class SineConfig(SyntheticConfig):
-    scale_target: bool = True  # fit mean/std of y on train; metrics stay in the target's units
-
-
-@DATASETS.register("sine", schema=SineConfig, download=False, task="regression", shape=(1,),
-                   size=SIZE, summary="y = sin(x) + noise on [-π, π] (regression)")
 def load_sine(cfg: SineConfig) -> RawData:
     rng = np.random.default_rng(cfg.seed)
     x = rng.uniform(-np.pi, np.pi, size=(cfg.n_samples, 1))

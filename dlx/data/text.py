@@ -12,7 +12,6 @@ training part.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -20,28 +19,12 @@ import numpy as np
 import torch
 
 from dlx.data import splits
-from dlx.data.bundle import DataBundle, DataConfig, Split
-from dlx.errors import DataError, require
-from dlx.registry import DATASETS
+from dlx.data.bundle import DataBundle, Split
+from dlx.data.dataset_schemas import TextConfig  # noqa: F401  (declared there)
+from dlx.errors import DataError
 
 UNK = "<unk>"
 LEVELS = ("char", "word")
-
-
-@dataclass
-class TextConfig(DataConfig):
-    preprocess: str = "none"  # tokens are ids, never scaled
-    path: Optional[str] = None  # a UTF-8 text file
-    level: str = "char"  # char | word (split on whitespace)
-    context: int = 64  # tokens per window
-    stride: int = 0  # tokens between window starts (0: context, no overlap)
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.level in LEVELS, "level", f"must be char or word, got {self.level!r}")
-        require(self.context >= 1, "context", f"must be >= 1, got {self.context}")
-        require(self.stride >= 0, "stride", f"must be >= 0, got {self.stride}")
-        require(self.repeat == 0, "repeat", "forward-chaining folds are the same every time; use 0")
 
 
 def read_text(path: Optional[str]) -> str:
@@ -86,8 +69,6 @@ def windows(ids: np.ndarray, context: int, stride: int, part: str, cfg: TextConf
     return Split(seq[:, :-1].contiguous(), seq[:, 1:].contiguous(), starts + offset)
 
 
-@DATASETS.register("text", schema=TextConfig, download=False, task="language", ordered=True, shape=("context",),
-                   size="a file", summary="a text file as next-token windows (char or word level)")
 def load_text(cfg: TextConfig) -> DataBundle:
     tokens = tokenize(read_text(cfg.path), cfg.level)
     cut_val, end_val, cut_test = splits.ordered_parts(len(tokens), cfg)  # data.folds: forward chaining

@@ -12,32 +12,15 @@ the rows before the test part): fold k validates on a later block than it trains
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
 
 from dlx.data import preprocess, splits
-from dlx.data.bundle import DataBundle, DataConfig, Split
-from dlx.errors import DataError, require
-from dlx.registry import DATASETS
-
-
-@dataclass
-class TimeSeriesConfig(DataConfig):
-    path: Optional[str] = None  # a CSV file, one row per time step, oldest first
-    target: Optional[str] = None  # the column to forecast
-    features: list[str] = field(default_factory=list)  # input columns (empty: the target alone)
-    window: int = 24  # rows per input window
-    horizon: int = 1  # forecast this many rows after the window's last row
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.window >= 1, "window", f"must be >= 1, got {self.window}")
-        require(self.horizon >= 1, "horizon", f"must be >= 1, got {self.horizon}")
-        require(self.repeat == 0, "repeat", "forward-chaining folds are the same every time; use 0")
+from dlx.data.bundle import DataBundle, Split
+from dlx.data.dataset_schemas import TimeSeriesConfig  # noqa: F401  (declared there)
+from dlx.errors import DataError, first_line
 
 
 def read_series(cfg: TimeSeriesConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +34,7 @@ def read_series(cfg: TimeSeriesConfig) -> tuple[np.ndarray, np.ndarray]:
     try:
         frame = pd.read_csv(Path(cfg.path).expanduser())
     except (ValueError, pd.errors.ParserError) as e:
-        raise DataError(f"data.path={cfg.path} is not a readable CSV file ({str(e).splitlines()[0]})") from None
+        raise DataError(f"data.path={cfg.path} is not a readable CSV file ({first_line(e)})") from None
     columns = [*cfg.features] or [cfg.target]
     missing = [c for c in [cfg.target, *columns] if c not in frame.columns]
     if missing:
@@ -81,9 +64,6 @@ def windows(x: torch.Tensor, y: np.ndarray, start: int, cfg: TimeSeriesConfig, p
     return Split(x[take], torch.as_tensor(y[target_rows]), start + target_rows)
 
 
-@DATASETS.register("timeseries", schema=TimeSeriesConfig, download=False, task="regression", ordered=True,
-                   shape=("window", "features"), size="a file",
-                   summary="a CSV time series as sliding windows, split in time order (forecast a column)")
 def load_timeseries(cfg: TimeSeriesConfig) -> DataBundle:
     values, target = read_series(cfg)
     cut_val, end_val, cut_test = splits.ordered_parts(len(target), cfg)

@@ -10,7 +10,6 @@ from dlx.data.bundle import RawData
 from dlx.data.disk import DiskData, auto_workers
 from dlx.data.schemas import CSVConfig, ImageFolderConfig, existing
 from dlx.errors import DataError, closest, first_line
-from dlx.registry import DATASETS
 
 MAX_CLASSES = 20  # an integer target with at most this many distinct values is a class label
 MAX_ONE_HOT = 100  # a text feature with more distinct values is an id or free text, not a category
@@ -49,7 +48,6 @@ def check_missing(frame, path: Path, dropna: bool, imputed=(), protected=()):
                     f"{int(rows.sum())} row(s){impute_hint}")
 
 
-_check_missing = check_missing  # the former name, until dlx.use.inputs imports check_missing
 
 
 def _check_finite(frame, path: Path) -> None:
@@ -146,8 +144,6 @@ def _encode_features(frame, path: Path) -> tuple[np.ndarray, dict]:
     return np.array(encoded, dtype=np.float32), encoding
 
 
-@DATASETS.register("csv", schema=CSVConfig, download=False, task="inferred", shape="columns",
-                   size="rows", summary="your own table: data.path=file.csv data.target=column")
 def load_csv(cfg: CSVConfig) -> RawData:
     import pandas as pd
 
@@ -177,9 +173,6 @@ def load_csv(cfg: CSVConfig) -> RawData:
 # ---------------------------------------------------------------- image_folder
 
 
-@DATASETS.register("image_folder", schema=ImageFolderConfig, download=False, task="inferred",
-                   shape="3×size×size", size="files",
-                   summary="your own images: data.path=folder with one sub-folder per class (read from disk)")
 def load_image_folder(cfg: ImageFolderConfig) -> DiskData:
     from torchvision.datasets import ImageFolder
 

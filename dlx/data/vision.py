@@ -15,7 +15,6 @@ import numpy as np
 from dlx.data.bundle import RawData
 from dlx.data.schemas import VisionConfig
 from dlx.errors import DataError
-from dlx.registry import DATASETS
 
 
 def data_root(cfg) -> Path:
@@ -67,42 +66,28 @@ def _cifar(cls_name: str, cfg: VisionConfig) -> RawData:
     return RawData(x, y, "multiclass", list(train.classes), test=arrays(test), is_image=True)
 
 
-MNIST_SUMMARY = "{} 28×28 grey, 60,000 train + 10,000 test, 10 classes (torchvision)"
 
 
-@DATASETS.register("mnist", schema=VisionConfig, download=True, task="multiclass", shape=(1, 28, 28),
-                   size=70000, summary=MNIST_SUMMARY.format("handwritten digits,"))
 def load_mnist(cfg: VisionConfig) -> RawData:
     return _mnist_like("MNIST", cfg)
 
 
-@DATASETS.register("fashion_mnist", schema=VisionConfig, download=True, task="multiclass", shape=(1, 28, 28),
-                   size=70000, summary=MNIST_SUMMARY.format("Zalando clothes,"))
 def load_fashion_mnist(cfg: VisionConfig) -> RawData:
     return _mnist_like("FashionMNIST", cfg)
 
 
-@DATASETS.register("kmnist", schema=VisionConfig, download=True, task="multiclass", shape=(1, 28, 28),
-                   size=70000, summary=MNIST_SUMMARY.format("cursive Japanese (Kuzushiji) characters,"))
 def load_kmnist(cfg: VisionConfig) -> RawData:
     return _mnist_like("KMNIST", cfg)
 
 
-@DATASETS.register("cifar10", schema=VisionConfig, download=True, task="multiclass", shape=(3, 32, 32),
-                   size=60000, summary="32×32 colour photos, 50,000 train + 10,000 test, 10 classes (torchvision)")
 def load_cifar10(cfg: VisionConfig) -> RawData:
     return _cifar("CIFAR10", cfg)
 
 
-@DATASETS.register("cifar100", schema=VisionConfig, download=True, task="multiclass", shape=(3, 32, 32),
-                   size=60000, summary="32×32 colour photos, 50,000 train + 10,000 test, 100 classes (torchvision)")
 def load_cifar100(cfg: VisionConfig) -> RawData:
     return _cifar("CIFAR100", cfg)
 
 
-@DATASETS.register("svhn", schema=VisionConfig, download=True, task="multiclass", shape=(3, 32, 32),
-                   size=99289, summary="house numbers from Street View, 73,257 train + 26,032 test, 10 digits "
-                                       "(torchvision)")
 def load_svhn(cfg: VisionConfig) -> RawData:
     train, test = _open("SVHN", cfg, split="train"), _open("SVHN", cfg, split="test")
 

@@ -1,8 +1,8 @@
 """Model families, one file each; every builder takes (cfg, input_shape, num_outputs).
 
-Importing the package loads nothing heavy: `dlx.models.schemas` is read to check a config
-before torch loads. `build` and `count_parameters` load every family (`dlx.models.families`)
-on first use.
+Importing the package loads nothing heavy: `dlx.models.schemas` declares every built-in family
+(its schema, and its builder by `module:attr`), read to check a config before torch loads. `build`
+imports the chosen family's module on first use (`dlx.models.families`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from torch import nn
 from dlx.errors import ConfigError
 from dlx.models.layers import activation, init_weights, norm_kind, norm_layer, require_shape, widen
 from dlx.models.schemas import CNNConfig  # torch-free: checked before torch loads
-from dlx.registry import MODELS
 
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
@@ -81,8 +80,6 @@ def feature_size(features: nn.Module, input_shape: tuple[int, ...]) -> int:
     return out.numel()
 
 
-@MODELS.register("cnn", schema=CNNConfig, accepts=("image",),
-                 summary="conv blocks (+batch norm) + activation + pooling, then 1-2 FC layers")
 def build_cnn(cfg: CNNConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     require_shape("cnn", input_shape, 3, "image (C, H, W)")
     model = CNN(cfg, input_shape, num_outputs)

@@ -1,16 +1,14 @@
-"""Every built-in model family, imported (so registered), and `build` by name.
+"""`build` a model by name: the registry imports the family's module when it is first built.
 
-Each family lives in its own file; every builder takes (cfg, input_shape, num_outputs).
+Each family lives in its own file; every builder takes (cfg, input_shape, num_outputs). The
+built-in families are declared in `dlx.models.schemas` (imported here, so the registry knows them).
 """
 
 from __future__ import annotations
 
 from dataclasses import fields, replace
 
-from dlx.models import cnn, mlp, recurrent, resnet, transformer  # noqa: F401  (registers)
-from dlx.models import baselines  # noqa: F401  (registers knn, linear, logistic: issue 19)
-from dlx.models import generative, gnn  # noqa: F401  (registers autoencoder, vae, gan, gnn: issue 17)
-from dlx.models import lm, seq2seq  # noqa: F401  (registers: issue 16)
+import dlx.models.schemas  # noqa: F401  (declares every built-in family)
 from dlx.errors import ConfigError
 from dlx.registry import MODELS
 

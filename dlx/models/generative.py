@@ -14,7 +14,6 @@ from torch import nn
 from dlx.models.deconv import ConvDecoder, ConvEncoder, dcgan_discriminator
 from dlx.models.layers import flat_features
 from dlx.models.task_schemas import AutoencoderConfig, GANConfig, VAEConfig  # torch-free: checked before torch loads
-from dlx.registry import MODELS
 
 
 def mlp(widths: list[int], activation=nn.ReLU, out_activation=None) -> nn.Sequential:
@@ -64,14 +63,10 @@ class Autoencoder(nn.Module):
         return self.decode(z), mu, logvar
 
 
-@MODELS.register("autoencoder", schema=AutoencoderConfig, accepts=("image", "tabular"), task="autoencoder",
-                 summary="autoencoder: MLP or conv (model.family) encoder to model.latent, decoder back (labels ignored)")
 def build_autoencoder(cfg: AutoencoderConfig, input_shape, num_outputs: int) -> nn.Module:
     return Autoencoder(cfg, input_shape, variational=False)
 
 
-@MODELS.register("vae", schema=VAEConfig, accepts=("image", "tabular"), task="autoencoder",
-                 summary="variational autoencoder (beta-VAE): Gaussian code, reparameterised (labels ignored)")
 def build_vae(cfg: VAEConfig, input_shape, num_outputs: int) -> nn.Module:
     return Autoencoder(cfg, input_shape, variational=True)
 
@@ -104,7 +99,5 @@ class GAN(nn.Module):
         return self.discriminate(x)
 
 
-@MODELS.register("gan", schema=GANConfig, accepts=("image", "tabular"), task="gan",
-                 summary="generative adversarial network: MLPs (2-D toy data) or DCGAN (model.family=conv, images); labels ignored")
 def build_gan(cfg: GANConfig, input_shape, num_outputs: int) -> nn.Module:
     return GAN(cfg, input_shape)

@@ -20,7 +20,6 @@ from torch import nn
 
 from dlx.models.layers import flat_features
 from dlx.models.task_schemas import GNNConfig  # torch-free: checked before torch loads
-from dlx.registry import MODELS
 
 
 def aggregate(messages: torch.Tensor, target: torch.Tensor, n: int, how: str) -> torch.Tensor:
@@ -140,7 +139,5 @@ class GNN(nn.Module):
         return self.head(self.dropout(aggregate(x, batch, size, self.readout)))  # (size, classes)
 
 
-@MODELS.register("gnn", schema=GNNConfig, accepts=("graph",), task="graph",
-                 summary="graph neural network: gcn | sage | gin | gat message passing (nodes; graphs with model.readout)")
 def build_gnn(cfg: GNNConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     return GNN(cfg, flat_features(input_shape), num_outputs)

@@ -9,7 +9,7 @@ from torch import nn
 
 from dlx.errors import ConfigError
 # the checks the schemas make (torch-free, before torch loads), re-exported for the families
-from dlx.models.schemas import INITS, NORMS, check_activation, check_activation_keys, check_init, check_norm  # noqa: F401
+from dlx.models.schemas import INITS, NORMS, check_activation, check_init  # noqa: F401
 
 ACTIVATIONS = {
     "sigmoid": lambda: nn.Sigmoid(),

@@ -14,7 +14,6 @@ from torch import nn
 
 from dlx.errors import require
 from dlx.models.task_schemas import LMConfig  # torch-free: checked before torch loads
-from dlx.registry import MODELS
 
 def sinusoidal(length: int, d: int) -> torch.Tensor:
     pos = torch.arange(length, dtype=torch.float32)[:, None]
@@ -70,7 +69,3 @@ def build_lm(cfg: LMConfig, input_shape: tuple[int, ...], num_outputs: int) -> n
                 f"must cover data.context={input_shape[0]}; raise model.max_length")
         return TransformerLM(cfg, num_outputs)
     return LSTMLM(cfg, num_outputs)
-
-
-MODELS.register("lm", schema=LMConfig, accepts=("language",), task="language",
-                summary="language model: decoder-only causal Transformer or LSTM over tokens")(build_lm)

@@ -6,7 +6,6 @@ from torch import nn
 
 from dlx.models.layers import activation, flat_features, init_weights, norm_kind, norm_layer, widen
 from dlx.models.schemas import MLPConfig  # torch-free: checked before torch loads
-from dlx.registry import MODELS
 
 
 class MLP(nn.Module):
@@ -31,8 +30,6 @@ class MLP(nn.Module):
         return self.net(x)
 
 
-@MODELS.register("mlp", schema=MLPConfig, accepts=("image", "sequence", "tabular"),
-                 summary="fully-connected layers (+ batch norm, dropout)")
 def build_mlp(cfg: MLPConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     model = MLP(cfg, flat_features(input_shape), num_outputs)
     init_weights(model, cfg.init, cfg.init_std, cfg.activation)

@@ -16,8 +16,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from dlx.models.layers import as_sequence, init_weights, to_sequence
-from dlx.models.schemas import RNNConfig, RecurrentConfig  # torch-free: checked before torch loads
-from dlx.registry import MODELS
+from dlx.models.schemas import RecurrentConfig  # torch-free: checked before torch loads
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -78,12 +77,3 @@ def build_recurrent(cfg: RecurrentConfig, input_shape: tuple[int, ...], num_outp
     model = Recurrent(cfg, input_shape, num_outputs, vocab, per_step)
     init_weights(model, cfg.init, cfg.init_std, getattr(cfg, "activation", "tanh"))
     return model
-
-
-_ACCEPTS = ("image", "sequence", "tabular", "tokens")
-MODELS.register("rnn", schema=RNNConfig, accepts=_ACCEPTS, tokens=True,
-                summary="Elman RNN (tanh or relu) over rows / steps / features / tokens")(build_recurrent)
-MODELS.register("lstm", schema=RecurrentConfig, accepts=_ACCEPTS, tokens=True,
-                summary="LSTM over rows / steps / features / tokens")(build_recurrent)
-MODELS.register("gru", schema=RecurrentConfig, accepts=_ACCEPTS, tokens=True,
-                summary="GRU over rows / steps / features / tokens")(build_recurrent)

@@ -14,7 +14,6 @@ from torch import nn
 
 from dlx.models.layers import activation, init_weights, norm_layer, require_shape
 from dlx.models.schemas import LAYOUTS, ResNetConfig  # torch-free: checked before torch loads
-from dlx.registry import MODELS
 
 SMALL_STEM_BELOW = 64  # px: smaller images keep their resolution in the stem
 
@@ -104,8 +103,6 @@ def zero_last_norms(model: nn.Module) -> None:
             nn.init.zeros_(last.weight)
 
 
-@MODELS.register("resnet", schema=ResNetConfig, accepts=("image",),
-                 summary="residual network: ImageNet depths 18-152, CIFAR depths 20-110")
 def build_resnet(cfg: ResNetConfig, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
     require_shape("resnet", input_shape, 3, "image (C, H, W)")
     model = ResNet(cfg, input_shape, num_outputs)

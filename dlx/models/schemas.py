@@ -1,19 +1,22 @@
-"""The model group's schemas: dataclasses only, importable without torch.
+"""The model group's schemas and the built-in model families' declarations: importable without torch.
 
-`dlx.config.precheck` checks `model.*` (widths, rates, names) with these before any heavy
-module loads, so `model.dropout=1.5` is answered in a fraction of a second; each family's
-module (`dlx.models.mlp`, ...) registers the same class next to its builder.
+This module (with `task_schemas`, which it imports) is the one table of built-in models: each
+`MODELS.declare(name, schema, builder="module:attr", ...)` names the family's schema, where its
+builder lives (imported when first built) and what `dlx models` shows. Ranges and choices are
+declared on the fields (`dlx.constraints`); `validate()` holds the checks across fields.
+`dlx.config.precheck` checks `model.*` with these before torch loads, so `model.dropout=1.5`
+is answered in a fraction of a second.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from dlx.constraints import Checked, at_least, choices, fraction, positive
 from dlx.errors import require, unknown
-from dlx.models.task_schemas import (  # the models trained by tasks of their own
-    AutoencoderConfig, GANConfig, GNNConfig, LMConfig, Seq2SeqConfig, VAEConfig,
-)
-from dlx.use.transfer import TransferKeys  # model.init_from, model.freeze (issue 14)
+from dlx.models import task_schemas  # noqa: F401  (declares the models trained by tasks of their own)
+from dlx.models.transfer_schema import TransferKeys  # model.init_from, model.freeze (issue 14)
+from dlx.registry import MODELS, Ref
 
 # ---------------------------------------------------------------- keys several families share
 
@@ -23,18 +26,9 @@ NORMS = ("auto", "batch", "layer", "group", "none")
 
 
 def check_activation(name: str) -> None:
+    """At build time (dlx.models.layers): a name from code, not only from a checked config."""
     if name not in ACTIVATIONS:
         raise unknown("activation", name, ACTIVATIONS)
-
-
-def check_activation_keys(cfg) -> None:
-    """The checks every schema with `activation`, `maxout_pieces`, `init` keys shares."""
-    check_activation(cfg.activation)
-    pieces = getattr(cfg, "maxout_pieces", 2)  # absent where maxout does not apply (resnet)
-    require(pieces >= 2, "maxout_pieces", f"must be >= 2, got {pieces}")
-    require(cfg.negative_slope >= 0, "negative_slope", f"must be >= 0, got {cfg.negative_slope}")
-    check_init(cfg.init)
-    require(cfg.init_std > 0, "init_std", f"must be > 0, got {cfg.init_std}")
 
 
 def check_init(name: str) -> None:
@@ -42,9 +36,12 @@ def check_init(name: str) -> None:
         raise unknown("init", name, INITS)
 
 
-def check_norm(cfg) -> None:
-    if cfg.norm not in NORMS:
-        raise unknown("norm", cfg.norm, NORMS)
+def activation(default: str = "relu"):
+    return choices(default, *ACTIVATIONS)
+
+
+def init(default: str = "default"):
+    return choices(default, *INITS)
 
 
 # ---------------------------------------------------------------- mlp (dlx.models.mlp)
@@ -52,22 +49,15 @@ def check_norm(cfg) -> None:
 @dataclass
 class MLPConfig(TransferKeys):
     name: str = "mlp"
-    hidden: list[int] = field(default_factory=lambda: [256, 128])
-    activation: str = "relu"
-    negative_slope: float = 0.01  # leaky_relu only
-    maxout_pieces: int = 2  # maxout only: linear pieces per unit
-    dropout: float = 0.0
+    hidden: list[int] = positive([256, 128], each=True)
+    activation: str = activation()
+    negative_slope: float = at_least(0.01, 0)  # leaky_relu only
+    maxout_pieces: int = at_least(2, 2)  # maxout only: linear pieces per unit
+    dropout: float = fraction(0.0)
     batchnorm: bool = False  # BatchNorm after the linear layer, before the activation (norm=auto)
-    norm: str = "auto"  # auto (= batch if batchnorm, else none) | batch | layer | group | none
-    init: str = "default"
-    init_std: float = 0.01  # init=normal only
-
-    def __post_init__(self):
-        super().__post_init__()  # TransferKeys
-        require(all(h > 0 for h in self.hidden), "hidden", f"widths must be > 0, got {self.hidden}")
-        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        check_activation_keys(self)
-        check_norm(self)
+    norm: str = choices("auto", *NORMS)  # auto (= batch if batchnorm, else none) | batch | layer | group | none
+    init: str = init()
+    init_std: float = positive(0.01)  # init=normal only
 
 
 # ---------------------------------------------------------------- cnn (dlx.models.cnn)
@@ -78,37 +68,28 @@ POOL_KINDS = ("max", "avg")  # cnn.POOLS builds them
 @dataclass
 class CNNConfig(TransferKeys):
     name: str = "cnn"
-    channels: list[int] = field(default_factory=lambda: [64, 64, 128, 128])  # one conv block per entry
-    kernel_size: int = 3
-    stride: int = 1
+    channels: list[int] = positive([64, 64, 128, 128], each=True)  # one conv block per entry
+    kernel_size: int = positive(3)
+    stride: int = positive(1)
     padding: str = "same"  # same | an integer
-    pool: str = "max"  # max | avg
-    pool_every: int = 2  # pool after every block (1) or every second one (2)
-    fc: list[int] = field(default_factory=lambda: [256])  # hidden fully-connected widths: [] | [a] | [a, b]
-    dropout: float = 0.5  # before each fully-connected layer
+    pool: str = choices("max", *POOL_KINDS)
+    pool_every: int = choices(2, 1, 2)  # pool after every block (1) or every second one (2)
+    fc: list[int] = positive([256], each=True)  # hidden fully-connected widths: [] | [a] | [a, b]
+    dropout: float = fraction(0.5)  # before each fully-connected layer
     batchnorm: bool = True  # BatchNorm2d after each convolution, before the activation (norm=auto)
-    norm: str = "auto"  # auto (= batch if batchnorm, else none) | batch | layer | group | none
-    activation: str = "relu"
-    negative_slope: float = 0.01  # leaky_relu only
-    maxout_pieces: int = 2  # maxout only
-    init: str = "default"
-    init_std: float = 0.01  # init=normal only
+    norm: str = choices("auto", *NORMS)  # auto (= batch if batchnorm, else none) | batch | layer | group | none
+    activation: str = activation()
+    negative_slope: float = at_least(0.01, 0)  # leaky_relu only
+    maxout_pieces: int = at_least(2, 2)  # maxout only
+    init: str = init()
+    init_std: float = positive(0.01)  # init=normal only
 
-    def __post_init__(self):
-        super().__post_init__()  # TransferKeys
-        require(len(self.channels) > 0 and all(c > 0 for c in self.channels), "channels",
-                f"needs at least one width > 0, got {self.channels}")
-        require(self.kernel_size > 0, "kernel_size", f"must be > 0, got {self.kernel_size}")
-        require(self.stride > 0, "stride", f"must be > 0, got {self.stride}")
+    def validate(self) -> None:
+        super().validate()
+        require(len(self.channels) > 0, "channels", f"needs at least one width > 0, got {self.channels}")
         require(self.padding == "same" or (self.padding.isdigit()), "padding",
                 f"must be 'same' or an integer >= 0, got {self.padding!r}")
-        require(self.pool in POOL_KINDS, "pool", f"must be max or avg, got {self.pool!r}")
-        require(self.pool_every in (1, 2), "pool_every", f"must be 1 or 2, got {self.pool_every}")
-        require(len(self.fc) <= 2 and all(w > 0 for w in self.fc), "fc",
-                f"takes zero, one or two widths > 0, got {self.fc}")
-        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        check_activation_keys(self)
-        check_norm(self)
+        require(len(self.fc) <= 2, "fc", f"takes zero, one or two widths > 0, got {self.fc}")
 
 
 # ---------------------------------------------------------------- resnet (dlx.models.resnet)
@@ -125,32 +106,23 @@ LAYOUTS = {
 class ResNetConfig(TransferKeys):
     name: str = "resnet"
     depth: int = 20  # 18 | 34 | 50 | 101 | 152 (ImageNet) or 20 | 32 | 44 | 56 | 110 (CIFAR)
-    block: str = "auto"  # auto (the paper's for this depth) | basic | bottleneck
-    width: int = 32  # channels of the first stage; doubled at each later stage
-    stem: str = "auto"  # auto | imagenet (7x7/2 conv + max-pool) | small (3x3/1 conv)
-    dropout: float = 0.0  # before the output layer
-    activation: str = "relu"  # any but maxout (it would change the block's widths)
-    negative_slope: float = 0.01  # leaky_relu only
-    init: str = "kaiming_normal"
-    init_std: float = 0.01  # init=normal only
+    block: str = choices("auto", "auto", "basic", "bottleneck")  # auto: the paper's for this depth
+    width: int = positive(32)  # channels of the first stage; doubled at each later stage
+    stem: str = choices("auto", "auto", "imagenet", "small")  # imagenet: 7x7/2 conv + max-pool; small: 3x3/1 conv
+    dropout: float = fraction(0.0)  # before the output layer
+    activation: str = activation()  # any but maxout (it would change the block's widths)
+    negative_slope: float = at_least(0.01, 0)  # leaky_relu only
+    init: str = init("kaiming_normal")
+    init_std: float = positive(0.01)  # init=normal only
     zero_init_residual: bool = True  # last BN of each block starts at 0: every block starts as identity
     skip: bool = True  # false: the same blocks without their skip connections (the degradation experiment)
-    norm: str = "batch"  # batch | layer | group | none
+    norm: str = choices("batch", "batch", "layer", "group", "none")
 
-    def __post_init__(self):
-        super().__post_init__()  # TransferKeys
+    def validate(self) -> None:
+        super().validate()
         require(self.depth in LAYOUTS, "depth",
                 f"no resnet of depth {self.depth}; choose one of {', '.join(map(str, sorted(LAYOUTS)))}")
-        require(self.block in ("auto", "basic", "bottleneck"), "block",
-                f"must be auto, basic or bottleneck, got {self.block!r}")
-        require(self.width > 0, "width", f"must be > 0, got {self.width}")
-        require(self.stem in ("auto", "imagenet", "small"), "stem",
-                f"must be auto, imagenet or small, got {self.stem!r}")
-        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
         require(self.activation != "maxout", "activation", "resnet blocks cannot use maxout; choose another")
-        check_activation_keys(self)
-        require(self.norm in NORMS and self.norm != "auto", "norm",
-                f"must be batch, layer, group or none, got {self.norm!r}")
 
 
 # ---------------------------------------------------------------- recurrent (dlx.models.recurrent)
@@ -163,35 +135,20 @@ class RecurrentConfig(TransferKeys):
     """Keys shared by lstm and gru (rnn adds `activation`)."""
 
     name: str = "lstm"
-    hidden_size: int = 128
-    num_layers: int = 1
+    hidden_size: int = positive(128)
+    num_layers: int = positive(1)
     bidirectional: bool = False
-    dropout: float = 0.0  # between stacked layers and before the output layer
-    pool: str = "last"  # last: the final hidden state(s); mean: the mean over time steps
-    tabular: str = "per_feature"  # how a tabular row becomes a sequence
-    init: str = "default"
-    init_std: float = 0.01  # init=normal only
-
-    def __post_init__(self):
-        super().__post_init__()  # TransferKeys
-        require(self.hidden_size > 0, "hidden_size", f"must be > 0, got {self.hidden_size}")
-        require(self.num_layers > 0, "num_layers", f"must be > 0, got {self.num_layers}")
-        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        require(self.pool in ("last", "mean"), "pool", f"must be last or mean, got {self.pool!r}")
-        require(self.tabular in TABULAR, "tabular", f"must be per_feature or one_step, got {self.tabular!r}")
-        check_init(self.init)
-        require(self.init_std > 0, "init_std", f"must be > 0, got {self.init_std}")
+    dropout: float = fraction(0.0)  # between stacked layers and before the output layer
+    pool: str = choices("last", "last", "mean")  # last: the final hidden state(s); mean: the mean over time steps
+    tabular: str = choices("per_feature", *TABULAR)  # how a tabular row becomes a sequence
+    init: str = init()
+    init_std: float = positive(0.01)  # init=normal only
 
 
 @dataclass
 class RNNConfig(RecurrentConfig):
     name: str = "rnn"
-    activation: str = "tanh"  # tanh | relu: the only two torch's fused RNN offers
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.activation in ("tanh", "relu"), "activation",
-                f"rnn supports tanh or relu, got {self.activation!r} (other activations: model=mlp, cnn)")
+    activation: str = choices("tanh", "tanh", "relu")  # the only two torch's fused RNN offers
 
 
 # ---------------------------------------------------------------- transformer (dlx.models.transformer)
@@ -199,37 +156,27 @@ class RNNConfig(RecurrentConfig):
 @dataclass
 class TransformerConfig(TransferKeys):
     name: str = "transformer"
-    d_model: int = 64
-    heads: int = 8
-    layers: int = 2
-    ff_dim: int = 128  # hidden width of each block's feed-forward network
-    dropout: float = 0.1
-    positional: str = "learned"  # learned | sinusoidal
-    pool: str = "cls"  # cls: a learned [CLS] token | mean: the mean of the tokens
-    tokens: str = "rows"  # images: rows | patches
-    patch_size: int = 2  # tokens=patches only; must divide the image's height and width
-    tabular: str = "per_feature"  # per_feature | one_step
-    activation: str = "gelu"  # in the feed-forward network
-    negative_slope: float = 0.01  # leaky_relu only
-    maxout_pieces: int = 2  # maxout only
-    init: str = "default"
-    init_std: float = 0.02  # init=normal only
+    d_model: int = positive(64)
+    heads: int = positive(8)
+    layers: int = positive(2)
+    ff_dim: int = positive(128)  # hidden width of each block's feed-forward network
+    dropout: float = fraction(0.1)
+    positional: str = choices("learned", "learned", "sinusoidal")
+    pool: str = choices("cls", "cls", "mean")  # cls: a learned [CLS] token | mean: the mean of the tokens
+    tokens: str = choices("rows", "rows", "patches")  # images: rows | patches
+    patch_size: int = positive(2)  # tokens=patches only; must divide the image's height and width
+    tabular: str = choices("per_feature", *TABULAR)
+    activation: str = activation("gelu")  # in the feed-forward network
+    negative_slope: float = at_least(0.01, 0)  # leaky_relu only
+    maxout_pieces: int = at_least(2, 2)  # maxout only
+    init: str = init()
+    init_std: float = positive(0.02)  # init=normal only
     causal: bool = False  # true: a decoder-only language model over tokens (data=text), causal mask
 
-    def __post_init__(self):
-        super().__post_init__()  # TransferKeys
-        for key in ("d_model", "heads", "layers", "ff_dim", "patch_size"):
-            require(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
+    def validate(self) -> None:
+        super().validate()
         require(self.d_model % self.heads == 0, "heads",
                 f"must divide d_model: {self.d_model} is not a multiple of {self.heads} heads")
-        require(0 <= self.dropout < 1, "dropout", f"must be in [0, 1), got {self.dropout}")
-        require(self.positional in ("learned", "sinusoidal"), "positional",
-                f"must be learned or sinusoidal, got {self.positional!r}")
-        require(self.pool in ("cls", "mean"), "pool", f"must be cls or mean, got {self.pool!r}")
-        require(self.tokens in ("patches", "rows"), "tokens", f"must be patches or rows, got {self.tokens!r}")
-        require(self.tabular in ("per_feature", "one_step"), "tabular",
-                f"must be per_feature or one_step, got {self.tabular!r}")
-        check_activation_keys(self)
 
 
 # ---------------------------------------------------------------- baselines (dlx.models.baselines)
@@ -239,58 +186,76 @@ SOLVERS = ("closed_form", "gd")
 
 
 @dataclass
-class KNNConfig:
+class KNNConfig(Checked):
     name: str = "knn"
-    k: int = 5  # neighbours that vote (classification) or are averaged (regression)
-    metric: str = "l2"  # l1 (Manhattan) | l2 (Euclidean) distance between feature rows
+    k: int = at_least(5, 1)  # neighbours that vote (classification) or are averaged (regression)
+    metric: str = choices("l2", *METRICS)  # l1 (Manhattan) | l2 (Euclidean) distance between feature rows
 
     @property
     def fits_estimator(self) -> bool:
         return True
 
-    def __post_init__(self):
-        require(self.k >= 1, "k", f"must be >= 1, got {self.k}")
-        require(self.metric in METRICS, "metric", f"must be l1 or l2, got '{self.metric}'")
-
 
 @dataclass
-class LinearConfig:
+class LinearConfig(Checked):
     name: str = "linear"
-    solver: str = "closed_form"  # closed_form: least squares by scikit-learn | gd: an nn.Linear trained by the loop
-    alpha: float = 0.0  # closed_form only: L2 penalty (0: ordinary least squares, > 0: ridge)
-    init: str = "default"  # gd only: the starting weights (see model=mlp)
+    solver: str = choices("closed_form", *SOLVERS)  # closed_form: scikit-learn's least squares | gd: the loop
+    alpha: float = at_least(0.0, 0)  # closed_form only: L2 penalty (0: ordinary least squares, > 0: ridge)
+    init: str = init()  # gd only: the starting weights (see model=mlp)
     init_std: float = 0.01  # gd with init=normal only
 
     @property
     def fits_estimator(self) -> bool:
         return self.solver == "closed_form"
 
-    def __post_init__(self):
-        require(self.solver in SOLVERS, "solver", f"must be closed_form or gd, got '{self.solver}'")
-        require(self.alpha >= 0, "alpha", f"must be >= 0, got {self.alpha}")
+    def validate(self) -> None:
         require(self.solver == "closed_form" or self.alpha == 0, "alpha",
                 "applies to solver=closed_form only; with solver=gd use regularizer=l2")
-        check_init(self.init)
 
 
 @dataclass
-class LogisticConfig:
+class LogisticConfig(Checked):
     name: str = "logistic"
-    C: float = 1.0  # inverse L2 strength: minimise C·Σ log-loss + ½‖w‖² (scikit-learn's default)
-    max_iter: int = 1000  # L-BFGS iterations
+    C: float = positive(1.0)  # inverse L2 strength: minimise C·Σ log-loss + ½‖w‖² (scikit-learn's default)
+    max_iter: int = at_least(1000, 1)  # L-BFGS iterations
 
     @property
     def fits_estimator(self) -> bool:
         return True
 
-    def __post_init__(self):
-        require(self.C > 0, "C", f"must be > 0, got {self.C}")
-        require(self.max_iter >= 1, "max_iter", f"must be >= 1, got {self.max_iter}")
+
+# ---------------------------------------------------------------- the built-in families
+
+def _estimator_refs(name: str) -> dict:
+    """A baseline's fit / save / load functions (scikit-learn): imported when first read."""
+    return {key: Ref(f"dlx.models.baselines:{name}_{suffix}")
+            for key, suffix in (("estimator", "estimator"), ("to_arrays", "arrays"), ("from_arrays", "from_arrays"))}
 
 
-# the built-in models' schemas by name, for the checks made before the registry (and torch)
-# loads; tests/test_models.py checks that they agree with the registry
-BUILTIN = {"mlp": MLPConfig, "cnn": CNNConfig, "resnet": ResNetConfig, "rnn": RNNConfig, "lstm": RecurrentConfig,
-           "gru": RecurrentConfig, "transformer": TransformerConfig, "autoencoder": AutoencoderConfig,
-           "vae": VAEConfig, "gan": GANConfig, "gnn": GNNConfig, "knn": KNNConfig, "linear": LinearConfig,
-           "logistic": LogisticConfig, "seq2seq": Seq2SeqConfig, "lm": LMConfig}
+_ANY = ("image", "sequence", "tabular")
+_RECURRENT = ("image", "sequence", "tabular", "tokens")
+_BASELINE = ("image", "sequence", "tabular")
+MODELS.declare("mlp", MLPConfig, "dlx.models.mlp:build_mlp", accepts=_ANY,
+               summary="fully-connected layers (+ batch norm, dropout)")
+MODELS.declare("cnn", CNNConfig, "dlx.models.cnn:build_cnn", accepts=("image",),
+               summary="conv blocks (+batch norm) + activation + pooling, then 1-2 FC layers")
+MODELS.declare("resnet", ResNetConfig, "dlx.models.resnet:build_resnet", accepts=("image",),
+               summary="residual network: ImageNet depths 18-152, CIFAR depths 20-110")
+MODELS.declare("rnn", RNNConfig, "dlx.models.recurrent:build_recurrent", accepts=_RECURRENT, tokens=True,
+               summary="Elman RNN (tanh or relu) over rows / steps / features / tokens")
+MODELS.declare("lstm", RecurrentConfig, "dlx.models.recurrent:build_recurrent", accepts=_RECURRENT, tokens=True,
+               summary="LSTM over rows / steps / features / tokens")
+MODELS.declare("gru", RecurrentConfig, "dlx.models.recurrent:build_recurrent", accepts=_RECURRENT, tokens=True,
+               summary="GRU over rows / steps / features / tokens")
+MODELS.declare("transformer", TransformerConfig, "dlx.models.transformer:build_transformer",
+               accepts=("image", "sequence", "tabular", "tokens", "language"), tokens=True,
+               summary="self-attention blocks, [CLS] or mean pooling; causal=true: a language model")
+MODELS.declare("knn", KNNConfig, "dlx.models.baselines:build_knn", accepts=_BASELINE, network=False,
+               summary="k-nearest neighbours, L1 or L2 distance (scikit-learn)",
+               **_estimator_refs("knn"))
+MODELS.declare("linear", LinearConfig, "dlx.models.baselines:build_linear", accepts=_BASELINE,
+               summary="linear map: least squares in closed form (scikit-learn) or by the loop (solver=gd)",
+               **_estimator_refs("linear"))
+MODELS.declare("logistic", LogisticConfig, "dlx.models.baselines:build_logistic", accepts=_BASELINE, network=False,
+               summary="logistic regression, L2-penalised, L-BFGS (scikit-learn)",
+               **_estimator_refs("logistic"))

@@ -22,7 +22,6 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from dlx.models.task_schemas import Seq2SeqConfig  # torch-free: checked before torch loads
-from dlx.registry import MODELS
 
 PAD, SOS, EOS = 0, 1, 2  # as dlx.data.sequences
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM, "transformer": None}  # transformer: seq2seq_transformer.py
@@ -167,8 +166,3 @@ def build_seq2seq(cfg: Seq2SeqConfig, input_shape: tuple[int, ...], num_outputs:
 
         return TransformerSeq2Seq(cfg, num_outputs, input_shape[0])
     return Seq2Seq(cfg, num_outputs)
-
-
-MODELS.register("seq2seq", schema=Seq2SeqConfig, accepts=("seq2seq",), task="seq2seq",
-                summary="encoder–decoder (rnn/gru/lstm with optional attention, or transformer), greedy or beam decoding"
-                )(build_seq2seq)

@@ -23,7 +23,6 @@ from torch import nn
 from dlx.errors import ConfigError
 from dlx.models.layers import activation, as_sequence, init_weights, to_sequence, widen
 from dlx.models.schemas import TransformerConfig  # torch-free: checked before torch loads
-from dlx.registry import MODELS
 
 
 class SelfAttention(nn.Module):
@@ -172,8 +171,6 @@ class CausalTransformer(nn.Module):
         return self.head(self.norm(self.blocks(z)))  # (B, T, vocab)
 
 
-@MODELS.register("transformer", schema=TransformerConfig,
-                 accepts=("image", "sequence", "tabular", "tokens", "language"), tokens=True, summary="self-attention blocks, [CLS] or mean pooling; causal=true: a language model")
 def build_transformer(cfg: TransformerConfig, input_shape: tuple[int, ...], num_outputs: int, vocab: int = 0,
                       per_step: bool = False) -> nn.Module:
     if cfg.causal:

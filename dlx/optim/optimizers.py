@@ -32,11 +32,6 @@ def _param_list(params) -> list:
 
 
 # gd: one step per epoch on the whole training split (experiment.py reads `full_batch`)
-@OPTIMIZERS.register("gd", schema=SGDConfig, full_batch=True,
-                     summary="full-batch gradient descent: one step per epoch")
-@OPTIMIZERS.register("sgd", schema=SGDConfig, summary="mini-batch SGD")
-@OPTIMIZERS.register("momentum", schema=SGDConfig, summary="SGD with heavy-ball momentum")
-@OPTIMIZERS.register("nesterov", schema=SGDConfig, summary="SGD with Nesterov momentum")
 def build_sgd(cfg: SGDConfig, params):
     params = list(params)
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
@@ -52,34 +47,28 @@ def _adam_family(optimizer_cls, cfg: AdamConfig, params):
                          fused=_fused_ok(_param_list(params)) or None)
 
 
-@OPTIMIZERS.register("adam", schema=AdamConfig, summary="Adam with bias correction")
 def build_adam(cfg: AdamConfig, params):
     return _adam_family(torch.optim.Adam, cfg, params)
 
 
-@OPTIMIZERS.register("adamw", schema=AdamConfig, summary="Adam with decoupled weight decay")
 def build_adamw(cfg: AdamConfig, params):
     return _adam_family(torch.optim.AdamW, cfg, params)
 
 
-@OPTIMIZERS.register("nadam", schema=NAdamConfig, summary="Adam with Nesterov momentum")
 def build_nadam(cfg: NAdamConfig, params):
     return torch.optim.NAdam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
                              weight_decay=cfg.weight_decay, momentum_decay=cfg.momentum_decay)
 
 
-@OPTIMIZERS.register("adagrad", schema=AdagradConfig, summary="per-weight rates from summed squared gradients")
 def build_adagrad(cfg: AdagradConfig, params):
     return torch.optim.Adagrad(params, lr=cfg.lr, lr_decay=cfg.lr_decay, weight_decay=cfg.weight_decay,
                                initial_accumulator_value=cfg.initial_accumulator_value, eps=cfg.eps)
 
 
-@OPTIMIZERS.register("adadelta", schema=AdadeltaConfig, summary="Adagrad with decaying averages, unit-free steps")
 def build_adadelta(cfg: AdadeltaConfig, params):
     return torch.optim.Adadelta(params, lr=cfg.lr, rho=cfg.rho, eps=cfg.eps, weight_decay=cfg.weight_decay)
 
 
-@OPTIMIZERS.register("rmsprop", schema=RMSpropConfig, summary="running mean of squared gradients")
 def build_rmsprop(cfg: RMSpropConfig, params):
     return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, weight_decay=cfg.weight_decay,
                                momentum=cfg.momentum, centered=cfg.centered)
@@ -87,8 +76,6 @@ def build_rmsprop(cfg: RMSpropConfig, params):
 
 # L-BFGS re-evaluates the loss several times per step, through a closure, on the whole
 # training split: on mini-batches its curvature estimates mix different losses and it fails.
-@OPTIMIZERS.register("lbfgs", schema=LBFGSConfig, full_batch=True, closure=True,
-                     summary="quasi-Newton, full batch with a closure")
 def build_lbfgs(cfg: LBFGSConfig, params):
     return torch.optim.LBFGS(params, lr=cfg.lr, max_iter=cfg.max_iter, max_eval=cfg.max_eval,
                              tolerance_grad=cfg.tolerance_grad, tolerance_change=cfg.tolerance_change,

@@ -60,33 +60,27 @@ def build_schedule(cfg, optimizer, *, epochs: int, steps_per_epoch: int, mode: s
 # every builder: (cfg, optimizer, *, epochs, steps_per_epoch, mode) -> Schedule
 
 
-@SCHEDULERS.register("none", schema=SchedulerConfig, summary="constant learning rate")
 def build_none(cfg, optimizer, **_) -> Schedule:
     return Schedule(None)
 
 
-@SCHEDULERS.register("step", schema=StepConfig, summary="lr *= gamma every step_size epochs")
 def build_step(cfg: StepConfig, optimizer, **_) -> Schedule:
     return Schedule(lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma))
 
 
-@SCHEDULERS.register("multistep", schema=MultiStepConfig, summary="lr *= gamma at each milestone epoch")
 def build_multistep(cfg: MultiStepConfig, optimizer, **_) -> Schedule:
     return Schedule(lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.milestones), gamma=cfg.gamma))
 
 
-@SCHEDULERS.register("exponential", schema=ExponentialConfig, summary="lr0 · gamma^t")
 def build_exponential(cfg: ExponentialConfig, optimizer, **_) -> Schedule:
     return Schedule(lr_scheduler.ExponentialLR(optimizer, gamma=cfg.gamma))
 
 
-@SCHEDULERS.register("inverse_time", schema=InverseTimeConfig, summary="lr0 / (1 + decay·t)")
 def build_inverse_time(cfg: InverseTimeConfig, optimizer, **_) -> Schedule:
     decay = cfg.decay
     return Schedule(lr_scheduler.LambdaLR(optimizer, lambda t: 1.0 / (1.0 + decay * t)))
 
 
-@SCHEDULERS.register("cosine", schema=CosineConfig, summary="cosine from lr0 to min_lr over the run")
 def build_cosine(cfg: CosineConfig, optimizer, *, epochs: int, **_) -> Schedule:
     return Schedule(lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg.min_lr))
 
@@ -99,8 +93,6 @@ def warmup_cosine_factor(t: int, warmup: int, epochs: int, min_ratio: float) -> 
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-@SCHEDULERS.register("warmup_cosine", schema=WarmupCosineConfig,
-                     summary="linear warm-up for warmup_epochs, then cosine to min_lr")
 def build_warmup_cosine(cfg: WarmupCosineConfig, optimizer, *, epochs: int, **_) -> Schedule:
     lr0 = optimizer.param_groups[0]["lr"]
     ratio = cfg.min_lr / lr0
@@ -108,8 +100,6 @@ def build_warmup_cosine(cfg: WarmupCosineConfig, optimizer, *, epochs: int, **_)
     return Schedule(lr_scheduler.LambdaLR(optimizer, lambda t: warmup_cosine_factor(t, warmup, epochs, ratio)))
 
 
-@SCHEDULERS.register("plateau", schema=PlateauConfig,
-                     summary="lr *= factor when trainer.monitor stalls for patience epochs")
 def build_plateau(cfg: PlateauConfig, optimizer, *, mode: str = "max", **_) -> Schedule:
     scheduler = lr_scheduler.ReduceLROnPlateau(optimizer, mode=mode, factor=cfg.factor, patience=cfg.patience,
                                                threshold=cfg.threshold, cooldown=cfg.cooldown, min_lr=cfg.min_lr)
@@ -121,7 +111,6 @@ def _has_momentum(optimizer: torch.optim.Optimizer) -> bool:
     return "betas" in defaults or defaults.get("momentum", 0) > 0
 
 
-@SCHEDULERS.register("onecycle", schema=OneCycleConfig, summary="per step: warm up to max_lr, anneal far below")
 def build_onecycle(cfg: OneCycleConfig, optimizer, *, epochs: int, steps_per_epoch: int, **_) -> Schedule:
     max_lr = cfg.max_lr if cfg.max_lr is not None else optimizer.param_groups[0]["lr"]
     # cycling momentum needs a momentum to cycle: plain SGD (momentum 0) or Adagrad keep theirs

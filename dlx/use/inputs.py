@@ -221,7 +221,7 @@ class Labelled:
 def data_config(restored, overrides: list[str]):
     """The run's data config, with `data=...` / `data.key=...` overrides applied."""
     from dlx.config import compose, parse_overrides
-    from dlx.config.validate import _schema_for, to_schema
+    from dlx.config.validate import schema_for, to_schema
     from dlx.engine.resume import apply_overrides
 
     parsed = parse_overrides(overrides)
@@ -233,7 +233,7 @@ def data_config(restored, overrides: list[str]):
         node = compose(list(overrides)).data
     else:
         node = apply_overrides(restored.exp.raw, parsed).data
-    return to_schema("data", _schema_for("data", node), node)
+    return to_schema("data", schema_for("data", node), node)
 
 
 def load_split(restored, overrides: list[str], split: str) -> Labelled:
@@ -306,7 +306,7 @@ def read_csv_labelled(restored, cfg):
 
     from dlx.data.bundle import RawData
     from dlx.data.schemas import existing
-    from dlx.data.user import _check_missing
+    from dlx.data.user import check_missing
 
     path = existing(cfg.path, "csv", "CSV file")
     encoding = encoding_of(restored)
@@ -315,7 +315,7 @@ def read_csv_labelled(restored, cfg):
     if target not in columns:
         raise DataError(f"{path.name} has no target column '{target}' to score against; "
                         "use `dlx predict` for rows without a target")
-    frame = _check_missing(pd.read_csv(path, sep=cfg.sep, usecols=columns), path, cfg.dropna)
+    frame = check_missing(pd.read_csv(path, sep=cfg.sep, usecols=columns), path, cfg.dropna)
     x = encode_frame(frame, encoding, path.name)
     if restored.task == "regression":
         return RawData(x, frame[target].to_numpy(dtype=np.float32), "regression")

@@ -13,24 +13,11 @@ resnet's `head.2` = torchvision's `fc`); the *backbone* is everything else.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
-from dlx.errors import ConfigError, require
-
-
-@dataclass
-class TransferKeys:
-    """Keys every model schema shares (a mixin: `class MLPConfig(TransferKeys)`)."""
-
-    init_from: Optional[str] = None  # a run (id, prefix, `last`, folder) or a .pt / .pth file
-    freeze: Any = None  # null | backbone | [prefixes of parameter names]
-
-    def __post_init__(self):
-        ok = self.freeze is None or self.freeze == "backbone" or (
-            isinstance(self.freeze, list) and all(isinstance(p, str) and p for p in self.freeze))
-        require(ok, "freeze", f"must be null, backbone or a list of parameter-name prefixes, got {self.freeze!r}")
+from dlx.errors import ConfigError
+from dlx.models.transfer_schema import TransferKeys  # noqa: F401  (moved below the engine)
 
 
 def head_names(model) -> set[str]:
