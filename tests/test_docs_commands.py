@@ -37,8 +37,6 @@ import pytest
 
 from tests.conftest import ROOT, run_process
 
-pytestmark = pytest.mark.slow
-
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_SHELL = {"python", "py", "yaml", "yml", "json", "text", "toml", "csv"}
 SKIP = re.compile(r"<!--\s*docs-test:\s*skip\s*\((.+?)\)\s*-->")
@@ -305,6 +303,7 @@ def test_pages_have_commands():
     assert any(line.startswith("dlx train") for line in readme) and len(readme) >= 20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.id for b in BLOCKS])
 def test_documented_commands_run(block: Block, store: Path, tmp_path: Path):
     if block.skip:
@@ -317,3 +316,27 @@ def test_documented_commands_run(block: Block, store: Path, tmp_path: Path):
         assert done.returncode == command.exits, where
         if command.error:
             assert command.error in done.stderr, f"{where}\nexpected: {command.error}"
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    return {slug(m.group(1)) for m in re.finditer(r"^#+ (.+)$", text, flags=re.M)}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_links_resolve(page: Path):
+    """Every relative link of the README and the guide names a file that exists, and a heading in it."""
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"^[a-z]+://", target):
+            continue
+        file, _, anchor = target.partition("#")
+        dest = (page.parent / file).resolve() if file else page
+        assert dest.exists(), f"{page.name}: link to missing {target}"
+        if anchor and dest.suffix == ".md":
+            assert anchor in anchors(dest), f"{page.name}: no heading #{anchor} in {dest.name}"
