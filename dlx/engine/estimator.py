@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dlx.config import Experiment
+from dlx.engine.records import CheckpointMeta
 from dlx.store.summary import RunSummary
 from dlx.errors import ConfigError, DataError, Interrupted
 from dlx.store.rundir import RunDir
@@ -100,8 +101,7 @@ def _fit_and_record(exp, overrides, callbacks, run_dir: RunDir, bundle, estimato
     run_dir.write_metrics([row])
     run_dir.log("  ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
     if exp.trainer.checkpoint:
-        meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
-                "input_shape": list(bundle.input_shape), "task": bundle.task}
+        meta = CheckpointMeta.of(run_dir.id, bundle, loss.num_outputs).to_dict()
         run_dir.save_checkpoint(CHECKPOINT, {"model": exp.model.name, "task": bundle.task,
                                              "arrays": to_tensors(arrays), "meta": meta})
     summary = summary_for(exp, run_dir, bundle, row, test_metrics, params, started)

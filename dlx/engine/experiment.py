@@ -7,15 +7,15 @@ test split; write the run.
 
 from __future__ import annotations
 
-import re
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from dlx import heap, testhooks
 from dlx.config import Experiment
 from dlx.engine import monitor
 from dlx.engine.callbacks import BestWeights, Callback, EarlyStopping, FitContext
+from dlx.engine.parts import build_parts, fits_in_memory  # noqa: F401  (re-exported: tests, lr_find)
+from dlx.engine.records import CheckpointMeta
 from dlx.errors import ConfigError, DataError, Interrupted, RunError, first_line
 from dlx.store.files import missing_as_null
 from dlx.store.rundir import RunDir
@@ -69,35 +69,6 @@ def setup_torch(exp: Experiment):
     return resolve_device(exp.trainer.device)
 
 
-def build_parts(exp: Experiment, bundle, device):
-    """Model, loss, optimizer, schedule, penalty for this data: nothing trained yet."""
-    from dlx import models
-    from dlx.data import target
-    from dlx.losses import build_loss
-    from dlx.optim.optimizers import build_optimizer, build_schedule
-    from dlx.registry import OPTIMIZERS
-    from dlx.regularize import build_penalty
-
-    reg = exp.regularizer
-    meta = OPTIMIZERS.get(exp.optim.name).meta
-    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
-    with fits_in_memory(exp):
-        model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm,
-                             vocab=models.vocab_of(bundle.preprocess))  # token inputs: embedded (issue 16)
-        if "target" in bundle.preprocess:  # data.scale_target: learn standardised y, report y's units
-            model, loss = target.wrap(model, loss, bundle.preprocess["target"], closure=bool(meta.get("closure")))
-        model = model.to(device)
-    from dlx.use import transfer  # model.init_from / model.freeze / optim.head_lr_mult (issue 14)
-
-    params, model.transfer_note = transfer.prepare(exp, model, bundle.classes)
-    optimizer = build_optimizer(exp.optim, params, reg.decoupled_weight_decay)
-    batch_size = len(bundle.train) if meta.get("full_batch") else exp.trainer.batch_size
-    steps = max(1, -(-len(bundle.train) // batch_size))
-    schedule = build_schedule(exp.scheduler, optimizer, epochs=exp.trainer.epochs, steps_per_epoch=steps,
-                              mode=exp.trainer.mode)
-    return model, loss, optimizer, schedule, build_penalty(reg, model), batch_size, meta
-
-
 def watchers(exp: Experiment) -> tuple[BestWeights, EarlyStopping | None]:
     """The callbacks that choose the kept weights and when to stop, from trainer and regularizer."""
     stopping = exp.regularizer.early_stopping
@@ -116,23 +87,6 @@ def min_batch_for(model, batch_size: int) -> int:
         raise ConfigError(f"batch norm cannot train on batches of {batch_size} sample: set trainer.batch_size "
                           ">= 2, or turn batch norm off (regularizer.batchnorm=false / model.batchnorm=false)")
     return 2
-
-
-@contextmanager
-def fits_in_memory(exp: Experiment):
-    """One line, not a traceback, when the model's weights do not fit (model.hidden=[100000000]),
-    whether building it on the CPU or moving it to the device."""
-    try:
-        yield
-    except (MemoryError, RuntimeError) as e:  # allocators raise RuntimeError("... can't allocate ...")
-        text = str(e)
-        if not isinstance(e, MemoryError) and "allocate" not in text and "out of memory" not in text.lower():
-            raise
-        asked = re.search(r"allocate (\d+) bytes", text)
-        size = f" (one tensor alone needs {int(asked.group(1)) / 1e9:.3g} GB)" if asked else ""
-        raise ConfigError(f"model '{exp.model.name}' is too large to build in memory{size}; use fewer or "
-                          "smaller layers (e.g. model.hidden, model.channels)") from None
-
 
 
 def open_run(exp: Experiment, overrides, runs_root, run_path, resume, rank=None) -> tuple[RunDir, list]:
@@ -194,7 +148,6 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, b
     import torch
 
     from dlx import data
-    from dlx.data.loaders import bundle_batches
     from dlx.engine import distributed
     from dlx.engine.tasks import build_task
     from dlx.models import count_parameters
@@ -217,9 +170,10 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, b
     params, note = count_parameters(task.model), getattr(task.model, "transfer_note", None)
     task.model = distributed.wrap_model(task.model, exp.trainer, rank, device)  # channels_last, sync_bn, compile, DDP
     shuffle = torch.Generator().manual_seed(exp.trainer.seed)
-    # tensors on the device (augmented per batch when data.augment asks), or a DataLoader for files
-    batches = bundle_batches(bundle, device, task.batch_size, exp.trainer.eval_batch_size, shuffle,
-                             min_batch=min_batch_for(task.model, task.batch_size), shard=distributed.shard(rank))
+    # the task's batch sources: by default tensors on the device (augmented per batch when
+    # data.augment asks), or a DataLoader for files
+    batches = task.batches(bundle, device, shuffle, eval_batch_size=exp.trainer.eval_batch_size,
+                           min_batch=min_batch_for(task.model, task.batch_size), shard=distributed.shard(rank))
     run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume, rank)
     _log_origin(run_dir, note, bundle, bootstrap)
     callbacks = list(callbacks)
@@ -249,9 +203,8 @@ def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle
     from dlx.engine.trainer import Trainer
 
     best, early = watchers(exp)
-    meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
-            "input_shape": list(bundle.input_shape), "task": bundle.task,
-            "num_outputs": getattr(task, "num_outputs", None)}  # dlx/use/restore.py rebuilds the model
+    # what dlx/use/restore.py rebuilds the run's Task from
+    meta = CheckpointMeta.of(run_dir.id, bundle, getattr(task, "num_outputs", None)).to_dict()
     writer = RunWriter(run_dir, exp.trainer.checkpoint, meta)
     checks = []  # trainer.watch / profile / overfit_batches: after the writer, whose checkpoints are timed
     if exp.trainer.watch != "none" or exp.trainer.profile or exp.trainer.overfit_batches:

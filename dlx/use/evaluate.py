@@ -20,7 +20,7 @@ def score(restored, data) -> tuple:
 
     if data.loader is not None:  # image_folder: the loader already transforms
         outs = [restored.outputs(xb) for xb, _ in data.loader]
-        out = torch.cat(outs) if outs else torch.empty(0, restored.meta["num_outputs"])
+        out = torch.cat(outs) if outs else torch.empty(0, restored.meta.num_outputs)
         return to_scores(out, restored.task, restored.preprocess), data.y
     return restored.predict(data.x), data.y
 
@@ -33,9 +33,9 @@ def task_metrics(restored, data) -> dict:
     from dlx.metrics import accumulator
 
     exp, meta = restored.exp, restored.meta
-    loss = build_loss(exp.loss, restored.task, len(restored.classes), meta["num_outputs"],
+    loss = build_loss(exp.loss, restored.task, len(restored.classes), meta.num_outputs,
                       exp.regularizer.label_smoothing)
-    metrics = accumulator(restored.task, meta["num_outputs"], keep_scores=True)
+    metrics = accumulator(restored.task, meta.num_outputs, keep_scores=True)
     batches = data.loader if data.loader is not None else _batches(restored, data)
     with torch.inference_mode():
         for xb, yb in batches:
@@ -108,10 +108,6 @@ def evaluate(restored, data) -> dict:
 
 
 def evaluate_run(restored, overrides: list[str], split: str) -> dict:
-    """`dlx eval`: the report of `restored` on a split of its data (or of the data the overrides choose);
-    graph and autoencoder runs are scored by dlx.use.kinds, a GAN is refused there."""
-    from dlx.use.inputs import load_split
-    from dlx.use.kinds import evaluate_special
-
-    special = evaluate_special(restored, overrides, split)
-    return special if special is not None else evaluate(restored, load_split(restored, overrides, split))
+    """`dlx eval`: the report of `restored` on a split of its data (or of the data the overrides
+    choose), by the run's own Task (which refuses in its own words when it has nothing to score)."""
+    return restored.problem.evaluate_run(restored, list(overrides), split)
