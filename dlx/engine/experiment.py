@@ -7,8 +7,10 @@ test split; write the run.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
+from typing import Callable
 
 from dlx import heap, testhooks
 from dlx.config import Experiment
@@ -21,6 +23,9 @@ from dlx.store.files import missing_as_null
 from dlx.store.rundir import RunDir
 from dlx.store.runs import RUNS
 from dlx.store.summary import RunSummary
+
+
+log = logging.getLogger(__name__)
 
 
 def label_for(exp: Experiment) -> str:
@@ -110,7 +115,7 @@ def open_run(exp: Experiment, overrides, runs_root, run_path, resume, rank=None)
 
 def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
         run_path: Path | None = None, evaluate_test: bool = True, resume=None,
-        bootstrap: int | None = None) -> RunSummary:
+        resample: Callable | None = None, say: Callable[[str], None] | None = None) -> RunSummary:
     """Train and evaluate `exp`; write `outputs/runs/<id>/`; return its summary.
 
     `runs_root` puts the run folder elsewhere (a sweep's `runs/`); `run_path` names the
@@ -118,7 +123,9 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     untouched (CV folds: the test split is evaluated once, by the refit, or never).
     `resume` (a `dlx.engine.resume.Resume`) continues that run in place from its checkpoint.
     `callbacks` (dlx.engine.callbacks.Callback) watch the trainer, after dlx's own.
-    `bootstrap` (a seed) trains on a bootstrap sample of the training rows (`dlx bag`).
+    `resample(bundle) -> (bundle, note)` replaces the data before training (`dlx bag`'s bootstrap
+    sample; the note goes to log.txt). `say` prints the diagnostics' verdicts (the overfit check);
+    their warnings go to the `logging` module.
     """
     from dlx.engine import estimator
 
@@ -128,7 +135,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     try:
         with heap.setting_up():  # imports, data, model: no garbage collection (dlx/heap.py)
             exp, bundle, trainer, batches, run_dir, params, device = set_up(
-                exp, overrides, callbacks, runs_root, run_path, resume, bootstrap)
+                exp, overrides, callbacks, runs_root, run_path, resume, resample, say)
         test_metrics = fit_and_test(exp, trainer, batches, run_dir, evaluate_test)
         summary = summarize(exp, bundle, trainer, test_metrics, params=params, device=device,
                             path=run_dir.path, duration=time.time() - started)
@@ -142,7 +149,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         heap.run_ended()  # later set-ups in this process are not frozen (dlx/heap.py)
 
 
-def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, bootstrap):
+def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, resample=None, say=None):
     """Everything before the first step: data, task (model, loss, optimizer), batches, the run
     folder and the trainer with its callbacks (a resumed run's state loaded)."""
     import torch
@@ -155,11 +162,9 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, b
 
     tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
     rank, device = distributed.start(exp.trainer, setup_torch(exp))  # rank: None unless data-parallel
-    bundle = data.build(exp.data)
-    if bootstrap is not None:  # bagging (dlx/use/bag.py)
-        from dlx.use.bag import resample_train
-
-        bundle = resample_train(bundle, bootstrap)
+    bundle, origin = data.build(exp.data), None
+    if resample is not None:  # bagging (dlx/use/bag.py): a bootstrap sample of the training rows
+        bundle, origin = resample(bundle)
     exp = monitor.for_task(exp, bundle.task)
     task = build_task(exp, bundle, device)
     monitor.check(exp, task)
@@ -175,11 +180,13 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, b
     batches = task.batches(bundle, device, shuffle, eval_batch_size=exp.trainer.eval_batch_size,
                            min_batch=min_batch_for(task.model, task.batch_size), shard=distributed.shard(rank))
     run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume, rank)
-    _log_origin(run_dir, note, bundle, bootstrap)
+    for line in (note, origin):  # what model.init_from loaded and froze; a bagging member's sample
+        if line:
+            run_dir.log(line)
     callbacks = list(callbacks)
     if tensorboard and distributed.is_main_process():
         callbacks.append(tensorboard.open(run_dir.path))
-    trainer = make_trainer(exp, task, bundle, run_dir, device, shuffle, callbacks)
+    trainer = make_trainer(exp, task, bundle, run_dir, device, shuffle, callbacks, say)
     trainer.metric_sync = distributed.sum_metrics if rank is not None else None
     if resume is not None:
         continue_from(trainer, resume, run_dir)
@@ -187,17 +194,7 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, b
     return exp, bundle, trainer, batches, run_dir, params, device
 
 
-def _log_origin(run_dir: RunDir, transfer_note, bundle, bootstrap) -> None:
-    """log.txt: what model.init_from loaded and froze; a bagging member's bootstrap sample."""
-    if transfer_note:
-        run_dir.log(transfer_note)
-    if bootstrap is not None:
-        from dlx.use.bag import bootstrap_note
-
-        run_dir.log(bootstrap_note(bundle, bootstrap))
-
-
-def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle, callbacks):
+def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle, callbacks, say=None):
     """The trainer, with dlx's callbacks first (best weights, early stopping, the run writer),
     then the caller's."""
     from dlx.engine.trainer import Trainer
@@ -209,9 +206,8 @@ def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle
     checks = []  # trainer.watch / profile / overfit_batches: after the writer, whose checkpoints are timed
     if exp.trainer.watch != "none" or exp.trainer.profile or exp.trainer.overfit_batches:
         from dlx.engine.sanity import diagnostics
-        from dlx.report.layers import say, warn
 
-        checks = diagnostics(exp, warn, say)
+        checks = diagnostics(exp, log.warning, say)
     trainer = Trainer(exp.trainer, task, device=device, clip_grad_norm=exp.regularizer.clip_grad_norm,
                       shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *checks,
                                                           *task.callbacks(run_dir), *callbacks])

@@ -65,6 +65,12 @@ class LanguageTask(OneModelTask):
         return cls(model, optimizer, schedule, smoothing=exp.regularizer.label_smoothing,
                    batch_size=exp.trainer.batch_size)
 
+    describable = True
+
+    @classmethod
+    def describe(cls, exp, bundle):
+        return cls.build(exp, bundle, "cpu").model, (bundle.train.x[:2],)
+
     @classmethod
     def build_model(cls, exp, meta, device=None):
         return model_for(exp, meta.input_shape, len(meta.classes), device, regularized=False)

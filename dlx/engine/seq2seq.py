@@ -91,6 +91,17 @@ class TokenTask(OneModelTask):
         return cls(model, optimizer, schedule, smoothing=exp.regularizer.label_smoothing,
                    batch_size=exp.trainer.batch_size, **extra)
 
+    describable = True
+
+    @classmethod
+    def describe(cls, exp, bundle):
+        """Built as training builds it (which refuses data it cannot train on), run on two training examples."""
+        model = cls.build(exp, bundle, "cpu").model
+        x, y = bundle.train.x[:2], bundle.train.y[:2]
+        return model, ((x, y) if cls.takes_targets else (x,))
+
+    takes_targets = False  # seq2seq: the model reads the source and the target
+
     def metric_names(self) -> list[str]:
         return ["loss", "acc", "exact"]
 
@@ -116,6 +127,7 @@ class TokenTask(OneModelTask):
 
 @TASKS.register("seq2seq", kinds=("seq2seq",))
 class Seq2SeqTask(TokenTask):
+    takes_targets = True
     def __init__(self, model, optimizer, schedule, *, teacher_forcing: float, beam: int, smoothing: float,
                  batch_size: int):
         super().__init__(model, optimizer, schedule, smoothing=smoothing, batch_size=batch_size)

@@ -33,6 +33,20 @@ class SupervisedTask(OneModelTask):
         return cls(model, loss, optimizer, schedule, kind=bundle.task, num_outputs=loss.num_outputs,
                    penalty=penalty, closure=bool(meta.get("closure")), batch_size=batch_size)
 
+    describable = True
+
+    @classmethod
+    def describe(cls, exp, bundle):
+        from dlx import models
+        from dlx.engine.parts import model_for
+        from dlx.losses import build_loss
+
+        if models.vocab_of(bundle.preprocess) or getattr(exp.model, "causal", False):
+            # token ids in (majority): built as training builds it, run on two training examples
+            return cls.build(exp, bundle, "cpu").model, (bundle.train.x[:2],)
+        loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, exp.regularizer.label_smoothing)
+        return model_for(exp, bundle.input_shape, loss.num_outputs), None
+
     @classmethod
     def for_inference(cls, exp, meta, model) -> "SupervisedTask":
         from dlx.losses import build_loss

@@ -204,6 +204,13 @@ class Task:
                           "run: model=vae, autoencoder or gan")
 
     reads_tokens = False  # inputs are token ids (seq2seq, tagging, language)
+    describable = False  # `dlx models show` can summarise this task's model (see `describe`)
+
+    @classmethod
+    def describe(cls, exp, bundle):
+        """`dlx models show`: (the model this task builds for `bundle`, example inputs or None for zeros)."""
+        raise ConfigError(f"`dlx models show` cannot summarise model={exp.model.name} yet ({bundle.task} data); "
+                          "`dlx train` prints its parameter count")
 
     def exportable(self, run) -> None:
         """Raise, in this task's words, when `dlx export` cannot write this run."""

@@ -50,13 +50,20 @@ def bootstrap_note(bundle, seed: int) -> str:
             f"({len(set(rows.tolist()))} distinct)")
 
 
+def member_sample(bundle, seed: int):
+    """(the bundle on a bootstrap sample of its training rows, the log.txt line that records it)."""
+    sample = resample_train(bundle, seed)
+    return sample, bootstrap_note(sample, seed)
+
+
 def run_member(overrides: list[str], run_path: str, seed: int) -> dict:
     """One member run; failures become data, as CV folds do."""
     from dlx import config
     from dlx.engine import experiment
 
     try:
-        summary = experiment.run(config.load(overrides), overrides, run_path=Path(run_path), bootstrap=seed)
+        summary = experiment.run(config.load(overrides), overrides, run_path=Path(run_path),
+                                 resample=lambda bundle: member_sample(bundle, seed))
         return {"status": "finished", "summary": summary}
     except DlxError as e:
         return {"status": "usage" if e.exit_code == 2 else "failed", "error": str(e)}

@@ -16,9 +16,9 @@ GENERATIVE = ("autoencoder", "vae", "gan")
 
 def generative_run(path: Path) -> str:
     """The run's model name, or a ConfigError when it does not generate (read from config.yaml only)."""
-    from omegaconf import OmegaConf
+    from dlx.engine.saved import read_raw
 
-    name = str(OmegaConf.load(Path(path) / "config.yaml").model.name)
+    name = str(read_raw(Path(path)).model.name)
     if name not in GENERATIVE:
         raise ConfigError(f"run {Path(path).name} trained model={name}, which does not generate samples; "
                           f"dlx sample (and plot --latent) take runs of model={' | '.join(GENERATIVE)}")

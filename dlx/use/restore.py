@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from dlx.engine.records import CheckpointMeta
+from dlx.engine.saved import LATER_KEYS, fill_later_keys, read_experiment  # noqa: F401  (re-exported)
 from dlx.errors import ConfigError, first_line
 
-# keys added after some runs were written: filled with their defaults when a saved config lacks them
-LATER_KEYS = {"model": {"init_from": None, "freeze": None}, "optim": {"head_lr_mult": 1.0}}
 BATCH = 8192  # rows per forward pass: activations of a wide MLP stay a few MB
 
 
@@ -35,45 +34,7 @@ def find(ref: str, output_dir: str = "outputs") -> Path:
 
 def read_config(path: Path):
     """The run's config.yaml as a validated Experiment (keys added since then get defaults)."""
-    from omegaconf import OmegaConf
-
-    from dlx import config
-
-    try:
-        raw = OmegaConf.load(path / "config.yaml")
-    except Exception as e:
-        raise ConfigError(f"cannot read {path / 'config.yaml'} ({first_line(e)})") from None
-    return config.validate(fill_later_keys(raw))
-
-
-def fill_later_keys(raw):
-    """A run's saved config with the keys added since it was written set to their defaults (so
-    runs from before transfer learning can still be used and resumed)."""
-    from omegaconf import open_dict
-
-    for group, keys in LATER_KEYS.items():
-        if raw.get(group) is not None:
-            known = _schema_keys(group, raw[group].get("name"))  # a plugin's schema may not have them
-            with open_dict(raw[group]):
-                for key, value in keys.items():
-                    if known is None or key in known:
-                        raw[group].setdefault(key, value)
-    return raw
-
-
-def _schema_keys(group: str, name) -> set | None:
-    """The keys of the registered component `name` of `group`; None when it is not known (yet)."""
-    from dataclasses import fields
-
-    from dlx import plugins
-    from dlx.registry import TABLES
-
-    plugins.load()
-    table = TABLES.get(group)
-    if table is None or name is None or str(name) not in table:
-        return None
-    schema = table.get(str(name)).schema
-    return {f.name for f in fields(schema)} if schema is not None else None
+    return read_experiment(path)
 
 
 @dataclass
