@@ -59,3 +59,17 @@ def test_a_frozen_backbone_starts_from_the_source_and_stays_unchanged(tmp_path, 
     assert "froze" in log and "head learning rate: 0.1" in log
     assert len(after["optimizer"]["state"]) == len(head)  # only the head is optimised
     assert [g["lr"] for g in after["optimizer"]["param_groups"]] == [pytest.approx(0.1)]
+
+
+def test_without_a_validation_split_the_final_weights_are_the_best(tmp_path):
+    """Issue 24.15: data.val_fraction=0 writes best.pt (the final weights), so eval and predict work."""
+    from dlx.use.evaluate import evaluate_run
+    from dlx.use.restore import restore
+
+    run = train(["data=iris", "data.val_fraction=0", "trainer.epochs=2", "trainer.num_threads=1",
+                 f"output_dir={tmp_path / 'outputs'}"])
+    best, last = checkpoint(run, "best"), checkpoint(run, "last")
+    assert best["epoch"] == 2 and all(torch.equal(best["model"][k], v) for k, v in last["model"].items())
+    assert "the final weights are kept as the best" in open(f"{run.path}/log.txt").read()
+    report = evaluate_run(restore(run.path), [], "test")
+    assert report["metrics"]["loss"] == pytest.approx(run.metrics["test_loss"], rel=1e-5)

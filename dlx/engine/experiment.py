@@ -34,7 +34,8 @@ def label_for(exp: Experiment) -> str:
 
 class RunWriter(Callback):
     """Keeps the run folder current: metrics.csv and log.txt each epoch, checkpoints/last.pt
-    each epoch (and every checkpoint_every_steps), checkpoints/best.pt when the monitor improves."""
+    each epoch (and every checkpoint_every_steps), checkpoints/best.pt when the monitor improves
+    (without a validation split: the latest weights, every epoch)."""
 
     def __init__(self, run: RunDir, checkpoint: bool, meta: dict):
         self.run, self.checkpoint, self.meta = run, checkpoint, meta
@@ -44,6 +45,16 @@ class RunWriter(Callback):
         self.run.log("  ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
         testhooks.pause("epoch-end")
         self.save_last(trainer)
+        if self.checkpoint and not any(k.startswith("val_") for k in row):
+            self.save_final_as_best(trainer, row)
+
+    def save_final_as_best(self, trainer, row: dict) -> None:
+        """No validation split (data.val_fraction=0, a CV refit): nothing chooses an epoch, so the
+        latest weights are the best and best.pt holds them (eval and predict read it by default)."""
+        if row["epoch"] == 1 or not (self.run.path / "checkpoints" / "best.pt").exists():
+            self.run.log("no validation split: the final weights are kept as the best (checkpoints/best.pt)")
+        self.run.save_checkpoint("best", {"model": trainer.model.state_dict(), "epoch": row["epoch"], "value": None,
+                                          "meta": self.meta})
 
     def on_step_checkpoint(self, trainer, step: int) -> None:
         self.save_last(trainer)
