@@ -61,3 +61,23 @@ def test_every_engine_and_use_module_imports_on_its_own():
         if result.returncode:
             failed[name] = result.stderr.strip().splitlines()[-1]
     assert not failed, failed
+
+
+def test_baseline_runs_are_evaluated_predicted_and_ensembled_and_export_says_why_not(dlx, tmp_path):
+    """Issue 24.14: a fitted baseline restores to the supervised task around its estimator."""
+    import json
+
+    for model in ("knn", "logistic"):
+        assert dlx("train", f"model={model}", "data=iris", "trainer.num_threads=1", "-q").code == 0
+    runs = sorted((tmp_path / "outputs" / "runs").iterdir())
+    summary = json.loads((runs[-1] / "summary.json").read_text())
+    result = dlx("eval", str(runs[-1]), "--format", "json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["metrics"]["acc"] == pytest.approx(summary["test_acc"])
+    assert json.loads(result.out)["metrics"]["loss"] == pytest.approx(summary["test_loss"], rel=1e-5)
+    predicted = dlx("predict", str(runs[-1]), "--split", "test", "-o", str(tmp_path / "p.csv"))
+    assert predicted.code == 0, predicted.err
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == summary["test_size"] + 1
+    assert dlx("ensemble", *map(str, runs)).code == 0
+    refused = dlx("export", str(runs[-1]))
+    assert refused.code == 2 and "scikit-learn estimator" in refused.err

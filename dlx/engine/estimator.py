@@ -200,3 +200,27 @@ def load_estimator(run_path: Path, model_cfg):
     state = load_checkpoint(path)
     arrays = {k: v.numpy() if hasattr(v, "numpy") else v for k, v in state["arrays"].items()}
     return MODELS.get(state["model"]).meta["from_arrays"](model_cfg, state["task"], arrays)
+
+
+class _Kind:
+    """What `outputs_of` reads of a bundle: the data kind and the number of classes."""
+
+    def __init__(self, task: str, num_classes: int):
+        self.task, self.num_classes = task, num_classes
+
+
+def restore_model(run_path: Path, exp, meta):
+    """A fitted baseline as a module: raw rows in, what a network of its kind outputs (log-probabilities,
+    log-odds or values), so `dlx eval`, `predict` and `ensemble` use it as they use a network."""
+    import torch
+
+    fitted = load_estimator(run_path, exp.model)
+    kind = _Kind(meta.kind, len(meta.classes))
+
+    class FittedEstimator(torch.nn.Module):
+        fits_estimator = True  # nothing to export: no tensor graph
+
+        def forward(self, x):
+            return outputs_of(fitted, x.reshape(len(x), -1).double().numpy(), kind, meta.num_outputs)
+
+    return FittedEstimator()

@@ -214,6 +214,9 @@ class Task:
 
     def exportable(self, run) -> None:
         """Raise, in this task's words, when `dlx export` cannot write this run."""
+        if getattr(self.model, "fits_estimator", False):
+            raise ConfigError(f"run {run.run_id} is model={run.exp.model.name}, a fitted scikit-learn estimator: "
+                              "TorchScript and ONNX hold tensor graphs only; use dlx predict RUN on it")
         if self.reads_tokens or "vocab" in run.preprocess:
             raise ConfigError(f"run {run.run_id} reads token sequences ({run.task} data); dlx export writes "
                               "models of real-valued inputs only; use dlx predict RUN on it")

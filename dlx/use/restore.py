@@ -168,6 +168,8 @@ def restore(path: Path, which: str = "best") -> Restored:
     from dlx.store.checkpoint import load_checkpoint
 
     path = Path(path)
+    if which in ("best", "last") and (path / "checkpoints" / f"{ESTIMATOR}.pt").is_file():
+        return restore_fitted(path, which)  # a scikit-learn baseline: one fit, one checkpoint
     file = checkpoint_file(path, which)
     exp = read_config(path)  # keys added since the run was written get their defaults
     state = load_checkpoint(file)
@@ -186,6 +188,29 @@ def restore(path: Path, which: str = "best") -> Restored:
         raise ConfigError(f"{file} does not fit the model config.yaml describes ({first_line(e)[:160]}); "
                           "was config.yaml edited?") from None
     model.eval()
+    problem = cls.for_inference(exp, meta, model)
+    problem.kind, problem.exp = meta.kind, exp
+    return Restored(path, exp, model, meta, which, problem)
+
+
+ESTIMATOR = "estimator"  # checkpoints/estimator.pt: a fitted scikit-learn baseline (dlx.engine.estimator)
+
+
+def restore_fitted(path: Path, which: str) -> Restored:
+    """A fitted baseline restored to the supervised Task around its estimator (its one fit is both
+    best and last)."""
+    from dlx.engine import estimator
+    from dlx.engine.tasks import task_class
+    from dlx.store.checkpoint import load_checkpoint
+
+    exp = read_config(path)
+    raw = load_checkpoint(path / "checkpoints" / f"{ESTIMATOR}.pt").get("meta")
+    if not isinstance(raw, dict) or "input_shape" not in raw:
+        raise ConfigError(f"{path / 'checkpoints' / ESTIMATOR}.pt has no meta: train the run again")
+    meta = CheckpointMeta.from_dict(raw)
+    cls = task_class(meta.kind)
+    meta = replace(meta, num_outputs=cls.outputs_of(exp, meta))
+    model = estimator.restore_model(path, exp, meta)
     problem = cls.for_inference(exp, meta, model)
     problem.kind, problem.exp = meta.kind, exp
     return Restored(path, exp, model, meta, which, problem)
