@@ -15,74 +15,18 @@ from typing import Callable
 from dlx import heap, testhooks
 from dlx.config import Experiment
 from dlx.engine import monitor
-from dlx.engine.callbacks import BestWeights, Callback, EarlyStopping, FitContext
-from dlx.engine.parts import build_parts, fits_in_memory  # noqa: F401  (re-exported: tests, lr_find)
+from dlx.engine.callbacks import BestWeights, EarlyStopping, FitContext
+from dlx.engine.parts import build_parts  # noqa: F401  (re-exported: tests)
 from dlx.engine.records import CheckpointMeta
-from dlx.errors import ConfigError, DataError, Interrupted, RunError, first_line
+from dlx.engine.runfolder import RunWriter, label_for, open_run, setup_torch  # noqa: F401  (re-exported)
+from dlx.engine.stops import continue_from, stopped  # noqa: F401  (re-exported)
+from dlx.errors import ConfigError, DataError, RunError
 from dlx.store.files import missing_as_null
 from dlx.store.rundir import RunDir
-from dlx.store.runs import RUNS
 from dlx.store.summary import RunSummary
 
 
 log = logging.getLogger(__name__)
-
-
-def label_for(exp: Experiment) -> str:
-    return exp.name or f"{exp.model.name}-{exp.optim.name}-{exp.data.name}"
-
-
-class RunWriter(Callback):
-    """Keeps the run folder current: metrics.csv and log.txt each epoch, checkpoints/last.pt
-    each epoch (and every checkpoint_every_steps), checkpoints/best.pt when the monitor improves
-    (without a validation split: the latest weights, every epoch)."""
-
-    def __init__(self, run: RunDir, checkpoint: bool, meta: dict):
-        self.run, self.checkpoint, self.meta = run, checkpoint, meta
-
-    def on_epoch_end(self, trainer, row: dict) -> None:
-        self.run.write_metrics(trainer.history)
-        self.run.log("  ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
-        testhooks.pause("epoch-end")
-        self.save_last(trainer)
-        if self.checkpoint and not any(k.startswith("val_") for k in row):
-            self.save_final_as_best(trainer, row)
-
-    def save_final_as_best(self, trainer, row: dict) -> None:
-        """No validation split (data.val_fraction=0, a CV refit): nothing chooses an epoch, so the
-        latest weights are the best and best.pt holds them (eval and predict read it by default)."""
-        if row["epoch"] == 1 or not (self.run.path / "checkpoints" / "best.pt").exists():
-            self.run.log("no validation split: the final weights are kept as the best (checkpoints/best.pt)")
-        self.run.save_checkpoint("best", {"model": trainer.model.state_dict(), "epoch": row["epoch"], "value": None,
-                                          "meta": self.meta})
-
-    def on_step_checkpoint(self, trainer, step: int) -> None:
-        self.save_last(trainer)
-
-    def on_improved(self, trainer, row: dict) -> None:
-        if self.checkpoint:  # the model holds the improved weights right now
-            self.run.save_checkpoint("best", {"model": trainer.model.state_dict(), "epoch": row["epoch"],
-                                              "value": row[trainer.cfg.monitor], "meta": self.meta})
-
-    def save_last(self, trainer) -> None:
-        if self.checkpoint:
-            self.run.save_checkpoint("last", {**trainer.state_dict(), "meta": self.meta})
-
-
-def _fmt(v) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else str(v)
-
-
-def setup_torch(exp: Experiment):
-    """Threads, seeds and determinism; returns the device."""
-    import torch
-
-    from dlx.engine.runtime import resolve_device, seed_everything
-
-    if exp.trainer.num_threads:
-        torch.set_num_threads(exp.trainer.num_threads)
-    seed_everything(exp.trainer.seed, exp.trainer.deterministic)
-    return resolve_device(exp.trainer.device)
 
 
 def watchers(exp: Experiment) -> tuple[BestWeights, EarlyStopping | None]:
@@ -103,25 +47,6 @@ def min_batch_for(model, batch_size: int) -> int:
         raise ConfigError(f"batch norm cannot train on batches of {batch_size} sample: set trainer.batch_size "
                           ">= 2, or turn batch norm off (regularizer.batchnorm=false / model.batchnorm=false)")
     return 2
-
-
-def open_run(exp: Experiment, overrides, runs_root, run_path, resume, rank=None) -> tuple[RunDir, list]:
-    """The run folder, locked, with config.yaml, overrides.yaml and status `running` written
-    (a data-parallel rank other than 0 gets a folder that writes nothing)."""
-    from dlx.engine import distributed
-
-    root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
-    run_dir = distributed.run_dir_for(rank)  # ranks > 0 write nothing
-    if run_dir is None and resume is not None:
-        run_dir, overrides = resume.run, resume.overrides
-    elif run_dir is None:
-        run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
-    distributed.announce(run_dir)
-    run_dir.lock()
-    run_dir.write_yaml("config.yaml", exp.raw)
-    run_dir.write_yaml("overrides.yaml", list(overrides))
-    run_dir.write_status("running")
-    return run_dir, list(overrides)
 
 
 def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
@@ -270,59 +195,3 @@ def summarize(exp: Experiment, bundle, trainer, test_metrics: dict, *, params: i
     )
 
 
-def continue_from(trainer, resume, run_dir: RunDir) -> None:
-    """Load a resumed run's checkpoint into `trainer` (nothing to load: it starts over)."""
-    if resume.state is not None:
-        if "callbacks" not in resume.state:
-            raise RunError(f"{resume.source} was written by an older dlx whose checkpoints this one cannot "
-                           "continue; start a new run with `dlx train`")
-        try:
-            trainer.load_state_dict(resume.state)
-        except (RuntimeError, KeyError, ValueError, TypeError) as e:
-            raise RunError(f"{resume.source} does not fit this run's model and optimizer ({first_line(e)}); "
-                           "was config.yaml edited? start a new run with `dlx train`") from None
-    run_dir.log(f"resumed from {resume.where}")
-
-
-def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer) -> Exception:
-    """Record why training stopped (status.json, log.txt, last.pt) and return the error to raise.
-
-    A signal handled between steps saves last.pt (a whole state) and the run can be resumed;
-    a second Ctrl-C abandons the step, so the last whole checkpoint on disk stays the one.
-    """
-    import signal
-
-    import torch
-
-    from dlx.engine.distributed import as_run_error
-    from dlx.engine.resume import resume_command
-    from dlx.engine.trainer import Divergence, StopRequested
-
-    error = as_run_error(error)  # a collective that failed: another rank died
-    where = trainer.position()
-    if isinstance(error, (StopRequested, KeyboardInterrupt)):
-        signum = error.signum if isinstance(error, StopRequested) else signal.SIGINT
-        name = signal.Signals(signum).name
-        saved = ""
-        if isinstance(error, StopRequested) and exp.trainer.checkpoint:
-            trainer.callbacks.find(RunWriter).save_last(trainer)
-            run_dir.flush()
-            saved = ", last.pt saved"
-        run_dir.write_status("interrupted", signal=name, **where)
-        run_dir.log(f"interrupted by {name} at epoch {where['epoch']}, step {where['step']}")
-        command = resume_command(run_dir, exp.output_dir)
-        return Interrupted(f"{name} at epoch {where['epoch']}, step {where['step']}{saved}; "
-                           f"resume with: {command}", 128 + int(signum))
-    if isinstance(error, torch.OutOfMemoryError):
-        batch_size = trainer.task.batch_size
-        error = RunError(f"out of memory on {trainer.device} at epoch {where['epoch']}, step {where['step']} "
-                         f"with trainer.batch_size={batch_size}: try trainer.batch_size={max(1, batch_size // 2)}, "
-                         "trainer.precision=bf16 or a smaller model")
-    if isinstance(error, Divergence):
-        where = {"epoch": error.epoch, "step": error.step}
-    try:  # best effort: on a full disk this write can fail too
-        run_dir.write_status("failed", reason=str(error), **where)
-        run_dir.log(f"failed: {error}")
-    except RunError:
-        pass
-    return error
