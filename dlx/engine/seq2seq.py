@@ -101,6 +101,7 @@ class TokenTask(OneModelTask):
         return model, ((x, y) if cls.takes_targets else (x,))
 
     takes_targets = False  # seq2seq: the model reads the source and the target
+    stops_at_eos = False  # seq2seq: a decoded output ends at its <eos>; tagging: a tag per source position
 
     def metric_names(self) -> list[str]:
         return ["loss", "acc", "exact"]
@@ -127,7 +128,7 @@ class TokenTask(OneModelTask):
 
 @TASKS.register("seq2seq", kinds=("seq2seq",))
 class Seq2SeqTask(TokenTask):
-    takes_targets = True
+    takes_targets = stops_at_eos = True
     def __init__(self, model, optimizer, schedule, *, teacher_forcing: float, beam: int, smoothing: float,
                  batch_size: int):
         super().__init__(model, optimizer, schedule, smoothing=smoothing, batch_size=batch_size)

@@ -18,7 +18,6 @@ from typing import Iterator, Optional
 
 from dlx.errors import ConfigError, DataError
 
-KINDS = ("seq2seq", "tagging")
 BATCH = 1024  # sequences per forward pass
 PAD, EOS = 0, 2  # dlx.data.sequences' ids
 
@@ -67,7 +66,7 @@ def split_chunks(restored, task, overrides: list[str], split: str) -> Iterator:
     from dlx.use.inputs import load_split
 
     data = load_split(restored, overrides, split)
-    vocab, eos = restored.classes, restored.task == "seq2seq"
+    vocab, eos = restored.classes, task.stops_at_eos
     lengths = None if eos else (data.x != PAD).sum(dim=1)
     pred = predicted(task, data.x, data.y.shape[1])
     yield pd.DataFrame({"source": words(data.x, _source_vocab(restored), False),
@@ -102,7 +101,7 @@ def file_chunks(restored, task, path: Path) -> Iterator:
             raise DataError(f"{path} line {n}: {unknown[0]!r} is not one of the run's symbols "
                             f"({' '.join(list(index)[:12])})")
         x[row, : len(symbols)] = torch.tensor([index[s] for s in symbols])
-    vocab_out, eos = restored.classes, restored.task == "seq2seq"
+    vocab_out, eos = restored.classes, task.stops_at_eos
     lengths = None if eos else (x != PAD).sum(dim=1)
     pred = predicted(task, x, longest + 1 if eos else longest)
     yield pd.DataFrame({"source": words(x, vocab, False), "prediction": words(pred, vocab_out, eos, lengths)})
