@@ -28,8 +28,8 @@ def choice(option: str, values: tuple[str, ...]):
 SPLITS, CHECKPOINTS, EXPORTS = ("test", "val", "train", "all"), ("best", "last"), ("torchscript", "onnx")
 FORMATS = ("table", "csv", "json")
 Run = Annotated[str, typer.Argument(metavar="RUN", help="A run: id, unique prefix or suffix, folder, or `last`.")]
-Checkpoint = Annotated[str, typer.Option("--checkpoint", metavar="[best|last]", parser=choice("--checkpoint", CHECKPOINTS),
-                                         help="Which weights.")]
+Checkpoint = Annotated[str, typer.Option("--checkpoint", metavar="[best|last]",
+                                         parser=choice("--checkpoint", CHECKPOINTS), help="Which weights.")]
 
 
 @app.command("eval", short_help="Score a trained run on a split or on other data.")

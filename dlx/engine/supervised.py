@@ -44,7 +44,8 @@ class SupervisedTask(OneModelTask):
         if models.vocab_of(bundle.preprocess) or getattr(exp.model, "causal", False):
             # token ids in (majority): built as training builds it, run on two training examples
             return cls.build(exp, bundle, "cpu").model, (bundle.train.x[:2],)
-        loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, exp.regularizer.label_smoothing)
+        reg = exp.regularizer
+        loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
         return model_for(exp, bundle.input_shape, loss.num_outputs), None
 
     @classmethod

@@ -1,4 +1,6 @@
-"""Transfer learning (the run path's part; `dlx.use.transfer` keeps the schema mixin): start from a trained network, freeze part of it, give the head its own rate.
+"""Transfer learning: start from a trained network, freeze part of it, give the head its own rate
+(the run path's part, used by dlx.engine.parts for every task; `dlx.use.transfer` keeps the
+schema mixin `TransferKeys` and re-exports these).
 
     dlx train model.init_from=RUN model.freeze=backbone optim.head_lr_mult=10 data=...
 
