@@ -59,6 +59,9 @@ class SupervisedTask(OneModelTask):
     def evaluate_run(self, run, overrides: list[str], split: str) -> dict:
         return run.supervised_report(overrides, split)
 
+    def split_scores(self, run, split: str = "test"):
+        return run.supervised_scores(split)
+
     def predict_rows(self, run, source, overrides: list[str], split, proba: bool):
         return run.supervised_rows(source, overrides, split, proba)
 

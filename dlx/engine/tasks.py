@@ -198,6 +198,12 @@ class Task:
         """`dlx predict`: the output rows (pandas frames) for INPUT `source` or a split."""
         raise ConfigError(f"run {run.path.name} is model={run.exp.model.name}, which predicts no labels")
 
+    def split_scores(self, run, split: str = "test"):
+        """`dlx ensemble`: (scores (N, C) probabilities or (N, k) values, targets (N,), the split's
+        positions) of a split, for combining with other runs' scores."""
+        raise ConfigError(f"run {run.path.name} ({run.task} data) gives no class probabilities or values to "
+                          "combine; dlx ensemble takes classification and regression runs")
+
     def sample(self, n: int, generator):
         """`dlx sample`: n draws from a generative model, in the model's units."""
         raise ConfigError(f"model={self.exp.model.name} does not generate samples; `dlx sample` needs a generative "

@@ -125,6 +125,14 @@ class Restored:
 
         return evaluate(self, self.load_split(overrides, split))
 
+    def supervised_scores(self, split: str):
+        """(scores, targets, positions) of a split of the run's own data."""
+        from dlx.use.evaluate import score
+
+        data = self.load_split([], split)
+        scores, targets = score(self, data)
+        return scores, targets, data.index
+
     def supervised_rows(self, source, overrides: list[str], split, proba: bool):
         from dlx.use.predict import supervised_chunks
 
