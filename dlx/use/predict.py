@@ -118,7 +118,7 @@ def supervised_chunks(restored, source: Optional[str], overrides: list[str], spl
     if not path.exists():
         raise DataError(f"input not found: {path}; give a CSV file, an image file or folder, or --split test")
     if path.is_file() and path.suffix.lower() in (".csv", ".tsv", ".txt"):
-        return csv_chunks(restored, path, proba, getattr(restored, "warn", None))
+        return csv_chunks(restored, path, proba, restored.warn)
     return image_chunks(restored, path, proba)
 
 

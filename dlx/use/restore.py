@@ -49,6 +49,7 @@ class Restored:
     meta: CheckpointMeta  # preprocess, classes, input_shape, kind, num_outputs
     checkpoint: str
     problem: Any = None  # the run's dlx.engine.tasks.Task
+    warn: Any = None  # where `dlx predict` says it ignores a CSV's extra columns
 
     @property
     def task(self) -> str:
