@@ -70,10 +70,9 @@ def latent_codes(path: Path, which: str = "best"):
     return codes, bundle.test.y, restored.classes
 
 
-def plot_latent(refs: list[str], output: str, output_dir: str) -> Path:
-    """`dlx plot RUN --latent`: the test split's 2-D codes, coloured by label, written to `output`."""
-    from dlx.report.samples import save_latent
-
+def plot_latent(refs: list[str], output: str, output_dir: str, save_latent) -> Path:
+    """`dlx plot RUN --latent`: the test split's 2-D codes, coloured by label, written to `output` by
+    the caller's `save_latent(codes, labels, classes, path, title=)` (the use layer draws nothing)."""
     if len(refs) != 1:
         raise ConfigError(f"--latent draws one run's code; {len(refs)} runs were named")
     path = find(refs[0], output_dir)
