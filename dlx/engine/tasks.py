@@ -11,6 +11,12 @@ by every task. A task registers next to its code, for the data kinds it trains o
 
 and `build_task(exp, bundle, device)` picks the one registered for `bundle.task`.
 
+A task also owns its problem after training, and its batches: `batches` gives the trainer its
+batch sources (the default: the bundle's tensor splits); `build_model` / `for_inference` restore
+a run to its task (dlx.use.restore, no optimizers); `evaluate_run`, `predict_rows`, `sample`,
+`split_scores` answer `dlx eval`, `predict`, `sample` and `ensemble`, or refuse in the task's own
+words. `OneModelTask` holds the step every one-model task shares.
+
 How a GAN would plug in (two models, two optimizers, one step that updates both):
 
     @TASKS.register("gan", kinds=("images-unlabelled",))
