@@ -81,3 +81,17 @@ def test_baseline_runs_are_evaluated_predicted_and_ensembled_and_export_says_why
     assert dlx("ensemble", *map(str, runs)).code == 0
     refused = dlx("export", str(runs[-1]))
     assert refused.code == 2 and "scikit-learn estimator" in refused.err
+
+
+@pytest.mark.slow
+def test_generate_and_sample_work_in_a_fresh_process(tmp_path):
+    """Issue 24.1: `dlx generate` failed on every call in a fresh process (an import cycle)."""
+    from tests.conftest import run_process
+
+    (tmp_path / "c.txt").write_text("the cat sat on the mat. " * 30, encoding="utf-8")
+    for args in (["train", "model=lm", "data=text", f"data.path={tmp_path / 'c.txt'}", "data.context=8",
+                  "model.d_model=16", "model.num_heads=2", "trainer.epochs=1", "trainer.num_threads=1", "-q"],
+                 ["generate", "last", "--prompt", "the c", "--tokens", "5"]):
+        result = run_process(args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("the c")
