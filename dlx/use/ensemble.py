@@ -111,9 +111,11 @@ def check_members(restored: list) -> None:
 
 def member_scores(restored: list) -> tuple[np.ndarray, np.ndarray]:
     """(M, N, C) scores on the shared test split and the (N,) targets."""
+    from dlx.use.evaluate import Scoring
+
     scores, y, index = [], None, None
     for r in restored:
-        s, targets, where = r.problem.split_scores(r, "test")  # the run's Task (refuses what has no scores)
+        s, targets, where = r.problem.split_scores(Scoring(r), "test")  # the run's Task (refuses what has none)
         if index is not None and not np.array_equal(index, where):
             raise DataError(f"ensemble members have different test splits ({restored[0].run_id}, {r.run_id})")
         scores.append(s.numpy())

@@ -73,7 +73,7 @@ def csv_chunks(restored, path: Path, proba: bool, warn=None, most_workers: int =
 
 def image_chunks(restored, path: Path, proba: bool, batch: int = 256) -> Iterator:
     from dlx.use.inputs import image_files, read_images, transform_images
-    from dlx.use.restore import to_scores
+    from dlx.use.scores import to_scores
 
     files = image_files(path)
     for i in range(0, len(files), batch):
@@ -104,7 +104,29 @@ def chunks_for(restored, source: Optional[str], overrides: list[str], split: Opt
     """The output chunks for INPUT (a CSV, an image file or folder) or for a split, by the run's Task
     (a task that predicts no rows refuses in its own words)."""
     restored.warn = warn
-    return restored.problem.predict_rows(restored, source, list(overrides), split, proba)
+    return restored.problem.predict_rows(Rows(restored), source, list(overrides), split, proba)
+
+
+class Rows:
+    """The restored run as a Task's `predict_rows` sees it: the run itself (its data, classes,
+    transform), plus the row writers of this module."""
+
+    def __init__(self, restored):
+        self.restored = restored
+
+    def __getattr__(self, name: str):
+        return getattr(self.restored, name)
+
+    def frame(self, scores, proba: bool):
+        return frame_of(self.restored, scores, proba)
+
+    def supervised_rows(self, source, overrides: list[str], split, proba: bool):
+        return supervised_chunks(self.restored, source, overrides, split, proba)
+
+    def sequence_rows(self, task, source, overrides: list[str], split):
+        from dlx.use.sequences import sequence_chunks
+
+        return sequence_chunks(self.restored, task, source, overrides, split)
 
 
 def supervised_chunks(restored, source: Optional[str], overrides: list[str], split: Optional[str],

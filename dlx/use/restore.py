@@ -16,6 +16,7 @@ from typing import Any
 from dlx.engine.records import CheckpointMeta
 from dlx.engine.saved import LATER_KEYS, fill_later_keys, read_experiment  # noqa: F401  (re-exported)
 from dlx.errors import ConfigError, first_line
+from dlx.use.scores import to_scores
 
 BATCH = 8192  # rows per forward pass: activations of a wide MLP stay a few MB
 
@@ -104,57 +105,6 @@ class Restored:
         from dlx.use.inputs import load_bundle
 
         return load_bundle(self, overrides, kinds)
-
-    def class_report(self, name: str, metrics: dict, out, y) -> dict:
-        """`dlx eval`'s report of class scores `out` against labels `y`: metrics and per-class figures."""
-        import torch
-
-        from dlx.use.evaluate import per_class
-
-        result = {"run_id": self.run_id, "name": name, "checkpoint": self.checkpoint, "task": self.task,
-                  "size": int(len(y)), "metrics": metrics, "classes": self.classes}
-        result.update(per_class(y.numpy(), torch.argmax(out, 1).numpy(), self.classes))
-        return result
-
-    def frame(self, scores, proba: bool):
-        from dlx.use.predict import frame_of
-
-        return frame_of(self, scores, proba)
-
-    def supervised_report(self, overrides: list[str], split: str) -> dict:
-        from dlx.use.evaluate import evaluate
-
-        return evaluate(self, self.load_split(overrides, split))
-
-    def supervised_scores(self, split: str):
-        """(scores, targets, positions) of a split of the run's own data."""
-        from dlx.use.evaluate import score
-
-        data = self.load_split([], split)
-        scores, targets = score(self, data)
-        return scores, targets, data.index
-
-    def supervised_rows(self, source, overrides: list[str], split, proba: bool):
-        from dlx.use.predict import supervised_chunks
-
-        return supervised_chunks(self, source, overrides, split, proba)
-
-    def sequence_rows(self, task, source, overrides: list[str], split):
-        from dlx.use.sequences import sequence_chunks
-
-        return sequence_chunks(self, task, source, overrides, split)
-
-
-def to_scores(out, task: str, preprocess: dict):
-    """Logits -> probabilities (a single binary logit becomes two columns); regression -> values."""
-    import torch
-
-    if task == "regression":  # already in y's units: a data.scale_target model ends in out * std + mean
-        return out.float()
-    if out.shape[1] == 1:  # bce / hinge: one logit for the positive class
-        p = torch.sigmoid(out.float())
-        return torch.cat([1 - p, p], dim=1)
-    return torch.softmax(out.float(), dim=1)
 
 
 def checkpoint_file(path: Path, which: str) -> Path:
