@@ -233,7 +233,7 @@ def test_resnet_without_skips_is_the_same_network_minus_the_identity():
 
 def test_receptive_field_grows_with_convolutions_and_pooling(dlx):
     from dlx import config
-    from dlx.models.summary import describe
+    from dlx.use.describe import describe
 
     exp = config.load(["model=cnn", "model.channels=[4,4]", "model.kernel_size=3", "model.pool_every=1"])
     _, summary, _ = describe(exp)

@@ -33,7 +33,7 @@ def test_models_lists_every_registered_model(dlx):
 @pytest.mark.parametrize("name", NETWORKS)
 def test_models_show_prints_layers_and_the_total(dlx, name):
     from dlx import config
-    from dlx.models.summary import describe
+    from dlx.use.describe import describe
 
     result = dlx("models", "show", name, "trainer.num_threads=1")
     assert result.code == 0, result.err

@@ -124,7 +124,8 @@ def test_predict_decodes_sequences_that_agree_with_eval(dlx, tmp_path, train):
     (["transformer", "data=majority"], "(B, 10)")], ids=lambda a: "-".join(a) if isinstance(a, list) else a)
 def test_models_show_prints_token_models_layer_by_layer(dlx, tmp_path, args, output):
     from dlx import config
-    from dlx.models.summary import default_data, describe
+    from dlx.models.summary import default_data
+    from dlx.use.describe import describe
 
     (tmp_path / "c.txt").write_text("the cat sat on the mat. " * 30)  # 11 symbols and <unk>
     args = [a.replace("{text}", str(tmp_path / "c.txt")) for a in args]

@@ -46,7 +46,7 @@ def test_frozen_backbone_stays_bit_identical_and_gets_no_optimizer_state(pretrai
 
 def test_another_number_of_classes_gets_a_new_head_and_a_faster_head_rate(pretrained):
     from dlx import config, models
-    from dlx.use import transfer
+    from dlx.engine import transfer
 
     source, out = pretrained
     exp = config.load([*TINY, "data=iris", f"output_dir={out}", f"model.init_from={source['path']}",
@@ -62,7 +62,7 @@ def test_another_number_of_classes_gets_a_new_head_and_a_faster_head_rate(pretra
 def test_torchvision_resnet_weights_load_by_their_own_names(tmp_path):
     torchvision = pytest.importorskip("torchvision")
     from dlx import config, models
-    from dlx.use import transfer
+    from dlx.engine import transfer
 
     source = torchvision.models.resnet18(num_classes=1000)  # random weights: no download
     torch.save(source.state_dict(), tmp_path / "resnet18.pth")
@@ -78,7 +78,7 @@ def test_torchvision_resnet_weights_load_by_their_own_names(tmp_path):
 def test_freeze_names_must_exist():
     from dlx import config, models
     from dlx.errors import ConfigError
-    from dlx.use import transfer
+    from dlx.engine import transfer
 
     exp = config.load(["model.freeze=[nett]"])
     with pytest.raises(ConfigError, match="no parameter starts with 'nett'; top-level names: net"):

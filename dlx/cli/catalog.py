@@ -37,7 +37,8 @@ def models_show(
     from dlx import config, report
     from dlx.errors import ConfigError
     from dlx import plugins
-    from dlx.models.summary import default_data, describe
+    from dlx.models.summary import default_data
+    from dlx.use.describe import describe
 
     overrides = list(overrides or [])
     if any(o.split("=", 1)[0].lstrip("+~") == "model" for o in overrides):

@@ -99,9 +99,10 @@ def plot(
         typer.echo(f"wrote {plot_attention(output_dir, runs[0], output)}")
         return
     if latent:
+        from dlx.report.samples import save_latent
         from dlx.use.generate import plot_latent
 
-        typer.echo(f"wrote {plot_latent(runs or [], output, output_dir)}")
+        typer.echo(f"wrote {plot_latent(runs or [], output, output_dir, save_latent)}")
         return
     if layers is not None or boundary or sweep is not None:
         from dlx.cli.diagnose import plot_diagnostic

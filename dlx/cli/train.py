@@ -43,10 +43,11 @@ def train(
         return
     from dlx import report
     from dlx.engine import experiment
+    from dlx.report.layers import say
 
     display = report.ProgressDisplay(exp.trainer.epochs, quiet=quiet)
     try:
-        summary = experiment.run(exp, overrides or [], callbacks=[display], resume=target)
+        summary = experiment.run(exp, overrides or [], callbacks=[display], resume=target, say=say)
     finally:
         display.close()
     report.print_summary(summary)

@@ -6,10 +6,30 @@ from typing import Annotated, Optional
 
 import typer
 
-from dlx.cli.app import OutputDir, Overrides, app, check_format, format_option, groups_epilog, warn
+from dlx.cli.app import OutputDir, Overrides, app, groups_epilog, warn
 
+
+
+def choice(option: str, values: tuple[str, ...]):
+    """A Typer parser that takes one of `values` (the help shows them) and refuses anything else
+    with dlx's one line: `--split dev: choose test, val, train or all`."""
+    from dlx.errors import ConfigError
+
+    words = ", ".join(values[:-1]) + " or " + values[-1]
+
+    def parse(value: str) -> str:
+        if value not in values:
+            raise ConfigError(f"{option} {value}: choose {words}")
+        return value
+
+    return parse
+
+
+SPLITS, CHECKPOINTS, EXPORTS = ("test", "val", "train", "all"), ("best", "last"), ("torchscript", "onnx")
+FORMATS = ("table", "csv", "json")
 Run = Annotated[str, typer.Argument(metavar="RUN", help="A run: id, unique prefix or suffix, folder, or `last`.")]
-Checkpoint = Annotated[str, typer.Option("--checkpoint", help="best | last weights.")]
+Checkpoint = Annotated[str, typer.Option("--checkpoint", metavar="[best|last]",
+                                         parser=choice("--checkpoint", CHECKPOINTS), help="Which weights.")]
 
 
 @app.command("eval", short_help="Score a trained run on a split or on other data.")
@@ -17,23 +37,20 @@ def eval_run(
     run: Run,
     overrides: Annotated[Optional[list[str]], typer.Argument(
         help="data=... / data.key=... to evaluate on other data with the same features.", show_default=False)] = None,
-    split: Annotated[str, typer.Option("--split", help="test | val | train | all")] = "test",
+    split: Annotated[str, typer.Option("--split", metavar="[test|val|train|all]", parser=choice("--split", SPLITS),
+                                       help="The split to score.")] = "test",
     checkpoint: Checkpoint = "best",
-    fmt: format_option("table, csv (confusion matrix), json") = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|csv|json]", parser=choice("--format", FORMATS),
+                                     help="Output: table, csv (the confusion matrix) or json.")] = "table",
     output_dir: OutputDir = "outputs",
 ):
     """Every metric of the task on a split, with the confusion matrix and per-class precision, recall,
     F1 and support (or residuals for regression); written to RUN/eval/<split-or-name>.json."""
-    check_format(fmt, False)
     from dlx.report.use import print_eval
     from dlx.store.ensembles import write_eval
     from dlx.use.evaluate import evaluate_run
     from dlx.use.restore import find, restore
 
-    if split not in ("test", "val", "train", "all"):
-        from dlx.errors import ConfigError
-
-        raise ConfigError(f"--split {split}: choose test, val, train or all")
     restored = restore(find(run, output_dir), checkpoint)
     result = evaluate_run(restored, overrides or [], split)
     written = write_eval(restored.path, result["name"], result)
@@ -49,8 +66,9 @@ def predict(
         show_default=False)] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="The CSV to write, or - for stdout.")] = "-",
     proba: Annotated[bool, typer.Option("--proba", help="Add one probability column per class.")] = False,
-    split: Annotated[Optional[str], typer.Option("--split", help="Predict a split of the run's data "
-                                                 "(test | val | train | all) instead of INPUT.")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", metavar="[test|val|train|all]",
+                                                 parser=choice("--split", SPLITS), show_default=False,
+                                                 help="Predict a split of the run's data instead of INPUT.")] = None,
     checkpoint: Checkpoint = "best",
     output_dir: OutputDir = "outputs",
 ):
@@ -79,7 +97,8 @@ def predict(
 @app.command(short_help="Write a run's model as TorchScript or ONNX (preprocessing built in).")
 def export(
     run: Run,
-    to: Annotated[str, typer.Option("--format", "-f", help="torchscript | onnx")] = "torchscript",
+    to: Annotated[str, typer.Option("--format", "-f", metavar="[torchscript|onnx]", parser=choice("--format", EXPORTS),
+                                    help="The file format.")] = "torchscript",
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="The file (default RUN/model.pt|.onnx).",
                                                   show_default=False)] = None,
     checkpoint: Checkpoint = "best",

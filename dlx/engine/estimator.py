@@ -21,10 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from dlx.config import Experiment
-from dlx.store.summary import RunSummary
+from dlx.engine import monitor
+from dlx.engine.records import CheckpointMeta
+from dlx.engine.runfolder import open_run, setup_torch
 from dlx.errors import ConfigError, DataError, Interrupted
 from dlx.store.rundir import RunDir
-from dlx.store.runs import RUNS
+from dlx.store.summary import RunSummary
 
 CHECKPOINT = "estimator"  # checkpoints/estimator.pt: not a network's best.pt
 EPS = 1e-12
@@ -35,39 +37,24 @@ def applies(exp: Experiment) -> bool:
     return bool(getattr(exp.model, "fits_estimator", False))
 
 
-def label_for(exp: Experiment) -> str:
-    return exp.name or f"{exp.model.name}-{exp.data.name}"  # no optimizer is involved
-
-
 def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
         run_path: Path | None = None, evaluate_test: bool = True, resume=None) -> RunSummary:
     """Fit `exp.model` on the training split, measure every split, write the run; the summary."""
     from dlx import data
-    from dlx.engine.experiment import setup_torch
-    from dlx.engine.monitor import for_task
-    from dlx.metrics import metric_names
     from dlx.losses import build_loss
     from dlx.registry import MODELS
 
     started = time.time()
     setup_torch(exp)
     bundle = data.build(exp.data)
-    exp = for_task(exp, bundle.task)
+    exp = monitor.for_task(exp, bundle.task)
     x_train, y_train = rows_of(bundle.train, exp.data.name)
     entry = MODELS.get(exp.model.name)
     estimator = entry.meta["estimator"](exp.model, bundle.task, len(x_train))
     loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, 0.0)
-    valid = [f"val_{m}" for m in metric_names(bundle.task, loss.num_outputs)]
-    if exp.trainer.monitor not in valid:
-        raise ConfigError(f"trainer.monitor={exp.trainer.monitor} is not measured on {bundle.task} data; "
-                          f"choose one of: {', '.join(valid)}")
-
-    root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
-    if resume is not None:  # nothing to continue: a fit is one step, so it is done again in place
-        run_dir, overrides = resume.run, resume.overrides
-    else:
-        run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
-    run_dir.lock()
+    monitor.check(exp, Measured(bundle.task, loss.num_outputs))
+    # the run path's own folder (a resumed fit is done again in place: a fit is one step)
+    run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume)
     try:
         return _fit_and_record(exp, overrides, callbacks, run_dir, bundle, estimator, entry, loss,
                                (x_train, y_train), evaluate_test, started)
@@ -75,11 +62,20 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         run_dir.unlock()
 
 
+class Measured:
+    """What trainer.monitor is checked against: the metrics a network on this data reports."""
+
+    def __init__(self, kind: str, num_outputs: int):
+        self.kind, self.num_outputs = kind, num_outputs
+
+    def metric_names(self) -> list[str]:
+        from dlx.metrics import metric_names
+
+        return metric_names(self.kind, self.num_outputs)
+
+
 def _fit_and_record(exp, overrides, callbacks, run_dir: RunDir, bundle, estimator, entry, loss, train,
-                    evaluate_test: bool, started: float) -> dict:
-    run_dir.write_yaml("config.yaml", exp.raw)
-    run_dir.write_yaml("overrides.yaml", list(overrides))
-    run_dir.write_status("running")
+                    evaluate_test: bool, started: float) -> RunSummary:
     run_dir.log(f"fitting {type(estimator).__name__} on {len(train[0])} rows of {train[0].shape[1]} features")
     fit_start = time.perf_counter()
     fit(estimator, train, run_dir)
@@ -100,14 +96,13 @@ def _fit_and_record(exp, overrides, callbacks, run_dir: RunDir, bundle, estimato
     run_dir.write_metrics([row])
     run_dir.log("  ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
     if exp.trainer.checkpoint:
-        meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
-                "input_shape": list(bundle.input_shape), "task": bundle.task}
+        meta = CheckpointMeta.of(run_dir.id, bundle, loss.num_outputs).to_dict()
         run_dir.save_checkpoint(CHECKPOINT, {"model": exp.model.name, "task": bundle.task,
                                              "arrays": to_tensors(arrays), "meta": meta})
     summary = summary_for(exp, run_dir, bundle, row, test_metrics, params, started)
     run_dir.write_status("finished")
-    run_dir.write_summary(summary)  # last: its presence means "finished"
-    return RunSummary.from_json(summary)
+    run_dir.write_summary(summary.to_json())  # last: its presence means "finished"
+    return summary
 
 
 def fit(estimator, train: tuple, run_dir: RunDir) -> None:
@@ -124,19 +119,18 @@ def fit(estimator, train: tuple, run_dir: RunDir) -> None:
         run_dir.log(f"warning: {str(w.message).splitlines()[0]}")
 
 
-def summary_for(exp, run_dir: RunDir, bundle, row: dict, test_metrics: dict, params: int, started: float) -> dict:
-    """summary.json: the keys of a network run's summary, for a one-step fit."""
-    return {
-        "run_id": run_dir.id, "status": "finished", "model": exp.model.name, "optim": exp.optim.name,
-        "scheduler": exp.scheduler.name, "regularizer": exp.regularizer.name, "data": exp.data.name,
-        "task": bundle.task, "epochs_run": 1, "best_epoch": 1, "stopped_early": False,
-        "monitor": exp.trainer.monitor, "best_value": row.get(exp.trainer.monitor, math.nan),
-        **{k: v for k, v in row.items() if k.startswith(("train_", "val_"))},
-        **{f"test_{k}": v for k, v in test_metrics.items()},
-        "params": params, "train_size": len(bundle.train), "val_size": len(bundle.val),
-        "test_size": len(bundle.test), "duration_s": round(time.time() - started, 3), "device": "cpu",
-        "path": str(run_dir.path),
-    }
+def summary_for(exp, run_dir: RunDir, bundle, row: dict, test_metrics: dict, params: int,
+                started: float) -> RunSummary:
+    """summary.json: a network run's summary, for a one-step fit."""
+    return RunSummary(
+        run_id=run_dir.id, status="finished", model=exp.model.name, optim=exp.optim.name,
+        scheduler=exp.scheduler.name, regularizer=exp.regularizer.name, data=exp.data.name, task=bundle.task,
+        epochs_run=1, best_epoch=1, stopped_early=False, monitor=exp.trainer.monitor,
+        best_value=row.get(exp.trainer.monitor, math.nan),
+        metrics={**{k: v for k, v in row.items() if k.startswith(("train_", "val_"))},
+                 **{f"test_{k}": v for k, v in test_metrics.items()}},
+        params=params, train_size=len(bundle.train), val_size=len(bundle.val), test_size=len(bundle.test),
+        duration_s=round(time.time() - started, 3), device="cpu", path=str(run_dir.path))
 
 
 def rows_of(split, data_name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -200,3 +194,27 @@ def load_estimator(run_path: Path, model_cfg):
     state = load_checkpoint(path)
     arrays = {k: v.numpy() if hasattr(v, "numpy") else v for k, v in state["arrays"].items()}
     return MODELS.get(state["model"]).meta["from_arrays"](model_cfg, state["task"], arrays)
+
+
+class _Kind:
+    """What `outputs_of` reads of a bundle: the data kind and the number of classes."""
+
+    def __init__(self, task: str, num_classes: int):
+        self.task, self.num_classes = task, num_classes
+
+
+def restore_model(run_path: Path, exp, meta):
+    """A fitted baseline as a module: raw rows in, what a network of its kind outputs (log-probabilities,
+    log-odds or values), so `dlx eval`, `predict` and `ensemble` use it as they use a network."""
+    import torch
+
+    fitted = load_estimator(run_path, exp.model)
+    kind = _Kind(meta.kind, len(meta.classes))
+
+    class FittedEstimator(torch.nn.Module):
+        fits_estimator = True  # nothing to export: no tensor graph
+
+        def forward(self, x):
+            return outputs_of(fitted, x.reshape(len(x), -1).double().numpy(), kind, meta.num_outputs)
+
+    return FittedEstimator()

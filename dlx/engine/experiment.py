@@ -7,95 +7,26 @@ test split; write the run.
 
 from __future__ import annotations
 
-import re
+import logging
 import time
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 from dlx import heap, testhooks
 from dlx.config import Experiment
 from dlx.engine import monitor
-from dlx.engine.callbacks import BestWeights, Callback, EarlyStopping, FitContext
-from dlx.errors import ConfigError, DataError, Interrupted, RunError, first_line
+from dlx.engine.callbacks import BestWeights, EarlyStopping, FitContext
+from dlx.engine.parts import build_parts  # noqa: F401  (re-exported: tests)
+from dlx.engine.records import CheckpointMeta
+from dlx.engine.runfolder import RunWriter, label_for, open_run, setup_torch  # noqa: F401  (re-exported)
+from dlx.engine.stops import continue_from, stopped  # noqa: F401  (re-exported)
+from dlx.errors import ConfigError, DataError, RunError
 from dlx.store.files import missing_as_null
 from dlx.store.rundir import RunDir
-from dlx.store.runs import RUNS
 from dlx.store.summary import RunSummary
 
 
-def label_for(exp: Experiment) -> str:
-    return exp.name or f"{exp.model.name}-{exp.optim.name}-{exp.data.name}"
-
-
-class RunWriter(Callback):
-    """Keeps the run folder current: metrics.csv and log.txt each epoch, checkpoints/last.pt
-    each epoch (and every checkpoint_every_steps), checkpoints/best.pt when the monitor improves."""
-
-    def __init__(self, run: RunDir, checkpoint: bool, meta: dict):
-        self.run, self.checkpoint, self.meta = run, checkpoint, meta
-
-    def on_epoch_end(self, trainer, row: dict) -> None:
-        self.run.write_metrics(trainer.history)
-        self.run.log("  ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
-        testhooks.pause("epoch-end")
-        self.save_last(trainer)
-
-    def on_step_checkpoint(self, trainer, step: int) -> None:
-        self.save_last(trainer)
-
-    def on_improved(self, trainer, row: dict) -> None:
-        if self.checkpoint:  # the model holds the improved weights right now
-            self.run.save_checkpoint("best", {"model": trainer.model.state_dict(), "epoch": row["epoch"],
-                                              "value": row[trainer.cfg.monitor], "meta": self.meta})
-
-    def save_last(self, trainer) -> None:
-        if self.checkpoint:
-            self.run.save_checkpoint("last", {**trainer.state_dict(), "meta": self.meta})
-
-
-def _fmt(v) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else str(v)
-
-
-def setup_torch(exp: Experiment):
-    """Threads, seeds and determinism; returns the device."""
-    import torch
-
-    from dlx.engine.runtime import resolve_device, seed_everything
-
-    if exp.trainer.num_threads:
-        torch.set_num_threads(exp.trainer.num_threads)
-    seed_everything(exp.trainer.seed, exp.trainer.deterministic)
-    return resolve_device(exp.trainer.device)
-
-
-def build_parts(exp: Experiment, bundle, device):
-    """Model, loss, optimizer, schedule, penalty for this data: nothing trained yet."""
-    from dlx import models
-    from dlx.data import target
-    from dlx.losses import build_loss
-    from dlx.optim.optimizers import build_optimizer, build_schedule
-    from dlx.registry import OPTIMIZERS
-    from dlx.regularize import build_penalty
-
-    reg = exp.regularizer
-    meta = OPTIMIZERS.get(exp.optim.name).meta
-    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
-    with fits_in_memory(exp):
-        model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm,
-                             vocab=models.vocab_of(bundle.preprocess))  # token inputs: embedded (issue 16)
-        if "target" in bundle.preprocess:  # data.scale_target: learn standardised y, report y's units
-            model, loss = target.wrap(model, loss, bundle.preprocess["target"], closure=bool(meta.get("closure")))
-        model = model.to(device)
-    from dlx.use import transfer  # model.init_from / model.freeze / optim.head_lr_mult (issue 14)
-
-    params, model.transfer_note = transfer.prepare(exp, model, bundle.classes)
-    optimizer = build_optimizer(exp.optim, params, reg.decoupled_weight_decay)
-    batch_size = len(bundle.train) if meta.get("full_batch") else exp.trainer.batch_size
-    steps = max(1, -(-len(bundle.train) // batch_size))
-    schedule = build_schedule(exp.scheduler, optimizer, epochs=exp.trainer.epochs, steps_per_epoch=steps,
-                              mode=exp.trainer.mode)
-    return model, loss, optimizer, schedule, build_penalty(reg, model), batch_size, meta
+log = logging.getLogger(__name__)
 
 
 def watchers(exp: Experiment) -> tuple[BestWeights, EarlyStopping | None]:
@@ -118,45 +49,9 @@ def min_batch_for(model, batch_size: int) -> int:
     return 2
 
 
-@contextmanager
-def fits_in_memory(exp: Experiment):
-    """One line, not a traceback, when the model's weights do not fit (model.hidden=[100000000]),
-    whether building it on the CPU or moving it to the device."""
-    try:
-        yield
-    except (MemoryError, RuntimeError) as e:  # allocators raise RuntimeError("... can't allocate ...")
-        text = str(e)
-        if not isinstance(e, MemoryError) and "allocate" not in text and "out of memory" not in text.lower():
-            raise
-        asked = re.search(r"allocate (\d+) bytes", text)
-        size = f" (one tensor alone needs {int(asked.group(1)) / 1e9:.3g} GB)" if asked else ""
-        raise ConfigError(f"model '{exp.model.name}' is too large to build in memory{size}; use fewer or "
-                          "smaller layers (e.g. model.hidden, model.channels)") from None
-
-
-
-def open_run(exp: Experiment, overrides, runs_root, run_path, resume, rank=None) -> tuple[RunDir, list]:
-    """The run folder, locked, with config.yaml, overrides.yaml and status `running` written
-    (a data-parallel rank other than 0 gets a folder that writes nothing)."""
-    from dlx.engine import distributed
-
-    root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
-    run_dir = distributed.run_dir_for(rank)  # ranks > 0 write nothing
-    if run_dir is None and resume is not None:
-        run_dir, overrides = resume.run, resume.overrides
-    elif run_dir is None:
-        run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
-    distributed.announce(run_dir)
-    run_dir.lock()
-    run_dir.write_yaml("config.yaml", exp.raw)
-    run_dir.write_yaml("overrides.yaml", list(overrides))
-    run_dir.write_status("running")
-    return run_dir, list(overrides)
-
-
 def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = None,
         run_path: Path | None = None, evaluate_test: bool = True, resume=None,
-        bootstrap: int | None = None) -> RunSummary:
+        resample: Callable | None = None, say: Callable[[str], None] | None = None) -> RunSummary:
     """Train and evaluate `exp`; write `outputs/runs/<id>/`; return its summary.
 
     `runs_root` puts the run folder elsewhere (a sweep's `runs/`); `run_path` names the
@@ -164,7 +59,9 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     untouched (CV folds: the test split is evaluated once, by the refit, or never).
     `resume` (a `dlx.engine.resume.Resume`) continues that run in place from its checkpoint.
     `callbacks` (dlx.engine.callbacks.Callback) watch the trainer, after dlx's own.
-    `bootstrap` (a seed) trains on a bootstrap sample of the training rows (`dlx bag`).
+    `resample(bundle) -> (bundle, note)` replaces the data before training (`dlx bag`'s bootstrap
+    sample; the note goes to log.txt). `say` prints the diagnostics' verdicts (the overfit check);
+    their warnings go to the `logging` module.
     """
     from dlx.engine import estimator
 
@@ -174,7 +71,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     try:
         with heap.setting_up():  # imports, data, model: no garbage collection (dlx/heap.py)
             exp, bundle, trainer, batches, run_dir, params, device = set_up(
-                exp, overrides, callbacks, runs_root, run_path, resume, bootstrap)
+                exp, overrides, callbacks, runs_root, run_path, resume, resample, say)
         test_metrics = fit_and_test(exp, trainer, batches, run_dir, evaluate_test)
         summary = summarize(exp, bundle, trainer, test_metrics, params=params, device=device,
                             path=run_dir.path, duration=time.time() - started)
@@ -188,13 +85,12 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         heap.run_ended()  # later set-ups in this process are not frozen (dlx/heap.py)
 
 
-def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, bootstrap):
+def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, resample=None, say=None):
     """Everything before the first step: data, task (model, loss, optimizer), batches, the run
     folder and the trainer with its callbacks (a resumed run's state loaded)."""
     import torch
 
     from dlx import data
-    from dlx.data.loaders import bundle_batches
     from dlx.engine import distributed
     from dlx.engine.tasks import build_task
     from dlx.models import count_parameters
@@ -202,11 +98,9 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, b
 
     tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
     rank, device = distributed.start(exp.trainer, setup_torch(exp))  # rank: None unless data-parallel
-    bundle = data.build(exp.data)
-    if bootstrap is not None:  # bagging (dlx/use/bag.py)
-        from dlx.use.bag import resample_train
-
-        bundle = resample_train(bundle, bootstrap)
+    bundle, origin = data.build(exp.data), None
+    if resample is not None:  # bagging (dlx/use/bag.py): a bootstrap sample of the training rows
+        bundle, origin = resample(bundle)
     exp = monitor.for_task(exp, bundle.task)
     task = build_task(exp, bundle, device)
     monitor.check(exp, task)
@@ -217,15 +111,18 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, b
     params, note = count_parameters(task.model), getattr(task.model, "transfer_note", None)
     task.model = distributed.wrap_model(task.model, exp.trainer, rank, device)  # channels_last, sync_bn, compile, DDP
     shuffle = torch.Generator().manual_seed(exp.trainer.seed)
-    # tensors on the device (augmented per batch when data.augment asks), or a DataLoader for files
-    batches = bundle_batches(bundle, device, task.batch_size, exp.trainer.eval_batch_size, shuffle,
-                             min_batch=min_batch_for(task.model, task.batch_size), shard=distributed.shard(rank))
+    # the task's batch sources: by default tensors on the device (augmented per batch when
+    # data.augment asks), or a DataLoader for files
+    batches = task.batches(bundle, device, shuffle, eval_batch_size=exp.trainer.eval_batch_size,
+                           min_batch=min_batch_for(task.model, task.batch_size), shard=distributed.shard(rank))
     run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume, rank)
-    _log_origin(run_dir, note, bundle, bootstrap)
+    for line in (note, origin):  # what model.init_from loaded and froze; a bagging member's sample
+        if line:
+            run_dir.log(line)
     callbacks = list(callbacks)
     if tensorboard and distributed.is_main_process():
         callbacks.append(tensorboard.open(run_dir.path))
-    trainer = make_trainer(exp, task, bundle, run_dir, device, shuffle, callbacks)
+    trainer = make_trainer(exp, task, bundle, run_dir, device, shuffle, callbacks, say)
     trainer.metric_sync = distributed.sum_metrics if rank is not None else None
     if resume is not None:
         continue_from(trainer, resume, run_dir)
@@ -233,32 +130,20 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, b
     return exp, bundle, trainer, batches, run_dir, params, device
 
 
-def _log_origin(run_dir: RunDir, transfer_note, bundle, bootstrap) -> None:
-    """log.txt: what model.init_from loaded and froze; a bagging member's bootstrap sample."""
-    if transfer_note:
-        run_dir.log(transfer_note)
-    if bootstrap is not None:
-        from dlx.use.bag import bootstrap_note
-
-        run_dir.log(bootstrap_note(bundle, bootstrap))
-
-
-def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle, callbacks):
+def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle, callbacks, say=None):
     """The trainer, with dlx's callbacks first (best weights, early stopping, the run writer),
     then the caller's."""
     from dlx.engine.trainer import Trainer
 
     best, early = watchers(exp)
-    meta = {"run_id": run_dir.id, "preprocess": bundle.preprocess, "classes": bundle.classes,
-            "input_shape": list(bundle.input_shape), "task": bundle.task,
-            "num_outputs": getattr(task, "num_outputs", None)}  # dlx/use/restore.py rebuilds the model
+    # what dlx/use/restore.py rebuilds the run's Task from
+    meta = CheckpointMeta.of(run_dir.id, bundle, getattr(task, "num_outputs", None)).to_dict()
     writer = RunWriter(run_dir, exp.trainer.checkpoint, meta)
     checks = []  # trainer.watch / profile / overfit_batches: after the writer, whose checkpoints are timed
     if exp.trainer.watch != "none" or exp.trainer.profile or exp.trainer.overfit_batches:
         from dlx.engine.sanity import diagnostics
-        from dlx.report.layers import say, warn
 
-        checks = diagnostics(exp, warn, say)
+        checks = diagnostics(exp, log.warning, say)
     trainer = Trainer(exp.trainer, task, device=device, clip_grad_norm=exp.regularizer.clip_grad_norm,
                       shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *checks,
                                                           *task.callbacks(run_dir), *callbacks])
@@ -310,59 +195,3 @@ def summarize(exp: Experiment, bundle, trainer, test_metrics: dict, *, params: i
     )
 
 
-def continue_from(trainer, resume, run_dir: RunDir) -> None:
-    """Load a resumed run's checkpoint into `trainer` (nothing to load: it starts over)."""
-    if resume.state is not None:
-        if "callbacks" not in resume.state:
-            raise RunError(f"{resume.source} was written by an older dlx whose checkpoints this one cannot "
-                           "continue; start a new run with `dlx train`")
-        try:
-            trainer.load_state_dict(resume.state)
-        except (RuntimeError, KeyError, ValueError, TypeError) as e:
-            raise RunError(f"{resume.source} does not fit this run's model and optimizer ({first_line(e)}); "
-                           "was config.yaml edited? start a new run with `dlx train`") from None
-    run_dir.log(f"resumed from {resume.where}")
-
-
-def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer) -> Exception:
-    """Record why training stopped (status.json, log.txt, last.pt) and return the error to raise.
-
-    A signal handled between steps saves last.pt (a whole state) and the run can be resumed;
-    a second Ctrl-C abandons the step, so the last whole checkpoint on disk stays the one.
-    """
-    import signal
-
-    import torch
-
-    from dlx.engine.distributed import as_run_error
-    from dlx.engine.resume import resume_command
-    from dlx.engine.trainer import Divergence, StopRequested
-
-    error = as_run_error(error)  # a collective that failed: another rank died
-    where = trainer.position()
-    if isinstance(error, (StopRequested, KeyboardInterrupt)):
-        signum = error.signum if isinstance(error, StopRequested) else signal.SIGINT
-        name = signal.Signals(signum).name
-        saved = ""
-        if isinstance(error, StopRequested) and exp.trainer.checkpoint:
-            trainer.callbacks.find(RunWriter).save_last(trainer)
-            run_dir.flush()
-            saved = ", last.pt saved"
-        run_dir.write_status("interrupted", signal=name, **where)
-        run_dir.log(f"interrupted by {name} at epoch {where['epoch']}, step {where['step']}")
-        command = resume_command(run_dir, exp.output_dir)
-        return Interrupted(f"{name} at epoch {where['epoch']}, step {where['step']}{saved}; "
-                           f"resume with: {command}", 128 + int(signum))
-    if isinstance(error, torch.OutOfMemoryError):
-        batch_size = trainer.task.batch_size
-        error = RunError(f"out of memory on {trainer.device} at epoch {where['epoch']}, step {where['step']} "
-                         f"with trainer.batch_size={batch_size}: try trainer.batch_size={max(1, batch_size // 2)}, "
-                         "trainer.precision=bf16 or a smaller model")
-    if isinstance(error, Divergence):
-        where = {"epoch": error.epoch, "step": error.step}
-    try:  # best effort: on a full disk this write can fail too
-        run_dir.write_status("failed", reason=str(error), **where)
-        run_dir.log(f"failed: {error}")
-    except RunError:
-        pass
-    return error

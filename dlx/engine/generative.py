@@ -13,7 +13,10 @@ import torch
 import torch.nn.functional as F
 
 from dlx.engine.callbacks import Callback
-from dlx.engine.tasks import Task
+from dlx.engine.parts import model_for, optimization
+from dlx.engine.records import CheckpointMeta
+from dlx.engine.tasks import OneModelTask, Task
+from dlx.errors import ConfigError, DataError
 from dlx.metrics import Accumulator
 from dlx.registry import TASKS
 
@@ -43,18 +46,6 @@ class Means(Accumulator):
         return {name: float(total) / max(self.n, 1) for name, total in self.sums.items()} | self.term_means()
 
 
-def one_optimizer(exp, model, steps_per_epoch: int, classes=None):
-    """The optimizer and schedule of `model` (after model.init_from / model.freeze)."""
-    from dlx.optim.optimizers import build_optimizer, build_schedule
-    from dlx.use import transfer
-
-    params, model.transfer_note = transfer.prepare(exp, model, classes)
-    optimizer = build_optimizer(exp.optim, params, exp.regularizer.decoupled_weight_decay)
-    schedule = build_schedule(exp.scheduler, optimizer, epochs=exp.trainer.epochs, steps_per_epoch=steps_per_epoch,
-                              mode=exp.trainer.mode)
-    return optimizer, schedule
-
-
 class LossMonitor:
     @classmethod
     def monitor_for(cls, requested: str, kind: str) -> str:
@@ -63,23 +54,47 @@ class LossMonitor:
 
 
 @TASKS.register("autoencoder", kinds=LABELLED, by_model=True)
-class AutoencoderTask(LossMonitor, Task):
+class AutoencoderTask(LossMonitor, OneModelTask):
     """Reconstruct x; a VAE adds the KL term of its Gaussian code."""
 
     def __init__(self, model, optimizer, schedule, *, beta: float, recon: str, batch_size: int):
-        self.model, self.beta, self.recon, self.batch_size = model, beta, recon, batch_size
-        self.optimizers, self.schedules = {"model": optimizer}, {"model": schedule}
-        self.optimizer = optimizer
+        super().__init__(model, optimizer, schedule, batch_size=batch_size)
+        self.beta, self.recon = beta, recon
 
     @classmethod
     def build(cls, exp, bundle, device) -> "AutoencoderTask":
-        from dlx import models
-
-        model = models.build(exp.model, bundle.input_shape, 0).to(device)
+        model = cls.build_model(exp, CheckpointMeta.of("", bundle), device)
         batch_size = exp.trainer.batch_size
-        optimizer, schedule = one_optimizer(exp, model, max(1, -(-len(bundle.train) // batch_size)), bundle.classes)
+        optimizer, schedule = optimization(exp, model, len(bundle.train), batch_size, bundle.classes)
         return cls(model, optimizer, schedule, beta=getattr(exp.model, "beta", 0.0), recon=exp.model.recon,
                    batch_size=batch_size)
+
+    @classmethod
+    def build_model(cls, exp, meta, device=None):
+        return model_for(exp, meta.input_shape, 0, device, regularized=False)
+
+    @classmethod
+    def for_inference(cls, exp, meta, model) -> "AutoencoderTask":
+        return cls(model, None, None, beta=getattr(exp.model, "beta", 0.0), recon=exp.model.recon, batch_size=0)
+
+    def evaluate_run(self, run, overrides: list[str], split: str) -> dict:
+        """recon_loss (and kl, elbo, loss) of the model's own objective on a split, in batches."""
+        data = run.load_split(overrides, split)
+        if len(data.y) == 0:
+            raise DataError(f"the {data.name} split is empty: nothing to evaluate (try --split all)")
+        if data.loader is not None:
+            raise ConfigError("dlx eval of an autoencoder reads in-memory data only (not data=image_folder)")
+        return {"run_id": run.run_id, "name": data.name, "checkpoint": run.checkpoint, "task": run.exp.model.name,
+                "size": int(len(data.y)), "metrics": self.evaluate_tensors(run, data, batch=8192)}
+
+    def predict_rows(self, run, source, overrides: list[str], split, proba: bool):
+        raise ConfigError(f"run {run.path.name} is model={run.exp.model.name}, which predicts no labels; "
+                          "use dlx eval RUN (recon_loss, kl, elbo), dlx sample RUN")
+
+    def sample(self, n: int, generator):
+        with torch.inference_mode():
+            x = self.model.decode(torch.randn(n, self.model.latent, generator=generator))
+            return torch.sigmoid(x) if self.recon == "bce" else x
 
     def metric_names(self) -> list[str]:
         return ["loss", "recon_loss", "kl", "elbo"] if self.model.variational else ["loss", "recon_loss"]
@@ -147,21 +162,35 @@ class GanTask(LossMonitor, Task):
 
     @classmethod
     def build(cls, exp, bundle, device) -> "GanTask":
-        from dataclasses import replace
-
-        from dlx import models
-
-        model = models.build(exp.model, bundle.input_shape, 0).to(device)
-        batch_size = exp.trainer.batch_size
-        steps = max(1, -(-len(bundle.train) // batch_size))
-        g_opt, g_schedule = one_optimizer(exp, model.generator, steps)
-        d_exp = replace(exp, optim=replace(exp.optim, lr=exp.model.d_lr))
-        d_opt, d_schedule = one_optimizer(d_exp, model.discriminator, steps)
+        model = cls.build_model(exp, CheckpointMeta.of("", bundle), device)
+        batch_size, n = exp.trainer.batch_size, len(bundle.train)
+        g_opt, g_schedule = optimization(exp, model.generator, n, batch_size)
+        d_opt, d_schedule = optimization(exp, model.discriminator, n, batch_size, lr=exp.model.d_lr)
         task = cls(model, {"generator": g_opt, "discriminator": d_opt},
                    {"generator": g_schedule, "discriminator": d_schedule},
                    d_steps=exp.model.d_steps, batch_size=batch_size, every=exp.model.sample_every)
         task.reference = bundle.val.x[:1000] if len(bundle.val) else bundle.train.x[:1000]
         return task
+
+    @classmethod
+    def build_model(cls, exp, meta, device=None):
+        return model_for(exp, meta.input_shape, 0, device, regularized=False)
+
+    @classmethod
+    def for_inference(cls, exp, meta, model) -> "GanTask":
+        return cls(model, {}, {}, d_steps=exp.model.d_steps, batch_size=0, every=0)
+
+    def evaluate_run(self, run, overrides: list[str], split: str) -> dict:
+        raise ConfigError(f"run {run.path.name} is a GAN: nothing to score on a split (its val/test mmd are in "
+                          "summary.json, `dlx show RUN`); draw from it with dlx sample RUN")
+
+    def predict_rows(self, run, source, overrides: list[str], split, proba: bool):
+        raise ConfigError(f"run {run.path.name} is model={run.exp.model.name}, which predicts no labels; "
+                          "use dlx sample RUN")
+
+    def sample(self, n: int, generator):
+        with torch.inference_mode():
+            return self.model.generate(n, generator)
 
     def metric_names(self) -> list[str]:
         return ["loss", "d_loss", "g_loss", "d_real", "d_fake", "mmd"]

@@ -39,7 +39,7 @@ class GraphSetTask:
 
     @classmethod
     def build_set(cls, exp, bundle, device):
-        from dlx.engine.experiment import build_parts
+        from dlx.engine.parts import build_parts
 
         if getattr(exp.model, "readout", None) in (None, "none"):
             what = "model=gnn with model.readout=sum|mean|max" if exp.model.name == "gnn" else "model=gnn"

@@ -11,8 +11,9 @@ import math
 
 import torch
 
-from dlx.engine.seq2seq import build_optimization
-from dlx.engine.tasks import Task
+from dlx.engine.parts import model_for, optimization
+from dlx.engine.records import CheckpointMeta
+from dlx.engine.tasks import OneModelTask
 from dlx.errors import ConfigError
 from dlx.metrics import Accumulator
 from dlx.registry import MODELS, TASKS
@@ -47,24 +48,40 @@ class LanguageMetrics(Accumulator):
 
 
 @TASKS.register("language", kinds=("language",))
-class LanguageTask(Task):
+class LanguageTask(OneModelTask):
+    reads_tokens = True
     def __init__(self, model, optimizer, schedule, *, smoothing: float, batch_size: int):
-        self.model, self.optimizer = model, optimizer
-        self.optimizers, self.schedules = {"model": optimizer}, {"model": schedule}
-        self.loss = torch.nn.CrossEntropyLoss(label_smoothing=smoothing)
-        self.batch_size = batch_size
+        super().__init__(model, optimizer, schedule, loss=torch.nn.CrossEntropyLoss(label_smoothing=smoothing),
+                         batch_size=batch_size)
 
     @classmethod
     def build(cls, exp, bundle, device) -> "LanguageTask":
-        from dlx import models
-
         if not is_language_model(exp.model):
             raise ConfigError(f"data={exp.data.name} is language data, which model={exp.model.name} cannot train on; "
                               f"use {LANGUAGE_MODELS}")
-        model = models.build(exp.model, bundle.input_shape, len(bundle.classes)).to(device)
-        optimizer, schedule = build_optimization(exp, model, len(bundle.train))
+        model = cls.build_model(exp, CheckpointMeta.of("", bundle), device)
+        # model.init_from / model.freeze / optim.head_lr_mult, as for every task
+        optimizer, schedule = optimization(exp, model, len(bundle.train), exp.trainer.batch_size, bundle.classes)
         return cls(model, optimizer, schedule, smoothing=exp.regularizer.label_smoothing,
                    batch_size=exp.trainer.batch_size)
+
+    describable = True
+
+    @classmethod
+    def describe(cls, exp, bundle):
+        return cls.build(exp, bundle, "cpu").model, (bundle.train.x[:2],)
+
+    @classmethod
+    def build_model(cls, exp, meta, device=None):
+        return model_for(exp, meta.input_shape, len(meta.classes), device, regularized=False)
+
+    @classmethod
+    def outputs_of(cls, exp, meta) -> int:
+        return len(meta.classes)  # one output per token
+
+    @classmethod
+    def for_inference(cls, exp, meta, model) -> "LanguageTask":
+        return cls(model, None, None, smoothing=exp.regularizer.label_smoothing, batch_size=0)
 
     def metric_names(self) -> list[str]:
         return ["loss", "acc", "ppl", "bpc"]
@@ -75,20 +92,13 @@ class LanguageTask(Task):
     def eval_metrics(self, keep_scores: bool = True):
         return LanguageMetrics()
 
-    def train_step(self, trainer, batch, metrics) -> float:
-        x, y = batch
-        with trainer.autocast():
-            logits = self.model(x)
-            loss = self.loss(logits.flatten(0, 1).float(), y.flatten())
-        self.optimizer.zero_grad(set_to_none=True)
-        trainer.backward_and_step(loss)
-        value = loss.item()
-        metrics.update(logits.detach(), y, value)
-        return value
+    def loss_of(self, logits, y):
+        return self.loss(logits.flatten(0, 1).float(), y.flatten())
 
-    def eval_step(self, trainer, batch, metrics) -> None:
-        x, y = batch
-        with trainer.autocast():
-            logits = self.model(x)
-            loss = self.loss(logits.flatten(0, 1).float(), y.flatten())
-        metrics.update(logits, y, loss.item())
+    def predict_rows(self, run, source, overrides: list[str], split, proba: bool):
+        raise ConfigError(f"run {run.path.name} is a language model: it predicts no labels; continue a prompt "
+                          "with dlx generate RUN --prompt TEXT, or score it with dlx eval RUN")
+
+    def next_logits(self, ids):
+        """The logits of the token after each window of `ids` (B, T): (B, vocab)."""
+        return self.model(ids)[:, -1]

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from dlx.errors import ConfigError, first_line
+from dlx.engine.saved import fill_later_keys, read_raw
+from dlx.errors import ConfigError
 from dlx.store.rundir import RunDir
 from dlx.store.runs import find_run, flatten
 
@@ -60,10 +61,9 @@ def prepare(ref: str, overrides: list[str], warn: Callable[[str], None], lock: b
             raise ConfigError(f"'{o.input_line}' is a sweep; --resume takes one value per key")
     run = RunDir(locate(ref, parsed))
     check_resumable(run)
-    saved = _read_config(run.path / "config.yaml")
+    saved = read_raw(run.path / "config.yaml", "this run cannot be resumed")
     load_run_plugins(saved, warn)  # first: their schemas say which later keys a component has
-    from dlx.use.restore import fill_later_keys  # runs saved before model.init_from etc.
-    saved = fill_later_keys(saved)
+    saved = fill_later_keys(saved)  # runs saved before model.init_from etc.
     wanted = apply_overrides(saved, parsed)
     changed = diff_configs(saved, wanted)
     unsafe = [k for k in changed if k not in SAFE_KEYS]
@@ -187,16 +187,6 @@ def diff_configs(a, b) -> dict[str, str]:
         if old != new or isinstance(old, bool) != isinstance(new, bool):
             changes[key] = " → ".join("absent" if v is missing else repr(v) for v in (old, new))
     return changes
-
-
-def _read_config(path: Path):
-    from omegaconf import OmegaConf
-
-    try:
-        return OmegaConf.load(path)
-    except Exception as e:
-        raise ConfigError(f"cannot read {path} ({first_line(e)}); "
-                          "this run cannot be resumed") from None
 
 
 def _read_overrides(path: Path) -> list[str]:

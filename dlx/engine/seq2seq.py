@@ -12,7 +12,9 @@ from __future__ import annotations
 import torch
 
 from dlx.engine.callbacks import Callback
-from dlx.engine.tasks import Task
+from dlx.engine.parts import model_for, optimization
+from dlx.engine.records import CheckpointMeta
+from dlx.engine.tasks import OneModelTask
 from dlx.errors import ConfigError
 from dlx.metrics import Accumulator
 from dlx.registry import MODELS, TASKS
@@ -57,26 +59,49 @@ def check_model(exp, kind: str, needs: str, hint: str) -> None:
                           f"use {hint}")
 
 
-def build_optimization(exp, model, train_size: int):
-    """Optimizer and schedule for `model`, as the supervised task builds them."""
-    from dlx.optim.optimizers import build_optimizer, build_schedule
-
-    optimizer = build_optimizer(exp.optim, model.parameters(), exp.regularizer.decoupled_weight_decay)
-    steps = max(1, -(-train_size // exp.trainer.batch_size))
-    schedule = build_schedule(exp.scheduler, optimizer, epochs=exp.trainer.epochs, steps_per_epoch=steps,
-                              mode=exp.trainer.mode)
-    return optimizer, schedule
-
-
-class TokenTask(Task):
+class TokenTask(OneModelTask):
     """One token predicted per target position (seq2seq, tagging): cross-entropy that skips
-    padding, token accuracy and exact match; `train_logits(batch)` says how the model is run."""
+    padding, token accuracy and exact match; `forward(batch)` says how the model is run."""
+
+    per_step = False  # tagging: one output per input position
+    reads_tokens = True
 
     def __init__(self, model, optimizer, schedule, *, smoothing: float, batch_size: int):
-        self.model, self.optimizer = model, optimizer
-        self.optimizers, self.schedules = {"model": optimizer}, {"model": schedule}
-        self.loss = torch.nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=smoothing)
-        self.batch_size = batch_size
+        super().__init__(model, optimizer, schedule, batch_size=batch_size,
+                         loss=torch.nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=smoothing))
+
+    @classmethod
+    def build_model(cls, exp, meta, device=None):
+        from dlx import models
+
+        vocab = models.vocab_of(meta.preprocess) if cls.per_step else 0
+        return model_for(exp, meta.input_shape, len(meta.classes), device, vocab=vocab, per_step=cls.per_step,
+                         regularized=False)
+
+    @classmethod
+    def outputs_of(cls, exp, meta) -> int:
+        return len(meta.classes)  # one output per token
+
+    @classmethod
+    def build_one(cls, exp, bundle, device, **extra) -> "TokenTask":
+        """The task with its model (on `device`), optimizer and schedule (after model.init_from /
+        model.freeze / optim.head_lr_mult)."""
+        model = cls.build_model(exp, CheckpointMeta.of("", bundle), device)
+        optimizer, schedule = optimization(exp, model, len(bundle.train), exp.trainer.batch_size, bundle.classes)
+        return cls(model, optimizer, schedule, smoothing=exp.regularizer.label_smoothing,
+                   batch_size=exp.trainer.batch_size, **extra)
+
+    describable = True
+
+    @classmethod
+    def describe(cls, exp, bundle):
+        """Built as training builds it (which refuses data it cannot train on), run on two training examples."""
+        model = cls.build(exp, bundle, "cpu").model
+        x, y = bundle.train.x[:2], bundle.train.y[:2]
+        return model, ((x, y) if cls.takes_targets else (x,))
+
+    takes_targets = False  # seq2seq: the model reads the source and the target
+    stops_at_eos = False  # seq2seq: a decoded output ends at its <eos>; tagging: a tag per source position
 
     def metric_names(self) -> list[str]:
         return ["loss", "acc", "exact"]
@@ -87,26 +112,23 @@ class TokenTask(Task):
     def eval_metrics(self, keep_scores: bool = True):
         return Seq2SeqMetrics()
 
-    def _loss(self, logits, target):
+    def loss_of(self, logits, target):
         return self.loss(logits.flatten(0, 1).float(), target.flatten())
 
-    def train_logits(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(logits (B, T, tokens), target (B, T)) of a training batch."""
+    def record(self, metrics, out, target, value: float, training: bool) -> None:
+        metrics.update(out.detach().argmax(dim=2), target, value)
+
+    def decode(self, src: torch.Tensor, steps: int) -> torch.Tensor:
+        """Predicted token ids (B, steps) for sources `src`."""
         raise NotImplementedError
 
-    def train_step(self, trainer, batch, metrics) -> float:
-        with trainer.autocast():
-            logits, target = self.train_logits(batch)
-            loss = self._loss(logits, target)
-        self.optimizer.zero_grad(set_to_none=True)
-        trainer.backward_and_step(loss)
-        value = loss.item()
-        metrics.update(logits.detach().argmax(dim=2), target, value)
-        return value
+    def predict_rows(self, run, source, overrides: list[str], split, proba: bool):
+        return run.sequence_rows(self, source, overrides, split)
 
 
 @TASKS.register("seq2seq", kinds=("seq2seq",))
 class Seq2SeqTask(TokenTask):
+    takes_targets = stops_at_eos = True
     def __init__(self, model, optimizer, schedule, *, teacher_forcing: float, beam: int, smoothing: float,
                  batch_size: int):
         super().__init__(model, optimizer, schedule, smoothing=smoothing, batch_size=batch_size)
@@ -114,15 +136,10 @@ class Seq2SeqTask(TokenTask):
 
     @classmethod
     def build(cls, exp, bundle, device) -> "Seq2SeqTask":
-        from dlx import models
-
         check_model(exp, "sequence-to-sequence", "seq2seq", "model=seq2seq")
-        model = models.build(exp.model, bundle.input_shape, len(bundle.classes)).to(device)
-        optimizer, schedule = build_optimization(exp, model, len(bundle.train))
+        task = cls.build_one(exp, bundle, device, teacher_forcing=exp.model.teacher_forcing, beam=exp.model.beam)
         if exp.model.beam > len(bundle.classes):
             raise ConfigError(f"model.beam={exp.model.beam} is more than the {len(bundle.classes)} tokens; lower it")
-        task = cls(model, optimizer, schedule, teacher_forcing=exp.model.teacher_forcing, beam=exp.model.beam,
-                   smoothing=exp.regularizer.label_smoothing, batch_size=exp.trainer.batch_size)
         # an alignment to save: recurrent cells with attention (a transformer's heads are not kept)
         saves = exp.model.attention != "none" and exp.model.cell != "transformer" and exp.trainer.checkpoint
         task.attention_split = bundle.val if saves else None
@@ -137,7 +154,12 @@ class Seq2SeqTask(TokenTask):
     def monitor_for(cls, requested: str, kind: str) -> str:
         return requested  # val_acc (token accuracy) by default; val_exact is the stricter one
 
-    def train_logits(self, batch):
+    @classmethod
+    def for_inference(cls, exp, meta, model) -> "Seq2SeqTask":
+        return cls(model, None, None, teacher_forcing=1.0, beam=exp.model.beam,
+                   smoothing=exp.regularizer.label_smoothing, batch_size=0)
+
+    def forward(self, batch):
         src, tgt = batch
         return self.model(src, tgt, self.teacher_forcing), tgt
 
@@ -152,7 +174,7 @@ class Seq2SeqTask(TokenTask):
     def eval_step(self, trainer, batch, metrics) -> None:
         src, tgt = batch
         with trainer.autocast():
-            loss = self._loss(self.model(src, tgt), tgt)
+            loss = self.loss_of(self.model(src, tgt), tgt)
             predicted = self.decode(src, tgt.shape[1])
         metrics.update(predicted, tgt, loss.item())
 

@@ -9,33 +9,25 @@ metrics).
 
 from __future__ import annotations
 
-from dlx.engine.seq2seq import TokenTask, build_optimization
+from dlx.engine.seq2seq import TokenTask
 from dlx.errors import ConfigError
 from dlx.registry import TASKS
 
 
 @TASKS.register("tagging", kinds=("tagging",))
 class TaggingTask(TokenTask):
+    per_step = True
+
     @classmethod
     def build(cls, exp, bundle, device) -> "TaggingTask":
-        from dlx import models
-
         if getattr(exp.model, "causal", False):
             raise ConfigError(f"model.causal=true makes a language model, but data={exp.data.name} is tagging data; "
                               "drop model.causal")
-        vocab = models.vocab_of(bundle.preprocess)
-        model = models.build(exp.model, bundle.input_shape, len(bundle.classes), vocab=vocab, per_step=True).to(device)
-        optimizer, schedule = build_optimization(exp, model, len(bundle.train))
-        return cls(model, optimizer, schedule, smoothing=exp.regularizer.label_smoothing,
-                   batch_size=exp.trainer.batch_size)
+        return cls.build_one(exp, bundle, device)
 
-    def train_logits(self, batch):
-        x, tags = batch
-        return self.model(x), tags  # (B, T, classes)
+    @classmethod
+    def for_inference(cls, exp, meta, model) -> "TaggingTask":
+        return cls(model, None, None, smoothing=exp.regularizer.label_smoothing, batch_size=0)
 
-    def eval_step(self, trainer, batch, metrics) -> None:
-        x, tags = batch
-        with trainer.autocast():
-            logits = self.model(x)
-            loss = self._loss(logits, tags)
-        metrics.update(logits.argmax(dim=2), tags, loss.item())
+    def decode(self, src, steps: int):
+        return self.model(src).argmax(dim=2)  # a tag per position (B, T, classes)

@@ -11,6 +11,12 @@ by every task. A task registers next to its code, for the data kinds it trains o
 
 and `build_task(exp, bundle, device)` picks the one registered for `bundle.task`.
 
+A task also owns its problem after training, and its batches: `batches` gives the trainer its
+batch sources (the default: the bundle's tensor splits); `build_model` / `for_inference` restore
+a run to its task (dlx.use.restore, no optimizers); `evaluate_run`, `predict_rows`, `sample`,
+`split_scores` answer `dlx eval`, `predict`, `sample` and `ensemble`, or refuse in the task's own
+words. `OneModelTask` holds the step every one-model task shares.
+
 How a GAN would plug in (two models, two optimizers, one step that updates both):
 
     @TASKS.register("gan", kinds=("images-unlabelled",))
@@ -49,11 +55,12 @@ reports its two loss terms with `metrics.add_term("kl", ...)` / `add_term("recon
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import torch
 
-from dlx.errors import ConfigError
+from dlx.errors import ConfigError, DataError
 from dlx.registry import TASKS
 
 
@@ -131,6 +138,156 @@ class Task:
         _load_states(self.schedules, state["schedule"])
 
 
+    # ------------------------------------------------------------ batches
+
+    def batches(self, bundle, device, generator, *, eval_batch_size: int, min_batch: int = 1, shard=(0, 1)):
+        """(train, val, test) batch sources for the trainer; the default cuts the bundle's tensor
+        splits (dlx.data.loaders). A task whose unit is not a tensor split returns its own: see
+        docs/architecture.md for what a source must give for exact mid-epoch resume."""
+        from dlx.data.loaders import bundle_batches
+
+        return bundle_batches(bundle, device, self.batch_size, eval_batch_size, generator, min_batch=min_batch,
+                              shard=shard)
+
+    # ------------------------------------------------------------ after training
+
+    @classmethod
+    def build_model(cls, exp, meta, device=None):
+        """The model this task trains, for run config `exp` and checkpoint `meta` (a CheckpointMeta):
+        what training built, so a restored run's weights fit it."""
+        from dlx import models
+        from dlx.engine.parts import model_for
+
+        model = model_for(exp, meta.input_shape, cls.outputs_of(exp, meta), device,
+                          vocab=models.vocab_of(meta.preprocess))
+        target = meta.preprocess.get("target")
+        if target is not None:  # data.scale_target: the trained model ends in out * std + mean
+            from dlx.data.target import ScaledOutput
+
+            model = ScaledOutput(model, target["mean"], target["std"])
+        return model
+
+    @classmethod
+    def outputs_of(cls, exp, meta) -> int:
+        """The model's outputs: the saved count, else what the run's loss gives (older runs)."""
+        if meta.num_outputs is not None:
+            return meta.num_outputs
+        from dlx.losses import build_loss
+
+        return build_loss(exp.loss, meta.kind, len(meta.classes), 1, exp.regularizer.label_smoothing).num_outputs
+
+    @classmethod
+    def for_inference(cls, exp, meta, model) -> "Task":
+        """This task around a restored `model` (eval mode): its loss, metrics and decoding, no optimizers."""
+        raise ConfigError(f"a {cls.__name__} run cannot be restored for inference")
+
+    def evaluate_run(self, run, overrides: list[str], split: str) -> dict:
+        """`dlx eval`: the report of this task on a split. `run` (dlx.use.restore.Restored) reads
+        the split (`run.load_split(overrides, split)`); the default runs `eval_step` over it."""
+        data = run.load_split(overrides, split)
+        if len(data.y) == 0:
+            raise DataError(f"the {data.name} split is empty: nothing to evaluate (try --split all)")
+        metrics = self.evaluate_tensors(run, data)
+        return {"run_id": run.run_id, "name": data.name, "checkpoint": run.checkpoint, "task": run.task,
+                "size": int(len(data.y)), "metrics": metrics}
+
+    def evaluate_tensors(self, run, data, batch: int = 1024) -> dict:
+        """The training loop's metrics of `data` (a split with raw x, y), in batches, without gradients."""
+        metrics = self.eval_metrics()
+        x = data.x if self.reads_tokens else run.transform(data.x)  # token ids are used as they are
+        with torch.inference_mode():
+            for i in range(0, len(data.y), batch):
+                self.eval_step(NO_AUTOCAST, (x[i:i + batch], data.y[i:i + batch]), metrics)
+        return metrics.compute()
+
+    def predict_rows(self, run, source, overrides: list[str], split, proba: bool):
+        """`dlx predict`: the output rows (pandas frames) for INPUT `source` or a split."""
+        raise ConfigError(f"run {run.path.name} is model={run.exp.model.name}, which predicts no labels")
+
+    def split_scores(self, run, split: str = "test"):
+        """`dlx ensemble`: (scores (N, C) probabilities or (N, k) values, targets (N,), the split's
+        positions) of a split, for combining with other runs' scores."""
+        raise ConfigError(f"run {run.path.name} ({run.task} data) gives no class probabilities or values to "
+                          "combine; dlx ensemble takes classification and regression runs")
+
+    def sample(self, n: int, generator):
+        """`dlx sample`: n draws from a generative model, in the model's units."""
+        raise ConfigError(f"model={self.exp.model.name} does not generate samples; `dlx sample` needs a generative "
+                          "run: model=vae, autoencoder or gan")
+
+    reads_tokens = False  # inputs are token ids (seq2seq, tagging, language)
+    describable = False  # `dlx models show` can summarise this task's model (see `describe`)
+
+    @classmethod
+    def describe(cls, exp, bundle):
+        """`dlx models show`: (the model this task builds for `bundle`, example inputs or None for zeros)."""
+        raise ConfigError(f"`dlx models show` cannot summarise model={exp.model.name} yet ({bundle.task} data); "
+                          "`dlx train` prints its parameter count")
+
+    def exportable(self, run) -> None:
+        """Raise, in this task's words, when `dlx export` cannot write this run."""
+        if getattr(self.model, "fits_estimator", False):
+            raise ConfigError(f"run {run.run_id} is model={run.exp.model.name}, a fitted scikit-learn estimator: "
+                              "TorchScript and ONNX hold tensor graphs only; use dlx predict RUN on it")
+        if self.reads_tokens or "vocab" in run.preprocess:
+            raise ConfigError(f"run {run.run_id} reads token sequences ({run.task} data); dlx export writes "
+                              "models of real-valued inputs only; use dlx predict RUN on it")
+
+
+class _NoAutocast:
+    """What a task's eval_step asks of the trainer outside training: no mixed precision."""
+
+    autocast = staticmethod(nullcontext)
+
+
+NO_AUTOCAST = _NoAutocast()
+
+
+class OneModelTask(Task):
+    """One model, one loss, one optimizer: the shared step. Subclasses give `forward(batch) ->
+    (outputs, target)`, and `record` where their metrics take something else than the outputs."""
+
+    penalty = None  # a regulariser's extra loss term (supervised)
+
+    def __init__(self, model, optimizer, schedule, *, loss=None, batch_size: int = 0):
+        self.model, self.loss, self.batch_size = model, loss, batch_size
+        self.optimizer = optimizer  # the hot loop reads it once per step
+        self.optimizers = {"model": optimizer} if optimizer is not None else {}
+        self.schedules = {"model": schedule} if schedule is not None else {}
+
+    def forward(self, batch) -> tuple[torch.Tensor, Any]:
+        """(outputs, target) of a batch; the default: (model(x), y)."""
+        x, y = batch
+        return self.model(x), y
+
+    def loss_of(self, out, target) -> torch.Tensor:
+        return self.loss(out, target)
+
+    def record(self, metrics, out, target, value: float, training: bool) -> None:
+        """Add a batch to `metrics` (`out` without its graph when training)."""
+        metrics.update(out.detach() if training else out.float(), target, value)
+
+    def train_step(self, trainer, batch, metrics) -> float:
+        with trainer.autocast():
+            out, target = self.forward(batch)
+            loss = self.loss_of(out, target)
+            pen = self.penalty() if self.penalty is not None else None
+            total = loss + pen if pen is not None else loss
+        self.optimizer.zero_grad(set_to_none=True)
+        trainer.backward_and_step(total)
+        value = loss.item()  # one sync per step, as any hand-written loop's `loss.item()`
+        self.record(metrics, out, target, value, True)
+        if pen is not None:
+            metrics.add_term("penalty", float(pen.detach()))  # the penalty keeps its graph for backward
+        return value
+
+    def eval_step(self, trainer, batch, metrics) -> None:
+        with trainer.autocast():
+            out, target = self.forward(batch)
+            loss = self.loss_of(out, target)
+        self.record(metrics, out, target, loss.item(), False)
+
+
 def _states(parts: dict) -> dict:
     """One part: its own state (the checkpoint format of a one-optimizer run); several: by name."""
     if len(parts) == 1:
@@ -151,6 +308,7 @@ def task_class(kind: str, model: str | None = None) -> type[Task]:
     a model registered with `task=NAME` (gnn, vae, gan) chooses its task, which must train on `kind`."""
     from dlx.registry import MODELS
 
+    load_builtin()
     wanted = MODELS.get(model).meta.get("task") if model is not None and model in MODELS else None
     if wanted is not None:
         kinds = TASKS.get(wanted).meta.get("kinds", ())
@@ -182,7 +340,12 @@ def build_task(exp, bundle, device) -> Task:
     return task
 
 
-# the built-in tasks register on import
-from dlx.engine import supervised  # noqa: E402,F401  (registers itself)
-from dlx.engine import generative, graph  # noqa: E402,F401  (issue 17: gnn, autoencoder, vae, gan)
-from dlx.engine import language, seq2seq, tagging  # noqa: E402,F401  (register: issue 16)
+BUILTIN = ("supervised", "generative", "graph", "language", "seq2seq", "tagging")  # dlx.engine.<name> register
+
+
+def load_builtin() -> None:
+    """Register the built-in tasks (their modules import this one, so it cannot import them at its top)."""
+    import importlib
+
+    for name in BUILTIN:
+        importlib.import_module(f"dlx.engine.{name}")

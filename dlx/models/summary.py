@@ -113,42 +113,7 @@ def visible_rows(summary: ModelSummary, depth: int | None = None) -> list[tuple[
     return shown
 
 
-def describe(exp) -> tuple[nn.Module, ModelSummary, object]:
-    """Build `exp`'s model for `exp`'s data (shape and outputs) and summarise it."""
-    from dlx import data, models
-    from dlx.errors import ConfigError
-    from dlx.losses import build_loss
-    from dlx.registry import MODELS
-
-    own = MODELS.get(exp.model.name).meta.get("task")
-    if own in TOKEN_TASKS or getattr(exp.model, "causal", False):  # issue 16: built by their task, for their data
-        return describe_tokens(exp)
-    if own:
-        raise ConfigError(f"`dlx models show` cannot summarise model={exp.model.name} yet ({own} data); "
-                          "`dlx train` prints its parameter count")
-    bundle = data.build(exp.data)
-    if bundle.task in TOKEN_TASKS or models.vocab_of(bundle.preprocess):
-        return describe_tokens(exp)
-    reg = exp.regularizer
-    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
-    model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm)
-    return model, summarize(model, bundle.input_shape), bundle
-
-
 TOKEN_TASKS = ("seq2seq", "language", "tagging")  # models and data over token ids (issue 16)
-
-
-def describe_tokens(exp) -> tuple[nn.Module, ModelSummary, object]:
-    """A model over token ids, built as its task builds it (which refuses data it cannot train on)
-    and run on two training examples: ids in, a seq2seq model's source and target."""
-    from dlx import data
-    from dlx.engine.tasks import build_task
-
-    bundle = data.build(exp.data)
-    model = build_task(exp, bundle, torch.device("cpu")).model
-    x, y = bundle.train.x[:2], bundle.train.y[:2]
-    example = (x, y) if bundle.task == "seq2seq" else (x,)
-    return model, summarize(model, bundle.input_shape, example=example), bundle
 
 
 def default_data(name: str, overrides: list[str]) -> list[str]:

@@ -1,5 +1,5 @@
 """The keys every model schema shares for transfer learning (`model.init_from`, `model.freeze`):
-a torch-free mixin, so the schemas below the engine can hold it (dlx.use.transfer applies them)."""
+a torch-free mixin, so the schemas below the engine can hold it (dlx.engine.transfer applies them)."""
 
 from __future__ import annotations
 

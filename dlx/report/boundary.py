@@ -1,7 +1,7 @@
 """`dlx plot RUN --boundary -o b.png`: the decision regions of a classifier on 2-D data.
 
-The model is rebuilt from the run's config.yaml and its best weights (checkpoints/best.pt,
-loaded with weights only); the data is rebuilt from the same config (same seed, same split,
+The run is restored to its Task with its best weights (checkpoints/best.pt, loaded with
+weights only: dlx.use.restore); the data is rebuilt from the same config (same seed, same split,
 same preprocessing), so the training points are the ones it saw. Regions are coloured by
 the predicted class over a grid in the model's input space (preprocessed features);
 training points are dots, test points crosses. Underfitting (a straight line through
@@ -34,14 +34,12 @@ def check_2d(exp, run_id: str) -> None:
 
 
 def rebuild(record):
-    """(exp, bundle, model with the best weights, in eval mode) of a finished run."""
-    from omegaconf import OmegaConf
+    """(exp, bundle, model with the best weights, in eval mode) of a finished run: restored to its
+    Task by dlx.use.restore, the one rebuild path."""
+    from dlx import data
+    from dlx.use.restore import read_config, restore
 
-    from dlx import config, data, models
-    from dlx.losses import build_loss
-    from dlx.store.checkpoint import load_checkpoint
-
-    exp = config.validate(OmegaConf.load(Path(record.path) / "config.yaml"))
+    exp = read_config(Path(record.path))
     check_2d(exp, record.id)
     best = Path(record.path) / "checkpoints" / "best.pt"
     if not best.is_file():
@@ -53,11 +51,7 @@ def rebuild(record):
                           f"{'x'.join(map(str, bundle.input_shape))} features; choose 2 columns with data.features")
     if bundle.task == "regression":
         raise ConfigError(f"--boundary draws classifiers: run {record.id} is a regression")
-    reg = exp.regularizer
-    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
-    model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm)
-    model.load_state_dict(load_checkpoint(best)["model"])
-    return exp, bundle, model.eval()
+    return exp, bundle, restore(Path(record.path), "best").model
 
 
 def predict(model, points):

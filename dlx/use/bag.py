@@ -10,8 +10,9 @@ preprocessing statistics are those of the whole training split, as in a plain ru
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 
@@ -50,19 +51,48 @@ def bootstrap_note(bundle, seed: int) -> str:
             f"({len(set(rows.tolist()))} distinct)")
 
 
-def run_member(overrides: list[str], run_path: str, seed: int) -> dict:
+STATUSES = ("finished", "failed", "usage")
+
+
+@dataclass(frozen=True)
+class MemberOutcome:
+    """How one bagging member ended: its summary when finished, else the error (one line)."""
+
+    status: str  # finished | failed | usage (the same mistake in every member)
+    summary: Optional[Any] = None  # the member's RunSummary
+    error: str = ""
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"member status '{self.status}' is not one of {', '.join(STATUSES)}")
+
+    def __getitem__(self, key: str):  # read as the dict it replaces (printers index it)
+        return getattr(self, key)
+
+    def get(self, key: str, default=None):
+        return getattr(self, key, default)
+
+
+def member_sample(bundle, seed: int):
+    """(the bundle on a bootstrap sample of its training rows, the log.txt line that records it)."""
+    sample = resample_train(bundle, seed)
+    return sample, bootstrap_note(sample, seed)
+
+
+def run_member(overrides: list[str], run_path: str, seed: int) -> MemberOutcome:
     """One member run; failures become data, as CV folds do."""
     from dlx import config
     from dlx.engine import experiment
 
     try:
-        summary = experiment.run(config.load(overrides), overrides, run_path=Path(run_path), bootstrap=seed)
-        return {"status": "finished", "summary": summary}
+        summary = experiment.run(config.load(overrides), overrides, run_path=Path(run_path),
+                                 resample=lambda bundle: member_sample(bundle, seed))
+        return MemberOutcome("finished", summary)
     except DlxError as e:
-        return {"status": "usage" if e.exit_code == 2 else "failed", "error": str(e)}
+        return MemberOutcome("usage" if e.exit_code == 2 else "failed", error=str(e))
 
 
-def run_members(jobs_list: list[tuple], jobs: int, on_done) -> list[dict]:
+def run_members(jobs_list: list[tuple], jobs: int, on_done) -> list[MemberOutcome]:
     """Run (overrides, path, seed) members here (jobs=1) or in spawned processes."""
     if jobs <= 1 or len(jobs_list) <= 1:
         outcomes = []
@@ -94,15 +124,16 @@ def run_members(jobs_list: list[tuple], jobs: int, on_done) -> list[dict]:
     return outcomes
 
 
-def _checked(outcome: dict) -> dict:
-    if outcome["status"] == "usage":  # the same bad config in every member: stop at once
-        raise ConfigError(outcome["error"])
+def _checked(outcome: MemberOutcome) -> MemberOutcome:
+    if outcome.status == "usage":  # the same bad config in every member: stop at once
+        raise ConfigError(outcome.error)
     return outcome
 
 
 def bag(overrides: list[str], members: int, jobs: int = 1, method: str = "mean", on_done=lambda job, o: None) -> dict:
     """Train `members` bootstrap members of the experiment `overrides` describes, then ensemble them."""
     from dlx import config
+    from dlx.engine import estimator
     from dlx.engine.experiment import label_for
     from dlx.store import ensembles as store
     from dlx.use import ensemble
@@ -116,12 +147,15 @@ def bag(overrides: list[str], members: int, jobs: int = 1, method: str = "mean",
     exp = config.load(overrides)  # a bad override fails here, before any folder exists
     if not exp.trainer.checkpoint:
         raise ConfigError("dlx bag needs each member's best weights: drop trainer.checkpoint=false")
+    if estimator.applies(exp):  # refused before any member is fitted
+        raise ConfigError(f"dlx bag trains networks on bootstrap samples; model={exp.model.name} is a scikit-learn "
+                          "baseline fitted once, which bagging does not resample: use a network model")
     folder = store.create_ensemble_dir(exp.output_dir, f"bag-{label_for(exp)}")
     base = exp.trainer.seed
     todo = [([*overrides, f"trainer.seed={base + k}"], str(folder / f"member-{k}"), k) for k in range(members)]
     outcomes = run_members(todo, jobs, on_done)
-    done = [(job, o) for job, o in zip(todo, outcomes) if o["status"] == "finished"]
-    failed = [Path(job[1]).name for job, o in zip(todo, outcomes) if o["status"] != "finished"]
+    done = [(job, o) for job, o in zip(todo, outcomes) if o.status == "finished"]
+    failed = [Path(job[1]).name for job, o in zip(todo, outcomes) if o.status != "finished"]
     if len(done) < 2:
         raise ConfigError(f"only {len(done)} of {members} members finished ({', '.join(failed)} failed); "
                           f"see their log.txt in {folder}")

@@ -111,17 +111,15 @@ def check_members(restored: list) -> None:
 
 def member_scores(restored: list) -> tuple[np.ndarray, np.ndarray]:
     """(M, N, C) scores on the shared test split and the (N,) targets."""
-    from dlx.use.evaluate import score
-    from dlx.use.inputs import load_split
+    from dlx.use.evaluate import Scoring
 
     scores, y, index = [], None, None
     for r in restored:
-        data = load_split(r, [], "test")
-        s, targets = score(r, data)
-        if index is not None and not np.array_equal(index, data.index):
+        s, targets, where = r.problem.split_scores(Scoring(r), "test")  # the run's Task (refuses what has none)
+        if index is not None and not np.array_equal(index, where):
             raise DataError(f"ensemble members have different test splits ({restored[0].run_id}, {r.run_id})")
         scores.append(s.numpy())
-        y, index = targets.numpy(), data.index
+        y, index = targets.numpy(), where
     return np.stack(scores), y
 
 

@@ -16,11 +16,11 @@ def score(restored, data) -> tuple:
     """(scores, targets) of `data` (a `Labelled`): probabilities (N, C) or values, and (N,) targets."""
     import torch
 
-    from dlx.use.restore import to_scores
+    from dlx.use.scores import to_scores
 
     if data.loader is not None:  # image_folder: the loader already transforms
         outs = [restored.outputs(xb) for xb, _ in data.loader]
-        out = torch.cat(outs) if outs else torch.empty(0, restored.meta["num_outputs"])
+        out = torch.cat(outs) if outs else torch.empty(0, restored.meta.num_outputs)
         return to_scores(out, restored.task, restored.preprocess), data.y
     return restored.predict(data.x), data.y
 
@@ -33,9 +33,9 @@ def task_metrics(restored, data) -> dict:
     from dlx.metrics import accumulator
 
     exp, meta = restored.exp, restored.meta
-    loss = build_loss(exp.loss, restored.task, len(restored.classes), meta["num_outputs"],
+    loss = build_loss(exp.loss, restored.task, len(restored.classes), meta.num_outputs,
                       exp.regularizer.label_smoothing)
-    metrics = accumulator(restored.task, meta["num_outputs"], keep_scores=True)
+    metrics = accumulator(restored.task, meta.num_outputs, keep_scores=True)
     batches = data.loader if data.loader is not None else _batches(restored, data)
     with torch.inference_mode():
         for xb, yb in batches:
@@ -108,10 +108,36 @@ def evaluate(restored, data) -> dict:
 
 
 def evaluate_run(restored, overrides: list[str], split: str) -> dict:
-    """`dlx eval`: the report of `restored` on a split of its data (or of the data the overrides choose);
-    graph and autoencoder runs are scored by dlx.use.kinds, a GAN is refused there."""
-    from dlx.use.inputs import load_split
-    from dlx.use.kinds import evaluate_special
+    """`dlx eval`: the report of `restored` on a split of its data (or of the data the overrides
+    choose), by the run's own Task (which refuses in its own words when it has nothing to score)."""
+    return restored.problem.evaluate_run(Scoring(restored), list(overrides), split)
 
-    special = evaluate_special(restored, overrides, split)
-    return special if special is not None else evaluate(restored, load_split(restored, overrides, split))
+
+class Scoring:
+    """The restored run as a Task's `evaluate_run` / `split_scores` sees it: the run itself, plus
+    the reports and scores of this module."""
+
+    def __init__(self, restored):
+        self.restored = restored
+
+    def __getattr__(self, name: str):
+        return getattr(self.restored, name)
+
+    def class_report(self, name: str, metrics: dict, out, y) -> dict:
+        """The report of class scores `out` against labels `y`: metrics and per-class figures."""
+        import torch
+
+        r = self.restored
+        result = {"run_id": r.run_id, "name": name, "checkpoint": r.checkpoint, "task": r.task,
+                  "size": int(len(y)), "metrics": metrics, "classes": r.classes}
+        result.update(per_class(y.numpy(), torch.argmax(out, 1).numpy(), r.classes))
+        return result
+
+    def supervised_report(self, overrides: list[str], split: str) -> dict:
+        return evaluate(self.restored, self.restored.load_split(overrides, split))
+
+    def supervised_scores(self, split: str):
+        """(scores, targets, positions) of a split of the run's own data."""
+        data = self.restored.load_split([], split)
+        scores, targets = score(self.restored, data)
+        return scores, targets, data.index

@@ -25,7 +25,7 @@ def scaling(restored) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """(shift, scale, symmetric): the model's input is (x - shift) / scale (then ×2 - 1)."""
     from dlx.data.preprocess import _safe
 
-    prep, shape = restored.preprocess, tuple(restored.meta["input_shape"])
+    prep, shape = restored.preprocess, tuple(restored.meta.input_shape)
     mode = prep.get("mode", "none")
     zero, one = torch.zeros(shape), torch.ones(shape)
     if restored.exp.data.name == "image_folder" and mode != "none":  # ÷255, then per-channel standardise
@@ -71,7 +71,7 @@ class Deployed(nn.Module):
 
 def example_input(restored, n: int = 4) -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
-    return torch.rand(n, *restored.meta["input_shape"], generator=g) * 4
+    return torch.rand(n, *restored.meta.input_shape, generator=g) * 4
 
 
 def to_torchscript(module: nn.Module, example: torch.Tensor) -> bytes:
@@ -116,9 +116,7 @@ def export(run: str, fmt: str, output: Optional[str] = None, output_dir: str = "
         raise ConfigError(f"--format {fmt}: choose torchscript or onnx")
     path = find(run, output_dir)
     restored = restore(path, checkpoint)
-    if "vocab" in restored.preprocess or restored.task in ("seq2seq", "tagging", "language"):  # issue 16
-        raise ConfigError(f"run {restored.run_id} reads token sequences ({restored.task} data); dlx export writes "
-                          "models of real-valued inputs only; use dlx predict RUN on it")
+    restored.problem.exportable(restored)  # the Task refuses in its own words (token sequences)
     target = Path(output) if output else path / f"model{FORMATS[fmt]}"
     if not target.parent.is_dir():
         raise ConfigError(f"cannot write {target}: folder {target.parent} does not exist")
@@ -133,5 +131,5 @@ def export(run: str, fmt: str, output: Optional[str] = None, output_dir: str = "
 
     atomic_write(target, lambda f: f.write(blob), binary=True, sync=True)
     return {"path": str(target), "format": fmt, "run_id": restored.run_id, "task": restored.task,
-            "input_shape": restored.meta["input_shape"], "classes": restored.classes,
+            "input_shape": restored.meta.input_shape, "classes": restored.classes,
             "columns": (restored.preprocess.get("encoding") or {}).get("columns")}

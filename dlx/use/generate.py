@@ -1,6 +1,6 @@
 """Use a trained generative run: draw samples, encode the test split to its latent code.
 
-The model is rebuilt from config.yaml and the checkpoint (dlx.use.restore); samples are
+The run is restored to its Task (dlx.use.restore, the one rebuild path); samples are
 returned in the data's own units (the run's preprocessing undone).
 """
 
@@ -9,15 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from dlx.errors import ConfigError
+from dlx.use.restore import find, restore
 
 GENERATIVE = ("autoencoder", "vae", "gan")
 
 
 def generative_run(path: Path) -> str:
     """The run's model name, or a ConfigError when it does not generate (read from config.yaml only)."""
-    from omegaconf import OmegaConf
+    from dlx.engine.saved import read_raw
 
-    name = str(OmegaConf.load(Path(path) / "config.yaml").model.name)
+    name = str(read_raw(Path(path)).model.name)
     if name not in GENERATIVE:
         raise ConfigError(f"run {Path(path).name} trained model={name}, which does not generate samples; "
                           f"dlx sample (and plot --latent) take runs of model={' | '.join(GENERATIVE)}")
@@ -41,46 +42,14 @@ def unprocess(fitted: dict, x):
     return x
 
 
-def rebuild(path: Path, which: str = "best"):
-    """The run's model (in eval mode, on the CPU) from config.yaml and checkpoints/<which>.pt."""
-    from omegaconf import OmegaConf
-
-    from dlx import config, models
-    from dlx.store.checkpoint import load_checkpoint
-    from dlx.use.restore import Restored, checkpoint_file
-
-    path = Path(path)
-    exp = config.validate(OmegaConf.load(path / "config.yaml"))
-    file = checkpoint_file(path, which)
-    state = load_checkpoint(file)
-    meta = state.get("meta") or {}
-    if "input_shape" not in meta:
-        raise ConfigError(f"{file} has no meta: it was not written by this version of dlx; train the run again")
-    model = models.build(exp.model, tuple(meta["input_shape"]), 0)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise ConfigError(f"{file} does not fit the model config.yaml describes ({str(e).splitlines()[0][:160]}); "
-                          "was config.yaml edited?") from None
-    return Restored(path, exp, model.eval(), meta, which)
-
-
 def sample(path: Path, n: int, seed: int = 0, which: str = "best"):
-    """(samples (n, *input_shape) in the data's units, the restored run)."""
+    """(samples (n, *input_shape) in the data's units, the restored run): the run's Task draws them."""
     import torch
 
-    name = generative_run(path)
-    restored = rebuild(path, which)
-    model = restored.model
-    generator = torch.Generator().manual_seed(seed)
-    with torch.inference_mode():
-        if name == "gan":
-            x = model.generate(n, generator)
-        else:
-            x = model.decode(torch.randn(n, model.latent, generator=generator))
-            if restored.exp.model.recon == "bce":
-                x = torch.sigmoid(x)
-    return unprocess(restored.meta.get("preprocess") or {}, x), restored
+    generative_run(path)
+    restored = restore(path, which)
+    x = restored.problem.sample(n, torch.Generator().manual_seed(seed))
+    return unprocess(restored.preprocess, x), restored
 
 
 def latent_codes(path: Path, which: str = "best"):
@@ -91,21 +60,19 @@ def latent_codes(path: Path, which: str = "best"):
 
     if generative_run(path) == "gan":
         raise ConfigError("a GAN has no encoder: --latent takes runs of model=autoencoder or vae")
-    restored = rebuild(path, which)
+    restored = restore(path, which)
     if restored.model.latent != 2:
         raise ConfigError(f"--latent draws a 2-D code, but this run has model.latent={restored.model.latent}; "
                           "train with model.latent=2")
     bundle = data.build(restored.exp.data)  # the same seeded split and fitted preprocessing
     with torch.inference_mode():
         codes, _ = restored.model.encode(bundle.test.x)
-    return codes, bundle.test.y, restored.meta.get("classes") or []
+    return codes, bundle.test.y, restored.classes
 
 
-def plot_latent(refs: list[str], output: str, output_dir: str) -> Path:
-    """`dlx plot RUN --latent`: the test split's 2-D codes, coloured by label, written to `output`."""
-    from dlx.report.samples import save_latent
-    from dlx.use.restore import find
-
+def plot_latent(refs: list[str], output: str, output_dir: str, save_latent) -> Path:
+    """`dlx plot RUN --latent`: the test split's 2-D codes, coloured by label, written to `output` by
+    the caller's `save_latent(codes, labels, classes, path, title=)` (the use layer draws nothing)."""
     if len(refs) != 1:
         raise ConfigError(f"--latent draws one run's code; {len(refs)} runs were named")
     path = find(refs[0], output_dir)
@@ -121,7 +88,7 @@ def interpolate(path: Path, a: int, b: int, n: int, which: str = "best"):
 
     if generative_run(path) == "gan":
         raise ConfigError("a GAN has no encoder: --interpolate takes runs of model=autoencoder or vae")
-    restored = rebuild(path, which)
+    restored = restore(path, which)
     test = data.build(restored.exp.data).test.x
     for i in (a, b):
         if not 0 <= i < len(test):
@@ -132,4 +99,4 @@ def interpolate(path: Path, a: int, b: int, n: int, which: str = "best"):
         x = restored.model.decode((1 - t) * codes[0] + t * codes[1])
         if restored.exp.model.recon == "bce":
             x = torch.sigmoid(x)
-    return unprocess(restored.meta.get("preprocess") or {}, x), restored
+    return unprocess(restored.preprocess, x), restored

@@ -158,7 +158,7 @@ def image_reader(restored):
     import torch
     from torchvision.transforms import v2
 
-    name, shape = restored.exp.data.name, restored.meta["input_shape"]
+    name, shape = restored.exp.data.name, restored.meta.input_shape
     if name != "image_folder" and name not in PIXEL_DATASETS:
         raise DataError(f"run {restored.path.name} was trained on '{name}', not on image files; predict takes "
                         "images only for runs trained on image_folder or "
@@ -187,7 +187,7 @@ def read_images(files: list[Path], restored):
     import torch
 
     read = image_reader(restored)
-    return torch.stack([read(f) for f in files]) if files else torch.empty(0, *restored.meta["input_shape"])
+    return torch.stack([read(f) for f in files]) if files else torch.empty(0, *restored.meta.input_shape)
 
 
 def transform_images(restored, x):
@@ -287,9 +287,9 @@ def pick(indices, split: str, n: int) -> np.ndarray:
 
 
 def check_shape(restored, shape: tuple, name: str) -> None:
-    if tuple(shape) != tuple(restored.meta["input_shape"]):
+    if tuple(shape) != tuple(restored.meta.input_shape):
         raise DataError(f"'{name}' inputs have shape {tuple(shape)}, but run {restored.path.name} was trained on "
-                        f"{tuple(restored.meta['input_shape'])}; evaluate it on data with the same features")
+                        f"{tuple(restored.meta.input_shape)}; evaluate it on data with the same features")
 
 
 def check_labels(restored, classes: list[str], task: str, name: str) -> None:
@@ -352,3 +352,18 @@ def _disk_split(restored, raw, cfg, split: str, name: str) -> Labelled:
     images = FileImages(raw.files, index, pipeline(size, prep.get("mode", "pixels"), prep))
     loader = DataLoader(images, batch_size=256, num_workers=raw.workers)
     return Labelled(None, torch.as_tensor(raw.y[index], dtype=torch.long), name, loader, index)
+
+
+def load_bundle(restored, overrides: list[str], kinds: tuple):
+    """(the bundle the run's data config with `overrides` builds, the data's name): the same seeded
+    split and fitted preprocessing as in training, checked against the run (graphs score on it)."""
+    from dlx import data, plugins
+
+    plugins.load()
+    cfg = data_config(restored, overrides)
+    bundle = data.build(cfg)
+    if bundle.task not in kinds:
+        raise DataError(f"'{cfg.name}' is {bundle.task} data, but run {restored.path.name} is a {restored.task} model")
+    check_shape(restored, bundle.input_shape, cfg.name)
+    check_labels(restored, bundle.classes, bundle.task, cfg.name)
+    return bundle, cfg.name

@@ -13,25 +13,19 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from dlx.errors import ConfigError
+from dlx.use.restore import read_config, restore
 
 
 def load_language_model(run_path: Path):
-    """(model in eval mode, vocab, level) of a language-model run, or a ConfigError saying why not."""
-    from dlx import models
+    """(the run's LanguageTask, vocab, level) of a language-model run, or a ConfigError saying why not."""
     from dlx.engine.language import LANGUAGE_MODELS, is_language_model
-    from dlx.store.checkpoint import load_checkpoint
-    from dlx.use.restore import checkpoint_file, read_config
 
     exp = read_config(Path(run_path))
     if not is_language_model(exp.model):
         raise ConfigError(f"run {Path(run_path).name} is not a language model (model={exp.model.name}, "
                           f"data={exp.data.name}); generate from a run of {LANGUAGE_MODELS} on data=text")
-    state = load_checkpoint(checkpoint_file(Path(run_path), "best"))
-    vocab = list(state["meta"]["classes"])
-    level = state["meta"].get("preprocess", {}).get("level", "char")
-    model = models.build(exp.model, tuple(state["meta"]["input_shape"]), len(vocab))
-    model.load_state_dict(state["model"])
-    return model.eval(), vocab, level
+    restored = restore(Path(run_path), "best")
+    return restored.problem, restored.classes, restored.preprocess.get("level", "char")
 
 
 def generate(run_path: Path, prompt: str, tokens: int, temperature: float, top_k: Optional[int],
@@ -43,19 +37,19 @@ def generate(run_path: Path, prompt: str, tokens: int, temperature: float, top_k
 
     if temperature < 0 or tokens < 0 or (top_k is not None and top_k < 1):
         raise ConfigError("--temperature must be >= 0, --tokens >= 0 and --top-k >= 1")
-    model, vocab, level = load_language_model(run_path)
+    task, vocab, level = load_language_model(run_path)
     known = set(vocab)
     symbols = tokenize(prompt, level)
     unknown = sorted({s for s in symbols if s not in known})
     if unknown:
         warn(f"prompt symbols not in the run's vocabulary, read as <unk>: {' '.join(map(repr, unknown))}")
     ids = encode(symbols, vocab).tolist() or [0]
-    window = getattr(model, "max_length", 0) or len(ids) + tokens
+    window = getattr(task.model, "max_length", 0) or len(ids) + tokens
     generator = torch.Generator().manual_seed(seed)
     out = []
     with torch.no_grad():
         for _ in range(tokens):
-            logits = model(torch.tensor([ids[-window:]]))[0, -1].float()
+            logits = task.next_logits(torch.tensor([ids[-window:]]))[0].float()
             logits[0] = float("-inf")  # never <unk>: it stands for any symbol the training part lacked
             ids.append(_sample(logits, temperature, top_k, generator))
             out.append(vocab[ids[-1]])

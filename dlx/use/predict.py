@@ -19,7 +19,7 @@ from dlx.errors import ConfigError, DataError
 
 def columns(restored, proba: bool) -> list[str]:
     if restored.task == "regression":
-        k = restored.meta["num_outputs"]
+        k = restored.meta.num_outputs
         return ["prediction"] if k == 1 else [f"prediction_{i}" for i in range(k)]
     return ["prediction"] + ([f"proba_{c}" for c in restored.classes] if proba else [])
 
@@ -73,7 +73,7 @@ def csv_chunks(restored, path: Path, proba: bool, warn=None, most_workers: int =
 
 def image_chunks(restored, path: Path, proba: bool, batch: int = 256) -> Iterator:
     from dlx.use.inputs import image_files, read_images, transform_images
-    from dlx.use.restore import to_scores
+    from dlx.use.scores import to_scores
 
     files = image_files(path)
     for i in range(0, len(files), batch):
@@ -101,17 +101,37 @@ def split_chunks(restored, overrides: list[str], split: str, proba: bool) -> Ite
 
 def chunks_for(restored, source: Optional[str], overrides: list[str], split: Optional[str], proba: bool,
                warn=None) -> Iterator:
-    """The output chunks for INPUT (a CSV, an image file or folder) or for a split."""
-    from dlx.use.kinds import graph_chunks, kind_of, refuse_predict
+    """The output chunks for INPUT (a CSV, an image file or folder) or for a split, by the run's Task
+    (a task that predicts no rows refuses in its own words)."""
+    restored.warn = warn
+    return restored.problem.predict_rows(Rows(restored), source, list(overrides), split, proba)
 
-    refuse_predict(restored)  # autoencoder, vae, gan: no labels
-    if kind_of(restored) == "graph":
-        if source is not None:
-            raise ConfigError(f"run {restored.path.name} is a graph model ({restored.task}): it predicts on its graph "
-                              "data, not on an INPUT file; use --split test (data overrides choose other graphs)")
-        return graph_chunks(restored, list(overrides), split or "test", proba)
-    if kind_of(restored) == "sequence":  # seq2seq, tagging: decoded sequences (issue 16)
-        return sequence_chunks(restored, source, list(overrides), split)
+
+class Rows:
+    """The restored run as a Task's `predict_rows` sees it: the run itself (its data, classes,
+    transform), plus the row writers of this module."""
+
+    def __init__(self, restored):
+        self.restored = restored
+
+    def __getattr__(self, name: str):
+        return getattr(self.restored, name)
+
+    def frame(self, scores, proba: bool):
+        return frame_of(self.restored, scores, proba)
+
+    def supervised_rows(self, source, overrides: list[str], split, proba: bool):
+        return supervised_chunks(self.restored, source, overrides, split, proba)
+
+    def sequence_rows(self, task, source, overrides: list[str], split):
+        from dlx.use.sequences import sequence_chunks
+
+        return sequence_chunks(self.restored, task, source, overrides, split)
+
+
+def supervised_chunks(restored, source: Optional[str], overrides: list[str], split: Optional[str],
+                      proba: bool) -> Iterator:
+    """A supervised run's rows: a split with its targets, or a CSV / images file given as INPUT."""
     if source is None:
         return split_chunks(restored, overrides, split or "test", proba)
     if overrides or split:
@@ -120,21 +140,8 @@ def chunks_for(restored, source: Optional[str], overrides: list[str], split: Opt
     if not path.exists():
         raise DataError(f"input not found: {path}; give a CSV file, an image file or folder, or --split test")
     if path.is_file() and path.suffix.lower() in (".csv", ".tsv", ".txt"):
-        return csv_chunks(restored, path, proba, warn)
+        return csv_chunks(restored, path, proba, restored.warn)
     return image_chunks(restored, path, proba)
-
-
-def sequence_chunks(restored, source: Optional[str], overrides: list[str], split: Optional[str]) -> Iterator:
-    from dlx.use import sequences
-
-    if source is None:
-        return sequences.split_chunks(restored, overrides, split or "test")
-    if overrides or split:
-        raise ConfigError("give either an INPUT file or data overrides with --split, not both")
-    path = Path(source).expanduser()
-    if not path.is_file():
-        raise DataError(f"input not found: {path}; give a text file, one sequence per line, or --split test")
-    return sequences.file_chunks(restored, path)
 
 
 def write(chunks: Iterator, output: str, float_format: str = "%.6g") -> int:

@@ -9,14 +9,15 @@ encoding, class names, input shape, task), so nothing is refitted and no data is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from dlx.errors import ConfigError
+from dlx.engine.records import CheckpointMeta
+from dlx.engine.saved import LATER_KEYS, fill_later_keys, read_experiment  # noqa: F401  (re-exported)
+from dlx.errors import ConfigError, first_line
+from dlx.use.scores import to_scores
 
-# keys added after some runs were written: filled with their defaults when a saved config lacks them
-LATER_KEYS = {"model": {"init_from": None, "freeze": None}, "optim": {"head_lr_mult": 1.0}}
 BATCH = 8192  # rows per forward pass: activations of a wide MLP stay a few MB
 
 
@@ -34,73 +35,38 @@ def find(ref: str, output_dir: str = "outputs") -> Path:
 
 def read_config(path: Path):
     """The run's config.yaml as a validated Experiment (keys added since then get defaults)."""
-    from omegaconf import OmegaConf
-
-    from dlx import config
-
-    try:
-        raw = OmegaConf.load(path / "config.yaml")
-    except Exception as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConfigError(f"cannot read {path / 'config.yaml'} ({first})") from None
-    return config.validate(fill_later_keys(raw))
-
-
-def fill_later_keys(raw):
-    """A run's saved config with the keys added since it was written set to their defaults (so
-    runs from before transfer learning can still be used and resumed)."""
-    from omegaconf import open_dict
-
-    for group, keys in LATER_KEYS.items():
-        if raw.get(group) is not None:
-            known = _schema_keys(group, raw[group].get("name"))  # a plugin's schema may not have them
-            with open_dict(raw[group]):
-                for key, value in keys.items():
-                    if known is None or key in known:
-                        raw[group].setdefault(key, value)
-    return raw
-
-
-def _schema_keys(group: str, name) -> set | None:
-    """The keys of the registered component `name` of `group`; None when it is not known (yet)."""
-    from dataclasses import fields
-
-    from dlx import plugins
-    from dlx.registry import TABLES
-
-    plugins.load()
-    table = TABLES.get(group)
-    if table is None or name is None or str(name) not in table:
-        return None
-    schema = table.get(str(name)).schema
-    return {f.name for f in fields(schema)} if schema is not None else None
+    return read_experiment(path)
 
 
 @dataclass
 class Restored:
-    """A trained model, in eval mode on the CPU, with everything needed to feed it raw inputs."""
+    """A trained run restored to its Task (eval mode, on the CPU, no optimizers), with everything
+    needed to feed it raw inputs. `task` is the data kind (historical name); `problem` the Task,
+    which `dlx eval`, `predict`, `sample`, `generate` and `ensemble` call."""
 
     path: Path
     exp: Any  # the run's Experiment
-    model: Any  # torch.nn.Module
-    meta: dict  # the checkpoint's meta: preprocess, classes, input_shape, task, num_outputs
+    model: Any  # torch.nn.Module (the Task's)
+    meta: CheckpointMeta  # preprocess, classes, input_shape, kind, num_outputs
     checkpoint: str
+    problem: Any = None  # the run's dlx.engine.tasks.Task
+    warn: Any = None  # where `dlx predict` says it ignores a CSV's extra columns
 
     @property
     def task(self) -> str:
-        return self.meta["task"]
+        return self.meta.kind
 
     @property
     def classes(self) -> list[str]:
-        return list(self.meta.get("classes") or [])
+        return list(self.meta.classes)
 
     @property
     def preprocess(self) -> dict:
-        return self.meta.get("preprocess") or {}
+        return self.meta.preprocess
 
     @property
     def run_id(self) -> str:
-        return self.meta.get("run_id") or self.path.name
+        return self.meta.run_id or self.path.name
 
     def transform(self, x):
         """Raw inputs (B, *input_shape) -> what the model saw in training (the saved statistics)."""
@@ -116,7 +82,7 @@ class Restored:
         """Model outputs for already-transformed inputs, in batches, without gradients."""
         import torch
 
-        out = torch.empty(x.shape[0], self.meta["num_outputs"])
+        out = torch.empty(x.shape[0], self.meta.num_outputs)
         with torch.inference_mode():
             for i in range(0, x.shape[0], BATCH):  # written in place: no list of parts to concatenate
                 out[i:i + BATCH] = self.model(x[i:i + BATCH])
@@ -126,17 +92,19 @@ class Restored:
         """Raw inputs -> class probabilities (N, C) or values in the target's units (N, k)."""
         return to_scores(self.outputs(self.transform(x_raw)), self.task, self.preprocess)
 
+    # ---------------------------------------------------------------- what a Task asks of its run
 
-def to_scores(out, task: str, preprocess: dict):
-    """Logits -> probabilities (a single binary logit becomes two columns); regression -> values."""
-    import torch
+    def load_split(self, overrides: list[str], split: str):
+        """A split of the run's data (or of the data `overrides` choose), raw: dlx.use.inputs.Labelled."""
+        from dlx.use.inputs import load_split
 
-    if task == "regression":  # already in y's units: a data.scale_target model ends in out * std + mean
-        return out.float()
-    if out.shape[1] == 1:  # bce / hinge: one logit for the positive class
-        p = torch.sigmoid(out.float())
-        return torch.cat([1 - p, p], dim=1)
-    return torch.softmax(out.float(), dim=1)
+        return load_split(self, overrides, split)
+
+    def load_bundle(self, overrides: list[str], kinds: tuple):
+        """(the data bundle config.yaml + `overrides` build, its name), checked against the run."""
+        from dlx.use.inputs import load_bundle
+
+        return load_bundle(self, overrides, kinds)
 
 
 def checkpoint_file(path: Path, which: str) -> Path:
@@ -152,38 +120,56 @@ def checkpoint_file(path: Path, which: str) -> Path:
 
 
 def restore(path: Path, which: str = "best") -> Restored:
-    """The run at `path` with its `which` (best | last) weights loaded."""
-    from dlx import models
-    from dlx.losses import build_loss
+    """The run at `path` restored to its Task with its `which` (best | last) weights: the one
+    rebuild path of every command that uses a trained run."""
+    from dlx import plugins
+    from dlx.engine.tasks import task_class
     from dlx.store.checkpoint import load_checkpoint
 
     path = Path(path)
+    if which in ("best", "last") and (path / "checkpoints" / f"{ESTIMATOR}.pt").is_file():
+        return restore_fitted(path, which)  # a scikit-learn baseline: one fit, one checkpoint
     file = checkpoint_file(path, which)
-    exp = read_config(path)
+    exp = read_config(path)  # keys added since the run was written get their defaults
     state = load_checkpoint(file)
-    meta = state.get("meta")
-    if not isinstance(meta, dict) or "input_shape" not in meta or not isinstance(state.get("model"), dict):
+    raw = state.get("meta")
+    if not isinstance(raw, dict) or "input_shape" not in raw or not isinstance(state.get("model"), dict):
         raise ConfigError(f"{file} has no model or meta: it was not written by this version of dlx; "
                           "train the run again")
-    num_outputs = meta.get("num_outputs")
-    if num_outputs is None and meta["task"] in ("seq2seq", "tagging", "language"):  # one output per token
-        num_outputs = len(meta.get("classes") or [])
-    if num_outputs is None:  # runs from before num_outputs was saved
-        num_outputs = build_loss(exp.loss, meta["task"], len(meta.get("classes") or []), 1,
-                                 exp.regularizer.label_smoothing).num_outputs
-    reg = exp.regularizer
-    prep = meta.get("preprocess") or {}
-    model = models.build(exp.model, tuple(meta["input_shape"]), num_outputs, reg.dropout, reg.batchnorm,
-                         vocab=models.vocab_of(prep), per_step=meta["task"] == "tagging")
-    target = (meta.get("preprocess") or {}).get("target")
-    if target is not None:  # data.scale_target: the trained model ends in out * std + mean (dlx.data.target)
-        from dlx.data.target import ScaledOutput
-
-        model = ScaledOutput(model, target["mean"], target["std"])
+    meta = CheckpointMeta.from_dict(raw)
+    plugins.load()
+    cls = task_class(meta.kind, exp.model.name)
+    meta = replace(meta, num_outputs=cls.outputs_of(exp, meta))
+    model = cls.build_model(exp, meta)  # data.scale_target: ends in ScaledOutput, as trained
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:
-        raise ConfigError(f"{file} does not fit the model config.yaml describes ({str(e).splitlines()[0][:160]}); "
+        raise ConfigError(f"{file} does not fit the model config.yaml describes ({first_line(e)[:160]}); "
                           "was config.yaml edited?") from None
     model.eval()
-    return Restored(path, exp, model, {**meta, "num_outputs": num_outputs}, which)
+    problem = cls.for_inference(exp, meta, model)
+    problem.kind, problem.exp = meta.kind, exp
+    return Restored(path, exp, model, meta, which, problem)
+
+
+ESTIMATOR = "estimator"  # checkpoints/estimator.pt: a fitted scikit-learn baseline (dlx.engine.estimator)
+
+
+def restore_fitted(path: Path, which: str) -> Restored:
+    """A fitted baseline restored to the supervised Task around its estimator (its one fit is both
+    best and last)."""
+    from dlx.engine import estimator
+    from dlx.engine.tasks import task_class
+    from dlx.store.checkpoint import load_checkpoint
+
+    exp = read_config(path)
+    raw = load_checkpoint(path / "checkpoints" / f"{ESTIMATOR}.pt").get("meta")
+    if not isinstance(raw, dict) or "input_shape" not in raw:
+        raise ConfigError(f"{path / 'checkpoints' / ESTIMATOR}.pt has no meta: train the run again")
+    meta = CheckpointMeta.from_dict(raw)
+    cls = task_class(meta.kind)
+    meta = replace(meta, num_outputs=cls.outputs_of(exp, meta))
+    model = estimator.restore_model(path, exp, meta)
+    problem = cls.for_inference(exp, meta, model)
+    problem.kind, problem.exp = meta.kind, exp
+    return Restored(path, exp, model, meta, which, problem)

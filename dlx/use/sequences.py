@@ -1,5 +1,5 @@
 """`dlx eval` / `dlx predict` for runs over token sequences (issue 16): seq2seq and tagging
-(and `dlx eval` of a language model: loss, acc, ppl, bpc on a split of its text).
+(`dlx eval` of these and of a language model is the Task's own: dlx.engine.tasks.Task.evaluate_run).
 
 The split is rebuilt from config.yaml (the same seeded strings; data overrides choose others).
 `dlx eval` reports the training loop's own metrics, computed by the run's task: loss, token
@@ -13,69 +13,35 @@ line, symbols separated by whitespace; it gives `source` and `prediction` only.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
-from dlx.errors import DataError
+from dlx.errors import ConfigError, DataError
 
-KINDS = ("seq2seq", "tagging")
 BATCH = 1024  # sequences per forward pass
 PAD, EOS = 0, 2  # dlx.data.sequences' ids
 
 
-class _Loop:
-    """What a task's eval_step asks of the trainer: no mixed precision here."""
-
-    autocast = staticmethod(nullcontext)
-
-
-def task_for(restored):
-    """The run's task around its restored model: the same loss, metrics and decoding as training."""
-    import dlx.engine.tasks  # noqa: F401  (the tasks import one another in this order)
-
-    exp = restored.exp
-    smoothing = exp.regularizer.label_smoothing
-    if restored.task == "seq2seq":
-        from dlx.engine.seq2seq import Seq2SeqTask
-
-        return Seq2SeqTask(restored.model, None, None, teacher_forcing=1.0, beam=exp.model.beam,
-                           smoothing=smoothing, batch_size=BATCH)
-    if restored.task == "language":  # dlx eval only: loss, acc, ppl, bpc
-        from dlx.engine.language import LanguageTask
-
-        return LanguageTask(restored.model, None, None, smoothing=smoothing, batch_size=BATCH)
-    from dlx.engine.tagging import TaggingTask
-
-    return TaggingTask(restored.model, None, None, smoothing=smoothing, batch_size=BATCH)
+def sequence_chunks(restored, task, source: Optional[str], overrides: list[str], split: Optional[str]) -> Iterator:
+    """`dlx predict` of a seq2seq or tagging run (`task`, its restored Task): a split, or INPUT, a text file."""
+    if source is None:
+        return split_chunks(restored, task, overrides, split or "test")
+    if overrides or split:
+        raise ConfigError("give either an INPUT file or data overrides with --split, not both")
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise DataError(f"input not found: {path}; give a text file, one sequence per line, or --split test")
+    return file_chunks(restored, task, path)
 
 
-def evaluate_sequences(restored, overrides: list[str], split: str) -> dict:
-    import torch
-
-    from dlx.use.inputs import load_split
-
-    data = load_split(restored, overrides, split)
-    if len(data.y) == 0:
-        raise DataError(f"the {data.name} split is empty: nothing to evaluate (try --split all)")
-    task = task_for(restored)
-    metrics = task.eval_metrics()
-    with torch.inference_mode():
-        for i in range(0, len(data.y), BATCH):
-            task.eval_step(_Loop(), (data.x[i:i + BATCH], data.y[i:i + BATCH]), metrics)
-    return {"run_id": restored.run_id, "name": data.name, "checkpoint": restored.checkpoint, "task": restored.task,
-            "size": int(len(data.y)), "metrics": metrics.compute()}
-
-
-def predicted(restored, x, steps: int):
+def predicted(task, x, steps: int):
     """Token ids (N, steps): decoded targets (seq2seq) or the tags of x's positions (tagging)."""
     import torch
 
-    task, parts = task_for(restored), []
+    parts = []
     with torch.inference_mode():
         for i in range(0, x.shape[0], BATCH):
-            xb = x[i:i + BATCH]
-            parts.append(task.decode(xb, steps) if restored.task == "seq2seq" else restored.model(xb).argmax(dim=2))
+            parts.append(task.decode(x[i:i + BATCH], steps))
     return torch.cat(parts) if parts else x.new_zeros(0, steps)
 
 
@@ -94,15 +60,15 @@ def words(rows, vocab: list[str], stop_at_eos: bool, lengths=None) -> list[str]:
     return out
 
 
-def split_chunks(restored, overrides: list[str], split: str) -> Iterator:
+def split_chunks(restored, task, overrides: list[str], split: str) -> Iterator:
     import pandas as pd
 
     from dlx.use.inputs import load_split
 
     data = load_split(restored, overrides, split)
-    vocab, eos = restored.classes, restored.task == "seq2seq"
+    vocab, eos = restored.classes, task.stops_at_eos
     lengths = None if eos else (data.x != PAD).sum(dim=1)
-    pred = predicted(restored, data.x, data.y.shape[1])
+    pred = predicted(task, data.x, data.y.shape[1])
     yield pd.DataFrame({"source": words(data.x, _source_vocab(restored), False),
                         "target": words(data.y, vocab, eos, lengths), "prediction": words(pred, vocab, eos, lengths)})
 
@@ -111,12 +77,12 @@ def _source_vocab(restored) -> list[str]:
     return list(restored.preprocess.get("vocab") or restored.classes)
 
 
-def file_chunks(restored, path: Path) -> Iterator:
+def file_chunks(restored, task, path: Path) -> Iterator:
     """INPUT: one source per line, symbols separated by whitespace."""
     import pandas as pd
     import torch
 
-    vocab, longest = _source_vocab(restored), int(restored.meta["input_shape"][0])
+    vocab, longest = _source_vocab(restored), int(restored.meta.input_shape[0])
     index = {s: i for i, s in enumerate(vocab) if i > EOS}  # the symbols; <pad>, <sos>, <eos> are not input
     try:
         lines = [line.split() for line in path.read_text(encoding="utf-8").splitlines()]
@@ -135,7 +101,7 @@ def file_chunks(restored, path: Path) -> Iterator:
             raise DataError(f"{path} line {n}: {unknown[0]!r} is not one of the run's symbols "
                             f"({' '.join(list(index)[:12])})")
         x[row, : len(symbols)] = torch.tensor([index[s] for s in symbols])
-    vocab_out, eos = restored.classes, restored.task == "seq2seq"
+    vocab_out, eos = restored.classes, task.stops_at_eos
     lengths = None if eos else (x != PAD).sum(dim=1)
-    pred = predicted(restored, x, longest + 1 if eos else longest)
+    pred = predicted(task, x, longest + 1 if eos else longest)
     yield pd.DataFrame({"source": words(x, vocab, False), "prediction": words(pred, vocab_out, eos, lengths)})

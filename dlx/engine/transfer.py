@@ -1,4 +1,6 @@
-"""Transfer learning: start from a trained network, freeze part of it, give the head its own rate.
+"""Transfer learning: start from a trained network, freeze part of it, give the head its own rate
+(used by dlx.engine.parts for every task; the keys' schema mixin `TransferKeys` lives in
+dlx.models.transfer_schema).
 
     dlx train model.init_from=RUN model.freeze=backbone optim.head_lr_mult=10 data=...
 
@@ -17,8 +19,6 @@ from pathlib import Path
 from typing import Optional
 
 from dlx.errors import ConfigError
-from dlx.models.transfer_schema import TransferKeys  # noqa: F401  (moved below the engine)
-
 
 def head_names(model) -> set[str]:
     """Parameter names of the output layer: the model's last Linear (registration order), which

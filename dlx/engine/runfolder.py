@@ -1,0 +1,95 @@
+"""The run folder of the run path: its label, opening it (config.yaml, overrides.yaml, status),
+the callback that keeps it current (metrics.csv, log.txt, checkpoints), and the process set-up.
+Shared by networks trained by the loop and scikit-learn baselines fitted once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dlx import testhooks
+from dlx.config import Experiment
+from dlx.engine.callbacks import Callback
+from dlx.store.rundir import RunDir
+from dlx.store.runs import RUNS
+
+
+def label_for(exp: Experiment) -> str:
+    """The run folder's label: the experiment's name, else model, optimizer and data (a fitted
+    scikit-learn baseline has no optimizer)."""
+    if exp.name:
+        return exp.name
+    if getattr(exp.model, "fits_estimator", False):
+        return f"{exp.model.name}-{exp.data.name}"
+    return f"{exp.model.name}-{exp.optim.name}-{exp.data.name}"
+
+
+class RunWriter(Callback):
+    """Keeps the run folder current: metrics.csv and log.txt each epoch, checkpoints/last.pt
+    each epoch (and every checkpoint_every_steps), checkpoints/best.pt when the monitor improves
+    (without a validation split: the latest weights, every epoch)."""
+
+    def __init__(self, run: RunDir, checkpoint: bool, meta: dict):
+        self.run, self.checkpoint, self.meta = run, checkpoint, meta
+
+    def on_epoch_end(self, trainer, row: dict) -> None:
+        self.run.write_metrics(trainer.history)
+        self.run.log("  ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
+        testhooks.pause("epoch-end")
+        self.save_last(trainer)
+        if self.checkpoint and not any(k.startswith("val_") for k in row):
+            self.save_final_as_best(trainer, row)
+
+    def save_final_as_best(self, trainer, row: dict) -> None:
+        """No validation split (data.val_fraction=0, a CV refit): nothing chooses an epoch, so the
+        latest weights are the best and best.pt holds them (eval and predict read it by default)."""
+        if row["epoch"] == 1 or not (self.run.path / "checkpoints" / "best.pt").exists():
+            self.run.log("no validation split: the final weights are kept as the best (checkpoints/best.pt)")
+        self.run.save_checkpoint("best", {"model": trainer.model.state_dict(), "epoch": row["epoch"], "value": None,
+                                          "meta": self.meta})
+
+    def on_step_checkpoint(self, trainer, step: int) -> None:
+        self.save_last(trainer)
+
+    def on_improved(self, trainer, row: dict) -> None:
+        if self.checkpoint:  # the model holds the improved weights right now
+            self.run.save_checkpoint("best", {"model": trainer.model.state_dict(), "epoch": row["epoch"],
+                                              "value": row[trainer.cfg.monitor], "meta": self.meta})
+
+    def save_last(self, trainer) -> None:
+        if self.checkpoint:
+            self.run.save_checkpoint("last", {**trainer.state_dict(), "meta": self.meta})
+
+
+def _fmt(v) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def setup_torch(exp: Experiment):
+    """Threads, seeds and determinism; returns the device."""
+    import torch
+
+    from dlx.engine.runtime import resolve_device, seed_everything
+
+    if exp.trainer.num_threads:
+        torch.set_num_threads(exp.trainer.num_threads)
+    seed_everything(exp.trainer.seed, exp.trainer.deterministic)
+    return resolve_device(exp.trainer.device)
+
+
+def open_run(exp: Experiment, overrides, runs_root, run_path, resume, rank=None) -> tuple[RunDir, list]:
+    """The run folder, locked, with config.yaml, overrides.yaml and status `running` written
+    (a data-parallel rank other than 0 gets a folder that writes nothing)."""
+    from dlx.engine import distributed
+
+    root = Path(runs_root) if runs_root is not None else Path(exp.output_dir) / RUNS
+    run_dir = distributed.run_dir_for(rank)  # ranks > 0 write nothing
+    if run_dir is None and resume is not None:
+        run_dir, overrides = resume.run, resume.overrides
+    elif run_dir is None:
+        run_dir = RunDir.at(Path(run_path)) if run_path is not None else RunDir.create(root, label_for(exp))
+    distributed.announce(run_dir)
+    run_dir.lock()
+    run_dir.write_yaml("config.yaml", exp.raw)
+    run_dir.write_yaml("overrides.yaml", list(overrides))
+    run_dir.write_status("running")
+    return run_dir, list(overrides)
