@@ -45,7 +45,7 @@ def dlx_loop(exp, write_run: bool = False) -> float:
     if write_run:
         tmp = tempfile.mkdtemp()
         callbacks.append(RunWriter(RunDir.create(tmp, "bench"), True, {}))
-    task = SupervisedTask(model, loss, optimizer, schedule, kind=bundle.task, num_outputs=10)
+    task = SupervisedTask(model, loss, optimizer, schedule, kind=bundle.kind, num_outputs=10)
     trainer = Trainer(exp.trainer, task, device=torch.device("cpu"), shuffle_generator=generator,
                       callbacks=[w for w in (*watchers(exp), *callbacks) if w is not None])
     start = time.perf_counter()

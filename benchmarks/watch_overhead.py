@@ -37,7 +37,7 @@ def fit(exp, watch: str | None) -> float:
     generator = torch.Generator().manual_seed(exp.trainer.seed)
     train = TensorBatches(bundle.train.x, bundle.train.y, batch_size, shuffle=True, generator=generator)
     val = TensorBatches(bundle.val.x, bundle.val.y, exp.trainer.eval_batch_size)
-    task = SupervisedTask(model, loss, optimizer, schedule, kind=bundle.task, num_outputs=10)
+    task = SupervisedTask(model, loss, optimizer, schedule, kind=bundle.kind, num_outputs=10)
     extra = [LayerWatch(watch)] if watch else []
     trainer = Trainer(exp.trainer, task, device=torch.device("cpu"), shuffle_generator=generator,
                       callbacks=[w for w in (*watchers(exp), *extra) if w is not None])

@@ -109,7 +109,7 @@ def test_a_checkpoint_holds_only_arrays_and_gives_the_same_predictions(dlx, tmp_
     from dlx.registry import MODELS
 
     x, y = estimator.rows_of(bundle.train, data_name)
-    reference = MODELS.get(model).meta["estimator"](fresh, bundle.task, len(x)).fit(x, y)
+    reference = MODELS.get(model).meta["estimator"](fresh, bundle.kind, len(x)).fit(x, y)
     np.testing.assert_allclose(again.predict(x_test), reference.predict(x_test))
 
 

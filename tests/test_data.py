@@ -272,17 +272,17 @@ def _table(n=40, seed=0):
 def test_csv_one_hot_features_and_task(tmp_path):
     path = _write(tmp_path, _table())
     bundle = build(load("csv", f"data.path={path}", "data.target=kind"))
-    assert bundle.task == "binary" and bundle.classes == ["a", "b"]
+    assert bundle.kind == "binary" and bundle.classes == ["a", "b"]
     assert bundle.input_shape == (1 + 3 + 1,)  # size, colour one-hot (3), price
     reg = build(load("csv", f"data.path={path}", "data.target=price", "data.features=[size,colour]"))
-    assert reg.task == "regression" and reg.input_shape == (4,)
+    assert reg.kind == "regression" and reg.input_shape == (4,)
     assert reg.train.y.dtype == torch.float32
 
 
 def test_csv_integer_valued_float_target_names_classes_as_integers(tmp_path):
     path = _write(tmp_path, "x,y\n" + "".join(f"{i},{float(i % 3)}\n" for i in range(30)))
     bundle = build(load("csv", f"data.path={path}", "data.target=y"))
-    assert bundle.task == "multiclass" and bundle.classes == ["0", "1", "2"]
+    assert bundle.kind == "multiclass" and bundle.classes == ["0", "1", "2"]
 
 
 def test_csv_text_feature_with_too_many_values(dlx, tmp_path):
@@ -295,8 +295,8 @@ def test_csv_text_feature_with_too_many_values(dlx, tmp_path):
 
 def test_csv_task_override(tmp_path):
     path = _write(tmp_path, "x,y\n" + "".join(f"{i},{i % 3}\n" for i in range(30)))
-    assert build(load("csv", f"data.path={path}", "data.target=y")).task == "multiclass"
-    assert build(load("csv", f"data.path={path}", "data.target=y", "data.task=regression")).task == "regression"
+    assert build(load("csv", f"data.path={path}", "data.target=y")).kind == "multiclass"
+    assert build(load("csv", f"data.path={path}", "data.target=y", "data.task=regression")).kind == "regression"
 
 
 def test_csv_trains_regression_with_regression_metrics(dlx, tmp_path):

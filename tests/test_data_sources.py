@@ -249,7 +249,7 @@ def test_train_every_dataset(dlx, sources, name):
                                         ("sine", "regression"), ("moons", "binary"), ("iris", "multiclass")])
 def test_task_of_builtin_datasets(name, task):
     bundle = _build(name, [])
-    assert bundle.task == task
+    assert bundle.kind == task
     if task == "regression":
         assert bundle.train.y.dtype.is_floating_point
     else:

@@ -104,7 +104,7 @@ def centre_loss(run) -> float:
 
     exp = config.validate(OmegaConf.load(run / "config.yaml"))
     bundle = data.build(exp.data)
-    loss = build_loss(exp.loss, bundle.task, bundle.num_classes)
+    loss = build_loss(exp.loss, bundle.kind, bundle.num_classes)
     reg = exp.regularizer  # its dropout / batch norm shape the network, as in training
     model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm).eval()
     model.load_state_dict(load_checkpoint(run / "checkpoints" / "best.pt")["model"])

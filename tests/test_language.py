@@ -22,7 +22,7 @@ def corpus(tmp_path, text: str):
 def test_windows_are_shifted_by_one_and_parts_keep_their_order(tmp_path):
     text = "abcdefghij" * 30  # 300 chars
     bundle = data.build(TextConfig(name="text", path=str(corpus(tmp_path, text)), context=8))
-    assert bundle.task == "language" and bundle.input_shape == (8,)
+    assert bundle.kind == "language" and bundle.input_shape == (8,)
     x, y = bundle.train.x, bundle.train.y
     assert torch.equal(x[:, 1:], y[:, :-1])
     decoded = "".join(bundle.classes[i] for i in x[0])

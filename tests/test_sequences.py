@@ -28,7 +28,7 @@ def unpadded(row: torch.Tensor) -> list[int]:
                                           ("sort", sorted)])
 def test_pair_targets_follow_the_rule_and_end_with_eos(name, expect):
     bundle = pairs(name)
-    assert bundle.task == "seq2seq"
+    assert bundle.kind == "seq2seq"
     for src, tgt in zip(bundle.train.x, bundle.train.y):
         s = unpadded(src)
         assert 2 <= len(s) <= 7
@@ -50,7 +50,7 @@ def test_adding_target_is_the_sum_of_the_marked_values():
     load_components()
     bundle = data.build(SequenceConfig(name="adding", n_samples=50, length=12))
     x, y = bundle.train.x, bundle.train.y
-    assert x.shape[1:] == (12, 2) and bundle.task == "regression"
+    assert x.shape[1:] == (12, 2) and bundle.kind == "regression"
     assert torch.all(x[:, :, 1].sum(dim=1) == 2)
     assert torch.allclose((x[:, :, 0] * x[:, :, 1]).sum(dim=1), y)
 

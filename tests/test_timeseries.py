@@ -39,7 +39,7 @@ def test_windows_and_targets_line_up_with_the_file(tmp_path):
     path = series_csv(tmp_path)
     raw = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32)
     bundle = build(path, window=5, horizon=2, preprocess="none")
-    assert bundle.input_shape == (5, 1) and bundle.task == "regression"
+    assert bundle.input_shape == (5, 1) and bundle.kind == "regression"
     assert torch.allclose(bundle.train.y, torch.as_tensor(raw[bundle.train.index, 1]))
     i = 17  # the window's last row is 2 rows before its target
     assert float(bundle.train.x[i, -1, 0]) == raw[bundle.train.index[i] - 2, 1]

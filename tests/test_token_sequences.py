@@ -27,12 +27,12 @@ def strings(name: str):
 
 def test_majority_labels_the_most_frequent_symbol_and_running_max_tags_each_prefix():
     maj, tags = strings("majority"), strings("running_max")
-    assert maj.task == "multiclass" and maj.classes == ["0", "1", "2", "3"] and len(maj.preprocess["vocab"]) == 7
+    assert maj.kind == "multiclass" and maj.classes == ["0", "1", "2", "3"] and len(maj.preprocess["vocab"]) == 7
     for src, label in zip(maj.train.x, maj.train.y):
         real = [int(t) - 3 for t in src if t != PAD]
         counts = [real.count(s) for s in range(4)]
         assert int(label) == counts.index(max(counts))
-    assert tags.task == "tagging"
+    assert tags.kind == "tagging"
     for src, tag in zip(tags.train.x, tags.train.y):
         n = int((src != PAD).sum())
         assert [int(t) for t in tag[:n]] == [max(int(s) for s in src[: i + 1]) for i in range(n)]

@@ -29,7 +29,7 @@ def plan_folds(data_cfg, folds: int, repeats: int) -> list[dict]:
     dev, _, _ = split_indices(raw, replace(data_cfg, folds=0, fold=0, repeat=0, limit=0, val_fraction=0))
     groups = getattr(raw, "groups", None)
     if groups is None:
-        check_fold_sizes(raw.y[dev], raw.task, folds, raw.classes)
+        check_fold_sizes(raw.y[dev], raw.kind, folds, raw.classes)
     else:
         check_group_count(groups[dev], folds, data_cfg.group_col)
     rows = []

@@ -35,7 +35,7 @@ def bundle_from_raw(raw: RawData, cfg: DataConfig) -> DataBundle:
         raise DataError(f"dataset '{cfg.name}' is empty")
     train_i, val_i, test_i = split_indices(raw, cfg)
     x = torch.as_tensor(raw.x)  # uint8 pixels stay uint8 until each split is cut (a quarter the memory)
-    y_dtype = torch.float32 if raw.task == "regression" else torch.long
+    y_dtype = torch.float32 if raw.kind == "regression" else torch.long
     y = torch.as_tensor(raw.y, dtype=y_dtype)
     if test_i is None:
         x_test = torch.as_tensor(raw.test[0])
@@ -61,11 +61,11 @@ def bundle_from_raw(raw: RawData, cfg: DataConfig) -> DataBundle:
     if augment is not None and augment.active and x.ndim != 4:
         raise DataError(f"data.augment needs images, but '{cfg.name}' has shape {tuple(x.shape[1:])}")
     fitted = {"mode": mode, **stats, **({"impute": impute, "fill": fill} if fill is not None else {})}
-    if raw.task == "regression" and getattr(cfg, "scale_target", False):  # regression datasets' schemas only
+    if raw.kind == "regression" and getattr(cfg, "scale_target", False):  # regression datasets' schemas only
         fitted["target"] = target.fit(train.y)  # the model is wrapped to predict in y's units (target.wrap)
     if raw.encoding:  # csv columns: how strings and categories became numbers, for dlx predict
         fitted["encoding"] = raw.encoding
-    return DataBundle(train, val, test, tuple(x.shape[1:]), raw.task, list(raw.classes), num_targets,
+    return DataBundle(train, val, test, tuple(x.shape[1:]), raw.kind, list(raw.classes), num_targets,
                       fitted, augment)
 
 
@@ -74,7 +74,7 @@ def task_of(cfg: DataConfig) -> str:
     task = DATASETS.get(cfg.name).meta.get("task")
     if isinstance(task, str) and task not in ("auto", "inferred", "?", ""):  # a declared kind (graph-nodes too)
         return task
-    return DATASETS.build(cfg.name, cfg).task
+    return DATASETS.build(cfg.name, cfg).kind
 
 
 def describe() -> list[dict]:

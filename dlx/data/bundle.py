@@ -16,7 +16,7 @@ class RawData:
 
     x: np.ndarray  # (N, *input_shape) numbers (float32, or uint8 pixels), made float32 when split
     y: np.ndarray  # (N,) int for classification, (N,) or (N, k) float for regression
-    task: str
+    kind: str  # the data kind: multiclass, binary, regression, ... (a Task trains on kinds)
     classes: list[str] = field(default_factory=list)
     test: Optional[tuple[np.ndarray, np.ndarray]] = None  # the dataset's own test split, if any
     is_image: bool = False
@@ -61,7 +61,7 @@ class DataBundle:
     val: Split | DiskSplit
     test: Split | DiskSplit
     input_shape: tuple[int, ...]
-    task: str
+    kind: str  # the data kind (what `Task`s register for)
     classes: list[str]
     num_targets: int = 1  # regression outputs
     preprocess: dict[str, Any] = field(default_factory=dict)  # fitted statistics, saved with the run

@@ -25,7 +25,7 @@ class DiskData:
 
     files: Any  # torchvision ImageFolder without a transform: files[i] -> (PIL image, label)
     y: np.ndarray  # (N,) int labels
-    task: str
+    kind: str
     classes: list[str] = field(default_factory=list)
     test: Optional[tuple] = None  # no official test split: data.test_fraction is held out
     image_size: int = 64
@@ -136,5 +136,5 @@ def bundle_from_disk(data: DiskData, cfg, indices) -> DataBundle:
 
     channels = 3  # torchvision's default image loader converts every image to RGB
     return DataBundle(split(train_i, train_tf), split(val_i, evaluate), split(test_i, evaluate),
-                      (channels, size, size), data.task, list(data.classes), 1,
+                      (channels, size, size), data.kind, list(data.classes), 1,
                       {"mode": mode, "image_size": size, **stats})

@@ -30,7 +30,7 @@ class GraphData:
     edges: np.ndarray  # (2, E) int64 directed edges (both directions for an undirected graph)
     y: np.ndarray  # (N,) int64 labels
     classes: list[str]
-    task: str = "multiclass"  # how the node labels split (stratified)
+    kind: str = "multiclass"  # how the node labels split (stratified)
     test = None  # no separate test set: nodes are held out
     groups = None
 

@@ -34,7 +34,7 @@ class GraphSetData:
     edge_ptr: np.ndarray  # (G+1,) and edges edge_ptr[g]:edge_ptr[g+1]
     y: np.ndarray  # (G,) int64 graph labels
     classes: list[str]
-    task: str = "multiclass"  # how the graph labels split (stratified)
+    kind: str = "multiclass"  # how the graph labels split (stratified)
     test = None  # no separate test set: graphs are held out
     groups = None
 

@@ -126,14 +126,14 @@ def split_indices(raw: RawData | DiskData, cfg: DataConfig) -> tuple[np.ndarray,
     elif groups is not None:
         dev, test = group_holdout(groups, cfg.test_fraction, cfg.seed, "test_fraction")
     else:
-        dev, test = holdout(raw.y, raw.task, cfg.test_fraction, cfg.seed)
+        dev, test = holdout(raw.y, raw.kind, cfg.test_fraction, cfg.seed)
     if cfg.folds:
-        train, val = kfold(raw.y[dev], raw.task, cfg.folds, cfg.fold, cfg.seed, cfg.repeat,
+        train, val = kfold(raw.y[dev], raw.kind, cfg.folds, cfg.fold, cfg.seed, cfg.repeat,
                            None if groups is None else groups[dev])
     elif groups is not None:
         train, val = group_holdout(groups[dev], cfg.val_fraction, cfg.seed, "val_fraction")
     else:
-        train, val = holdout(raw.y[dev], raw.task, cfg.val_fraction, cfg.seed)
+        train, val = holdout(raw.y[dev], raw.kind, cfg.val_fraction, cfg.seed)
     train, val = dev[train], dev[val]
     if cfg.limit:
         train = train[: cfg.limit]

@@ -47,12 +47,12 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     started = time.time()
     setup_torch(exp)
     bundle = data.build(exp.data)
-    exp = monitor.for_task(exp, bundle.task)
+    exp = monitor.for_task(exp, bundle.kind)
     x_train, y_train = rows_of(bundle.train, exp.data.name)
     entry = MODELS.get(exp.model.name)
-    estimator = entry.meta["estimator"](exp.model, bundle.task, len(x_train))
-    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, 0.0)
-    monitor.check(exp, Measured(bundle.task, loss.num_outputs))
+    estimator = entry.meta["estimator"](exp.model, bundle.kind, len(x_train))
+    loss = build_loss(exp.loss, bundle.kind, bundle.num_classes, bundle.num_targets, 0.0)
+    monitor.check(exp, Measured(bundle.kind, loss.num_outputs))
     # the run path's own folder (a resumed fit is done again in place: a fit is one step)
     run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume)
     try:
@@ -97,7 +97,7 @@ def _fit_and_record(exp, overrides, callbacks, run_dir: RunDir, bundle, estimato
     run_dir.log("  ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
     if exp.trainer.checkpoint:
         meta = CheckpointMeta.of(run_dir.id, bundle, loss.num_outputs).to_dict()
-        run_dir.save_checkpoint(CHECKPOINT, {"model": exp.model.name, "task": bundle.task,
+        run_dir.save_checkpoint(CHECKPOINT, {"model": exp.model.name, "task": bundle.kind,
                                              "arrays": to_tensors(arrays), "meta": meta})
     summary = summary_for(exp, run_dir, bundle, row, test_metrics, params, started)
     run_dir.write_status("finished")
@@ -124,7 +124,7 @@ def summary_for(exp, run_dir: RunDir, bundle, row: dict, test_metrics: dict, par
     """summary.json: a network run's summary, for a one-step fit."""
     return RunSummary(
         run_id=run_dir.id, status="finished", model=exp.model.name, optim=exp.optim.name,
-        scheduler=exp.scheduler.name, regularizer=exp.regularizer.name, data=exp.data.name, task=bundle.task,
+        scheduler=exp.scheduler.name, regularizer=exp.regularizer.name, data=exp.data.name, kind=bundle.kind,
         epochs_run=1, best_epoch=1, stopped_early=False, monitor=exp.trainer.monitor,
         best_value=row.get(exp.trainer.monitor, math.nan),
         metrics={**{k: v for k, v in row.items() if k.startswith(("train_", "val_"))},
@@ -147,7 +147,7 @@ def outputs_of(estimator, x: np.ndarray, bundle, num_outputs: int):
     """What a network would output for `x`: predictions (regression), log-probabilities, or log-odds."""
     import torch
 
-    if bundle.task == "regression":
+    if bundle.kind == "regression":
         return torch.as_tensor(np.asarray(estimator.predict(x)), dtype=torch.float32).reshape(len(x), -1)
     proba = np.zeros((len(x), bundle.num_classes))
     # a class absent from the training rows (a small data.limit) gets probability 0
@@ -167,7 +167,7 @@ def measure(estimator, x: np.ndarray, y: np.ndarray, bundle, loss, training: boo
     with torch.no_grad():
         value = float(loss(out, y))
     # as the trainer: no top-5 nor AUC on the training split, both on validation and test
-    metrics = accumulator(bundle.task, loss.num_outputs, keep_scores=not training, top5=not training)
+    metrics = accumulator(bundle.kind, loss.num_outputs, keep_scores=not training, top5=not training)
     metrics.update(out, y, value)
     return metrics.compute()
 
@@ -199,8 +199,8 @@ def load_estimator(run_path: Path, model_cfg):
 class _Kind:
     """What `outputs_of` reads of a bundle: the data kind and the number of classes."""
 
-    def __init__(self, task: str, num_classes: int):
-        self.task, self.num_classes = task, num_classes
+    def __init__(self, kind: str, num_classes: int):
+        self.kind, self.num_classes = kind, num_classes
 
 
 def restore_model(run_path: Path, exp, meta):

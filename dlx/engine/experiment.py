@@ -101,7 +101,7 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, r
     bundle, origin = data.build(exp.data), None
     if resample is not None:  # bagging (dlx/use/bag.py): a bootstrap sample of the training rows
         bundle, origin = resample(bundle)
-    exp = monitor.for_task(exp, bundle.task)
+    exp = monitor.for_task(exp, bundle.kind)
     task = build_task(exp, bundle, device)
     monitor.check(exp, task)
     if exp.trainer.overfit_batches:
@@ -184,7 +184,7 @@ def summarize(exp: Experiment, bundle, trainer, test_metrics: dict, *, params: i
     best, early = trainer.callbacks.find(BestWeights), trainer.callbacks.find(EarlyStopping)
     return RunSummary(
         run_id=Path(path).name, status="finished", model=exp.model.name, optim=exp.optim.name,
-        scheduler=exp.scheduler.name, regularizer=exp.regularizer.name, data=exp.data.name, task=bundle.task,
+        scheduler=exp.scheduler.name, regularizer=exp.regularizer.name, data=exp.data.name, kind=bundle.kind,
         epochs_run=trainer.epoch, best_epoch=best.epoch, stopped_early=bool(early and early.stopped),
         monitor=exp.trainer.monitor, best_value=best.value,
         # a metric that could not be measured (an empty test split) is missing: None, null in JSON

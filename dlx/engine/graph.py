@@ -37,12 +37,12 @@ class GraphTask(GraphSetTask, OneModelTask):
 
     @classmethod
     def build(cls, exp, bundle, device) -> "GraphTask":
-        if bundle.task == SET_KIND:
+        if bundle.kind == SET_KIND:
             return cls.build_set(exp, bundle, device)
         if getattr(exp.model, "readout", "none") != "none":
             raise ConfigError(f"model.readout={exp.model.readout} pools whole graphs, but data={exp.data.name} "
                               "classifies nodes; drop model.readout (or use data=graph_set)")
-        nodes = replace(bundle, task="multiclass")  # the loss and metrics of node labels
+        nodes = replace(bundle, kind="multiclass")  # the loss and metrics of node labels
         exp = replace(exp, trainer=replace(exp.trainer, batch_size=max(len(bundle.train), 1)))  # full batch
         model, loss, optimizer, schedule, _, batch_size, _ = build_parts(exp, nodes, device)
         graph = {k: v.to(device) for k, v in bundle.graph.items()}
@@ -101,7 +101,7 @@ class GraphTask(GraphSetTask, OneModelTask):
             ids, y = parts[split].x, parts[split].y
         if len(ids) == 0:
             raise DataError(f"the {split} split is empty: nothing to evaluate (try --split all)")
-        self.graph, self.per_graph = bundle.graph, bundle.task == SET_KIND
+        self.graph, self.per_graph = bundle.graph, bundle.kind == SET_KIND
         with torch.inference_mode():
             out = self.outputs_for(ids)
         return out.float(), y, split if not overrides else f"{name}-{split}", ids
@@ -115,7 +115,7 @@ class GraphTask(GraphSetTask, OneModelTask):
     def predict_rows(self, run, source, overrides: list[str], split, proba: bool):
         """One row per node (graph-nodes) or graph (graph-set) of the split: its id, target, prediction."""
         if source is not None:
-            raise ConfigError(f"run {run.path.name} is a graph model ({run.task}): it predicts on its graph "
+            raise ConfigError(f"run {run.path.name} is a graph model ({run.kind}): it predicts on its graph "
                               "data, not on an INPUT file; use --split test (data overrides choose other graphs)")
         out, y, _, ids = self.split_outputs(run, list(overrides), split or "test")
         return iter([self.frame(run, out, y, ids, proba)])

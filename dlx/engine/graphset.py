@@ -45,7 +45,7 @@ class GraphSetTask:
             what = "model=gnn with model.readout=sum|mean|max" if exp.model.name == "gnn" else "model=gnn"
             raise ConfigError(f"data={exp.data.name} classifies whole graphs: use {what} "
                               f"(model={exp.model.name} gives no row per graph)")
-        graphs = replace(bundle, task="multiclass")  # the loss and metrics of graph labels
+        graphs = replace(bundle, kind="multiclass")  # the loss and metrics of graph labels
         model, loss, optimizer, schedule, _, batch_size, _ = build_parts(exp, graphs, device)
         graph = {k: v.to(device) for k, v in bundle.graph.items()}
         task = cls(model, loss, optimizer, schedule, graph, num_outputs=loss.num_outputs, batch_size=batch_size)

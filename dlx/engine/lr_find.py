@@ -76,7 +76,7 @@ def run_range_test(exp: Experiment, start: float = 1e-7, end: float = 10.0, step
     check_range(start, end, steps)
     device = setup_torch(exp)
     bundle = data.build(exp.data)
-    exp = for_task(exp, bundle.task)
+    exp = for_task(exp, bundle.kind)
     task = build_task(exp, bundle, device)
     shuffle = torch.Generator().manual_seed(exp.trainer.seed)
     train = bundle_batches(bundle, device, task.batch_size, exp.trainer.eval_batch_size, shuffle)[0]

@@ -87,7 +87,7 @@ def build_parts(exp, bundle, device):
 
     reg = exp.regularizer
     meta = OPTIMIZERS.get(exp.optim.name).meta
-    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
+    loss = build_loss(exp.loss, bundle.kind, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
     model = model_for(exp, bundle.input_shape, loss.num_outputs, vocab=models.vocab_of(bundle.preprocess))
     if "target" in bundle.preprocess:  # data.scale_target: learn standardised y, report y's units
         model, loss = target.wrap(model, loss, bundle.preprocess["target"], closure=bool(meta.get("closure")))

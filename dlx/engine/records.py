@@ -27,7 +27,7 @@ class CheckpointMeta:
     @classmethod
     def of(cls, run_id: str, bundle, num_outputs: Optional[int] = None) -> "CheckpointMeta":
         """The meta of a run trained or fitted on `bundle`."""
-        return cls(run_id=run_id, kind=bundle.task, input_shape=list(bundle.input_shape),
+        return cls(run_id=run_id, kind=bundle.kind, input_shape=list(bundle.input_shape),
                    classes=list(bundle.classes or []), preprocess=bundle.preprocess or {}, num_outputs=num_outputs)
 
     def to_dict(self) -> dict:

@@ -76,7 +76,7 @@ def loss_slice(run_path: Path, dims: int, points: int, span: float, seed: int) -
         torch.set_num_threads(exp.trainer.num_threads)
     bundle = data.build(exp.data)
     reg = exp.regularizer
-    loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
+    loss = build_loss(exp.loss, bundle.kind, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
     model = models.build(exp.model, bundle.input_shape, loss.num_outputs, reg.dropout, reg.batchnorm,
                          vocab=models.vocab_of(bundle.preprocess))  # token inputs (data=majority): embedded
     model.load_state_dict(load_checkpoint(checkpoint)["model"])

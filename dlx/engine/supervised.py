@@ -28,9 +28,9 @@ class SupervisedTask(OneModelTask):
     def build(cls, exp, bundle, device) -> "SupervisedTask":
         if getattr(exp.model, "causal", False):  # issue 16: a causal transformer is a language model
             raise ConfigError(f"model.causal=true makes a language model, which trains on data=text, but "
-                              f"data={exp.data.name} is {bundle.task} data; drop model.causal")
+                              f"data={exp.data.name} is {bundle.kind} data; drop model.causal")
         model, loss, optimizer, schedule, penalty, batch_size, meta = build_parts(exp, bundle, device)
-        return cls(model, loss, optimizer, schedule, kind=bundle.task, num_outputs=loss.num_outputs,
+        return cls(model, loss, optimizer, schedule, kind=bundle.kind, num_outputs=loss.num_outputs,
                    penalty=penalty, closure=bool(meta.get("closure")), batch_size=batch_size)
 
     describable = True
@@ -45,7 +45,7 @@ class SupervisedTask(OneModelTask):
             # token ids in (majority): built as training builds it, run on two training examples
             return cls.build(exp, bundle, "cpu").model, (bundle.train.x[:2],)
         reg = exp.regularizer
-        loss = build_loss(exp.loss, bundle.task, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
+        loss = build_loss(exp.loss, bundle.kind, bundle.num_classes, bundle.num_targets, reg.label_smoothing)
         return model_for(exp, bundle.input_shape, loss.num_outputs), None
 
     @classmethod

@@ -9,7 +9,7 @@ by every task. A task registers next to its code, for the data kinds it trains o
     @TASKS.register("supervised", kinds=("multiclass", "binary", "regression"))
     class SupervisedTask(Task): ...
 
-and `build_task(exp, bundle, device)` picks the one registered for `bundle.task`.
+and `build_task(exp, bundle, device)` picks the one registered for `bundle.kind`.
 
 A task also owns its problem after training, and its batches: `batches` gives the trainer its
 batch sources (the default: the bundle's tensor splits); `build_model` / `for_inference` restore
@@ -188,7 +188,7 @@ class Task:
         if len(data.y) == 0:
             raise DataError(f"the {data.name} split is empty: nothing to evaluate (try --split all)")
         metrics = self.evaluate_tensors(run, data)
-        return {"run_id": run.run_id, "name": data.name, "checkpoint": run.checkpoint, "task": run.task,
+        return {"run_id": run.run_id, "name": data.name, "checkpoint": run.checkpoint, "task": run.kind,
                 "size": int(len(data.y)), "metrics": metrics}
 
     def evaluate_tensors(self, run, data, batch: int = 1024) -> dict:
@@ -207,7 +207,7 @@ class Task:
     def split_scores(self, run, split: str = "test"):
         """`dlx ensemble`: (scores (N, C) probabilities or (N, k) values, targets (N,), the split's
         positions) of a split, for combining with other runs' scores."""
-        raise ConfigError(f"run {run.path.name} ({run.task} data) gives no class probabilities or values to "
+        raise ConfigError(f"run {run.path.name} ({run.kind} data) gives no class probabilities or values to "
                           "combine; dlx ensemble takes classification and regression runs")
 
     def sample(self, n: int, generator):
@@ -221,7 +221,7 @@ class Task:
     @classmethod
     def describe(cls, exp, bundle):
         """`dlx models show`: (the model this task builds for `bundle`, example inputs or None for zeros)."""
-        raise ConfigError(f"`dlx models show` cannot summarise model={exp.model.name} yet ({bundle.task} data); "
+        raise ConfigError(f"`dlx models show` cannot summarise model={exp.model.name} yet ({bundle.kind} data); "
                           "`dlx train` prints its parameter count")
 
     def exportable(self, run) -> None:
@@ -230,7 +230,7 @@ class Task:
             raise ConfigError(f"run {run.run_id} is model={run.exp.model.name}, a fitted scikit-learn estimator: "
                               "TorchScript and ONNX hold tensor graphs only; use dlx predict RUN on it")
         if self.reads_tokens or "vocab" in run.preprocess:
-            raise ConfigError(f"run {run.run_id} reads token sequences ({run.task} data); dlx export writes "
+            raise ConfigError(f"run {run.run_id} reads token sequences ({run.kind} data); dlx export writes "
                               "models of real-valued inputs only; use dlx predict RUN on it")
 
 
@@ -335,8 +335,8 @@ def _datasets_of(kinds) -> str:
 def build_task(exp, bundle, device) -> Task:
     """The task for `bundle`'s kind of data (or `exp.model`'s own), with its model, loss,
     optimizers and schedules built."""
-    task = task_class(bundle.task, exp.model.name).build(exp, bundle, device)
-    task.kind = bundle.task
+    task = task_class(bundle.kind, exp.model.name).build(exp, bundle, device)
+    task.kind = bundle.kind
     return task
 
 

@@ -49,7 +49,7 @@ def rebuild(record):
     if tuple(bundle.input_shape) != (2,):
         raise ConfigError(f"--boundary draws 2-D data only: run {record.id}'s data has "
                           f"{'x'.join(map(str, bundle.input_shape))} features; choose 2 columns with data.features")
-    if bundle.task == "regression":
+    if bundle.kind == "regression":
         raise ConfigError(f"--boundary draws classifiers: run {record.id} is a regression")
     return exp, bundle, restore(Path(record.path), "best").model
 

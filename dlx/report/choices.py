@@ -51,7 +51,7 @@ def print_datasets(rows: list[dict]) -> None:
 
 def print_bundle(name: str, bundle) -> None:
     """`dlx data NAME`: what the trainer will see — splits, shape, task, classes, preprocessing."""
-    console.print(f"{name}: {bundle.task}, input {_shape(bundle.input_shape)}", highlight=False)
+    console.print(f"{name}: {bundle.kind}, input {_shape(bundle.input_shape)}", highlight=False)
     table = Table()
     table.add_column("split")
     table.add_column("samples", justify="right")

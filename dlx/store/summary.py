@@ -13,6 +13,9 @@ from functools import cached_property
 
 HEAD = ("run_id", "status", "model", "optim", "scheduler", "regularizer", "data", "task", "epochs_run",
         "best_epoch", "stopped_early", "monitor", "best_value")
+# summary.json keeps the key it always had for the data kind, so runs from every version read alike
+JSON_KEY = {"kind": "task"}
+ATTRIBUTE = {v: k for k, v in JSON_KEY.items()}
 TAIL = ("params", "train_size", "val_size", "test_size", "duration_s", "device", "path")
 
 
@@ -25,7 +28,7 @@ class RunSummary(Mapping):
     scheduler: str
     regularizer: str
     data: str
-    task: str  # the data's kind: multiclass, binary, regression
+    kind: str  # the data's kind: multiclass, binary, regression (summary.json's key: "task")
     epochs_run: int
     best_epoch: int  # the epoch whose weights were kept (0: none was finite)
     stopped_early: bool
@@ -52,15 +55,19 @@ class RunSummary(Mapping):
 
     @classmethod
     def from_json(cls, data: dict) -> "RunSummary":
-        named = {f.name for f in fields(cls)} - {"metrics"}
-        missing = sorted(named - set(data))
+        named = {JSON_KEY.get(f.name, f.name): f.name for f in fields(cls) if f.name != "metrics"}
+        missing = sorted(set(named) - set(data))
         if missing:
             raise ValueError(f"not a run summary: no {', '.join(missing)}")
-        return cls(**{k: data[k] for k in named}, metrics={k: v for k, v in data.items() if k not in named})
+        return cls(**{attr: data[key] for key, attr in named.items()},
+                   metrics={k: v for k, v in data.items() if k not in named})
 
     @cached_property
     def _json(self) -> dict:
-        return {**{k: getattr(self, k) for k in HEAD}, **self.metrics, **{k: getattr(self, k) for k in TAIL}}
+        def value(key):
+            return getattr(self, ATTRIBUTE.get(key, key))
+
+        return {**{k: value(k) for k in HEAD}, **self.metrics, **{k: value(k) for k in TAIL}}
 
     # a read-only mapping of the JSON form
     def __getitem__(self, key: str):

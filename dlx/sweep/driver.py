@@ -340,15 +340,15 @@ def _fit_to_data(space: SearchSpace, exp, metric_given: bool, objective: dict | 
     from dlx.metrics import metric_names
 
     bundle = data.build(exp.data)
-    monitor = monitor_for(exp, bundle.task)
+    monitor = monitor_for(exp, bundle.kind)
     if not metric_given and monitor != exp.trainer.monitor:
         space.fixed.append(f"trainer.monitor={monitor}")
         exp = replace(exp, trainer=replace(exp.trainer, monitor=monitor))
-    outputs = bundle.num_targets if bundle.task == "regression" else bundle.num_classes
-    valid = [f"val_{m}" for m in metric_names(bundle.task, outputs)]
+    outputs = bundle.num_targets if bundle.kind == "regression" else bundle.num_classes
+    valid = [f"val_{m}" for m in metric_names(bundle.kind, outputs)]
     if exp.trainer.monitor not in valid:
         given = f"--metric {exp.trainer.monitor}" if metric_given else f"trainer.monitor={exp.trainer.monitor}"
-        raise ConfigError(f"{given} is not measured on {bundle.task} data ({exp.data.name}); "
+        raise ConfigError(f"{given} is not measured on {bundle.kind} data ({exp.data.name}); "
                           f"choose one of: {', '.join(valid)}")
     val_size = len(bundle.val)
     if (objective or {}).get("kind") == "cv":  # each fold validates on a K-th of train + val

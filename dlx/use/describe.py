@@ -19,6 +19,6 @@ def describe(exp):
         raise ConfigError(f"`dlx models show` cannot summarise model={exp.model.name} yet ({own} data); "
                           "`dlx train` prints its parameter count")
     bundle = data.build(exp.data)
-    cls = task_class(bundle.task, exp.model.name)
+    cls = task_class(bundle.kind, exp.model.name)
     model, example = cls.describe(exp, bundle)
     return model, summarize(model, bundle.input_shape, example=example), bundle

@@ -97,9 +97,9 @@ def check_members(restored: list) -> None:
     """One task, one set of classes, one test split — else a one-line refusal naming two members."""
     first = restored[0]
     for other in restored[1:]:
-        if other.task != first.task:
-            raise DataError(f"ensemble members have different tasks: {first.run_id} is {first.task}, "
-                            f"{other.run_id} is {other.task}")
+        if other.kind != first.kind:
+            raise DataError(f"ensemble members have different tasks: {first.run_id} is {first.kind}, "
+                            f"{other.run_id} is {other.kind}")
         if other.classes != first.classes:
             raise DataError(f"ensemble members predict different classes: {first.run_id} and {other.run_id}")
         for key in TEST_SPLIT_KEYS:
@@ -145,17 +145,17 @@ def build(paths: list[Path], method: str = "mean", output_dir: str = "outputs", 
         raise ConfigError(f"--method {method}: choose mean or vote")
     restored = [restore(p) for p in paths]
     check_members(restored)
-    if method == "vote" and restored[0].task == "regression":
+    if method == "vote" and restored[0].kind == "regression":
         raise ConfigError("--method vote needs classes; a regression ensemble averages (--method mean)")
     scores, y = member_scores(restored)
     ids = [_member_id(r) for r in restored]
-    summary, combined = summarize(scores, y, restored[0].task, method, ids)
+    summary, combined = summarize(scores, y, restored[0].kind, method, ids)
     folder = folder or store.create_ensemble_dir(output_dir, label)
     members = [{"id": i, "path": str(r.path), "checkpoint": r.checkpoint, **(e or {})}
                for i, r, e in zip(ids, restored, extra or [None] * len(ids))]
     summary = {"ensemble_id": folder.name, "path": str(folder), **summary}
     store.write_ensemble(folder, members, summary,
-                         predictions_frame(combined, y, restored[0].classes, restored[0].task))
+                         predictions_frame(combined, y, restored[0].classes, restored[0].kind))
     return summary
 
 

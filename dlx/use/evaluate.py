@@ -21,7 +21,7 @@ def score(restored, data) -> tuple:
     if data.loader is not None:  # image_folder: the loader already transforms
         outs = [restored.outputs(xb) for xb, _ in data.loader]
         out = torch.cat(outs) if outs else torch.empty(0, restored.meta.num_outputs)
-        return to_scores(out, restored.task, restored.preprocess), data.y
+        return to_scores(out, restored.kind, restored.preprocess), data.y
     return restored.predict(data.x), data.y
 
 
@@ -33,9 +33,9 @@ def task_metrics(restored, data) -> dict:
     from dlx.metrics import accumulator
 
     exp, meta = restored.exp, restored.meta
-    loss = build_loss(exp.loss, restored.task, len(restored.classes), meta.num_outputs,
+    loss = build_loss(exp.loss, restored.kind, len(restored.classes), meta.num_outputs,
                       exp.regularizer.label_smoothing)
-    metrics = accumulator(restored.task, meta.num_outputs, keep_scores=True)
+    metrics = accumulator(restored.kind, meta.num_outputs, keep_scores=True)
     batches = data.loader if data.loader is not None else _batches(restored, data)
     with torch.inference_mode():
         for xb, yb in batches:
@@ -95,8 +95,8 @@ def evaluate(restored, data) -> dict:
     metrics = task_metrics(restored, data)
     scores, targets = score(restored, data)
     result = {"run_id": restored.run_id, "name": data.name, "checkpoint": restored.checkpoint,
-              "task": restored.task, "size": int(len(targets)), "metrics": metrics}
-    if restored.task == "regression":
+              "task": restored.kind, "size": int(len(targets)), "metrics": metrics}
+    if restored.kind == "regression":
         y_pred, y_true = scores.numpy(), targets.numpy().reshape(scores.shape)
         result["residuals"] = residuals(y_true, y_pred)
         metrics.update(regression_metrics(y_true, y_pred))  # in the target's units, however it was scaled
@@ -128,7 +128,7 @@ class Scoring:
         import torch
 
         r = self.restored
-        result = {"run_id": r.run_id, "name": name, "checkpoint": r.checkpoint, "task": r.task,
+        result = {"run_id": r.run_id, "name": name, "checkpoint": r.checkpoint, "task": r.kind,
                   "size": int(len(y)), "metrics": metrics, "classes": r.classes}
         result.update(per_class(y.numpy(), torch.argmax(out, 1).numpy(), r.classes))
         return result

@@ -54,14 +54,14 @@ class Deployed(nn.Module):
         self.register_buffer("scale", scale.float().clone())
         self.symmetric = symmetric
         self.model = restored.model
-        self.task = restored.task
+        self.kind = restored.kind
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.shift) / self.scale
         if self.symmetric:
             x = x * 2 - 1
         out = self.model(x)
-        if self.task == "regression":  # in y's units already (data.scale_target is inside the model)
+        if self.kind == "regression":  # in y's units already (data.scale_target is inside the model)
             return out
         if out.shape[1] == 1:
             p = torch.sigmoid(out)
@@ -130,6 +130,6 @@ def export(run: str, fmt: str, output: Optional[str] = None, output_dir: str = "
     from dlx.store.files import atomic_write
 
     atomic_write(target, lambda f: f.write(blob), binary=True, sync=True)
-    return {"path": str(target), "format": fmt, "run_id": restored.run_id, "task": restored.task,
+    return {"path": str(target), "format": fmt, "run_id": restored.run_id, "task": restored.kind,
             "input_shape": restored.meta.input_shape, "classes": restored.classes,
             "columns": (restored.preprocess.get("encoding") or {}).get("columns")}

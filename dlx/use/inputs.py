@@ -257,12 +257,12 @@ def load_split(restored, overrides: list[str], split: str) -> Labelled:
         return bundle_split(restored, raw, cfg.name, split, name)
     check_shape(restored, tuple(raw.x.shape[1:]), cfg.name)
     index = pick(data.split_indices(raw, cfg), split, len(raw.y))
-    y_dtype = torch.float32 if raw.task == "regression" else torch.long
+    y_dtype = torch.float32 if raw.kind == "regression" else torch.long
     if split == "test" and raw.test is not None:
         x, y = torch.as_tensor(raw.test[0]), torch.as_tensor(raw.test[1], dtype=y_dtype)
     else:
         x, y = torch.as_tensor(raw.x)[index], torch.as_tensor(raw.y, dtype=y_dtype)[index]
-    check_labels(restored, list(raw.classes), raw.task, cfg.name)
+    check_labels(restored, list(raw.classes), raw.kind, cfg.name)
     return Labelled(x.float(), y, name, index=index)
 
 
@@ -271,7 +271,7 @@ def bundle_split(restored, bundle, data_name: str, split: str, name: str) -> Lab
     import torch
 
     check_shape(restored, bundle.input_shape, data_name)
-    check_labels(restored, list(bundle.classes), bundle.task, data_name)
+    check_labels(restored, list(bundle.classes), bundle.kind, data_name)
     parts = [bundle.train, bundle.val, bundle.test] if split == "all" else \
         [{"train": bundle.train, "val": bundle.val, "test": bundle.test}[split]]
     x, y = torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts])
@@ -293,9 +293,9 @@ def check_shape(restored, shape: tuple, name: str) -> None:
 
 
 def check_labels(restored, classes: list[str], task: str, name: str) -> None:
-    if task != restored.task and not {task, restored.task} <= {"binary", "multiclass"}:
-        raise DataError(f"'{name}' is {task} data, but run {restored.path.name} is a {restored.task} model")
-    if restored.task != "regression" and classes != restored.classes:
+    if task != restored.kind and not {task, restored.kind} <= {"binary", "multiclass"}:
+        raise DataError(f"'{name}' is {task} data, but run {restored.path.name} is a {restored.kind} model")
+    if restored.kind != "regression" and classes != restored.classes:
         raise DataError(f"'{name}' has classes {', '.join(classes[:8])}, but run {restored.path.name} predicts "
                         f"{', '.join(restored.classes[:8])}; evaluate it on data with the same labels")
 
@@ -317,7 +317,7 @@ def read_csv_labelled(restored, cfg):
                         "use `dlx predict` for rows without a target")
     frame = check_missing(pd.read_csv(path, sep=cfg.sep, usecols=columns), path, cfg.dropna)
     x = encode_frame(frame, encoding, path.name)
-    if restored.task == "regression":
+    if restored.kind == "regression":
         return RawData(x, frame[target].to_numpy(dtype=np.float32), "regression")
     labels = _label_strings(frame[target])
     lookup = {c: i for i, c in enumerate(restored.classes)}
@@ -325,7 +325,7 @@ def read_csv_labelled(restored, cfg):
     if unknown:
         raise DataError(f"{path.name}: target '{target}' has the label '{unknown[0]}', which run "
                         f"{restored.path.name} never learned; its classes: {', '.join(restored.classes[:10])}")
-    return RawData(x, np.array([lookup[v] for v in labels], dtype=np.int64), restored.task, restored.classes)
+    return RawData(x, np.array([lookup[v] for v in labels], dtype=np.int64), restored.kind, restored.classes)
 
 
 def _label_strings(target) -> list[str]:
@@ -345,7 +345,7 @@ def _disk_split(restored, raw, cfg, split: str, name: str) -> Labelled:
     from dlx import data
     from dlx.data.disk import FileImages, pipeline
 
-    check_labels(restored, list(raw.classes), raw.task, cfg.name)
+    check_labels(restored, list(raw.classes), raw.kind, cfg.name)
     prep = restored.preprocess
     size = prep.get("image_size", cfg.image_size)
     index = pick(data.split_indices(raw, cfg), split, len(raw.y))
@@ -362,8 +362,8 @@ def load_bundle(restored, overrides: list[str], kinds: tuple):
     plugins.load()
     cfg = data_config(restored, overrides)
     bundle = data.build(cfg)
-    if bundle.task not in kinds:
-        raise DataError(f"'{cfg.name}' is {bundle.task} data, but run {restored.path.name} is a {restored.task} model")
+    if bundle.kind not in kinds:
+        raise DataError(f"'{cfg.name}' is {bundle.kind} data, but run {restored.path.name} is a {restored.kind} model")
     check_shape(restored, bundle.input_shape, cfg.name)
-    check_labels(restored, bundle.classes, bundle.task, cfg.name)
+    check_labels(restored, bundle.classes, bundle.kind, cfg.name)
     return bundle, cfg.name

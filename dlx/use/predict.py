@@ -18,7 +18,7 @@ from dlx.errors import ConfigError, DataError
 
 
 def columns(restored, proba: bool) -> list[str]:
-    if restored.task == "regression":
+    if restored.kind == "regression":
         k = restored.meta.num_outputs
         return ["prediction"] if k == 1 else [f"prediction_{i}" for i in range(k)]
     return ["prediction"] + ([f"proba_{c}" for c in restored.classes] if proba else [])
@@ -30,7 +30,7 @@ def frame_of(restored, scores, proba: bool):
 
     scores = scores.numpy()
     names = columns(restored, proba)
-    if restored.task == "regression":
+    if restored.kind == "regression":
         return pd.DataFrame(scores, columns=names)
     labels = np.asarray(restored.classes, dtype=object)[scores.argmax(axis=1)]
     out = {"prediction": labels}
@@ -79,7 +79,7 @@ def image_chunks(restored, path: Path, proba: bool, batch: int = 256) -> Iterato
     for i in range(0, len(files), batch):
         part = files[i:i + batch]
         x = transform_images(restored, read_images(part, restored))
-        frame = frame_of(restored, to_scores(restored.outputs(x), restored.task, restored.preprocess), proba)
+        frame = frame_of(restored, to_scores(restored.outputs(x), restored.kind, restored.preprocess), proba)
         frame.insert(0, "file", [str(f) for f in part])
         yield frame
 
@@ -92,7 +92,7 @@ def split_chunks(restored, overrides: list[str], split: str, proba: bool) -> Ite
     data = load_split(restored, overrides, split)
     scores, targets = score(restored, data)
     frame = frame_of(restored, scores, proba)
-    if restored.task == "regression":
+    if restored.kind == "regression":
         frame.insert(0, "target", targets.numpy().reshape(len(frame), -1)[:, 0])
     else:
         frame.insert(0, "target", np.asarray(restored.classes, dtype=object)[targets.numpy()])

@@ -41,7 +41,7 @@ def read_config(path: Path):
 @dataclass
 class Restored:
     """A trained run restored to its Task (eval mode, on the CPU, no optimizers), with everything
-    needed to feed it raw inputs. `task` is the data kind (historical name); `problem` the Task,
+    needed to feed it raw inputs. `kind` is the data kind; `problem` the Task,
     which `dlx eval`, `predict`, `sample`, `generate` and `ensemble` call."""
 
     path: Path
@@ -53,7 +53,7 @@ class Restored:
     warn: Any = None  # where `dlx predict` says it ignores a CSV's extra columns
 
     @property
-    def task(self) -> str:
+    def kind(self) -> str:
         return self.meta.kind
 
     @property
@@ -90,7 +90,7 @@ class Restored:
 
     def predict(self, x_raw):
         """Raw inputs -> class probabilities (N, C) or values in the target's units (N, k)."""
-        return to_scores(self.outputs(self.transform(x_raw)), self.task, self.preprocess)
+        return to_scores(self.outputs(self.transform(x_raw)), self.kind, self.preprocess)
 
     # ---------------------------------------------------------------- what a Task asks of its run
 

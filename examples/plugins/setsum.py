@@ -57,7 +57,7 @@ def build_setsum(cfg: SetSumConfig) -> DataBundle:
     cut = [cfg.n_samples - n_test - n_val, n_val, n_test]
     index = torch.arange(cfg.n_samples).split(cut)
     train, val, test = (Split(x[i], y[i], i.numpy()) for i in index)
-    return DataBundle(train, val, test, input_shape=(cfg.set_size, 1), task=KIND, classes=[])
+    return DataBundle(train, val, test, input_shape=(cfg.set_size, 1), kind=KIND, classes=[])
 
 
 # ---------------------------------------------------------------------------- the model
