@@ -13,7 +13,7 @@ def safe_scale(scale: torch.Tensor) -> torch.Tensor:
     return torch.where(scale > EPS, scale, torch.ones_like(scale))
 
 
-_safe = safe_scale  # the former name, until dlx.use.export imports safe_scale
+
 
 
 def fit(mode: str, x: torch.Tensor) -> dict[str, torch.Tensor]:

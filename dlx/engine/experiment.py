@@ -94,7 +94,7 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, r
     from dlx.engine import distributed
     from dlx.engine.tasks import build_task
     from dlx.models import count_parameters
-    from dlx.report.tensorboard import attach_tensorboard
+    from dlx.engine.tensorboard import attach_tensorboard
 
     tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
     rank, device = distributed.start(exp.trainer, setup_torch(exp))  # rank: None unless data-parallel

@@ -244,7 +244,7 @@ class SamplePictures(Callback):
         self.run, self.every, self.reference = run, every, reference
 
     def on_epoch_end(self, trainer, row: dict) -> None:
-        from dlx.report.samples import drawable, write_picture
+        from dlx.store.pictures import drawable, write_picture
 
         epoch = row["epoch"]
         if epoch != 1 and epoch % self.every:

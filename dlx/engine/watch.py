@@ -105,7 +105,7 @@ class ActivationStats:
 
 
 def histogram_writer(trainer):
-    """The open TensorBoard writer of one of the trainer's callbacks (report.tensorboard's logger), or
+    """The open TensorBoard writer of one of the trainer's callbacks (engine.tensorboard's logger), or
     None. Found by what it does, not by its class: the engine does not import report/."""
     for callback in trainer.callbacks.items:
         writer = getattr(callback, "writer", None)

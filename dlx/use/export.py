@@ -23,7 +23,7 @@ FORMATS = {"torchscript": ".pt", "onnx": ".onnx"}
 
 def scaling(restored) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """(shift, scale, symmetric): the model's input is (x - shift) / scale (then ×2 - 1)."""
-    from dlx.data.preprocess import _safe
+    from dlx.data.preprocess import safe_scale
 
     prep, shape = restored.preprocess, tuple(restored.meta.input_shape)
     mode = prep.get("mode", "none")
@@ -40,8 +40,8 @@ def scaling(restored) -> tuple[torch.Tensor, torch.Tensor, bool]:
     if mode == "center":
         return prep["mean"], one, False
     if mode == "standardize":
-        return prep["mean"], _safe(prep["std"]), False
-    return prep["min"], _safe(prep["max"] - prep["min"]), mode == "minmax_sym"
+        return prep["mean"], safe_scale(prep["std"]), False
+    return prep["min"], safe_scale(prep["max"] - prep["min"]), mode == "minmax_sym"
 
 
 class Deployed(nn.Module):
