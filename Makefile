@@ -1,6 +1,7 @@
 # Two commands do everything:  `make train`  and  `make test`.
 # Each creates .venv if there is none, installs dlx into it (again only when
-# pyproject.toml changed), then trains on the embedded default data / runs the tests.
+# pyproject.toml changed), then trains on the embedded default data / runs the tests
+# (after `lint-imports`, which checks the layer order written in pyproject.toml).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -20,6 +21,7 @@ train: $(STAMP)
 	$(BIN)/dlx train $(ARGS)
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n auto --dist worksteal $(ARGS)
 
 bench: $(STAMP)
