@@ -22,7 +22,7 @@ def train(
 ):
     """Train a model, evaluate it on the test split and write the run under outputs/runs/."""
     from dlx import config
-    from dlx.engine import distributed
+    from dlx.engine import distributed, launch
 
     if resume is not None:
         from dlx.engine import resume as resuming
@@ -39,7 +39,7 @@ def train(
         if target is not None:
             target.run.unlock()  # rank 0 takes the run over
         argv = ["train", *(overrides or []), *(["--resume", resume] if resume else []), *(["-q"] if quiet else [])]
-        distributed.launch(argv, exp.trainer, run=target.run if target else None)
+        launch.launch(argv, exp.trainer, run=target.run if target else None)
         return
     from dlx import report
     from dlx.engine import experiment
