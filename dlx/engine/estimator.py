@@ -149,11 +149,29 @@ def outputs_of(estimator, x: np.ndarray, bundle, num_outputs: int):
 
     if bundle.kind == "regression":
         return torch.as_tensor(np.asarray(estimator.predict(x)), dtype=torch.float32).reshape(len(x), -1)
-    proba = np.zeros((len(x), bundle.num_classes))
+    log_p = torch.full((len(x), bundle.num_classes), math.log(EPS), dtype=torch.float64)
     # a class absent from the training rows (a small data.limit) gets probability 0
-    proba[:, np.asarray(estimator.classes_, dtype=np.int64)] = estimator.predict_proba(x)
-    log_p = torch.as_tensor(proba).clamp_min(EPS).log().float()  # (N, classes)
+    log_p[:, torch.as_tensor(np.asarray(estimator.classes_, dtype=np.int64))] = class_log_scores(estimator, x)
+    log_p = log_p.float()  # (N, classes)
     return (log_p[:, 1] - log_p[:, 0])[:, None] if num_outputs == 1 else log_p
+
+
+def class_log_scores(estimator, x: np.ndarray):
+    """Log-probabilities over `estimator.classes_`: its predict_proba where it has one; else
+    (a perceptron, an SVM without Platt scaling) its decision function as log-odds (two classes)
+    or softmax scores (a perceptron's argmax), or its predicted class (a multiclass SVM votes)."""
+    import torch
+
+    if hasattr(estimator, "predict_proba"):  # an SVM without probability=true has none
+        return torch.as_tensor(estimator.predict_proba(x), dtype=torch.float64).clamp_min(EPS).log()
+    score = torch.as_tensor(estimator.decision_function(x), dtype=torch.float64)
+    if score.ndim == 1:  # two classes: log sigmoid of minus / plus the score, whose difference is the score
+        return torch.stack([torch.nn.functional.logsigmoid(-score), torch.nn.functional.logsigmoid(score)], 1)
+    if type(estimator).__name__ == "SVC":  # one-vs-one votes: the argmax of the scores may differ from predict
+        chosen = np.searchsorted(estimator.classes_, estimator.predict(x))
+        return torch.full(score.shape, math.log(EPS), dtype=torch.float64).index_put_(
+            (torch.arange(len(x)), torch.as_tensor(chosen)), torch.tensor(0.0, dtype=torch.float64))
+    return torch.log_softmax(score, 1)
 
 
 def measure(estimator, x: np.ndarray, y: np.ndarray, bundle, loss, training: bool = False) -> dict[str, float]:
