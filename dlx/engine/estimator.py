@@ -194,8 +194,9 @@ def to_tensors(arrays: dict) -> dict:
     """Arrays as tensors (exact dtypes), numbers as numbers: what `torch.load(weights_only=True)` reads."""
     import torch
 
-    return {k: torch.as_tensor(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
-            for k, v in arrays.items()}
+    # a numpy scalar (an SVM's gamma) is pickled as numpy code: kept as the plain number it is
+    return {k: torch.as_tensor(np.ascontiguousarray(v)) if isinstance(v, np.ndarray)
+            else v.item() if isinstance(v, np.generic) else v for k, v in arrays.items()}
 
 
 def load_estimator(run_path: Path, model_cfg):
