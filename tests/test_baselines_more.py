@@ -96,7 +96,7 @@ def test_eval_predict_and_ensemble_of_baseline_runs_and_export_refused(dlx, tmp_
     tree, boosting = (r.name for r in sorted(runs_of(tmp_path), key=lambda p: "boosting" in p.name))
     evaluated = dlx("eval", tree, "--format", "json")
     assert evaluated.code == 0, evaluated.err
-    assert json.loads(evaluated.out)["acc"] == pytest.approx(summary_of(tmp_path / "outputs" / "runs" / tree)["test_acc"])
+    assert json.loads(evaluated.out)["metrics"]["acc"] == pytest.approx(summary_of(tmp_path / "outputs" / "runs" / tree)["test_acc"])
     assert dlx("predict", boosting, "--split", "test", "-o", "pred.csv").code == 0
     assert (tmp_path / "pred.csv").is_file()
     assert dlx("ensemble", tree, boosting).code == 0
@@ -145,3 +145,21 @@ def test_baselines_ranks_every_fitting_baseline_beside_the_networks(dlx, tmp_pat
 def test_baselines_refuses_model_keys_in_one_line(dlx):
     result = dlx("baselines", "model.k=3")
     assert result.code == 2 and len(result.err.strip().splitlines()) == 1
+
+
+def test_purity_is_the_share_of_rows_in_their_clusters_majority():
+    from dlx.report.embed import purity
+
+    assert purity(np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0])) == 1.0
+    assert purity(np.array([0, 0, 0, 0]), np.array([0, 1, 1, 1])) == 0.75
+
+
+@pytest.mark.parametrize("model, method", [("mlp", "pca"), ("tree", "tsne")])
+def test_plot_embed_draws_the_hidden_layer_or_inputs_with_cluster_purity(dlx, tmp_path, model, method):
+    assert dlx("train", f"model={model}", "data=iris", "trainer.epochs=1", *ONE_THREAD, "-q").code == 0
+    result = dlx("plot", "last", "--embed", method, "-o", "embed.png")
+    assert result.code == 0, result.err
+    assert (tmp_path / "embed.png").stat().st_size > 0
+    assert "kmeans_purity" in result.out and "gmm_purity" in result.out
+    refused = dlx("plot", "last", "--embed", "umap", "-o", "embed.png")
+    assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1
