@@ -296,9 +296,10 @@ class BoostingConfig(Fitted):
 # ---------------------------------------------------------------- the built-in families
 
 def _estimator_refs(name: str, module: str = "baselines") -> dict:
-    """A baseline's fit / save / load functions (scikit-learn): imported when first read."""
-    return {key: Ref(f"dlx.models.{module}:{name}_{suffix}")
+    """A baseline's fit / save / load functions (scikit-learn), imported when first read, and its task."""
+    refs = {key: Ref(f"dlx.models.{module}:{name}_{suffix}")
             for key, suffix in (("estimator", "estimator"), ("to_arrays", "arrays"), ("from_arrays", "from_arrays"))}
+    return {**refs, "task": "estimator"}  # dlx.engine.estimator.EstimatorTask: one fitting step
 
 
 _ANY = ("image", "sequence", "tabular")
