@@ -230,7 +230,7 @@ SVM_KERNELS = ("linear", "rbf", "poly")
 TREE_CRITERIA = ("auto", "gini", "entropy", "squared_error", "absolute_error")  # auto: gini | squared_error
 
 
-class Fitted(Checked):
+class EstimatorSchema(Checked):
     """A schema fitted by scikit-learn: `dlx train` fits it once instead of running the loop."""
 
     @property
@@ -239,7 +239,7 @@ class Fitted(Checked):
 
 
 @dataclass
-class SVMConfig(Fitted):
+class SVMConfig(EstimatorSchema):
     name: str = "svm"
     kernel: str = choices("rbf", *SVM_KERNELS)
     C: float = positive(1.0)  # inverse regularisation strength
@@ -250,7 +250,7 @@ class SVMConfig(Fitted):
 
 
 @dataclass
-class PerceptronConfig(Fitted):
+class PerceptronConfig(EstimatorSchema):
     name: str = "perceptron"
     eta0: float = positive(1.0)  # learning rate of the perceptron rule
     max_iter: int = at_least(1000, 1)  # epochs over the training rows
@@ -258,13 +258,13 @@ class PerceptronConfig(Fitted):
 
 
 @dataclass
-class NaiveBayesConfig(Fitted):
+class NaiveBayesConfig(EstimatorSchema):
     name: str = "naive_bayes"
     var_smoothing: float = at_least(1e-9, 0)  # added to each variance, a fraction of the largest one
 
 
 @dataclass
-class TreeConfig(Fitted):
+class TreeConfig(EstimatorSchema):
     name: str = "tree"
     max_depth: int = at_least(0, 0)  # 0: grow until the leaves are pure
     criterion: str = choices("auto", *TREE_CRITERIA)  # gini | entropy (classes), squared/absolute_error (values)
@@ -273,7 +273,7 @@ class TreeConfig(Fitted):
 
 
 @dataclass
-class ForestConfig(Fitted):
+class ForestConfig(EstimatorSchema):
     name: str = "forest"
     variant: str = choices("random", "random", "extra")  # random forest | extremely randomised trees
     n_estimators: int = at_least(100, 1)
@@ -284,7 +284,7 @@ class ForestConfig(Fitted):
 
 
 @dataclass
-class BoostingConfig(Fitted):
+class BoostingConfig(EstimatorSchema):
     name: str = "boosting"
     variant: str = choices("hist", "hist", "adaboost")  # histogram gradient boosting | AdaBoost over trees
     n_estimators: int = at_least(100, 1)  # boosting rounds (hist: max_iter, no early stopping)
