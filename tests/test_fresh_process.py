@@ -60,6 +60,8 @@ CALLS = {
     "export": Call(["export", "{a}", "-o", "model.pt", "--output-dir", "{dir}"], needs="a", wrote="model.pt"),
     "ensemble": Call(["ensemble", "{a}", "{b}", "--output-dir", "{dir}"], needs="b"),
     "bag": Call(["bag", "-n", "2", *TINY, "output_dir=bag-out"]),
+    "baselines": Call(["baselines", "data=iris", "data.limit=60", "trainer.num_threads=1", "-q",
+                       "output_dir=baselines-out"]),
     "landscape": Call(["landscape", "fn=ravine", "optim=sgd,adam", "--steps", "5", "-o", "paths.png"],
                       wrote="paths.png"),
     "lr-find": Call(["lr-find", "--steps", "10", *TINY]),

@@ -11,6 +11,7 @@ import typer
 
 from dlx.cli import train, catalog, sweep, cv, runs, use, landscape, diagnose, sample  # noqa: F401  (register the commands, in help order)
 from dlx.cli import generate  # noqa: F401  (issue 16)
+from dlx.cli import baselines  # noqa: F401  (issue 28)
 from dlx.cli.app import app, error
 
 

@@ -87,6 +87,9 @@ def plot(
                                             "run saved (one run).")] = False,
     latent: Annotated[bool, typer.Option("--latent", help="Instead: scatter the 2-D code of the test split "
                                          "of one autoencoder / VAE run, coloured by label.")] = False,
+    embed: Annotated[Optional[str], typer.Option("--embed", metavar="pca|tsne", help="Instead: PCA or t-SNE of "
+                     "one run's test split (inputs, last hidden layer or latent), coloured by class, with "
+                     "k-means / GMM cluster purity.", show_default=False)] = None,
     output_dir: OutputDir = "outputs",
 ):
     """Save the learning curves of runs as an image: train dashed, validation solid (matplotlib)."""
@@ -97,6 +100,16 @@ def plot(
         if len(runs or []) != 1:
             raise ConfigError(f"--attention draws one run, got {len(runs or [])}")
         typer.echo(f"wrote {plot_attention(output_dir, runs[0], output)}")
+        return
+    if embed is not None:
+        from dlx.report.embed import plot_embed
+
+        if len(runs or []) != 1:
+            from dlx.errors import ConfigError
+
+            raise ConfigError(f"--embed draws one run, got {len(runs or [])}")
+        path, scores = plot_embed(output_dir, runs[0], output, embed)
+        typer.echo(f"wrote {path}  " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
         return
     if latent:
         from dlx.report.samples import save_latent

@@ -63,16 +63,13 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
     sample; the note goes to log.txt). `say` prints the diagnostics' verdicts (the overfit check);
     their warnings go to the `logging` module.
     """
-    from dlx.engine import estimator
-
-    if estimator.applies(exp):  # a scikit-learn baseline is fitted, not trained by the loop (issue 19)
-        return estimator.run(exp, overrides, callbacks, runs_root, run_path, evaluate_test, resume)
     started = time.time()
     try:
         with heap.setting_up():  # imports, data, model: no garbage collection (dlx/heap.py)
             exp, bundle, trainer, batches, run_dir, params, device = set_up(
                 exp, overrides, callbacks, runs_root, run_path, resume, resample, say)
         test_metrics = fit_and_test(exp, trainer, batches, run_dir, evaluate_test)
+        params = getattr(trainer.task, "fitted_params", params)  # a fitted estimator: known after its fit
         summary = summarize(exp, bundle, trainer, test_metrics, params=params, device=device,
                             path=run_dir.path, duration=time.time() - started)
         testhooks.pause("summary")

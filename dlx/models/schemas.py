@@ -224,12 +224,82 @@ class LogisticConfig(Checked):
         return True
 
 
+# ---------------------------------------------------------------- more baselines (dlx.models.classical, issue 28)
+# 0 for max_depth means "no limit" (scikit-learn's None); `seed` is the estimator's random_state.
+SVM_KERNELS = ("linear", "rbf", "poly")
+TREE_CRITERIA = ("auto", "gini", "entropy", "squared_error", "absolute_error")  # auto: gini | squared_error
+
+
+class EstimatorSchema(Checked):
+    """A schema fitted by scikit-learn: `dlx train` fits it once instead of running the loop."""
+
+    @property
+    def fits_estimator(self) -> bool:
+        return True
+
+
+@dataclass
+class SVMConfig(EstimatorSchema):
+    name: str = "svm"
+    kernel: str = choices("rbf", *SVM_KERNELS)
+    C: float = positive(1.0)  # inverse regularisation strength
+    gamma: float = at_least(0.0, 0)  # rbf / poly width; 0: scikit-learn's "scale" (1 / (features · variance))
+    degree: int = at_least(3, 1)  # poly only
+    probability: bool = False  # Platt scaling: calibrated probabilities (a 5-fold internal fit, slower)
+    seed: int = at_least(0, 0)  # Platt scaling's folds
+
+
+@dataclass
+class PerceptronConfig(EstimatorSchema):
+    name: str = "perceptron"
+    eta0: float = positive(1.0)  # learning rate of the perceptron rule
+    max_iter: int = at_least(1000, 1)  # epochs over the training rows
+    seed: int = at_least(0, 0)  # shuffling order
+
+
+@dataclass
+class NaiveBayesConfig(EstimatorSchema):
+    name: str = "naive_bayes"
+    var_smoothing: float = at_least(1e-9, 0)  # added to each variance, a fraction of the largest one
+
+
+@dataclass
+class TreeConfig(EstimatorSchema):
+    name: str = "tree"
+    max_depth: int = at_least(0, 0)  # 0: grow until the leaves are pure
+    criterion: str = choices("auto", *TREE_CRITERIA)  # gini | entropy (classes), squared/absolute_error (values)
+    min_samples_leaf: int = at_least(1, 1)
+    seed: int = at_least(0, 0)  # tie-breaking between equally good splits
+
+
+@dataclass
+class ForestConfig(EstimatorSchema):
+    name: str = "forest"
+    variant: str = choices("random", "random", "extra")  # random forest | extremely randomised trees
+    n_estimators: int = at_least(100, 1)
+    max_depth: int = at_least(0, 0)  # 0: unlimited
+    criterion: str = choices("auto", *TREE_CRITERIA)
+    min_samples_leaf: int = at_least(1, 1)
+    seed: int = at_least(0, 0)
+
+
+@dataclass
+class BoostingConfig(EstimatorSchema):
+    name: str = "boosting"
+    variant: str = choices("hist", "hist", "adaboost")  # histogram gradient boosting | AdaBoost over trees
+    n_estimators: int = at_least(100, 1)  # boosting rounds (hist: max_iter, no early stopping)
+    learning_rate: float = positive(0.1)
+    max_depth: int = at_least(0, 0)  # 0: the estimator's default (hist: 31 leaves, adaboost: stumps / depth 3)
+    seed: int = at_least(0, 0)
+
+
 # ---------------------------------------------------------------- the built-in families
 
-def _estimator_refs(name: str) -> dict:
-    """A baseline's fit / save / load functions (scikit-learn): imported when first read."""
-    return {key: Ref(f"dlx.models.baselines:{name}_{suffix}")
+def _estimator_refs(name: str, module: str = "baselines") -> dict:
+    """A baseline's fit / save / load functions (scikit-learn), imported when first read, and its task."""
+    refs = {key: Ref(f"dlx.models.{module}:{name}_{suffix}")
             for key, suffix in (("estimator", "estimator"), ("to_arrays", "arrays"), ("from_arrays", "from_arrays"))}
+    return {**refs, "task": "estimator"}  # dlx.engine.estimator.EstimatorTask: one fitting step
 
 
 _ANY = ("image", "sequence", "tabular")
@@ -259,3 +329,12 @@ MODELS.declare("linear", LinearConfig, "dlx.models.baselines:build_linear", acce
 MODELS.declare("logistic", LogisticConfig, "dlx.models.baselines:build_logistic", accepts=_BASELINE, network=False,
                summary="logistic regression, L2-penalised, L-BFGS (scikit-learn)",
                **_estimator_refs("logistic"))
+for _name, _schema, _summary in (
+        ("svm", SVMConfig, "support vector machine: linear / rbf / poly kernel, Platt probabilities (scikit-learn)"),
+        ("perceptron", PerceptronConfig, "Rosenblatt's perceptron, linear classifier (scikit-learn)"),
+        ("naive_bayes", NaiveBayesConfig, "Gaussian naive Bayes (scikit-learn)"),
+        ("tree", TreeConfig, "CART decision tree (scikit-learn)"),
+        ("forest", ForestConfig, "random forest / extra trees (scikit-learn)"),
+        ("boosting", BoostingConfig, "histogram gradient boosting / AdaBoost (scikit-learn)")):
+    MODELS.declare(_name, _schema, f"dlx.models.classical:build_{_name}", accepts=_BASELINE, network=False,
+                   summary=_summary, **_estimator_refs(_name, "classical"))

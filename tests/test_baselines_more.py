@@ -1,0 +1,165 @@
+"""More baselines (issue 28): SVM, perceptron, naive Bayes, CART, forests, boosting as dlx runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dlx import config, data
+from dlx.engine import estimator
+from dlx.registry import MODELS
+from dlx.use.baselines import ALL, CLASSIFIERS, REGRESSORS
+
+ONE_THREAD = ["trainer.num_threads=1"]
+SMALL = {"forest": ["model.n_estimators=10"], "boosting": ["model.n_estimators=10"]}
+VARIANTS = [("svm", ["model.probability=true"]), ("svm", ["model.kernel=poly"]), ("svm", ["model.kernel=linear"]),
+            ("forest", ["model.variant=extra"]), ("boosting", ["model.variant=adaboost"]),
+            ("tree", ["model.max_depth=3", "model.min_samples_leaf=2"])]
+
+
+def runs_of(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "outputs" / "runs").iterdir())
+
+
+def summary_of(run: Path) -> dict:
+    return json.loads((run / "summary.json").read_text())
+
+
+def fitted_by_hand(args: list[str], data_name: str):
+    """scikit-learn fitted directly on the rows (and preprocessing) a network gets: (est, x_test, y_test, kind)."""
+    exp = config.load(args)
+    bundle = data.build(exp.data)
+    x, y = estimator.rows_of(bundle.train, data_name)
+    est = MODELS.get(exp.model.name).meta["estimator"](exp.model, bundle.kind, len(x)).fit(x, y)
+    x_test, y_test = estimator.rows_of(bundle.test, data_name)
+    return est, x_test, y_test, bundle.kind
+
+
+def test_the_registry_declares_every_baseline_the_command_fits():
+    for name in ALL:
+        assert MODELS.get(name).meta.get("estimator") is not None, name
+
+
+@pytest.mark.parametrize("name, data_name", [(n, "wine") for n in CLASSIFIERS] + [(n, "breast_cancer") for n in
+                         CLASSIFIERS] + [(n, "diabetes") for n in REGRESSORS])
+def test_the_test_metric_equals_scikit_learn_fitted_by_hand(dlx, tmp_path, name, data_name):
+    from sklearn.metrics import accuracy_score, r2_score
+
+    args = [f"model={name}", f"data={data_name}", *SMALL.get(name, [])]
+    result = dlx("train", *args, *ONE_THREAD, "-q")
+    assert result.code == 0, result.err
+    summary = summary_of(runs_of(tmp_path)[0])
+    est, x_test, y_test, kind = fitted_by_hand(args, data_name)
+    if kind == "regression":  # the run's outputs are float32, as a network's
+        assert summary["test_r2"] == pytest.approx(r2_score(y_test, est.predict(x_test)), rel=1e-5)
+    else:  # a count over the same rows: exact
+        assert summary["test_acc"] == pytest.approx(accuracy_score(y_test, est.predict(x_test)), abs=1e-9)
+
+
+def round_trip(est, name: str, exp, kind: str):
+    """Saved as the checkpoint saves it (tensors, read back with weights_only) and rebuilt."""
+    import io
+
+    import torch
+
+    entry = MODELS.get(name).meta
+    buffer = io.BytesIO()
+    torch.save(estimator.to_tensors(entry["to_arrays"](est)), buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)  # refuses anything pickled but tensors and plain values
+    assert all(isinstance(v, (torch.Tensor, int, float, str)) for v in state.values())
+    saved = {k: v.numpy() if hasattr(v, "numpy") else v for k, v in state.items()}
+    return entry["from_arrays"](exp.model, kind, saved)
+
+
+@pytest.mark.parametrize("name, extra", [(n, []) for n in ALL] + VARIANTS)
+@pytest.mark.parametrize("data_name", ["wine", "breast_cancer", "diabetes"])
+def test_predictions_after_restore_equal_before(name, extra, data_name):
+    args = [f"model={name}", f"data={data_name}", *SMALL.get(name, []), *extra]
+    exp = config.load(args)
+    kind = data.build(exp.data).kind
+    if name not in (REGRESSORS if kind == "regression" else CLASSIFIERS):
+        pytest.skip(f"{name} does not fit {kind} data")
+    est, x_test, _, kind = fitted_by_hand(args, data_name)
+    again = round_trip(est, name, exp, kind)
+    np.testing.assert_array_equal(again.predict(x_test), est.predict(x_test))
+    if kind != "regression" and hasattr(est, "predict_proba"):
+        np.testing.assert_array_equal(again.predict_proba(x_test), est.predict_proba(x_test))
+
+
+def test_eval_predict_and_ensemble_of_baseline_runs_and_export_refused(dlx, tmp_path):
+    for name in ("tree", "boosting"):
+        assert dlx("train", f"model={name}", "data=iris", *SMALL.get(name, []), *ONE_THREAD, "-q").code == 0
+    tree, boosting = (r.name for r in sorted(runs_of(tmp_path), key=lambda p: "boosting" in p.name))
+    evaluated = dlx("eval", tree, "--format", "json")
+    assert evaluated.code == 0, evaluated.err
+    assert json.loads(evaluated.out)["metrics"]["acc"] == pytest.approx(summary_of(tmp_path / "outputs" / "runs" / tree)["test_acc"])
+    assert dlx("predict", boosting, "--split", "test", "-o", "pred.csv").code == 0
+    assert (tmp_path / "pred.csv").is_file()
+    assert dlx("ensemble", tree, boosting).code == 0
+    refused = dlx("export", tree, "-o", "m.pt")
+    assert refused.code != 0 and len(refused.err.strip().splitlines()) == 1
+
+
+def test_sweep_over_forest_depth_and_cv_of_a_forest(dlx, tmp_path):
+    result = dlx("sweep", "model=forest", "model.max_depth=range(2,12,2)", "model.n_estimators=10", "data=iris",
+                 *ONE_THREAD)
+    assert result.code == 0, result.err
+    (sweep,) = (tmp_path / "outputs" / "sweeps").iterdir()
+    assert len(list((sweep / "runs").iterdir())) == 5
+    result = dlx("cv", "-k", "3", "model=forest", "model.n_estimators=10", "data=iris", *ONE_THREAD, "-q")
+    assert result.code == 0, result.err
+    (cv,) = (tmp_path / "outputs" / "cv").iterdir()
+    assert json.loads((cv / "summary.json").read_text())["averaged"] == 3
+
+
+@pytest.mark.parametrize("args, words", [
+    (["model=svm", "model.kernel=sigmoidal"], "kernel"), (["model=forest", "model.variant=bagged"], "variant"),
+    (["model=tree", "model.max_depth=-1"], "max_depth"), (["model=boosting", "model.learning_rate=0"], "learning_rate"),
+    (["model=tree", "model.depth=3"], "depth")])
+def test_bad_keys_and_values_are_one_line(dlx, args, words):
+    result = dlx("train", *args)
+    assert result.code == 2 and words in result.err and len(result.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, words", [(["model=naive_bayes"], "classifies"),
+                                         (["model=tree", "model.criterion=entropy"], "criterion")])
+def test_a_baseline_that_does_not_fit_values_is_one_line(dlx, args, words):
+    result = dlx("train", *args, "data=diabetes", *ONE_THREAD)
+    assert result.code != 0 and words in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_baselines_ranks_every_fitting_baseline_beside_the_networks(dlx, tmp_path):
+    assert dlx("train", "data=wine", "trainer.epochs=2", *ONE_THREAD, "-q").code == 0
+    result = dlx("baselines", "data=wine", *ONE_THREAD)
+    assert result.code == 0, result.err
+    for name in CLASSIFIERS + ("mlp",):
+        assert name in result.out
+    assert result.out.count("★") == 1 and "linear" not in result.out
+    assert len(runs_of(tmp_path)) == len(CLASSIFIERS) + 1  # ordinary runs, beside the network's
+
+
+def test_baselines_refuses_model_keys_in_one_line(dlx):
+    result = dlx("baselines", "model.k=3")
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1
+
+
+def test_purity_is_the_share_of_rows_in_their_clusters_majority():
+    from dlx.report.embed import purity
+
+    assert purity(np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0])) == 1.0
+    assert purity(np.array([0, 0, 0, 0]), np.array([0, 1, 1, 1])) == 0.75
+
+
+@pytest.mark.parametrize("model, method", [("mlp", "pca"), ("tree", "tsne")])
+def test_plot_embed_draws_the_hidden_layer_or_inputs_with_cluster_purity(dlx, tmp_path, model, method):
+    assert dlx("train", f"model={model}", "data=iris", "trainer.epochs=1", *ONE_THREAD, "-q").code == 0
+    result = dlx("plot", "last", "--embed", method, "-o", "embed.png")
+    assert result.code == 0, result.err
+    assert (tmp_path / "embed.png").stat().st_size > 0
+    assert "kmeans_purity" in result.out and "gmm_purity" in result.out
+    refused = dlx("plot", "last", "--embed", "umap", "-o", "embed.png")
+    assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1
