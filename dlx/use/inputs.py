@@ -13,9 +13,11 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from dlx.errors import ConfigError, DataError
+from dlx.errors import ConfigError, DataError, first_line
 
 CHUNK = 32_768  # CSV rows per chunk: ~5 MB of parsed numbers for 20 columns
+MAX_COLUMNS = 100_000  # a predict CSV with more columns is refused before it is parsed (docs/using-runs.md)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 PIXEL_DATASETS = ("mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100", "svhn")  # raw 0..255
 
@@ -35,16 +37,38 @@ def check_header(path: Path, sep: str, encoding: dict, target: Optional[str]) ->
     """(columns to read, extra columns ignored); a missing feature is an error that names it."""
     import pandas as pd
 
+    wide = header_fields(path, sep)
+    if wide > MAX_COLUMNS:  # counted on the raw first line: pandas would take minutes to parse it
+        raise DataError(f"{path.name} has more than {MAX_COLUMNS:,} columns, more than dlx predict reads; "
+                        "keep the columns the model was trained on")
     try:
         header = [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns]
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as e:
-        raise DataError(f"cannot read {path} as CSV: {str(e).strip().splitlines()[0]}") from None
+    except UnicodeDecodeError as e:
+        raise not_utf8(path, e) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, IsADirectoryError) as e:
+        raise DataError(f"cannot read {path} as CSV: {first_line(e)}") from None
     missing = [c for c in encoding["features"] if c not in header]
     if missing:
         raise DataError(f"{path.name} has no column '{missing[0]}'{' (and ' + str(len(missing) - 1) + ' more)' if len(missing) > 1 else ''}, "
                         f"a feature the model was trained on; the file needs columns: {', '.join(encoding['features'])}")
     extra = [c for c in header if c not in encoding["features"] and c != target]
     return [c for c in header if c in encoding["features"] or c == target], extra
+
+
+def header_fields(path: Path, sep: str, block: int = 1 << 20) -> int:
+    """The fields of the file's first line, counted up to just past MAX_COLUMNS (read a block at a time)."""
+    fields = 1
+    try:
+        with open(path, "rb") as f:
+            while fields <= MAX_COLUMNS:
+                part = f.read(block)
+                end = part.find(b"\n")
+                fields += (part if end < 0 else part[:end]).count(sep.encode() if len(sep) == 1 else b",")
+                if end >= 0 or len(part) < block:
+                    break
+    except (IsADirectoryError, OSError):
+        return 0  # said by the parser below, in its words
+    return fields
 
 
 def encode_frame(frame, encoding: dict, name: str, first_line: int = 2) -> np.ndarray:
@@ -76,7 +100,39 @@ def encode_frame(frame, encoding: dict, name: str, first_line: int = 2) -> np.nd
                                 f"{', ...' if len(known) > 10 else ''}")
             frame[column] = pd.Categorical(values, categories=known)
         frame = pd.get_dummies(frame, columns=list(categories), dtype=np.float32)
-    return frame[encoding["columns"]].to_numpy(dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 becomes inf: found just below
+        x = frame[encoding["columns"]].to_numpy(dtype=np.float32)
+    check_finite(x, encoding["columns"], name, first_line)
+    return x
+
+
+def check_finite(x: np.ndarray, columns: list[str], name: str, line0: int) -> None:
+    """inf, or a number beyond float32's range (inf once cast), would come out as an empty
+    prediction: refuse as training does, naming the column and the line."""
+    finite = np.isfinite(x)
+    if finite.all():
+        return
+    row, col = (int(i[0]) for i in np.nonzero(~finite))
+    raise DataError(f"{name}: column '{columns[col]}' has an infinite value or one beyond float32's range "
+                    f"(±{FLOAT32_MAX:.3g}) (line {row + line0}); replace or rescale it, as training requires")
+
+
+def not_utf8(path: Path, e: UnicodeDecodeError) -> DataError:
+    """Training read its CSV as UTF-8 (pandas' default), so predict reads the same way; say how to convert."""
+    return DataError(f"{path.name} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}), the "
+                     f"encoding training read its CSV with; convert it, e.g. iconv -f latin1 -t utf-8 {path.name}")
+
+
+def parse_error(path: Path, e: Exception) -> DataError:
+    """pandas' 'Expected 3 fields in line 5, saw 4' as dlx's one line (training refuses the same row)."""
+    import re
+
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+    if found:
+        want, line, saw = found.groups()
+        return DataError(f"{path.name}: line {line} has {saw} fields, but the header has {want}; "
+                         "fix the row (a stray separator?) or quote the field")
+    return DataError(f"cannot read {path} as CSV: {first_line(e)}")
 
 
 def iter_csv(path: Path, restored, chunksize: Optional[int] = None, warn=None) -> Iterator[tuple[np.ndarray, Any]]:
@@ -91,8 +147,17 @@ def iter_csv(path: Path, restored, chunksize: Optional[int] = None, warn=None) -
         warn(f"{path.name}: ignoring {len(extra)} column(s) the model was not trained on "
              f"({', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''})")
     line = 2
-    features = [c for c in columns if c != target]  # the target, when present, is not read
-    for chunk in pd.read_csv(path, sep=data.sep, usecols=features, chunksize=chunksize or CHUNK):
+    # every column is parsed (not usecols=): pandas then refuses a row with more fields than the header
+    reader = pd.read_csv(path, sep=data.sep, chunksize=chunksize or CHUNK)
+    while True:
+        try:
+            chunk = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as e:
+            raise not_utf8(path, e) from None
+        except pd.errors.ParserError as e:
+            raise parse_error(path, e) from None
         yield encode_frame(chunk, encoding, path.name, line), chunk
         line += len(chunk)
 
