@@ -77,6 +77,8 @@ def encode_frame(frame, encoding: dict, name: str, first_line: int = 2) -> np.nd
 
     features = encoding["features"]
     frame = frame[features]
+    if len(frame) == 0:  # a header-only file: no rows to check (pandas reads its columns as text)
+        return np.empty((0, len(encoding["columns"])), dtype=np.float32)
     if frame.isna().to_numpy().any():
         bad = frame.columns[frame.isna().any()][0]
         line = int(np.flatnonzero(frame[bad].isna().to_numpy())[0]) + first_line
