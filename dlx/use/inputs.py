@@ -14,10 +14,9 @@ from typing import Any, Iterator, Optional
 import numpy as np
 
 from dlx.errors import ConfigError, DataError, first_line
+from dlx.use.csvcheck import MAX_COLUMNS, check_finite, header_fields, not_utf8, parse_error
 
 CHUNK = 32_768  # CSV rows per chunk: ~5 MB of parsed numbers for 20 columns
-MAX_COLUMNS = 100_000  # a predict CSV with more columns is refused before it is parsed (docs/using-runs.md)
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 PIXEL_DATASETS = ("mnist", "fashion_mnist", "kmnist", "cifar10", "cifar100", "svhn")  # raw 0..255
 
@@ -53,22 +52,6 @@ def check_header(path: Path, sep: str, encoding: dict, target: Optional[str]) ->
                         f"a feature the model was trained on; the file needs columns: {', '.join(encoding['features'])}")
     extra = [c for c in header if c not in encoding["features"] and c != target]
     return [c for c in header if c in encoding["features"] or c == target], extra
-
-
-def header_fields(path: Path, sep: str, block: int = 1 << 20) -> int:
-    """The fields of the file's first line, counted up to just past MAX_COLUMNS (read a block at a time)."""
-    fields = 1
-    try:
-        with open(path, "rb") as f:
-            while fields <= MAX_COLUMNS:
-                part = f.read(block)
-                end = part.find(b"\n")
-                fields += (part if end < 0 else part[:end]).count(sep.encode() if len(sep) == 1 else b",")
-                if end >= 0 or len(part) < block:
-                    break
-    except (IsADirectoryError, OSError):
-        return 0  # said by the parser below, in its words
-    return fields
 
 
 def encode_frame(frame, encoding: dict, name: str, first_line: int = 2) -> np.ndarray:
@@ -108,43 +91,17 @@ def encode_frame(frame, encoding: dict, name: str, first_line: int = 2) -> np.nd
     return x
 
 
-def check_finite(x: np.ndarray, columns: list[str], name: str, line0: int) -> None:
-    """inf, or a number beyond float32's range (inf once cast), would come out as an empty
-    prediction: refuse as training does, naming the column and the line."""
-    finite = np.isfinite(x)
-    if finite.all():
-        return
-    row, col = (int(i[0]) for i in np.nonzero(~finite))
-    raise DataError(f"{name}: column '{columns[col]}' has an infinite value or one beyond float32's range "
-                    f"(±{FLOAT32_MAX:.3g}) (line {row + line0}); replace or rescale it, as training requires")
-
-
-def not_utf8(path: Path, e: UnicodeDecodeError) -> DataError:
-    """Training read its CSV as UTF-8 (pandas' default), so predict reads the same way; say how to convert."""
-    return DataError(f"{path.name} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}), the "
-                     f"encoding training read its CSV with; convert it, e.g. iconv -f latin1 -t utf-8 {path.name}")
-
-
-def parse_error(path: Path, e: Exception) -> DataError:
-    """pandas' 'Expected 3 fields in line 5, saw 4' as dlx's one line (training refuses the same row)."""
-    import re
-
-    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
-    if found:
-        want, line, saw = found.groups()
-        return DataError(f"{path.name}: line {line} has {saw} fields, but the header has {want}; "
-                         "fix the row (a stray separator?) or quote the field")
-    return DataError(f"cannot read {path} as CSV: {first_line(e)}")
-
-
-def iter_csv(path: Path, restored, chunksize: Optional[int] = None, warn=None) -> Iterator[tuple[np.ndarray, Any]]:
-    """(raw features, the chunk's frame) per chunk of the CSV at `path`."""
+def iter_csv(path: Path, restored, chunksize: Optional[int] = None, warn=None,
+             used: tuple = ()) -> Iterator[tuple[np.ndarray, Any]]:
+    """(raw features, the chunk's frame) per chunk of the CSV at `path`; columns that are neither
+    features nor target nor `used` (predict's --id / --keep) are ignored with one warning."""
     import pandas as pd
 
     encoding = encoding_of(restored)
     data = restored.exp.data
     target = getattr(data, "target", None)
     columns, extra = check_header(path, data.sep, encoding, target)
+    extra = [c for c in extra if c not in used]
     if extra and warn is not None:
         warn(f"{path.name}: ignoring {len(extra)} column(s) the model was not trained on "
              f"({', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''})")

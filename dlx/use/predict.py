@@ -98,7 +98,7 @@ def csv_chunks(restored, path: Path, proba: bool, warn=None, most_workers: int =
 
     def encoded():  # only the passed-through columns of each parsed frame are kept
         start = 0
-        for x, frame in iter_csv(path, restored, warn=warn):
+        for x, frame in iter_csv(path, restored, warn=warn, used=(id_column, *keep)):
             yield x, passed_through(frame, start, id_column, keep)
             start += len(frame)
 
