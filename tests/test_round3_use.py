@@ -228,6 +228,8 @@ def test_graph_csv_predictions_name_the_files_ids(dlx, tmp_path):
     assert p.code == 0, p.err
     preds = pd.read_csv(tmp_path / "p.csv")
     assert sorted(preds["node"]) == sorted(f"n{i}" for i in range(20))
+    ids = dlx("predict", "last", "--split", "all", "--id", "node")
+    assert ids.code == 2 and "--id and --keep take columns of an INPUT CSV" in ids.err
 
 
 # ---------------------------------------------------------------- 24.22, 24.23, 24.34: generative runs

@@ -148,7 +148,12 @@ def chunks_for(restored, source: Optional[str], overrides: list[str], split: Opt
     """The output chunks for INPUT (a CSV, an image file or folder) or for a split, by the run's Task
     (a task that predicts no rows refuses in its own words)."""
     restored.warn = warn
-    return restored.problem.predict_rows(Rows(restored, id_column, keep), source, list(overrides), split, proba)
+    rows = Rows(restored, id_column, keep)
+    chunks = restored.problem.predict_rows(rows, source, list(overrides), split, proba)
+    if (id_column or keep) and not rows.passes_columns:  # a task that writes its own rows (graphs, sequences)
+        raise ConfigError(f"--id and --keep take columns of an INPUT CSV; run {restored.path.name} "
+                          f"({restored.kind} data) writes its own rows")
+    return chunks
 
 
 class Rows:
@@ -158,6 +163,7 @@ class Rows:
     def __init__(self, restored, id_column: Optional[str] = None, keep: tuple = ()):
         self.restored = restored
         self.id_column, self.keep = id_column, tuple(keep)  # `dlx predict --id COL --keep COL ...` (CSV input)
+        self.passes_columns = False  # set when the task's rows are the supervised ones, which take them
 
     def __getattr__(self, name: str):
         return getattr(self.restored, name)
@@ -166,6 +172,7 @@ class Rows:
         return frame_of(self.restored, scores, proba)
 
     def supervised_rows(self, source, overrides: list[str], split, proba: bool):
+        self.passes_columns = True
         return supervised_chunks(self.restored, source, overrides, split, proba, self.id_column, self.keep)
 
     def sequence_rows(self, task, source, overrides: list[str], split):
