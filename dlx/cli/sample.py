@@ -12,9 +12,10 @@ from dlx.cli.app import OutputDir, app
 @app.command(short_help="Draw samples from a generative run (vae, autoencoder, gan) into an image.")
 def sample(
     run: Annotated[str, typer.Argument(metavar="RUN", help="A run: id, unique prefix or suffix, folder, or `last`.")],
-    n: Annotated[int, typer.Option("-n", help="How many samples.")] = 64,
-    output: Annotated[str, typer.Option("--output", "-o", help="Image to write (.png, .pdf, .svg), or .csv "
-                                        "for the numbers.")] = "samples.png",
+    n: Annotated[int, typer.Option("-n", help="How many samples (at most 10,000 in a picture, 1,000,000 "
+                                   "in a .csv).")] = 64,
+    output: Annotated[str, typer.Option("--output", "-o", help="Image to write (.png, .pdf, .svg, .jpg), .csv "
+                                        "for the numbers, or a folder (samples.png in it).")] = "samples.png",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the latent draws.")] = 0,
     between: Annotated[Optional[tuple[int, int]], typer.Option(
         "--interpolate", metavar="A B", help="Instead: decode n codes on the line between test samples A and B "
@@ -28,10 +29,11 @@ def sample(
 
     if n < 1:
         raise ConfigError(f"-n {n}: draw at least 1 sample")
-    from dlx.report.samples import save_samples
+    from dlx.report.samples import sample_target, save_samples
     from dlx.use.generate import generative_run, sample as draw
     from dlx.use.restore import find
 
+    output = sample_target(output, n)  # before torch loads: a wrong suffix or -n is said at once
     path = find(run, output_dir)
     generative_run(path)  # a clear line before torch loads
     if between is not None:

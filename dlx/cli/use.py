@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
@@ -23,6 +25,28 @@ def choice(option: str, values: tuple[str, ...]):
         return value
 
     return parse
+
+
+@contextmanager
+def stopping(command: str, written: str = "nothing was written"):
+    """Ctrl-C (130) or SIGTERM (143) stop `command` with one line; the output's temporary file is
+    removed on the way out (SIGTERM is raised here, so the writers' cleanup runs as for Ctrl-C)."""
+    import signal
+
+    from dlx.errors import Interrupted
+
+    def on_term(signum, _frame):
+        raise Interrupted(f"{command} stopped by SIGTERM; {written}", 143)
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_term) if main else None
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(f"{command} stopped by Ctrl-C; {written}", 130) from None
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 SPLITS, CHECKPOINTS, EXPORTS = ("test", "val", "train", "all"), ("best", "last"), ("torchscript", "onnx")
@@ -51,9 +75,10 @@ def eval_run(
     from dlx.use.evaluate import evaluate_run
     from dlx.use.restore import find, restore
 
-    restored = restore(find(run, output_dir), checkpoint)
-    result = evaluate_run(restored, overrides or [], split)
-    written = write_eval(restored.path, result["name"], result)
+    with stopping("dlx eval"):
+        restored = restore(find(run, output_dir), checkpoint)
+        result = evaluate_run(restored, overrides or [], split)
+        written = write_eval(restored.path, result["name"], result)
     print_eval(result, fmt, written)
 
 
@@ -69,6 +94,12 @@ def predict(
     split: Annotated[Optional[str], typer.Option("--split", metavar="[test|val|train|all]",
                                                  parser=choice("--split", SPLITS), show_default=False,
                                                  help="Predict a split of the run's data instead of INPUT.")] = None,
+    id_column: Annotated[Optional[str], typer.Option("--id", metavar="COL", show_default=False,
+                                                    help="An input CSV's id column, written first (default: "
+                                                    "`row`, the row's number from 0).")] = None,
+    keep: Annotated[Optional[list[str]], typer.Option("--keep", metavar="COL", show_default=False,
+                                                      help="Input CSV columns written beside the predictions "
+                                                      "(repeat, or COL,COL).")] = None,
     checkpoint: Checkpoint = "best",
     output_dir: OutputDir = "outputs",
 ):
@@ -89,8 +120,10 @@ def predict(
         from dlx.errors import ConfigError
 
         raise ConfigError("give an INPUT (a CSV file, an image file or folder) or --split test")
-    info = run_predict(run, source, output, overrides=overrides, split=split, proba=proba, checkpoint=checkpoint,
-                       output_dir=output_dir, warn=warn)
+    kept = tuple(c for item in keep or [] for c in item.split(",") if c)
+    with stopping("dlx predict"):
+        info = run_predict(run, source, output, overrides=overrides, split=split, proba=proba, checkpoint=checkpoint,
+                           output_dir=output_dir, warn=warn, id_column=id_column, keep=kept)
     print_predicted(info)
 
 
@@ -133,9 +166,11 @@ def ensemble(
         from dlx.errors import ConfigError
 
         raise ConfigError(f"--method {method}: choose mean or vote")
-    paths = ens.member_paths(output_dir, runs or [], cv, sweep, top)
-    label = f"cv-{cv}" if cv else f"sweep-{sweep}" if sweep else "runs"
-    print_ensemble(ens.build(paths, method, output_dir, label=label))
+    with stopping("dlx ensemble", "no ensemble was written"):
+        paths = ens.member_paths(output_dir, runs or [], cv, sweep, top)
+        label = f"cv-{cv}" if cv else f"sweep-{sweep}" if sweep else "runs"
+        summary = ens.build(paths, method, output_dir, label=label)
+    print_ensemble(summary)
 
 
 @app.command(epilog=groups_epilog(), short_help="Bagging: members on bootstrap samples, then their ensemble.")

@@ -33,11 +33,13 @@ class GraphData:
     kind: str = "multiclass"  # how the node labels split (stratified)
     test = None  # no separate test set: nodes are held out
     groups = None
+    names: Optional[list[str]] = None  # the file's node ids (graph_csv), for predictions; None: row numbers
 
 
 @dataclass
 class GraphBundle(DataBundle):
     graph: Optional[dict] = None  # {"x": (N, F) standardised features, "edges": (2, E)} tensors
+    node_names: Optional[list[str]] = None  # the file's node ids, by node number (None: the numbers name them)
 
 
 def bundle_from_graph(raw: GraphData, cfg: DataConfig) -> GraphBundle:
@@ -57,7 +59,7 @@ def bundle_from_graph(raw: GraphData, cfg: DataConfig) -> GraphBundle:
 
     graph = {"x": x, "edges": torch.as_tensor(raw.edges, dtype=torch.long)}
     return GraphBundle(split(train_i), split(val_i), split(test_i), (x.shape[1],), KIND, list(raw.classes),
-                       preprocess={"mode": cfg.preprocess}, graph=graph)
+                       preprocess={"mode": cfg.preprocess}, graph=graph, node_names=raw.names)
 
 
 def labelled(y: np.ndarray, per_class: int, cfg: DataConfig):
@@ -184,7 +186,9 @@ def load_graph_csv(cfg: GraphCSVConfig) -> GraphData:
                             f" set data.id_col / data.target")
     if edges.shape[1] < 2:
         raise DataError(f"graph_csv: {cfg.edges} needs two columns (source, target), it has {edges.shape[1]}")
-    ids = {v: i for i, v in enumerate(nodes[cfg.id_col].astype(str))}
+    names = nodes[cfg.id_col].astype(str).tolist()
+    check_unique(names, cfg.nodes, cfg.id_col)
+    ids = {v: i for i, v in enumerate(names)}
     ends = edges.iloc[:, :2].astype(str).to_numpy()
     unknown = sorted({v for v in ends.ravel() if v not in ids})
     if unknown:
@@ -200,4 +204,14 @@ def load_graph_csv(cfg: GraphCSVConfig) -> GraphData:
     labels = nodes[cfg.target].astype(str)
     classes = sorted(labels.unique())
     y = np.array(labels.map({c: i for i, c in enumerate(classes)}), dtype=np.int64)
-    return GraphData(x, pairs if cfg.directed else undirected(pairs), y, classes)
+    return GraphData(x, pairs if cfg.directed else undirected(pairs), y, classes, names=names)
+
+
+def check_unique(names: list[str], path, column: str) -> None:
+    """A node id given twice would become a second node: refuse, naming the id and its lines."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise DataError(f"graph_csv: {path} gives node id '{name}' twice (lines {seen[name] + 2} and {i + 2} "
+                            f"of column '{column}'); give each node one row")
+        seen[name] = i

@@ -53,6 +53,12 @@ class LossMonitor:
         return "val_loss" if requested == "val_acc" else requested
 
 
+def not_exported(run) -> None:
+    """`dlx export` writes a model of features in, scores out; a generative run has none of that."""
+    raise ConfigError(f"run {run.run_id} is model={run.exp.model.name}, a generative model: dlx export writes "
+                      "classifiers and regressors (features in, scores out); draw from it with dlx sample RUN")
+
+
 @TASKS.register("autoencoder", kinds=LABELLED, by_model=True)
 class AutoencoderTask(LossMonitor, OneModelTask):
     """Reconstruct x; a VAE adds the KL term of its Gaussian code."""
@@ -60,6 +66,9 @@ class AutoencoderTask(LossMonitor, OneModelTask):
     def __init__(self, model, optimizer, schedule, *, beta: float, recon: str, batch_size: int):
         super().__init__(model, optimizer, schedule, batch_size=batch_size)
         self.beta, self.recon = beta, recon
+
+    def exportable(self, run) -> None:
+        not_exported(run)
 
     @classmethod
     def build(cls, exp, bundle, device) -> "AutoencoderTask":
@@ -150,6 +159,9 @@ class GanTask(LossMonitor, Task):
     """Alternating updates: `model.d_steps` discriminator steps (its own optimizer, lr model.d_lr), then one
     generator step (non-saturating loss). Evaluation: the same losses, mean D(real) / D(fake), and the
     MMD between as many generated samples as held-out ones (fixed noise, so epochs compare)."""
+
+    def exportable(self, run) -> None:
+        not_exported(run)
 
     def __init__(self, model, optimizers: dict, schedules: dict, *, d_steps: int, batch_size: int, every: int):
         self.model, self.optimizers, self.schedules = model, optimizers, schedules

@@ -102,6 +102,7 @@ class GraphTask(GraphSetTask, OneModelTask):
         if len(ids) == 0:
             raise DataError(f"the {split} split is empty: nothing to evaluate (try --split all)")
         self.graph, self.per_graph = bundle.graph, bundle.kind == SET_KIND
+        self.node_names = getattr(bundle, "node_names", None)  # a graph CSV's own ids name its rows
         with torch.inference_mode():
             out = self.outputs_for(ids)
         return out.float(), y, split if not overrides else f"{name}-{split}", ids
@@ -123,5 +124,7 @@ class GraphTask(GraphSetTask, OneModelTask):
     def frame(self, run, out, y, ids, proba: bool):
         frame = run.frame(torch.softmax(out, 1), proba)
         frame.insert(0, "target", np.asarray(run.classes, dtype=object)[y.numpy()])
-        frame.insert(0, "graph" if self.per_graph else "node", ids.numpy())
+        names = getattr(self, "node_names", None)
+        frame.insert(0, "graph" if self.per_graph else "node",
+                     np.asarray(names, dtype=object)[ids.numpy()] if names else ids.numpy())
         return frame

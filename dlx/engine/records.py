@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from dlx.errors import RunError
+
 
 @dataclass
 class CheckpointMeta:
@@ -36,8 +38,15 @@ class CheckpointMeta:
                 "input_shape": list(self.input_shape), "task": self.kind, "num_outputs": self.num_outputs}
 
     @classmethod
-    def from_dict(cls, meta: dict) -> "CheckpointMeta":
-        """A checkpoint's meta (any dlx version that wrote `input_shape`); unknown keys are ignored."""
+    def from_dict(cls, meta: dict, source: str = "the checkpoint") -> "CheckpointMeta":
+        """A checkpoint's meta (any dlx version that wrote `input_shape`); unknown keys are ignored.
+        A field of the wrong type (a damaged or foreign file) is one RunError naming `source`."""
+        for key, kind, what in (("preprocess", dict, "a mapping"), ("classes", (list, tuple), "a list"),
+                                ("input_shape", (list, tuple), "a list")):
+            value = meta.get(key)
+            if value is not None and not isinstance(value, kind):
+                raise RunError(f"{source} is damaged: meta.{key} is a {type(value).__name__}, not {what}; "
+                               "use a checkpoint written by dlx, or train the run again")
         return cls(run_id=meta.get("run_id") or "", kind=meta.get("kind") or meta.get("task") or "",
                    input_shape=list(meta["input_shape"]), classes=list(meta.get("classes") or []),
                    preprocess=meta.get("preprocess") or {}, num_outputs=meta.get("num_outputs"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dlx import plugins
 from dlx.errors import ConfigError, first_line
 
 # keys added after some runs were written: filled with their defaults when a saved config lacks them
@@ -17,21 +18,40 @@ LATER_KEYS = {"model": {"init_from": None, "freeze": None}, "optim": {"head_lr_m
 def read_raw(path: Path, then: str = ""):
     """config.yaml (a run folder's, or the file `path`) as written: an OmegaConf DictConfig; one
     line when it cannot be read (`then` adds what it means, e.g. "this run cannot be resumed")."""
-    from omegaconf import OmegaConf
+    from omegaconf import DictConfig, OmegaConf
 
     path = Path(path)
     file = path / "config.yaml" if path.is_dir() else path
+    then = f"; {then}" if then else ""
     try:
-        return OmegaConf.load(file)
+        raw = OmegaConf.load(file)
     except Exception as e:
-        raise ConfigError(f"cannot read {file} ({first_line(e)}){'; ' + then if then else ''}") from None
+        raise ConfigError(f"cannot read {file} ({first_line(e)}){then}") from None
+    if not isinstance(raw, DictConfig) or len(raw) == 0:
+        what = "empty" if len(raw) == 0 else f"damaged (a {type(raw).__name__}, not the run's settings)"
+        raise ConfigError(f"the run's {file} is {what}: dlx wrote the whole experiment there; "
+                          f"restore it from a copy, or train the run again{then}")
+    return raw
 
 
 def read_experiment(path: Path):
-    """A run folder's config.yaml as a validated Experiment, later keys filled with their defaults."""
+    """A run folder's config.yaml as a validated Experiment, later keys filled with their defaults.
+    The plugins the run recorded are loaded first (a file only while its sha256 is the recorded one,
+    or when named with --plugin), so a plugin's run is used without repeating --plugin."""
+    from omegaconf import OmegaConf
+
     from dlx import config
 
-    return config.validate(fill_later_keys(read_raw(path)))
+    raw = read_raw(path)
+    file = Path(path) / "config.yaml" if Path(path).is_dir() else Path(path)
+    missing = [group for group in ("model", "data", "trainer") if raw.get(group) is None]
+    if missing:
+        raise ConfigError(f"the run's {file} is damaged: it has no '{missing[0]}' section; "
+                          "restore it from a copy, or train the run again")
+    recorded = raw.get("plugins")
+    if recorded:
+        plugins.load_recorded(OmegaConf.to_container(recorded))
+    return config.validate(fill_later_keys(raw))
 
 
 def fill_later_keys(raw):
@@ -52,7 +72,6 @@ def schema_keys(group: str, name) -> set | None:
     """The keys of the registered component `name` of `group`; None when it is not known (yet)."""
     from dataclasses import fields
 
-    from dlx import plugins
     from dlx.registry import TABLES
 
     plugins.load()

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from dlx.errors import ConfigError
+from dlx.errors import ConfigError, first_line
 
 def head_names(model) -> set[str]:
     """Parameter names of the output layer: the model's last Linear (registration order), which
@@ -61,7 +61,12 @@ def source_path(ref: str, output_dir: str) -> Path:
         return best
     from dlx.store.runs import find_run
 
-    run = find_run(Path(output_dir), ref)
+    try:
+        run = find_run(Path(output_dir), ref)
+    except ConfigError as e:
+        raise ConfigError(f"model.init_from={ref}: no such file or run folder, and {first_line(e, None)} "
+                          f"(runs are looked up in output_dir={output_dir}, the new run's; give the "
+                          "run's folder path, or its output_dir)") from None
     return source_path(str(run), output_dir)
 
 

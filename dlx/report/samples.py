@@ -8,6 +8,34 @@ from pathlib import Path
 from dlx.store.pictures import as_array, drawable, figure, write_picture
 
 
+PICTURES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")  # what `dlx sample -o` draws (matplotlib writes them)
+MAX_PICTURE, MAX_CSV = 10_000, 1_000_000  # `dlx sample -n` at most (a grid of more is unreadable)
+
+
+def sample_target(output: str, n: int) -> Path:
+    """The file `dlx sample -o OUTPUT -n N` writes, checked before any work: a folder gets
+    samples.png inside it, a name without a suffix gets .png; another suffix or too many
+    samples is one line."""
+    from dlx.errors import ConfigError
+
+    path = Path(output).expanduser()
+    if path.is_dir():
+        path = path / "samples.png"
+    elif not path.suffix:
+        path = path.with_suffix(".png")
+    suffix = path.suffix.lower()
+    if suffix != ".csv" and suffix not in PICTURES:
+        raise ConfigError(f"-o {output}: write a picture ({', '.join(PICTURES)}), .csv for the numbers, "
+                          "or give a folder")
+    limit = MAX_CSV if suffix == ".csv" else MAX_PICTURE
+    if n > limit:
+        raise ConfigError(f"-n {n:,}: at most {limit:,} samples into a {suffix} file"
+                          + ("" if suffix == ".csv" else f" (a .csv takes up to {MAX_CSV:,})"))
+    if not path.parent.is_dir():
+        raise ConfigError(f"-o {output}: folder {path.parent} does not exist")
+    return path
+
+
 def save_samples(samples, output: Path, data=None, title: str = "") -> Path:
     """Images (n, C, H, W) as a grid; 2-D points as a scatter (over `data` when given);
     `.csv`: the samples' numbers, one row each."""

@@ -44,14 +44,25 @@ def load_checkpoint(path: Path) -> dict:
                 f"refusing to load {path}: it holds pickled Python objects, not only tensors and "
                 "plain values, and loading them could run code; use only checkpoints written by dlx"
             ) from None
-        raise UnreadableCheckpoint(f"{path} is corrupt ({first_line(e)})") from None
+        raise UnreadableCheckpoint(f"{path} is corrupt ({why(e)})") from None
     except FileNotFoundError:
         raise UnreadableCheckpoint(f"{path} does not exist") from None
     except Exception as e:  # a truncated zip, random bytes, an empty file, ...
-        raise UnreadableCheckpoint(f"{path} is unreadable ({first_line(e)})") from None
+        raise UnreadableCheckpoint(f"{path} is unreadable ({why(e)})") from None
     if not isinstance(state, dict):
         raise UnreadableCheckpoint(f"{path} does not hold a dlx checkpoint (found {type(state).__name__})")
     return state
+
+
+def why(e: BaseException) -> str:
+    """What torch said about a file it could not read, less its advice to load with
+    `weights_only=False`: that would unpickle (run) whatever the file holds, so dlx never passes it on."""
+    line = first_line(e)
+    if "weights_only" in line or "weights only" in line.lower():
+        return "not a checkpoint written by torch.save"
+    if line.isdigit() or line in ("EOFError", "UnpicklingError"):  # a bare opcode or class: say what it means
+        return f"not a checkpoint written by torch.save: {line}"
+    return line
 
 
 def _is_raw_pickle(path: Path) -> bool:

@@ -8,12 +8,15 @@ data.seed and data.test_fraction); CV folds and sweep trials of one study always
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from dlx.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
 
 METHODS = ("mean", "vote")
 # the data keys that fix the test split (folds, limit and val_fraction only cut train ∪ val)
@@ -86,6 +89,9 @@ def member_paths(output_dir: str, runs: list[str], cv: Optional[str], sweep: Opt
                 raise ConfigError(f"sweep {sweep} has no finished trial to ensemble")
             sign = -1 if metric_mode(finished[0][1]["monitor"]) == "max" else 1
             finished.sort(key=lambda ps: sign * ps[1]["best_value"])
+            if top is not None and top > len(finished):
+                log.warning(f"--top {top}: sweep {sweep} has {len(finished)} finished trial(s); "
+                            f"the ensemble uses those {len(finished)}")
             finished = finished[:top or 5]
         paths = [p for p, _ in finished]
     if len(set(paths)) < 2:

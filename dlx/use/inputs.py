@@ -13,7 +13,8 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from dlx.errors import ConfigError, DataError
+from dlx.errors import ConfigError, DataError, first_line
+from dlx.use.csvcheck import MAX_COLUMNS, check_finite, header_fields, not_utf8, parse_error
 
 CHUNK = 32_768  # CSV rows per chunk: ~5 MB of parsed numbers for 20 columns
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
@@ -35,10 +36,16 @@ def check_header(path: Path, sep: str, encoding: dict, target: Optional[str]) ->
     """(columns to read, extra columns ignored); a missing feature is an error that names it."""
     import pandas as pd
 
+    wide = header_fields(path, sep)
+    if wide > MAX_COLUMNS:  # counted on the raw first line: pandas would take minutes to parse it
+        raise DataError(f"{path.name} has more than {MAX_COLUMNS:,} columns, more than dlx predict reads; "
+                        "keep the columns the model was trained on")
     try:
         header = [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns]
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as e:
-        raise DataError(f"cannot read {path} as CSV: {str(e).strip().splitlines()[0]}") from None
+    except UnicodeDecodeError as e:
+        raise not_utf8(path, e) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, IsADirectoryError) as e:
+        raise DataError(f"cannot read {path} as CSV: {first_line(e)}") from None
     missing = [c for c in encoding["features"] if c not in header]
     if missing:
         raise DataError(f"{path.name} has no column '{missing[0]}'{' (and ' + str(len(missing) - 1) + ' more)' if len(missing) > 1 else ''}, "
@@ -53,6 +60,8 @@ def encode_frame(frame, encoding: dict, name: str, first_line: int = 2) -> np.nd
 
     features = encoding["features"]
     frame = frame[features]
+    if len(frame) == 0:  # a header-only file: no rows to check (pandas reads its columns as text)
+        return np.empty((0, len(encoding["columns"])), dtype=np.float32)
     if frame.isna().to_numpy().any():
         bad = frame.columns[frame.isna().any()][0]
         line = int(np.flatnonzero(frame[bad].isna().to_numpy())[0]) + first_line
@@ -76,23 +85,38 @@ def encode_frame(frame, encoding: dict, name: str, first_line: int = 2) -> np.nd
                                 f"{', ...' if len(known) > 10 else ''}")
             frame[column] = pd.Categorical(values, categories=known)
         frame = pd.get_dummies(frame, columns=list(categories), dtype=np.float32)
-    return frame[encoding["columns"]].to_numpy(dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32 becomes inf: found just below
+        x = frame[encoding["columns"]].to_numpy(dtype=np.float32)
+    check_finite(x, encoding["columns"], name, first_line)
+    return x
 
 
-def iter_csv(path: Path, restored, chunksize: Optional[int] = None, warn=None) -> Iterator[tuple[np.ndarray, Any]]:
-    """(raw features, the chunk's frame) per chunk of the CSV at `path`."""
+def iter_csv(path: Path, restored, chunksize: Optional[int] = None, warn=None,
+             used: tuple = ()) -> Iterator[tuple[np.ndarray, Any]]:
+    """(raw features, the chunk's frame) per chunk of the CSV at `path`; columns that are neither
+    features nor target nor `used` (predict's --id / --keep) are ignored with one warning."""
     import pandas as pd
 
     encoding = encoding_of(restored)
     data = restored.exp.data
     target = getattr(data, "target", None)
     columns, extra = check_header(path, data.sep, encoding, target)
+    extra = [c for c in extra if c not in used]
     if extra and warn is not None:
         warn(f"{path.name}: ignoring {len(extra)} column(s) the model was not trained on "
              f"({', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''})")
     line = 2
-    features = [c for c in columns if c != target]  # the target, when present, is not read
-    for chunk in pd.read_csv(path, sep=data.sep, usecols=features, chunksize=chunksize or CHUNK):
+    # every column is parsed (not usecols=): pandas then refuses a row with more fields than the header
+    reader = pd.read_csv(path, sep=data.sep, chunksize=chunksize or CHUNK)
+    while True:
+        try:
+            chunk = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as e:
+            raise not_utf8(path, e) from None
+        except pd.errors.ParserError as e:
+            raise parse_error(path, e) from None
         yield encode_frame(chunk, encoding, path.name, line), chunk
         line += len(chunk)
 

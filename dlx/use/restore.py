@@ -9,6 +9,7 @@ encoding, class names, input shape, task), so nothing is refitted and no data is
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from dlx.engine.records import CheckpointMeta
 from dlx.engine.saved import LATER_KEYS, fill_later_keys, read_experiment  # noqa: F401  (re-exported)
 from dlx.errors import ConfigError, first_line
 from dlx.use.scores import to_scores
+
+log = logging.getLogger(__name__)
 
 BATCH = 8192  # rows per forward pass: activations of a wide MLP stay a few MB
 
@@ -127,6 +130,7 @@ def restore(path: Path, which: str = "best") -> Restored:
     from dlx.store.checkpoint import load_checkpoint
 
     path = Path(path)
+    still_training(path, which)
     if which in ("best", "last") and (path / "checkpoints" / f"{ESTIMATOR}.pt").is_file():
         return restore_fitted(path, which)  # a scikit-learn baseline: one fit, one checkpoint
     file = checkpoint_file(path, which)
@@ -136,7 +140,7 @@ def restore(path: Path, which: str = "best") -> Restored:
     if not isinstance(raw, dict) or "input_shape" not in raw or not isinstance(state.get("model"), dict):
         raise ConfigError(f"{file} has no model or meta: it was not written by this version of dlx; "
                           "train the run again")
-    meta = CheckpointMeta.from_dict(raw)
+    meta = CheckpointMeta.from_dict(raw, str(file))
     plugins.load()
     cls = task_class(meta.kind, exp.model.name)
     meta = replace(meta, num_outputs=cls.outputs_of(exp, meta))
@@ -150,6 +154,20 @@ def restore(path: Path, which: str = "best") -> Restored:
     problem = cls.for_inference(exp, meta, model)
     problem.kind, problem.exp = meta.kind, exp
     return Restored(path, exp, model, meta, which, problem)
+
+
+def still_training(path: Path, which: str) -> None:
+    """A run another process is still training is used as it stands now: say so (its best.pt may
+    change after this command has read it)."""
+    from dlx.store.runs import BadRun, run_status
+
+    try:
+        running = run_status(path) == "running"
+    except BadRun:
+        return
+    if running:
+        log.warning(f"run {path.name} is still training: using the {which}.pt it has written so far; "
+                    "use it again when training ends for its final weights")
 
 
 ESTIMATOR = "estimator"  # checkpoints/estimator.pt: a fitted scikit-learn baseline (dlx.engine.estimator)
@@ -166,7 +184,7 @@ def restore_fitted(path: Path, which: str) -> Restored:
     raw = load_checkpoint(path / "checkpoints" / f"{ESTIMATOR}.pt").get("meta")
     if not isinstance(raw, dict) or "input_shape" not in raw:
         raise ConfigError(f"{path / 'checkpoints' / ESTIMATOR}.pt has no meta: train the run again")
-    meta = CheckpointMeta.from_dict(raw)
+    meta = CheckpointMeta.from_dict(raw, f"{path / 'checkpoints' / ESTIMATOR}.pt")
     cls = task_class(meta.kind)
     meta = replace(meta, num_outputs=cls.outputs_of(exp, meta))
     model = estimator.restore_model(path, exp, meta)
