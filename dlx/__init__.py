@@ -1,11 +1,37 @@
-"""dlx: a command-line runner for deep-learning experiments in PyTorch.
+"""dlx: a command-line runner for deep-learning experiments in PyTorch, and its Python API.
+
+    import dlx
+    run = dlx.train("model=mlp", "data=digits", epochs=3)   # a dlx.Run: nothing printed
+    run.predict(x), run.history, dlx.runs(), dlx.load("last")
 
 Plugins register their components with the public decorators:
 
     from dlx import register_model, register_dataset, register_loss, register_optimizer, register_scheduler
+
+`import dlx` loads no torch: the API functions (dlx/api.py) are imported on first use.
 """
 
+from dlx.errors import ConfigError, DataError, DlxError, RunError  # noqa: F401  (what the API raises)
 from dlx.registry import (register_dataset, register_loss, register_model, register_optimizer,  # noqa: F401
                           register_scheduler)
 
 __version__ = "0.1.0"
+
+API = ("train", "sweep", "cv", "load", "runs", "compare", "Run", "Sweep", "CV")
+
+
+def __getattr__(name: str):
+    # dlx.train & co. live in dlx.api, imported on first use: `import dlx` stays as light as the registry
+    if name in API:
+        from dlx import api
+
+        return getattr(api, name)
+    if name == "sklearn":
+        import importlib
+
+        return importlib.import_module("dlx.sklearn")
+    raise AttributeError(f"module 'dlx' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *API, "sklearn"])
