@@ -15,9 +15,12 @@ from dlx.errors import ConfigError, DataError, DlxError, RunError  # noqa: F401 
 from dlx.registry import (register_dataset, register_loss, register_model, register_optimizer,  # noqa: F401
                           register_scheduler)
 
+import importlib
+import types
+
 __version__ = "0.1.0"
 
-API = ("train", "sweep", "cv", "load", "runs", "compare", "Run", "Sweep", "CV")
+API = ("train", "load", "runs", "compare", "Run", "Sweep", "CV")
 
 
 def __getattr__(name: str):
@@ -33,5 +36,20 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'dlx' has no attribute {name!r}")
 
 
+class Verb(types.ModuleType):
+    """A subpackage whose name is also an API function: `dlx.cv(...)` calls `dlx.api.cv(...)`
+    while `dlx.cv.driver` stays the package's module. (Python sets `dlx.cv` to the package as soon
+    as anything imports it, so a module `__getattr__` alone could not serve `dlx.cv(...)`.)"""
+
+    def __call__(self, *args, **kwargs):
+        from dlx import api
+
+        return getattr(api, self.__name__.rpartition(".")[2])(*args, **kwargs)
+
+
+for _verb in ("cv", "sweep"):  # both packages' __init__ are docstrings only: importing them costs nothing
+    importlib.import_module(f"dlx.{_verb}").__class__ = Verb
+
+
 def __dir__():
-    return sorted([*globals(), *API, "sklearn"])
+    return sorted([*globals(), *API, "sklearn", "cv", "sweep"])

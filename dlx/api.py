@@ -140,7 +140,7 @@ class Sweep:
 
     def __init__(self, result: dict):
         self.result = result
-        self.path = Path(result["sweep_dir"])
+        self.path = Path(result["sweep_dir"]).absolute()
         self.spec = result["spec"]
         self.id = self.spec.id
 
@@ -156,8 +156,13 @@ class Sweep:
     @property
     def best(self) -> Optional["Run"]:
         row = self.result["best"]
-        path = self.path / "runs" / str(row.get("run")) if row else None
-        return Run(path) if path and (path / "config.yaml").is_file() else None
+        if not row or not row.get("run_id"):
+            return None  # no trial completed
+        # a trial's run is runs/<id>; a --cv trial's "cv/trial-<n>" is a CV folder, its refit a run
+        for path in (self.path / "runs" / row["run_id"], self.path / row["run_id"] / "refit"):
+            if (path / "config.yaml").is_file():
+                return Run(path)
+        return None
 
     @property
     def study(self):
@@ -178,7 +183,7 @@ class CV:
 
     def __init__(self, result):
         self.result = result
-        self.id, self.path = result.cv_id, Path(result.path)
+        self.id, self.path = result.cv_id, Path(result.path).absolute()
 
     @property
     def folds(self):
@@ -295,7 +300,7 @@ class Run:
     `.sample` and `.generate` for generative and language runs, through the run's Task)."""
 
     def __init__(self, path: Path, summary=None):
-        self.path = Path(path)
+        self.path = Path(path).absolute()  # the run stays found after a chdir
         self.id = self.path.name
         self._summary = summary
         self._restored: dict = {}
