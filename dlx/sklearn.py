@@ -33,11 +33,17 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dlx.data.schemas import RegressionDataConfig
+from dlx.errors import DataError
 from dlx.registry import register_dataset
 
 HANDED: dict[str, tuple] = {}  # data.key -> (x, y, kind, classes): arrays handed to dlx in this process
 LOCK = threading.Lock()
 KEPT = ("config.yaml", "checkpoints/best.pt")  # what restore needs: the config and the kept weights
+
+
+class FitDataError(DataError, ValueError):
+    """dlx's one-line DataError about the arrays given to fit, also the ValueError scikit-learn
+    expects of an estimator given data it cannot use (too few samples for the validation split)."""
 
 
 @dataclass
@@ -53,7 +59,6 @@ def load_arrays(cfg: ArraysConfig):
     """The arrays fit(X, y) handed over; the dataset's own test split is one row of them (the
     estimator never evaluates it: scikit-learn scores on its own held-out data)."""
     from dlx.data.bundle import RawData
-    from dlx.errors import DataError
 
     if cfg.key not in HANDED:
         raise DataError("data=arrays holds arrays handed over in-process by dlx.sklearn's estimators; "
@@ -100,12 +105,15 @@ class DLXEstimator(BaseEstimator):
             HANDED[key] = (x, y, kind, classes)
         try:
             args = self.dlx_overrides(key, str(root))
-            summary = experiment.run(config.load(args), args, evaluate_test=False)
+            try:
+                summary = experiment.run(config.load(args), args, evaluate_test=False)
+            except DataError as e:
+                raise FitDataError(str(e)) from None
             path = Path(summary.path)
             self.files_ = {name: (path / name).read_bytes() for name in KEPT}
             self.run_id_ = summary.run_id
             self.history_ = [dict(r) for r in read_history(path)]
-            self._restored = None
+            self._restored = self.restore_files()
         finally:
             with LOCK:
                 HANDED.pop(key, None)
@@ -125,31 +133,40 @@ class DLXEstimator(BaseEstimator):
     # ---------------------------------------------------------------- predicting
 
     def restored(self):
-        """The fitted run restored to its Task (from the kept files: also after unpickling)."""
+        """The fitted run restored to its Task (built at fit and on unpickling, never in predict:
+        scikit-learn holds an estimator's __dict__ unchanged by predict)."""
         check_is_fitted(self, "files_")
-        if getattr(self, "_restored", None) is None:
-            from dlx.use.restore import restore
-
-            folder = Path(tempfile.mkdtemp(prefix="dlx-restore-"))
-            try:
-                for name, blob in self.files_.items():
-                    (folder / name).parent.mkdir(parents=True, exist_ok=True)
-                    (folder / name).write_bytes(blob)
-                self._restored = restore(folder, "best")
-            finally:
-                shutil.rmtree(folder, ignore_errors=True)
         return self._restored
+
+    def restore_files(self):
+        """The run restored from the kept files (config.yaml, best.pt), through a temporary folder."""
+        from dlx.use.restore import restore
+
+        folder = Path(tempfile.mkdtemp(prefix="dlx-restore-"))
+        try:
+            for name, blob in self.files_.items():
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                (folder / name).write_bytes(blob)
+            return restore(folder, "best")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def scores(self, X) -> np.ndarray:
         import torch
 
+        restored = self.restored()
         x = validate_data(self, X, reset=False, dtype=np.float32)
-        return self.restored().predict(torch.from_numpy(np.ascontiguousarray(x))).numpy()
+        return restored.predict(torch.from_numpy(np.ascontiguousarray(x))).numpy().astype(np.float64)
 
     def __getstate__(self):
-        state = dict(self.__dict__)
-        state.pop("_restored", None)  # torch objects: rebuilt from files_ on the next prediction
+        state = dict(super().__getstate__())
+        state.pop("_restored", None)  # torch objects: rebuilt from files_ when unpickled
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "files_" in state:
+            self._restored = self.restore_files()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
