@@ -199,7 +199,8 @@ class DLXClassifier(ClassifierMixin, DLXEstimator):
         return self.scores(X)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: unfitted, it raises NotFittedError
+        return self.classes_[proba.argmax(axis=1)]
 
 
 class DLXRegressor(RegressorMixin, DLXEstimator):
