@@ -149,10 +149,20 @@ def test_bad_input_raises_the_line_the_cli_prints_and_prints_nothing(dlx, tmp_pa
         assert capsys.readouterr() == ("", "")
         assert shown.code == caught.value.exit_code == 2
         assert shown.err.strip() == f"error: {caught.value}"
+    shown = dlx("cv", "data=iris", "--folds", "1")
+    with pytest.raises(lib.ConfigError) as caught:
+        lib.cv("data=iris", folds=1)
+    assert capsys.readouterr() == ("", "") and shown.err.strip() == f"error: {caught.value}"
     with pytest.raises(lib.ConfigError):
         lib.load("nothing-like-this", str(tmp_path / "outputs"))
     with pytest.raises(lib.ConfigError):
         lib.train(3)
+
+
+def test_progress_true_shows_the_clis_progress(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run = lib.train("data=iris", "data.limit=300", "trainer.num_threads=1", epochs=1, progress=True)
+    assert run.id in capsys.readouterr().out
 
 
 def test_plot_is_a_matplotlib_figure(trained):
