@@ -70,8 +70,8 @@ def prepare(overrides: Sequence[str], resume: Optional[str] = None, check_files:
 
 
 def fit(exp, overrides: Sequence[str], target=None, callbacks: Sequence = (), say=None) -> "Run":
-    """Train a prepared experiment (the one run path); Ctrl-C leaves it resumable and raises
-    KeyboardInterrupt (the CLI catches the one-line `Interrupted` instead: `raise_interrupt=False`)."""
+    """Train a prepared experiment on the one run path and return its Run (what `train` and the CLI
+    share). A stop (Ctrl-C, SIGTERM) raises the one-line `dlx.errors.Interrupted` after saving the run."""
     from dlx.engine import experiment
 
     summary = experiment.run(exp, list(overrides), callbacks=list(callbacks), resume=target, say=say)

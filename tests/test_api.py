@@ -226,3 +226,22 @@ def test_the_example_script_runs(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "test accuracy" in done.stdout
+
+
+def test_a_csv_runs_predictions_from_a_dataframe_a_csv_path_and_dlx_predict_agree(dlx, tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    n = 200
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    frame = pd.DataFrame({"a": a, "colour": colour, "b": b,
+                          "label": np.where(a + (colour == "red") > 0.3, "yes", "no")})
+    frame.to_csv(tmp_path / "people.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    run = lib.train("data=csv", f"data.path={tmp_path / 'people.csv'}", "data.target=label", epochs=2,
+                    num_threads=1)
+    from_frame = run.predict(frame.drop(columns="label"))
+    from_path = run.predict(tmp_path / "people.csv", proba=True)
+    assert list(from_path["prediction"]) == list(from_frame)
+    assert set(from_frame) <= {"yes", "no"}
+    assert dlx("predict", run.id, str(tmp_path / "people.csv"), "-o", "p.csv").code == 0
+    assert list(pd.read_csv(tmp_path / "p.csv")["prediction"]) == list(from_frame)
