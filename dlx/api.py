@@ -86,18 +86,29 @@ def train(*overrides: str, output_dir: Optional[str] = None, plugins: Sequence[s
     shows the CLI's progress bar; `resume` continues a stopped run (id, prefix, path, 'last').
     Ctrl-C stops at the next step boundary, leaves the run resumable and raises KeyboardInterrupt.
     """
+    from dlx.engine import distributed
+
     args = overrides_of(overrides, keys) + ([f"output_dir={output_dir}"] if output_dir is not None else [])
     use_plugins(plugins)
     signals.reset()  # many runs in one process: an earlier Ctrl-C is not this run's
     exp, target = prepare(args, resume)
+    if distributed.should_launch(exp.trainer):
+        if target is not None:
+            target.run.unlock()
+        raise ConfigError(f"trainer.devices={exp.trainer.devices} starts one process per device: run it with "
+                          "`dlx train`, or train on one device from Python")
     shown = list(callbacks)
+    say = None
     if progress:
         from dlx.report import ProgressDisplay
+        from dlx.report.layers import say
 
         shown.insert(0, ProgressDisplay(exp.trainer.epochs))
     try:
-        return fit(exp, args, target, shown)
+        return fit(exp, args, target, shown, say=say)
     except Interrupted as e:
+        if e.exit_code != 130:  # SIGTERM: the process is asked to end, not the user pressing Ctrl-C
+            raise
         raise KeyboardInterrupt(str(e)) from None
 
 
