@@ -32,17 +32,10 @@ def cv(
     folds. Everything lands in outputs/cv/<cv-id>/: fold-<k>/ runs, folds.csv, assignment.csv,
     summary.json. Exits 1 if a fold failed (the mean then averages the others).
     """
-    from dlx.cv import driver as cvlib
-    from dlx import report
-    from dlx.engine import signals
+    from dlx import api, report
 
-    signals.reset()  # in-process callers (tests) run many commands in one process
-    if resume == "":
-        from dlx.errors import ConfigError
-
-        raise ConfigError("--resume needs a cross-validation: its id, a unique part of one, its folder or 'last'")
-    result = cvlib.cross_validate(overrides or [], folds, repeats=repeats, jobs=jobs, test=test, resume=resume,
-                                  progress=report.CVProgress(quiet), group_col=group_col)
+    result = api.cv(*(overrides or []), folds=folds, repeats=repeats, jobs=jobs, test=test, resume=resume,
+                    progress=report.CVProgress(quiet), group_col=group_col).result
     report.print_cv(result)
     if result.failed:
         skipped = "; no fold finished, so no refit and no test evaluation" if test and not result.averaged else ""

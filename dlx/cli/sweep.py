@@ -89,11 +89,12 @@ def sweep(
                 result = sweeps.join(join, output_dir=output_dir, jobs=jobs, storage=storage,
                                      on_update=display.update)
         else:
-            result = sweeps.start(overrides, sampler=sampler, trials=trials, jobs=jobs, metric=metric,
-                                  direction=direction, prune=prune, seed=seed, storage=storage,
-                                  objective={"kind": "cv", "folds": cv} if cv else None,
-                                  command=["dlx", *sys.argv[sys.argv.index("sweep"):]] if "sweep" in sys.argv else [],
-                                  on_update=display.update)
+            from dlx import api
+
+            result = api.sweep(*overrides, sampler=sampler, trials=trials, jobs=jobs, metric=metric,
+                               direction=direction, prune=prune, seed=seed, storage=storage, cv=cv,
+                               command=["dlx", *sys.argv[sys.argv.index("sweep"):]] if "sweep" in sys.argv else [],
+                               on_update=display.update).result
     finally:
         display.close()  # before any error line: a stopped sweep ends with one (exit 130 / 143)
         restore()

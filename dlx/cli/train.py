@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dlx.cli.app import Overrides, app, groups_epilog, warn
+from dlx.cli.app import Overrides, app, groups_epilog
 
 
 @app.command(epilog=groups_epilog(), short_help="Train a model, test it, write the run under outputs/runs/.")
@@ -21,15 +21,10 @@ def train(
              "trainer.checkpoint_every_steps, trainer.tensorboard, output_dir.")] = None,
 ):
     """Train a model, evaluate it on the test split and write the run under outputs/runs/."""
-    from dlx import config
+    from dlx import api
     from dlx.engine import distributed, launch
 
-    if resume is not None:
-        from dlx.engine import resume as resuming
-
-        exp, target = resuming.prepare(resume, overrides or [], warn=warn, lock=distributed.is_main_process())
-    else:
-        exp, target = config.load(overrides or [], check_files=not cfg), None
+    exp, target = api.prepare(overrides or [], resume, check_files=not cfg)
     if cfg:
         from omegaconf import OmegaConf
 
@@ -42,12 +37,11 @@ def train(
         launch.launch(argv, exp.trainer, run=target.run if target else None)
         return
     from dlx import report
-    from dlx.engine import experiment
     from dlx.report.layers import say
 
     display = report.ProgressDisplay(exp.trainer.epochs, quiet=quiet)
     try:
-        summary = experiment.run(exp, overrides or [], callbacks=[display], resume=target, say=say)
+        run = api.fit(exp, overrides or [], target, callbacks=[display], say=say)
     finally:
         display.close()
-    report.print_summary(summary)
+    report.print_summary(run.summary)

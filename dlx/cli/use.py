@@ -70,15 +70,11 @@ def eval_run(
 ):
     """Every metric of the task on a split, with the confusion matrix and per-class precision, recall,
     F1 and support (or residuals for regression); written to RUN/eval/<split-or-name>.json."""
+    from dlx import api
     from dlx.report.use import print_eval
-    from dlx.store.ensembles import write_eval
-    from dlx.use.evaluate import evaluate_run
-    from dlx.use.restore import find, restore
 
     with stopping("dlx eval"):
-        restored = restore(find(run, output_dir), checkpoint)
-        result = evaluate_run(restored, overrides or [], split)
-        written = write_eval(restored.path, result["name"], result)
+        result, written = api.evaluate(run, overrides or [], split, checkpoint, output_dir)
     print_eval(result, fmt, written)
 
 
@@ -105,8 +101,8 @@ def predict(
 ):
     """One row per input: the predicted label in the training data's own values (strings stay strings),
     with --proba one probability column per class; regression values in the target's units."""
+    from dlx import api
     from dlx.report.use import print_predicted
-    from dlx.use.predict import predict as run_predict
 
     args = list(args or [])
     overrides = [a for a in args if "=" in a]
@@ -122,8 +118,8 @@ def predict(
         raise ConfigError("give an INPUT (a CSV file, an image file or folder) or --split test")
     kept = tuple(c for item in keep or [] for c in item.split(",") if c)
     with stopping("dlx predict"):
-        info = run_predict(run, source, output, overrides=overrides, split=split, proba=proba, checkpoint=checkpoint,
-                           output_dir=output_dir, warn=warn, id_column=id_column, keep=kept)
+        info = api.predict_file(run, source, output, overrides=overrides, split=split, proba=proba,
+                                checkpoint=checkpoint, output_dir=output_dir, warn=warn, id_column=id_column, keep=kept)
     print_predicted(info)
 
 
@@ -139,10 +135,10 @@ def export(
 ):
     """A self-contained file: raw features in (the training preprocessing is its first layer),
     probabilities or values out. TorchScript needs only torch; ONNX only onnxruntime."""
+    from dlx import api
     from dlx.report.use import print_export
-    from dlx.use.export import export as run_export
 
-    print_export(run_export(run, to, output, output_dir, checkpoint))
+    print_export(api.export(run, to, output, output_dir, checkpoint))
 
 
 @app.command(short_help="Combine runs, a CV's folds or a sweep's best trials on their test split.")
