@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from dlx import plugins as plugin_store, signals
-from dlx.errors import ConfigError, Interrupted
+from dlx.errors import ConfigError, DataError, Interrupted
 
 log = logging.getLogger(__name__)
 
