@@ -72,7 +72,7 @@ def loss_slice(run_path: Path, dims: int, points: int, span: float, seed: int) -
 
     checkpoint = best_checkpoint(run_path)
     exp = config.validate(OmegaConf.load(Path(run_path) / "config.yaml"))
-    if exp.trainer.num_threads:
+    if isinstance(exp.trainer.num_threads, int) and exp.trainer.num_threads:
         torch.set_num_threads(exp.trainer.num_threads)
     bundle = data.build(exp.data)
     reg = exp.regularizer
