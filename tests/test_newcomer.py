@@ -62,3 +62,18 @@ def test_train_under_a_terminal_shows_batches_and_the_epoch(tmp_path):
     assert lines, text
     assert any(re.match(r"epoch 2/2 +\d+/\d+ .*ETA \d:\d\d:\d\d", line) for line in lines), lines
     assert all(len(line) <= 80 for line in lines)
+
+
+def test_the_store_is_named_the_same_way_for_every_command(dlx, tmp_path, monkeypatch):
+    trained = dlx("train", *TINY, "trainer.num_threads=1", "--output-dir", "store", "-q")
+    assert trained.code == 0, trained.err
+    assert len(list((tmp_path / "store" / "runs").iterdir())) == 1
+    listed = dlx("runs", "output_dir=store")
+    assert listed.code == 0 and "mlp" in listed.out, listed.err
+    assert dlx("runs", "--output-dir=store").code == 0
+    monkeypatch.setenv("DLX_OUTPUT_DIR", str(tmp_path / "shell"))
+    assert dlx("train", *TINY, "trainer.num_threads=1", "-q").code == 0
+    assert len(list((tmp_path / "shell" / "runs").iterdir())) == 1
+    shown = dlx("show", "last")
+    assert shown.code == 0 and "shell" in shown.out.replace("\n", ""), shown.err
+    assert dlx("runs", "output_dir=store").code == 0  # the command line wins over the shell's

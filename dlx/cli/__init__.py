@@ -5,13 +5,17 @@ Imports stay inside the commands, so `dlx --help` loads neither torch, Hydra nor
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 
 from dlx.cli import train, catalog, sweep, cv, runs, use, landscape, diagnose, sample  # noqa: F401  (register the commands, in help order)
 from dlx.cli import generate  # noqa: F401  (issue 16)
-from dlx.cli.app import app, error
+from dlx.cli.app import OUTPUT_ENV, app, error
+
+TRAINING = {"train", "sweep", "cv", "bag", "lr-find"}  # commands that write runs (DLX_OUTPUT_DIR: where)
+GLOBAL_OPTIONS = {"--plugin": 1, "--config-dir": 1}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,7 +34,9 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     try:
-        code = app(args=args, prog_name="dlx", standalone_mode=False)
+        command = typer.main.get_command(app)
+        args = output_dir_args(args, command)
+        code = command.main(args=args, prog_name="dlx", standalone_mode=False)
     except DlxError as e:
         if debug:
             raise
@@ -51,6 +57,46 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         plugins.request([], [])  # --plugin / --config-dir belong to this command only (in-process callers)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def output_dir_args(args: list[str], group) -> list[str]:
+    """One way to name the run store for every command: `output_dir=DIR` and `--output-dir DIR`
+    both work (each becomes what the command takes: an override or the option), and
+    `DLX_OUTPUT_DIR` is the training commands' output_dir when none is given (the reading
+    commands take it through their option's envvar)."""
+    k = 0
+    while k < len(args) and args[k].split("=")[0] in GLOBAL_OPTIONS:
+        k += 1 if "=" in args[k] else 1 + GLOBAL_OPTIONS[args[k]]
+    if k >= len(args):
+        return args
+    name, command = args[k], getattr(group, "commands", {}).get(args[k])
+    if hasattr(command, "commands") and k + 1 < len(args):  # a sub-group: `dlx models show`
+        k += 1
+        command = command.commands.get(args[k])
+    if command is None or "--" in args:
+        return args
+    params = {p.name for p in command.params}
+    head, rest, out = args[:k + 1], args[k + 1:], []
+    takes_overrides = "overrides" in params
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if takes_overrides and arg == "--output-dir" and i + 1 < len(rest):
+            out.append(f"output_dir={rest[i + 1]}")
+            i += 2
+            continue
+        if takes_overrides and arg.startswith("--output-dir="):
+            out.append("output_dir=" + arg.split("=", 1)[1])
+        elif not takes_overrides and "output_dir" in params and arg.startswith("output_dir="):
+            out += ["--output-dir", arg.split("=", 1)[1]]
+        else:
+            out.append(arg)
+        i += 1
+    env = os.environ.get(OUTPUT_ENV)
+    if env and name in TRAINING and not any(a.startswith(("output_dir=", "+output_dir=")) for a in out) \
+            and not {"--help", "-h"} & set(out):
+        out.append(f"output_dir={env}")
+    return head + out
 
 
 def _command_path(args: list[str]) -> str:
