@@ -39,6 +39,8 @@ class ProgressDisplay(Callback):
         self.console.print(
             f"[bold]{ctx.run_dir.id}[/]  {exp.model.name} · {exp.optim.name} · {exp.data.name}  "
             f"({ctx.params:,} parameters)", highlight=False)
+        for line in set_up_notes(trainer, ctx):
+            self.console.print(f"  {line}", style="dim", highlight=False, markup=False, soft_wrap=True)
         if self.mode == "rich":
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
             from rich.table import Column
@@ -108,13 +110,38 @@ class ProgressDisplay(Callback):
             self.progress = None
 
 
+def set_up_notes(trainer, ctx) -> list[str]:
+    """What the set-up did, said on the terminal as in log.txt: the threads `auto` chose, what
+    model.init_from loaded and froze, a bagging member's sample, the data-parallel processes."""
+    notes = []
+    if ctx.resumed_from is None:  # a fresh run: its log.txt holds only this set-up's lines so far
+        try:
+            notes = (ctx.run_dir.path / "log.txt").read_text(encoding="utf-8").splitlines()
+        except OSError:
+            notes = []
+    devices = getattr(trainer.cfg, "devices", 1)
+    if devices > 1:
+        notes.append(f"data-parallel: {devices} processes, batch_size {trainer.cfg.batch_size} split between them")
+    return [n for n in notes if n.strip()]
+
+
 def _clock(seconds: float) -> str:
     seconds = int(seconds + 0.5)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def split_headers(summary: dict) -> tuple[str, str, str]:
+    """The columns' headers, saying which epoch each comes from: train and val are the last
+    epoch's, test is the best epoch's weights (restored before the test)."""
+    last, best = summary.get("epochs_run"), summary.get("best_epoch")
+    if last is None or best is None or last == best:
+        at = f" (epoch {last})" if last is not None else ""
+        return f"train{at}", f"val{at}", f"test{at}"
+    return f"train (epoch {last})", f"val (epoch {last})", f"test (best: epoch {best})"
+
+
 def summary_table(summary: dict) -> Table:
-    """Final metrics: one row per metric, columns train / val / test."""
+    """Final metrics: one row per metric, columns train / val / test, each header naming its epoch."""
     names = []
     for key in summary:
         for split in ("train_", "val_", "test_"):
@@ -123,8 +150,8 @@ def summary_table(summary: dict) -> Table:
                     names.append(key[len(split):])
     table = Table(title=f"{summary['run_id']}", title_justify="left")
     table.add_column("metric")
-    for split in ("train", "val", "test"):
-        table.add_column(split, justify="right")
+    for header in split_headers(summary):
+        table.add_column(header, justify="right")
     for name in names:
         table.add_row(name, *(_shown(summary.get(f"{split}_{name}", "")) for split in ("train", "val", "test")))
     return table
