@@ -77,3 +77,52 @@ def test_the_store_is_named_the_same_way_for_every_command(dlx, tmp_path, monkey
     shown = dlx("show", "last")
     assert shown.code == 0 and "shell" in shown.out.replace("\n", ""), shown.err
     assert dlx("runs", "output_dir=store").code == 0  # the command line wins over the shell's
+
+
+def test_what_happened_is_said(dlx, tmp_path):
+    """The profile in a line, a table and a chart; the confusion matrix as a picture; the
+    final table names its epochs; a logistic run's landscape says why there is no slice."""
+    trained = dlx("train", *TINY, "trainer.num_threads=1", "trainer.profile=true")
+    assert trained.code == 0, trained.err
+    assert "profile: " in trained.out and "backward" in trained.out
+    assert "val (epoch 2)" in trained.out and "threads: 1" not in trained.out  # explicit: no auto note
+    shown = dlx("show", "last", "--profile")
+    assert shown.code == 0 and "slowest step" in shown.out and "backward" in shown.out, shown.err
+    assert dlx("plot", "last", "--profile", "-o", "profile.png").code == 0
+    assert (tmp_path / "profile.png").stat().st_size > 1000
+    evaluated = dlx("eval", "last", "--plot", "cm.png")
+    assert evaluated.code == 0 and (tmp_path / "cm.png").stat().st_size > 1000, evaluated.err
+    missing = dlx("show", "last", "--profile", "output_dir=nowhere")
+    assert missing.code != 0
+    logistic = dlx("train", "model=logistic", "data.limit=200", "-q")
+    assert logistic.code == 0, logistic.err
+    sliced = dlx("landscape", "last", "--slice")
+    assert sliced.code != 0 and "scikit-learn estimator" in sliced.err and "model=mlp" in sliced.err
+
+
+def test_runs_shows_only_the_metrics_of_the_runs_listed(dlx, tmp_path):
+    assert dlx("train", *TINY, "trainer.num_threads=1", "-q").code == 0
+    assert dlx("train", "data=diabetes", "trainer.epochs=1", "trainer.num_threads=1", "-q").code == 0
+    listed = dlx("runs", "--where", "data=digits")
+    assert listed.code == 0, listed.err
+    assert "acc" in listed.out and "r2" not in listed.out and "mae" not in listed.out
+    both = dlx("runs")
+    assert "r2" in both.out or "mae" in both.out
+
+
+def test_ids_are_not_folded_and_missing_values_are_dashes():
+    from rich.console import Console
+    import pandas as pd
+
+    from dlx.report.runs import runs_table
+    from dlx.report.text import fmt
+
+    assert fmt(float("nan")) == "—"
+    long_id = "2026-01-01_00-00-00_mlp-adam-digits-fold-5-of-a-long-name"
+    df = pd.DataFrame([{"id": long_id, "status": "finished", "model": "mlp", "test_acc": 0.9}])
+    for width in (40, 60, 200):
+        out = Console(width=width, record=True)
+        out.print(runs_table(df, "runs", split_ids=width < 100))
+        text = out.export_text()
+        assert "2026-01-01_00-00-00" in text  # the time stamp whole
+        assert not any(line.strip().startswith(("fold", "ong", "-5")) for line in text.splitlines())

@@ -36,9 +36,15 @@ def show(
                                          "trainer.watch=...).")] = False,
     importance: Annotated[bool, typer.Option("--importance", help="RUN is a sweep: hyper-parameter "
                                              "importances (optuna, fANOVA).")] = False,
+    profile: Annotated[bool, typer.Option("--profile", help="Seconds per phase and epoch (runs trained "
+                                          "with trainer.profile=true).")] = False,
     output_dir: OutputDir = "outputs",
 ):
     """Show one run: its config (overrides highlighted), metrics per epoch, curves and summary."""
+    if profile:
+        from dlx.report.profile import show_profile
+
+        return show_profile(output_dir, run)
     if layers or importance:
         from dlx.cli.diagnose import show_diagnostic
 
@@ -87,6 +93,8 @@ def plot(
                                             "run saved (one run).")] = False,
     latent: Annotated[bool, typer.Option("--latent", help="Instead: scatter the 2-D code of the test split "
                                          "of one autoencoder / VAE run, coloured by label.")] = False,
+    profile: Annotated[bool, typer.Option("--profile", help="Instead: a bar chart of where one run's time "
+                                          "went (trainer.profile=true).")] = False,
     output_dir: OutputDir = "outputs",
 ):
     """Save the learning curves of runs as an image: train dashed, validation solid (matplotlib)."""
@@ -97,6 +105,14 @@ def plot(
         if len(runs or []) != 1:
             raise ConfigError(f"--attention draws one run, got {len(runs or [])}")
         typer.echo(f"wrote {plot_attention(output_dir, runs[0], output)}")
+        return
+    if profile:
+        from dlx.errors import ConfigError
+        from dlx.report.profile import plot_profile
+
+        if len(runs or []) != 1:
+            raise ConfigError(f"--profile draws one run, got {len(runs or [])}")
+        typer.echo(f"wrote {plot_profile(output_dir, runs[0], output)}")
         return
     if latent:
         from dlx.report.samples import save_latent

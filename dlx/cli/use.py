@@ -42,6 +42,8 @@ def eval_run(
     checkpoint: Checkpoint = "best",
     fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|csv|json]", parser=choice("--format", FORMATS),
                                      help="Output: table, csv (the confusion matrix) or json.")] = "table",
+    plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE", help="Also draw the confusion matrix "
+                                                "as an image (cm.png).", show_default=False)] = None,
     output_dir: OutputDir = "outputs",
 ):
     """Every metric of the task on a split, with the confusion matrix and per-class precision, recall,
@@ -51,10 +53,18 @@ def eval_run(
     from dlx.use.evaluate import evaluate_run
     from dlx.use.restore import find, restore
 
+    if plot is not None:
+        from dlx.report.figures import check_output
+
+        check_output(plot)  # a missing folder is refused before any work
     restored = restore(find(run, output_dir), checkpoint)
     result = evaluate_run(restored, overrides or [], split)
     written = write_eval(restored.path, result["name"], result)
     print_eval(result, fmt, written)
+    if plot is not None:
+        from dlx.report.figures import plot_confusion
+
+        typer.echo(f"wrote {plot_confusion(result, plot)}", err=fmt != "table")
 
 
 @app.command(short_help="Predict with a trained run: CSV rows, images, or a split.")

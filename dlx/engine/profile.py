@@ -23,17 +23,17 @@ import time
 
 from dlx.engine.callbacks import Callback
 
+log = logging.getLogger(__name__)
+
+PHASES = ("data", "forward", "backward", "optimizer", "evaluation", "checkpoint")
+SLOW_STEP_S = 0.5
+
 
 def threads() -> int:
     """Torch's intra-op thread count now (the slow-step warning names it)."""
     import torch
 
     return torch.get_num_threads()
-
-log = logging.getLogger(__name__)
-
-PHASES = ("data", "forward", "backward", "optimizer", "evaluation", "checkpoint")
-SLOW_STEP_S = 0.5
 
 
 class Profiler(Callback):

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dlx.engine.callbacks import Callback
+from dlx.report.profile import profile_line
 from dlx.report.text import console, fmt
 
 
@@ -176,3 +177,6 @@ def summary_footer(summary: dict) -> str:
 def print_summary(summary: dict) -> None:
     console.print(summary_table(summary))
     console.print(summary_footer(summary), highlight=False, soft_wrap=True)
+    profile = profile_line(summary["path"]) if summary.get("path") else None  # trainer.profile=true
+    if profile:
+        console.print(profile, highlight=False, soft_wrap=True)
