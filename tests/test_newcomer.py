@@ -96,7 +96,7 @@ def test_what_happened_is_said(dlx, tmp_path):
     assert missing.code != 0
     logistic = dlx("train", "model=logistic", "data.limit=200", "-q")
     assert logistic.code == 0, logistic.err
-    sliced = dlx("landscape", "last", "--slice")
+    sliced = dlx("landscape", "last", "--slice", "1d")
     assert sliced.code != 0 and "scikit-learn estimator" in sliced.err and "model=mlp" in sliced.err
 
 
