@@ -48,6 +48,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_SHELL = {"python", "py", "yaml", "yml", "json", "text", "toml", "csv"}
 SKIP = re.compile(r"<!--\s*docs-test:\s*skip\s*\((.+?)\)\s*-->")
 EXITS = re.compile(r"#\s*exits\s+(\d+)\s*$")
+DIAGRAM = re.compile(r"^dlx\s+[\w-]+\s*\|\s*[\w-]+\s*\|")  # `dlx eval | predict | ...`: a list of commands in prose
 TINY = ["trainer.epochs=1", "data.limit=200", "trainer.num_threads=1"]
 GLOBAL_OPTS = {"--plugin": 1, "--config-dir": 1, "--debug": 0}
 TRAINS = {"train", "sweep", "cv", "bag", "lr-find"}
@@ -109,7 +110,7 @@ def commands_in(body: list[str]) -> list[Command]:
             j += 1
             text = text[:-1].rstrip() + " " + body[j].strip()
         j += 1
-        if not re.match(r"^([A-Z_]+=\S+\s+)*dlx\s", text):
+        if not re.match(r"^([A-Z_]+=\S+\s+)*dlx\s", text) or DIAGRAM.match(text):
             continue
         m = EXITS.search(text)
         command = Command(text, int(m.group(1)) if m else 0)
