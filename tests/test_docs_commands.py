@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from io import StringIO
@@ -203,6 +204,9 @@ def in_process(args: list[str], cwd: Path) -> Done:
                 code = 0
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            except Exception:  # `dlx --debug ...`: the traceback ends the process with status 1
+                traceback.print_exc()
+                code = 1
     finally:
         os.chdir(here)
     return Done(code, out.getvalue(), err.getvalue())

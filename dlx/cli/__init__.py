@@ -77,17 +77,17 @@ def output_dir_args(args: list[str], group) -> list[str]:
         return args
     params = {p.name for p in command.params}
     head, rest, out = args[:k + 1], args[k + 1:], []
-    takes_overrides = "overrides" in params
+    takes_overrides, has_option = "overrides" in params, "output_dir" in params
     i = 0
     while i < len(rest):
         arg = rest[i]
-        if takes_overrides and arg == "--output-dir" and i + 1 < len(rest):
+        if takes_overrides and not has_option and arg == "--output-dir" and i + 1 < len(rest):
             out.append(f"output_dir={rest[i + 1]}")
             i += 2
             continue
-        if takes_overrides and arg.startswith("--output-dir="):
+        if takes_overrides and not has_option and arg.startswith("--output-dir="):
             out.append("output_dir=" + arg.split("=", 1)[1])
-        elif not takes_overrides and "output_dir" in params and arg.startswith("output_dir="):
+        elif has_option and arg.startswith("output_dir="):  # eval's overrides are data overrides
             out += ["--output-dir", arg.split("=", 1)[1]]
         else:
             out.append(arg)

@@ -120,9 +120,9 @@ def set_up_notes(trainer, ctx) -> list[str]:
             notes = (ctx.run_dir.path / "log.txt").read_text(encoding="utf-8").splitlines()
         except OSError:
             notes = []
-    devices = getattr(trainer.cfg, "devices", 1)
-    if devices > 1:
-        notes.append(f"data-parallel: {devices} processes, batch_size {trainer.cfg.batch_size} split between them")
+    cfg = ctx.exp.trainer  # trainer is None for a fitted scikit-learn estimator
+    if getattr(cfg, "devices", 1) > 1:
+        notes.append(f"data-parallel: {cfg.devices} processes, batch_size {cfg.batch_size} split between them")
     return [n for n in notes if n.strip()]
 
 
