@@ -126,3 +126,18 @@ def test_ids_are_not_folded_and_missing_values_are_dashes():
         text = out.export_text()
         assert "2026-01-01_00-00-00" in text  # the time stamp whole
         assert not any(line.strip().startswith(("fold", "ong", "-5")) for line in text.splitlines())
+
+
+def test_output_dir_becomes_what_each_command_takes(monkeypatch):
+    from dlx.cli import output_dir_args
+
+    monkeypatch.delenv("DLX_OUTPUT_DIR", raising=False)
+    assert output_dir_args(["runs", "output_dir=s"]) == ["runs", "--output-dir", "s"]
+    assert output_dir_args(["eval", "last", "output_dir=s"]) == ["eval", "last", "--output-dir", "s"]
+    assert output_dir_args(["--plugin", "p.py", "train", "--output-dir", "s"]) == ["--plugin", "p.py", "train",
+                                                                                  "output_dir=s"]
+    assert output_dir_args(["models", "show", "--output-dir=s"]) == ["models", "show", "output_dir=s"]
+    monkeypatch.setenv("DLX_OUTPUT_DIR", "shell")
+    assert output_dir_args(["sweep", "optim.lr=0.1,0.01"]) == ["sweep", "optim.lr=0.1,0.01", "output_dir=shell"]
+    assert output_dir_args(["train", "output_dir=mine"]) == ["train", "output_dir=mine"]
+    assert output_dir_args(["runs"]) == ["runs"]  # the option's envvar reads it

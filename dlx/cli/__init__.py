@@ -34,9 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     try:
-        command = typer.main.get_command(app)
-        args = output_dir_args(args, command)
-        code = command.main(args=args, prog_name="dlx", standalone_mode=False)
+        args = output_dir_args(args)
+        code = app(args=args, prog_name="dlx", standalone_mode=False)
     except DlxError as e:
         if debug:
             raise
@@ -59,23 +58,43 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def output_dir_args(args: list[str], group) -> list[str]:
+def _parameters(args: list[str], k: int) -> tuple[str, int, set[str]] | None:
+    """The command named at args[k] (or a sub-group's, `dlx models show`): its name, the index
+    of its last word, and its parameters' names; None for no such command. Read from the
+    registered functions' signatures: no click command is built for this."""
+    import inspect
+
+    def name_of(info) -> str:
+        return info.name or info.callback.__name__.replace("_", "-")
+
+    name = args[k]
+    found = next((c for c in app.registered_commands if name_of(c) == name), None)
+    if found is None:
+        group = next((g for g in app.registered_groups if g.name == args[k]), None)
+        if group is None or k + 1 >= len(args):
+            return None
+        k += 1
+        found = next((c for c in group.typer_instance.registered_commands if name_of(c) == args[k]), None)
+        if found is None:
+            return None
+    return name, k, set(inspect.signature(found.callback).parameters)
+
+
+def output_dir_args(args: list[str]) -> list[str]:
     """One way to name the run store for every command: `output_dir=DIR` and `--output-dir DIR`
     both work (each becomes what the command takes: an override or the option), and
     `DLX_OUTPUT_DIR` is the training commands' output_dir when none is given (the reading
     commands take it through their option's envvar)."""
+    env = os.environ.get(OUTPUT_ENV)
+    if not env and not any(a.startswith(("output_dir=", "--output-dir")) for a in args):
+        return args  # nothing to do (`dlx --help` stays instant)
     k = 0
     while k < len(args) and args[k].split("=")[0] in GLOBAL_OPTIONS:
         k += 1 if "=" in args[k] else 1 + GLOBAL_OPTIONS[args[k]]
-    if k >= len(args):
+    found = _parameters(args, k) if k < len(args) and "--" not in args else None
+    if found is None:
         return args
-    name, command = args[k], getattr(group, "commands", {}).get(args[k])
-    if hasattr(command, "commands") and k + 1 < len(args):  # a sub-group: `dlx models show`
-        k += 1
-        command = command.commands.get(args[k])
-    if command is None or "--" in args:
-        return args
-    params = {p.name for p in command.params}
+    name, k, params = found
     head, rest, out = args[:k + 1], args[k + 1:], []
     takes_overrides, has_option = "overrides" in params, "output_dir" in params
     i = 0
@@ -92,7 +111,6 @@ def output_dir_args(args: list[str], group) -> list[str]:
         else:
             out.append(arg)
         i += 1
-    env = os.environ.get(OUTPUT_ENV)
     if env and name in TRAINING and not any(a.startswith(("output_dir=", "+output_dir=")) for a in out) \
             and not {"--help", "-h"} & set(out):
         out.append(f"output_dir={env}")
