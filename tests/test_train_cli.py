@@ -148,8 +148,10 @@ def test_train_help_lists_groups_and_choices(dlx):
 
 @pytest.mark.slow
 def test_default_train_reaches_97_percent(dlx_process, tmp_path):
-    """The acceptance bar: `dlx train` with no arguments, ≥ 97 % test accuracy on digits."""
-    proc = dlx_process("train", "--quiet")
+    """The acceptance bar: `dlx train` with no arguments, ≥ 97 % test accuracy on digits.
+
+    No time limit: a loaded machine makes it slow, not wrong (the work is what is checked)."""
+    proc = dlx_process("train", "--quiet", timeout=None)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(next((tmp_path / "outputs" / "runs").glob("*/summary.json")).read_text())
     assert summary["model"] == "mlp" and summary["data"] == "digits" and summary["device"] == "cpu"

@@ -16,7 +16,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-OVERRIDES_HELP = "Hydra overrides: group=choice (model=mlp), key=value (optim.lr=0.01), +key=value, ~key."
+OVERRIDES_HELP = ("Hydra overrides: group=choice (model=mlp), key=value (optim.lr=0.01), +key=value, ~key. "
+                  "The run store: output_dir=DIR, --output-dir DIR or DLX_OUTPUT_DIR.")
+OUTPUT_ENV = "DLX_OUTPUT_DIR"  # the run store for a shell: every command reads and writes there
 
 
 def groups_epilog() -> str:
@@ -50,7 +52,8 @@ def _root(
 Overrides = Annotated[Optional[list[str]], typer.Argument(help=OVERRIDES_HELP, show_default=False)]
 
 
-OutputDir = Annotated[str, typer.Option("--output-dir", help="The run store to read (output_dir of the runs).")]
+OutputDir = Annotated[str, typer.Option(
+    "--output-dir", envvar=OUTPUT_ENV, help="The run store to read (output_dir of the runs; also output_dir=DIR).")]
 Where = Annotated[Optional[list[str]], typer.Option(
     "--where", "-w", help="Keep runs where KEY=VALUE (also !=, <, <=, >, >=); any config key "
     "(model=cnn, optim.lr=0.01) or summary field (test_acc>0.9). Repeat to combine.", show_default=False)]

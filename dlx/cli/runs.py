@@ -36,9 +36,15 @@ def show(
                                          "trainer.watch=...).")] = False,
     importance: Annotated[bool, typer.Option("--importance", help="RUN is a sweep: hyper-parameter "
                                              "importances (optuna, fANOVA).")] = False,
+    profile: Annotated[bool, typer.Option("--profile", help="Seconds per phase and epoch (runs trained "
+                                          "with trainer.profile=true).")] = False,
     output_dir: OutputDir = "outputs",
 ):
     """Show one run: its config (overrides highlighted), metrics per epoch, curves and summary."""
+    if profile:
+        from dlx.report.profile import show_profile
+
+        return show_profile(output_dir, run)
     if layers or importance:
         from dlx.cli.diagnose import show_diagnostic
 
@@ -90,6 +96,8 @@ def plot(
     embed: Annotated[Optional[str], typer.Option("--embed", metavar="pca|tsne", help="Instead: PCA or t-SNE of "
                      "one run's test split (inputs, last hidden layer or latent), coloured by class, with "
                      "k-means / GMM cluster purity.", show_default=False)] = None,
+    profile: Annotated[bool, typer.Option("--profile", help="Instead: a bar chart of where one run's time "
+                                          "went (trainer.profile=true).")] = False,
     output_dir: OutputDir = "outputs",
 ):
     """Save the learning curves of runs as an image: train dashed, validation solid (matplotlib)."""
@@ -110,6 +118,14 @@ def plot(
             raise ConfigError(f"--embed draws one run, got {len(runs or [])}")
         path, scores = plot_embed(output_dir, runs[0], output, embed)
         typer.echo(f"wrote {path}  " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+        return
+    if profile:
+        from dlx.errors import ConfigError
+        from dlx.report.profile import plot_profile
+
+        if len(runs or []) != 1:
+            raise ConfigError(f"--profile draws one run, got {len(runs or [])}")
+        typer.echo(f"wrote {plot_profile(output_dir, runs[0], output)}")
         return
     if latent:
         from dlx.report.samples import save_latent

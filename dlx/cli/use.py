@@ -66,6 +66,8 @@ def eval_run(
     checkpoint: Checkpoint = "best",
     fmt: Annotated[str, typer.Option("--format", "-f", metavar="[table|csv|json]", parser=choice("--format", FORMATS),
                                      help="Output: table, csv (the confusion matrix) or json.")] = "table",
+    plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE", help="Also draw the confusion matrix "
+                                                "as an image (cm.png).", show_default=False)] = None,
     output_dir: OutputDir = "outputs",
 ):
     """Every metric of the task on a split, with the confusion matrix and per-class precision, recall,
@@ -73,9 +75,17 @@ def eval_run(
     from dlx import api
     from dlx.report.use import print_eval
 
+    if plot is not None:
+        from dlx.report.figures import check_output
+
+        check_output(plot)  # a missing folder is refused before any work
     with stopping("dlx eval"):
         result, written = api.evaluate(run, overrides or [], split, checkpoint, output_dir)
     print_eval(result, fmt, written)
+    if plot is not None:
+        from dlx.report.figures import plot_confusion
+
+        typer.echo(f"wrote {plot_confusion(result, plot)}", err=fmt != "table")
 
 
 @app.command(short_help="Predict with a trained run: CSV rows, images, or a split.")

@@ -8,6 +8,7 @@ fraction of a second; `dlx.engine.trainer` runs with the same class.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from dlx.constraints import Checked, at_least, choices, interval
 from dlx.errors import require
@@ -31,7 +32,8 @@ class TrainerConfig(Checked):
     deterministic: bool = False
     monitor: str = "auto"  # the validation metric that picks the best epoch; auto: val_acc (classes), val_loss (regression)
     monitor_mode: str = choices("auto", "auto", "min", "max")  # auto: from the name
-    num_threads: int = at_least(0, 0)  # 0 = torch's default
+    # auto: chosen from the free cores, the load and the model's size (log.txt says); N; 0 = torch's default
+    num_threads: Any = "auto"
     precision: str = choices("32", *PRECISIONS)  # 32 | bf16 | 16 (mixed precision)
     checkpoint: bool = True  # write checkpoints/{last,best}.pt
     checkpoint_every_steps: int = at_least(0, 0)  # also write last.pt every N steps (0 = per epoch only)
@@ -46,6 +48,9 @@ class TrainerConfig(Checked):
     overfit_batches: int = at_least(0, 0)  # > 0: train and validate on the first N batches only (a sanity check)
 
     def validate(self) -> None:
+        threads = self.num_threads
+        require(threads == "auto" or (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 0),
+                "num_threads", f"must be auto or a whole number >= 0 (0: torch's default), got '{threads}'")
         base = self.device.split(":")[0]
         require(base in DEVICES and (":" not in self.device or self.device.split(":")[1].isdigit()),
                 "device", f"must be one of auto, cpu, cuda, cuda:N, mps; got '{self.device}'")

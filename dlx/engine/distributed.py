@@ -120,7 +120,7 @@ def start(trainer, device):
     if device.type == "cuda":
         device = torch.device("cuda", rank.local)
         torch.cuda.set_device(device)
-    elif not trainer.num_threads:
+    elif trainer.num_threads in (0, "auto"):
         local_world = int(os.environ.get("LOCAL_WORLD_SIZE", rank.world) or rank.world)
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // local_world))
     backend = trainer.backend if trainer.backend != "auto" else ("nccl" if device.type == "cuda" else "gloo")

@@ -89,6 +89,7 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, r
 
     from dlx import data
     from dlx.engine import distributed
+    from dlx.engine.runtime import apply_threads
     from dlx.engine.tasks import build_task
     from dlx.models import count_parameters
     from dlx.engine.tensorboard import attach_tensorboard
@@ -113,7 +114,8 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, r
     batches = task.batches(bundle, device, shuffle, eval_batch_size=exp.trainer.eval_batch_size,
                            min_batch=min_batch_for(task.model, task.batch_size), shard=distributed.shard(rank))
     run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume, rank)
-    for line in (note, origin):  # what model.init_from loaded and froze; a bagging member's sample
+    threads = apply_threads(exp.trainer.num_threads, params)  # auto: chosen now the model's size is known
+    for line in (threads, note, origin):  # what model.init_from loaded and froze; a bagging member's sample
         if line:
             run_dir.log(line)
     callbacks = list(callbacks)

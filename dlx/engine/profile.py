@@ -29,6 +29,13 @@ PHASES = ("data", "forward", "backward", "optimizer", "evaluation", "checkpoint"
 SLOW_STEP_S = 0.5
 
 
+def threads() -> int:
+    """Torch's intra-op thread count now (the slow-step warning names it)."""
+    import torch
+
+    return torch.get_num_threads()
+
+
 class Profiler(Callback):
     """Per-epoch seconds of each phase in `rows`; written to profile.csv through the run folder."""
 
@@ -106,7 +113,8 @@ class Profiler(Callback):
         if self.slowest > SLOW_STEP_S and not self.warned:
             self.warned = True
             message = (f"an iteration took {self.slowest * 1000:.0f} ms at epoch {row['epoch']} (> 500 ms): "
-                       "try a smaller model or batch, trainer.device=auto, or fewer data transforms; "
+                       f"on a busy machine try trainer.num_threads=1 (now {threads()}); else a smaller model "
+                       "or batch, trainer.device=auto, or fewer data transforms; "
                        "profile.csv shows where the time goes")
             if self.run_dir is not None:
                 self.run_dir.log(f"warning: {message}")

@@ -66,12 +66,9 @@ def _fmt(v) -> str:
 
 def setup_torch(exp: Experiment):
     """Threads, seeds and determinism; returns the device."""
-    import torch
+    from dlx.engine.runtime import apply_threads, resolve_device, seed_everything
 
-    from dlx.engine.runtime import resolve_device, seed_everything
-
-    if exp.trainer.num_threads:
-        torch.set_num_threads(exp.trainer.num_threads)
+    apply_threads(exp.trainer.num_threads)  # `auto` decides later, when the model's size is known
     seed_everything(exp.trainer.seed, exp.trainer.deterministic)
     return resolve_device(exp.trainer.device)
 

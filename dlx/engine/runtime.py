@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -27,6 +28,67 @@ def resolve_device(name: str) -> torch.device:
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise RunError("trainer.device=mps but MPS is not available here; use trainer.device=cpu")
     return torch.device(name)
+
+
+# below this many parameters a second intra-op thread buys little and costs a partner to wait for
+SMALL_MODEL = 50_000
+_auto = {"cap": None, "set": None}  # what `auto` last chose, and under which cap (workers lower the cap)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def machine_load() -> float:
+    """The 1-minute load average (0 where the platform has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - Windows
+        return 0.0
+
+
+def choose_threads(params: int, cores: int, load: float, cap: int) -> tuple[int, str]:
+    """`trainer.num_threads=auto`: how many intra-op threads, and why (one line).
+
+    Torch's intra-op threads wait for each other at every operation; when another process
+    holds the core a partner needs, the whole step waits for the scheduler (5-15x slower on a
+    busy machine). So: one thread for a small model, else the cores the load leaves free,
+    never more than `cap` (a sweep worker's or a data-parallel rank's share).
+    """
+    free = max(1, int(cores - load + 0.5))
+    if params < SMALL_MODEL:
+        n, why = 1, f"a small model ({params:,} parameters)"
+    elif free < cores:
+        n, why = free, f"load {load:.1f} on {cores} core(s)"
+    else:
+        n, why = cores, f"{cores} free core(s)"
+    n = max(1, min(n, cap))
+    if n < cap and cap < cores:
+        why += f", a share of {cap}"
+    return n, f"threads: {n} (trainer.num_threads=auto: {why}; set trainer.num_threads=N to choose)"
+
+
+def apply_threads(setting, params: int | None = None) -> str | None:
+    """Set torch's intra-op threads from trainer.num_threads; return the note for log.txt.
+
+    An int > 0 is taken as is; 0 keeps torch's default; `auto` decides once the model's size
+    (`params`) is known and does nothing before.
+    """
+    if setting == "auto":
+        if params is None:
+            return None
+        current = torch.get_num_threads()
+        # a worker or rank lowered the count before the run: that is the cap, unless it is
+        # what `auto` itself chose for an earlier run in this process
+        cap = _auto["cap"] if _auto["set"] == current and _auto["cap"] else current
+        n, note = choose_threads(params, usable_cores(), machine_load(), cap)
+        torch.set_num_threads(n)
+        _auto.update(cap=cap, set=n)
+        return note
+    if setting:
+        torch.set_num_threads(int(setting))
+    return None
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:

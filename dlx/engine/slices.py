@@ -39,10 +39,11 @@ def best_checkpoint(run_path: Path) -> Path:
     path = Path(run_path) / "checkpoints" / "best.pt"
     if path.is_file():
         return path
-    why = "a fitted scikit-learn estimator" if (path.parent / "estimator.pt").is_file() else \
-        "trained with trainer.checkpoint=false, or stopped before its first validation"
-    raise ConfigError(f"run {Path(run_path).name} has no best checkpoint (checkpoints/best.pt: {why}); "
-                      "--slice needs a network trained by `dlx train`")
+    if (path.parent / "estimator.pt").is_file():  # model=logistic, knn, ...: fitted, not stepped
+        raise ConfigError(f"run {Path(run_path).name} is a scikit-learn estimator fitted in closed form: it has "
+                          "no weights for --slice to move; slice a network's run (model=mlp, cnn, ...)")
+    raise ConfigError(f"run {Path(run_path).name} has no best checkpoint (checkpoints/best.pt: trained with "
+                      "trainer.checkpoint=false, or stopped before its first validation); --slice needs one")
 
 
 def filter_normalised(params: dict, generator):
@@ -72,7 +73,7 @@ def loss_slice(run_path: Path, dims: int, points: int, span: float, seed: int) -
 
     checkpoint = best_checkpoint(run_path)
     exp = config.validate(OmegaConf.load(Path(run_path) / "config.yaml"))
-    if exp.trainer.num_threads:
+    if isinstance(exp.trainer.num_threads, int) and exp.trainer.num_threads:
         torch.set_num_threads(exp.trainer.num_threads)
     bundle = data.build(exp.data)
     reg = exp.regularizer

@@ -59,6 +59,25 @@ class EpochProgress:
                 "metrics": self.metrics.state_dict()}
 
 
+@dataclass
+class BatchEnd:
+    """What `on_batch_end(trainer, info)` listeners get after each training step (a progress bar)."""
+
+    done: int  # batches trained on in this epoch
+    total: Optional[int]  # batches in the epoch (None: a source without a length)
+    loss: float  # this step's loss
+    samples: int  # rows in this batch
+
+
+def batch_rows(batch) -> int:
+    """The rows of a batch: its first tensor's length (x of (x, y), a graph batch's own count)."""
+    first = batch[0] if isinstance(batch, (tuple, list)) and batch else batch
+    try:
+        return len(first)
+    except TypeError:
+        return 1
+
+
 class Trainer:
     """Fits a task's model; all that is needed to resume lives in `state_dict()`."""
 
@@ -115,6 +134,9 @@ class Trainer:
         # in-memory batches (TensorBatches) already live on the device; a DataLoader's are moved here
         resident = getattr(batches, "x", None)
         move = not (isinstance(resident, torch.Tensor) and resident.device == self.device)
+        # per-batch listeners (a progress bar); none: the loop pays one falsy test per batch
+        listeners = [fn for fn in (getattr(cb, "on_batch_end", None) for cb in self.callbacks.items) if fn]
+        total = len(batches) if listeners and hasattr(batches, "__len__") else None
         for batch in self._skip_done(batches, progress):
             if move:
                 batch = task.to_device(batch, self.device)
@@ -125,6 +147,10 @@ class Trainer:
                 raise Divergence(self.epoch + 1, self.step, value)
             for schedule in schedules:
                 schedule.step_batch()
+            if listeners:
+                info = BatchEnd(progress.batches, total, value, batch_rows(batch))
+                for listen in listeners:
+                    listen(self, info)
             if every and self.step % every == 0:
                 self.callbacks.emit("on_step_checkpoint", self, self.step)
             if testhooks.ACTIVE:

@@ -12,7 +12,8 @@ def attention_figure(examples: list[dict]):
     fig = new_figure((4 * len(examples), 4))
     for i, ex in enumerate(examples):
         ax = fig.add_subplot(1, len(examples), i + 1)
-        ax.imshow(ex["weights"], cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        image = ax.imshow(ex["weights"], cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        fig.colorbar(image, ax=ax, label="attention weight", shrink=0.8)
         ax.set_xticks(range(len(ex["source"])), ex["source"], fontsize=7)
         ax.set_yticks(range(len(ex["output"])), ex["output"], fontsize=7)
         ax.set_xlabel("source")

@@ -44,6 +44,10 @@ def _test_columns(df) -> list[str]:
     return [c for c in df.columns if c.startswith("test_") and not c.endswith(("_size", "_top5"))]
 
 
+def _has_values(df, column: str) -> bool:
+    return column in df.columns and bool(df[column].notna().any())
+
+
 def _run_columns(df) -> list[tuple[str, str, object, bool]]:
     """(field, header, formatter, numeric) for the runs table; two-line headers keep numbers narrow.
 
@@ -53,8 +57,9 @@ def _run_columns(df) -> list[tuple[str, str, object, bool]]:
     short = {"scheduler": "sched", "regularizer": "reg"}
     columns = [(g, short.get(g, g), cell, False) for g in GROUP_COLUMNS]
     columns += [("epochs_run", "ep", lambda v: cell(as_int(v)), True)]
-    columns += [(c, best_label(c, "\n"), cell, True) for c in compare.best_columns(df)]
-    columns += [(c, c.replace("_", "\n", 1), cell, True) for c in _test_columns(df)]
+    # only the metrics the listed runs have: `--where data=digits` hides regression's columns
+    columns += [(c, best_label(c, "\n"), cell, True) for c in compare.best_columns(df) if _has_values(df, c)]
+    columns += [(c, c.replace("_", "\n", 1), cell, True) for c in _test_columns(df) if _has_values(df, c)]
     columns += [("params", "params", count, True), ("duration_s", "time", duration, True)]
     return [c for c in columns if c[0] in df]
 
@@ -75,9 +80,9 @@ def runs_table(df, title: str = "runs", split_ids: bool = False) -> Table:
     caption = "shared: " + " · ".join(shared) if shared else None
     table = Table(title=title, caption=caption, caption_justify="left",
                   **plain_table(padding=(0, 0), collapse_padding=True))
-    # split ids keep their time stamp (19 characters, a usable prefix) at a fixed width, so a
-    # narrow terminal squeezes the other columns rather than the one that names the run
-    table.add_column("id", overflow="fold", width=19 if split_ids else None)
+    # an id is never folded mid-word: split ids keep their time stamp (19 characters, a usable
+    # prefix) on the first line and their label on the second, at any width
+    table.add_column("id", no_wrap=True, min_width=19 if split_ids else None)
     table.add_column("status", no_wrap=True)
     for _, header, _, numeric in columns:
         table.add_column(header, justify="right" if numeric else "left", no_wrap=True)

@@ -22,7 +22,7 @@ def fmt(value, digits: int = 4) -> str:
     """A number as a table shows it: `digits` decimals, or 3 significant digits when large."""
     if isinstance(value, float):
         if math.isnan(value):
-            return "nan"
+            return "—"  # a value that was not measured (a vote ensemble's nll)
         return f"{value:.{digits}f}" if abs(value) < 1e5 else f"{value:.3g}"
     return str(value)
 

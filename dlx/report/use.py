@@ -73,7 +73,7 @@ def print_ensemble(summary: dict) -> None:
     metric = summary["metric"]
     table = Table(title=f"{summary['ensemble_id']} · {summary['method']} of {len(summary['members'])} members · "
                         f"test split ({summary['size']} samples)", title_justify="left")
-    table.add_column("member")
+    table.add_column("member", no_wrap=True)  # fold names differ at their end: never cut
     names = list(summary["member_stats"])
     for name in names:
         table.add_column(name, justify="right", style="bold" if name == metric else None)
