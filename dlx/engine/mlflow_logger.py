@@ -188,7 +188,9 @@ class Link:
     def send_rows(self, rows: list[dict]) -> None:
         from mlflow.entities import Metric
 
-        rows = [r for r in rows if int(r["epoch"]) > self.sent]
+        # a resumed run's re-trained epoch comes from metrics.csv and from the trainer: keep the last
+        rows = sorted({int(r["epoch"]): r for r in rows if int(r["epoch"]) > self.sent}.values(),
+                      key=lambda r: int(r["epoch"]))
         if not rows:
             return
         now = int(time.time() * 1000)
@@ -284,8 +286,8 @@ class MlflowLogger(Callback):
         created = self.link.open({"dlx.command": "dlx " + shlex.join(sys.argv[1:]), "dlx.status": "running"})
         if created:
             self.link.send_params(params_of(config))
-        else:  # resumed: the epochs this folder has and MLflow lacks (killed before they were sent)
-            self.pending = [r for r in read_rows(self.path) if int(r["epoch"]) > self.link.sent] + self.pending
+        # a resumed run: the epochs this folder has and MLflow lacks (killed before they were sent)
+        self.pending = [r for r in read_rows(self.path) if int(r["epoch"]) > self.link.sent] + self.pending
 
     def end(self, summary: dict | None, model) -> None:
         status = json.loads((self.path / "status.json").read_text()).get("status", "failed") \
