@@ -245,3 +245,35 @@ def test_server_killed_mid_run_warns_once_and_gets_every_epoch_after_restart(tmp
     client = client_for(server.uri)
     assert client.get_run(mlflow_id(run_folder)).info.status == "FINISHED"
     assert_history_is_metrics_csv(client, mlflow_id(run_folder), run_folder)
+
+
+# ------------------------------------------------------------------ the model
+
+
+@pytest.mark.slow
+def test_logged_model_loads_with_pyfunc_and_predicts_what_dlx_predict_writes(tmp_path):
+    import mlflow
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame.rename(columns={"target": "label"})
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    features = frame.drop(columns="label").sample(20, random_state=0)
+    features.to_csv(tmp_path / "new.csv", index=False)
+    result = run_process(["train", "-q", "data=csv", f"data.path={tmp_path / 'iris.csv'}", "data.target=label",
+                          "trainer.epochs=3", "trainer.num_threads=1", "trainer.loggers=[mlflow]",
+                          "trainer.mlflow.log_model=true"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr
+    (run,) = the_runs(tmp_path)
+    predicted = run_process(["predict", run.name, str(tmp_path / "new.csv"), "--proba", "-o",
+                             str(tmp_path / "p.csv")], cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    proba = pd.read_csv(tmp_path / "p.csv").filter(like="proba_").to_numpy()
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'outputs' / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model(f"runs:/{mlflow_id(run)}/model")
+    assert model.metadata.signature is not None
+    served = np.asarray(model.predict(features.astype("float32")))
+    assert served.shape == proba.shape
+    assert np.allclose(served, proba, atol=1e-6, rtol=0)

@@ -51,3 +51,7 @@ def train(
     finally:
         display.close()
     report.print_summary(summary)
+    if "mlflow" in exp.trainer.trackers and exp.trainer.mlflow.log_model:  # needs the written run
+        from dlx.use.mlflow_model import log_best_model
+
+        log_best_model(summary.path)

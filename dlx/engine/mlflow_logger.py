@@ -62,7 +62,7 @@ def attach_mlflow(exp) -> "MlflowLogger | None":
         return None
     client_class()
     uri, experiment = settings(exp)
-    return MlflowLogger(uri, experiment, log_model=exp.trainer.mlflow.log_model)
+    return MlflowLogger(uri, experiment)  # log_model: dlx.use.mlflow_model, once the run is written
 
 
 def client_class():
@@ -229,8 +229,8 @@ class Link:
 class MlflowLogger(Callback):
     """Trainer callback: hands each event to a background thread that talks to MLflow."""
 
-    def __init__(self, uri: str, experiment: str, log_model: bool = False):
-        self.uri, self.experiment, self.log_model = uri, experiment, log_model
+    def __init__(self, uri: str, experiment: str):
+        self.uri, self.experiment = uri, experiment
         self.events: queue.Queue = queue.Queue()
         self.thread: threading.Thread | None = None
         self.pending: list[dict] = []
@@ -255,10 +255,7 @@ class MlflowLogger(Callback):
     def on_fit_end(self, trainer, summary) -> None:
         if self.thread is None:
             return
-        model = None
-        if summary is not None and self.log_model:
-            model = model_input(trainer)
-        self.events.put(("end", (summary.to_json() if summary is not None else None, model)))
+        self.events.put(("end", summary.to_json() if summary is not None else None))
         self.thread.join()
         self.thread = None
 
@@ -276,7 +273,7 @@ class MlflowLogger(Callback):
                 self.pending = []
             if kind == "end":
                 if opened:
-                    self.attempt(lambda: self.end(*payload))
+                    self.attempt(lambda: self.end(payload))
                 if self.pending or not opened:
                     log.warning(f"MLflow ({self.uri}) did not get all of run {self.path.name}: "
                                 f"send it later with `dlx runs --to-mlflow {self.path.name}`")
@@ -289,12 +286,10 @@ class MlflowLogger(Callback):
         # a resumed run: the epochs this folder has and MLflow lacks (killed before they were sent)
         self.pending = [r for r in read_rows(self.path) if int(r["epoch"]) > self.link.sent] + self.pending
 
-    def end(self, summary: dict | None, model) -> None:
+    def end(self, summary: dict | None) -> None:
         status = json.loads((self.path / "status.json").read_text()).get("status", "failed") \
             if (self.path / "status.json").exists() else "failed"
         self.link.finish(summary, status if summary is None else "finished")
-        if model is not None:
-            log_model(self.link, *model)
 
     def attempt(self, call) -> bool:
         """Run one MLflow call; a failure warns once (training goes on) and is retried next epoch."""
@@ -307,34 +302,6 @@ class MlflowLogger(Callback):
                 log.warning(f"MLflow at {self.uri} is unreachable ({first_line(e)}); training goes on, "
                             "metrics are kept and sent once it answers")
             return False
-
-
-def model_input(trainer):
-    """(model on CPU, an input example) for mlflow.pytorch, taken in the training thread."""
-    import copy
-
-    model = copy.deepcopy(getattr(trainer.model, "module", trainer.model)).cpu().eval()
-    example = getattr(trainer, "example_input", None)
-    return model, example
-
-
-def log_model(link: Link, model, example) -> None:
-    """The best weights as an MLflow model (mlflow.pytorch), with a signature from the example."""
-    import mlflow
-    import numpy as np
-
-    mlflow.set_tracking_uri(link.uri)
-    with mlflow.start_run(run_id=link.run_id):
-        kwargs = {}
-        if example is not None:
-            from mlflow.models import infer_signature
-            import torch
-
-            x = np.asarray(example, dtype=np.float32)
-            with torch.no_grad():
-                y = model(torch.from_numpy(x)).numpy()
-            kwargs = {"signature": infer_signature(x, y), "input_example": x}
-        mlflow.pytorch.log_model(model, name="model", **kwargs)
 
 
 def sync_folder(path: Path, uri: str | None = None) -> str:
