@@ -151,7 +151,7 @@ def test_sqlite_run_has_config_params_and_metrics_csv_history(tmp_path):
     assert_history_is_metrics_csv(client, found.info.run_id, run)
     assert found.data.metrics["test_acc"] == pytest.approx(summary["test_acc"])
     assert {a.path for a in client.list_artifacts(found.info.run_id)} >= {"config.yaml", "summary.json",
-                                                                          "metrics.csv"}
+                                                                          "metrics.csv", "learning-curve.png"}
 
 
 @pytest.mark.slow

@@ -3,13 +3,14 @@
 A trainer callback like dlx.engine.tensorboard's: params = the flattened resolved config (the
 plugins and their sha256 are in it) + the dlx version + the data's sizes; per-epoch metrics with
 `step=epoch`; the test metrics at the end; tags (dlx run id, status, command line); artifacts
-config.yaml, summary.json, metrics.csv. Every call to MLflow happens in a background thread, so a
-slow or unreachable server neither fails nor slows the training: one warning, the rows wait in
-memory and the next epoch sends them all.
+config.yaml, summary.json, metrics.csv, learning-curve.png (`trainer.mlflow.log_model=true`:
+dlx.use.mlflow_model adds the best model once the run is written). Every call to MLflow happens
+in a background thread, so a slow or unreachable server neither fails nor slows the training: one
+warning, the rows wait in memory and the next epoch sends them all.
 
 The MLflow run id is kept in the run folder (`mlflow.json`): a resumed run continues the same MLflow
 run and sends only the epochs MLflow lacks (metrics.csv is the truth), so no step is logged twice.
-`sync_folder` does the same for a finished folder (`dlx runs --to-mlflow`). A sweep or CV driver
+`sync_folder` does the same for a finished folder (`dlx runs --to-mlflow`). A sweep or a CV
 needs no setting: a run inside a sweep or CV folder (one holding sweep.json or cv.json) is nested
 under that folder's parent run, created by whichever trial or fold comes first (a file lock), and
 closed by the driver (`close_group`: a CV's mean and std go on the parent).
@@ -26,6 +27,7 @@ import os
 import queue
 import shlex
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -96,6 +98,32 @@ def read_rows(path: Path) -> list[dict]:
 def numbers(row: dict) -> dict[str, float]:
     return {k: float(v) for k, v in row.items() if k != "epoch" and isinstance(v, (int, float))
             and not isinstance(v, bool) and math.isfinite(v)}
+
+
+def learning_curve(rows: list[dict], file: Path) -> Path | None:
+    """learning-curve.png: one panel per metric, train and val per epoch (None without matplotlib).
+
+    A matplotlib Figure, not pyplot: no global state, safe in the logger's thread."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    names = sorted({k.partition("_")[2] for r in rows for k in r if k.startswith(("train_", "val_"))})
+    if not names:
+        return None
+    figure = Figure(figsize=(4 * min(len(names), 3), 3 * math.ceil(len(names) / 3)))
+    for i, name in enumerate(names):
+        axes = figure.add_subplot(math.ceil(len(names) / 3), min(len(names), 3), i + 1)
+        for split in ("train", "val"):
+            points = [(r["epoch"], r[f"{split}_{name}"]) for r in rows if f"{split}_{name}" in r]
+            if points:
+                axes.plot(*zip(*points), marker="o" if split == "val" else "", label=split)
+        axes.set_title(name)
+        axes.set_xlabel("epoch")
+        axes.legend()
+    figure.tight_layout()
+    figure.savefig(file, dpi=80)
+    return file
 
 
 def write_record(folder: Path, run_id: str, experiment_id: str, uri: str) -> None:
@@ -222,6 +250,10 @@ class Link:
         for name in ARTIFACTS:
             if (self.path / name).exists():
                 self.client.log_artifact(self.run_id, str(self.path / name))
+        with tempfile.TemporaryDirectory() as folder:
+            curve = learning_curve(read_rows(self.path), Path(folder) / "learning-curve.png")
+            if curve is not None:
+                self.client.log_artifact(self.run_id, str(curve))
         self.client.set_tag(self.run_id, "dlx.status", status)
         self.client.set_terminated(self.run_id, STATUS.get(status, "FAILED"))
 
@@ -283,6 +315,11 @@ class MlflowLogger(Callback):
         created = self.link.open({"dlx.command": "dlx " + shlex.join(sys.argv[1:]), "dlx.status": "running"})
         if created:
             self.link.send_params(params_of(config))
+        try:  # loaded while the model trains, not at the end (learning_curve)
+            import matplotlib.figure  # noqa: F401
+        except ImportError:
+            pass
+
         # a resumed run: the epochs this folder has and MLflow lacks (killed before they were sent)
         self.pending = [r for r in read_rows(self.path) if int(r["epoch"]) > self.link.sent] + self.pending
 
