@@ -209,8 +209,14 @@ def test_sweep_with_two_jobs_is_one_parent_with_nested_trials(tmp_path, server):
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert parent.info.run_id == mlflow_id(sweep) and parent.info.status == "FINISHED"
     assert len(children) == len(trials) == len(runs) - 1 == 3
-    logged = sorted((float(r.data.params["optim.lr"]), r.data.metrics["val_acc"]) for r in children)
-    assert logged == pytest.approx(sorted(zip(trials["optim.lr"], trials["val_acc"])))
+    rows = trials.set_index("run_id")
+    assert {r.data.tags["dlx.run_id"] for r in children} == set(rows.index)
+    for child in children:
+        row = rows.loc[child.data.tags["dlx.run_id"]]
+        assert float(child.data.params["optim.lr"]) == row["optim.lr"]  # the trial's override
+        assert "optim.lr=" in child.data.tags["dlx.overrides"]
+        for column in ("val_acc", "val_loss", "train_loss", "test_acc"):
+            assert child.data.metrics[column] == pytest.approx(row[column], rel=1e-9), column
 
 
 @pytest.mark.slow
@@ -277,3 +283,21 @@ def test_logged_model_loads_with_pyfunc_and_predicts_what_dlx_predict_writes(tmp
     served = np.asarray(model.predict(features.astype("float32")))
     assert served.shape == proba.shape
     assert np.allclose(served, proba, atol=1e-6, rtol=0)
+
+
+@pytest.mark.slow
+def test_cv_is_one_parent_with_a_nested_run_per_fold_and_mean_std(tmp_path):
+    result = run_process(["cv", "--folds", "2", "data=iris", "trainer.epochs=2", "trainer.num_threads=1",
+                          "trainer.loggers=[mlflow]"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (cv,) = (tmp_path / "outputs" / "cv").iterdir()
+    summary = json.loads((cv / "summary.json").read_text())
+    client = client_for(f"sqlite:///{tmp_path / 'outputs' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("iris").experiment_id])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parent.info.run_id == mlflow_id(cv) and parent.info.status == "FINISHED"
+    folds = sorted(r.data.tags["dlx.run_id"] for r in runs
+                   if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id)
+    assert folds == ["fold-0", "fold-1"] or folds == ["fold-1", "fold-2"]
+    assert parent.data.metrics["val_acc_mean"] == pytest.approx(summary["metrics"]["val_acc"]["mean"])
+    assert parent.data.metrics["val_acc_std"] == pytest.approx(summary["metrics"]["val_acc"]["std"])

@@ -48,7 +48,7 @@ class TrainerConfig(Checked):
     checkpoint: bool = True  # write checkpoints/{last,best}.pt
     checkpoint_every_steps: int = at_least(0, 0)  # also write last.pt every N steps (0 = per epoch only)
     tensorboard: bool = False  # the same as listing tensorboard in loggers
-    loggers: list[str] = field(default_factory=list)  # trackers: tensorboard, mlflow (the run store is always written)
+    loggers: list[str] = field(default_factory=list)  # tensorboard, mlflow (the run store is always written)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     devices: int = at_least(1, 1)  # data-parallel processes (dlx.engine.distributed); batch_size stays the global batch
     backend: str = choices("auto", "auto", "gloo", "nccl")  # auto: nccl on CUDA, else gloo

@@ -53,7 +53,7 @@ def default_uri(output_dir) -> str:
 def settings(exp) -> tuple[str, str]:
     """(tracking URI, experiment name) of `exp` (trainer.mlflow.*, with their defaults)."""
     cfg = exp.trainer.mlflow
-    return cfg.tracking_uri or default_uri(exp.raw.get("output_dir", "outputs")), cfg.experiment or exp.data.name
+    return cfg.tracking_uri or default_uri(exp.output_dir), cfg.experiment or exp.data.name
 
 
 def attach_mlflow(exp) -> "MlflowLogger | None":
@@ -73,6 +73,9 @@ def client_class():
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         from mlflow.tracking import MlflowClient
+
+        for name in ("mlflow.store", "alembic"):  # "Creating initial MLflow database tables..." is not news
+            logging.getLogger(name).setLevel(logging.WARNING)
     except ImportError:
         raise ConfigError("trainer.loggers=[mlflow] needs mlflow: pip install 'dlx[mlflow]'") from None
     return MlflowClient
@@ -312,7 +315,10 @@ class MlflowLogger(Callback):
                 return
 
     def connect(self, config: dict) -> None:
-        created = self.link.open({"dlx.command": "dlx " + shlex.join(sys.argv[1:]), "dlx.status": "running"})
+        from dlx.store.runs import read_overrides
+
+        created = self.link.open({"dlx.command": "dlx " + shlex.join(sys.argv[1:]), "dlx.status": "running",
+                                  "dlx.overrides": " ".join(read_overrides(self.path))})
         if created:
             self.link.send_params(params_of(config))
         try:  # loaded while the model trains, not at the end (learning_curve)
