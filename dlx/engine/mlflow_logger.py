@@ -129,6 +129,14 @@ def learning_curve(rows: list[dict], file: Path) -> Path | None:
     return file
 
 
+def artifact_root(uri: str) -> str | None:
+    """A SQLite store's artifacts beside its database (`<output_dir>/mlartifacts`), not in the current
+    folder's ./mlruns (MLflow's default); a server chooses its own (None)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri[len("sqlite:///"):]).parent / "mlartifacts").resolve().as_uri()
+
+
 def write_record(folder: Path, run_id: str, experiment_id: str, uri: str) -> None:
     tmp = folder / (RECORD + ".tmp")
     tmp.write_text(json.dumps({"run_id": run_id, "experiment_id": experiment_id, "tracking_uri": uri}) + "\n")
@@ -205,7 +213,7 @@ class Link:
         if found is not None:
             return found.experiment_id
         try:
-            return self.client.create_experiment(self.experiment)
+            return self.client.create_experiment(self.experiment, artifact_location=artifact_root(self.uri))
         except Exception:  # another process (a sweep's worker) created it meanwhile
             return self.client.get_experiment_by_name(self.experiment).experiment_id
 
