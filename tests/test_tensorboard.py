@@ -1,4 +1,4 @@
-"""trainer.tensorboard=true: event files in the run folder, read back with TensorBoard's own reader."""
+"""trainer.loggers=[tensorboard] (or trainer.tensorboard=true): event files in the run folder, read back with TensorBoard's own reader."""
 
 from __future__ import annotations
 
@@ -33,6 +33,14 @@ def test_event_file_holds_epoch_scalars_lr_and_hparams(dlx, tmp_path):
     (final,) = events.Scalars("hparam/test_acc")
     assert final.value == pytest.approx(summary["test_acc"], rel=1e-5)
     assert "_hparams_/experiment" in events.PluginTagToContent("hparams")
+
+
+def test_loggers_list_asks_for_tensorboard_too(dlx, tmp_path):
+    result = dlx("train", "-q", "trainer.epochs=1", "data.limit=120", "trainer.num_threads=1",
+                 "trainer.checkpoint=false", "trainer.loggers=[tensorboard]")
+    assert result.code == 0, result.err
+    (run,) = (tmp_path / "outputs" / "runs").iterdir()
+    assert list(run.glob("events.out.tfevents.*")), "trainer.loggers=[tensorboard] wrote no event file"
 
 
 def test_no_event_file_unless_asked(dlx, tmp_path):

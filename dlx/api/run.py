@@ -63,6 +63,10 @@ def fit(exp, overrides: Sequence[str], target=None, callbacks: Sequence = (), sa
     from dlx.engine import experiment
 
     summary = experiment.run(exp, list(overrides), callbacks=list(callbacks), resume=target, say=say)
+    if "mlflow" in exp.trainer.trackers and exp.trainer.mlflow.log_model:  # needs the written run
+        from dlx.use.mlflow_model import log_best_model
+
+        log_best_model(summary.path)
     return Run(Path(summary.path), summary)
 
 

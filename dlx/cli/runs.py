@@ -20,9 +20,20 @@ def list_runs(
     group_by: GroupBy = None,
     fmt: format_option("table, csv, json (markdown with --group-by)") = "table",
     output_dir: OutputDir = "outputs",
+    to_mlflow: Annotated[bool, typer.Option("--to-mlflow", help="Instead: import RUNS (default: all) into MLflow, "
+                                            "history included; again sends only what it lacks.")] = False,
+    refs: Annotated[Optional[list[str]], typer.Argument(help="With --to-mlflow: the runs to import.",
+                                                        show_default=False, metavar="[RUN]...")] = None,
 ):
     """List runs, newest first: status, config groups, best monitored value, test metrics, time."""
     from dlx import report
+
+    if to_mlflow:  # dlx.engine.mlflow_logger: the same sender a live run uses
+        from dlx.engine.mlflow_logger import import_runs
+
+        for run_id, mlflow_id in import_runs(output_dir, refs or ()):
+            typer.echo(f"{run_id} -> MLflow run {mlflow_id}")
+        return
 
     report.list_runs(output_dir, where=where or (), sort=sort, limit=limit, sweep=sweep, cv=cv,
                      members=all_runs, group_by=group_by, fmt=check_format(fmt, group_by))

@@ -7,8 +7,8 @@ fraction of a second; `dlx.engine.trainer` runs with the same class.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 from dlx.constraints import Checked, at_least, choices, interval
 from dlx.errors import require
@@ -17,6 +17,17 @@ from dlx.objective import mode_for
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("32", "bf16", "16")
 WATCH = ("none", "grads", "weights", "activations", "all")  # dlx.engine.watch
+LOGGERS = ("tensorboard", "mlflow")  # trackers beside the run store (dlx.engine.tensorboard, dlx.engine.mlflow_logger)
+
+
+@dataclass
+class MlflowConfig(Checked):
+    """`trainer.loggers=[mlflow]`: where the MLflow logger writes (dlx.engine.mlflow_logger)."""
+
+    key_prefix = "mlflow."
+    tracking_uri: Optional[str] = None  # None: sqlite:///<output_dir>/mlflow.db (offline, no server)
+    experiment: Optional[str] = None  # None: the data's name
+    log_model: bool = False  # also log the best model with mlflow.pytorch (signature, input example)
 
 
 @dataclass
@@ -37,7 +48,9 @@ class TrainerConfig(Checked):
     precision: str = choices("32", *PRECISIONS)  # 32 | bf16 | 16 (mixed precision)
     checkpoint: bool = True  # write checkpoints/{last,best}.pt
     checkpoint_every_steps: int = at_least(0, 0)  # also write last.pt every N steps (0 = per epoch only)
-    tensorboard: bool = False
+    tensorboard: bool = False  # the same as listing tensorboard in loggers
+    loggers: list[str] = field(default_factory=list)  # tensorboard, mlflow (the run store is always written)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     devices: int = at_least(1, 1)  # data-parallel processes (dlx.engine.distributed); batch_size stays the global batch
     backend: str = choices("auto", "auto", "gloo", "nccl")  # auto: nccl on CUDA, else gloo
     sync_bn: bool = False  # batch norm statistics over the global batch (SyncBatchNorm) when devices > 1
@@ -56,6 +69,13 @@ class TrainerConfig(Checked):
                 "device", f"must be one of auto, cpu, cuda, cuda:N, mps; got '{self.device}'")
         require(self.monitor == "auto" or self.monitor.startswith("val_"), "monitor",
                 f"must be auto or a validation metric such as val_acc or val_loss, got '{self.monitor}'")
+        for name in self.loggers:  # constraints.choices has no list form: checked here with its wording
+            require(name in LOGGERS, "loggers", f"unknown logger '{name}'; choices: {', '.join(LOGGERS)}")
+
+    @property
+    def trackers(self) -> set[str]:
+        """The trackers asked for: `loggers`, plus tensorboard when `tensorboard=true`."""
+        return set(self.loggers) | ({"tensorboard"} if self.tensorboard else set())
 
     @property
     def mode(self) -> str:

@@ -22,6 +22,7 @@ from dlx import plugins
 from dlx.cv import store as cv_store
 from dlx.cv.folds import plan_folds
 from dlx.cv.worker import run_folds
+from dlx.engine.mlflow_logger import close_group
 from dlx.errors import ConfigError, Interrupted
 from dlx.store.rundir import RunDir
 
@@ -157,6 +158,7 @@ def _run(cv_dir: Path, exp, plan, todo, done, overrides, jobs, test, progress, s
     if test and result.averaged:  # with no fold finished there is nothing to learn the recipe from
         result.refit = refit(exp, overrides, ordered, cv_dir, progress)
     cv_store.write_summary(cv_dir, summary_dict(result))  # last: its presence means the CV finished
+    close_group(cv_dir, {f"{k}_{s}": v[s] for k, v in result.metrics.items() for s in ("mean", "std")})
     return result
 
 

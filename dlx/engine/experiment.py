@@ -92,9 +92,11 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, r
     from dlx.engine.runtime import apply_threads
     from dlx.engine.tasks import build_task
     from dlx.models import count_parameters
+    from dlx.engine.mlflow_logger import attach_mlflow
     from dlx.engine.tensorboard import attach_tensorboard
 
-    tensorboard = attach_tensorboard(exp)  # None unless trainer.tensorboard=true; checks the extra first
+    tensorboard = attach_tensorboard(exp)  # None unless trainer.loggers lists it; checks the extra first
+    trackers = list(filter(None, [attach_mlflow(exp)]))  # its own thread; rank 0 only (on_fit_start)
     rank, device = distributed.start(exp.trainer, setup_torch(exp))  # rank: None unless data-parallel
     bundle, origin = data.build(exp.data), None
     if resample is not None:  # bagging (dlx/use/bag.py): a bootstrap sample of the training rows
@@ -121,6 +123,7 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, r
     callbacks = list(callbacks)
     if tensorboard and distributed.is_main_process():
         callbacks.append(tensorboard.open(run_dir.path))
+    callbacks += trackers
     trainer = make_trainer(exp, task, bundle, run_dir, device, shuffle, callbacks, say)
     trainer.metric_sync = distributed.sum_metrics if rank is not None else None
     if resume is not None:

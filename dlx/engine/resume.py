@@ -22,6 +22,7 @@ SAFE_KEYS = (
     "trainer.num_threads",  # thread count: same maths; CPU sums may differ in the last bits
     "trainer.checkpoint_every_steps",
     "trainer.tensorboard",
+    "trainer.loggers",  # trackers (TensorBoard, MLflow) watch the run, never change it
     "trainer.devices",  # data-parallel processes: the same steps (sums in another order)
     "trainer.backend",
     "output_dir",  # where to find the run

@@ -1,4 +1,4 @@
-"""`trainer.tensorboard=true`: TensorBoard event files in the run folder.
+"""`trainer.loggers=[tensorboard]` (or `trainer.tensorboard=true`): TensorBoard event files in the run folder.
 
 A trainer callback: per epoch the metrics (`loss/train`, `loss/val`, `acc/val`, ...) and
 the learning rate; at the end the hyper-parameters with the final metrics (the HPARAMS
@@ -19,11 +19,11 @@ SPLITS = ("train", "val")
 
 
 def attach_tensorboard(exp) -> "TensorBoardLogger | None":
-    """The callback for `exp`'s run, or None unless trainer.tensorboard is set.
+    """The callback for `exp`'s run, or None unless trainer.loggers lists tensorboard (or trainer.tensorboard).
 
     Called before the run folder exists, so a missing extra fails before any work.
     """
-    if not exp.trainer.tensorboard:
+    if "tensorboard" not in exp.trainer.trackers:
         return None
     from omegaconf import OmegaConf
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from dlx import heap, plugins
 from dlx.cv.driver import cross_validate
 from dlx.engine import signals
+from dlx.engine.mlflow_logger import close_group
 from dlx.errors import ConfigError, DlxError, Interrupted
 from dlx.store.runs import read_summary
 from dlx.sweep import retry, store
@@ -326,6 +327,7 @@ def finish(sweep_dir: Path, spec: SweepSpec, rows: list[dict]) -> list[dict]:
     best = store.best_row(rows, spec.direction)
     if best is not None:
         store.write_best(sweep_dir, best, spec)
+    close_group(sweep_dir)  # the parent MLflow run of the trials, if they logged there
     return rows
 
 
