@@ -32,11 +32,20 @@ import threading
 import time
 from pathlib import Path
 
-import dlx
 from dlx.engine.callbacks import Callback
 from dlx.errors import ConfigError, first_line
 
 log = logging.getLogger(__name__)
+
+
+def dlx_version() -> str:
+    """The installed dlx's version (importing the `dlx` package here would reach up to its API)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dlx")
+    except PackageNotFoundError:
+        return "unknown"
 
 RECORD = "mlflow.json"  # in the run folder: which MLflow run is this run's
 GROUPS = {"sweep.json": "sweep", "cv.json": "cv"}  # the files that make a folder a sweep's or a CV's
@@ -86,7 +95,7 @@ def params_of(config: dict) -> dict[str, str]:
     from dlx.store.runs import flatten
 
     out = {key: str(value)[:PARAM_LIMIT] for key, value in flatten(config).items()}
-    out["dlx.version"] = dlx.__version__
+    out["dlx.version"] = dlx_version()
     return out
 
 
