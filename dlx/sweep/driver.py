@@ -45,7 +45,7 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
     try:
         with heap.setting_up():  # torch, scikit-learn, optuna: no garbage collection while they load
             sweep_dir, spec, url = _create(space, sampler, trials, metric, direction, prune, seed, storage,
-                                           command, objective)
+                                           command, objective, jobs)
     except BaseException:
         if workers is not None:
             workers.kill()
@@ -55,7 +55,7 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
 
 
 def _create(space: SearchSpace, sampler: str, trials, metric, direction, prune: bool, seed: int, storage,
-            command, objective):
+            command, objective, jobs: int = 1):
     """Check the space, then create the sweep folder, its spec and its study with every trial queued."""
     if metric:
         space.fixed.append(f"trainer.monitor={metric}")  # each run then keeps its best epoch by it
@@ -73,7 +73,7 @@ def _create(space: SearchSpace, sampler: str, trials, metric, direction, prune: 
         direction="minimize" if exp.trainer.mode == "min" else "maximize", prune=prune,
         storage=store.redact(storage), objective=objective or {"kind": "train"}, val_size=val_size,
         created=datetime.now().isoformat(timespec="seconds"),
-        plugins=tuple(plugins.records()))  # every worker, --join ones too, loads them
+        plugins=tuple(plugins.records()), jobs=jobs)  # every worker, --join ones too, loads the plugins
     url = store.storage_url(sweep_dir, storage)
     try:
         _create_study(spec, url)
@@ -88,17 +88,19 @@ def _create(space: SearchSpace, sampler: str, trials, metric, direction, prune: 
     return sweep_dir, spec, url
 
 
-def resume(ref: str, *, output_dir: str, jobs: int = 1, trials: int | None = None,
+def resume(ref: str, *, output_dir: str, jobs: int | None = None, trials: int | None = None,
            storage: str | None = None, on_update=None) -> dict:
-    """Finish a sweep: dead RUNNING trials become FAIL and are re-queued; only what is left runs."""
+    """Finish a sweep: dead RUNNING trials become FAIL and are re-queued; only what is left runs,
+    on the recorded number of workers unless `jobs` is given."""
     sweep_dir = store.find_sweep(output_dir, ref)
     spec = store.read_spec(sweep_dir)
     plugins.load_recorded(list(spec.plugins))
     url = store.study_url(sweep_dir, spec, storage)
-    if trials:
-        if spec.sampler == "grid":
-            raise ConfigError("--trials cannot change a grid sweep: it runs every combination once")
-        spec = replace(spec, trials=trials)
+    if trials and spec.sampler == "grid":
+        raise ConfigError("--trials cannot change a grid sweep: it runs every combination once")
+    jobs = spec.resume_jobs if jobs is None else jobs
+    if trials or jobs != spec.jobs:
+        spec = replace(spec, trials=trials or spec.trials, jobs=jobs)
         store.write_spec(sweep_dir, spec)
     study, storage = load_study(spec, url)
     requeue_dead(study, storage, spec, sweep_dir)
@@ -303,7 +305,8 @@ def drive(sweep_dir: Path, spec: SweepSpec, url: str, jobs: int, on_update=None,
     if stopped:
         raise interrupted(sweep_dir, spec, rows, stopped)
     return {"sweep_dir": sweep_dir, "spec": spec, "rows": rows, "best": store.best_row(rows, spec.direction),
-            "indistinct": store.indistinct(rows, spec.metric, spec.val_size, spec.direction)}
+            "indistinct": store.indistinct(rows, spec.metric, spec.val_size, spec.direction),
+            "retried": store.retried(study)}
 
 
 def interrupted(sweep_dir: Path, spec: SweepSpec, rows: list[dict], code: int) -> Interrupted:

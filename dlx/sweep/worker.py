@@ -30,7 +30,7 @@ from dlx.errors import DlxError, Interrupted, RunError, first_line
 from dlx.log import install as install_warnings
 from dlx.sweep import store
 from dlx.sweep.objectives import Objective, TrialContext, make_objective
-from dlx.sweep.records import SweepSpec
+from dlx.sweep.records import TPE_STARTUP_TRIALS, SweepSpec
 from dlx.sweep.space import CHOICE, INT, SearchSpace
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def sampler_for(spec: SweepSpec, number: int):
 
     seed = int(spec.seed) * 100_003 + number
     if spec.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=TPE_STARTUP_TRIALS)
     return optuna.samplers.RandomSampler(seed=seed)  # a grid's trials are all fixed: never consulted
 
 
