@@ -163,3 +163,89 @@ def test_read_summary_returns_only_a_mapping(tmp_path):
     assert read_summary(tmp_path)["run_id"] == "r" and foreign_summary(tmp_path) is None
     (tmp_path / "summary.json").write_text("")  # half-written: an unfinished run, not a foreign file
     assert foreign_summary(tmp_path) is None
+
+
+# ---------------------------------------------------------------- 16: a prompt Ctrl-C; 35: a torch-free driver
+
+
+def _spawn(args, cwd: Path, **env) -> subprocess.Popen:
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    return subprocess.Popen([sys.executable, "-m", "dlx", *args], cwd=cwd, env=environ, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"ended ({proc.returncode}) before {path.name}: {proc.stderr.read()[-2000:]}")
+        assert time.monotonic() < deadline, f"no {path.name} after {timeout} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_jobs_2_sweep_is_prompt_and_resume_keeps_two_workers(tmp_path):
+    marker = tmp_path / "paused"
+    grid = ["optim.lr=0.1,0.01,0.001", "optim=sgd,adam", "trainer.epochs=4", "data.limit=300",
+            "trainer.num_threads=1", "trainer.checkpoint=false"]
+    # each worker holds at its second epoch's end: both trials are mid-run when Ctrl-C lands
+    proc = _spawn(["sweep", *grid, "--jobs", "2"], tmp_path, DLX_TEST_PAUSE="epoch-end@2",
+                  DLX_TEST_MARKER=str(marker))
+    try:
+        _wait_for(marker, proc)
+        signalled = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        took = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert took < 15, f"Ctrl-C took {took:.1f} s to take effect"
+    assert "dlx sweep --resume" in err and "--jobs" not in err.split("finish it with:")[-1]
+    assert "sweep" in out and "6 trials" in out.splitlines()[0]
+    folder = sweep_dir(tmp_path)
+    resumed = subprocess.run([sys.executable, "-m", "dlx", "sweep", "--resume", folder.name], cwd=tmp_path,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "6 trials: 6 complete" in resumed.stdout
+    rows = [r for r in read_trials(folder) if r["state"] == "COMPLETE"]
+    assert len(rows) == 6 and len({r["worker"] for r in rows}) == 2  # resumed on both workers again
+
+
+@pytest.mark.slow
+def test_the_driver_of_a_jobs_2_sweep_never_imports_torch(tmp_path):
+    # the CLI run in this interpreter; what it imported is read from sys.modules once it exits
+    code = ("import sys, runpy\n"
+            "sys.argv = ['dlx', *sys.argv[1:]]\n"
+            "try:\n    runpy.run_module('dlx', run_name='__main__')\n"
+            "finally:\n    print('loaded:', *sorted(m for m in ('torch', 'sklearn') if m in sys.modules),"
+            " file=sys.stderr)\n")
+    args = ["sweep", "optim.lr=0.1,0.01", *TINY, "--jobs", "2"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "2 trials: 2 complete" in done.stdout
+    (line,) = [x for x in done.stderr.splitlines() if x.startswith("loaded:")]
+    assert line == "loaded:", line  # neither torch nor scikit-learn in the driver
+    refused = subprocess.run([sys.executable, "-c", code, "sweep", "optim.lr=0.1,0.2", "--metric", "val_mse",
+                              *TINY, "--jobs", "2"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert refused.returncode == 2 and "is not measured on multiclass data" in refused.stderr  # worker 0's check
+    assert "loaded:\n" in refused.stderr + "\n"
+    assert len(list((tmp_path / "outputs" / "sweeps").iterdir())) == 1  # the refused one left nothing
+
+
+def test_a_worker_that_has_begun_nothing_stops_at_once():
+    from dlx import signals
+    from dlx.sweep.worker import stop_at_once
+
+    signals.reset()
+    with pytest.raises(KeyboardInterrupt):
+        with stop_at_once():
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs, and raises, as soon as this returns
+            raise AssertionError("the signal did not stop it")
+    assert signals.requested == signal.SIGTERM
+    signals.reset()
