@@ -308,7 +308,8 @@ def drive(sweep_dir: Path, spec: SweepSpec, url: str, jobs: int, on_update=None,
         if on_update and lost is None:
             on_update(rows, spec)
     if stopped:
-        raise interrupted(sweep_dir, spec, rows, stopped)
+        retried = store.retried(study)  # attempts run again already: not left to run
+        raise interrupted(sweep_dir, spec, [r for r in rows if r["number"] not in retried], stopped)
     return {"sweep_dir": sweep_dir, "spec": spec, "rows": rows, "best": store.best_row(rows, spec.direction),
             "indistinct": store.indistinct(rows, spec.metric, spec.val_size, spec.direction),
             "retried": store.retried(study)}
