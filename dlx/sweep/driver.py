@@ -21,9 +21,9 @@ from dlx.engine import signals
 from dlx.errors import ConfigError, DlxError, Interrupted
 from dlx.store.runs import read_summary
 from dlx.sweep import retry, store
+from dlx.sweep.check import ask_worker, check_space
 from dlx.sweep.objectives import cv_trial_dir, outcome_of
 from dlx.sweep.records import SAMPLERS, SweepSpec
-from dlx.sweep.check import ask_worker, check_space
 from dlx.sweep.space import SearchSpace, parse_space
 from dlx.sweep.worker import open_study, run_workers, start_workers, work
 
