@@ -26,8 +26,9 @@ def sweep(
     sampler: Annotated[Optional[str], typer.Option(
         help="grid | random | tpe (default: grid when every key is a list or range, else tpe).")] = None,
     trials: Annotated[Optional[int], typer.Option(help="Trials for random/TPE (default 20); caps a grid.")] = None,
-    jobs: Annotated[int, typer.Option(
-        help="Trials at once, each in its own process; 0 creates the sweep for --join workers.")] = 1,
+    jobs: Annotated[Optional[int], typer.Option(
+        help="Trials at once, each in its own process; 0 creates the sweep for --join workers "
+             "(default 1; --resume: as recorded).", show_default=False)] = None,
     metric: Annotated[Optional[str], typer.Option(
         help="Validation metric to optimise (default: trainer.monitor).")] = None,
     direction: Annotated[Optional[str], typer.Option(help="min | max (default: from the metric's name).")] = None,
@@ -86,12 +87,12 @@ def sweep(
                 result = sweeps.resume(resume, output_dir=output_dir, jobs=jobs, trials=trials, storage=storage,
                                        on_update=display.update)
             else:
-                result = sweeps.join(join, output_dir=output_dir, jobs=jobs, storage=storage,
+                result = sweeps.join(join, output_dir=output_dir, jobs=1 if jobs is None else jobs, storage=storage,
                                      on_update=display.update)
         else:
             from dlx import api
 
-            result = api.sweep(*overrides, sampler=sampler, trials=trials, jobs=jobs, metric=metric,
+            result = api.sweep(*overrides, sampler=sampler, trials=trials, jobs=1 if jobs is None else jobs, metric=metric,
                                direction=direction, prune=prune, seed=seed, storage=storage, cv=cv,
                                command=["dlx", *sys.argv[sys.argv.index("sweep"):]] if "sweep" in sys.argv else [],
                                on_update=display.update).result
@@ -106,7 +107,8 @@ def sweep(
         warn(f"trials {', '.join(map(str, result['indistinct']))} are within one validation sample "
              f"(1/{result['spec'].val_size}) of the best {result['spec'].metric}: the validation "
              "split cannot tell them apart (ties go to the lower val_loss, then the earlier trial); "
-             "use more data.val_fraction or --cv K")
+             + ("every sample is validated once across the folds already: use more data, or --metric val_loss"
+                if result["spec"].objective_kind == "cv" else "use more data.val_fraction or --cv K"))
     if result["best"] is None:
         failed = [r for r in result["rows"] if r.get("reason")]
         first = f"; trial {failed[0]['number']}: {failed[0]['reason']}" if failed else ""

@@ -105,8 +105,10 @@ def show_run(root, ref: str) -> None:
     """`dlx show`: config (what differs from the defaults highlighted), per-epoch table, curves, summary."""
     from rich.text import Text
 
-
     record = runs.find_record(root, ref)
+    foreign = runs.foreign_summary(record.path)
+    if foreign:  # valid JSON of another shape: not a run's, so no guessing at what is readable
+        return unreadable(record.path, foreign)
     problems: list[str] = []
     frame = runs.load_runs([record], on_skip=lambda path, reason: problems.append(reason))
     if len(frame):

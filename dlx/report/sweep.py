@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dlx.report.text import console, fmt
+from dlx.sweep.records import TPE_STARTUP_TRIALS
 
 if TYPE_CHECKING:
     from dlx.sweep.records import SweepSpec
@@ -65,8 +66,12 @@ class SweepDisplay:
             return
         if self.spec is None:
             self.spec = spec
-            self.console.print(f"sweep [bold]{spec.id}[/]: {len(rows)} trials, {spec.sampler}, "
+            # the sweep's own count: a resumed one also lists its interrupted attempts among the rows
+            self.console.print(f"sweep [bold]{spec.id}[/]: {spec.trials} trials, {spec.sampler}, "
                                f"{spec.direction} {spec.metric}", highlight=False, soft_wrap=True)
+            if spec.sampler == "tpe":  # else its first trials look like TPE's choices
+                self.console.print(f"tpe: the first {min(TPE_STARTUP_TRIALS, spec.trials)} trials are random "
+                                   "(optuna's n_startup_trials)", highlight=False, soft_wrap=True)
         if self.mode == "rich":
             from rich.live import Live
 
@@ -124,14 +129,18 @@ def print_sweep_created(result: dict) -> None:
 
 
 def print_sweep_result(result: dict) -> None:
-    rows, spec, best, folder = result["rows"], result["spec"], result["best"], result["sweep_dir"]
+    spec, best, folder = result["spec"], result["best"], result["sweep_dir"]
+    retried = result.get("retried") or set()  # an interrupted attempt run again: one trial, not two
+    rows = [r for r in result["rows"] if r["number"] not in retried]
     # a log file or a pipe gets the whole table unwrapped, not squeezed into 80 columns
     out = console if console.is_terminal else Console(width=1000, file=sys.stdout)
     out.print(leaderboard(rows, spec, best))
     states = {}
     for row in rows:
         states[row["state"].lower()] = states.get(row["state"].lower(), 0) + 1
-    console.print(f"{len(rows)} trials: " + ", ".join(f"{n} {s}" for s, n in states.items()), highlight=False)
+    again = f" ({len(retried)} interrupted attempt{'s' * (len(retried) != 1)} run again, in trials.csv)" if retried else ""
+    console.print(f"{len(rows)} trials: " + ", ".join(f"{n} {s}" for s, n in states.items()) + again,
+                  highlight=False)
     if best is not None:
         console.print(f"best: trial {best['number']}  {spec.metric} {fmt(best['value'])}\n"
                       f"files: {folder}/trials.csv, {folder}/best.yaml\n"

@@ -48,10 +48,24 @@ def run_dirs(root: Path, kind: str = RUNS) -> list[Path]:
 
 
 def read_summary(path: Path) -> dict | None:
+    """summary.json as a dict; None when missing, unreadable or not a JSON object."""
     try:
-        return json.loads((Path(path) / "summary.json").read_text())
+        data = json.loads((Path(path) / "summary.json").read_text())
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
+
+
+def foreign_summary(path: Path) -> str | None:
+    """Why summary.json, though valid JSON, is not a run's summary (`[1,2,3]`, `{}`); None when it
+    is one, or is missing or half-written (those read as an unfinished run)."""
+    try:
+        data = json.loads((Path(path) / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return f"summary.json holds a JSON {type(data).__name__}, not a run's summary (an object)"
+    return None if "run_id" in data else "summary.json has no run_id (not a run's summary)"
 
 
 def read_metrics(path: Path, warn: bool = False):

@@ -22,9 +22,10 @@ from dlx.engine.mlflow_logger import close_group
 from dlx.errors import ConfigError, DlxError, Interrupted
 from dlx.store.runs import read_summary
 from dlx.sweep import retry, store
+from dlx.sweep.check import ask_worker, check_space
 from dlx.sweep.objectives import cv_trial_dir, outcome_of
 from dlx.sweep.records import SAMPLERS, SweepSpec
-from dlx.sweep.space import SearchSpace, parse_space, validate_space
+from dlx.sweep.space import SearchSpace, parse_space
 from dlx.sweep.worker import open_study, run_workers, start_workers, work
 
 DIRECTIONS = {"min": "minimize", "minimize": "minimize", "max": "maximize", "maximize": "maximize"}
@@ -42,11 +43,11 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
     """
     space = parse_space(overrides)
     sampler = _check_options(space, sampler, trials, jobs, metric, direction)
-    workers = start_workers(jobs) if jobs > 1 else None  # they import torch while the space is checked
+    workers = start_workers(jobs) if jobs > 1 else None  # they import torch while this process starts
     try:
-        with heap.setting_up():  # torch, scikit-learn, optuna: no garbage collection while they load
+        with heap.setting_up():  # optuna and SQLAlchemy: no garbage collection while they load
             sweep_dir, spec, url = _create(space, sampler, trials, metric, direction, prune, seed, storage,
-                                           command, objective)
+                                           command, objective, jobs, workers)
     except BaseException:
         if workers is not None:
             workers.kill()
@@ -56,25 +57,29 @@ def start(overrides: list[str], *, sampler: str | None = None, trials: int | Non
 
 
 def _create(space: SearchSpace, sampler: str, trials, metric, direction, prune: bool, seed: int, storage,
-            command, objective):
-    """Check the space, then create the sweep folder, its spec and its study with every trial queued."""
+            command, objective, jobs: int = 1, workers=None):
+    """Check the space (in worker 0 when there are workers: this process stays torch-free), then
+    create the sweep folder, its spec and its study with every trial queued."""
     if metric:
         space.fixed.append(f"trainer.monitor={metric}")  # each run then keeps its best epoch by it
     if direction:
         space.fixed.append(f"trainer.monitor_mode={DIRECTIONS[direction][:3]}")
-    exp, val_size = _fit_to_data(space, validate_space(space), bool(metric), objective)
+    if workers is not None and not plugins.requested() and not plugins.may_register():
+        checked = ask_worker(workers, space, bool(metric), objective)
+    else:  # plugins load here, and are recorded for the workers
+        checked = check_space(space, bool(metric), objective)
     n_trials = len(space.grid()) if sampler == "grid" else (trials or DEFAULT_TRIALS)
     if sampler == "grid" and trials:
         n_trials = min(trials, n_trials)
-    sweep_dir = store.create_sweep_dir(exp.output_dir, _label(sampler, space))
+    sweep_dir = store.create_sweep_dir(checked["output_dir"], _label(sampler, space))
     spec = SweepSpec(
         id=sweep_dir.name, command=tuple(store.redact(storage).join(c.split(storage)) if storage else c
                                          for c in command),
-        space=space, sampler=sampler, seed=seed, trials=n_trials, metric=exp.trainer.monitor,
-        direction="minimize" if exp.trainer.mode == "min" else "maximize", prune=prune,
-        storage=store.redact(storage), objective=objective or {"kind": "train"}, val_size=val_size,
+        space=space, sampler=sampler, seed=seed, trials=n_trials, metric=checked["monitor"],
+        direction="minimize" if checked["mode"] == "min" else "maximize", prune=prune,
+        storage=store.redact(storage), objective=objective or {"kind": "train"}, val_size=checked["val_size"],
         created=datetime.now().isoformat(timespec="seconds"),
-        plugins=tuple(plugins.records()))  # every worker, --join ones too, loads them
+        plugins=tuple(plugins.records()), jobs=jobs)  # every worker, --join ones too, loads the plugins
     url = store.storage_url(sweep_dir, storage)
     try:
         _create_study(spec, url)
@@ -89,17 +94,19 @@ def _create(space: SearchSpace, sampler: str, trials, metric, direction, prune: 
     return sweep_dir, spec, url
 
 
-def resume(ref: str, *, output_dir: str, jobs: int = 1, trials: int | None = None,
+def resume(ref: str, *, output_dir: str, jobs: int | None = None, trials: int | None = None,
            storage: str | None = None, on_update=None) -> dict:
-    """Finish a sweep: dead RUNNING trials become FAIL and are re-queued; only what is left runs."""
+    """Finish a sweep: dead RUNNING trials become FAIL and are re-queued; only what is left runs,
+    on the recorded number of workers unless `jobs` is given."""
     sweep_dir = store.find_sweep(output_dir, ref)
     spec = store.read_spec(sweep_dir)
     plugins.load_recorded(list(spec.plugins))
     url = store.study_url(sweep_dir, spec, storage)
-    if trials:
-        if spec.sampler == "grid":
-            raise ConfigError("--trials cannot change a grid sweep: it runs every combination once")
-        spec = replace(spec, trials=trials)
+    if trials and spec.sampler == "grid":
+        raise ConfigError("--trials cannot change a grid sweep: it runs every combination once")
+    jobs = spec.resume_jobs if jobs is None else jobs
+    if trials or jobs != spec.jobs:
+        spec = replace(spec, trials=trials or spec.trials, jobs=jobs)
         store.write_spec(sweep_dir, spec)
     study, storage = load_study(spec, url)
     requeue_dead(study, storage, spec, sweep_dir)
@@ -302,9 +309,11 @@ def drive(sweep_dir: Path, spec: SweepSpec, url: str, jobs: int, on_update=None,
         if on_update and lost is None:
             on_update(rows, spec)
     if stopped:
-        raise interrupted(sweep_dir, spec, rows, stopped)
+        retried = store.retried(study)  # attempts run again already: not left to run
+        raise interrupted(sweep_dir, spec, [r for r in rows if r["number"] not in retried], stopped)
     return {"sweep_dir": sweep_dir, "spec": spec, "rows": rows, "best": store.best_row(rows, spec.direction),
-            "indistinct": store.indistinct(rows, spec.metric, spec.val_size, spec.direction)}
+            "indistinct": store.indistinct(rows, spec.metric, spec.val_size, spec.direction),
+            "retried": store.retried(study)}
 
 
 def interrupted(sweep_dir: Path, spec: SweepSpec, rows: list[dict], code: int) -> Interrupted:
@@ -329,33 +338,6 @@ def finish(sweep_dir: Path, spec: SweepSpec, rows: list[dict]) -> list[dict]:
         store.write_best(sweep_dir, best, spec)
     close_group(sweep_dir)  # the parent MLflow run of the trials, if they logged there
     return rows
-
-
-def _fit_to_data(space: SearchSpace, exp, metric_given: bool, objective: dict | None):
-    """(exp, val_size) once the first trial's data is read: the default metric follows its task
-    (val_acc means val_loss on regression, as in each run), a metric the data does not measure
-    is refused before any trial, and the validation size is kept for `store.indistinct`."""
-    from dataclasses import replace
-
-    from dlx import data
-    from dlx.engine.monitor import monitor_for
-    from dlx.metrics import metric_names
-
-    bundle = data.build(exp.data)
-    monitor = monitor_for(exp, bundle.kind)
-    if not metric_given and monitor != exp.trainer.monitor:
-        space.fixed.append(f"trainer.monitor={monitor}")
-        exp = replace(exp, trainer=replace(exp.trainer, monitor=monitor))
-    outputs = bundle.num_targets if bundle.kind == "regression" else bundle.num_classes
-    valid = [f"val_{m}" for m in metric_names(bundle.kind, outputs)]
-    if exp.trainer.monitor not in valid:
-        given = f"--metric {exp.trainer.monitor}" if metric_given else f"trainer.monitor={exp.trainer.monitor}"
-        raise ConfigError(f"{given} is not measured on {bundle.kind} data ({exp.data.name}); "
-                          f"choose one of: {', '.join(valid)}")
-    val_size = len(bundle.val)
-    if (objective or {}).get("kind") == "cv":  # each fold validates on a K-th of train + val
-        val_size = (len(bundle.train) + len(bundle.val)) // int(objective["folds"])
-    return exp, val_size
 
 
 def refit_best(result: dict):

@@ -15,6 +15,7 @@ from typing import Optional
 from dlx.sweep.space import SearchSpace
 
 SAMPLERS = ("grid", "random", "tpe")
+TPE_STARTUP_TRIALS = 10  # optuna's n_startup_trials: TPE samples at random until this many trials ended
 DIRECTIONS = ("minimize", "maximize")
 
 
@@ -36,6 +37,17 @@ class SweepSpec:
     created: str = ""
     val_size: Optional[int] = None  # validation samples per trial (per fold with --cv), for ties
     plugins: tuple = ()  # dlx.plugins.records(): what every worker loads before its first trial
+    jobs: Optional[int] = None  # worker processes it was started with (None: an older sweep.json)
+
+    @property
+    def resume_jobs(self) -> int:
+        """The workers `--resume` starts when not told: the recorded ones (a create-only sweep's 0: one)."""
+        jobs = self.jobs
+        if jobs is None:  # an older sweep.json: the --jobs of its command line, if any
+            words = [w for part in self.command for w in str(part).split("=", 1)]
+            given = words[words.index("--jobs") + 1:][:1] if "--jobs" in words else []
+            jobs = int(given[0]) if given and given[0].isdigit() else 1
+        return max(1, jobs)
 
     def __post_init__(self):
         if self.sampler not in SAMPLERS:

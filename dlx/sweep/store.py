@@ -94,9 +94,11 @@ def redact(url: str | None) -> str | None:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy can parse: hide everything between :// and @
-        scheme, _, rest = url.partition("://")
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    except Exception:  # not a URL SQLAlchemy can parse: hide everything between :// and the last @
+        scheme, sep, rest = url.partition("://")
+        if not sep:  # no scheme at all: the whole text may be a secret
+            return "***@" + url.rsplit("@", 1)[1]
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}" if "@" in rest else f"{scheme}://***"
 
 
 def scrub(text: str, url: str | None) -> str:
@@ -104,7 +106,10 @@ def scrub(text: str, url: str | None) -> str:
     if not url or "@" not in url:
         return text
     secret = url.split("://", 1)[-1].rsplit("@", 1)[0].partition(":")[2]
-    return text.replace(url, redact(url)).replace(secret, "***") if secret else text
+    if not secret:
+        return text
+    shown = redact(url)  # the password hidden elsewhere in the text, never inside the shown URL itself
+    return shown.join(part.replace(secret, "***") for part in text.replace(url, shown).split(shown))
 
 
 def resume_command(spec: SweepSpec, url: str, sweep_dir) -> str:
@@ -128,11 +133,11 @@ def open_storage(url: str):
     if url.startswith("postgresql://"):  # SQLAlchemy's default is psycopg2; the extra ships psycopg 3
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    check_sqlite_path(url)
     try:
         storage = retry.call(optuna.storages.RDBStorage, url, engine_kwargs=kwargs, shown_url=redact(url))
-    except ImportError:  # SQLAlchemy found no driver for the URL's dialect
-        raise ConfigError(f"no database driver installed for {url.split(':')[0]}: pip install 'dlx[postgres]' "
-                          "(psycopg) and give the URL as postgresql+psycopg://... or postgresql://...") from None
+    except ImportError as e:  # SQLAlchemy found no driver for the URL's dialect
+        raise ConfigError(no_driver(url, e)) from None
     except retry.StorageLost:
         raise
     except Exception as e:  # a bad URL, an unknown database
@@ -144,6 +149,46 @@ def open_storage(url: str):
         event.listen(storage.engine, "connect", _write_ahead_log)
         storage.engine.dispose()  # the connection made while creating the tables had no log yet
     return retry.wrap(storage, redact(url))
+
+
+# the driver to install for each database, and the URL scheme that selects it
+DRIVERS = {"postgresql": ("pip install 'dlx[postgres]' (psycopg)", "postgresql+psycopg://... or postgresql://..."),
+           "mysql": ("pip install pymysql", "mysql+pymysql://..."),
+           "mariadb": ("pip install pymysql", "mariadb+pymysql://..."),
+           "mssql": ("pip install pyodbc", "mssql+pyodbc://..."),
+           "oracle": ("pip install oracledb", "oracle+oracledb://...")}
+
+
+def no_driver(url: str, error: ImportError) -> str:
+    """The one line for a database whose Python driver is missing: which one to install."""
+    dialect = url.split(":", 1)[0].split("+", 1)[0].lower()
+    missing = f" ({first_line(error)})"
+    if dialect not in DRIVERS:
+        return f"no database driver installed for {url.split(':')[0]}{missing}; install the driver SQLAlchemy names for it"
+    install, scheme = DRIVERS[dialect]
+    return f"no database driver installed for {url.split(':')[0]}{missing}: {install} and give the URL as {scheme}"
+
+
+def check_sqlite_path(url: str) -> None:
+    """A SQLite file that cannot be created fails now, in one line: retrying would never help."""
+    if not url.startswith("sqlite:///"):
+        return  # sqlite:// alone is in memory
+    path = Path(url[len("sqlite:///"):].split("?", 1)[0])
+    if not str(path) or str(path) == ":memory:" or path.is_file():
+        return
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(f"cannot create the study storage {path}: folder {folder} does not exist; "
+                          "create it, or give another sqlite:///PATH")
+    if path.exists():
+        raise ConfigError(f"cannot use {path} as the study storage: it is not a file; give another sqlite:///PATH")
+    import sqlite3
+
+    try:  # what optuna would do first: create the file (SQLite answers at once, no server to wait for)
+        sqlite3.connect(path).close()
+    except sqlite3.Error as e:
+        raise ConfigError(f"cannot create the study storage {path}: {first_line(e)}; "
+                          "give another sqlite:///PATH") from None
 
 
 def _write_ahead_log(connection, _record) -> None:
@@ -207,6 +252,12 @@ def trial_row(t, keys: list[str]) -> TrialRow:
     return TrialRow(t.number, state, t.value, {k: params.get(k) for k in keys}, attrs.get("run_id"),
                     round(duration, 2) if duration else None, attrs.get("worker"), attrs.get("reason"),
                     dict(attrs.get("record") or {}))
+
+
+def retried(study) -> set[int]:
+    """Trials that were interrupted and queued again (`--resume`): attempts, not points of the space."""
+    return {t.user_attrs["retry_of"] for t in study.get_trials(deepcopy=False)
+            if t.user_attrs.get("retry_of") is not None}
 
 
 def rank_key(row: dict, direction: str) -> tuple:

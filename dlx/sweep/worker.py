@@ -22,15 +22,18 @@ import signal
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from dlx import heap, parallel, plugins
 from dlx.engine import signals
 from dlx.errors import DlxError, Interrupted, RunError, first_line
 from dlx.log import install as install_warnings
-from dlx.sweep import store
+from dlx.signals import SIGNAL_EXIT
+from dlx.signals import record as record_signal
+from dlx.sweep import check, store
 from dlx.sweep.objectives import Objective, TrialContext, make_objective
-from dlx.sweep.records import SweepSpec
+from dlx.sweep.records import TPE_STARTUP_TRIALS, SweepSpec
 from dlx.sweep.space import CHOICE, INT, SearchSpace
 
 log = logging.getLogger(__name__)
@@ -72,7 +75,7 @@ def sampler_for(spec: SweepSpec, number: int):
 
     seed = int(spec.seed) * 100_003 + number
     if spec.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=TPE_STARTUP_TRIALS)
     return optuna.samplers.RandomSampler(seed=seed)  # a grid's trials are all fixed: never consulted
 
 
@@ -247,7 +250,7 @@ def run_workers(sweep_dir: Path, url: str, jobs: int, refresh, workers=None) -> 
             polled = time.monotonic()
             while workers.running():
                 # a worker reports each trial it starts and ends; --join workers elsewhere do not
-                if workers.messages(timeout=1.0) or time.monotonic() - polled > 10:
+                if workers.messages(timeout=0.25) or time.monotonic() - polled > 10:
                     refresh()
                     polled = time.monotonic()
         except BaseException:
@@ -281,6 +284,22 @@ def preload() -> None:
     optuna.storages.RDBStorage("sqlite://")  # an in-memory study database: SQLAlchemy, alembic, optuna's tables
 
 
+@contextmanager
+def stop_at_once():
+    """SIGINT/SIGTERM recorded and raised as KeyboardInterrupt: for a worker that has begun nothing
+    (importing torch takes seconds; waiting for the driver, as long as it takes)."""
+    def handler(signum, _frame):
+        record_signal(signum)
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, handler) for s in SIGNAL_EXIT}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m dlx.sweep.worker [SWEEP_DIR] --threads T`: imports torch once, runs trial after trial.
 
@@ -293,14 +312,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--parent", type=int, default=None)
     args = parser.parse_args(argv)
-    with signals.record_stop_signals():  # from the start: a signal during the imports is kept too
-        with heap.setting_up():  # torch and the components load without garbage collection (dlx/heap.py)
-            parallel.start_worker(args.parent, args.threads)
-            channel = parallel.Channel()
-            preload()
-        task = {"sweep_dir": args.sweep_dir, "storage": os.environ.get("DLX_SWEEP_STORAGE")}
+    with signals.record_stop_signals():
+        try:
+            with stop_at_once():  # nothing started yet: a signal ends the worker even inside its imports
+                with heap.setting_up():  # torch and the components load without garbage collection (dlx/heap.py)
+                    parallel.start_worker(args.parent, args.threads)
+                    channel = parallel.Channel()
+                    preload()
+                task = {"sweep_dir": args.sweep_dir, "storage": os.environ.get("DLX_SWEEP_STORAGE")}
+                if args.sweep_dir is None:
+                    task = channel.receive()
+                    while task is not None and "check" in task:  # worker 0 checks the space for the driver
+                        channel.send(**check.answer(task["check"]))
+                        task = channel.receive()
+        except KeyboardInterrupt:
+            return 0  # stopped before the sweep began: nothing to mark
         if args.sweep_dir is None:
-            task = channel.receive()
             if task is None or signals.requested:
                 return 0  # the sweep was refused, or stopped, before it began
             channel.log_to(task["log"])
