@@ -1,0 +1,110 @@
+"""Issue 24, the run path: the best epoch (monitor, ties), device errors, lr-find's range, bagging
+stopped and resumed, resumed time, runs without validation, per-epoch files off the training thread."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from dlx.engine.callbacks import BestWeights, Callbacks, EarlyStopping, Monitor
+from dlx.errors import ConfigError
+
+TINY = ["trainer.num_threads=1", "data.limit=200"]
+
+
+class FakeTrainer:
+    def __init__(self):
+        self.model = nn.Linear(2, 1)
+        self.stop_training = False
+        self.callbacks = Callbacks()
+
+
+def epochs(accs, losses):
+    return [{"epoch": i + 1, "val_acc": a, "val_loss": v} for i, (a, v) in enumerate(zip(accs, losses))]
+
+
+# ---------------------------------------------------------------- 7: ties on an accuracy-like monitor
+
+
+def test_a_tie_on_accuracy_with_a_lower_val_loss_is_the_best_epoch():
+    trainer, best = FakeTrainer(), BestWeights("val_acc", "max")
+    for row in epochs([0.5, 0.875, 0.875, 0.875], [1.0, 0.7, 0.26, 0.4]):
+        with torch.no_grad():
+            trainer.model.weight.fill_(row["epoch"])
+        best.on_epoch_end(trainer, row)
+    assert (best.epoch, best.value) == (3, 0.875)  # not epoch 2, the first of the tie; not 4 (higher loss)
+    assert torch.all(best.weights["weight"] == 3)
+    again = BestWeights("val_acc", "max")
+    again.load_state_dict(best.state_dict())  # a resumed run keeps breaking ties against epoch 3's loss
+    again.on_epoch_end(trainer, {"epoch": 5, "val_acc": 0.875, "val_loss": 0.3})
+    assert again.epoch == 3
+
+
+def test_early_stopping_counts_a_tie_with_a_lower_val_loss_as_an_improvement():
+    trainer, stop = FakeTrainer(), EarlyStopping("val_acc", "max", patience=2)
+    for row in epochs([0.875, 0.875, 0.875, 0.875], [0.7, 0.5, 0.3, 0.2]):
+        stop.on_epoch_end(trainer, row)
+    assert not trainer.stop_training and stop.bad_epochs == 0
+    for row in epochs([0.875, 0.875], [0.25, 0.9]):  # a tie with a higher loss is not an improvement
+        stop.on_epoch_end(trainer, row)
+    assert trainer.stop_training and stop.stopped
+
+
+def test_the_tie_rule_leaves_val_loss_and_min_delta_alone():
+    rule = Monitor("val_loss", "min", min_delta=0.1)
+    rule.accept({"val_loss": 1.0})
+    assert not rule.improved({"val_loss": 0.95}) and rule.improved({"val_loss": 0.85})
+    acc = Monitor("val_acc", "max")
+    acc.accept({"val_acc": 0.5, "val_loss": 1.0})
+    assert not acc.improved({"val_acc": 0.5, "val_loss": math.nan})
+    assert not acc.improved({"val_acc": 0.4, "val_loss": 0.1})  # worse accuracy, whatever its loss
+
+
+# ---------------------------------------------------------------- 6: language models monitor val_loss
+
+
+def test_language_models_keep_their_best_epoch_by_val_loss():
+    from dlx.engine.monitor import resolve_monitor
+
+    assert resolve_monitor("auto", "language", "lm") == "val_loss"
+    assert resolve_monitor("val_acc", "language", "lm") == "val_acc"  # asked for, kept
+    assert resolve_monitor("auto", "multiclass", "mlp") == "val_acc"
+
+
+# ---------------------------------------------------------------- 31: an unavailable device
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("name", ["cuda", "cuda:3"])
+def test_cuda_without_cuda_is_a_config_error(name):
+    from dlx.engine.runtime import resolve_device
+
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        resolve_device(name)
+
+
+def test_a_missing_cuda_index_is_a_config_error():
+    from dlx.engine.runtime import resolve_device
+
+    with pytest.raises(ConfigError):
+        resolve_device(f"cuda:{max(torch.cuda.device_count(), 1) + 7}")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_train_on_cuda_without_cuda_exits_2(dlx):
+    result = dlx("train", "trainer.device=cuda", "trainer.epochs=1", *TINY)
+    assert result.code == 2 and "CUDA is not available" in result.err
+
+
+# ---------------------------------------------------------------- 32: lr-find's range
+
+
+@pytest.mark.parametrize("start,end", [("1e-7", "inf"), ("1e-7", "nan"), ("nan", "10"), ("1", "1"), ("2", "1")])
+def test_lr_find_refuses_a_range_it_cannot_sweep(dlx, tmp_path, start, end):
+    result = dlx("lr-find", "--start", start, "--end", end, *TINY)
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1, result.err
+    assert "--start" in result.err and not (tmp_path / "outputs").exists()
