@@ -108,3 +108,44 @@ def test_lr_find_refuses_a_range_it_cannot_sweep(dlx, tmp_path, start, end):
     result = dlx("lr-find", "--start", start, "--end", end, *TINY)
     assert result.code == 2 and len(result.err.strip().splitlines()) == 1, result.err
     assert "--start" in result.err and not (tmp_path / "outputs").exists()
+
+
+# ---------------------------------------------------------------- 15: no validation split
+
+
+def test_without_validation_the_summary_says_the_final_weights_are_the_best(dlx, tmp_path):
+    result = dlx("train", "data.val_fraction=0", "trainer.epochs=2", *TINY)
+    assert result.code == 0, result.err
+    assert "no validation split: the final weights are the best, epoch 2/2" in result.out
+    assert "best val_acc" not in result.out
+    run = next((tmp_path / "outputs" / "runs").iterdir())
+    assert (run / "checkpoints" / "best.pt").exists()
+    assert dlx("eval", "last").code == 0  # --checkpoint best, the default, is there
+
+
+# ---------------------------------------------------------------- 18: time over sessions
+
+
+def test_a_resumed_run_counts_the_time_of_every_session(monkeypatch):
+    from dlx.engine import runfolder
+
+    now = [100.0]
+    monkeypatch.setattr(runfolder.time, "perf_counter", lambda: now[0])
+    first = runfolder.Clock()
+    first.on_epoch_start(None, 1)
+    now[0] += 7.0  # 7 s into epoch 1, a step checkpoint saves the clock; then kill -9
+    saved = first.state_dict()
+    assert saved == {"elapsed_s": 7.0, "epoch_s": 7.0}
+    now[0] += 1000.0  # the process is gone a while: that time is not training
+    second = runfolder.Clock()
+    second.load_state_dict(saved)
+    second.on_epoch_start(None, 1)  # epoch 1 continued
+    now[0] += 3.0
+    row = {"epoch": 1, "epoch_time_s": 3.0}  # what the trainer measured in this session
+    second.on_epoch_end(None, row)
+    assert row["epoch_time_s"] == 10.0 and second.elapsed() == 10.0
+    row = {"epoch": 2, "epoch_time_s": 2.0}
+    second.on_epoch_start(None, 2)
+    now[0] += 2.0
+    second.on_epoch_end(None, row)
+    assert row["epoch_time_s"] == 2.0 and second.elapsed() == 12.0
