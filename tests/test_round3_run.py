@@ -149,3 +149,42 @@ def test_a_resumed_run_counts_the_time_of_every_session(monkeypatch):
     now[0] += 2.0
     second.on_epoch_end(None, row)
     assert row["epoch_time_s"] == 2.0 and second.elapsed() == 12.0
+
+
+# ---------------------------------------------------------------- 10: dlx bag stopped and resumed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs,sig,code", [(1, "SIGTERM", 143), (2, "SIGINT", 130)])
+def test_a_signal_stops_dlx_bag_and_resume_finishes_the_missing_members(tmp_path, jobs, sig, code):
+    import signal
+
+    from tests.conftest import run_process
+    from tests.test_interrupts import OUT, TINY as SMALL, resume_hint, signal_at
+
+    # jobs=1: member-0 finished, member-1 stopped at its first epoch's end, member-2 never started;
+    # jobs=2: members 0 and 1 stopped together, member-2 not started (or stopped at its first step)
+    pause = "epoch-end@3" if jobs == 1 else "epoch-end@1"
+    args = ["bag", "-n", "3", "--jobs", str(jobs), *SMALL]
+    stopped = signal_at(tmp_path, args, pause, getattr(signal, sig))
+    assert stopped.returncode == code, stopped.stderr
+    *progress, last = [line for line in stopped.stderr.splitlines() if line.strip()]
+    assert all(line.startswith("member-") for line in progress), stopped.stderr  # finished members' lines
+    hint = resume_hint(last, "bag")
+    (folder,) = (tmp_path / OUT / "ensembles").iterdir()
+    assert not (folder / "summary.json").exists()
+    members = {p.name: json.loads((p / "status.json").read_text())["status"]
+               for p in folder.glob("member-*") if (p / "status.json").exists()}
+    assert members.get("member-1") == "interrupted"
+    if jobs == 1:
+        assert members == {"member-0": "finished", "member-1": "interrupted"}
+        assert [line.split(":")[0] for line in progress] == ["member-0"]  # not "member-1: failed"
+    finished_before = {m for m, s in members.items() if s == "finished"}
+    mtimes = {m: (folder / m / "summary.json").stat().st_mtime_ns for m in finished_before}
+    again = run_process(hint, cwd=tmp_path, timeout=300)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads((folder / "summary.json").read_text())
+    assert len(summary["members"]) == 3
+    assert {m: (folder / m / "summary.json").stat().st_mtime_ns for m in finished_before} == mtimes  # kept
+    log = (folder / "member-1" / "log.txt").read_text()
+    assert "resumed from" in log  # continued from its checkpoint, not started over
