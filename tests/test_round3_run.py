@@ -188,3 +188,25 @@ def test_a_signal_stops_dlx_bag_and_resume_finishes_the_missing_members(tmp_path
     assert {m: (folder / m / "summary.json").stat().st_mtime_ns for m in finished_before} == mtimes  # kept
     log = (folder / "member-1" / "log.txt").read_text()
     assert "resumed from" in log  # continued from its checkpoint, not started over
+
+
+# ---------------------------------------------------------------- 36: checkpoints off the training thread
+
+
+def test_a_checkpoint_holds_the_state_of_its_moment_while_training_changes_the_tensors(tmp_path):
+    from dlx.store.rundir import RunDir, snapshot
+
+    model = nn.Linear(3, 2)
+    state = {"model": model.state_dict(), "history": [{"epoch": 1}], "step": 7}
+    copy = snapshot(state)
+    assert copy["model"]._metadata == state["model"]._metadata  # load_state_dict's versions kept
+    run = RunDir.create(tmp_path, "snap")
+    expected = model.weight.detach().clone()
+    run.save_checkpoint("last", state)
+    with torch.no_grad():
+        model.weight.add_(1.0)  # the next steps, while the writer thread serialises
+    state["history"].append({"epoch": 2})
+    run.flush()
+    saved = torch.load(run.checkpoint_path("last"), weights_only=True)
+    assert torch.equal(saved["model"]["weight"], expected) and saved["history"] == [{"epoch": 1}]
+    assert saved["step"] == 7
