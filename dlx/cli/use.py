@@ -142,8 +142,8 @@ def ensemble(
 def bag(
     overrides: Overrides = None,
     members: Annotated[int, typer.Option("--members", "-n", help="How many members.")] = 10,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", show_default="1, or the resumed bag's",
-                                                help="Members trained in parallel processes.")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", show_default=False, help=(
+        "Members trained in parallel processes (default 1; --resume: the recorded number)."))] = None,
     method: Annotated[str, typer.Option("--method", help="mean | vote")] = "mean",
     resume: Annotated[Optional[str], typer.Option("--resume", metavar="BAG", help=(
         "Finish a stopped bag (its id, a unique part of one, its folder or `last`): its recorded "
