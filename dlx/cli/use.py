@@ -183,13 +183,18 @@ def ensemble(
 def bag(
     overrides: Overrides = None,
     members: Annotated[int, typer.Option("--members", "-n", help="How many members.")] = 10,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Members trained in parallel processes.")] = 1,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", show_default=False, help=(
+        "Members trained in parallel processes (default 1; --resume: the recorded number)."))] = None,
     method: Annotated[str, typer.Option("--method", help="mean | vote")] = "mean",
+    resume: Annotated[Optional[str], typer.Option("--resume", metavar="BAG", help=(
+        "Finish a stopped bag (its id, a unique part of one, its folder or `last`): its recorded "
+        "experiment, members and method; only output_dir= may be given."))] = None,
 ):
     """Train N members of one experiment, each on a bootstrap sample of the training rows (seeded by
-    its number, recorded in members.json and its log.txt), then ensemble them on the test split."""
+    its number, recorded in members.json and its log.txt), then ensemble them on the test split.
+    Ctrl-C keeps the finished members; `dlx bag --resume BAG` trains the rest."""
     from dlx.report.use import print_ensemble, print_member
     from dlx.use.bag import bag as run_bag
 
-    summary = run_bag(overrides or [], members, jobs, method, on_done=print_member)
+    summary = run_bag(overrides or [], members, jobs, method, on_done=print_member, resume=resume)
     print_ensemble(summary)

@@ -111,16 +111,52 @@ def is_better(value: float, best: float, mode: str, min_delta: float) -> bool:
     return value < best - min_delta if mode == "min" else value > best + min_delta
 
 
-class BestWeights(Callback):
-    """Keep a copy of the weights of the best epoch by `monitor`; `restore()` puts them back.
-
-    An improvement must beat the best by more than `min_delta` (early stopping's). A NaN
-    epoch is never best. Without a validation split (a CV refit) there is nothing to choose
-    by: the last epoch counts as best and its weights stay.
+class Monitor:
+    """The one rule for "this epoch improved on the best so far", shared by `BestWeights` and
+    `EarlyStopping` (as Keras' MonitorCallback is): the monitored value beats the best by more
+    than `min_delta`; or, on a monitor other than val_loss, it equals the best and val_loss is
+    lower (accuracy on a small validation split ties for many epochs while the loss still
+    falls; sweeps rank tied trials the same way). A NaN epoch never improves.
     """
 
     def __init__(self, monitor: str, mode: str, min_delta: float = 0.0):
         self.monitor, self.mode, self.min_delta = monitor, mode, min_delta
+        self.best: Optional[float] = None  # the monitored value at the best epoch
+        self.best_loss: Optional[float] = None  # that epoch's val_loss, for ties
+
+    def improved(self, row: dict) -> bool:
+        value = row.get(self.monitor)
+        if value is None or math.isnan(value):
+            return False
+        if self.best is None or is_better(value, self.best, self.mode, self.min_delta):
+            return True
+        loss = row.get("val_loss")
+        return (self.monitor != "val_loss" and value == self.best and loss is not None
+                and not math.isnan(loss) and (self.best_loss is None or loss < self.best_loss))
+
+    def accept(self, row: dict) -> None:
+        """Make `row` the best so far."""
+        self.best, self.best_loss = row[self.monitor], row.get("val_loss")
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_loss": self.best_loss}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_loss = state["best"], state.get("best_loss")  # runs from before the tie rule
+
+
+class BestWeights(Callback):
+    """Keep a copy of the weights of the best epoch by `monitor`; `restore()` puts them back.
+
+    An epoch is best by `Monitor`'s rule: it beats the best by more than `min_delta` (early
+    stopping's), or ties it with a lower val_loss. A NaN epoch is never best. Without a
+    validation split (a CV refit, data.val_fraction=0) there is nothing to choose by: the last
+    epoch counts as best and its weights stay.
+    """
+
+    def __init__(self, monitor: str, mode: str, min_delta: float = 0.0):
+        self.monitor, self.mode, self.min_delta = monitor, mode, min_delta
+        self.rule = Monitor(monitor, mode, min_delta)
         self.value = math.inf if mode == "min" else -math.inf
         self.epoch = 0
         self.weights: Optional[dict] = None
@@ -134,9 +170,8 @@ class BestWeights(Callback):
                 return
             raise RunError(f"trainer.monitor={self.monitor} is not a metric of this run; "
                            f"choose one of: {', '.join(measured)}")
-        if math.isnan(value):
-            return
-        if self.weights is None or is_better(value, self.value, self.mode, self.min_delta):
+        if self.rule.improved(row):
+            self.rule.accept(row)
             self.value, self.epoch = value, row["epoch"]
             self.weights = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
             trainer.callbacks.emit("on_improved", trainer, row)
@@ -146,27 +181,35 @@ class BestWeights(Callback):
             model.load_state_dict(self.weights)
 
     def state_dict(self) -> dict:
-        return {"value": self.value, "epoch": self.epoch, "weights": self.weights}
+        return {"value": self.value, "epoch": self.epoch, "weights": self.weights, "loss": self.rule.best_loss}
 
     def load_state_dict(self, state: dict) -> None:
         self.value, self.epoch, self.weights = state["value"], state["epoch"], state["weights"]
+        if self.weights is not None:
+            self.rule.load_state_dict({"best": self.value, "best_loss": state.get("loss")})
 
 
 class EarlyStopping(Callback):
-    """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs."""
+    """Stop when `monitor` has not improved (by `Monitor`'s rule: by more than `min_delta`, or a tie
+    with a lower val_loss) for `patience` epochs."""
 
     def __init__(self, monitor: str, mode: str, patience: int, min_delta: float = 0.0):
         self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
-        self.best: Optional[float] = None
+        self.rule = Monitor(monitor, mode, min_delta)
         self.bad_epochs = 0
         self.stopped = False
+
+    @property
+    def best(self) -> Optional[float]:
+        return self.rule.best
 
     def on_epoch_end(self, trainer, row: dict) -> None:
         value = row.get(self.monitor)
         if value is None or math.isnan(value):
             return
-        if self.best is None or is_better(value, self.best, self.mode, self.min_delta):
-            self.best, self.bad_epochs = value, 0
+        if self.rule.improved(row):
+            self.rule.accept(row)
+            self.bad_epochs = 0
             return
         self.bad_epochs += 1
         if self.bad_epochs >= self.patience:
@@ -174,7 +217,9 @@ class EarlyStopping(Callback):
             trainer.stop_training = True
 
     def state_dict(self) -> dict:
-        return {"best": self.best, "bad_epochs": self.bad_epochs, "stopped": self.stopped}
+        return {"best": self.best, "best_loss": self.rule.best_loss, "bad_epochs": self.bad_epochs,
+                "stopped": self.stopped}
 
     def load_state_dict(self, state: dict) -> None:
-        self.best, self.bad_epochs, self.stopped = state["best"], state["bad_epochs"], state["stopped"]
+        self.rule.load_state_dict(state)
+        self.bad_epochs, self.stopped = state["bad_epochs"], state["stopped"]

@@ -18,7 +18,7 @@ from dlx.engine import monitor
 from dlx.engine.callbacks import BestWeights, EarlyStopping, FitContext
 from dlx.engine.parts import build_parts  # noqa: F401  (re-exported: tests)
 from dlx.engine.records import CheckpointMeta
-from dlx.engine.runfolder import RunWriter, label_for, open_run, setup_torch  # noqa: F401  (re-exported)
+from dlx.engine.runfolder import Clock, RunWriter, label_for, open_run, setup_torch  # noqa: F401  (re-exported)
 from dlx.engine.stops import continue_from, stopped  # noqa: F401  (re-exported)
 from dlx.errors import ConfigError, DataError, RunError
 from dlx.store.files import missing_as_null
@@ -71,7 +71,7 @@ def run(exp: Experiment, overrides=(), callbacks=(), runs_root: Path | None = No
         test_metrics = fit_and_test(exp, trainer, batches, run_dir, evaluate_test)
         params = getattr(trainer.task, "fitted_params", params)  # a fitted estimator: known after its fit
         summary = summarize(exp, bundle, trainer, test_metrics, params=params, device=device,
-                            path=run_dir.path, duration=time.time() - started)
+                            path=run_dir.path, duration=time.time() - started + trainer.callbacks.find(Clock).before)
         testhooks.pause("summary")
         run_dir.write_status("finished")
         run_dir.write_summary(summary.to_json())  # last: its presence means "finished"
@@ -133,8 +133,8 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, r
 
 
 def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle, callbacks, say=None):
-    """The trainer, with dlx's callbacks first (best weights, early stopping, the run writer),
-    then the caller's."""
+    """The trainer, with dlx's callbacks first (the clock over sessions, best weights, early stopping,
+    the run writer), then the caller's."""
     from dlx.engine.trainer import Trainer
 
     best, early = watchers(exp)
@@ -147,7 +147,7 @@ def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle
 
         checks = diagnostics(exp, log.warning, say)
     trainer = Trainer(exp.trainer, task, device=device, clip_grad_norm=exp.regularizer.clip_grad_norm,
-                      shuffle_generator=shuffle, callbacks=[best, *filter(None, [early]), writer, *checks,
+                      shuffle_generator=shuffle, callbacks=[Clock(), best, *filter(None, [early]), writer, *checks,
                                                           *task.callbacks(run_dir), *callbacks])
     return trainer
 

@@ -2,7 +2,8 @@
 
 The loss is the mean next-token cross-entropy (nats); `ppl` = exp(loss) is the perplexity
 and `bpc` = loss / ln 2 the bits per token (per character at data.level=char). The default
-monitor val_acc (next-token accuracy) is kept; val_loss / val_ppl are the usual choices.
+monitor (trainer.monitor=auto) is val_loss, as val_ppl = exp(val_loss) ranks the same: next-token
+accuracy on a small vocabulary settles early while the loss keeps falling.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class LanguageTask(OneModelTask):
                    batch_size=exp.trainer.batch_size)
 
     describable = True
+
+    @classmethod
+    def monitor_for(cls, requested: str, kind: str) -> str:
+        return "val_loss" if requested == "auto" else requested
 
     @classmethod
     def describe(cls, exp, bundle):

@@ -41,6 +41,9 @@ class LrFindResult:
 
 
 def check_range(start: float, end: float, steps: int) -> None:
+    """Refuse, in one line, a range the test cannot sweep: not finite, not 0 < start < end, too few steps."""
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise ConfigError(f"--start {start} --end {end}: both must be finite numbers (e.g. --start 1e-7 --end 10)")
     if not (start > 0 and end > start):
         raise ConfigError(f"--start {start} --end {end}: need 0 < start < end (e.g. --start 1e-7 --end 10)")
     if steps < MIN_STEPS:

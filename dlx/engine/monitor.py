@@ -1,6 +1,6 @@
 """trainer.monitor: the validation metric a run keeps its best epoch by (and stops early on).
 
-`auto` resolves per task (val_acc on classes, val_loss on regression); config.yaml records the
+`auto` resolves per task (val_acc on classes, val_loss on regression and language models); config.yaml records the
 resolved value, as summary.json does.
 """
 

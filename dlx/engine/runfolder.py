@@ -4,6 +4,7 @@ Shared by networks trained by the loop and scikit-learn baselines fitted once.""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from dlx import testhooks
@@ -58,6 +59,39 @@ class RunWriter(Callback):
     def save_last(self, trainer) -> None:
         if self.checkpoint:
             self.run.save_checkpoint("last", {**trainer.state_dict(), "meta": self.meta})
+
+
+class Clock(Callback):
+    """The run's time over all its sessions: a resumed run's `duration_s` and the `epoch_time_s` of an
+    epoch continued after a resume add what the earlier sessions spent (saved with each checkpoint;
+    time between the last checkpoint and a kill -9 is lost with the work it did). Called first, so
+    the row the other callbacks see and write already holds the whole epoch's time."""
+
+    def __init__(self):
+        self.session_start = time.perf_counter()
+        self.before = 0.0  # seconds the earlier sessions spent, up to their last checkpoint
+        self.epoch_before = 0.0  # seconds they spent in the epoch this session continues
+        self.epoch_start: float | None = None
+
+    def elapsed(self) -> float:
+        """Seconds of this run's training so far, every session counted."""
+        return self.before + time.perf_counter() - self.session_start
+
+    def on_epoch_start(self, trainer, epoch: int) -> None:
+        self.epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, trainer, row: dict) -> None:
+        if "epoch_time_s" in row:
+            row["epoch_time_s"] += self.epoch_before
+        self.epoch_before, self.epoch_start = 0.0, None
+
+    def state_dict(self) -> dict:
+        in_epoch = 0.0 if self.epoch_start is None else time.perf_counter() - self.epoch_start
+        return {"elapsed_s": self.elapsed(), "epoch_s": self.epoch_before + in_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.before, self.epoch_before = state["elapsed_s"], state["epoch_s"]
+        self.session_start = time.perf_counter()
 
 
 def _fmt(v) -> str:

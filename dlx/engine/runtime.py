@@ -8,11 +8,11 @@ import random
 import numpy as np
 import torch
 
-from dlx.errors import RunError
+from dlx.errors import ConfigError
 
 
 def resolve_device(name: str) -> torch.device:
-    """`auto` picks cuda, then mps, then cpu; an unavailable device is a clear error."""
+    """`auto` picks cuda, then mps, then cpu; an unavailable device is a user's mistake (ConfigError, exit 2)."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -21,12 +21,12 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RunError(f"trainer.device={name} but CUDA is not available here; use trainer.device=cpu")
+            raise ConfigError(f"trainer.device={name} but CUDA is not available here; use trainer.device=cpu")
         index = int(name.split(":")[1]) if ":" in name else 0
         if index >= torch.cuda.device_count():
-            raise RunError(f"trainer.device={name} but only {torch.cuda.device_count()} GPU(s) exist")
+            raise ConfigError(f"trainer.device={name} but only {torch.cuda.device_count()} GPU(s) exist")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RunError("trainer.device=mps but MPS is not available here; use trainer.device=cpu")
+        raise ConfigError("trainer.device=mps but MPS is not available here; use trainer.device=cpu")
     return torch.device(name)
 
 

@@ -166,8 +166,11 @@ def _shown(value) -> str:
 
 
 def summary_footer(summary: dict) -> str:
+    best = f"best {summary['monitor']} {_shown(summary['best_value'])} at epoch"
+    if not summary.get("val_size", 1):  # nothing chose an epoch: best.pt holds the final weights
+        best = "no validation split: the final weights are the best, epoch"
     return (
-        f"best {summary['monitor']} {_shown(summary['best_value'])} at epoch {summary['best_epoch']}/"
+        f"{best} {summary['best_epoch']}/"
         f"{summary['epochs_run']}{' (stopped early)' if summary.get('stopped_early') else ''} · "
         f"{summary['params']:,} params · {summary['duration_s']:.1f} s on {summary['device']}\n"
         f"run: {summary['path']}"

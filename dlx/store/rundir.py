@@ -93,21 +93,19 @@ class RunDir:
     def save_checkpoint(self, name: str, state: dict) -> Path:
         """Write checkpoints/<name>.pt atomically; `last` keeps its predecessor as last.prev.pt.
 
-        `state` is serialised here, so the file holds the state of this moment; the bytes go
-        to disk (temporary file, fsync, rename, folder fsync) on a writer thread while
-        training goes on, one write at a time and in order. `flush()` waits for it and raises
-        its error; the next save, `write_status` and `unlock` wait for it too. The previous
-        file is hard-linked to `<name>.prev.pt` only once the new one is complete on disk, so
-        at every moment one whole checkpoint exists under `last.pt`.
+        The file holds the state of this moment: here, on the training thread, `state` is only
+        copied (tensors cloned, containers copied: a memory copy, no serialisation); a writer
+        thread serialises the copy and puts the bytes on disk (temporary file, fsync, rename,
+        folder fsync) while training goes on, one write at a time and in order. `flush()` waits
+        for it and raises its error; the next save, `write_status` and `unlock` wait for it too.
+        The previous file is hard-linked to `<name>.prev.pt` only once the new one is complete on
+        disk, so at every moment one whole checkpoint exists under `last.pt`.
         """
-        import torch
-
         from dlx import testhooks
 
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
+        copy = snapshot(state)
         self.flush()  # the previous write first: files replace each other in order
-        job = _CheckpointWrite(self, name, buffer.getbuffer())
+        job = _CheckpointWrite(self, name, copy)
         if testhooks.ACTIVE:  # kill points: hit them in step with training, as before
             job.run()
             if job.error is not None:
@@ -193,6 +191,32 @@ class RunDir:
 _LOCKS: dict[str, int] = {}
 
 
+def snapshot(state):
+    """A copy of a checkpoint's `state` that later training cannot change: tensors cloned (detached),
+    dicts, lists and tuples copied (a state_dict's `_metadata` kept); other values (numbers,
+    strings, None) are immutable and shared. Cheap: memory copies, no serialisation."""
+    import torch
+
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, dict):
+        copy = {k: snapshot(v) for k, v in state.items()}
+        if type(state) is not dict:
+            try:
+                copy = type(state)(copy)  # an OrderedDict (a module's state_dict) stays one
+            except TypeError:
+                pass
+        if hasattr(state, "_metadata"):  # load_state_dict reads each module's version from it
+            copy._metadata = state._metadata
+        return copy
+    if isinstance(state, list):
+        return [snapshot(v) for v in state]
+    if isinstance(state, tuple):
+        items = [snapshot(v) for v in state]
+        return type(state)(*items) if hasattr(state, "_fields") else tuple(items)
+    return state
+
+
 class _CheckpointWrite(threading.Thread):
     """One checkpoint's bytes to disk: temporary file, fsync, keep the previous, rename.
 
@@ -202,19 +226,23 @@ class _CheckpointWrite(threading.Thread):
 
     CHUNK = 64 * 1024  # written in pieces so that the `write-<name>` kill point falls mid-file
 
-    def __init__(self, run: RunDir, name: str, data):
+    def __init__(self, run: RunDir, name: str, state: dict):
         super().__init__(name=f"dlx-checkpoint-{name}")
-        self.rundir, self.label, self.data = run, name, data
+        self.rundir, self.label, self.state = run, name, state
         self.error: BaseException | None = None
 
     def run(self) -> None:
+        import torch
+
         from dlx import testhooks
 
         path = self.rundir.checkpoint_path(self.label)
 
         def write(f):
+            buffer = io.BytesIO()  # serialised whole first: the kill point below falls mid-file
+            torch.save(self.state, buffer)
             out = testhooks.PausingWriter(f, f"write-{self.label}") if testhooks.ACTIVE else f
-            view = memoryview(self.data)
+            view = buffer.getbuffer()
             for start in range(0, len(view), self.CHUNK):
                 out.write(view[start:start + self.CHUNK])
 
@@ -228,4 +256,4 @@ class _CheckpointWrite(threading.Thread):
         except BaseException as e:  # raised in the training thread by RunDir.flush()
             self.error = e
         finally:
-            self.data = None
+            self.state = None
