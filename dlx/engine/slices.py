@@ -37,13 +37,13 @@ class SliceResult:
 def best_checkpoint(run_path: Path) -> Path:
     """checkpoints/best.pt of a network run, or a ConfigError that says why there is none."""
     path = Path(run_path) / "checkpoints" / "best.pt"
-    if path.is_file():
-        return path
     if (path.parent / "estimator.pt").is_file():  # model=logistic, knn, ...: fitted, not stepped
         raise ConfigError(f"run {Path(run_path).name} is a scikit-learn estimator fitted in closed form: it has "
                           "no weights for --slice to move; slice a network's run (model=mlp, cnn, ...)")
+    if path.is_file():
+        return path
     raise ConfigError(f"run {Path(run_path).name} has no best checkpoint (checkpoints/best.pt: trained with "
-                      "trainer.checkpoint=false, or stopped before its first validation); --slice needs one")
+                      "trainer.checkpoint=false, or stopped before its first validation); --slice needs a network's best weights")
 
 
 def filter_normalised(params: dict, generator):
