@@ -94,9 +94,10 @@ def test_what_happened_is_said(dlx, tmp_path):
     assert evaluated.code == 0 and (tmp_path / "cm.png").stat().st_size > 1000, evaluated.err
     missing = dlx("show", "last", "--profile", "output_dir=nowhere")
     assert missing.code != 0
-    logistic = dlx("train", "model=logistic", "data.limit=200", "-q")
+    logistic = dlx("train", "model=logistic", "data.limit=200", "-q", "name=fitted")
     assert logistic.code == 0, logistic.err
-    sliced = dlx("landscape", "last", "--slice", "1d")
+    fitted = next((tmp_path / "outputs" / "runs").glob("*fitted*")).name  # not `last`: ids may share a second
+    sliced = dlx("landscape", fitted, "--slice", "1d")
     assert sliced.code != 0 and "scikit-learn estimator" in sliced.err and "model=mlp" in sliced.err
 
 
