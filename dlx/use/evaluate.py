@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlx.errors import DataError
+from dlx.metrics import per_class_report
 
 
 def score(restored, data) -> tuple:
@@ -50,29 +51,6 @@ def _batches(restored, data, size: int = 8192):
         yield x[i:i + size], data.y[i:i + size]
 
 
-def per_class(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict:
-    """Confusion matrix (rows: true, columns: predicted) and precision / recall / F1 / support per
-    class, with macro and support-weighted averages; 0 where a ratio has nothing to divide by."""
-    k = len(classes)
-    confusion = np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
-    tp = np.diag(confusion).astype(float)
-    predicted, support = confusion.sum(axis=0), confusion.sum(axis=1)
-    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
-    both = precision + recall
-    f1 = np.divide(2 * precision * recall, both, out=np.zeros(k), where=both > 0)
-    rows = {c: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                "support": int(support[i])} for i, c in enumerate(classes)}
-    weights = support / max(support.sum(), 1)
-    averages = {
-        "macro avg": {"precision": float(precision.mean()), "recall": float(recall.mean()),
-                      "f1": float(f1.mean()), "support": int(support.sum())},
-        "weighted avg": {"precision": float(precision @ weights), "recall": float(recall @ weights),
-                         "f1": float(f1 @ weights), "support": int(support.sum())},
-    }
-    return {"confusion": confusion.tolist(), "per_class": rows, "averages": averages}
-
-
 def residuals(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     """Summary of prediction - target (in the target's units)."""
     e = (y_pred - y_true).reshape(-1)
@@ -103,7 +81,7 @@ def evaluate(restored, data) -> dict:
     else:
         y_pred = scores.argmax(dim=1).numpy()
         result["classes"] = restored.classes
-        result.update(per_class(targets.numpy(), y_pred, restored.classes))
+        result.update(per_class_report(targets.numpy(), y_pred, restored.classes))
     return result
 
 
@@ -130,7 +108,7 @@ class Scoring:
         r = self.restored
         result = {"run_id": r.run_id, "name": name, "checkpoint": r.checkpoint, "task": r.kind,
                   "size": int(len(y)), "metrics": metrics, "classes": r.classes}
-        result.update(per_class(y.numpy(), torch.argmax(out, 1).numpy(), r.classes))
+        result.update(per_class_report(y.numpy(), torch.argmax(out, 1).numpy(), r.classes))
         return result
 
     def supervised_report(self, overrides: list[str], split: str) -> dict:

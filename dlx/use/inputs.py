@@ -122,47 +122,29 @@ def iter_csv(path: Path, restored, chunksize: Optional[int] = None, warn=None,
 
 
 def prefetch(items: Iterator, depth: int = 2) -> Iterator:
-    """`items`, produced in a background thread up to `depth` ahead; its errors are raised here,
-    in order, and the thread stops when the consumer does (an error downstream, a closed pipe)."""
-    import queue
-    import threading
+    """`items`, produced by one background worker up to `depth` ahead; its errors are raised here,
+    in order, and production stops when the consumer does (an error downstream, a closed pipe).
+    One worker: a generator is not thread-safe, so its `next` calls stay one at a time."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
 
-    ready: queue.Queue = queue.Queue(depth)
-    stop = threading.Event()
-    end = object()
+    source, end = iter(items), object()
 
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def produce():
+        return next(source, end)
 
-    def produce() -> None:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlx-prefetch") as pool:
+        pending = deque(pool.submit(produce) for _ in range(depth))
         try:
-            for item in items:
-                if not put((item, None)):
+            while True:
+                item = pending.popleft().result()  # the producer's DataError of a bad line, raised here
+                if item is end:
                     return
-        except BaseException as e:  # a DataError of a bad line, raised in the consumer's thread
-            put((end, e))
-            return
-        put((end, None))
-
-    worker = threading.Thread(target=produce, name="dlx-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item, error = ready.get()
-            if error is not None:
-                raise error
-            if item is end:
-                return
-            yield item
-    finally:
-        stop.set()
-        worker.join()
+                pending.append(pool.submit(produce))
+                yield item
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 # ---------------------------------------------------------------- images
