@@ -41,16 +41,9 @@ def test_every_option_is_described_by_its_preset_or_its_registration(group):
         assert description(choice), f"{group}={choice.name} has no description"
 
 
-# graph datasets still register in dlx.data.graphs / graphsets (numpy at import): until their schemas
-# join dlx.data.dataset_schemas, their preset file is what names them before the components load
-REGISTERED_ON_IMPORT = {"data/graph_csv.yaml", "data/graph_set.yaml", "data/sbm.yaml"}
-
-
 @pytest.mark.parametrize("path", PRESETS, ids=[f"{p.parent.name}/{p.name}" for p in PRESETS])
 def test_a_preset_exists_only_where_it_differs_from_its_schema(path):
     preset = OmegaConf.to_container(OmegaConf.load(path)) or {}
-    if f"{path.parent.name}/{path.name}" in REGISTERED_ON_IMPORT:
-        return
     assert preset, f"{path} holds only a comment: the schema alone composes {path.stem}; delete the file"
 
 

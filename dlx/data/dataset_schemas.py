@@ -134,3 +134,85 @@ DATASETS.declare("text", TextConfig, "dlx.data.text:load_text", download=False, 
 DATASETS.declare("timeseries", TimeSeriesConfig, "dlx.data.timeseries:load_timeseries", download=False,
                  task="regression", ordered=True, shape=("window", "features"), size="a file",
                  summary="a CSV time series as sliding windows, split in time order (forecast a column)")
+
+
+# ---------------------------------------------------------------- graphs (dlx.data.graphs, dlx.data.graphsets)
+
+GRAPH_NODES, GRAPH_SET = "graph-nodes", "graph-set"  # the data kinds: a label per node / per graph
+GRAPH_SHAPES = ("cycle", "tree", "er", "sbm")  # graph_set's generators
+
+
+@dataclass
+class KarateConfig(DataConfig):
+    preprocess: str = preprocess_key("none")  # features are one-hot node ids
+    labelled_per_class: int = at_least(0, 0)  # >0: train on this many nodes per class (Kipf & Welling: 1), the rest val/test
+    communities: int = 2  # classes: 2 = the two clubs after the split (Zachary's labels) | 4 = modularity communities
+
+    def validate(self) -> None:
+        super().validate()
+        require(self.communities in (2, 4), "communities", f"must be 2 (the clubs) or 4, got {self.communities}")
+
+
+@dataclass
+class SBMConfig(DataConfig):
+    blocks: int = at_least(3, 2)
+    block_size: int = at_least(100, 2)  # nodes per block
+    p_in: float = interval(0.1, 0, 1)  # edge probability inside a block
+    p_out: float = interval(0.01, 0, 1)  # edge probability between blocks
+    features: int = at_least(16, 1)  # node feature dimension
+    feature_noise: float = at_least(2.0, 0)  # std of Gaussian noise around the block's feature centre (centres ~ N(0, 1))
+
+
+@dataclass
+class GraphCSVConfig(DataConfig):
+    edges: Optional[str] = None  # CSV of edges: two columns (source, target) of node ids
+    nodes: Optional[str] = None  # CSV of nodes: an id column, feature columns, a label column
+    id_col: str = "id"
+    target: str = "label"
+    directed: bool = False  # false: every edge is used in both directions
+
+    def check_files(self) -> None:
+        from pathlib import Path
+
+        from dlx.errors import DataError
+
+        for key, what in (("edges", "edge-list CSV (source,target)"), ("nodes", "node CSV (id, features, label)")):
+            path = getattr(self, key)
+            if not path:
+                raise DataError(f"graph_csv needs data.{key}: the {what}, e.g. data.{key}=/path/to/{key}.csv")
+            if not Path(path).expanduser().exists():
+                raise DataError(f"graph_csv: {what} not found: {path}; check data.{key}")
+
+
+@dataclass
+class GraphSetConfig(DataConfig):
+    shapes: list[str] = field(default_factory=lambda: ["cycle", "tree"])  # one class per generator: cycle | tree | er | sbm
+    graphs_per_class: int = at_least(200, 2)
+    min_nodes: int = at_least(12, 3)  # each graph's size is uniform in [min_nodes, max_nodes]
+    max_nodes: int = 24
+    p: float = interval(0.3, 0, 1)  # er: edge probability; sbm: the mean of p_in and p_out, so both classes have the same density
+    p_in: float = interval(0.5, 0, 1)  # sbm: two equal blocks, edge probability inside a block
+    p_out: float = interval(0.1, 0, 1)  # sbm: between the blocks
+    max_degree: int = at_least(10, 1)  # features: one-hot degree 0..max_degree (higher degrees share the last column)
+
+    def validate(self) -> None:
+        super().validate()
+        require(len(self.shapes) >= 2 and len(set(self.shapes)) == len(self.shapes), "shapes",
+                f"needs two or more different generators, got {self.shapes}")
+        bad = [s for s in self.shapes if s not in GRAPH_SHAPES]
+        require(not bad, "shapes", f"unknown {', '.join(bad)}; choices: {', '.join(GRAPH_SHAPES)}")
+        require(self.min_nodes <= self.max_nodes, "min_nodes",
+                f"needs 3 <= data.min_nodes <= data.max_nodes, got {self.min_nodes} and {self.max_nodes}")
+
+
+DATASETS.declare("karate", KarateConfig, "dlx.data.graphs:load_karate", download=False, task=GRAPH_NODES,
+                 shape=(34,), size=34, summary="Zachary's karate club (networkx): 34 members, 78 ties, 2 clubs "
+                 "(or data.communities=4); one-hot features")
+DATASETS.declare("sbm", SBMConfig, "dlx.data.graphs:load_sbm", download=False, task=GRAPH_NODES, shape=(16,),
+                 size=300, summary="stochastic block model from data.seed: a class per block, noisy node features")
+DATASETS.declare("graph_csv", GraphCSVConfig, "dlx.data.graphs:load_graph_csv", download=False, task=GRAPH_NODES,
+                 shape="?", size="?",
+                 summary="your graph: data.edges (source,target CSV) + data.nodes (id, features, label CSV)")
+DATASETS.declare("graph_set", GraphSetConfig, "dlx.data.graphsets:load_graph_set", download=False, task=GRAPH_SET,
+                 shape=(11,), size=400, summary="many small generated graphs from data.seed, one class per generator "
+                 "(cycles vs trees, sbm vs er)")

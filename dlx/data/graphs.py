@@ -18,10 +18,10 @@ import torch
 
 from dlx.data.bundle import DataBundle, DataConfig, Split
 from dlx.data.splits import holdout, split_indices
-from dlx.errors import DataError, require
-from dlx.registry import DATASETS
+from dlx.data.dataset_schemas import GRAPH_NODES, GraphCSVConfig, KarateConfig, SBMConfig
+from dlx.errors import DataError
 
-KIND = "graph-nodes"  # the data kind: the graph task (dlx/engine/graph.py) trains on it
+KIND = GRAPH_NODES  # the data kind: the graph task (dlx/engine/graph.py) trains on it
 
 
 @dataclass
@@ -89,20 +89,6 @@ COMMUNITIES = ([0, 1, 2, 3, 7, 11, 12, 13, 17, 19, 21], [4, 5, 6, 10, 16],
                [8, 9, 14, 15, 18, 20, 22, 23, 26, 27, 29, 30, 32, 33], [24, 25, 28, 31])
 
 
-@dataclass
-class KarateConfig(DataConfig):
-    preprocess: str = "none"  # features are one-hot node ids
-    labelled_per_class: int = 0  # >0: train on this many nodes per class (Kipf & Welling: 1), the rest val/test
-    communities: int = 2  # classes: 2 = the two clubs after the split (Zachary's labels) | 4 = modularity communities
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.communities in (2, 4), "communities", f"must be 2 (the clubs) or 4, got {self.communities}")
-        require(self.labelled_per_class >= 0, "labelled_per_class", f"must be >= 0, got {self.labelled_per_class}")
-
-
-@DATASETS.register("karate", schema=KarateConfig, download=False, task=KIND, shape=(34,), size=34,
-                   summary="Zachary's karate club (networkx): 34 members, 78 ties, 2 clubs (or data.communities=4); one-hot features")
 def load_karate(cfg: KarateConfig) -> GraphData:
     import networkx as nx
 
@@ -121,26 +107,6 @@ def load_karate(cfg: KarateConfig) -> GraphData:
 # ------------------------------------------------------------------ stochastic block model
 
 
-@dataclass
-class SBMConfig(DataConfig):
-    blocks: int = 3
-    block_size: int = 100  # nodes per block
-    p_in: float = 0.1  # edge probability inside a block
-    p_out: float = 0.01  # edge probability between blocks
-    features: int = 16  # node feature dimension
-    feature_noise: float = 2.0  # std of Gaussian noise around the block's feature centre (centres ~ N(0, 1))
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.blocks >= 2, "blocks", f"must be >= 2, got {self.blocks}")
-        require(self.block_size >= 2, "block_size", f"must be >= 2, got {self.block_size}")
-        require(0 <= self.p_in <= 1 and 0 <= self.p_out <= 1, "p_in", "p_in and p_out must be in [0, 1]")
-        require(self.features >= 1, "features", f"must be >= 1, got {self.features}")
-        require(self.feature_noise >= 0, "feature_noise", f"must be >= 0, got {self.feature_noise}")
-
-
-@DATASETS.register("sbm", schema=SBMConfig, download=False, task=KIND, shape=(16,), size=300,
-                   summary="stochastic block model from data.seed: a class per block, noisy node features")
 def load_sbm(cfg: SBMConfig) -> GraphData:
     rng = np.random.default_rng(cfg.seed)
     y = np.repeat(np.arange(cfg.blocks), cfg.block_size)
@@ -156,25 +122,6 @@ def load_sbm(cfg: SBMConfig) -> GraphData:
 # ------------------------------------------------------------------ user CSVs
 
 
-@dataclass
-class GraphCSVConfig(DataConfig):
-    edges: Optional[str] = None  # CSV of edges: two columns (source, target) of node ids
-    nodes: Optional[str] = None  # CSV of nodes: an id column, feature columns, a label column
-    id_col: str = "id"
-    target: str = "label"
-    directed: bool = False  # false: every edge is used in both directions
-
-    def check_files(self) -> None:
-        for key, what in (("edges", "edge-list CSV (source,target)"), ("nodes", "node CSV (id, features, label)")):
-            path = getattr(self, key)
-            if not path:
-                raise DataError(f"graph_csv needs data.{key}: the {what}, e.g. data.{key}=/path/to/{key}.csv")
-            if not Path(path).expanduser().exists():
-                raise DataError(f"graph_csv: {what} not found: {path}; check data.{key}")
-
-
-@DATASETS.register("graph_csv", schema=GraphCSVConfig, download=False, task=KIND, shape="?", size="?",
-                   summary="your graph: data.edges (source,target CSV) + data.nodes (id, features, label CSV)")
 def load_graph_csv(cfg: GraphCSVConfig) -> GraphData:
     import pandas as pd
 

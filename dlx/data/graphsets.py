@@ -11,7 +11,7 @@ standardised with the training graphs' statistics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,11 +19,10 @@ import torch
 from dlx.data.bundle import DataConfig, Split
 from dlx.data.graphs import GraphBundle, undirected
 from dlx.data.splits import split_indices
-from dlx.errors import DataError, require
-from dlx.registry import DATASETS
+from dlx.data.dataset_schemas import GRAPH_SET, GraphSetConfig
+from dlx.errors import DataError
 
-SET_KIND = "graph-set"  # the data kind: one label per graph
-SHAPES = ("cycle", "tree", "er", "sbm")  # sbm vs er at equal density is hard for degree features: see README
+SET_KIND = GRAPH_SET  # the data kind: one label per graph
 
 
 @dataclass
@@ -38,29 +37,6 @@ class GraphSetData:
     test = None  # no separate test set: graphs are held out
     groups = None
 
-
-@dataclass
-class GraphSetConfig(DataConfig):
-    shapes: list[str] = field(default_factory=lambda: ["cycle", "tree"])  # one class per generator: cycle | tree | er | sbm
-    graphs_per_class: int = 200
-    min_nodes: int = 12  # each graph's size is uniform in [min_nodes, max_nodes]
-    max_nodes: int = 24
-    p: float = 0.3  # er: edge probability; sbm: the mean of p_in and p_out, so both classes have the same density
-    p_in: float = 0.5  # sbm: two equal blocks, edge probability inside a block
-    p_out: float = 0.1  # sbm: between the blocks
-    max_degree: int = 10  # features: one-hot degree 0..max_degree (higher degrees share the last column)
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(len(self.shapes) >= 2 and len(set(self.shapes)) == len(self.shapes), "shapes",
-                f"needs two or more different generators, got {self.shapes}")
-        bad = [s for s in self.shapes if s not in SHAPES]
-        require(not bad, "shapes", f"unknown {', '.join(bad)}; choices: {', '.join(SHAPES)}")
-        require(self.graphs_per_class >= 2, "graphs_per_class", f"must be >= 2, got {self.graphs_per_class}")
-        require(3 <= self.min_nodes <= self.max_nodes, "min_nodes",
-                f"needs 3 <= data.min_nodes <= data.max_nodes, got {self.min_nodes} and {self.max_nodes}")
-        require(0 <= self.p <= 1 and 0 <= self.p_in <= 1 and 0 <= self.p_out <= 1, "p", "p, p_in and p_out must be in [0, 1]")
-        require(self.max_degree >= 1, "max_degree", f"must be >= 1, got {self.max_degree}")
 
 
 def random_edges(shape: str, n: int, cfg: GraphSetConfig, rng: np.random.Generator) -> np.ndarray:
@@ -80,8 +56,6 @@ def random_edges(shape: str, n: int, cfg: GraphSetConfig, rng: np.random.Generat
     return undirected(np.array(np.nonzero(upper), dtype=np.int64).reshape(2, -1))
 
 
-@DATASETS.register("graph_set", schema=GraphSetConfig, download=False, task=SET_KIND, shape=(11,), size=400,
-                   summary="many small generated graphs from data.seed, one class per generator (cycles vs trees, sbm vs er)")
 def load_graph_set(cfg: GraphSetConfig) -> GraphSetData:
     rng = np.random.default_rng(cfg.seed)
     y = np.repeat(np.arange(len(cfg.shapes)), cfg.graphs_per_class)
