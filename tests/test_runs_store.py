@@ -148,3 +148,18 @@ def test_a_failed_background_write_is_raised_by_flush_and_leaves_the_old_file(tm
     run.flush()  # raised once; nothing pending
     assert torch.load(run.checkpoint_path("last"), weights_only=True)["epoch"] == 1
     assert not list(run.path.rglob(".*.tmp"))
+
+
+def test_last_is_the_run_started_last_when_two_share_a_second(tmp_path):
+    """Ids name the second only; `last` must not fall back to the label's alphabetical order."""
+    import os
+
+    from dlx.store.runs import find_run
+
+    runs = tmp_path / "outputs" / "runs"
+    older, newer = runs / "2026-01-01_00-00-00_mlp-adam-digits", runs / "2026-01-01_00-00-00_cnn-adam-digits"
+    for i, path in enumerate((older, newer)):
+        (path / "checkpoints").mkdir(parents=True)
+        (path / "config.yaml").write_text("model: {}\n")
+        os.utime(path / "config.yaml", (1_000_000 + i, 1_000_000 + i))
+    assert find_run(tmp_path / "outputs", "last") == newer

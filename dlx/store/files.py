@@ -72,6 +72,18 @@ def new_run_id(label: str, now: datetime | None = None) -> str:
     return f"{now:%Y-%m-%d_%H-%M-%S}_{slug(label)}"
 
 
+def newest_first(record) -> tuple:
+    """The order of `last` among run records (`.id`, `.path`): the id's time, then when config.yaml was written (the run's start), then
+    the id (a fold's `<cv-id>/fold-10` after `fold-9`)."""
+    head, _, tail = record.id.rpartition("/fold-")
+    if head and tail.isdigit():
+        return head, float(tail), record.id
+    try:
+        started = (Path(record.path) / "config.yaml").stat().st_mtime
+    except OSError:
+        started = 0.0
+    return record.id[:19], started, record.id
+
 def make_dir(root: Path, name: str) -> Path:
     """Create `root/name` exclusively; a clash (same second, same label) gets `-2`, `-3`, ..."""
     try:

@@ -27,6 +27,7 @@ from dlx.config.compose import TOP_LEVEL_KEYS
 from dlx.errors import ConfigError
 from dlx.objective import mode_for
 from dlx.parallel import pid_alive
+from dlx.store.files import newest_first
 from dlx.store.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,8 @@ def find_record(root: Path, ref: str, kinds: Iterable[str] = (RUN, SWEEP, CV)) -
     records = {r.id: r for r in iter_runs(root, kinds)}
     if not records:
         raise ConfigError(f"no runs in {root}/; start one with `dlx train`")
+    if ref == "last":  # ids name the second only: two runs of one second are told apart by their start
+        return max(records.values(), key=newest_first)
     return records[_match(list(records), ref, "run", "see `dlx runs --all` for the ids")]
 
 
