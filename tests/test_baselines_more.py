@@ -43,20 +43,57 @@ def test_the_registry_declares_every_baseline_the_command_fits():
         assert MODELS.get(name).meta.get("estimator") is not None, name
 
 
-@pytest.mark.parametrize("name, data_name", [(n, "wine") for n in CLASSIFIERS] + [(n, "breast_cancer") for n in
-                         CLASSIFIERS] + [(n, "diabetes") for n in REGRESSORS])
-def test_the_test_metric_equals_scikit_learn_fitted_by_hand(dlx, tmp_path, name, data_name):
-    from sklearn.metrics import accuracy_score, r2_score
+def hand_scores(est, x, y, kind: str) -> dict:
+    """The test metrics scikit-learn gives the estimator fitted by hand, in float64."""
+    from sklearn.metrics import accuracy_score, roc_auc_score
 
-    args = [f"model={name}", f"data={data_name}", *SMALL.get(name, [])]
+    from dlx.metrics import regression_report
+
+    if kind == "regression":
+        return {f"test_{k}": v for k, v in regression_report(y, est.predict(x)).items()}
+    scores = {"test_acc": accuracy_score(y, est.predict(x))}
+    if kind == "binary":  # the positive class's probability, or the decision function without one
+        score = est.predict_proba(x)[:, 1] if hasattr(est, "predict_proba") else est.decision_function(x)
+        scores["test_auc"] = roc_auc_score(y, score)
+    return scores
+
+
+@pytest.mark.parametrize("name, extra, data_name", [(n, [], "wine") for n in CLASSIFIERS] +
+                         [(n, [], "breast_cancer") for n in CLASSIFIERS] + [(n, [], "diabetes") for n in REGRESSORS] +
+                         [(n, e, d) for n, e in VARIANTS for d in ("breast_cancer", "diabetes")
+                          if not (n == "svm" and "model.probability=true" in e and d == "diabetes")])
+def test_the_test_metric_equals_scikit_learn_fitted_by_hand(dlx, tmp_path, name, extra, data_name):
+    """To 1e-9: the estimator's float64 outputs are kept for the run's metrics (accuracy, AUC, R², MAE,
+    RMSE); forests and boosting are fitted with the same random_state."""
+    args = [f"model={name}", f"data={data_name}", *SMALL.get(name, []), *extra]
     result = dlx("train", *args, *ONE_THREAD, "-q")
     assert result.code == 0, result.err
     summary = summary_of(runs_of(tmp_path)[0])
     est, x_test, y_test, kind = fitted_by_hand(args, data_name)
-    if kind == "regression":  # the run's outputs are float32, as a network's
-        assert summary["test_r2"] == pytest.approx(r2_score(y_test, est.predict(x_test)), rel=1e-5)
-    else:  # a count over the same rows: exact
-        assert summary["test_acc"] == pytest.approx(accuracy_score(y_test, est.predict(x_test)), abs=1e-9)
+    expected = hand_scores(est, x_test, y_test, kind)
+    assert set(expected) == ({"test_r2", "test_mae", "test_rmse"} if kind == "regression" else
+                             {"test_acc", "test_auc"} if kind == "binary" else {"test_acc"})
+    for key, value in expected.items():
+        assert summary[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+
+
+@pytest.mark.parametrize("name, extra", [("logistic", []), ("naive_bayes", []), ("forest", []), ("boosting", []),
+                                         ("svm", ["model.probability=true"]), ("knn", [])])
+@pytest.mark.parametrize("data_name", ["wine", "breast_cancer"])
+def test_a_restored_baselines_probabilities_are_scikit_learns(dlx, tmp_path, name, extra, data_name):
+    import torch
+
+    from dlx.use.restore import restore
+    from dlx.use.scores import to_scores
+
+    args = [f"model={name}", f"data={data_name}", *SMALL.get(name, []), *extra]
+    assert dlx("train", *args, *ONE_THREAD, "-q").code == 0
+    restored = restore(runs_of(tmp_path)[0])
+    bundle = data.build(config.load(args).data)
+    probabilities = to_scores(restored.outputs(bundle.test.x), restored.kind, restored.preprocess)
+    assert probabilities.dtype == torch.float64  # as scikit-learn computed them
+    est, x_test, _, _ = fitted_by_hand(args, data_name)
+    np.testing.assert_allclose(probabilities.numpy(), est.predict_proba(x_test), rtol=0, atol=1e-9)
 
 
 def round_trip(est, name: str, exp, kind: str):

@@ -85,7 +85,9 @@ class Restored:
         """Model outputs for already-transformed inputs, in batches, without gradients."""
         import torch
 
-        out = torch.empty(x.shape[0], self.meta.num_outputs)
+        # a fitted scikit-learn estimator's outputs are float64, as scikit-learn computes them
+        dtype = torch.float64 if getattr(self.model, "fits_estimator", False) else torch.float32
+        out = torch.empty(x.shape[0], self.meta.num_outputs, dtype=dtype)
         with torch.inference_mode():
             for i in range(0, x.shape[0], BATCH):  # written in place: no list of parts to concatenate
                 out[i:i + BATCH] = self.model(x[i:i + BATCH])
