@@ -200,3 +200,44 @@ def test_plot_embed_draws_the_hidden_layer_or_inputs_with_cluster_purity(dlx, tm
     assert "kmeans_purity" in result.out and "gmm_purity" in result.out
     refused = dlx("plot", "last", "--embed", "umap", "-o", "embed.png")
     assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1
+
+
+def test_a_baseline_run_keeps_only_its_fitted_estimator_and_says_what_it_fits(dlx, tmp_path):
+    result = dlx("train", "model=forest", "data=moons", "model.n_estimators=10", *ONE_THREAD)
+    assert result.code == 0, result.err
+    (run,) = runs_of(tmp_path)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["estimator.pt"]  # no empty best.pt / last.pt
+    rows = summary_of(run)["train_size"]
+    assert f"fitting RandomForestClassifier on {rows} rows of 2 features" in result.out
+    assert "fitted in " in result.out and "parameters" not in result.out and "epoch   1/" not in result.out
+    for command in (["eval", run.name], ["predict", run.name, "--split", "test", "-o", "p.csv"], ["show", run.name],
+                    ["runs"], ["plot", run.name, "--boundary", "-o", "regions.png"]):
+        used = dlx(*command)
+        assert used.code == 0, (command, used.err)
+    assert (tmp_path / "regions.png").stat().st_size > 0
+    for command, words in ((["export", run.name, "-o", "m.pt"], "fitted scikit-learn estimator"),
+                           (["train", "model=mlp", f"model.init_from={run.name}", "data=moons"], "no network weights"),
+                           (["landscape", run.name, "--slice", "1d"], "no weights for --slice")):
+        refused = dlx(*command)
+        assert refused.code == 2 and words in refused.err and len(refused.err.strip().splitlines()) == 1, refused.err
+
+
+@pytest.mark.slow
+def test_a_baseline_stopped_during_its_fit_is_fitted_again_on_resume(tmp_path):
+    import signal
+
+    from tests.conftest import run_process
+    from tests.test_interrupts import signal_at
+
+    args = ["train", "model=tree", "data=iris", "trainer.num_threads=1"]
+    stopped = signal_at(tmp_path, args, "step@1", signal.SIGINT)
+    assert stopped.returncode == 130, stopped.stderr
+    assert "last.pt saved" not in stopped.stderr  # a fit keeps no training state
+    (run,) = runs_of(tmp_path)
+    resumed = run_process(["train", "--resume", run.name, "-q"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["estimator.pt"]
+    fresh = run_process([*args, "-q", "name=again"], cwd=tmp_path)
+    assert fresh.returncode == 0, fresh.stderr
+    again = next(p for p in runs_of(tmp_path) if "again" in p.name)
+    assert summary_of(run)["test_acc"] == summary_of(again)["test_acc"]

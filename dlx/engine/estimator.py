@@ -64,6 +64,7 @@ class EstimatorTask(SupervisedTask):
     `model=linear model.solver=gd` is a network: built as the supervised task builds it."""
 
     run = None  # the run folder, given by `callbacks`: scikit-learn's warnings go to its log.txt
+    loop_checkpoints = False  # no best.pt / last.pt: checkpoints/estimator.pt is the whole fitted model
 
     @classmethod
     def build(cls, exp, bundle, device):
@@ -98,10 +99,15 @@ class EstimatorTask(SupervisedTask):
     def record(self, metrics, out, target, value: float, training: bool) -> None:
         metrics.update(out, target, value)  # float64, as scikit-learn computed them
 
+    def describe_fit(self) -> str:
+        """What the one training step does, for log.txt and the terminal (not epochs and parameters)."""
+        features = math.prod(self.bundle.input_shape)
+        return f"fitting {type(self.model.estimator).__name__} on {len(self.bundle.train)} rows of {features} features"
+
     def train_step(self, trainer, batch, metrics) -> float:
         x, y = batch
         estimator = self.model.estimator
-        self.run.log(f"fitting {type(estimator).__name__} on {len(x)} rows of {x[0].numel()} features")
+        self.run.log(self.describe_fit())
         fit(estimator, (x.reshape(len(x), -1).double().numpy(), y.numpy()), self.run)
         arrays = self.entry.meta["to_arrays"](estimator)
         self.fitted_params = int(sum(np.asarray(v).size for v in arrays.values() if isinstance(v, np.ndarray)))

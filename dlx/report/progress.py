@@ -27,6 +27,7 @@ class ProgressDisplay(Callback):
         self.mode = "quiet" if quiet else ("rich" if self.console.is_terminal else "plain")
         self.progress = None
         self.task = None
+        self.fitting = None  # a fitted estimator's `describe_fit` (set when the fit starts)
         self.last = ""  # the last epoch's metrics, shown beside the next epoch's progress
         self._epoch_began = self._next_draw = 0.0
         self._samples, self._loss_sum, self._steps = 0, 0.0, 0
@@ -37,12 +38,15 @@ class ProgressDisplay(Callback):
         if self.mode == "quiet":
             return
         exp = ctx.exp
-        self.console.print(
-            f"[bold]{ctx.run_dir.id}[/]  {exp.model.name} · {exp.optim.name} · {exp.data.name}  "
-            f"({ctx.params:,} parameters)", highlight=False)
+        self.fitting = getattr(trainer.task, "describe_fit", None)  # a scikit-learn estimator: one fit, no epochs
+        what = f"{exp.model.name} · {exp.data.name}  (scikit-learn, fitted once)" if self.fitting else \
+            f"{exp.model.name} · {exp.optim.name} · {exp.data.name}  ({ctx.params:,} parameters)"
+        self.console.print(f"[bold]{ctx.run_dir.id}[/]  {what}", highlight=False)
         for line in set_up_notes(trainer, ctx):
             self.console.print(f"  {line}", style="dim", highlight=False, markup=False, soft_wrap=True)
-        if self.mode == "rich":
+        if self.fitting:
+            self.on_batch_end = None  # nothing to count: the fit is one step
+        elif self.mode == "rich":
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
             from rich.table import Column
 
@@ -57,7 +61,9 @@ class ProgressDisplay(Callback):
             self.progress.start()
 
     def on_epoch_start(self, trainer, epoch: int) -> None:
-        if self.mode != "rich":
+        if self.fitting and self.mode != "quiet":
+            self.console.print(f"{self.fitting()} …", highlight=False, soft_wrap=True)
+        if self.mode != "rich" or self.fitting:
             return
         self._epoch_began = self._next_draw = time.perf_counter()
         self._samples, self._loss_sum, self._steps = 0, 0.0, 0
@@ -87,7 +93,9 @@ class ProgressDisplay(Callback):
             return
         shown = {k: v for k, v in row.items() if k.endswith(("loss", "acc", "r2", "mae")) and "top5" not in k}
         text = "  ".join(f"{k} {fmt(v)}" for k, v in shown.items())
-        if self.mode == "rich":
+        if self.fitting:
+            self.console.print(f"fitted in {row['epoch_time_s']:.2g} s  {text}", highlight=False, soft_wrap=True)
+        elif self.mode == "rich":
             self.last = f"(epoch {row['epoch']}: {text})"
             total = self.progress.tasks[0].total
             self.progress.update(self.task, epoch=f"{row['epoch']}/{trainer.cfg.epochs}", metrics=self._fit(text),

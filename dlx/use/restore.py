@@ -113,8 +113,13 @@ class Restored:
 
 
 def checkpoint_file(path: Path, which: str) -> Path:
+    """The file `restore(path, which)` reads: checkpoints/<which>.pt, or a fitted baseline's
+    estimator.pt (its one fit is both best and last); a ConfigError that says why there is none."""
     if which not in ("best", "last"):
         raise ConfigError(f"--checkpoint {which}: choose best or last")
+    fitted = path / "checkpoints" / f"{ESTIMATOR}.pt"
+    if fitted.is_file():
+        return fitted
     file = path / "checkpoints" / f"{which}.pt"
     if not file.is_file():
         why = ("it was trained with trainer.checkpoint=false, or stopped before an epoch ended"
@@ -133,9 +138,9 @@ def restore(path: Path, which: str = "best") -> Restored:
 
     path = Path(path)
     still_training(path, which)
-    if which in ("best", "last") and (path / "checkpoints" / f"{ESTIMATOR}.pt").is_file():
-        return restore_fitted(path, which)  # a scikit-learn baseline: one fit, one checkpoint
     file = checkpoint_file(path, which)
+    if file.stem == ESTIMATOR:
+        return restore_fitted(path, which)  # a scikit-learn baseline: one fit, one checkpoint
     exp = read_config(path)  # keys added since the run was written get their defaults
     state = load_checkpoint(file)
     raw = state.get("meta")
