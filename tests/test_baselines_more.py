@@ -198,6 +198,13 @@ def test_plot_embed_draws_the_hidden_layer_or_inputs_with_cluster_purity(dlx, tm
     assert result.code == 0, result.err
     assert (tmp_path / "embed.png").stat().st_size > 0
     assert "kmeans_purity" in result.out and "gmm_purity" in result.out
+    (run,) = runs_of(tmp_path)
+    stored = json.loads((run / "eval" / "embed.json").read_text())  # kept with the run, beside dlx eval's reports
+    printed = dict(zip(result.out.split()[2::2], map(float, result.out.split()[3::2])))
+    assert {k: round(stored[k], 3) for k in printed} == printed and 0 < stored["kmeans_purity"] <= 1
+    shown = dlx("show", run.name)
+    assert shown.code == 0, shown.err
+    assert f"k-means {stored['kmeans_purity']:.3f} · GMM {stored['gmm_purity']:.3f}" in shown.out
     refused = dlx("plot", "last", "--embed", "umap", "-o", "embed.png")
     assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1
 

@@ -7,11 +7,13 @@ import logging
 from rich.table import Table
 
 from dlx.errors import DlxError
+from dlx.report.embed import EMBED, purity_line
 from dlx.report.progress import print_summary
 from dlx.report.runs import unreadable
 from dlx.report.text import STATUS_STYLE, as_int, cell, console, is_number, main_metric, plain_table
 from dlx.report.termplot import Series, line_chart
 from dlx.store import runs
+from dlx.store.ensembles import read_eval
 
 __all__ = ["learning_curves", "changed_keys", "differs_from_defaults", "config_lines", "epochs_table", "show_run"]
 
@@ -140,6 +142,9 @@ def show_run(root, ref: str) -> None:
     summary = runs.read_summary(record.path)
     if summary is not None:
         print_summary(summary)
+    embedded = read_eval(record.path, EMBED)  # dlx plot RUN --embed
+    if embedded and {"kmeans_purity", "gmm_purity"} <= set(embedded):
+        console.print(purity_line(embedded), highlight=False, soft_wrap=True)
     else:
         info = runs.read_status(record.path)
         reason = f" — {info['reason']}" if info.get("reason") else ""
