@@ -84,7 +84,7 @@ def _slice_arguments(arguments: list[str], slice_dims: Optional[str]) -> tuple[s
         raise ConfigError(f"'{arguments[0]}' looks like a run: give --slice 1d or --slice 2d for its loss "
                           "landscape, or fn=NAME for optimizer paths")
     if slice_dims.startswith("-") or not slice_dims.strip():  # `--slice --points 5`: the next option taken as its value
-        raise ConfigError(f"--slice needs a value, 1d or 2d, before any other option: dlx landscape RUN --slice 1d")
+        raise ConfigError("--slice needs a value, 1d or 2d, before any other option: dlx landscape RUN --slice 1d")
     if slice_dims not in ("1d", "2d"):
         raise ConfigError(f"--slice {slice_dims}: choose 1d or 2d")
     if len(arguments) != 1 or "=" in arguments[0]:
