@@ -222,6 +222,7 @@ def test_a_baseline_run_keeps_only_its_fitted_estimator_and_says_what_it_fits(dl
                     ["runs"], ["plot", run.name, "--boundary", "-o", "regions.png"]):
         used = dlx(*command)
         assert used.code == 0, (command, used.err)
+        assert command[0] != "show" or "fitted once: val_acc" in used.out
     assert (tmp_path / "regions.png").stat().st_size > 0
     for command, words in ((["export", run.name, "-o", "m.pt"], "fitted scikit-learn estimator"),
                            (["train", "model=mlp", f"model.init_from={run.name}", "data=moons"], "no network weights"),

@@ -140,8 +140,8 @@ def show_run(root, ref: str) -> None:
         console.print(epochs_table(metrics, best_epoch, row.get("monitor")))
         console.print(learning_curves(metrics, row.get("monitor")))
     summary = runs.read_summary(record.path)
-    if summary is not None:
-        print_summary(summary)
+    if summary is not None:  # a fitted scikit-learn estimator keeps checkpoints/estimator.pt: no epochs to name
+        print_summary(summary, fitted=(record.path / "checkpoints" / "estimator.pt").is_file())
     embedded = read_eval(record.path, EMBED)  # dlx plot RUN --embed
     if embedded and {"kmeans_purity", "gmm_purity"} <= set(embedded):
         console.print(purity_line(embedded), highlight=False, soft_wrap=True)
