@@ -100,7 +100,7 @@ class ClassificationMetrics(Accumulator):
         if self.keep_scores:
             out = out.detach()
             score = out.reshape(-1) if self.binary_logit else out[:, 1] - out[:, 0]
-            self.scores.append(score.float().cpu())
+            self.scores.append(score.cpu())  # its own precision: a fitted estimator's float64 log-odds keep their order
             self.targets.append(y.cpu())
 
     def compute(self) -> dict[str, float]:
@@ -134,8 +134,10 @@ class RegressionMetrics(Accumulator):
         self.sums = None  # |e|, e², y, y² summed on the device
 
     def update(self, out: torch.Tensor, y: torch.Tensor, loss: float) -> None:
-        out = out.detach().reshape(y.shape).float()
-        y = y.float()
+        # float32, or float64 where the outputs are (a fitted scikit-learn estimator's predictions)
+        dtype = torch.promote_types(out.dtype, torch.float32)
+        out = out.detach().reshape(y.shape).to(dtype)
+        y = y.to(dtype)
         err = out - y
         batch = torch.stack([err.abs().sum(), err.pow(2).sum(), y.sum(), y.pow(2).sum()])
         self.loss_sum += loss * y.shape[0]

@@ -31,18 +31,27 @@ def record(signum: int) -> None:
 
 
 @contextmanager
-def record_stop_signals():
-    """Around a loop of runs (a sweep's trials, a CV's folds, a driver waiting on its workers):
-    SIGINT/SIGTERM are recorded in `requested`, never raised; the loop checks it between runs."""
+def handling(handler):
+    """While inside: `handler(signum, frame)` answers SIGINT and SIGTERM; the handlers that were
+    there before come back on the way out. Only the main thread may set handlers: elsewhere (a
+    sweep's worker threads) nothing is installed."""
     if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers (e.g. a sweep's worker threads)
+        yield
         return
-    previous = {s: signal.signal(s, lambda signum, _frame: record(signum)) for s in SIGNAL_EXIT}
+    previous = {s: signal.signal(s, handler) for s in SIGNAL_EXIT}
     try:
         yield
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+@contextmanager
+def record_stop_signals():
+    """Around a loop of runs (a sweep's trials, a CV's folds, a driver waiting on its workers):
+    SIGINT/SIGTERM are recorded in `requested`, never raised; the loop checks it between runs."""
+    with handling(lambda signum, _frame: record(signum)):
+        yield
 
 
 def reset() -> None:

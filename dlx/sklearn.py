@@ -38,7 +38,8 @@ from dlx.registry import register_dataset
 
 HANDED: dict[str, tuple] = {}  # data.key -> (x, y, kind, classes): arrays handed to dlx in this process
 LOCK = threading.Lock()
-KEPT = ("config.yaml", "checkpoints/best.pt")  # what restore needs: the config and the kept weights
+# what restore needs: the config and the kept weights (a network's best.pt, a fitted baseline's estimator.pt)
+KEPT = ("config.yaml", "checkpoints/best.pt", "checkpoints/estimator.pt")
 
 
 class FitDataError(DataError, ValueError):
@@ -110,7 +111,7 @@ class DLXEstimator(BaseEstimator):
             except DataError as e:
                 raise FitDataError(str(e)) from None
             path = Path(summary.path)
-            self.files_ = {name: (path / name).read_bytes() for name in KEPT}
+            self.files_ = {name: (path / name).read_bytes() for name in KEPT if (path / name).is_file()}
             self.run_id_ = summary.run_id
             self.history_ = [dict(r) for r in read_history(path)]
             self._restored = self.restore_files()

@@ -297,6 +297,9 @@ CASES = [
     ("landscape-image", ["landscape", "-o", "paths.txt"], 2, ["cannot write paths.txt", ".png"]),
     ("landscape-run-without-slice", ["landscape", "last", "--output-dir", "{runs}"], 2, ["looks like a run", "--slice 1d"]),
     ("landscape-slice-dims", ["landscape", "last", "--slice", "3d", "--output-dir", "{runs}"], 2, ["--slice 3d", "1d or 2d"]),
+    ("landscape-slice-value-missing", ["landscape", "last", "--slice", "--points", "5", "--output-dir", "{runs}"], 2,
+     ["--slice needs a value, 1d or 2d"]),
+    ("landscape-slice-last-word", ["landscape", "last", "--slice"], 2, ["'--slice' requires an argument", "dlx landscape --help"]),
     ("landscape-slice-no-best", ["landscape", "half", "--slice", "1d", "--output-dir", "{broken}"], 2,
      ["has no best checkpoint", "--slice needs a network"]),
     # --- inputs (issue 13): seeds, sizes, files, import paths; {inputs} is made by `inputs_files`

@@ -43,20 +43,57 @@ def test_the_registry_declares_every_baseline_the_command_fits():
         assert MODELS.get(name).meta.get("estimator") is not None, name
 
 
-@pytest.mark.parametrize("name, data_name", [(n, "wine") for n in CLASSIFIERS] + [(n, "breast_cancer") for n in
-                         CLASSIFIERS] + [(n, "diabetes") for n in REGRESSORS])
-def test_the_test_metric_equals_scikit_learn_fitted_by_hand(dlx, tmp_path, name, data_name):
-    from sklearn.metrics import accuracy_score, r2_score
+def hand_scores(est, x, y, kind: str) -> dict:
+    """The test metrics scikit-learn gives the estimator fitted by hand, in float64."""
+    from sklearn.metrics import accuracy_score, roc_auc_score
 
-    args = [f"model={name}", f"data={data_name}", *SMALL.get(name, [])]
+    from dlx.metrics import regression_report
+
+    if kind == "regression":
+        return {f"test_{k}": v for k, v in regression_report(y, est.predict(x)).items()}
+    scores = {"test_acc": accuracy_score(y, est.predict(x))}
+    if kind == "binary":  # the positive class's probability, or the decision function without one
+        score = est.predict_proba(x)[:, 1] if hasattr(est, "predict_proba") else est.decision_function(x)
+        scores["test_auc"] = roc_auc_score(y, score)
+    return scores
+
+
+@pytest.mark.parametrize("name, extra, data_name", [(n, [], "wine") for n in CLASSIFIERS] +
+                         [(n, [], "breast_cancer") for n in CLASSIFIERS] + [(n, [], "diabetes") for n in REGRESSORS] +
+                         [(n, e, d) for n, e in VARIANTS for d in ("breast_cancer", "diabetes")
+                          if not (n == "svm" and "model.probability=true" in e and d == "diabetes")])
+def test_the_test_metric_equals_scikit_learn_fitted_by_hand(dlx, tmp_path, name, extra, data_name):
+    """To 1e-9: the estimator's float64 outputs are kept for the run's metrics (accuracy, AUC, R², MAE,
+    RMSE); forests and boosting are fitted with the same random_state."""
+    args = [f"model={name}", f"data={data_name}", *SMALL.get(name, []), *extra]
     result = dlx("train", *args, *ONE_THREAD, "-q")
     assert result.code == 0, result.err
     summary = summary_of(runs_of(tmp_path)[0])
     est, x_test, y_test, kind = fitted_by_hand(args, data_name)
-    if kind == "regression":  # the run's outputs are float32, as a network's
-        assert summary["test_r2"] == pytest.approx(r2_score(y_test, est.predict(x_test)), rel=1e-5)
-    else:  # a count over the same rows: exact
-        assert summary["test_acc"] == pytest.approx(accuracy_score(y_test, est.predict(x_test)), abs=1e-9)
+    expected = hand_scores(est, x_test, y_test, kind)
+    assert set(expected) == ({"test_r2", "test_mae", "test_rmse"} if kind == "regression" else
+                             {"test_acc", "test_auc"} if kind == "binary" else {"test_acc"})
+    for key, value in expected.items():
+        assert summary[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+
+
+@pytest.mark.parametrize("name, extra", [("logistic", []), ("naive_bayes", []), ("forest", []), ("boosting", []),
+                                         ("svm", ["model.probability=true"]), ("knn", [])])
+@pytest.mark.parametrize("data_name", ["wine", "breast_cancer"])
+def test_a_restored_baselines_probabilities_are_scikit_learns(dlx, tmp_path, name, extra, data_name):
+    import torch
+
+    from dlx.use.restore import restore
+    from dlx.use.scores import to_scores
+
+    args = [f"model={name}", f"data={data_name}", *SMALL.get(name, []), *extra]
+    assert dlx("train", *args, *ONE_THREAD, "-q").code == 0
+    restored = restore(runs_of(tmp_path)[0])
+    bundle = data.build(config.load(args).data)
+    probabilities = to_scores(restored.outputs(bundle.test.x), restored.kind, restored.preprocess)
+    assert probabilities.dtype == torch.float64  # as scikit-learn computed them
+    est, x_test, _, _ = fitted_by_hand(args, data_name)
+    np.testing.assert_allclose(probabilities.numpy(), est.predict_proba(x_test), rtol=0, atol=1e-9)
 
 
 def round_trip(est, name: str, exp, kind: str):
@@ -161,5 +198,55 @@ def test_plot_embed_draws_the_hidden_layer_or_inputs_with_cluster_purity(dlx, tm
     assert result.code == 0, result.err
     assert (tmp_path / "embed.png").stat().st_size > 0
     assert "kmeans_purity" in result.out and "gmm_purity" in result.out
+    (run,) = runs_of(tmp_path)
+    stored = json.loads((run / "eval" / "embed.json").read_text())  # kept with the run, beside dlx eval's reports
+    printed = dict(zip(result.out.split()[2::2], map(float, result.out.split()[3::2])))
+    assert {k: round(stored[k], 3) for k in printed} == printed and 0 < stored["kmeans_purity"] <= 1
+    shown = dlx("show", run.name)
+    assert shown.code == 0, shown.err
+    assert f"k-means {stored['kmeans_purity']:.3f} · GMM {stored['gmm_purity']:.3f}" in shown.out
     refused = dlx("plot", "last", "--embed", "umap", "-o", "embed.png")
     assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1
+
+
+def test_a_baseline_run_keeps_only_its_fitted_estimator_and_says_what_it_fits(dlx, tmp_path):
+    result = dlx("train", "model=forest", "data=moons", "model.n_estimators=10", *ONE_THREAD)
+    assert result.code == 0, result.err
+    (run,) = runs_of(tmp_path)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["estimator.pt"]  # no empty best.pt / last.pt
+    rows = summary_of(run)["train_size"]
+    assert f"fitting RandomForestClassifier on {rows} rows of 2 features" in result.out
+    assert "fitted in " in result.out and "fitted once: val_acc" in result.out and "numbers kept" in result.out
+    assert "parameters" not in result.out and "epoch" not in result.out  # no epochs, no parameters
+    for command in (["eval", run.name], ["predict", run.name, "--split", "test", "-o", "p.csv"], ["show", run.name],
+                    ["runs"], ["plot", run.name, "--boundary", "-o", "regions.png"]):
+        used = dlx(*command)
+        assert used.code == 0, (command, used.err)
+        assert command[0] != "show" or "fitted once: val_acc" in used.out
+    assert (tmp_path / "regions.png").stat().st_size > 0
+    for command, words in ((["export", run.name, "-o", "m.pt"], "fitted scikit-learn estimator"),
+                           (["train", "model=mlp", f"model.init_from={run.name}", "data=moons"], "no network weights"),
+                           (["landscape", run.name, "--slice", "1d"], "no weights for --slice")):
+        refused = dlx(*command)
+        assert refused.code == 2 and words in refused.err and len(refused.err.strip().splitlines()) == 1, refused.err
+
+
+@pytest.mark.slow
+def test_a_baseline_stopped_during_its_fit_is_fitted_again_on_resume(tmp_path):
+    import signal
+
+    from tests.conftest import run_process
+    from tests.test_interrupts import signal_at
+
+    args = ["train", "model=tree", "data=iris", "trainer.num_threads=1"]
+    stopped = signal_at(tmp_path, args, "step@1", signal.SIGINT)
+    assert stopped.returncode == 130, stopped.stderr
+    assert "last.pt saved" not in stopped.stderr  # a fit keeps no training state
+    (run,) = runs_of(tmp_path)
+    resumed = run_process(["train", "--resume", run.name, "-q"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["estimator.pt"]
+    fresh = run_process([*args, "-q", "name=again"], cwd=tmp_path)
+    assert fresh.returncode == 0, fresh.stderr
+    again = next(p for p in runs_of(tmp_path) if "again" in p.name)
+    assert summary_of(run)["test_acc"] == summary_of(again)["test_acc"]

@@ -122,6 +122,20 @@ def test_lr_find_runs_with_sgd(dlx, tmp_path):
     assert len(list((tmp_path / "outputs" / "lr-find").iterdir())) == 1
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code, said", [("SIGINT", 130, "Ctrl-C"), ("SIGTERM", 143, "SIGTERM")])
+def test_lr_find_stopped_by_a_signal_says_so_in_one_line(tmp_path, sig, code, said):
+    import signal
+
+    from tests.test_interrupts import signal_at
+
+    stopped = signal_at(tmp_path, ["lr-find", "trainer.num_threads=1", "data.limit=300", "--steps", "40"],
+                        "step@3", getattr(signal, sig))
+    assert stopped.returncode == code, stopped.stderr
+    assert stopped.stderr.strip().splitlines() == [f"interrupted: dlx lr-find stopped by {said}; nothing was written"]
+    assert not (tmp_path / "outputs" / "lr-find").exists()
+
+
 def test_lr_find_suggestion_rule():
     from dlx.engine.lr_find import schedule, suggest
 

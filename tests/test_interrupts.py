@@ -178,3 +178,26 @@ def test_train_resume_hint_pastes_into_a_shell_with_spaces(tmp_path):
     assert hint[:3] == ["dlx", "train", "--resume"] and f"output_dir={OUT}" in hint
     finished = run_process(hint[1:], cwd=tmp_path, timeout=TIMEOUT)
     assert finished.returncode == 0, finished.stderr
+
+
+def test_one_context_manager_installs_the_stop_handlers_and_puts_the_old_ones_back():
+    import threading
+
+    from dlx.signals import SIGNAL_EXIT, handling
+
+    before = {s: signal.getsignal(s) for s in SIGNAL_EXIT}
+    seen = []
+    with handling(lambda signum, _frame: seen.append(signum)):
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered to the main thread: the handler answers it
+        installed = signal.getsignal(signal.SIGTERM)
+        in_thread = []
+
+        def other_thread():
+            with handling(print):  # only the main thread may set handlers: nothing installed, no error
+                in_thread.append(signal.getsignal(signal.SIGTERM))
+
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+    assert seen == [signal.SIGTERM] and in_thread == [installed]
+    assert {s: signal.getsignal(s) for s in SIGNAL_EXIT} == before

@@ -131,3 +131,11 @@ def test_directions_are_filter_normalised_and_leave_biases_alone():
     d = filter_normalised(params, torch.Generator().manual_seed(0))
     torch.testing.assert_close(d["w"].flatten(1).norm(dim=1), params["w"].flatten(1).norm(dim=1))
     assert (d["b"] == 0).all()
+
+
+def test_a_fitted_baselines_slice_says_the_true_reason_in_one_line(dlx, tmp_path):
+    assert dlx("train", "model=logistic", "data.limit=200", "trainer.num_threads=1", "-q").code == 0
+    refused = dlx("landscape", "last", "--slice", "1d")
+    assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1, refused.err
+    assert "fitted scikit-learn estimator" in refused.err and "no weights for --slice to perturb" in refused.err
+    assert "model=mlp" in refused.err and "closed form" not in refused.err  # logistic regression is fitted by L-BFGS

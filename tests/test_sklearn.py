@@ -64,6 +64,17 @@ def test_parameters_are_dlx_overrides_and_clone_and_pickle_keep_them(tmp_path, m
         clf.run_
 
 
+@pytest.mark.parametrize("model", ["logistic", "forest"])
+def test_a_baseline_model_fits_predicts_and_pickles_through_its_estimator_file(tmp_path, monkeypatch, model):
+    monkeypatch.chdir(tmp_path)
+    X, y = load_iris(return_X_y=True)
+    clf = DLXClassifier(model=model, num_threads=1).fit(X, y)
+    assert sorted(clf.files_) == ["checkpoints/estimator.pt", "config.yaml"]  # a fit keeps no best.pt
+    assert (clf.predict(X) == y).mean() > 0.9
+    again = pickle.loads(pickle.dumps(clf))
+    assert np.array_equal(again.predict_proba(X), clf.predict_proba(X))
+
+
 def test_record_true_writes_an_ordinary_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     X, y = load_iris(return_X_y=True)

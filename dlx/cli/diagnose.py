@@ -9,6 +9,7 @@ import typer
 
 from dlx import config
 from dlx.cli.app import Overrides, app, groups_epilog
+from dlx.cli.use import stopping
 from dlx.errors import ConfigError
 
 # the engine, report and sweep modules load inside the commands: `dlx --help` imports none of them
@@ -29,7 +30,8 @@ def lr_find(
 
     finder.check_range(start, end, steps)  # before any heavy import
     exp = config.load(overrides or [])
-    result = finder.run_range_test(exp, start, end, steps)
+    with stopping("dlx lr-find"):
+        result = finder.run_range_test(exp, start, end, steps)
     folder = finder.save(exp, result, overrides or [])
     from dlx.report.figures import save_figure
     from dlx.report.lr_find import curve_figure, print_lr_find

@@ -33,7 +33,7 @@ def landscape(
     output: Annotated[str, typer.Option("--output", "-o", help="Image to write (.png, .pdf, .svg); the data "
                                         "goes beside it as .csv.")] = "landscape.png",
     slice_dims: Annotated[Optional[str], typer.Option(
-        "--slice", help="1d | 2d: the loss of RUN's network along random filter-normalised directions "
+        "--slice", metavar="1d|2d", help="1d | 2d: the loss of RUN's network along random filter-normalised directions "
         "around its best weights, on the training split.", show_default=False)] = None,
     points: Annotated[int, typer.Option("--points", min=3, help="Grid points per direction (--slice).")] = 21,
     span: Annotated[float, typer.Option("--span", help="The grid covers [-span, span] (--slice; > 0).")] = 1.0,
@@ -83,6 +83,8 @@ def _slice_arguments(arguments: list[str], slice_dims: Optional[str]) -> tuple[s
     if slice_dims is None:
         raise ConfigError(f"'{arguments[0]}' looks like a run: give --slice 1d or --slice 2d for its loss "
                           "landscape, or fn=NAME for optimizer paths")
+    if slice_dims.startswith("-") or not slice_dims.strip():  # `--slice --points 5`: the next option taken as its value
+        raise ConfigError("--slice needs a value, 1d or 2d, before any other option: dlx landscape RUN --slice 1d")
     if slice_dims not in ("1d", "2d"):
         raise ConfigError(f"--slice {slice_dims}: choose 1d or 2d")
     if len(arguments) != 1 or "=" in arguments[0]:

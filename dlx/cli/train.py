@@ -44,4 +44,4 @@ def train(
         run = api.fit(exp, overrides or [], target, callbacks=[display], say=say)
     finally:
         display.close()
-    report.print_summary(run.summary)
+    report.print_summary(run.summary, fitted=display.fitting is not None)

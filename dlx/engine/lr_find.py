@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from dlx import data
+from dlx import data, testhooks
 from dlx.engine.experiment import label_for, setup_torch
 from dlx.engine.monitor import for_task
 from dlx.errors import ConfigError
@@ -101,6 +101,7 @@ def run_range_test(exp: Experiment, start: float = 1e-7, end: float = 10.0, step
         smoothed = avg / (1 - SMOOTHING ** step) if math.isfinite(loss) else math.inf
         result.rows.append({"step": step, "lr": lr, "loss": loss, "smoothed": smoothed})
         lowest = min(lowest, smoothed)
+        testhooks.pause("step")
         if not math.isfinite(smoothed) or smoothed > DIVERGE * lowest:
             result.stopped = f"the loss diverged at lr {lr:.2e} (step {step})"
             break

@@ -8,8 +8,6 @@ reading the one live request.
 
 from __future__ import annotations
 
-import signal
-import threading
 from contextlib import contextmanager
 
 from dlx import signals as _process
@@ -28,10 +26,6 @@ def __getattr__(name: str):
 def stop_on_signals(trainer):
     """While training: the first SIGINT/SIGTERM asks the trainer to stop at the next step
     boundary (where its state is whole and can be saved); a second one stops at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers (e.g. a sweep's worker threads)
-        return
-
     def handler(signum, _frame):
         _process.record(signum)
         if trainer.stop_requested:
@@ -40,9 +34,5 @@ def stop_on_signals(trainer):
 
     if _process.requested:  # asked before this run began (a sweep or CV between runs): stop at its first step
         trainer.stop_requested = _process.requested
-    previous = {s: signal.signal(s, handler) for s in SIGNAL_EXIT}
-    try:
+    with _process.handling(handler):
         yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)

@@ -38,8 +38,9 @@ def best_checkpoint(run_path: Path) -> Path:
     """checkpoints/best.pt of a network run, or a ConfigError that says why there is none."""
     path = Path(run_path) / "checkpoints" / "best.pt"
     if (path.parent / "estimator.pt").is_file():  # model=logistic, knn, ...: fitted, not stepped
-        raise ConfigError(f"run {Path(run_path).name} is a scikit-learn estimator fitted in closed form: it has "
-                          "no weights for --slice to move; slice a network's run (model=mlp, cnn, ...)")
+        raise ConfigError(f"run {Path(run_path).name} is a fitted scikit-learn estimator (model=knn, logistic, "
+                          "svm, tree, ...): it has no weights for --slice to perturb; --slice takes a network "
+                          "trained step by step (model=mlp, cnn, resnet, lstm, transformer, ...)")
     if path.is_file():
         return path
     raise ConfigError(f"run {Path(run_path).name} has no best checkpoint (checkpoints/best.pt: trained with "

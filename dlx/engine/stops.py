@@ -43,8 +43,9 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer) -> 
         signum = error.signum if isinstance(error, StopRequested) else signal.SIGINT
         name = signal.Signals(signum).name
         saved = ""
-        if isinstance(error, StopRequested) and exp.trainer.checkpoint:
-            trainer.callbacks.find(RunWriter).save_last(trainer)
+        writer = trainer.callbacks.find(RunWriter)
+        if isinstance(error, StopRequested) and writer.checkpoint:  # not a fitted estimator's: it saves no state
+            writer.save_last(trainer)
             run_dir.flush()
             saved = ", last.pt saved"
         run_dir.write_status("interrupted", signal=name, **where)

@@ -78,6 +78,7 @@ class Task:
     batch_size: int
     optimizer: Any = None  # a one-optimizer task's optimizer: `trainer.backward_and_step(loss)` steps it
     kind: str = ""  # the data kind, e.g. multiclass
+    loop_checkpoints = True  # the run writer keeps best.pt / last.pt (a fitted estimator saves its own file)
 
     @classmethod
     def build(cls, exp, bundle, device) -> "Task":

@@ -56,6 +56,9 @@ def source_path(ref: str, output_dir: str) -> Path:
         return path
     if path.is_dir():
         best = path / "checkpoints" / "best.pt"
+        if (path / "checkpoints" / "estimator.pt").is_file():  # model=knn, logistic, forest, ...
+            raise ConfigError(f"model.init_from={ref}: that run is a fitted scikit-learn estimator; it has no "
+                              "network weights to start from (give a run of model=mlp, cnn, resnet, ...)")
         if not best.is_file():
             raise ConfigError(f"model.init_from={ref}: {best} does not exist (did the run finish an epoch?)")
         return best

@@ -37,14 +37,11 @@ def rebuild(record):
     """(exp, bundle, model with the best weights, in eval mode) of a finished run: restored to its
     Task by dlx.use.restore, the one rebuild path."""
     from dlx import data
-    from dlx.use.restore import read_config, restore
+    from dlx.use.restore import checkpoint_file, read_config, restore
 
     exp = read_config(Path(record.path))
     check_2d(exp, record.id)
-    best = Path(record.path) / "checkpoints" / "best.pt"
-    if not best.is_file():
-        raise ConfigError(f"run {record.id} has no checkpoints/best.pt (trained with trainer.checkpoint=false, "
-                          "or no epoch finished): nothing to draw")
+    checkpoint_file(Path(record.path), "best")  # before the data is built: a run without one says why
     bundle = data.build(exp.data)
     if tuple(bundle.input_shape) != (2,):
         raise ConfigError(f"--boundary draws 2-D data only: run {record.id}'s data has "

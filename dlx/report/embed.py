@@ -8,7 +8,8 @@ the test split of the run's own data config (same seed, split and preprocessing)
 Beside the picture, the cluster purity of k-means and of a Gaussian mixture (k = the number of
 classes) fitted on the same features (full width, not the 2-D view) against the labels: the
 share of rows whose cluster's majority class is their own (1: the classes are the clusters).
-It is printed by the command and written in the figure's title.
+It is printed by the command, written in the figure's title and kept in the run's
+eval/embed.json (through the store), where `dlx show RUN` finds it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from dlx.errors import ConfigError
+from dlx.store.ensembles import write_eval
 
 METHODS = ("pca", "tsne")
+EMBED = "embed"  # RUN/eval/embed.json
 
 
 def purity(clusters: np.ndarray, labels: np.ndarray) -> float:
@@ -85,6 +88,12 @@ def features_of(path: Path):
     return caught[0].reshape(len(x), -1).double().numpy(), y.numpy(), bundle.classes, "last hidden layer"
 
 
+def purity_line(stored: dict) -> str:
+    """What `dlx show` says of a stored eval/embed.json."""
+    return (f"cluster purity of the {stored.get('features', '?')} ({stored.get('split', 'test')} split, "
+            f"k={stored.get('clusters', '?')}): k-means {stored['kmeans_purity']:.3f} · GMM {stored['gmm_purity']:.3f}")
+
+
 def plot_embed(root, ref: str, output, method: str) -> tuple[Path, dict[str, float]]:
     """Draw the 2-D embedding of run `ref`'s test split; (the image, the cluster purities)."""
     from dlx.report.figures import check_output, new_figure, save_figure
@@ -95,7 +104,9 @@ def plot_embed(root, ref: str, output, method: str) -> tuple[Path, dict[str, flo
     check_output(output)
     record = runs.find_record(root, ref)
     features, labels, classes, what = features_of(Path(record.path))
-    scores = cluster_purity(features, labels, max(2, len(np.unique(labels))))
+    k = max(2, len(np.unique(labels)))
+    scores = cluster_purity(features, labels, k)
+    write_eval(record.path, EMBED, {"split": "test", "features": what, "rows": len(labels), "clusters": k, **scores})
     points = project(features, method)
     fig = new_figure((6, 5))
     ax = fig.add_subplot()

@@ -27,6 +27,7 @@ class ProgressDisplay(Callback):
         self.mode = "quiet" if quiet else ("rich" if self.console.is_terminal else "plain")
         self.progress = None
         self.task = None
+        self.fitting = None  # a fitted estimator's `describe_fit` (set when the fit starts)
         self.last = ""  # the last epoch's metrics, shown beside the next epoch's progress
         self._epoch_began = self._next_draw = 0.0
         self._samples, self._loss_sum, self._steps = 0, 0.0, 0
@@ -37,12 +38,15 @@ class ProgressDisplay(Callback):
         if self.mode == "quiet":
             return
         exp = ctx.exp
-        self.console.print(
-            f"[bold]{ctx.run_dir.id}[/]  {exp.model.name} · {exp.optim.name} · {exp.data.name}  "
-            f"({ctx.params:,} parameters)", highlight=False)
+        self.fitting = getattr(trainer.task, "describe_fit", None)  # a scikit-learn estimator: one fit, no epochs
+        what = f"{exp.model.name} · {exp.data.name}  (scikit-learn, fitted once)" if self.fitting else \
+            f"{exp.model.name} · {exp.optim.name} · {exp.data.name}  ({ctx.params:,} parameters)"
+        self.console.print(f"[bold]{ctx.run_dir.id}[/]  {what}", highlight=False)
         for line in set_up_notes(trainer, ctx):
             self.console.print(f"  {line}", style="dim", highlight=False, markup=False, soft_wrap=True)
-        if self.mode == "rich":
+        if self.fitting:
+            self.on_batch_end = None  # nothing to count: the fit is one step
+        elif self.mode == "rich":
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
             from rich.table import Column
 
@@ -57,7 +61,9 @@ class ProgressDisplay(Callback):
             self.progress.start()
 
     def on_epoch_start(self, trainer, epoch: int) -> None:
-        if self.mode != "rich":
+        if self.fitting and self.mode != "quiet":
+            self.console.print(f"{self.fitting()} …", highlight=False, soft_wrap=True)
+        if self.mode != "rich" or self.fitting:
             return
         self._epoch_began = self._next_draw = time.perf_counter()
         self._samples, self._loss_sum, self._steps = 0, 0.0, 0
@@ -87,7 +93,9 @@ class ProgressDisplay(Callback):
             return
         shown = {k: v for k, v in row.items() if k.endswith(("loss", "acc", "r2", "mae")) and "top5" not in k}
         text = "  ".join(f"{k} {fmt(v)}" for k, v in shown.items())
-        if self.mode == "rich":
+        if self.fitting:
+            self.console.print(f"fitted in {row['epoch_time_s']:.2g} s  {text}", highlight=False, soft_wrap=True)
+        elif self.mode == "rich":
             self.last = f"(epoch {row['epoch']}: {text})"
             total = self.progress.tasks[0].total
             self.progress.update(self.task, epoch=f"{row['epoch']}/{trainer.cfg.epochs}", metrics=self._fit(text),
@@ -131,9 +139,12 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def split_headers(summary: dict) -> tuple[str, str, str]:
+def split_headers(summary: dict, fitted: bool = False) -> tuple[str, str, str]:
     """The columns' headers, saying which epoch each comes from: train and val are the last
-    epoch's, test is the best epoch's weights (restored before the test)."""
+    epoch's, test is the best epoch's weights (restored before the test); a fitted estimator has
+    no epochs."""
+    if fitted:
+        return "train", "val", "test"
     last, best = summary.get("epochs_run"), summary.get("best_epoch")
     if last is None or best is None or last == best:
         at = f" (epoch {last})" if last is not None else ""
@@ -141,7 +152,7 @@ def split_headers(summary: dict) -> tuple[str, str, str]:
     return f"train (epoch {last})", f"val (epoch {last})", f"test (best: epoch {best})"
 
 
-def summary_table(summary: dict) -> Table:
+def summary_table(summary: dict, fitted: bool = False) -> Table:
     """Final metrics: one row per metric, columns train / val / test, each header naming its epoch."""
     names = []
     for key in summary:
@@ -151,7 +162,7 @@ def summary_table(summary: dict) -> Table:
                     names.append(key[len(split):])
     table = Table(title=f"{summary['run_id']}", title_justify="left")
     table.add_column("metric")
-    for header in split_headers(summary):
+    for header in split_headers(summary, fitted):
         table.add_column(header, justify="right")
     for name in names:
         table.add_row(name, *(_shown(summary.get(f"{split}_{name}", "")) for split in ("train", "val", "test")))
@@ -165,7 +176,10 @@ def _shown(value) -> str:
     return fmt(value)
 
 
-def summary_footer(summary: dict) -> str:
+def summary_footer(summary: dict, fitted: bool = False) -> str:
+    if fitted:  # a scikit-learn estimator: one fit, the numbers it keeps
+        return (f"fitted once: {summary['monitor']} {_shown(summary['best_value'])} · {summary['params']:,} numbers "
+                f"kept · {summary['duration_s']:.1f} s on {summary['device']}\nrun: {summary['path']}")
     best = f"best {summary['monitor']} {_shown(summary['best_value'])} at epoch"
     if not summary.get("val_size", 1):  # nothing chose an epoch: best.pt holds the final weights
         best = "no validation split: the final weights are the best, epoch"
@@ -177,9 +191,10 @@ def summary_footer(summary: dict) -> str:
     )
 
 
-def print_summary(summary: dict) -> None:
-    console.print(summary_table(summary))
-    console.print(summary_footer(summary), highlight=False, soft_wrap=True)
+def print_summary(summary: dict, fitted: bool = False) -> None:
+    """The final table and footer; `fitted`: a scikit-learn estimator's run (no epochs, no parameters)."""
+    console.print(summary_table(summary, fitted))
+    console.print(summary_footer(summary, fitted), highlight=False, soft_wrap=True)
     profile = profile_line(summary["path"]) if summary.get("path") else None  # trainer.profile=true
     if profile:
         console.print(profile, highlight=False, soft_wrap=True)

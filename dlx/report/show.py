@@ -7,11 +7,13 @@ import logging
 from rich.table import Table
 
 from dlx.errors import DlxError
+from dlx.report.embed import EMBED, purity_line
 from dlx.report.progress import print_summary
 from dlx.report.runs import unreadable
 from dlx.report.text import STATUS_STYLE, as_int, cell, console, is_number, main_metric, plain_table
 from dlx.report.termplot import Series, line_chart
 from dlx.store import runs
+from dlx.store.ensembles import read_eval
 
 __all__ = ["learning_curves", "changed_keys", "differs_from_defaults", "config_lines", "epochs_table", "show_run"]
 
@@ -138,8 +140,11 @@ def show_run(root, ref: str) -> None:
         console.print(epochs_table(metrics, best_epoch, row.get("monitor")))
         console.print(learning_curves(metrics, row.get("monitor")))
     summary = runs.read_summary(record.path)
-    if summary is not None:
-        print_summary(summary)
+    if summary is not None:  # a fitted scikit-learn estimator keeps checkpoints/estimator.pt: no epochs to name
+        print_summary(summary, fitted=(record.path / "checkpoints" / "estimator.pt").is_file())
+    embedded = read_eval(record.path, EMBED)  # dlx plot RUN --embed
+    if embedded and {"kmeans_purity", "gmm_purity"} <= set(embedded):
+        console.print(purity_line(embedded), highlight=False, soft_wrap=True)
     else:
         info = runs.read_status(record.path)
         reason = f" — {info['reason']}" if info.get("reason") else ""

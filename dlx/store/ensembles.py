@@ -5,6 +5,7 @@
                              predictions.csv one row per test sample: target, ensemble prediction
                              member-<k>/    dlx bag: the member runs themselves
     outputs/runs/<id>/eval/<split-or-name>.json   dlx eval's report
+    outputs/runs/<id>/eval/embed.json             dlx plot --embed's cluster purity (dlx show reads it)
 
 Every file is written atomically (dlx.store.files).
 """
@@ -35,6 +36,15 @@ def write_eval(run_path: Path, name: str, report: dict) -> Path:
     path = folder / f"{name}.json"
     write_json(path, report)
     return path
+
+
+def read_eval(run_path: Path, name: str) -> dict | None:
+    """RUN/eval/<name>.json, or None when there is none (or it is not a JSON object)."""
+    try:
+        data = json.loads((Path(run_path) / "eval" / f"{name}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def write_predictions(path: Path, frame) -> None:

@@ -29,7 +29,7 @@ from dlx import heap, parallel, plugins
 from dlx.engine import signals
 from dlx.errors import DlxError, Interrupted, RunError, first_line
 from dlx.log import install as install_warnings
-from dlx.signals import SIGNAL_EXIT
+from dlx.signals import handling
 from dlx.signals import record as record_signal
 from dlx.sweep import check, store
 from dlx.sweep.objectives import Objective, TrialContext, make_objective
@@ -292,12 +292,8 @@ def stop_at_once():
         record_signal(signum)
         raise KeyboardInterrupt
 
-    previous = {s: signal.signal(s, handler) for s in SIGNAL_EXIT}
-    try:
+    with handling(handler):
         yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def main(argv: list[str] | None = None) -> int:

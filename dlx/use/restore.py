@@ -85,7 +85,9 @@ class Restored:
         """Model outputs for already-transformed inputs, in batches, without gradients."""
         import torch
 
-        out = torch.empty(x.shape[0], self.meta.num_outputs)
+        # a fitted scikit-learn estimator's outputs are float64, as scikit-learn computes them
+        dtype = torch.float64 if getattr(self.model, "fits_estimator", False) else torch.float32
+        out = torch.empty(x.shape[0], self.meta.num_outputs, dtype=dtype)
         with torch.inference_mode():
             for i in range(0, x.shape[0], BATCH):  # written in place: no list of parts to concatenate
                 out[i:i + BATCH] = self.model(x[i:i + BATCH])
@@ -111,8 +113,13 @@ class Restored:
 
 
 def checkpoint_file(path: Path, which: str) -> Path:
+    """The file `restore(path, which)` reads: checkpoints/<which>.pt, or a fitted baseline's
+    estimator.pt (its one fit is both best and last); a ConfigError that says why there is none."""
     if which not in ("best", "last"):
         raise ConfigError(f"--checkpoint {which}: choose best or last")
+    fitted = path / "checkpoints" / f"{ESTIMATOR}.pt"
+    if fitted.is_file():
+        return fitted
     file = path / "checkpoints" / f"{which}.pt"
     if not file.is_file():
         why = ("it was trained with trainer.checkpoint=false, or stopped before an epoch ended"
@@ -131,9 +138,9 @@ def restore(path: Path, which: str = "best") -> Restored:
 
     path = Path(path)
     still_training(path, which)
-    if which in ("best", "last") and (path / "checkpoints" / f"{ESTIMATOR}.pt").is_file():
-        return restore_fitted(path, which)  # a scikit-learn baseline: one fit, one checkpoint
     file = checkpoint_file(path, which)
+    if file.stem == ESTIMATOR:
+        return restore_fitted(path, which)  # a scikit-learn baseline: one fit, one checkpoint
     exp = read_config(path)  # keys added since the run was written get their defaults
     state = load_checkpoint(file)
     raw = state.get("meta")
