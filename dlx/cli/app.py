@@ -7,6 +7,7 @@ import sys
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand
 
 app = typer.Typer(
     help="dlx: compose, train, search and compare deep-learning experiments in PyTorch.",
@@ -30,6 +31,19 @@ def groups_epilog() -> str:
     except Exception:  # a broken install still gets its --help
         return ""
     return "\b\nConfig groups (choose with group=name):\n" + "\n".join(lines)
+
+
+class GroupsHelp(TyperCommand):
+    """A command whose help ends with the config groups' choices, read only when the help is shown:
+    listing them composes the schemas, which `dlx --help` and every other command need not pay for."""
+
+    @property
+    def epilog(self) -> str:
+        return groups_epilog()
+
+    @epilog.setter
+    def epilog(self, value) -> None:  # click sets it in __init__; the property answers instead
+        pass
 
 
 @app.callback()

@@ -6,10 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from dlx.cli.app import Overrides, app, groups_epilog
+from dlx.cli.app import GroupsHelp, Overrides, app
 
 
-@app.command(epilog=groups_epilog(), short_help="K-fold cross-validation: mean ± std per metric.")
+@app.command(cls=GroupsHelp, short_help="K-fold cross-validation: mean ± std per metric.")
 def cv(
     overrides: Overrides = None,
     folds: Annotated[Optional[int], typer.Option("--folds", "-k", help="Number of folds K (default 5).",

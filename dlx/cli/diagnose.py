@@ -7,15 +7,14 @@ from typing import Annotated
 
 import typer
 
-from dlx import config
-from dlx.cli.app import Overrides, app, groups_epilog
+from dlx.cli.app import GroupsHelp, Overrides, app
 from dlx.cli.use import stopping
 from dlx.errors import ConfigError
 
 # the engine, report and sweep modules load inside the commands: `dlx --help` imports none of them
 
 
-@app.command("lr-find", epilog=groups_epilog(),
+@app.command("lr-find", cls=GroupsHelp,
              short_help="LR range test: suggest a learning rate for a model, data and optimizer.")
 def lr_find(
     overrides: Overrides = None,
@@ -29,6 +28,8 @@ def lr_find(
     from dlx.engine import lr_find as finder
 
     finder.check_range(start, end, steps)  # before any heavy import
+    from dlx import config  # composes every schema: only when the command runs, not for --help
+
     exp = config.load(overrides or [])
     with stopping("dlx lr-find"):
         result = finder.run_range_test(exp, start, end, steps)
@@ -85,6 +86,8 @@ def refine_sweep(ref: str, top: int, overrides: list[str], trials, continuing) -
         raise ConfigError("--refine starts a new sweep; it does not combine with --resume or --join")
     if not ref:
         raise ConfigError("--refine needs a sweep: its id, a unique part of one, or 'last'")
+    from dlx import config
+
     output_dir = str(config.compose([o for o in overrides if o.startswith("output_dir=")]).output_dir)
     refined, spec = refined_overrides(output_dir, ref, top, overrides)
     from dlx.report import console

@@ -6,10 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from dlx.cli.app import Overrides, app, groups_epilog
+from dlx.cli.app import GroupsHelp, Overrides, app
 
 
-@app.command(epilog=groups_epilog(), short_help="Train a model, test it, write the run under outputs/runs/.")
+@app.command(cls=GroupsHelp, short_help="Train a model, test it, write the run under outputs/runs/.")
 def train(
     overrides: Overrides = None,
     cfg: Annotated[bool, typer.Option("--cfg", help="Print the composed config and exit.")] = False,

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dlx.cli.app import OutputDir, Overrides, app, groups_epilog, warn
+from dlx.cli.app import GroupsHelp, OutputDir, Overrides, app, warn
 
 
 
@@ -179,7 +179,7 @@ def ensemble(
     print_ensemble(summary)
 
 
-@app.command(epilog=groups_epilog(), short_help="Bagging: members on bootstrap samples, then their ensemble.")
+@app.command(cls=GroupsHelp, short_help="Bagging: members on bootstrap samples, then their ensemble.")
 def bag(
     overrides: Overrides = None,
     members: Annotated[int, typer.Option("--members", "-n", help="How many members.")] = 10,
