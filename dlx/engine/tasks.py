@@ -340,7 +340,7 @@ def build_task(exp, bundle, device) -> Task:
     return task
 
 
-BUILTIN = ("supervised", "generative", "graph", "language", "seq2seq", "tagging", "estimator")  # dlx.engine.<name> register
+BUILTIN = ("supervised", "generative", "graph", "language", "seq2seq", "tagging", "estimator", "rl.task")  # dlx.engine.<name> register
 
 
 def load_builtin() -> None:
