@@ -47,7 +47,7 @@ class PolicyGradientConfig(AgentConfig):
 class ReinforceConfig(PolicyGradientConfig):
     name: str = "reinforce"
     baseline: bool = True  # a learned value baseline (false: plain REINFORCE, returns as they are)
-    episodes: int = at_least(8, 1)  # whole episodes per update, across the envs
+    n_steps: int = at_least(256, 1)  # steps per env per iteration; the episodes that ended are learned from
     normalize_advantage: bool = True  # standardise the advantages of a batch
 
 
