@@ -20,6 +20,8 @@ from dlx.errors import ConfigError, unknown
 from dlx.registry import DATASETS
 
 ENVIRONMENT = "environment"  # the data kind (what the RL task trains on)
+NO_FOLDS = ("an environment has no samples to fold; compare seeds instead: dlx sweep ... trainer.seed=0,1,2,3,4, "
+            "then dlx runs --group-by trainer.seed")
 EXTRAS = {"box2d": "box2d", "mujoco": "mujoco", "atari": "atari", "ale_py": "atari", "pygame": "classic-control"}
 
 
@@ -86,7 +88,7 @@ def check_env_id(env_id: str) -> None:
 
 def _declare(name: str, schema: type, env: str, shape, summary: str) -> None:
     DATASETS.declare(name, schema, "dlx.data.envs:load_env", download=False, task=ENVIRONMENT, shape=shape,
-                     size="steps_per_epoch", summary=summary)
+                     size="steps_per_epoch", summary=summary, no_folds=NO_FOLDS)
 
 
 @dataclass

@@ -138,6 +138,10 @@ class RLTask(Task):
     def to_device(self, batch, device):
         return batch  # tokens: the task steps its envs on the device itself
 
+    @classmethod
+    def metric_names_for(cls, bundle) -> list[str]:
+        return list(EVAL_NAMES)
+
     def metric_names(self) -> list[str]:
         return list(EVAL_NAMES)
 
@@ -244,9 +248,10 @@ class RLTask(Task):
 
     # ------------------------------------------------------------ after training: dlx eval, export, cv
 
-    def evaluate_episodes(self, run, episodes: int, seed: int) -> dict:
-        """`dlx eval RUN --episodes N`: mean ± std return and episode lengths of N greedy episodes."""
-        done = self.run_episodes(episodes, seed)
+    def evaluate_episodes(self, run, episodes: int) -> dict:
+        """`dlx eval RUN --episodes N`: mean ± std return and episode lengths of N greedy episodes,
+        seeded as the run's test (so N = data.test_episodes gives its test_return_mean again)."""
+        done = self.run_episodes(episodes, self.env_cfg.seed + TEST_SEED)
         returns = [e.total_reward for e in done]
         lengths = [float(e.length) for e in done]
         mean, std = mean_std(returns)
@@ -257,10 +262,13 @@ class RLTask(Task):
                                               "episode_length_std": length_std}}
 
     def evaluate_run(self, run, overrides: list[str], split: str) -> dict:
-        return self.evaluate_episodes(run, self.env_cfg.test_episodes, self.env_cfg.seed + TEST_SEED)
+        return self.evaluate_episodes(run, self.env_cfg.test_episodes)
 
     def exportable(self, run) -> None:
         """The policy network exports (observation in, logits / action mean out)."""
+
+    def export_module(self):
+        return self.agent.policy()
 
     def predict_rows(self, run, source, overrides: list[str], split, proba: bool):
         raise ConfigError(f"run {run.path.name} is an agent on {self.env_id}: it acts, it predicts no rows; "
