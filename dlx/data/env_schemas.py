@@ -27,7 +27,8 @@ EXTRAS = {"box2d": "box2d", "mujoco": "mujoco", "atari": "atari", "ale_py": "ata
 
 @dataclass
 class EnvConfig(DataConfig):
-    """Keys of every environment. The split keys of other datasets (val_fraction, ...) are unused."""
+    """Keys of every environment. `limit` (N > 0) caps an epoch at N env steps, as it caps other
+    datasets' training samples; the split keys of other datasets (val_fraction, ...) are unused."""
 
     name: str = "cartpole"
     preprocess: str = preprocess_key("none")  # unused: see normalize_obs
