@@ -80,8 +80,6 @@ class Episodes:
 class RLTask(Task):
     """An agent, its optimizers and, in training, the runner that steps its envs."""
 
-    reads_tokens = False
-
     def __init__(self, agent: Agent, env_cfg, *, runner: Optional[Runner] = None, optimizers=None,
                  schedules=None, iterations: int = 0):
         self.agent = self.model = agent
