@@ -119,14 +119,15 @@ def load(ref: str = "last", output_dir: str = "outputs") -> "Run":
 
 
 def evaluate(ref: str, overrides: Sequence[str] = (), split: str = "test", checkpoint: str = "best",
-             output_dir: str = "outputs") -> tuple[dict, Path]:
-    """`dlx eval`: (every metric of the run's task on `split`, the RUN/eval/<name>.json written)."""
+             output_dir: str = "outputs", episodes: Optional[int] = None) -> tuple[dict, Path]:
+    """`dlx eval`: (every metric of the run's task on `split`, or of an agent's `episodes` episodes,
+    the RUN/eval/<name>.json written)."""
     from dlx.store.ensembles import write_eval
     from dlx.use.evaluate import evaluate_run
     from dlx.use.restore import find, restore
 
     restored = restore(find(str(ref), output_dir), checkpoint)
-    result = evaluate_run(restored, list(overrides), split)
+    result = evaluate_run(restored, list(overrides), split, episodes)
     return result, write_eval(restored.path, result["name"], result)
 
 
@@ -289,9 +290,11 @@ class Run:
     def classes(self) -> list:
         return self.restored().classes
 
-    def evaluate(self, split: str = "test", overrides: Sequence[str] = (), checkpoint: str = "best") -> dict:
-        """Every metric of the run's task on `split` (as `dlx eval`, which writes RUN/eval/<name>.json too)."""
-        return evaluate(str(self.path), overrides, split, checkpoint)[0]
+    def evaluate(self, split: str = "test", overrides: Sequence[str] = (), checkpoint: str = "best",
+                 episodes: Optional[int] = None) -> dict:
+        """Every metric of the run's task on `split`, or an agent's returns over `episodes` episodes
+        (as `dlx eval`, which writes RUN/eval/<name>.json too)."""
+        return evaluate(str(self.path), overrides, split, checkpoint, episodes=episodes)[0]
 
     def export(self, fmt: str = "torchscript", path: Optional[str] = None, checkpoint: str = "best") -> Path:
         """Write the model (preprocessing built in) as TorchScript or ONNX; the file written."""

@@ -68,10 +68,14 @@ def eval_run(
                                      help="Output: table, csv (the confusion matrix) or json.")] = "table",
     plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE", help="Also draw the confusion matrix "
                                                 "as an image (cm.png).", show_default=False)] = None,
+    episodes: Annotated[Optional[int], typer.Option("--episodes", min=1, show_default=False,
+                                                    help="An agent: mean ± std return and episode lengths over "
+                                                    "N greedy episodes (seeded as the run's test).")] = None,
     output_dir: OutputDir = "outputs",
 ):
     """Every metric of the task on a split, with the confusion matrix and per-class precision, recall,
-    F1 and support (or residuals for regression); written to RUN/eval/<split-or-name>.json."""
+    F1 and support (or residuals for regression); an agent's returns over --episodes N; written to
+    RUN/eval/<split-or-name>.json."""
     from dlx import api
     from dlx.report.use import print_eval
 
@@ -80,7 +84,7 @@ def eval_run(
 
         check_output(plot)  # a missing folder is refused before any work
     with stopping("dlx eval"):
-        result, written = api.evaluate(run, overrides or [], split, checkpoint, output_dir)
+        result, written = api.evaluate(run, overrides or [], split, checkpoint, output_dir, episodes)
     print_eval(result, fmt, written)
     if plot is not None:
         from dlx.report.figures import plot_confusion

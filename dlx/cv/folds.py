@@ -19,6 +19,9 @@ def plan_folds(data_cfg, folds: int, repeats: int) -> list[dict]:
     from dlx.data import split_indices
     from dlx.registry import DATASETS
 
+    no_folds = DATASETS.get(data_cfg.name).meta.get("no_folds")  # e.g. an environment: its reason
+    if no_folds:
+        raise ConfigError(f"dlx cv cannot split data={data_cfg.name}: {no_folds}")
     if repeats > 1 and DATASETS.get(data_cfg.name).meta.get("ordered"):
         raise ConfigError(f"--repeats {repeats}: the forward-chaining folds of data={data_cfg.name} (kept in "
                           "order) are the same every time; use --repeats 1")

@@ -92,6 +92,13 @@ class Task:
 
     # ------------------------------------------------------------ metrics
 
+    @classmethod
+    def metric_names_for(cls, bundle) -> list[str]:
+        """What `metric_names()` gives on `bundle`, before the task is built (a sweep's check)."""
+        from dlx.metrics import metric_names
+
+        return metric_names(bundle.kind, bundle.num_targets if bundle.kind == "regression" else bundle.num_classes)
+
     def metric_names(self) -> list[str]:
         """Names of what `evaluate` reports (`val_<name>` can be trainer.monitor)."""
         raise NotImplementedError
@@ -225,6 +232,16 @@ class Task:
         raise ConfigError(f"`dlx models show` cannot summarise model={exp.model.name} yet ({bundle.kind} data); "
                           "`dlx train` prints its parameter count")
 
+    def export_module(self):
+        """The module `dlx export` writes, when this task has its own (an agent's policy network);
+        None: the model between the run's preprocessing and its probabilities (dlx.use.export)."""
+        return None
+
+    def evaluate_episodes(self, run, episodes: int) -> dict:
+        """`dlx eval RUN --episodes N`: an agent's N episodes; other tasks score splits."""
+        raise ConfigError(f"--episodes runs an agent in its environment; run {run.run_id} is model="
+                          f"{run.exp.model.name} on {run.kind} data: use --split")
+
     def exportable(self, run) -> None:
         """Raise, in this task's words, when `dlx export` cannot write this run."""
         if getattr(self.model, "fits_estimator", False):
@@ -341,7 +358,7 @@ def build_task(exp, bundle, device) -> Task:
     return task
 
 
-BUILTIN = ("supervised", "generative", "graph", "language", "seq2seq", "tagging", "estimator")  # dlx.engine.<name> register
+BUILTIN = ("supervised", "generative", "graph", "language", "seq2seq", "tagging", "estimator", "rl.task")  # dlx.engine.<name> register
 
 
 def load_builtin() -> None:

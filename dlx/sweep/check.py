@@ -36,15 +36,14 @@ def fit_to_data(space: SearchSpace, exp, metric_given: bool, objective: dict | N
 
     from dlx import data
     from dlx.engine.monitor import monitor_for
-    from dlx.metrics import metric_names
+    from dlx.engine.tasks import task_class
 
     bundle = data.build(exp.data)
     monitor = monitor_for(exp, bundle.kind)
     if not metric_given and monitor != exp.trainer.monitor:
         space.fixed.append(f"trainer.monitor={monitor}")
         exp = replace(exp, trainer=replace(exp.trainer, monitor=monitor))
-    outputs = bundle.num_targets if bundle.kind == "regression" else bundle.num_classes
-    valid = [f"val_{m}" for m in metric_names(bundle.kind, outputs)]
+    valid = [f"val_{m}" for m in task_class(bundle.kind, exp.model.name).metric_names_for(bundle)]
     if exp.trainer.monitor not in valid:
         given = f"--metric {exp.trainer.monitor}" if metric_given else f"trainer.monitor={exp.trainer.monitor}"
         raise ConfigError(f"{given} is not measured on {bundle.kind} data ({exp.data.name}); "

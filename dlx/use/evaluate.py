@@ -85,9 +85,12 @@ def evaluate(restored, data) -> dict:
     return result
 
 
-def evaluate_run(restored, overrides: list[str], split: str) -> dict:
+def evaluate_run(restored, overrides: list[str], split: str, episodes: int | None = None) -> dict:
     """`dlx eval`: the report of `restored` on a split of its data (or of the data the overrides
-    choose), by the run's own Task (which refuses in its own words when it has nothing to score)."""
+    choose), by the run's own Task (which refuses in its own words when it has nothing to score);
+    `episodes`: an agent's report over that many episodes in its environment."""
+    if episodes is not None:
+        return restored.problem.evaluate_episodes(Scoring(restored), episodes)
     return restored.problem.evaluate_run(Scoring(restored), list(overrides), split)
 
 

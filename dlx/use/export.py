@@ -120,7 +120,8 @@ def export(run: str, fmt: str, output: Optional[str] = None, output_dir: str = "
     target = Path(output) if output else path / f"model{FORMATS[fmt]}"
     if not target.parent.is_dir():
         raise ConfigError(f"cannot write {target}: folder {target.parent} does not exist")
-    module = Deployed(restored).eval()
+    own = restored.problem.export_module()  # an agent's policy: observation in, logits / action mean out
+    module = (own if own is not None else Deployed(restored)).eval()
     try:
         with torch.no_grad():
             blob = (to_torchscript if fmt == "torchscript" else to_onnx)(module, example_input(restored))
