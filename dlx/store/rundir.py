@@ -253,6 +253,16 @@ def _writer():
     return _WRITER
 
 
+def _forget_writer() -> None:
+    """A forked child (a sweep or CV worker) has no writer thread: it starts its own."""
+    global _WRITER
+    _WRITER = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_writer)
+
+
 def _write_checkpoint(run: RunDir, name: str, state: dict) -> None:
     """One checkpoint's bytes to disk: serialised, temporary file, fsync, keep the previous, rename."""
     import torch
