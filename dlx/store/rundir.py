@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from dlx.errors import ConfigError, RunError
-from dlx.store.files import (append_csv_row, atomic_write, atomic_write_csv, atomic_write_text, json_default, keep_previous, make_dir,
-                             missing_as_null, new_run_id, yaml_dump)
+from dlx.store.files import (append_csv_row, atomic_write, atomic_write_csv, atomic_write_text, json_default,
+                             keep_previous, make_dir, missing_as_null, new_run_id, yaml_dump)
 
 
 class RunDir:
