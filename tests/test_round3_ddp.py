@@ -115,8 +115,8 @@ def test_a_rank_knows_which_of_its_shares_are_a_repeated_sample():
         loader = TensorBatches(x, y, 32, shard=(rank, 3))
         assert [i for i in range(len(loader)) if padding_of(loader)(i)] == expected
         shares = RankShares(BatchSampler(SequentialSampler(range(65)), 32, drop_last=False), rank, 3)
-        assert [i for i in range(len(shares)) if padding_of(torch.utils.data.DataLoader(x, batch_sampler=shares))(i)] \
-            == expected
+        padded = padding_of(torch.utils.data.DataLoader(x, batch_sampler=shares))
+        assert [i for i in range(len(shares)) if padded(i)] == expected
     assert padding_of(TensorBatches(x, y, 32)) is None  # one process: nothing is repeated
     assert padding_of(TensorBatches(x, y, 2, shard=(2, 3)))(0)  # batches smaller than the world
 

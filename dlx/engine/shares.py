@@ -61,8 +61,9 @@ def weighted_mean(share: Share, bucket):
 
     Each rank's loss is the mean over its own n_r samples; when a global batch does not split
     evenly (17 over 2 ranks: 9 and 8), DDP's plain average 1/2 (mean_9 + mean_8) is not the
-    one-process step mean_17, but this is; a rank stepping on padding sends n_r = 0. The counts travel in the same all-reduce (one more
-    element per bucket), so no collective is added; equal shares give DDP's own average.
+    one-process step mean_17, but this is; a rank stepping on padding sends n_r = 0. The counts
+    travel in the same all-reduce (one more element per bucket), so no collective is added; equal
+    shares give DDP's own average.
     """
     import torch
     import torch.distributed as dist
