@@ -10,7 +10,7 @@ checkpoint is on disk); the third compares the loop with its files to the loop w
 (target <= 1.05: checkpoints are copied on the training thread, serialised and written on
 the writer thread).
 
-    .venv/bin/python benchmarks/loop_overhead.py [--epochs 50] [--repeats 5]
+    .venv/bin/python benchmarks/loop_overhead.py [--epochs 50] [--repeats 5] [--threads 1]
 """
 
 from __future__ import annotations
@@ -93,7 +93,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     exp = config.load([f"trainer.epochs={args.epochs}", "trainer.monitor=val_acc"])  # auto: val_acc here
     times = {"hand": [], "dlx": [], "dlx+files": []}
     hand_loop(exp)  # warm-up: first-touch allocations and kernel selection

@@ -94,6 +94,33 @@ def test_an_uneven_last_batch_trains_as_one_process_does(dlx, tmp_path):
     assert_same_training(only_run(tmp_path / "one"), only_run(tmp_path / "ddp"))
 
 
+@pytest.mark.slow
+def test_a_last_batch_smaller_than_the_ranks_trains_as_one_process_does(dlx, tmp_path):
+    # 290 training rows, batch 32: the last batch of every epoch is two samples for three ranks;
+    # rank 2 steps on a repeat of the second, which must weigh nothing and count in no metric
+    tiny = [*MLP, *[a for a in BASE if not a.startswith("data.limit")], "data.limit=290"]
+    r = run_dlx(["train", *tiny, "trainer.devices=3", "output_dir=ddp", "-q"], tmp_path, DLX_ALLOW_OVERSUBSCRIBE="1")
+    assert r.returncode == 0, r.stderr
+    assert dlx("train", *tiny, "output_dir=one", "-q").code == 0
+    assert_same_training(only_run(tmp_path / "one"), only_run(tmp_path / "ddp"))
+
+
+def test_a_rank_knows_which_of_its_shares_are_a_repeated_sample():
+    from torch.utils.data import BatchSampler, SequentialSampler
+
+    from dlx.data.loaders import RankShares, TensorBatches, padding_of
+
+    x, y = torch.zeros(65, 2), torch.zeros(65)
+    for rank, expected in [(0, []), (1, [2]), (2, [2])]:  # batches of 32, 32 and 1
+        loader = TensorBatches(x, y, 32, shard=(rank, 3))
+        assert [i for i in range(len(loader)) if padding_of(loader)(i)] == expected
+        shares = RankShares(BatchSampler(SequentialSampler(range(65)), 32, drop_last=False), rank, 3)
+        padded = padding_of(torch.utils.data.DataLoader(x, batch_sampler=shares))
+        assert [i for i in range(len(shares)) if padded(i)] == expected
+    assert padding_of(TensorBatches(x, y, 32)) is None  # one process: nothing is repeated
+    assert padding_of(TensorBatches(x, y, 2, shard=(2, 3)))(0)  # batches smaller than the world
+
+
 # ---------------------------------------------------------------- 12, 31: refused before anything starts
 
 

@@ -210,3 +210,24 @@ def test_a_checkpoint_holds_the_state_of_its_moment_while_training_changes_the_t
     saved = torch.load(run.checkpoint_path("last"), weights_only=True)
     assert torch.equal(saved["model"]["weight"], expected) and saved["history"] == [{"epoch": 1}]
     assert saved["step"] == 7
+
+
+def test_metrics_csv_appended_row_by_row_reads_as_the_whole_file_rewritten(tmp_path):
+    import csv
+
+    from dlx.store.rundir import RunDir
+
+    rows = [{"epoch": e, "lr": 0.1 / e, "val_loss": 1 / 3 + e} for e in range(1, 4)]
+    rows.append({"epoch": 4, "lr": 0.025, "val_loss": 2.0, "epoch_time_s": 0.5})  # a new column
+    rows.append({"epoch": 5, "lr": 0.02, "val_loss": 1.5, "epoch_time_s": 0.4})
+    run = RunDir.create(tmp_path, "m")
+    for n in range(1, len(rows) + 1):
+        run.write_metrics(rows[:n])
+        with open(run.path / "metrics.csv", newline="") as f:
+            read = list(csv.DictReader(f))
+        assert [{k: v for k, v in r.items() if v != ""} for r in read] == [
+            {k: str(v) for k, v in r.items()} for r in rows[:n]]
+    (run.path / "metrics.csv").write_text("epoch\n1\n2\n3\n4\n5\n6\n")  # a killed session's extra epoch
+    again = RunDir.at(run.path)  # a resumed session: its first write is whole
+    again.write_metrics(rows[:2])
+    assert (run.path / "metrics.csv").read_text().count("\n") == 3

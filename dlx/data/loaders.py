@@ -68,13 +68,31 @@ class TensorBatches:
 def own_share(batch, rank: int, world: int):
     """A data-parallel rank's share of one global batch (indices): every world-th, from `rank`.
 
-    Never empty (a last batch smaller than the world repeats its last sample), so every rank
-    takes every step; the shares differ by at most one sample.
+    Never empty: a rank beyond a batch smaller than the world gets its last sample again, so
+    every rank takes every step; that repeat is padding (`padding_of`), weighs nothing in the
+    gradient and counts in no metric. The other shares differ by at most one sample.
     """
     if world == 1:
         return batch
     part = batch[rank::world]
     return part if len(part) else batch[-1:]
+
+
+def padding_of(batches) -> Optional[Callable[[int], bool]]:
+    """For a data-parallel rank's training batches (TensorBatches, or a DataLoader over
+    RankShares): `padded(i)`, true when its share of the epoch's i-th global batch is the
+    repeated sample of a batch smaller than the world. None for one process."""
+    sampler = getattr(batches, "batch_sampler", None)
+    if isinstance(sampler, RankShares):
+        rank, world = sampler.rank, sampler.world
+        n, size = len(sampler.batches.sampler), sampler.batches.batch_size
+    elif isinstance(batches, TensorBatches):
+        rank, world, n, size = batches.rank, batches.world, batches.n, batches.batch_size
+    else:
+        return None
+    if world == 1:
+        return None
+    return lambda i: rank >= min(size, n - i * size)
 
 
 class RankShares:

@@ -8,12 +8,35 @@ communication hook in dlx.engine.distributed, sums n_r * g_r and n_r instead and
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 
 class Share:
     """This rank's samples in the step under way: set by the wrapped model's forward, or by a task
-    whose loss averages over something else (`set_samples`)."""
+    whose loss averages over something else (`set_samples`); none while the rank steps on padding
+    (the repeat of a sample, when a batch is smaller than the world: `padding`)."""
 
     samples: float = 1.0
+    padding: bool = False
+
+    @property
+    def weight(self) -> float:
+        return 0.0 if self.padding else self.samples
+
+
+@contextmanager
+def padding(model):
+    """The step taken inside weighs nothing in the all-reduce (the rank's share is a repeat).
+    No-op on a model that is not data-parallel."""
+    share = getattr(model, "share", None)
+    if not isinstance(share, Share):
+        yield
+        return
+    share.padding = True
+    try:
+        yield
+    finally:
+        share.padding = False
 
 
 def set_samples(model, samples: float) -> None:
@@ -38,8 +61,9 @@ def weighted_mean(share: Share, bucket):
 
     Each rank's loss is the mean over its own n_r samples; when a global batch does not split
     evenly (17 over 2 ranks: 9 and 8), DDP's plain average 1/2 (mean_9 + mean_8) is not the
-    one-process step mean_17, but this is. The counts travel in the same all-reduce (one more
-    element per bucket), so no collective is added; equal shares give DDP's own average.
+    one-process step mean_17, but this is; a rank stepping on padding sends n_r = 0. The counts
+    travel in the same all-reduce (one more element per bucket), so no collective is added; equal
+    shares give DDP's own average.
     """
     import torch
     import torch.distributed as dist
@@ -47,8 +71,8 @@ def weighted_mean(share: Share, bucket):
     grads = bucket.buffer()
     low = grads.dtype in (torch.float16, torch.bfloat16)  # n_r * g_r summed in fp32: no overflow
     packed = torch.empty(grads.numel() + 1, dtype=torch.float32 if low else grads.dtype, device=grads.device)
-    packed[:-1].copy_(grads).mul_(share.samples)
-    packed[-1] = share.samples
+    packed[:-1].copy_(grads).mul_(share.weight)
+    packed[-1] = share.weight
     future = dist.all_reduce(packed, async_op=True).get_future()
 
     def average(done):

@@ -18,9 +18,11 @@ from typing import Any, Optional
 import torch
 
 from dlx import testhooks
+from dlx.data.loaders import padding_of
 from dlx.engine.callbacks import Callbacks
 from dlx.engine.runtime import rng_state, set_rng_state
 from dlx.engine.schemas import TrainerConfig  # torch-free: checked before torch loads
+from dlx.engine.shares import padding
 from dlx.errors import RunError
 
 
@@ -137,10 +139,15 @@ class Trainer:
         # per-batch listeners (a progress bar); none: the loop pays one falsy test per batch
         listeners = [fn for fn in (getattr(cb, "on_batch_end", None) for cb in self.callbacks.items) if fn]
         total = len(batches) if listeners and hasattr(batches, "__len__") else None
+        padded = padding_of(batches)  # data-parallel: this rank's repeats of a batch smaller than the world
         for batch in self._skip_done(batches, progress):
             if move:
                 batch = task.to_device(batch, self.device)
-            value = task.train_step(self, batch, metrics)
+            if padded is not None and padded(progress.batches):
+                with padding(task.model):  # the step is taken with the other ranks, weighs nothing
+                    value = task.train_step(self, batch, task.train_metrics())  # and counts in no metric
+            else:
+                value = task.train_step(self, batch, metrics)
             self.step += 1
             progress.batches += 1
             if not math.isfinite(value):

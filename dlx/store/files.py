@@ -154,3 +154,16 @@ def json_default(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def append_csv_row(path: Path, row: dict, columns: list[str]) -> None:
+    """One row appended to the CSV at `path` (written by `atomic_write_csv` under the same
+    `columns`), in one write call of a few hundred bytes: a kill leaves the file with or without
+    the row (and a resumed run rewrites the file whole from its checkpoint anyway)."""
+    buf = io.StringIO()
+    csv.DictWriter(buf, fieldnames=columns, lineterminator="\n").writerow(row)
+    try:
+        with open(path, "a", encoding="utf-8", newline="") as f:
+            f.write(buf.getvalue())
+    except OSError as e:
+        raise RunError(f"cannot write {path}: {e.strerror or e} — check free space and permissions") from None

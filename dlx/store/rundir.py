@@ -5,13 +5,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
 import time
 from pathlib import Path
 
 from dlx.errors import ConfigError, RunError
-from dlx.store.files import (atomic_write, atomic_write_csv, atomic_write_text, json_default, keep_previous, make_dir,
-                             missing_as_null, new_run_id, yaml_dump)
+from dlx.store.files import (append_csv_row, atomic_write, atomic_write_csv, atomic_write_text, json_default,
+                             keep_previous, make_dir, missing_as_null, new_run_id, yaml_dump)
 
 
 class RunDir:
@@ -19,7 +18,8 @@ class RunDir:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._pending: _CheckpointWrite | None = None  # the checkpoint write in flight
+        self._pending: list = []  # the checkpoint writes queued or in flight (futures), oldest first
+        self._metrics: tuple[list[str], int] | None = None  # metrics.csv's columns and rows, as written here
 
     @classmethod
     def create(cls, root: Path, label: str) -> "RunDir":
@@ -58,11 +58,18 @@ class RunDir:
         return folder / "examples.json"
 
     def write_metrics(self, rows: list[dict]) -> None:
-        """Rewrite metrics.csv whole each epoch (it is small), so it is never half a row."""
-        columns: list[str] = []
-        for row in rows:
+        """metrics.csv for `rows`, never half a row: the one new row appended (one write) when this
+        folder wrote all the others under the same columns, else rewritten whole and renamed (the
+        first epoch of a session, a resumed run's file, a new column)."""
+        columns = list(self._metrics[0]) if self._metrics else []
+        for row in rows[-1:] if self._metrics else rows:
             columns += [k for k in row if k not in columns]
-        atomic_write_csv(self.path / "metrics.csv", rows, columns)
+        path = self.path / "metrics.csv"
+        if self._metrics == (columns, len(rows) - 1) and rows:
+            append_csv_row(path, rows[-1], columns)
+        else:
+            atomic_write_csv(path, rows, columns)
+        self._metrics = (columns, len(rows))
 
     def write_layers(self, rows: list[dict]) -> None:
         """layers.csv (trainer.watch): long format, one row per epoch, layer and statistic."""
@@ -94,40 +101,44 @@ class RunDir:
         """Write checkpoints/<name>.pt atomically; `last` keeps its predecessor as last.prev.pt.
 
         The file holds the state of this moment: here, on the training thread, `state` is only
-        copied (tensors cloned, containers copied: a memory copy, no serialisation); a writer
+        copied (`snapshot`: tensors cloned, containers copied, no serialisation); the one writer
         thread serialises the copy and puts the bytes on disk (temporary file, fsync, rename,
-        folder fsync) while training goes on, one write at a time and in order. `flush()` waits
-        for it and raises its error; the next save, `write_status` and `unlock` wait for it too.
-        The previous file is hard-linked to `<name>.prev.pt` only once the new one is complete on
-        disk, so at every moment one whole checkpoint exists under `last.pt`.
+        folder fsync) while training goes on, writes in the order they were asked for. Training
+        waits only when two writes are already queued (a slow disk: snapshots do not pile up).
+        `flush()` waits for them all and raises a write's error; the next save raises the error
+        of a write already done; `write_status` and `unlock` wait too. The previous file is
+        hard-linked to `<name>.prev.pt` only once the new one is complete on disk, so at every
+        moment one whole checkpoint exists under `last.pt`.
         """
         from dlx import testhooks
 
         copy = snapshot(state)
-        self.flush()  # the previous write first: files replace each other in order
-        job = _CheckpointWrite(self, name, copy)
         if testhooks.ACTIVE:  # kill points: hit them in step with training, as before
-            job.run()
-            if job.error is not None:
-                raise job.error
-        else:
-            job.start()
-            self._pending = job
+            self.flush()
+            _write_checkpoint(self, name, copy)
+            return self.checkpoint_path(name)
+        self._reap(keep=1)
+        self._pending.append(_writer().submit(_write_checkpoint, self, name, copy))
         return self.checkpoint_path(name)
 
     def flush(self) -> None:
-        """Wait for the checkpoint being written; raise its error (a full disk) if it failed."""
-        job = self._pending
-        if job is not None:
-            job.join()
-            self._pending = None  # only now: a Ctrl-C during the wait leaves it for unlock() to wait on
-            if job.error is not None:
-                raise job.error
+        """Wait for the checkpoints being written; raise the first error (a full disk) if one failed."""
+        self._reap(keep=0)
+
+    def _reap(self, keep: int) -> None:
+        """Forget finished writes, raising the first failure; wait until at most `keep` remain."""
+        while self._pending and (len(self._pending) > keep or self._pending[0].done()):
+            error = self._pending[0].exception()  # waits for it
+            self._pending.pop(0)  # only now: a Ctrl-C during the wait leaves it for unlock() to wait on
+            if error is not None:
+                raise error
 
     def _settle(self) -> None:
-        """Wait for the checkpoint being written, keeping its error for `flush()` to raise."""
-        if self._pending is not None:
-            self._pending.join()
+        """Wait for the checkpoints being written, keeping their errors for `flush()` to raise."""
+        if self._pending:
+            from concurrent.futures import wait
+
+            wait(self._pending)
 
     def remove_temp_files(self) -> None:
         """Drop `.NAME.PID.tmp` files a killed process left (call only while holding the lock)."""
@@ -191,69 +202,90 @@ class RunDir:
 _LOCKS: dict[str, int] = {}
 
 
+_ATOMS = (int, float, str, bool, bytes, type(None))
+
+
 def snapshot(state):
     """A copy of a checkpoint's `state` that later training cannot change: tensors cloned (detached),
-    dicts, lists and tuples copied (a state_dict's `_metadata` kept); other values (numbers,
-    strings, None) are immutable and shared. Cheap: memory copies, no serialisation."""
+    dicts and lists copied (a state_dict's `_metadata` kept), tuples copied when they hold something
+    mutable; numbers and strings are immutable and shared. Cheap: memory copies, no serialisation,
+    one Python call per container (the RNG states' 625-number tuples and the history's rows are
+    most of the values, and nearly all of them numbers)."""
     import torch
 
+    kind = type(state)
+    if kind in _ATOMS:
+        return state
     if isinstance(state, torch.Tensor):
         return state.detach().clone()
     if isinstance(state, dict):
-        copy = {k: snapshot(v) for k, v in state.items()}
-        if type(state) is not dict:
+        copy = {k: v if type(v) in _ATOMS else snapshot(v) for k, v in state.items()}
+        if kind is not dict:
             try:
-                copy = type(state)(copy)  # an OrderedDict (a module's state_dict) stays one
+                copy = kind(copy)  # an OrderedDict (a module's state_dict) stays one
             except TypeError:
                 pass
         if hasattr(state, "_metadata"):  # load_state_dict reads each module's version from it
             copy._metadata = state._metadata
         return copy
     if isinstance(state, list):
-        return [snapshot(v) for v in state]
+        return [v if type(v) in _ATOMS else snapshot(v) for v in state]
     if isinstance(state, tuple):
+        if all(type(v) in _ATOMS for v in state):
+            return state
         items = [snapshot(v) for v in state]
-        return type(state)(*items) if hasattr(state, "_fields") else tuple(items)
+        return kind(*items) if hasattr(state, "_fields") else tuple(items)
     return state
 
 
-class _CheckpointWrite(threading.Thread):
-    """One checkpoint's bytes to disk: temporary file, fsync, keep the previous, rename.
+_WRITER = None
 
-    Not a daemon: an exiting interpreter (a second Ctrl-C) waits for the write in flight,
-    so the file it replaces stays whole and the new one lands whole or not at all.
-    """
 
-    CHUNK = 64 * 1024  # written in pieces so that the `write-<name>` kill point falls mid-file
+def _writer():
+    """The one checkpoint-writing thread, started with the first write. An exiting interpreter
+    (a second Ctrl-C) runs the writes already queued, so a file being replaced stays whole and
+    the new one lands whole or not at all."""
+    global _WRITER
+    if _WRITER is None:
+        from concurrent.futures import ThreadPoolExecutor
 
-    def __init__(self, run: RunDir, name: str, state: dict):
-        super().__init__(name=f"dlx-checkpoint-{name}")
-        self.rundir, self.label, self.state = run, name, state
-        self.error: BaseException | None = None
+        _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlx-checkpoint")
+    return _WRITER
 
-    def run(self) -> None:
-        import torch
 
-        from dlx import testhooks
+def _forget_writer() -> None:
+    """A forked child (a sweep or CV worker) has no writer thread: it starts its own."""
+    global _WRITER
+    _WRITER = None
 
-        path = self.rundir.checkpoint_path(self.label)
 
-        def write(f):
-            buffer = io.BytesIO()  # serialised whole first: the kill point below falls mid-file
-            torch.save(self.state, buffer)
-            out = testhooks.PausingWriter(f, f"write-{self.label}") if testhooks.ACTIVE else f
-            view = buffer.getbuffer()
-            for start in range(0, len(view), self.CHUNK):
-                out.write(view[start:start + self.CHUNK])
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_writer)
 
-        def before_replace():
-            if self.label == "last" and path.exists():
-                keep_previous(path, self.rundir.checkpoint_path(f"{self.label}.prev"))
-            testhooks.pause(f"replace-{self.label}")
 
-        try:
-            atomic_write(path, write, binary=True, sync=True, before_replace=before_replace)
-        except BaseException as e:  # raised in the training thread by RunDir.flush()
-            self.error = e
-        finally:
-            self.state = None
+def _write_checkpoint(run: RunDir, name: str, state: dict) -> None:
+    """One checkpoint's bytes to disk: serialised, temporary file, fsync, keep the previous, rename."""
+    import torch
+
+    from dlx import testhooks
+
+    path = run.checkpoint_path(name)
+    buffer = io.BytesIO()  # serialised whole first: the kill point below falls mid-file
+    torch.save(state, buffer)
+    del state
+
+    def write(f):
+        out = testhooks.PausingWriter(f, f"write-{name}") if testhooks.ACTIVE else f
+        view = buffer.getbuffer()
+        for start in range(0, len(view), _CHUNK):
+            out.write(view[start:start + _CHUNK])
+
+    def before_replace():
+        if name == "last" and path.exists():
+            keep_previous(path, run.checkpoint_path(f"{name}.prev"))
+        testhooks.pause(f"replace-{name}")
+
+    atomic_write(path, write, binary=True, sync=True, before_replace=before_replace)
+
+
+_CHUNK = 64 * 1024  # written in pieces so that the `write-<name>` kill point falls mid-file
