@@ -149,6 +149,30 @@ def resumable_state(**changes) -> dict:
     return {**state, **changes}
 
 
+@pytest.mark.parametrize("old_format", [False, True])
+def test_rng_state_round_trips_through_a_weights_only_checkpoint(tmp_path, old_format):
+    """The RNG keys are saved as tensors (cheap to serialise); checkpoints that kept them as lists still resume."""
+    import random
+
+    import numpy as np
+
+    from dlx.engine.runtime import rng_state, set_rng_state
+
+    random.seed(3), np.random.seed(4), torch.manual_seed(5)
+    random.gauss(0, 1)  # leaves Python's cached second Gaussian in the state
+    state = rng_state()
+    if old_format:  # what dlx wrote before: Python's state tuple and numpy's key as lists
+        state["python"] = (state["python"]["version"], tuple(state["python"]["key"].tolist()),
+                           state["python"]["gauss"])
+        state["numpy"]["state"]["key"] = state["numpy"]["state"]["key"].tolist()
+    else:
+        assert isinstance(state["python"]["key"], torch.Tensor) and isinstance(state["numpy"]["state"]["key"], torch.Tensor)
+    torch.save(state, tmp_path / "rng.pt")
+    expected = (random.random(), random.gauss(0, 1), np.random.rand(), torch.rand(1).item())
+    set_rng_state(torch.load(tmp_path / "rng.pt", weights_only=True))
+    assert (random.random(), random.gauss(0, 1), np.random.rand(), torch.rand(1).item()) == expected
+
+
 @pytest.mark.parametrize("damage", [{"epoch": "2"}, {"step": None}, {"history": "lots"}, {"model": [1, 2]},
                                     {"rng": {"python": 1}}, {"epoch": True}, {"history": [1, 2]}])
 def test_a_checkpoint_with_wrong_field_types_falls_back_to_the_previous(tmp_path, damage):

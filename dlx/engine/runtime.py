@@ -101,19 +101,28 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 
 def rng_state() -> dict:
-    """Every global RNG, in types `torch.load(weights_only=True)` accepts (no ndarrays)."""
+    """Every global RNG, in types `torch.load(weights_only=True)` accepts (no ndarrays). The two
+    Mersenne Twister keys (624 words each) are int64 tensors: one object each for the checkpoint
+    writer to serialise, not 1,250 Python ints (most of what a small model's last.pt cost)."""
     np_state = np.random.get_state(legacy=False)
-    np_state["state"]["key"] = np_state["state"]["key"].tolist()
-    state = {"python": random.getstate(), "numpy": np_state, "torch": torch.get_rng_state()}
+    np_state["state"]["key"] = torch.from_numpy(np_state["state"]["key"].astype(np.int64))
+    version, key, gauss = random.getstate()
+    state = {"python": {"version": version, "key": torch.tensor(key, dtype=torch.int64), "gauss": gauss},
+             "numpy": np_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
+    """Restore `rng_state()`'s RNGs (also from older checkpoints, which kept the keys as lists)."""
+    py = state["python"]
+    if isinstance(py, dict):
+        py = (py["version"], tuple(py["key"].tolist()), py["gauss"])
+    random.setstate(py)
     np_state = {**state["numpy"], "state": dict(state["numpy"]["state"])}
-    np_state["state"]["key"] = np.asarray(np_state["state"]["key"], dtype=np.uint32)
+    key = np_state["state"]["key"]
+    np_state["state"]["key"] = np.asarray(key.numpy() if isinstance(key, torch.Tensor) else key, dtype=np.uint32)
     np.random.set_state(np_state)
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
