@@ -149,7 +149,8 @@ def test_epsilon_falls_linearly_then_stays():
 def test_the_run_reports_epsilon_over_its_env_steps(tmp_path):
     # 1 env, 1 step per iteration, 4 iterations per epoch, 2 epochs: 8 env steps, decay over the first 4
     run = dlx.train("model=dqn", "data=gym", "data.env=DlxBandit-v0", "data.num_envs=1", "data.steps_per_epoch=4",
-                    "trainer.epochs=2", "model.train_freq=1", "model.epsilon_fraction=0.5", "model.batch_size=2",
+                    "trainer.epochs=2", "model.train_freq=1", "model.gradient_steps=1", "model.epsilon_fraction=0.5",
+                    "model.batch_size=2",
                     "model.learning_starts=2", "model.hidden=[4]", "data.eval_episodes=1", "data.test_episodes=1",
                     "trainer.num_threads=1", output_dir=str(tmp_path))
     metrics = pd.read_csv(run.path / "metrics.csv")
@@ -161,7 +162,7 @@ def test_the_run_reports_epsilon_over_its_env_steps(tmp_path):
 # ---------------------------------------------------------------- learning the better action
 
 TINY_DQN = ["model.hidden=[16]", "optim.lr=0.01", "model.learning_starts=64", "model.batch_size=32",
-            "model.buffer_size=1000", "model.train_freq=1", "model.target_update=20"]
+            "model.buffer_size=1000", "model.train_freq=1", "model.gradient_steps=4", "model.target_update=20"]
 
 
 def trained(tmp_path, env: str, steps: int):
@@ -210,7 +211,8 @@ def test_a_buffer_smaller_than_a_batch_is_refused_in_one_line(dlx):
 # 4 envs x 8 steps = 32 env steps per iteration; 96 per epoch = 3 iterations; a 200-transition buffer wraps
 # in epoch 3; the target moves every 5 gradient steps (4 per iteration); last.pt every 2 iterations
 RUN = ["train", "model=dqn", "data=cartpole", "data.num_envs=4", "model.train_freq=8", "data.steps_per_epoch=96",
-       "model.buffer_size=200", "model.batch_size=16", "model.learning_starts=32", "model.target_update=5",
+       "model.buffer_size=200", "model.batch_size=16", "model.learning_starts=32", "model.gradient_steps=4",
+       "model.target_update=5",
        "model.epsilon_fraction=0.5", "data.eval_episodes=2", "data.test_episodes=3", "data.normalize_obs=true",
        "model.hidden=[16]", "trainer.epochs=3", "trainer.num_threads=1", "trainer.checkpoint_every_steps=2", "-q"]
 

@@ -79,5 +79,3 @@ MODELS.declare("a2c", A2CConfig, f"{_ON}:A2C", accepts=ENVIRONMENT, task="rl",
                summary="advantage actor-critic: n-step returns or GAE(lambda), shared or separate trunks")
 MODELS.declare("ppo", PPOConfig, f"{_ON}:PPO", accepts=ENVIRONMENT, task="rl",
                summary="proximal policy optimisation: clipped surrogate, GAE; Gaussian policy for continuous actions")
-
-import dlx.models.dqn_schema  # noqa: E402, F401  (declares model=dqn, whose schema subclasses AgentConfig)

@@ -29,12 +29,12 @@ class DQNConfig(AgentConfig):
     batch_size: int = at_least(128, 1)  # transitions per gradient step
     learning_starts: int = at_least(1000, 0)  # env steps collected (epsilon-greedy) before the first update
     train_freq: int = at_least(4, 1)  # steps of each env per iteration
-    gradient_steps: int = at_least(0, 0)  # per iteration; 0: one per train_freq env steps (num_envs of them)
+    gradient_steps: int = at_least(16, 1)  # per iteration: with 8 envs x 4 steps, one per 2 transitions
     target_update: int = at_least(250, 1)  # gradient steps between target updates
     tau: float = interval(1.0, 0, 1, closed="right")  # 1: hard copy; < 1: Polyak theta- <- tau theta + (1-tau) theta-
     epsilon_start: float = fraction(1.0, closed="both")  # exploration rate at the first step
     epsilon_end: float = fraction(0.05, closed="both")  # ... from the end of the schedule on
-    epsilon_fraction: float = fraction(0.2, closed="both")  # share of the run's env steps to decay it over (linear)
+    epsilon_fraction: float = fraction(0.15, closed="both")  # share of the run's env steps to decay it over (linear)
     double: bool = False  # Double DQN: the online net picks the next action, the target net values it
     dueling: bool = False  # dueling heads: Q = V(s) + A(s, a) - mean_a A(s, a) over a shared trunk
     loss: str = choices("huber", "huber", "mse")  # huber: smooth L1 (Mnih et al.'s clipped error)

@@ -133,9 +133,8 @@ class DQN(Agent):
         if self.env_steps < cfg.learning_starts:
             return 0.0  # still filling the buffer
         optimizer = trainer.task.optimizers["model"]
-        steps = cfg.gradient_steps or runner.num_envs
         loss = torch.stack([self.update(trainer, optimizer, self.replay.sample(cfg.batch_size))
-                            for _ in range(steps)]).mean().item()
+                            for _ in range(cfg.gradient_steps)]).mean().item()
         metrics.add_term("q_loss", loss)
         return loss
 
