@@ -53,7 +53,7 @@ def test_a_hard_update_copies_and_polyak_averages_exactly():
     before = [p.clone() for p in target.parameters()]
     move_target(target, online, 0.25)
     for t, s, old in zip(target.parameters(), online.parameters(), before):
-        torch.testing.assert_close(t, 0.25 * s + 0.75 * old, rtol=0, atol=1e-7)
+        assert torch.equal(t, 0.25 * s + 0.75 * old)  # tau = 1/4, a power of two: the rule to the bit
     move_target(target, online, 1.0)
     assert all(torch.equal(t, s) for t, s in zip(target.parameters(), online.parameters()))
 
