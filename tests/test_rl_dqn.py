@@ -20,7 +20,7 @@ from dlx.engine.rl.replay import ReplayBuffer
 from dlx.models.dqn_schema import DQNConfig
 from dlx.use.restore import restore
 from tests.test_resume import check_files_parse, finish, stop_at, the_run
-from tests.test_rl_agents import SMALL  # noqa: F401  (also registers DlxBandit-v0 and DlxChain-v0)
+from tests.test_rl_agents import SMALL  # importing it registers DlxBandit-v0 and DlxChain-v0
 from tests.test_rl_resume import TIMED
 
 SPACES = Spaces((3,), True, n_actions=2)
