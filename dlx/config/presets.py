@@ -23,6 +23,7 @@ import dlx.data.env_schemas  # noqa: F401  (declares the environments)
 import dlx.data.schemas  # noqa: F401  (declares the built-in datasets)
 import dlx.losses  # noqa: F401  (registers the built-in losses: torch loads only to build one)
 import dlx.models.agent_schemas  # noqa: F401  (declares the reinforcement-learning agents)
+import dlx.models.dqn_schema  # noqa: F401  (declares model=dqn)
 import dlx.models.schemas  # noqa: F401  (declares the built-in models)
 import dlx.optim.schemas  # noqa: F401  (declares the built-in optimizers and schedules)
 from dlx import plugins

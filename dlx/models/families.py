@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 
 import dlx.models.agent_schemas  # noqa: F401  (declares the agents)
+import dlx.models.dqn_schema  # noqa: F401  (declares model=dqn)
 import dlx.models.schemas  # noqa: F401  (declares every built-in family)
 from dlx.errors import ConfigError
 from dlx.registry import MODELS
