@@ -13,8 +13,9 @@ group (a `Checked` dataclass subclassing `dlx.models.agent_schemas.AgentConfig`,
     MODELS.declare("dqn", DQNConfig, "dlx.engine.rl.dqn:DQN", accepts=ENVIRONMENT, task="rl",
                    summary="deep Q-network: replay buffer, target network, epsilon-greedy")
 
-(`dlx/models/agent_schemas.py` declares reinforce, a2c and ppo and imports the other agents'
-schema modules, so the registry knows them without torch.) The RL task looks the class up with
+(`dlx/models/agent_schemas.py` declares reinforce, a2c and ppo, `dqn_schema.py` declares dqn; each
+schema module is imported by dlx.config.presets and dlx.models.families, so the registry knows
+them without torch.) The RL task looks the class up with
 `MODELS.get(exp.model.name).builder` and calls, in order:
 
 1. `cls.check_spaces(name, spaces)`: refuse an unsuitable environment in one line
