@@ -49,24 +49,36 @@ def attach_mlflow(exp) -> "MlflowLogger | None":
     return MlflowLogger(Worker.get(uri), uri, experiment)
 
 
+def prestart(overrides) -> None:
+    """Start the worker before `dlx train` composes its config (which loads torch) when the overrides
+    ask for MLflow: read as text, a guess that the run confirms (attach_mlflow) or that costs an
+    idle process. Not on ranks other than 0, nor in the process that launches trainer.devices=N."""
+    values = {key.lstrip("+"): value for key, _, value in (str(o).partition("=") for o in overrides)}
+    launcher = values.get("trainer.devices", "1") != "1" and "RANK" not in os.environ
+    if "mlflow" in values.get("trainer.loggers", "") and distributed.is_main_process() and not launcher \
+            and importlib.util.find_spec("mlflow") is not None:
+        Worker.get(None)
+
+
 class Worker:
     """This process's MLflow worker (dlx.engine.mlflow_worker): one pipe in, one reader thread out."""
 
     current: "Worker | None" = None
 
     @classmethod
-    def get(cls, uri: str) -> "Worker":
-        """The running worker, or a new one that starts by opening `uri`."""
+    def get(cls, uri: str | None) -> "Worker":
+        """The running worker, or a new one that starts by opening `uri` (None: loading mlflow only)."""
         if cls.current is None or cls.current.proc.poll() is not None:
             cls.current = cls(uri)
         return cls.current
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str | None):
         root = str(Path(__file__).resolve().parents[2])  # this dlx, also from a source tree
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         # its own session: Ctrl-C reaches dlx alone, which then ends the run in MLflow through it
-        self.proc = subprocess.Popen([sys.executable, "-m", "dlx.engine.mlflow_worker", uri], env=env, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+        self.proc = subprocess.Popen([sys.executable, "-m", "dlx.engine.mlflow_worker", *filter(None, [uri])],
+                                     env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     start_new_session=True)
         self.ids = itertools.count()
         self.loggers: dict[int, MlflowLogger] = {}
         self.lock = threading.Lock()

@@ -1,7 +1,8 @@
 """The MLflow logger's worker process: every MLflow call of a live run happens here.
 
-`python -m dlx.engine.mlflow_worker URI`, started by dlx.engine.mlflow_logger once per dlx process,
-when its first run with trainer.loggers=[mlflow] starts to build its data and model. Importing
+`python -m dlx.engine.mlflow_worker [URI]`, started by dlx.engine.mlflow_logger once per dlx process:
+as `dlx train` starts when its overrides ask for MLflow, else when the first run with
+trainer.loggers=[mlflow] starts to build its data and model. Importing
 mlflow and opening its store take ~2 s of CPU (mostly imports); here they overlap dlx's own start
 on another core instead of adding to it, and a separate process never takes the GIL from the
 training loop, as a thread would. It reads one JSON message a line on stdin and answers on stdout:
@@ -37,10 +38,15 @@ def client_for(uri: str):
     return clients[uri]
 
 
-def warm_up(uri: str) -> None:
-    """What the first run needs, loaded before it asks: mlflow, the store, matplotlib for the curve."""
+def warm_up(uri: str | None) -> None:
+    """What the first run needs, loaded before it asks: mlflow, the store (its code, when started
+    before dlx knows the URI), matplotlib for the curve."""
     try:
-        client_for(uri)
+        if uri is None:
+            client_class()
+            import mlflow.store.tracking.sqlalchemy_store  # noqa: F401  (most of opening a SQLite store)
+        else:
+            client_for(uri)
     except Exception:  # told, and retried, by the run's first call
         pass
     try:
@@ -125,7 +131,7 @@ class Session:
             return False
 
 
-def serve(uri: str) -> None:
+def serve(uri: str | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is dlx's to handle: it sends "end" then
     parent = os.getppid()
     channel = os.fdopen(os.dup(1), "w")
@@ -149,4 +155,4 @@ def serve(uri: str) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1] if len(sys.argv) > 1 else None)
