@@ -13,23 +13,28 @@ training loop, as a thread would. It reads one JSON message a line on stdin and 
  -> {"id": n, "warn": "..."}                   once per run: MLflow did not answer (training goes on)
  -> {"id": n, "done": true, "complete": bool}  after "end": all sent, or what is missing
 
-A server that does not answer: the rows wait here and go with the next epoch's. The dlx process
-gone (killed): the worker ends at once and sends nothing more; a resume sends what MLflow lacks.
+Rows are sent at most once a second (SEND_EVERY), all waiting ones in one batch: a short epoch
+costs no store transaction of its own. A server that does not answer: the rows wait here and go
+with the next send. The dlx process gone (killed): the worker ends at once and sends nothing
+more; a resume sends what MLflow lacks.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from dlx.engine.mlflow_link import LearningCurve, Link, client_class, params_of, read_rows
 from dlx.errors import first_line
 
 clients: dict = {}  # tracking URI -> MlflowClient (a SQLite store is opened once per process)
+SEND_EVERY = 1.0  # seconds: rows go at most this often (each send is a store transaction), and at the end
 
 
 def client_for(uri: str):
@@ -69,19 +74,24 @@ class Session:
         self.history: dict[int, dict] = {}  # epoch -> row, for the learning curve
         self.curve, self.folder = LearningCurve(), tempfile.TemporaryDirectory()
         self.drawn: Path | None = None  # learning-curve.png, rendered at the last epoch
+        self.drawn_rows = 0  # how many epochs it shows
         self.warned = False
+        self.sent_at = time.monotonic()
+
+    def due(self) -> float:
+        """When the waiting rows are to be sent (time.monotonic)."""
+        return self.sent_at + SEND_EVERY
 
     def handle(self, op: str, message: dict) -> bool:
         """One message; True once the run has ended."""
         if op == "row":
+            epoch = int(message["row"]["epoch"])
             self.pending.append(message["row"])
-            self.history[int(message["row"]["epoch"])] = message["row"]
-        if self.link is None:
-            self.attempt(self.connect)
-        if self.link is not None and self.attempt(lambda: self.link.send_rows(self.pending)):
-            self.pending = []
-        if op == "row":
-            self.draw(int(message["row"]["epoch"]) == self.last_epoch)  # the end then only sends
+            self.history[epoch] = message["row"]
+            if epoch == self.last_epoch or not self.curve.laid_out:  # the end then only sends
+                self.draw(render=epoch == self.last_epoch)
+        if op == "open" or op == "end" or time.monotonic() >= self.due():
+            self.flush()
         if op != "end":
             return False
         ended = self.link is not None and self.attempt(lambda: self.end(message["summary"]))
@@ -89,12 +99,21 @@ class Session:
         self.folder.cleanup()
         return True
 
+    def flush(self) -> None:
+        """Open the MLflow run if not yet, send the waiting rows; a failure keeps them for the next try."""
+        self.sent_at = time.monotonic()
+        if self.link is None:
+            self.attempt(self.connect)
+        if self.link is not None and self.attempt(lambda: self.link.send_rows(self.pending)):
+            self.pending = []
+
     def draw(self, render: bool) -> None:
-        """The curve up to date (laid out once, from the first rows); rendered when `render`."""
+        """The curve from the rows so far (laid out once, at the first); rendered when `render`."""
         if self.curve.update([self.history[epoch] for epoch in sorted(self.history)]):
             self.curve.lay_out()
             if render:
                 self.drawn = self.curve.save(Path(self.folder.name) / "learning-curve.png")
+                self.drawn_rows = len(self.history)
 
     def connect(self) -> None:
         from dlx.store.runs import read_overrides
@@ -114,7 +133,7 @@ class Session:
     def end(self, summary: dict | None) -> None:
         status = json.loads((self.path / "status.json").read_text()).get("status", "failed") \
             if (self.path / "status.json").exists() else "failed"
-        if self.drawn is None or max(self.history, default=0) != self.last_epoch:  # stopped early
+        if self.drawn is None or self.drawn_rows != len(self.history):  # stopped early, or more rows since
             self.draw(render=True)
         self.link.finish(summary, status if summary is None else "finished", self.drawn)
 
@@ -131,6 +150,25 @@ class Session:
             return False
 
 
+class Lines:
+    """The lines of a file descriptor, with a timeout (select; a buffered file would hide what it holds)."""
+
+    def __init__(self, fd: int):
+        self.fd, self.buffer = fd, b""
+
+    def next(self, timeout: float | None) -> str | None:
+        """The next line; None when `timeout` passed first; "" at the end (dlx has exited)."""
+        while b"\n" not in self.buffer:
+            if not select.select([self.fd], [], [], timeout)[0]:
+                return None
+            data = os.read(self.fd, 1 << 16)
+            if not data:
+                return ""
+            self.buffer += data
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode()
+
+
 def serve(uri: str | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is dlx's to handle: it sends "end" then
     parent = os.getppid()
@@ -143,9 +181,16 @@ def serve(uri: str | None) -> None:
 
     warm_up(uri)
     sessions: dict[int, Session] = {}
-    for line in sys.stdin:
-        if os.getppid() != parent:  # dlx was killed: its resume sends what is missing
+    lines = Lines(sys.stdin.fileno())
+    while True:
+        due = min((s.due() for s in sessions.values() if s.pending), default=None)
+        line = lines.next(None if due is None else max(0.0, due - time.monotonic()))
+        if line == "" or os.getppid() != parent:  # dlx exited, or was killed: a resume sends what is missing
             return
+        if line is None:  # rows waited long enough
+            for session in sessions.values():
+                session.flush()
+            continue
         message = json.loads(line)
         if message["op"] == "open":
             sessions[message["id"]] = Session(message, answer)
