@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import queue
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -150,23 +151,12 @@ class Session:
             return False
 
 
-class Lines:
-    """The lines of a file descriptor, with a timeout (select; a buffered file would hide what it holds)."""
-
-    def __init__(self, fd: int):
-        self.fd, self.buffer = fd, b""
-
-    def next(self, timeout: float | None) -> str | None:
-        """The next line; None when `timeout` passed first; "" at the end (dlx has exited)."""
-        while b"\n" not in self.buffer:
-            if not select.select([self.fd], [], [], timeout)[0]:
-                return None
-            data = os.read(self.fd, 1 << 16)
-            if not data:
-                return ""
-            self.buffer += data
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return line.decode()
+def drain(stream, lines: queue.Queue) -> None:
+    """Read dlx's pipe as fast as dlx writes, so that dlx never waits on a full pipe while the
+    worker is still loading or MLflow is slow; "" at the end (dlx has exited)."""
+    for line in stream:
+        lines.put(line)
+    lines.put("")
 
 
 def serve(uri: str | None) -> None:
@@ -179,18 +169,20 @@ def serve(uri: str | None) -> None:
         channel.write(json.dumps(message) + "\n")
         channel.flush()
 
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=drain, args=(sys.stdin, lines), daemon=True).start()
     warm_up(uri)
     sessions: dict[int, Session] = {}
-    lines = Lines(sys.stdin.fileno())
     while True:
         due = min((s.due() for s in sessions.values() if s.pending), default=None)
-        line = lines.next(None if due is None else max(0.0, due - time.monotonic()))
-        if line == "" or os.getppid() != parent:  # dlx exited, or was killed: a resume sends what is missing
-            return
-        if line is None:  # rows waited long enough
+        try:
+            line = lines.get(timeout=None if due is None else max(0.0, due - time.monotonic()))
+        except queue.Empty:  # rows waited long enough
             for session in sessions.values():
                 session.flush()
             continue
+        if line == "" or os.getppid() != parent:  # dlx exited, or was killed: a resume sends what is missing
+            return
         message = json.loads(line)
         if message["op"] == "open":
             sessions[message["id"]] = Session(message, answer)
