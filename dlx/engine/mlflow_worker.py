@@ -1,15 +1,16 @@
 """The MLflow logger's worker process: every MLflow call of a live run happens here.
 
-`python -m dlx.engine.mlflow_worker [URI]`, started by dlx.engine.mlflow_logger once per dlx process:
-as `dlx train` starts when its overrides ask for MLflow, else when the first run with
-trainer.loggers=[mlflow] starts to build its data and model. Importing
-mlflow and opening its store take ~2 s of CPU (mostly imports); here they overlap dlx's own start
-on another core instead of adding to it, and a separate process never takes the GIL from the
-training loop, as a thread would. It reads one JSON message a line on stdin and answers on stdout:
+`python -m dlx.engine.mlflow_worker [URI]`, started by dlx.engine.mlflow_logger once per dlx
+process: as `dlx train` starts when its overrides ask for MLflow, else when the first run with
+trainer.loggers=[mlflow] starts to build its data and model. Importing mlflow and opening its
+store take ~2 s of CPU (mostly imports); here they overlap dlx's own start on another core
+instead of adding to it, and a separate process never takes the GIL from the training loop, as a
+thread would. It reads one JSON message a line on stdin and answers on stdout:
 
-    {"id": n, "op": "open", "path", "uri", "experiment", "config", "command", "resumed_at"}   a run starts
-    {"id": n, "op": "row", "row": {...}}                                          an epoch ended
-    {"id": n, "op": "end", "summary": {...} or null}                              the run ended
+    {"id": n, "op": "open", "path", "uri", "experiment", "config", "command", "resumed_at"}
+                                               a run starts (resumed_at: the epoch it goes on from)
+    {"id": n, "op": "row", "row": {...}}       an epoch ended
+    {"id": n, "op": "end", "summary": {...} or null}   the run ended
  -> {"id": n, "warn": "..."}                   once per run: MLflow did not answer (training goes on)
  -> {"id": n, "done": true, "complete": bool}  after "end": all sent, or what is missing
 
