@@ -284,6 +284,15 @@ def test_logged_model_loads_with_pyfunc_and_predicts_what_dlx_predict_writes(tmp
     assert served.shape == proba.shape
     assert np.allclose(served, proba, atol=1e-6, rtol=0)
 
+    # the input example: rows of the data, raw (the model standardises them itself), not made-up numbers
+    from mlflow.models import Model
+
+    folder = mlflow.artifacts.download_artifacts(f"runs:/{mlflow_id(run)}/model", dst_path=str(tmp_path / "m"))
+    example = np.asarray(Model.load(folder).load_input_example(folder))
+    raw = frame.drop(columns="label").to_numpy()
+    assert example.shape[0] >= 3 and example.shape[1] == raw.shape[1]
+    assert all(np.isclose(raw, row, atol=1e-6).all(axis=1).any() for row in example)
+
 
 @pytest.mark.slow
 def test_cv_is_one_parent_with_a_nested_run_per_fold_and_mean_std(tmp_path):

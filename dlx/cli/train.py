@@ -23,7 +23,10 @@ def train(
     """Train a model, evaluate it on the test split and write the run under outputs/runs/."""
     from dlx import api
     from dlx.engine import distributed, launch
+    from dlx.engine.mlflow_logger import prestart
 
+    if not cfg:
+        prestart(overrides or [])  # trainer.loggers=[mlflow]: its worker loads while dlx loads torch
     exp, target = api.prepare(overrides or [], resume, check_files=not cfg)
     if cfg:
         from omegaconf import OmegaConf

@@ -144,6 +144,7 @@ def _run(cv_dir: Path, exp, plan, todo, done, overrides, jobs, test, progress, s
     try:
         run_folds(todo, cv_dir, jobs, finish)
     except Interrupted as e:
+        close_group(cv_dir, status="KILLED")  # its MLflow parent, reopened by the resume
         stopped = [r["fold"] for r in rows.values() if r["status"] == "interrupted"]
         what = f"{', '.join(stopped)} interrupted, " if stopped else ""
         left = len(plan) - sum(r["status"] == "finished" for r in rows.values())

@@ -96,7 +96,7 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, r
     from dlx.engine.tensorboard import attach_tensorboard
 
     tensorboard = attach_tensorboard(exp)  # None unless trainer.loggers lists it; checks the extra first
-    trackers = list(filter(None, [attach_mlflow(exp)]))  # its own thread; rank 0 only (on_fit_start)
+    trackers = list(filter(None, [attach_mlflow(exp)]))  # rank 0: its worker process starts loading now
     rank, device = distributed.start(exp.trainer, setup_torch(exp))  # rank: None unless data-parallel
     bundle, origin = data.build(exp.data), None
     if resample is not None:  # bagging (dlx/use/bag.py): a bootstrap sample of the training rows

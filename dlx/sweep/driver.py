@@ -290,7 +290,7 @@ def drive(sweep_dir: Path, spec: SweepSpec, url: str, jobs: int, on_update=None,
             on_update(rows, spec)
         return rows
 
-    lost = None
+    lost, stopped = None, None
     try:
         refresh()
         if jobs == 1:
@@ -305,7 +305,9 @@ def drive(sweep_dir: Path, spec: SweepSpec, url: str, jobs: int, on_update=None,
     else:
         stopped = signals.exit_code(signals.requested) if signals.requested else 0
     finally:
-        rows = finish(sweep_dir, spec, store.trial_rows(study, spec)) if lost is None else []
+        # the MLflow parent: KILLED when stopped (a resume reopens it), FAILED on a bug
+        status = "FINISHED" if stopped == 0 else "KILLED" if stopped else "FAILED"
+        rows = finish(sweep_dir, spec, store.trial_rows(study, spec), status) if lost is None else []
         if on_update and lost is None:
             on_update(rows, spec)
     if stopped:
@@ -331,12 +333,12 @@ def interrupted(sweep_dir: Path, spec: SweepSpec, rows: list[dict], code: int) -
                        f"finish it with: {hint}", code)
 
 
-def finish(sweep_dir: Path, spec: SweepSpec, rows: list[dict]) -> list[dict]:
+def finish(sweep_dir: Path, spec: SweepSpec, rows: list[dict], status: str = "FINISHED") -> list[dict]:
     store.write_trials_csv(sweep_dir, rows, spec)
     best = store.best_row(rows, spec.direction)
     if best is not None:
         store.write_best(sweep_dir, best, spec)
-    close_group(sweep_dir)  # the parent MLflow run of the trials, if they logged there
+    close_group(sweep_dir, status=status)  # the parent MLflow run of the trials, if they logged there
     return rows
 
 

@@ -4,7 +4,8 @@ The logged module is `dlx export`'s (dlx.use.export.Deployed): raw features in, 
 preprocessing first, probabilities (classification) or values in the target's units out, so
 `mlflow.pyfunc.load_model(uri).predict(df)` gives the numbers `dlx predict RUN --proba` writes.
 It goes to the MLflow run the training logged to (the run folder's mlflow.json), with a
-signature and an input example. Called by `dlx train` once the run is written (rank 0's
+signature and an input example: the first rows of the training split, raw, as the logged module
+takes them (it preprocesses them itself). Called by `dlx train` once the run is written (rank 0's
 process); the engine's logger (dlx.engine.mlflow_logger) cannot rebuild a run, this layer can.
 """
 
@@ -14,7 +15,7 @@ import json
 import logging
 from pathlib import Path
 
-from dlx.errors import first_line
+from dlx.errors import ConfigError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,12 @@ def _log(run_path: Path, run_id: str, uri: str) -> str:
     import torch
     from mlflow.models import infer_signature
 
-    from dlx.use.export import Deployed, example_input
+    from dlx.use.export import Deployed
     from dlx.use.restore import restore
 
     restored = restore(run_path, "best")
     module = Deployed(restored).eval()
-    example = example_input(restored)
+    example = example_rows(restored)
     with torch.no_grad():
         output = module(example).numpy()
     signature = infer_signature(example.numpy(), output)
@@ -52,3 +53,12 @@ def _log(run_path: Path, run_id: str, uri: str) -> str:
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pytorch.log_model(module, name="model", signature=signature, input_example=example.numpy())
     return info.model_uri
+
+
+def example_rows(restored, n: int = 5):
+    """The first `n` rows of the run's training split, raw (the logged module preprocesses them)."""
+    split = restored.load_split([], "train")
+    if split.x is None:  # image folders come as transformed batches: the logged module wants raw pixels
+        raise ConfigError("trainer.mlflow.log_model logs models of tensor data; for image folders use "
+                          "`dlx export` (TorchScript or ONNX)")
+    return split.x[:n]

@@ -1,0 +1,196 @@
+"""The MLflow logger's worker process: every MLflow call of a live run happens here.
+
+`python -m dlx.engine.mlflow_worker [URI]`, started by dlx.engine.mlflow_logger once per dlx
+process: as `dlx train` starts when its overrides ask for MLflow, else when the first run with
+trainer.loggers=[mlflow] starts to build its data and model. Importing mlflow and opening its
+store take ~2 s of CPU (mostly imports); here they overlap dlx's own start on another core
+instead of adding to it, and a separate process never takes the GIL from the training loop, as a
+thread would. It reads one JSON message a line on stdin and answers on stdout:
+
+    {"id": n, "op": "open", "path", "uri", "experiment", "config", "command", "resumed_at"}
+                                               a run starts (resumed_at: the epoch it goes on from)
+    {"id": n, "op": "row", "row": {...}}       an epoch ended
+    {"id": n, "op": "end", "summary": {...} or null}   the run ended
+ -> {"id": n, "warn": "..."}                   once per run: MLflow did not answer (training goes on)
+ -> {"id": n, "done": true, "complete": bool}  after "end": all sent, or what is missing
+
+Rows are sent at most once a second (SEND_EVERY), all waiting ones in one batch: a short epoch
+costs no store transaction of its own. A server that does not answer: the rows wait here and go
+with the next send. The dlx process gone (killed): the worker ends at once and sends nothing
+more; a resume sends what MLflow lacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from dlx.engine.mlflow_link import LearningCurve, Link, client_class, params_of, read_rows
+from dlx.errors import first_line
+
+clients: dict = {}  # tracking URI -> MlflowClient (a SQLite store is opened once per process)
+SEND_EVERY = 1.0  # seconds: rows go at most this often (each send is a store transaction), and at the end
+
+
+def client_for(uri: str):
+    if uri not in clients:
+        clients[uri] = client_class()(uri)
+    return clients[uri]
+
+
+def warm_up(uri: str | None) -> None:
+    """What the first run needs, loaded before it asks: mlflow, the store (its code, when started
+    before dlx knows the URI), matplotlib for the curve."""
+    try:
+        if uri is None:
+            client_class()
+            import mlflow.store.tracking.sqlalchemy_store  # noqa: F401  (most of opening a SQLite store)
+        else:
+            client_for(uri)
+    except Exception:  # told, and retried, by the run's first call
+        pass
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401  (learning-curve.png)
+        from matplotlib.figure import Figure  # noqa: F401
+    except ImportError:
+        pass
+
+
+class Session:
+    """One run's side of the conversation: opens its MLflow run, sends rows, ends it."""
+
+    def __init__(self, message: dict, answer):
+        self.id, self.answer = message["id"], answer
+        self.path, self.uri, self.experiment = Path(message["path"]), message["uri"], message["experiment"]
+        self.config, self.command, self.resumed_at = message["config"], message["command"], message["resumed_at"]
+        self.last_epoch = int((self.config.get("trainer") or {}).get("epochs") or 0)
+        self.link: Link | None = None
+        self.pending: list[dict] = []
+        self.history: dict[int, dict] = {}  # epoch -> row, for the learning curve
+        self.curve, self.folder = LearningCurve(), tempfile.TemporaryDirectory()
+        self.drawn: Path | None = None  # learning-curve.png, rendered at the last epoch
+        self.drawn_rows = 0  # how many epochs it shows
+        self.warned = False
+        self.sent_at = time.monotonic()
+
+    def due(self) -> float:
+        """When the waiting rows are to be sent (time.monotonic)."""
+        return self.sent_at + SEND_EVERY
+
+    def handle(self, op: str, message: dict) -> bool:
+        """One message; True once the run has ended."""
+        if op == "row":
+            epoch = int(message["row"]["epoch"])
+            self.pending.append(message["row"])
+            self.history[epoch] = message["row"]
+            if epoch == self.last_epoch or not self.curve.laid_out:  # the end then only sends
+                self.draw(render=epoch == self.last_epoch)
+        if op == "open" or op == "end" or time.monotonic() >= self.due():
+            self.flush()
+        if op != "end":
+            return False
+        ended = self.link is not None and self.attempt(lambda: self.end(message["summary"]))
+        self.answer({"id": self.id, "done": True, "complete": ended and not self.pending})
+        self.folder.cleanup()
+        return True
+
+    def flush(self) -> None:
+        """Open the MLflow run if not yet, send the waiting rows; a failure keeps them for the next try."""
+        self.sent_at = time.monotonic()
+        if self.link is None:
+            self.attempt(self.connect)
+        if self.link is not None and self.attempt(lambda: self.link.send_rows(self.pending)):
+            self.pending = []
+
+    def draw(self, render: bool) -> None:
+        """The curve from the rows so far (laid out once, at the first); rendered when `render`."""
+        if self.curve.update([self.history[epoch] for epoch in sorted(self.history)]):
+            self.curve.lay_out()
+            if render:
+                self.drawn = self.curve.save(Path(self.folder.name) / "learning-curve.png")
+                self.drawn_rows = len(self.history)
+
+    def connect(self) -> None:
+        from dlx.store.runs import read_overrides
+
+        link = Link(client_for(self.uri), self.path, self.experiment, self.uri)
+        created = link.open({"dlx.command": self.command, "dlx.status": "running",
+                             "dlx.overrides": " ".join(read_overrides(self.path))})
+        if created:
+            link.send_params(params_of(self.config))
+        # a resumed run: the epochs it keeps that MLflow lacks (killed before they were sent); later
+        # rows of metrics.csv are trained again
+        written = [r for r in read_rows(self.path) if int(r["epoch"]) <= self.resumed_at]
+        self.history = {**{int(r["epoch"]): r for r in written}, **self.history}
+        self.pending = [r for r in written if int(r["epoch"]) > link.sent] + self.pending
+        self.link = link
+
+    def end(self, summary: dict | None) -> None:
+        status = json.loads((self.path / "status.json").read_text()).get("status", "failed") \
+            if (self.path / "status.json").exists() else "failed"
+        if self.drawn is None or self.drawn_rows != len(self.history):  # stopped early, or more rows since
+            self.draw(render=True)
+        self.link.finish(summary, status if summary is None else "finished", self.drawn)
+
+    def attempt(self, call) -> bool:
+        """One MLflow call; a failure is told once (training goes on) and retried with the next message."""
+        try:
+            call()
+            return True
+        except Exception as e:  # any transport or server error: MLflow must never stop training
+            if not self.warned:
+                self.warned = True
+                self.answer({"id": self.id, "warn": f"MLflow at {self.uri} is unreachable ({first_line(e)}); "
+                                                    "training goes on, metrics are kept and sent once it answers"})
+            return False
+
+
+def drain(stream, lines: queue.Queue) -> None:
+    """Read dlx's pipe as fast as dlx writes, so that dlx never waits on a full pipe while the
+    worker is still loading or MLflow is slow; "" at the end (dlx has exited)."""
+    for line in stream:
+        lines.put(line)
+    lines.put("")
+
+
+def serve(uri: str | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is dlx's to handle: it sends "end" then
+    parent = os.getppid()
+    channel = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the answers
+
+    def answer(message: dict) -> None:
+        channel.write(json.dumps(message) + "\n")
+        channel.flush()
+
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=drain, args=(sys.stdin, lines), daemon=True).start()
+    warm_up(uri)
+    sessions: dict[int, Session] = {}
+    while True:
+        due = min((s.due() for s in sessions.values() if s.pending), default=None)
+        try:
+            line = lines.get(timeout=None if due is None else max(0.0, due - time.monotonic()))
+        except queue.Empty:  # rows waited long enough
+            for session in sessions.values():
+                session.flush()
+            continue
+        if line == "" or os.getppid() != parent:  # dlx exited, or was killed: a resume sends what is missing
+            return
+        message = json.loads(line)
+        if message["op"] == "open":
+            sessions[message["id"]] = Session(message, answer)
+        session = sessions.get(message["id"])
+        if session is not None and session.handle(message["op"], message):
+            del sessions[message["id"]]
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1] if len(sys.argv) > 1 else None)
