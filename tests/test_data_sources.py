@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from dlx.config import group_choices
+from dlx.registry import DATASETS
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DATASETS = group_choices("data")  # every registered dataset, and each preset
@@ -231,6 +232,9 @@ def test_every_data_config_validates_as_shipped(name):
 @pytest.mark.parametrize("name", CONF_DATASETS)
 def test_train_every_dataset(dlx, sources, name):
     extra = ["data.n_samples=200"] if name in ("moons", "circles", "spirals", "xor", "linear", "sine") else []
+    if DATASETS.get(name).meta.get("task") == "environment":  # an agent on a few steps (tests/test_rl_*.py)
+        extra = ["model=ppo", "data.steps_per_epoch=64", "data.num_envs=2", "model.n_steps=16", "data.eval_episodes=1",
+                 "data.test_episodes=1"]
     r = dlx("train", f"data={name}", *TINY, *sources.get(name, []), *extra, "-q")
     assert r.code == 0, r.err
     runs = list(Path("outputs/runs").iterdir())
@@ -239,7 +243,7 @@ def test_train_every_dataset(dlx, sources, name):
     metrics = {"regression": ["test_mae", "test_rmse", "test_r2"], "binary": ["test_acc", "test_auc"],
                "multiclass": ["test_acc"], "graph-nodes": ["test_acc"], "graph-set": ["test_acc"],
                "seq2seq": ["test_acc", "test_exact"], "tagging": ["test_acc", "test_exact"],
-               "language": ["test_ppl"]}[summary["task"]]
+               "language": ["test_ppl"], "environment": ["test_return_mean"]}[summary["task"]]
     for key in metrics:
         assert np.isfinite(summary[key]), (key, summary[key])
     assert summary["epochs_run"] == 2

@@ -1,5 +1,5 @@
-"""Exact resume of an agent (issue 25): a ppo run killed with SIGKILL, mid-epoch and again later, and
-resumed twice ends bit for bit where an uninterrupted run ends — metrics, weights (the observation
+"""Exact resume of an agent (issue 25): a ppo run killed with SIGKILL mid-epoch, stopped with Ctrl-C
+later, and resumed twice ends bit for bit where an uninterrupted run ends — metrics, weights (the observation
 statistics among them), optimizer state — so the envs' positions and RNGs, the episodes under way
 and the agent's RNG draws all come back from the checkpoint."""
 
@@ -48,11 +48,12 @@ def test_a_killed_ppo_run_resumes_bit_for_bit(tmp_path):
     expected = outcome(the_run(reference))
     assert expected["last"]["obs_norm.count"] > 0  # the statistics are fitted and saved with the weights
 
-    # killed at step 5 (epoch 2, last.pt of step 4: mid-epoch), then at the resumed run's 3rd step (step 7)
+    # killed at step 5 (epoch 2, last.pt of step 4: mid-epoch), then Ctrl-C at the resumed run's 3rd step
+    # (step 7: it stops there, saves last.pt and exits 130, resumable)
     args = RUN
-    for point in ("step@5", "step@3"):
-        result = stop_at(interrupted, args, point, signal.SIGKILL)
-        assert result.returncode == -9, result.stderr
+    for point, sig, code in (("step@5", signal.SIGKILL, -9), ("step@3", signal.SIGINT, 130)):
+        result = stop_at(interrupted, args, point, sig)
+        assert result.returncode == code, result.stderr
         check_files_parse(the_run(interrupted))
         args = ["train", "--resume", "last", "-q"]
     finish(interrupted, args)

@@ -27,9 +27,10 @@ EXTRAS = {"box2d": "box2d", "mujoco": "mujoco", "atari": "atari", "ale_py": "ata
 
 @dataclass
 class EnvConfig(DataConfig):
-    """Keys of every environment. The split keys of other datasets (val_fraction, ...) are unused."""
+    """Keys of every environment. `limit` (N > 0) caps an epoch at N env steps, as it caps other
+    datasets' training samples; the split keys of other datasets (val_fraction, ...) are unused."""
 
-    name: str = "gym"
+    name: str = "cartpole"
     preprocess: str = preprocess_key("none")  # unused: see normalize_obs
     env: str = "CartPole-v1"  # the gymnasium id (data=gym data.env=<id>)
     num_envs: int = at_least(8, 1)  # environments stepped together (gymnasium's vector env)
@@ -86,41 +87,16 @@ def check_env_id(env_id: str) -> None:
         raise ConfigError(f"environment {env_id} needs an extra that is not installed: {hint}") from None
 
 
-def _declare(name: str, schema: type, env: str, shape, summary: str) -> None:
+def _declare(name: str, schema: type, shape, summary: str) -> None:
     DATASETS.declare(name, schema, "dlx.data.envs:load_env", download=False, task=ENVIRONMENT, shape=shape,
                      size="steps_per_epoch", summary=summary, no_folds=NO_FOLDS)
 
 
-@dataclass
-class CartPoleConfig(EnvConfig):
-    name: str = "cartpole"
-    env: str = "CartPole-v1"
-
-
-@dataclass
-class AcrobotConfig(EnvConfig):
-    name: str = "acrobot"
-    env: str = "Acrobot-v1"
-
-
-@dataclass
-class MountainCarConfig(EnvConfig):
-    name: str = "mountaincar"
-    env: str = "MountainCar-v0"
-
-
-@dataclass
-class PendulumConfig(EnvConfig):
-    name: str = "pendulum"
-    env: str = "Pendulum-v1"
-    normalize_obs: bool = True  # continuous control learns far faster on standardised inputs
-
-
-_declare("cartpole", CartPoleConfig, "CartPole-v1", (4,), "CartPole-v1: balance a pole on a cart (2 actions)")
-_declare("acrobot", AcrobotConfig, "Acrobot-v1", (6,), "Acrobot-v1: swing a two-link arm up (3 actions)")
-_declare("mountaincar", MountainCarConfig, "MountainCar-v0", (2,),
-         "MountainCar-v0: drive an underpowered car up a hill (3 actions, sparse reward)")
-_declare("pendulum", PendulumConfig, "Pendulum-v1", (3,), "Pendulum-v1: swing a pendulum up (continuous torque)")
-_declare("frozenlake", FrozenLakeConfig, "FrozenLake-v1", (16,),
+# one schema for the classic-control envs: each one's id (and pendulum's normalize_obs) is a preset in conf/data/
+_declare("cartpole", EnvConfig, (4,), "CartPole-v1: balance a pole on a cart (2 actions)")
+_declare("acrobot", EnvConfig, (6,), "Acrobot-v1: swing a two-link arm up (3 actions)")
+_declare("mountaincar", EnvConfig, (2,), "MountainCar-v0: drive an underpowered car up a hill (3 actions, sparse reward)")
+_declare("pendulum", EnvConfig, (3,), "Pendulum-v1: swing a pendulum up (continuous torque)")
+_declare("frozenlake", FrozenLakeConfig, (16,),
          "FrozenLake-v1: walk a frozen grid to the goal (16 states, 4 actions; data.slippery)")
-_declare("gym", EnvConfig, "", "env", "any registered gymnasium environment: data.env=<id>")
+_declare("gym", EnvConfig, "env", "any registered gymnasium environment: data.env=<id>")

@@ -85,7 +85,8 @@ class ProgressDisplay(Callback):
     def on_epoch_end(self, trainer, row: dict) -> None:
         if self.mode == "quiet":
             return
-        shown = {k: v for k, v in row.items() if k.endswith(("loss", "acc", "r2", "mae")) and "top5" not in k}
+        shown = {k: v for k, v in row.items()  # the losses, the usual scores, and whatever is monitored
+                 if (k.endswith(("loss", "acc", "r2", "mae")) and "top5" not in k) or k == trainer.cfg.monitor}
         text = "  ".join(f"{k} {fmt(v)}" for k, v in shown.items())
         if self.mode == "rich":
             self.last = f"(epoch {row['epoch']}: {text})"

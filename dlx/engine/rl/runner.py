@@ -154,7 +154,7 @@ def plain(value):
         return value
     if isinstance(value, np.random.Generator):
         return ("generator", value.bit_generator.state)
-    if isinstance(value, np.ndarray) and value.dtype != object:
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":  # numbers (a map of bytes is not state)
         return ("ndarray", torch.from_numpy(value.copy()), str(value.dtype))
     if isinstance(value, np.generic):
         return ("scalar", value.item(), str(value.dtype))

@@ -99,7 +99,8 @@ class RLTask(Task):
         cfg = exp.data
         runner = Runner(environments.make_vector_env(cfg, cfg.num_envs), bundle.spaces, agent.obs_norm, device,
                         seed=exp.trainer.seed)
-        iterations = max(1, math.ceil(cfg.steps_per_epoch / agent.steps_per_iteration(cfg.num_envs)))
+        steps = min(cfg.steps_per_epoch, cfg.limit or cfg.steps_per_epoch)  # data.limit: a quick look
+        iterations = max(1, math.ceil(steps / agent.steps_per_iteration(cfg.num_envs)))
         optimizers, schedules = agent.build_optimizers(exp, iterations)
         return cls(agent, cfg, runner=runner, optimizers=optimizers, schedules=schedules, iterations=iterations)
 
