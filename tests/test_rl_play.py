@@ -142,3 +142,35 @@ def test_ctrl_c_stops_with_130_and_leaves_no_file(agent_run, tmp_path):
     assert proc.returncode == 130, err
     assert err.strip().splitlines() == ["interrupted: dlx play stopped by Ctrl-C; nothing was written"], err
     assert not [p.name for p in tmp_path.iterdir() if "p.gif" in p.name]
+
+
+MOVES = {"←": (0, -1), "↓": (1, 0), "→": (0, 1), "↑": (-1, 0)}
+
+
+def walk(cells: list[list[str]], steps: int) -> tuple[str, int]:
+    """Follow the printed arrows from S on a non-slippery map: (the cell where the walk ends, moves)."""
+    grid = cells[0::2]  # each map row prints as two lines: the arrows, then the values
+    r, c = next((i, j) for i, row in enumerate(grid) for j, cell in enumerate(row) if cell.startswith("S"))
+    for moved in range(steps):
+        if grid[r][c] in ("hole", "goal"):
+            return grid[r][c], moved
+        dr, dc = MOVES[grid[r][c][-1]]
+        r, c = min(max(r + dr, 0), len(grid) - 1), min(max(c + dc, 0), len(grid[0]) - 1)  # a wall: stay
+    return grid[r][c], steps
+
+
+def test_frozenlake_grid_is_the_policy_the_episodes_follow(dlx, tmp_path):
+    pytest.importorskip("pygame", reason="rendering needs pygame (the rl extra)")
+    trained = dlx("train", "model=ppo", "data=frozenlake", "data.slippery=false", "trainer.epochs=3",
+                  "data.test_episodes=2", "trainer.num_threads=1", "-q")
+    assert trained.code == 0, trained.err
+    result = dlx("play", "last", "-n", "1")
+    assert result.code == 0, result.err
+    (episode,) = [line.split() for line in result.out.splitlines() if line.split()[:1] == ["1"]]
+    total, length = float(episode[2]), int(episode[3])
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in result.out.splitlines() if "│" in line]
+    assert len(cells) == 8 and all(len(row) == 4 for row in cells)  # 4x4 cells, two lines each
+    # greedy on a deterministic map: the episode is the walk along the arrows, its reward the goal's
+    end, moves = walk(cells, length)
+    assert moves == length and (end == "goal") == (total == 1.0), (end, moves, total, length)
+    assert len(list((tmp_path / "outputs" / "runs").glob("*/play/episodes-1.gif"))) == 1

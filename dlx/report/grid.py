@@ -50,4 +50,5 @@ def print_play(played) -> None:
     if played.grid is not None:
         rows, actions, values = played.grid
         console.print(policy_grid(rows, actions, values, "greedy policy and state values V(s)"))
-    err_console.print(f"wrote {played.path} ({played.frames} frames at {played.fps} fps)", highlight=False)
+    err_console.print(f"wrote {played.path} ({played.frames} frames at {played.fps} fps)", highlight=False,
+                      soft_wrap=True)
