@@ -4,7 +4,8 @@ torchvision already brings: no new dependency).
     outputs/runs/<id>/play/episodes-<n>[-seed-<s>].gif   dlx play's default target
 
 Frames arrive one episode at a time, so a caller can render the next episode only when the
-previous one is written out: Pillow keeps each frame as palette bytes (a third of the RGB frame).
+previous one is handed over: Pillow keeps each frame as palette bytes (a third of the RGB frame)
+until the file is written.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def write_gif(path: Path, episodes: Iterable[Sequence], fps: int) -> int:
         nonlocal count
         for frames in episodes:
             for i, frame in enumerate(frames):
-                image = Image.fromarray(frame)
+                # each frame's own 256 colours, by fast octree: 1.7 ms for a CartPole frame where
+                # Pillow's default (median cut, inside save) takes 13 ms; and kept at a third the size
+                image = Image.fromarray(frame).quantize(256, method=Image.Quantize.FASTOCTREE)
                 image.info["duration"] = max(HOLD_MS, step) if i == len(frames) - 1 else step
                 count += 1
                 yield image
