@@ -109,3 +109,18 @@ def test_frozenlake_tabular_view_walks_from_start_to_goal(tmp_path):
             break
     assert rows[r][c] == "G"
     assert values[0, 0] > 0  # the start is worth something: the goal is reachable
+
+
+def test_a_discrete_only_agent_refuses_continuous_actions_in_one_line():
+    from dlx import config
+    from dlx.data.envs import env_spaces
+    from dlx.engine.rl.agent import Agent
+    from dlx.errors import ConfigError
+
+    class DiscreteOnly(Agent):
+        discrete_only = True
+
+    pendulum = env_spaces(config.load(["model=ppo", "data=pendulum"]).data)
+    with pytest.raises(ConfigError, match=r"model=dqn needs discrete actions.*use model=ppo"):
+        DiscreteOnly.check_spaces("dqn", pendulum)
+    DiscreteOnly.check_spaces("dqn", env_spaces(config.load(["model=ppo", "data=cartpole"]).data))

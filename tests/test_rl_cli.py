@@ -80,6 +80,8 @@ BAD = [
     ("gamma-above-one", ["data=cartpole", "model.gamma=1.5"], ["model.gamma", "(0, 1]"]),
     ("agent-on-images", ["data=digits"], ["model=ppo does not train on multiclass data", "data=cartpole"]),
     ("network-on-an-env", ["model=mlp", "data=cartpole"], ["model=mlp is not an agent", "ppo"]),
+    ("overfit-batches", ["data=cartpole", "trainer.overfit_batches=2"], ["trainer.overfit_batches=2 does not apply"]),
+    ("data-parallel", ["data=cartpole", "trainer.devices=2"], ["trainer.devices=2 does not apply", "data.num_envs"]),
 ]
 
 

@@ -61,7 +61,10 @@ class FrozenLakeConfig(EnvConfig):
 
 
 def check_env_id(env_id: str) -> None:
-    """The id is registered in gymnasium (did you mean ...?) and its extra is installed."""
+    """The id is registered in gymnasium (did you mean ...?) and the module of its env imports
+    (box2d, mujoco: gymnasium's DependencyNotInstalled, answered with the pip command)."""
+    import importlib
+
     try:
         import gymnasium
     except ImportError:
@@ -70,21 +73,15 @@ def check_env_id(env_id: str) -> None:
     if env_id not in registry:
         raise unknown("environment", env_id, [k for k in registry if "/" not in k])
     entry = registry[env_id].entry_point
-    module = entry.split(":")[0] if isinstance(entry, str) else ""
+    if not isinstance(entry, str):  # a class or function registered in this process
+        return
     try:
-        import importlib
-
-        importlib.import_module(module) if module else None
-    except ImportError as e:
-        missing = getattr(e, "name", "") or ""
-        extra = next((v for k, v in EXTRAS.items() if k in str(e).lower() or missing.startswith(k)), None)
-        hint = f"pip install 'gymnasium[{extra}]'" if extra else f"install {missing or 'its dependencies'}"
-        raise ConfigError(f"environment {env_id} needs a package that is not installed ({missing}): {hint}") from None
-    except Exception as e:  # gymnasium raises DependencyNotInstalled (not an ImportError) for box2d, mujoco
-        text = str(e)
-        extra = next((v for k, v in EXTRAS.items() if k in text.lower()), None)
-        hint = f"pip install 'gymnasium[{extra}]'" if extra else text.splitlines()[0][:160]
-        raise ConfigError(f"environment {env_id} needs an extra that is not installed: {hint}") from None
+        importlib.import_module(entry.split(":")[0])
+    except (ImportError, gymnasium.error.DependencyNotInstalled) as e:
+        text = f"{e} {getattr(e, 'name', '') or ''}".lower()
+        extra = next((v for k, v in EXTRAS.items() if k in text), None)
+        hint = f"pip install 'gymnasium[{extra}]'" if extra else str(e).splitlines()[0][:160]
+        raise ConfigError(f"environment {env_id} needs a package that is not installed: {hint}") from None
 
 
 def _declare(name: str, schema: type, shape, summary: str) -> None:

@@ -8,6 +8,7 @@ env sees the sample clipped to its bounds; the log-probability is of the unclipp
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -38,8 +39,7 @@ class OnPolicy(Agent):
 
     def __init__(self, cfg, spaces, normalize: bool = False):
         super().__init__(cfg, spaces, normalize)
-        features = spaces.obs_shape[0] if len(spaces.obs_shape) == 1 else int(torch.tensor(spaces.obs_shape).prod())
-        self.net = ActorCritic(cfg, features, spaces.num_outputs, discrete=spaces.discrete, shared=cfg.shared,
+        self.net = ActorCritic(cfg, math.prod(spaces.obs_shape), spaces.num_outputs, discrete=spaces.discrete, shared=cfg.shared,
                                value=self.value_head, log_std=cfg.log_std)
 
     def forward(self, obs: torch.Tensor):

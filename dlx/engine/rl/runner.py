@@ -150,20 +150,27 @@ NOT_PLAIN = object()
 
 def plain(value):
     """`value` in types torch.load(weights_only=True) reads; NOT_PLAIN for anything else."""
+    if isinstance(value, np.generic):  # before float: numpy's float64 is one
+        return ("scalar", value.item(), str(value.dtype))
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, np.random.Generator):
         return ("generator", value.bit_generator.state)
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":  # numbers (a map of bytes is not state)
         return ("ndarray", torch.from_numpy(value.copy()), str(value.dtype))
-    if isinstance(value, np.generic):
-        return ("scalar", value.item(), str(value.dtype))
+    if isinstance(value, (tuple, list)):  # MountainCar's state: (position, velocity)
+        items = [plain(v) for v in value]
+        return NOT_PLAIN if any(v is NOT_PLAIN for v in items) else (type(value).__name__, items)
     return NOT_PLAIN
 
 
 def unplain(value):
-    if isinstance(value, tuple) and value and value[0] == "ndarray":
-        return value[1].numpy().astype(value[2])
-    if isinstance(value, tuple) and value and value[0] == "scalar":
-        return np.dtype(value[2]).type(value[1])
-    return value
+    if not isinstance(value, tuple):
+        return value
+    kind, content = value[0], value[1]
+    if kind == "ndarray":
+        return content.numpy().astype(value[2])
+    if kind == "scalar":
+        return np.dtype(value[2]).type(content)
+    items = [unplain(v) for v in content]
+    return tuple(items) if kind == "tuple" else items

@@ -80,8 +80,6 @@ class Episodes:
 class RLTask(Task):
     """An agent, its optimizers and, in training, the runner that steps its envs."""
 
-    reads_tokens = False
-
     def __init__(self, agent: Agent, env_cfg, *, runner: Optional[Runner] = None, optimizers=None,
                  schedules=None, iterations: int = 0):
         self.agent = self.model = agent
@@ -95,6 +93,10 @@ class RLTask(Task):
 
     @classmethod
     def build(cls, exp, bundle, device) -> "RLTask":
+        unsupported = {"devices": exp.trainer.devices > 1, "overfit_batches": exp.trainer.overfit_batches > 0}
+        for key in (k for k, asked in unsupported.items() if asked):
+            raise ConfigError(f"trainer.{key}={getattr(exp.trainer, key)} does not apply to an agent on an environment; "
+                              "leave it at its default (more envs: data.num_envs)")
         agent = cls.build_model(exp, None, device, spaces=bundle.spaces)
         cfg = exp.data
         runner = Runner(environments.make_vector_env(cfg, cfg.num_envs), bundle.spaces, agent.obs_norm, device,
