@@ -163,10 +163,11 @@ def report(outcomes: list[Outcome], seeds: int, race: list[str], scale: float, s
            extra: list[str]) -> None:
     need = math.ceil(0.8 * seeds)
     given = f"; with {' '.join(extra)}" if extra else ""
-    print(f"\n## RL targets ({seeds} seed(s), env steps x {scale}{given}; load average {started} at the start, "
+    print(f"\n## RL ({seeds} seed(s), env steps x {scale}{given}; load average {started} at the start, "
           f"{load()} at the end)\n")
-    print("| target | threshold | test return per seed | mean | seeds passed | s per run | verdict |")
-    print("|---|---|---|---|---|---|---|")
+    if outcomes:
+        print("| target | threshold | test return per seed | mean | seeds passed | s per run | verdict |")
+        print("|---|---|---|---|---|---|---|")
     for o in outcomes:
         if o.error:
             print(f"| {o.target.name} | {o.target.threshold:g} | — | — | — | — | not run: {o.error} |")
