@@ -8,7 +8,8 @@ Unset — always, outside tests — each point costs one global lookup.
 Points: `step` (after each optimizer step), `epoch-end` (metrics.csv written, last.pt not
 yet), `write-<name>` (64 KiB into the bytes of checkpoints/<name>.pt),
 `replace-<name>` (the new checkpoint complete under its temporary name, not yet renamed),
-`summary` (training and testing done, summary.json not yet written).
+`summary` (training and testing done, summary.json not yet written), `play-episode` (dlx play:
+an episode rendered, the GIF not yet complete).
 """
 
 from __future__ import annotations

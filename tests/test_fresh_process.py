@@ -19,6 +19,8 @@ TINY = ["trainer.epochs=1", "data.limit=100", "trainer.num_threads=1"]
 LM = ["model=lm", "data=text", "data.context=16", "model.d_model=16", "model.num_heads=2",
       "model.dim_feedforward=32", "model.num_layers=1", "trainer.epochs=1", "trainer.num_threads=1",
       "trainer.batch_size=16"]
+AGENT = ["model=ppo", "data=cartpole", "data.steps_per_epoch=256", "data.num_envs=2", "model.n_steps=64",
+         "data.eval_episodes=2", "data.test_episodes=2", "trainer.epochs=1", "trainer.num_threads=1"]
 
 
 def commands() -> list[str]:
@@ -69,6 +71,8 @@ CALLS = {
                    wrote="samples.png"),
     "generate": Call(["generate", "last", "--prompt", "the ", "--tokens", "5", "--output-dir", "{dir}"],
                      needs="lm"),
+    "play": Call(["play", "last", "-n", "1", "-o", "play.gif", "--output-dir", "{dir}"], needs="agent",
+                 wrote="play.gif"),
     "models": Call(["models"]),
     "models show": Call(["models", "show", "mlp"]),
 }
@@ -77,10 +81,11 @@ CALLS = {
 class Store:
     """The trained runs the calls read, each trained once per module, when first needed:
     `a` and `b` two tiny classifiers on the same split (b: another seed), `lm` a tiny language
-    model, `vae` a tiny VAE. Each kind lives in its own run store under `root`."""
+    model, `vae` a tiny VAE, `agent` a tiny ppo agent on CartPole. Each kind lives in its own run
+    store under `root`."""
 
-    TRAIN = {"a": TINY, "b": [*TINY, "trainer.seed=1"], "vae": ["model=vae", *TINY], "lm": LM}
-    FOLDER = {"a": "clf", "b": "clf", "vae": "vae", "lm": "lm"}
+    TRAIN = {"a": TINY, "b": [*TINY, "trainer.seed=1"], "vae": ["model=vae", *TINY], "lm": LM, "agent": AGENT}
+    FOLDER = {"a": "clf", "b": "clf", "vae": "vae", "lm": "lm", "agent": "agent"}
 
     def __init__(self, root: Path):
         self.root = root

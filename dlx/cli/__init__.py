@@ -13,6 +13,7 @@ import typer
 from dlx.cli import train, catalog, sweep, cv, runs, use, landscape, diagnose, sample  # noqa: F401  (register the commands, in help order)
 from dlx.cli import generate  # noqa: F401  (issue 16)
 from dlx.cli import baselines  # noqa: F401  (issue 28)
+from dlx.cli import play  # noqa: F401  (issue 25)
 from dlx.cli.app import OUTPUT_ENV, app, error
 
 TRAINING = {"train", "sweep", "cv", "bag", "lr-find"}  # commands that write runs (DLX_OUTPUT_DIR: where)
