@@ -111,6 +111,20 @@ def test_frozenlake_tabular_view_walks_from_start_to_goal(tmp_path):
     assert values[0, 0] > 0  # the start is worth something: the goal is reachable
 
 
+def test_a_map_that_is_not_one_state_per_cell_draws_no_grid(tmp_path):
+    """Taxi has a map (5x5 in 7x11 characters) but 500 states: no policy grid, no reshape error."""
+    from dlx.errors import ConfigError
+    from dlx.use.play import grid_view
+
+    run = dlx.train("model=ppo", "data=gym", "data.env=Taxi-v4", "data.limit=256", "trainer.epochs=1",
+                    "data.eval_episodes=1", "data.test_episodes=1", "data.max_episode_steps=20",
+                    "trainer.num_threads=1", output_dir=str(tmp_path))
+    task = restore(run.path).problem
+    with pytest.raises(ConfigError, match="not a grid of one state per cell"):
+        task.tabular_view()
+    assert grid_view(task) is None
+
+
 def test_a_discrete_only_agent_refuses_continuous_actions_in_one_line():
     from dlx import config
     from dlx.data.envs import env_spaces

@@ -239,8 +239,8 @@ class RLTask(Task):
         env = environments.make_env(self.env_cfg)
         desc = getattr(env.unwrapped, "desc", None)
         env.close()
-        if not spaces.obs_states or desc is None:
-            raise ConfigError(f"{self.env_id} is not a grid of discrete states; the policy grid is drawn for "
+        if not spaces.obs_states or desc is None or desc.size != spaces.obs_states:  # Taxi: a map, 500 states
+            raise ConfigError(f"{self.env_id} is not a grid of one state per cell; the policy grid is drawn for "
                               "data=frozenlake")
         self.agent.eval()
         obs = self.agent.obs_norm(encode(np.arange(spaces.obs_states), spaces))
