@@ -156,7 +156,7 @@ CASES = [
     # ---- dlx list, dlx data
     ("list-unknown-group", ["list", "modle"], 2, ["unknown config group 'modle'", "did you mean 'model'"]),
     ("list-extra-argument", ["list", "model", "optim"], 2, ["unexpected extra argument", "dlx list --help"]),
-    ("data-unknown", ["data", "nosuch"], 2, ["unknown data 'nosuch'", "choices: ", "breast_cancer, cifar10"]),
+    ("data-unknown", ["data", "nosuch"], 2, ["unknown data 'nosuch'", "choices: ", "breast_cancer, cartpole, cifar10"]),
     ("data-typo", ["data", "digitz"], 2, ["unknown data 'digitz'", "did you mean 'digits'"]),
     ("data-bad-override", ["data", "digits", "data.limit=abc"], 2, ["'abc'", "data.limit", "an integer"]),
     ("data-csv-no-path", ["data", "csv"], 2, ["csv needs data.path", "data.path="]),
