@@ -34,6 +34,9 @@ def train(
         typer.echo(OmegaConf.to_yaml(exp.raw), nl=False)
         return
     if distributed.should_launch(exp.trainer):  # trainer.devices=N: N processes, this one waits
+        from dlx.engine.tasks import check_before_launch
+
+        check_before_launch(exp)
         if target is not None:
             target.run.unlock()  # rank 0 takes the run over
         argv = ["train", *(overrides or []), *(["--resume", resume] if resume else []), *(["-q"] if quiet else [])]

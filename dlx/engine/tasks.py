@@ -90,6 +90,11 @@ class Task:
         """The validation metric to monitor when the user asked for `requested` (the config's)."""
         return requested
 
+    @classmethod
+    def check_trainer(cls, exp) -> None:
+        """Refuse, in this task's words, trainer settings it cannot honour (called before data-parallel
+        ranks are launched, so the refusal is one line from the command, and again by `build`)."""
+
     # ------------------------------------------------------------ metrics
 
     @classmethod
@@ -348,6 +353,17 @@ def _datasets_of(kinds) -> str:
 
     names = [n for n in DATASETS.names() if DATASETS.get(n).meta.get("task") in kinds]
     return "e.g. " + ", ".join(f"data={n}" for n in names[:4]) if names else "no built-in dataset"
+
+
+def check_before_launch(exp) -> None:
+    """`trainer.devices=N`: the task of `exp`'s data (when its dataset declares its kind) checks the
+    trainer settings before N processes start, each of which would refuse them alone."""
+    from dlx.registry import DATASETS
+
+    load_builtin()
+    kind = DATASETS.get(exp.data.name).meta.get("task") if exp.data.name in DATASETS else None
+    if kind in {k for name in TASKS.names() for k in TASKS.get(name).meta.get("kinds", ())}:  # not "inferred"
+        task_class(kind, exp.model.name).check_trainer(exp)
 
 
 def build_task(exp, bundle, device) -> Task:

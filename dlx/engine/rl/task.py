@@ -92,11 +92,15 @@ class RLTask(Task):
     # ------------------------------------------------------------ building
 
     @classmethod
-    def build(cls, exp, bundle, device) -> "RLTask":
+    def check_trainer(cls, exp) -> None:
         unsupported = {"devices": exp.trainer.devices > 1, "overfit_batches": exp.trainer.overfit_batches > 0}
         for key in (k for k, asked in unsupported.items() if asked):
             raise ConfigError(f"trainer.{key}={getattr(exp.trainer, key)} does not apply to an agent on an environment; "
                               "leave it at its default (more envs: data.num_envs)")
+
+    @classmethod
+    def build(cls, exp, bundle, device) -> "RLTask":
+        cls.check_trainer(exp)
         agent = cls.build_model(exp, None, device, spaces=bundle.spaces)
         cfg = exp.data
         runner = Runner(environments.make_vector_env(cfg, cfg.num_envs), bundle.spaces, agent.obs_norm, device,
