@@ -37,6 +37,7 @@ from dlx.errors import first_line
 
 clients: dict = {}  # tracking URI -> MlflowClient (a SQLite store is opened once per process)
 SEND_EVERY = 1.0  # seconds: rows go at most this often (each send is a store transaction), and at the end
+END_PATIENCE, END_RETRY_EVERY = 10.0, 0.5  # seconds: how long the end of a run waits for a server that failed
 
 
 def client_for(uri: str):
@@ -96,10 +97,24 @@ class Session:
             self.flush()
         if op != "end":
             return False
-        ended = self.link is not None and self.attempt(lambda: self.end(message["summary"]))
-        self.answer({"id": self.id, "done": True, "complete": ended and not self.pending})
+        ended = self.finish(message["summary"])
+        self.answer({"id": self.id, "done": True, "complete": ended})
         self.folder.cleanup()
         return True
+
+    def finish(self, summary: dict | None) -> bool:
+        """The run's end: the rows still waiting, the test metrics, the artifacts, the status. A server
+        that failed during the run (restarting, say) gets END_PATIENCE seconds to answer before dlx is
+        told the run is incomplete (`dlx runs --to-mlflow` sends the rest later)."""
+        deadline = time.monotonic() + (END_PATIENCE if self.warned else 0.0)
+        while True:
+            if self.link is None or self.pending:
+                self.flush()
+            if self.link is not None and not self.pending and self.attempt(lambda: self.end(summary)):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(END_RETRY_EVERY)
 
     def flush(self) -> None:
         """Open the MLflow run if not yet, send the waiting rows; a failure keeps them for the next try."""
