@@ -156,6 +156,7 @@ CASES = [
     # ---- dlx list, dlx data
     ("list-unknown-group", ["list", "modle"], 2, ["unknown config group 'modle'", "did you mean 'model'"]),
     ("list-extra-argument", ["list", "model", "optim"], 2, ["unexpected extra argument", "dlx list --help"]),
+    ("models-show-agent", ["models", "show", "ppo"], 2, ["cannot summarise model=ppo", "dlx's rl task"]),
     ("data-unknown", ["data", "nosuch"], 2, ["unknown data 'nosuch'", "choices: ", "breast_cancer, cartpole, cifar10"]),
     ("data-typo", ["data", "digitz"], 2, ["unknown data 'digitz'", "did you mean 'digits'"]),
     ("data-bad-override", ["data", "digits", "data.limit=abc"], 2, ["'abc'", "data.limit", "an integer"]),

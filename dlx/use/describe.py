@@ -16,8 +16,8 @@ def describe(exp):
     load_builtin()
     own = MODELS.get(exp.model.name).meta.get("task")
     if own and own in TASKS and not TASKS.get(own).builder.describable:
-        raise ConfigError(f"`dlx models show` cannot summarise model={exp.model.name} yet ({own} data); "
-                          "`dlx train` prints its parameter count")
+        raise ConfigError(f"`dlx models show` cannot summarise model={exp.model.name} yet (it trains with dlx's "
+                          f"{own} task); `dlx train` prints its parameter count")
     bundle = data.build(exp.data)
     cls = task_class(bundle.kind, exp.model.name)
     model, example = cls.describe(exp, bundle)
