@@ -37,7 +37,8 @@ from dlx.errors import first_line
 
 clients: dict = {}  # tracking URI -> MlflowClient (a SQLite store is opened once per process)
 SEND_EVERY = 1.0  # seconds: rows go at most this often (each send is a store transaction), and at the end
-END_PATIENCE, END_RETRY_EVERY = 10.0, 0.5  # seconds: how long the end of a run waits for a server that failed
+END_PATIENCE, END_RETRY_EVERY = 30.0, 0.5  # seconds: how long the end of a run waits for a server that failed (a restarted
+# server opens its store on its first request, which on a loaded machine can outlast one 10 s request)
 
 
 def client_for(uri: str):
