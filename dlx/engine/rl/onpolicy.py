@@ -37,6 +37,15 @@ class OnPolicy(Agent):
 
     value_head = True
 
+    def steps_per_iteration(self, num_envs: int) -> int:
+        return self.cfg.n_steps * num_envs
+
+    def rollout(self, runner):
+        """`n_steps` steps per env, with their GAE(λ) advantages and value targets (n-step returns at λ=1)."""
+        cfg = self.cfg
+        roll = self.collect(runner, cfg.n_steps)
+        return roll, *gae(roll.rewards, roll.values, roll.next_values, roll.dones, cfg.gamma, cfg.gae_lambda)
+
     def __init__(self, cfg, spaces, normalize: bool = False):
         super().__init__(cfg, spaces, normalize)
         self.net = ActorCritic(cfg, math.prod(spaces.obs_shape), spaces.num_outputs, discrete=spaces.discrete, shared=cfg.shared,
@@ -118,13 +127,9 @@ class A2C(OnPolicy):
 
     name = "a2c"
 
-    def steps_per_iteration(self, num_envs: int) -> int:
-        return self.cfg.n_steps * num_envs
-
     def train_iteration(self, trainer, runner, metrics) -> float:
         cfg = self.cfg
-        roll = self.collect(runner, cfg.n_steps)
-        advantages, targets = gae(roll.rewards, roll.values, roll.next_values, roll.dones, cfg.gamma, cfg.gae_lambda)
+        roll, advantages, targets = self.rollout(runner)
         with trainer.autocast():
             dist, values = self(roll.obs.flatten(0, 1))
             adv = advantages.flatten()
@@ -144,13 +149,9 @@ class PPO(OnPolicy):
 
     name = "ppo"
 
-    def steps_per_iteration(self, num_envs: int) -> int:
-        return self.cfg.n_steps * num_envs
-
     def train_iteration(self, trainer, runner, metrics) -> float:
         cfg = self.cfg
-        roll = self.collect(runner, cfg.n_steps)
-        advantages, targets = gae(roll.rewards, roll.values, roll.next_values, roll.dones, cfg.gamma, cfg.gae_lambda)
+        roll, advantages, targets = self.rollout(runner)
         obs, actions = roll.obs.flatten(0, 1), roll.actions.flatten(0, 1)
         old_log_probs, old_values = roll.log_probs.flatten(), roll.values.flatten()
         advantages, targets = advantages.flatten(), targets.flatten()
@@ -208,9 +209,6 @@ class Reinforce(OnPolicy):
         self.value_head = cfg.baseline
         super().__init__(cfg, spaces, normalize)
         self.carry: list[dict] = []  # per env: the steps of its episode under way
-
-    def steps_per_iteration(self, num_envs: int) -> int:
-        return self.cfg.n_steps * num_envs
 
     def whole_episodes(self, roll: Rollout) -> dict:
         """The steps of every episode that ended, flat (L, ...); the rest carried to the next iteration."""
