@@ -191,6 +191,67 @@ def test_to_mlflow_imports_runs_once(tmp_path):
     assert len(history(client, found.info.run_id, "test_acc")) == 1
 
 
+# ------------------------------------------------------------------ answers lost on the way
+
+
+class LostAnswers:
+    """A real SQLite MlflowClient whose log_batch calls go wrong as over a dropping connection:
+    `stored_then_lost` calls store their batch and then fail (the answer never came back), the
+    call numbered `lost_before` fails before the server sees it."""
+
+    def __init__(self, uri: str, stored_then_lost: int = 0, lost_before: int = 0):
+        self.client, self.stored_then_lost, self.lost_before, self.calls = client_for(uri), stored_then_lost, \
+            lost_before, 0
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def log_batch(self, run_id, **batch):
+        self.calls += 1
+        if self.calls == self.lost_before:
+            raise ConnectionError("connection dropped before the request arrived")
+        self.client.log_batch(run_id, **batch)
+        if self.stored_then_lost:
+            self.stored_then_lost -= 1
+            raise ConnectionError("connection dropped before the answer")
+
+
+def test_rows_sent_again_after_a_lost_answer_are_logged_once(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from dlx.engine import mlflow_link
+
+    clock = iter(range(1_000_000, 2_000_000))  # seconds: each call later than the one before, as a retry is
+    monkeypatch.setattr(mlflow_link, "time", SimpleNamespace(time=lambda: next(clock)))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (tmp_path / "run").mkdir()
+    link = mlflow_link.Link(LostAnswers(uri, stored_then_lost=1), tmp_path / "run", "lost", uri)
+    link.open({})
+    rows = [{"epoch": 1.0, "train_loss": 0.5}, {"epoch": 2.0, "train_loss": 0.25}]
+    with pytest.raises(ConnectionError):
+        link.send_rows(rows)
+    link.send_rows(rows)  # the next try sends the same rows again
+    assert history(client_for(uri), link.run_id, "train_loss") == [(1, 0.5), (2, 0.25)]
+
+
+def test_params_lost_halfway_are_completed_by_the_next_connection(tmp_path, monkeypatch):
+    from dlx.engine import mlflow_worker
+    from dlx.engine.mlflow_link import params_of
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = {"model": {f"key{i}": i for i in range(150)}}  # two batches of params (MLflow takes 100 a batch)
+    monkeypatch.setitem(mlflow_worker.clients, uri, LostAnswers(uri, lost_before=2))
+    answers = []
+    (tmp_path / "run").mkdir()
+    session = mlflow_worker.Session({"id": 0, "path": str(tmp_path / "run"), "uri": uri, "experiment": "halfway",
+                                     "config": config, "command": "dlx train", "resumed_at": 0}, answers.append)
+    session.flush()  # the run is created, its first batch of params sent, then the connection drops
+    assert session.link is None and "unreachable" in answers[0]["warn"]
+    session.flush()  # the next try reopens the same run
+    assert session.link is not None and session.link.run_id == mlflow_id(tmp_path / "run")
+    assert client_for(uri).get_run(session.link.run_id).data.params == params_of(config)
+
+
 # ------------------------------------------------------------------ a real server over HTTP
 
 

@@ -202,6 +202,8 @@ class Link:
         self.client, self.path, self.experiment, self.uri = client, Path(path), experiment, uri
         self.run_id: str | None = None
         self.sent = 0  # the last epoch MLflow holds
+        self.params: set[str] = set()  # the params MLflow holds (a reopened run's, or sent since)
+        self.stamps: dict[int, int] = {}  # epoch -> its metrics' timestamp (ms), fixed at the first try
 
     def open(self, tags: dict) -> bool:
         """Reopen the run named in mlflow.json, or create one; True when it was created."""
@@ -210,6 +212,7 @@ class Link:
             self.run_id = json.loads(record.read_text())["run_id"]
             self.client.update_run(self.run_id, status="RUNNING")
             self.sent = self.logged_until()
+            self.params = set(self.client.get_run(self.run_id).data.params)
             return False
         experiment_id = self.experiment_id()
         parent = self.parent_id(experiment_id)
@@ -264,6 +267,8 @@ class Link:
                    default=0)
 
     def send_rows(self, rows: list[dict]) -> None:
+        """Log `rows` (the epochs MLflow lacks). A batch the server stored but whose answer was lost
+        goes again with the same timestamps, which MLflow keeps once: no step twice."""
         from mlflow.entities import Metric
 
         # a resumed run's re-trained epoch comes from metrics.csv and from the trainer: keep the last
@@ -272,17 +277,23 @@ class Link:
         if not rows:
             return
         now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, int(r["epoch"])) for r in rows for k, v in numbers(r).items()]
+        stamps = {int(r["epoch"]): self.stamps.setdefault(int(r["epoch"]), now) for r in rows}
+        metrics = [Metric(k, v, stamps[int(r["epoch"])], int(r["epoch"])) for r in rows for k, v in numbers(r).items()]
         for i in range(0, len(metrics), 1000):  # MLflow takes at most 1000 metrics per batch
             self.client.log_batch(self.run_id, metrics=metrics[i:i + 1000])
         self.sent = int(rows[-1]["epoch"])
 
     def send_params(self, params: dict[str, str], run_id: str | None = None) -> None:
+        """Log `params`; for this link's run only those it lacks (a connection lost halfway through
+        a run's params leaves the rest to the next try)."""
         from mlflow.entities import Param
 
-        items = [Param(k, str(v)[:PARAM_LIMIT]) for k, v in params.items()]
+        mine = run_id is None
+        items = [Param(k, str(v)[:PARAM_LIMIT]) for k, v in params.items() if not (mine and k in self.params)]
         for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
             self.client.log_batch(run_id or self.run_id, params=items[i:i + 100])
+            if mine:
+                self.params.update(p.key for p in items[i:i + 100])
 
     def finish(self, summary: dict | None, status: str, curve: Path | None = None) -> None:
         """The test metrics, the sizes and the status tag (one batch), the artifacts, the end.
@@ -320,8 +331,7 @@ def sync_folder(path: Path, uri: str | None = None) -> str:
     experiment = mlflow_cfg.get("experiment") or (config.get("data") or {}).get("name") or "dlx"
     link = Link(client_class()(uri), Path(path), experiment, uri)
     created = link.open({"dlx.command": "dlx runs --to-mlflow", "dlx.status": "imported"})
-    if created:
-        link.send_params(params_of(config))
+    link.send_params(params_of(config))  # those MLflow lacks
     link.send_rows(read_rows(link.path))
     summary_file = link.path / "summary.json"
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else None

@@ -101,7 +101,7 @@ class Worker:
             if logger is not None:
                 logger.receive(message)
         for logger in list(self.loggers.values()):
-            logger.receive({"done": True, "complete": False})
+            logger.receive({"done": True, "complete": False, "why": "the MLflow worker process ended"})
 
 
 class MlflowLogger(Callback):
@@ -112,6 +112,7 @@ class MlflowLogger(Callback):
         self.id: int | None = None
         self.warned = False
         self.complete = False
+        self.why = ""  # the worker's last failure, when the run is incomplete
         self.done = threading.Event()
 
     def on_fit_start(self, trainer, ctx) -> None:
@@ -135,12 +136,13 @@ class MlflowLogger(Callback):
         del self.worker.loggers[self.id]
         self.id = None
         if not self.complete:
-            log.warning(f"MLflow ({self.uri}) did not get all of run {self.path.name}: "
-                        f"send it later with `dlx runs --to-mlflow {self.path.name}`")
+            log.warning(f"MLflow ({self.uri}) did not get all of run {self.path.name}"
+                        f"{f' ({self.why})' if self.why else ''}: send it later with "
+                        f"`dlx runs --to-mlflow {self.path.name}`")
 
     def post(self, op: str, **fields) -> None:
         if not self.worker.send({"id": self.id, "op": op, **fields}):
-            self.receive({"done": True, "complete": False})
+            self.receive({"done": True, "complete": False, "why": "the MLflow worker process ended"})
 
     def receive(self, message: dict) -> None:
         """An answer of the worker (its reader thread): the one warning, or the run's end."""
@@ -148,5 +150,5 @@ class MlflowLogger(Callback):
             self.warned = True
             log.warning(message["warn"])
         if message.get("done"):
-            self.complete = message["complete"]
+            self.complete, self.why = message["complete"], message.get("why", "")
             self.done.set()

@@ -12,7 +12,7 @@ thread would. It reads one JSON message a line on stdin and answers on stdout:
     {"id": n, "op": "row", "row": {...}}       an epoch ended
     {"id": n, "op": "end", "summary": {...} or null}   the run ended
  -> {"id": n, "warn": "..."}                   once per run: MLflow did not answer (training goes on)
- -> {"id": n, "done": true, "complete": bool}  after "end": all sent, or what is missing
+ -> {"id": n, "done": true, "complete": bool, "why": "..."}   after "end": all sent, or the last failure
 
 Rows are sent at most once a second (SEND_EVERY), all waiting ones in one batch: a short epoch
 costs no store transaction of its own. A server that does not answer: the rows wait here and go
@@ -80,6 +80,7 @@ class Session:
         self.drawn: Path | None = None  # learning-curve.png, rendered at the last epoch
         self.drawn_rows = 0  # how many epochs it shows
         self.warned = False
+        self.error = ""  # the last failure, told with an incomplete run's end
         self.sent_at = time.monotonic()
 
     def due(self) -> float:
@@ -99,7 +100,7 @@ class Session:
         if op != "end":
             return False
         ended = self.finish(message["summary"])
-        self.answer({"id": self.id, "done": True, "complete": ended})
+        self.answer({"id": self.id, "done": True, "complete": ended, **({} if ended else {"why": self.error})})
         self.folder.cleanup()
         return True
 
@@ -137,10 +138,9 @@ class Session:
         from dlx.store.runs import read_overrides
 
         link = Link(client_for(self.uri), self.path, self.experiment, self.uri)
-        created = link.open({"dlx.command": self.command, "dlx.status": "running",
-                             "dlx.overrides": " ".join(read_overrides(self.path))})
-        if created:
-            link.send_params(params_of(self.config))
+        link.open({"dlx.command": self.command, "dlx.status": "running",
+                   "dlx.overrides": " ".join(read_overrides(self.path))})
+        link.send_params(params_of(self.config))  # those MLflow lacks: none on a resume
         # a resumed run: the epochs it keeps that MLflow lacks (killed before they were sent); later
         # rows of metrics.csv are trained again
         written = [r for r in read_rows(self.path) if int(r["epoch"]) <= self.resumed_at]
@@ -161,6 +161,7 @@ class Session:
             call()
             return True
         except Exception as e:  # any transport or server error: MLflow must never stop training
+            self.error = first_line(e)
             if not self.warned:
                 self.warned = True
                 self.answer({"id": self.id, "warn": f"MLflow at {self.uri} is unreachable ({first_line(e)}); "
