@@ -203,7 +203,8 @@ class Link:
         self.run_id: str | None = None
         self.sent = 0  # the last epoch MLflow holds
         self.params: set[str] = set()  # the params MLflow holds (a reopened run's, or sent since)
-        self.stamps: dict[int, int] = {}  # epoch -> its metrics' timestamp (ms), fixed at the first try
+        self.stamps: dict[int, int] = {}  # epoch -> its metrics' timestamp (ms), fixed at the first try (-1: test)
+        self.done: set[str] = set()  # the steps of `finish` MLflow has taken
 
     def open(self, tags: dict) -> bool:
         """Reopen the run named in mlflow.json, or create one; True when it was created."""
@@ -296,27 +297,34 @@ class Link:
                 self.params.update(p.key for p in items[i:i + 100])
 
     def finish(self, summary: dict | None, status: str, curve: Path | None = None) -> None:
-        """The test metrics, the sizes and the status tag (one batch), the artifacts, the end.
+        """The test metrics, the sizes and the status tag (one batch), the artifacts, the end. Each
+        step is done once: a try after a failure goes on from the step that failed (`self.done`).
 
         `curve`: learning-curve.png when drawn already (the worker draws it at the last epoch)."""
         from mlflow.entities import Metric, Param, RunTag
 
         tests, sizes = [], []
         if summary:
-            step, now = int(summary.get("epochs_run") or self.sent), int(time.time() * 1000)
+            step, now = int(summary.get("epochs_run") or self.sent), self.stamps.setdefault(-1, int(time.time() * 1000))
             tests = [Metric(k, float(v), now, step) for k, v in summary.items()
                      if k.startswith("test_") and isinstance(v, (int, float)) and math.isfinite(v)]
             sizes = [Param(f"sizes.{k[:-5]}", str(summary[k])) for k in ("train_size", "val_size", "test_size")
                      if k in summary]
-        self.client.log_batch(self.run_id, metrics=tests, params=sizes, tags=[RunTag("dlx.status", status)])
+        self.once("summary", lambda: self.client.log_batch(self.run_id, metrics=tests, params=sizes,
+                                                           tags=[RunTag("dlx.status", status)]))
         for name in ARTIFACTS:
             if (self.path / name).exists():
-                self.client.log_artifact(self.run_id, str(self.path / name))
+                self.once(name, lambda name=name: self.client.log_artifact(self.run_id, str(self.path / name)))
         with tempfile.TemporaryDirectory() as folder:
             curve = curve or learning_curve(read_rows(self.path), Path(folder) / "learning-curve.png")
             if curve is not None:
-                self.client.log_artifact(self.run_id, str(curve))
-        self.client.set_terminated(self.run_id, STATUS.get(status, "FAILED"))
+                self.once("curve", lambda: self.client.log_artifact(self.run_id, str(curve)))
+        self.once("status", lambda: self.client.set_terminated(self.run_id, STATUS.get(status, "FAILED")))
+
+    def once(self, step: str, call) -> None:
+        if step not in self.done:
+            call()
+            self.done.add(step)
 
 
 def sync_folder(path: Path, uri: str | None = None) -> str:

@@ -118,7 +118,7 @@ class MlflowLogger(Callback):
     def on_fit_start(self, trainer, ctx) -> None:
         from omegaconf import OmegaConf
 
-        self.path = Path(ctx.run_dir.path)
+        self.path = Path(ctx.run_dir.path).resolve()  # the worker serves every run of this process, from its own cwd
         self.id = next(self.worker.ids)
         self.worker.loggers[self.id] = self
         self.post("open", path=str(self.path), uri=self.uri, experiment=self.experiment, resumed_at=trainer.epoch,

@@ -37,8 +37,8 @@ from dlx.errors import first_line
 
 clients: dict = {}  # tracking URI -> MlflowClient (a SQLite store is opened once per process)
 SEND_EVERY = 1.0  # seconds: rows go at most this often (each send is a store transaction), and at the end
-END_PATIENCE, END_RETRY_EVERY = 30.0, 0.5  # seconds: how long the end of a run waits for a server that failed (a restarted
-# server opens its store on its first request, which on a loaded machine can outlast one 10 s request)
+END_PATIENCE, END_RETRY_EVERY = 30.0, 0.5  # seconds: how long the end of a run waits for an answer from a server
+# that failed during it (a restarted server opens its store on its first request: slow on a loaded machine)
 
 
 def client_for(uri: str):
@@ -106,17 +106,26 @@ class Session:
 
     def finish(self, summary: dict | None) -> bool:
         """The run's end: the rows still waiting, the test metrics, the artifacts, the status. A server
-        that failed during the run (restarting, say) gets END_PATIENCE seconds to answer before dlx is
-        told the run is incomplete (`dlx runs --to-mlflow` sends the rest later)."""
-        deadline = time.monotonic() + (END_PATIENCE if self.warned else 0.0)
+        that failed during the run (restarting, say) is waited for while it makes progress: the end
+        gives up only after END_PATIENCE seconds without an answer (a restarted server opening its
+        store on a loaded machine is slow, not gone); dlx is then told the run is incomplete
+        (`dlx runs --to-mlflow` sends the rest later)."""
+        patience = END_PATIENCE if self.warned else 0.0
+        deadline, progress = time.monotonic() + patience, self.progress()
         while True:
             if self.link is None or self.pending:
                 self.flush()
             if self.link is not None and not self.pending and self.attempt(lambda: self.end(summary)):
                 return True
+            if self.progress() != progress:
+                deadline, progress = time.monotonic() + patience, self.progress()
             if time.monotonic() >= deadline:
                 return False
             time.sleep(END_RETRY_EVERY)
+
+    def progress(self) -> tuple:
+        """What MLflow has taken of this run so far."""
+        return (None, 0, 0) if self.link is None else (self.link.run_id, self.link.sent, len(self.link.done))
 
     def flush(self) -> None:
         """Open the MLflow run if not yet, send the waiting rows; a failure keeps them for the next try."""
