@@ -123,6 +123,18 @@ def test_tensorboard_true_means_the_tensorboard_logger():
     assert TrainerConfig(loggers=["mlflow"]).trackers == {"mlflow"}
 
 
+def test_a_relative_sqlite_uri_is_made_absolute_for_the_worker(tmp_path, monkeypatch):
+    from dlx import config
+    from dlx.engine.mlflow_logger import settings
+
+    monkeypatch.chdir(tmp_path)
+    exp = config.load(["trainer.loggers=[mlflow]", "trainer.mlflow.tracking_uri=sqlite:///stores/m.db"])
+    assert settings(exp)[0] == f"sqlite:///{tmp_path.resolve() / 'stores' / 'm.db'}"
+    for kept in ("sqlite:////abs/m.db", "http://127.0.0.1:5000"):
+        exp = config.load(["trainer.loggers=[mlflow]", f"trainer.mlflow.tracking_uri={kept}"])
+        assert settings(exp)[0] == kept
+
+
 # ------------------------------------------------------------------ SQLite store
 
 

@@ -53,6 +53,15 @@ def default_uri(output_dir) -> str:
     return f"sqlite:///{Path(output_dir).resolve() / 'mlflow.db'}"
 
 
+def absolute_uri(uri: str) -> str:
+    """`uri` with a relative SQLite path made absolute: the logger's worker, which serves every run of a
+    process, keeps the working directory it started in."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri[len(prefix):].startswith("/"):
+        return prefix + str(Path(uri[len(prefix):]).resolve())
+    return uri
+
+
 def client_class():
     try:
         # the HTTP client's own retries would hold the worker for minutes: dlx retries per epoch

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from dlx.engine import distributed
 from dlx.engine.callbacks import Callback
-from dlx.engine.mlflow_link import close_group, default_uri, import_runs, sync_folder  # noqa: F401  (re-exported)
+from dlx.engine.mlflow_link import (  # noqa: F401  (close_group, import_runs, sync_folder: re-exported)
+    absolute_uri, close_group, default_uri, import_runs, sync_folder)
 from dlx.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ log = logging.getLogger(__name__)
 def settings(exp) -> tuple[str, str]:
     """(tracking URI, experiment name) of `exp` (trainer.mlflow.*, with their defaults)."""
     cfg = exp.trainer.mlflow
-    return cfg.tracking_uri or default_uri(exp.output_dir), cfg.experiment or exp.data.name
+    return absolute_uri(cfg.tracking_uri) if cfg.tracking_uri else default_uri(exp.output_dir), \
+        cfg.experiment or exp.data.name
 
 
 def attach_mlflow(exp) -> "MlflowLogger | None":
