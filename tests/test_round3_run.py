@@ -231,3 +231,67 @@ def test_metrics_csv_appended_row_by_row_reads_as_the_whole_file_rewritten(tmp_p
     again = RunDir.at(run.path)  # a resumed session: its first write is whole
     again.write_metrics(rows[:2])
     assert (run.path / "metrics.csv").read_text().count("\n") == 3
+
+
+class LoopStandIn(FakeTrainer):
+    """What the run writer reads of a trainer: epochs, history, its callbacks, its state."""
+
+    def __init__(self, epochs: int, writer):
+        super().__init__()
+        self.cfg = type("Cfg", (), {"epochs": epochs, "monitor": "val_acc"})()
+        self.epoch, self.history = 0, []
+        self.callbacks = Callbacks([BestWeights("val_acc", "max"), writer])
+
+    def end_epoch(self, val_acc: float) -> None:
+        self.epoch += 1
+        with torch.no_grad():
+            self.model.weight.fill_(self.epoch)  # the weights tell the epoch they come from
+        row = {"epoch": self.epoch, "val_acc": val_acc, "val_loss": 1.0}
+        self.history.append(row)
+        self.callbacks.emit("on_epoch_end", self, row)
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "epoch": self.epoch, "history": self.history}
+
+
+@pytest.mark.parametrize("every_s, written", [(0.0, [1, 2, 3, 4, 5]), (3600.0, [1, 5])])
+def test_epoch_end_checkpoints_are_spaced_and_best_pt_goes_with_the_next_last_pt(tmp_path, every_s, written):
+    """The first and the final epoch always write; between them, epochs closer than `every_s` to the
+    last checkpoint do not. best.pt is written just before the last.pt that follows its improvement,
+    holding the improved epoch's weights, so the two files on disk belong to the same moment."""
+    from dlx.engine.runfolder import RunWriter
+    from dlx.store.rundir import RunDir
+
+    run = RunDir.create(tmp_path, "spaced")
+    saves = []
+    save = run.save_checkpoint
+    run.save_checkpoint = lambda name, state: saves.append((name, state["epoch"])) or save(name, state)
+    trainer = LoopStandIn(5, RunWriter(run, True, {}, every_s=every_s))
+    for acc in (0.5, 0.75, 0.7, 0.6, 0.65):  # improvements at epochs 1 and 2
+        trainer.end_epoch(acc)
+    run.flush()
+    assert [e for name, e in saves if name == "last"] == written
+    assert saves[saves.index(("best", 2)) + 1][0] == "last"  # epoch 2's best.pt, then a last.pt
+    best = torch.load(run.checkpoint_path("best"), weights_only=True)
+    assert best["epoch"] == 2 and torch.all(best["model"]["weight"] == 2)
+    assert torch.load(run.checkpoint_path("last"), weights_only=True)["epoch"] == 5
+
+
+def test_early_stopping_and_a_stop_write_last_pt_whatever_the_spacing(tmp_path):
+    from dlx.engine.runfolder import RunWriter
+    from dlx.store.rundir import RunDir
+
+    run = RunDir.create(tmp_path, "stops")
+    writer = RunWriter(run, True, {}, every_s=3600.0)
+    trainer = LoopStandIn(10, writer)
+    trainer.end_epoch(0.5)
+    trainer.end_epoch(0.6)  # improved, not yet written
+    writer.save_last(trainer)  # Ctrl-C between steps: last.pt and the best.pt waiting
+    run.flush()
+    assert torch.load(run.checkpoint_path("best"), weights_only=True)["epoch"] == 2
+    assert torch.load(run.checkpoint_path("last"), weights_only=True)["epoch"] == 2
+    trainer.end_epoch(0.4)
+    trainer.stop_training = True  # early stopping decides before the run writer's turn
+    trainer.end_epoch(0.3)
+    run.flush()
+    assert torch.load(run.checkpoint_path("last"), weights_only=True)["epoch"] == 4

@@ -4,12 +4,13 @@ Shared by networks trained by the loop and scikit-learn baselines fitted once.""
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
 from dlx import testhooks
 from dlx.config import Experiment
-from dlx.engine.callbacks import Callback
+from dlx.engine.callbacks import BestWeights, Callback
 from dlx.store.rundir import RunDir
 from dlx.store.runs import RUNS
 
@@ -24,21 +25,36 @@ def label_for(exp: Experiment) -> str:
     return f"{exp.model.name}-{exp.optim.name}-{exp.data.name}"
 
 
-class RunWriter(Callback):
-    """Keeps the run folder current: metrics.csv and log.txt each epoch, checkpoints/last.pt
-    each epoch (and every checkpoint_every_steps), checkpoints/best.pt when the monitor improves
-    (without a validation split: the latest weights, every epoch)."""
+CHECKPOINT_EVERY_S = 1.0  # the least time between two epoch-end checkpoints (see RunWriter)
 
-    def __init__(self, run: RunDir, checkpoint: bool, meta: dict):
+
+class RunWriter(Callback):
+    """Keeps the run folder current: metrics.csv and log.txt each epoch; checkpoints/last.pt at
+    the end of an epoch when `every_s` has passed since the last checkpoint, always at a
+    session's first epoch and its final one, every trainer.checkpoint_every_steps and on a stop
+    (Ctrl-C, SIGTERM). An epoch of a few ms would otherwise spend more on its checkpoint than on
+    its bookkeeping (issue 24); an epoch longer than `every_s` is checkpointed every time. A
+    kill -9 loses the work since the last checkpoint: the epoch in progress and at most `every_s`
+    of epochs before. checkpoints/best.pt is written just before the last.pt that follows an
+    improvement (the weights wait in BestWeights' copy; without a validation split: the latest
+    weights, after last.pt), so best.pt on disk goes with the last.pt written beside it. Under
+    test pause points every epoch writes (the kill tests count checkpoints by epoch)."""
+
+    def __init__(self, run: RunDir, checkpoint: bool, meta: dict, every_s: float = CHECKPOINT_EVERY_S):
         self.run, self.checkpoint, self.meta = run, checkpoint, meta
+        self.every_s = 0.0 if testhooks.ACTIVE else every_s
+        self.saved_at = -math.inf  # time.perf_counter() of the last checkpoint
+        self.best: dict | None = None  # best.pt's state, written with the next last.pt
 
     def on_epoch_end(self, trainer, row: dict) -> None:
         self.run.write_metrics(trainer.history)
         self.run.log("  ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
         testhooks.pause("epoch-end")
-        self.save_last(trainer)
-        if self.checkpoint and not any(k.startswith("val_") for k in row):
-            self.save_final_as_best(trainer, row)
+        final = trainer.stop_training or trainer.epoch >= trainer.cfg.epochs
+        if self.checkpoint and (final or time.perf_counter() - self.saved_at >= self.every_s):
+            self.save_last(trainer)
+            if not any(k.startswith("val_") for k in row):
+                self.save_final_as_best(trainer, row)
 
     def save_final_as_best(self, trainer, row: dict) -> None:
         """No validation split (data.val_fraction=0, a CV refit): nothing chooses an epoch, so the
@@ -52,13 +68,17 @@ class RunWriter(Callback):
         self.save_last(trainer)
 
     def on_improved(self, trainer, row: dict) -> None:
-        if self.checkpoint:  # the model holds the improved weights right now
-            self.run.save_checkpoint("best", {"model": trainer.model.state_dict(), "epoch": row["epoch"],
-                                              "value": row[trainer.cfg.monitor], "meta": self.meta})
+        if self.checkpoint:  # BestWeights has just copied the improved weights: they stay as they are
+            weights = trainer.callbacks.find(BestWeights).weights
+            self.best = {"model": weights, "epoch": row["epoch"], "value": row[trainer.cfg.monitor], "meta": self.meta}
 
     def save_last(self, trainer) -> None:
         if self.checkpoint:
+            if self.best is not None:
+                self.run.save_checkpoint("best", self.best)
+                self.best = None
             self.run.save_checkpoint("last", {**trainer.state_dict(), "meta": self.meta})
+            self.saved_at = time.perf_counter()
 
 
 class Clock(Callback):
