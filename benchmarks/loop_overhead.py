@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from dlx import config, data
 from dlx.data.loaders import TensorBatches
 from dlx.engine.experiment import RunWriter, build_parts, watchers
-from dlx.engine.runfolder import CHECKPOINT_EVERY_S
 from dlx.engine.supervised import SupervisedTask
 from dlx.store.rundir import RunDir
 from dlx.engine.runtime import seed_everything
@@ -40,7 +39,7 @@ def setup(exp):
     return bundle, model, loss, optimizer, schedule, batch_size
 
 
-def dlx_loop(exp, write_run: bool = False, every_s: float = CHECKPOINT_EVERY_S) -> float:
+def dlx_loop(exp, write_run: bool = False, every_s: float | None = None) -> float:
     bundle, model, loss, optimizer, schedule, batch_size = setup(exp)
     generator = torch.Generator().manual_seed(exp.trainer.seed)
     train = TensorBatches(bundle.train.x, bundle.train.y, batch_size, shuffle=True, generator=generator)
@@ -48,7 +47,7 @@ def dlx_loop(exp, write_run: bool = False, every_s: float = CHECKPOINT_EVERY_S) 
     callbacks, run_dir = [], None
     if write_run:
         run_dir = RunDir.create(tempfile.mkdtemp(), "bench")
-        callbacks.append(RunWriter(run_dir, True, {}, every_s=every_s))
+        callbacks.append(RunWriter(run_dir, True, {}, exp.trainer.checkpoint_every_s if every_s is None else every_s))
     task = SupervisedTask(model, loss, optimizer, schedule, kind=bundle.kind, num_outputs=10)
     trainer = Trainer(exp.trainer, task, device=torch.device("cpu"), shuffle_generator=generator,
                       callbacks=[w for w in (*watchers(exp), *callbacks) if w is not None])
@@ -95,21 +94,23 @@ def main():
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    parser.add_argument("--checkpoint-every-s", type=float, default=CHECKPOINT_EVERY_S,
-                        help="least seconds between epoch-end checkpoints (0: every epoch; default: a run's)")
+    parser.add_argument("--checkpoint-every-s", type=float, default=None,
+                        help="trainer.checkpoint_every_s: least seconds between epoch-end checkpoints "
+                             "(0: every epoch; default: a run's)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    exp = config.load([f"trainer.epochs={args.epochs}", "trainer.monitor=val_acc"])  # auto: val_acc here
+    every = [] if args.checkpoint_every_s is None else [f"trainer.checkpoint_every_s={args.checkpoint_every_s}"]
+    exp = config.load([f"trainer.epochs={args.epochs}", "trainer.monitor=val_acc", *every])  # auto: val_acc here
     times = {"hand": [], "dlx": [], "dlx+files": []}
     hand_loop(exp)  # warm-up: first-touch allocations and kernel selection
     for _ in range(args.repeats):
         times["hand"].append(hand_loop(exp))
         times["dlx"].append(dlx_loop(exp))
-        times["dlx+files"].append(dlx_loop(exp, write_run=True, every_s=args.checkpoint_every_s))
+        times["dlx+files"].append(dlx_loop(exp, write_run=True))
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"digits MLP, {args.epochs} epochs, batch {exp.trainer.batch_size}, {torch.get_num_threads()} threads, "
-          f"median of {args.repeats}, checkpoints >= {args.checkpoint_every_s:g} s apart")
+          f"median of {args.repeats}, checkpoints >= {exp.trainer.checkpoint_every_s:g} s apart")
     for name, value in med.items():
         print(f"  {name:<10} {value:7.3f} s")
     print(f"loop overhead ratio  dlx / hand = {med['dlx'] / med['hand']:.3f}   (target <= 1.05)")

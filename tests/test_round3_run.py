@@ -295,3 +295,24 @@ def test_early_stopping_and_a_stop_write_last_pt_whatever_the_spacing(tmp_path):
     trainer.end_epoch(0.3)
     run.flush()
     assert torch.load(run.checkpoint_path("last"), weights_only=True)["epoch"] == 4
+
+
+def test_a_failed_run_writes_the_best_pt_still_waiting(tmp_path):
+    """An improvement made since the last checkpoint is not lost when the run then fails (diverges,
+    runs out of memory): best.pt gets it, as the run is recorded failed."""
+    from dlx import config
+    from dlx.engine.runfolder import RunWriter
+    from dlx.engine.stops import stopped
+    from dlx.errors import RunError
+    from dlx.store.rundir import RunDir
+
+    run = RunDir.create(tmp_path, "failed")
+    trainer = LoopStandIn(10, RunWriter(run, True, {}, every_s=3600.0))
+    trainer.position = lambda: {"epoch": trainer.epoch, "step": 0}
+    trainer.end_epoch(0.5)  # the first epoch writes
+    trainer.end_epoch(0.75)  # improved, waiting for the next checkpoint
+    error = stopped(RunError("loss is nan"), config.load([]), run, trainer)
+    assert str(error) == "loss is nan"
+    best = torch.load(run.checkpoint_path("best"), weights_only=True)
+    assert best["epoch"] == 2 and torch.all(best["model"]["weight"] == 2)
+    assert json.loads((run.path / "status.json").read_text())["status"] == "failed"

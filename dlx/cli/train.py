@@ -18,7 +18,7 @@ def train(
         "--resume", metavar="RUN",
         help="Continue a stopped run (id, unique prefix/suffix, path or 'last') from its last checkpoint; "
              "overrides may then change only trainer.epochs, trainer.num_threads, "
-             "trainer.checkpoint_every_steps, trainer.tensorboard, output_dir.")] = None,
+             "trainer.checkpoint_every_steps, trainer.checkpoint_every_s, trainer.tensorboard, output_dir.")] = None,
 ):
     """Train a model, evaluate it on the test split and write the run under outputs/runs/."""
     from dlx import api

@@ -48,6 +48,7 @@ class TrainerConfig(Checked):
     precision: str = choices("32", *PRECISIONS)  # 32 | bf16 | 16 (mixed precision)
     checkpoint: bool = True  # write checkpoints/{last,best}.pt
     checkpoint_every_steps: int = at_least(0, 0)  # also write last.pt every N steps (0 = per epoch only)
+    checkpoint_every_s: float = at_least(1.0, 0.0)  # epoch-end last.pt at least this far apart (0 = every epoch)
     tensorboard: bool = False  # the same as listing tensorboard in loggers
     loggers: list[str] = field(default_factory=list)  # tensorboard, mlflow (the run store is always written)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)

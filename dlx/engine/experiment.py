@@ -140,7 +140,7 @@ def make_trainer(exp: Experiment, task, bundle, run_dir: RunDir, device, shuffle
     best, early = watchers(exp)
     # what dlx/use/restore.py rebuilds the run's Task from
     meta = CheckpointMeta.of(run_dir.id, bundle, getattr(task, "num_outputs", None)).to_dict()
-    writer = RunWriter(run_dir, exp.trainer.checkpoint and task.loop_checkpoints, meta)
+    writer = RunWriter(run_dir, exp.trainer.checkpoint and task.loop_checkpoints, meta, exp.trainer.checkpoint_every_s)
     checks = []  # trainer.watch / profile / overfit_batches: after the writer, whose checkpoints are timed
     if exp.trainer.watch != "none" or exp.trainer.profile or exp.trainer.overfit_batches:
         from dlx.engine.sanity import diagnostics

@@ -21,6 +21,7 @@ SAFE_KEYS = (
     "trainer.epochs",
     "trainer.num_threads",  # thread count: same maths; CPU sums may differ in the last bits
     "trainer.checkpoint_every_steps",
+    "trainer.checkpoint_every_s",
     "trainer.tensorboard",
     "trainer.loggers",  # trackers (TensorBoard, MLflow) watch the run, never change it
     "trainer.devices",  # data-parallel processes: the same steps (sums in another order)

@@ -25,22 +25,21 @@ def label_for(exp: Experiment) -> str:
     return f"{exp.model.name}-{exp.optim.name}-{exp.data.name}"
 
 
-CHECKPOINT_EVERY_S = 1.0  # the least time between two epoch-end checkpoints (see RunWriter)
-
-
 class RunWriter(Callback):
     """Keeps the run folder current: metrics.csv and log.txt each epoch; checkpoints/last.pt at
-    the end of an epoch when `every_s` has passed since the last checkpoint, always at a
+    the end of an epoch when `every_s` (trainer.checkpoint_every_s) has passed since the last
+    checkpoint, always at a
     session's first epoch and its final one, every trainer.checkpoint_every_steps and on a stop
     (Ctrl-C, SIGTERM). An epoch of a few ms would otherwise spend more on its checkpoint than on
     its bookkeeping (issue 24); an epoch longer than `every_s` is checkpointed every time. A
     kill -9 loses the work since the last checkpoint: the epoch in progress and at most `every_s`
     of epochs before. checkpoints/best.pt is written just before the last.pt that follows an
     improvement (the weights wait in BestWeights' copy; without a validation split: the latest
-    weights, after last.pt), so best.pt on disk goes with the last.pt written beside it. Under
-    test pause points every epoch writes (the kill tests count checkpoints by epoch)."""
+    weights, after last.pt), so best.pt on disk goes with the last.pt written beside it; a run
+    that fails writes the waiting best.pt (`save_best`). Under test pause points every epoch
+    writes (the kill tests count checkpoints by epoch)."""
 
-    def __init__(self, run: RunDir, checkpoint: bool, meta: dict, every_s: float = CHECKPOINT_EVERY_S):
+    def __init__(self, run: RunDir, checkpoint: bool, meta: dict, every_s: float):
         self.run, self.checkpoint, self.meta = run, checkpoint, meta
         self.every_s = 0.0 if testhooks.ACTIVE else every_s
         self.saved_at = -math.inf  # time.perf_counter() of the last checkpoint
@@ -74,11 +73,15 @@ class RunWriter(Callback):
 
     def save_last(self, trainer) -> None:
         if self.checkpoint:
-            if self.best is not None:
-                self.run.save_checkpoint("best", self.best)
-                self.best = None
+            self.save_best()
             self.run.save_checkpoint("last", {**trainer.state_dict(), "meta": self.meta})
             self.saved_at = time.perf_counter()
+
+    def save_best(self) -> None:
+        """best.pt of an improvement not yet written."""
+        if self.best is not None:
+            self.run.save_checkpoint("best", self.best)
+            self.best = None
 
 
 class Clock(Callback):

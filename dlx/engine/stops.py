@@ -61,6 +61,8 @@ def stopped(error: BaseException, exp: Experiment, run_dir: RunDir, trainer) -> 
     if isinstance(error, Divergence):
         where = {"epoch": error.epoch, "step": error.step}
     try:  # best effort: on a full disk this write can fail too
+        trainer.callbacks.find(RunWriter).save_best()  # the best weights so far are not lost with the run
+        run_dir.flush()
         run_dir.write_status("failed", reason=str(error), **where)
         run_dir.log(f"failed: {error}")
     except RunError:
