@@ -126,6 +126,8 @@ class LearningCurve:
         return True
 
     def build(self, Figure, keys: tuple) -> None:
+        from matplotlib.ticker import MaxNLocator
+
         names = sorted({k.partition("_")[2] for k in keys})
         rows, columns = math.ceil(len(names) / 3), min(len(names), 3)
         self.figure, self.keys, self.lines, self.laid_out = Figure(figsize=(4 * columns, 3 * rows)), keys, {}, False
@@ -137,12 +139,15 @@ class LearningCurve:
                                                                  label=split)
             axes.set_title(name)
             axes.set_xlabel("epoch")
+            axes.xaxis.set_major_locator(MaxNLocator(5, integer=True))  # few ticks: text is most of a draw
+            axes.yaxis.set_major_locator(MaxNLocator(5))
             axes.legend()
 
     def lay_out(self) -> None:
         """Fit the panels' margins to their labels: once (it renders the figure), from the first rows."""
         if not self.laid_out:
             self.figure.tight_layout()
+            self.figure.set_layout_engine(None)  # laid out once: savefig then draws once, not twice
             self.laid_out = True
 
     def save(self, file: Path) -> Path:
