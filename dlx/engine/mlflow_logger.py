@@ -31,6 +31,7 @@ from dlx.engine.mlflow_link import (  # noqa: F401  (close_group, import_runs, s
 from dlx.errors import ConfigError
 
 log = logging.getLogger(__name__)
+GONE = {"done": True, "complete": False, "why": "the MLflow worker process ended"}  # a run's end without the worker
 
 
 def settings(exp) -> tuple[str, str]:
@@ -103,7 +104,7 @@ class Worker:
             if logger is not None:
                 logger.receive(message)
         for logger in list(self.loggers.values()):
-            logger.receive({"done": True, "complete": False, "why": "the MLflow worker process ended"})
+            logger.receive(GONE)
 
 
 class MlflowLogger(Callback):
@@ -144,7 +145,7 @@ class MlflowLogger(Callback):
 
     def post(self, op: str, **fields) -> None:
         if not self.worker.send({"id": self.id, "op": op, **fields}):
-            self.receive({"done": True, "complete": False, "why": "the MLflow worker process ended"})
+            self.receive(GONE)
 
     def receive(self, message: dict) -> None:
         """An answer of the worker (its reader thread): the one warning, or the run's end."""

@@ -14,7 +14,7 @@ thread would. It reads one JSON message a line on stdin and answers on stdout:
  -> {"id": n, "warn": "..."}                   once per run: MLflow did not answer (training goes on)
  -> {"id": n, "done": true, "complete": bool, "why": "..."}   after "end": all sent, or the last failure
 
-Rows are sent at most once a second (SEND_EVERY), all waiting ones in one batch: a short epoch
+Rows are sent at most every SEND_EVERY seconds, all waiting ones in one batch: a short epoch
 costs no store transaction of its own. A server that does not answer: the rows wait here and go
 with the next send. The dlx process gone (killed): the worker ends at once and sends nothing
 more; a resume sends what MLflow lacks.
