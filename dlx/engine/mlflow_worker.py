@@ -22,6 +22,7 @@ more; a resume sends what MLflow lacks.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import queue
@@ -73,7 +74,7 @@ class Session:
         self.link: Link | None = None
         self.pending: list[dict] = []
         self.history: dict[int, dict] = {}  # epoch -> row, for the learning curve
-        self.curve, self.folder = LearningCurve(), tempfile.TemporaryDirectory()
+        self.curve, self.folder = LearningCurve(self.last_epoch), tempfile.TemporaryDirectory()
         self.drawn: Path | None = None  # learning-curve.png, rendered at the last epoch
         self.drawn_rows = 0  # how many epochs it shows
         self.warned = False
@@ -86,14 +87,14 @@ class Session:
 
     def handle(self, op: str, message: dict) -> bool:
         """One message; True once the run has ended."""
+        last = False
         if op == "row":
             epoch = int(message["row"]["epoch"])
             self.pending.append(message["row"])
             self.history[epoch] = message["row"]
-            if epoch == self.last_epoch or not self.curve.laid_out:  # the end then only sends
-                self.draw(render=epoch == self.last_epoch)
-        if op == "open" or op == "end" or time.monotonic() >= self.due():
-            self.flush()
+            last = epoch == self.last_epoch
+        if op in ("open", "end") or last or time.monotonic() >= self.due():
+            self.flush(save=last)  # the last epoch's: the picture saved, the rows sent while dlx tests the model
         if op != "end":
             return False
         ended = self.finish(message["summary"])
@@ -124,19 +125,23 @@ class Session:
         """What MLflow has taken of this run so far."""
         return (None, 0, 0) if self.link is None else (self.link.run_id, self.link.sent, len(self.link.done))
 
-    def flush(self) -> None:
-        """Open the MLflow run if not yet, send the waiting rows; a failure keeps them for the next try."""
+    def flush(self, save: bool = False) -> None:
+        """Bring the curve up to date (and save it when `save`), open the MLflow run if not yet, send
+        the waiting rows; a failure keeps them for the next try."""
         self.sent_at = time.monotonic()
+        if self.pending or save:
+            self.draw(save)
         if self.link is None:
             self.attempt(self.connect)
         if self.link is not None and self.attempt(lambda: self.link.send_rows(self.pending)):
             self.pending = []
 
-    def draw(self, render: bool) -> None:
-        """The curve from the rows so far (laid out once, at the first); rendered when `render`."""
+    def draw(self, save: bool) -> None:
+        """The curve from the rows so far: its frame drawn again if its limits changed (with each send,
+        during the training: the end then only draws the lines), the picture saved when `save`."""
         if self.curve.update([self.history[epoch] for epoch in sorted(self.history)]):
-            self.curve.lay_out()
-            if render:
+            self.curve.draw_frame()
+            if save:
                 self.drawn = self.curve.save(Path(self.folder.name) / "learning-curve.png")
                 self.drawn_rows = len(self.history)
 
@@ -158,7 +163,7 @@ class Session:
         status = json.loads((self.path / "status.json").read_text()).get("status", "failed") \
             if (self.path / "status.json").exists() else "failed"
         if self.drawn is None or self.drawn_rows != len(self.history):  # stopped early, or more rows since
-            self.draw(render=True)
+            self.draw(save=True)
         self.link.finish(summary, status if summary is None else "finished", self.drawn)
 
     def attempt(self, call) -> bool:
@@ -197,7 +202,12 @@ def serve(uri: str | None) -> None:
 
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=drain, args=(sys.stdin, lines), daemon=True).start()
+    # mlflow's imports make ~0.4 M objects that live as long as the worker: the collector's passes over them
+    # while they load cost ~15 % of the import's CPU (beside dlx's own start); frozen, later passes skip them
+    gc.disable()
     warm_up(uri)
+    gc.freeze()
+    gc.enable()
     sessions: dict[int, Session] = {}
     while True:
         due = min((s.due() for s in sessions.values() if s.pending), default=None)
