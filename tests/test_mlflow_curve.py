@@ -110,3 +110,37 @@ def test_an_imported_run_gets_a_curve_and_a_run_without_metrics_none(tmp_path):
     assert train_pixels(tmp_path / "curve.png") > 0
     assert learning_curve([{"epoch": 1.0, "lr": 0.1}], tmp_path / "none.png") is None
     assert not (tmp_path / "none.png").exists()
+
+
+def worker_session(tmp_path, name: str, epochs: int, answers: list):
+    from dlx.engine import mlflow_worker
+
+    (tmp_path / name).mkdir()
+    session = mlflow_worker.Session({"id": 0, "path": str(tmp_path / name), "uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+                                     "experiment": "curve", "config": {"trainer": {"epochs": epochs}},
+                                     "command": "dlx train", "resumed_at": 0}, answers.append)
+    session.handle("open", {})
+    return session
+
+
+def test_the_worker_saves_the_curve_with_the_last_epoch_and_an_early_stop_spans_the_epochs_run(tmp_path):
+    pytest.importorskip("mlflow")
+    from dlx.engine.mlflow_link import client_class
+
+    answers = []
+    full = worker_session(tmp_path, "full", 3, answers)
+    for row in rows(3):
+        full.handle("row", {"row": row})
+    assert full.drawn is not None and full.drawn.exists()  # saved as the last epoch's row came in
+    draws = counted(full.curve)
+    assert full.handle("end", {"summary": None}) and answers[-1]["complete"]
+    assert draws == [], "the end only sends: the picture was saved with the last epoch"
+    early = worker_session(tmp_path, "early", 30, answers)
+    for row in rows(12):  # an early stop at 12 of 30 epochs
+        early.handle("row", {"row": row})
+    assert early.drawn is None
+    assert early.handle("end", {"summary": None}) and answers[-1]["complete"]
+    assert 12 < early.curve.limits[0][0][1] < 13, "the x axis spans the epochs run, not the 30 planned"
+    client = client_class()(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    for session in (full, early):
+        assert "learning-curve.png" in {a.path for a in client.list_artifacts(session.link.run_id)}

@@ -75,7 +75,7 @@ class Session:
         self.pending: list[dict] = []
         self.history: dict[int, dict] = {}  # epoch -> row, for the learning curve
         self.curve, self.folder = LearningCurve(self.last_epoch), tempfile.TemporaryDirectory()
-        self.drawn: Path | None = None  # learning-curve.png, rendered at the last epoch
+        self.drawn: Path | None = None  # learning-curve.png, saved with the last epoch's row
         self.drawn_rows = 0  # how many epochs it shows
         self.warned = False
         self.error = ""  # the last failure, told with an incomplete run's end
@@ -163,6 +163,7 @@ class Session:
         status = json.loads((self.path / "status.json").read_text()).get("status", "failed") \
             if (self.path / "status.json").exists() else "failed"
         if self.drawn is None or self.drawn_rows != len(self.history):  # stopped early, or more rows since
+            self.curve.epochs = 0  # the x axis as far as the run went, not as far as it was planned to
             self.draw(save=True)
         self.link.finish(summary, status if summary is None else "finished", self.drawn)
 
