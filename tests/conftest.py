@@ -47,6 +47,7 @@ def dlx(tmp_path, monkeypatch, capsys):
 @contextmanager
 def isolated_plugins():
     """What a command's plugins register is forgotten after it (the next test sees dlx's own)."""
+    import dlx.config.presets  # noqa: F401  (declares every built-in component: they stay declared)
     from dlx import plugins, registry
 
     plugins.load_builtins()  # dlx's own stay registered; only what the command adds goes
