@@ -144,3 +144,23 @@ def test_the_worker_saves_the_curve_with_the_last_epoch_and_an_early_stop_spans_
     client = client_class()(f"sqlite:///{tmp_path / 'mlflow.db'}")
     for session in (full, early):
         assert "learning-curve.png" in {a.path for a in client.list_artifacts(session.link.run_id)}
+
+
+def test_values_the_curve_cannot_draw_cost_the_picture_not_the_run(tmp_path, caplog):
+    pytest.importorskip("mlflow")
+    from dlx.engine.mlflow_link import client_class
+
+    answers = []
+    session = worker_session(tmp_path, "huge", 3, answers)
+    huge = [{**row, "train_loss": 1.7e308 * (-1) ** i} for i, row in enumerate(rows(3))]
+    (tmp_path / "huge" / "metrics.csv").write_text(
+        "epoch,train_loss\n" + "".join(f"{int(r['epoch'])},{r['train_loss']!r}\n" for r in huge))
+    for row in huge:
+        session.handle("row", {"row": row})
+    assert session.curve is None and session.drawn is None
+    assert session.handle("end", {"summary": None}) and answers[-1]["complete"]
+    client = client_class()(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert [m.value for m in client.get_metric_history(session.link.run_id, "train_loss")] == \
+        [r["train_loss"] for r in huge]
+    assert "learning-curve.png" not in {a.path for a in client.list_artifacts(session.link.run_id)}
+    assert "learning-curve.png not drawn" in caplog.text

@@ -193,9 +193,13 @@ class LearningCurve:
 
 
 def learning_curve(rows: list[dict], file: Path) -> Path | None:
-    """learning-curve.png of `rows` (None without matplotlib or metrics)."""
+    """learning-curve.png of `rows` (None without matplotlib or metrics, or with values it cannot draw)."""
     curve = LearningCurve()
-    return curve.save(file) if curve.update(rows) else None
+    try:
+        return curve.save(file) if curve.update(rows) else None
+    except (ValueError, OverflowError) as e:  # 1.7e308: the run goes to MLflow without its picture
+        log.warning(f"learning-curve.png not drawn ({first_line(e)})")
+        return None
 
 
 def artifact_root(uri: str) -> str | None:

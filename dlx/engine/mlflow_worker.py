@@ -74,7 +74,8 @@ class Session:
         self.link: Link | None = None
         self.pending: list[dict] = []
         self.history: dict[int, dict] = {}  # epoch -> row, for the learning curve
-        self.curve, self.folder = LearningCurve(self.last_epoch), tempfile.TemporaryDirectory()
+        self.curve: LearningCurve | None = LearningCurve(self.last_epoch)  # None once it failed to draw
+        self.folder = tempfile.TemporaryDirectory()
         self.drawn: Path | None = None  # learning-curve.png, saved with the last epoch's row
         self.drawn_rows = 0  # how many epochs it shows
         self.warned = False
@@ -139,11 +140,16 @@ class Session:
     def draw(self, save: bool) -> None:
         """The curve from the rows so far: its frame drawn again if its limits changed (with each send,
         during the training: the end then only draws the lines), the picture saved when `save`."""
-        if self.curve.update([self.history[epoch] for epoch in sorted(self.history)]):
-            self.curve.draw_frame()
-            if save:
-                self.drawn = self.curve.save(Path(self.folder.name) / "learning-curve.png")
-                self.drawn_rows = len(self.history)
+        if self.curve is None:
+            return
+        try:
+            if self.curve.update([self.history[epoch] for epoch in sorted(self.history)]):
+                self.curve.draw_frame()
+                if save:
+                    self.drawn = self.curve.save(Path(self.folder.name) / "learning-curve.png")
+                    self.drawn_rows = len(self.history)
+        except Exception:  # the picture is an extra: values it cannot draw (1.7e308) must not cost the metrics;
+            self.curve, self.drawn = None, None  # the end tries once more from metrics.csv, and says why it can't
 
     def connect(self) -> None:
         from dlx.store.runs import read_overrides
@@ -162,7 +168,8 @@ class Session:
     def end(self, summary: dict | None) -> None:
         status = json.loads((self.path / "status.json").read_text()).get("status", "failed") \
             if (self.path / "status.json").exists() else "failed"
-        if self.drawn is None or self.drawn_rows != len(self.history):  # stopped early, or more rows since
+        if self.curve is not None and (self.drawn is None or self.drawn_rows != len(self.history)):
+            # stopped early, or more rows since
             self.curve.epochs = 0  # the x axis as far as the run went, not as far as it was planned to
             self.draw(save=True)
         self.link.finish(summary, status if summary is None else "finished", self.drawn)
