@@ -22,7 +22,6 @@ more; a resume sends what MLflow lacks.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import queue
@@ -33,6 +32,7 @@ import threading
 import time
 from pathlib import Path
 
+from dlx import heap
 from dlx.engine.mlflow_link import LearningCurve, Link, client_class, params_of, read_rows
 from dlx.errors import first_line
 
@@ -210,12 +210,8 @@ def serve(uri: str | None) -> None:
 
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=drain, args=(sys.stdin, lines), daemon=True).start()
-    # mlflow's imports make ~0.4 M objects that live as long as the worker: the collector's passes over them
-    # while they load cost ~15 % of the import's CPU (beside dlx's own start); frozen, later passes skip them
-    gc.disable()
-    warm_up(uri)
-    gc.freeze()
-    gc.enable()
+    with heap.setting_up():  # mlflow's ~0.4 M objects load without collections (~15 % of the import's CPU,
+        warm_up(uri)         # beside dlx's own start), then are frozen out of the collector's sight
     sessions: dict[int, Session] = {}
     while True:
         due = min((s.due() for s in sessions.values() if s.pending), default=None)
