@@ -105,8 +105,8 @@ class LearningCurve:
     The worker keeps it up to date row by row, so that the end of a run draws only the lines
     (~10 ms instead of ~60 ms for a whole figure): the frame (axes, ticks, labels, legends) is drawn
     when its limits change and kept as a bitmap, the lines are drawn over it (matplotlib's
-    blitting). The x axis spans the planned epochs from the start and each y axis ends on its
-    ticks, so the frame changes a few times per run, during the training."""
+    blitting). The x axis spans the planned epochs from the start and each y axis ends just past
+    its outer ticks, so the frame changes a few times per run, during the training."""
 
     def __init__(self, epochs: int = 0):
         self.epochs = epochs  # the planned epochs (0: as many as the rows show)
