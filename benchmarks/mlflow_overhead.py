@@ -7,11 +7,6 @@ cost, and fills the page cache); the figure is the median of the per-round ratio
 average before and after (on a shared machine, read it with that in mind).
 
     .venv/bin/python benchmarks/mlflow_overhead.py [--rounds 5] [--threads 0] [extra overrides ...]
-
-`trainer.num_threads=auto` chooses by the load average at the start, which the benchmark itself
-raises past 0.5 within a round or two: from then on both runs take one thread. What `auto` chooses
-on an idle 2-core machine (2 threads without the logger, 1 with it, whose worker takes a core) is
-measured with `--threads 2 --threads-with 1`.
 """
 
 from __future__ import annotations
@@ -28,11 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def train(folder: Path, mlflow: bool, extra: list[str], threads: int) -> float:
+def train(folder: Path, mlflow: bool, extra: list[str]) -> float:
     """Seconds of one `dlx train` process, start to exit."""
     args = [sys.executable, "-m", "dlx", "train", "-q", f"output_dir={folder}", *extra]
-    if threads:
-        args.append(f"trainer.num_threads={threads}")
     if mlflow:
         args.append("trainer.loggers=[mlflow]")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -45,21 +38,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="trainer.num_threads (0: the default)")
-    parser.add_argument("--threads-with", type=int, default=None,
-                        help="trainer.num_threads of the run with the logger (default: --threads)")
     parser.add_argument("overrides", nargs="*", help="more overrides for both runs")
     args = parser.parse_args()
-    threads = {False: args.threads, True: args.threads if args.threads_with is None else args.threads_with}
-    extra = args.overrides
+    extra = [*([f"trainer.num_threads={args.threads}"] if args.threads else []), *args.overrides]
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for m in (False, True):  # warm-up: the database, the caches
-            train(folder, m, extra, threads[m])
+        train(folder, False, extra), train(folder, True, extra)  # warm-up: the database, the caches
         plain, logged = [], []
         for i in range(args.rounds):
             order = (False, True) if i % 2 == 0 else (True, False)
-            times = {m: train(folder, m, extra, threads[m]) for m in order}
+            times = {m: train(folder, m, extra) for m in order}
             plain.append(times[False])
             logged.append(times[True])
             print(f"round {i + 1}: without {times[False]:.2f} s, with mlflow {times[True]:.2f} s "

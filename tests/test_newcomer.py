@@ -24,13 +24,6 @@ def test_auto_threads_take_one_thread_for_a_small_model_or_a_busy_machine():
     assert "trainer.num_threads" in choose_threads(10, 2, 0.0, 2)[1]
 
 
-def test_auto_threads_leave_a_core_to_the_mlflow_worker():
-    n, note = choose_threads(SMALL_MODEL * 10, cores=2, load=0.1, cap=2, beside="the MLflow worker")
-    assert n == 1 and "load 0.1 + the MLflow worker on 2 core(s)" in note
-    assert choose_threads(SMALL_MODEL * 10, cores=8, load=0.0, cap=8, beside="the MLflow worker")[0] == 7
-    assert choose_threads(SMALL_MODEL * 10, cores=1, load=0.0, cap=1, beside="the MLflow worker")[0] == 1
-
-
 def test_auto_threads_are_the_default_and_said_in_log(dlx, tmp_path):
     result = dlx("train", *TINY, "-q")
     assert result.code == 0, result.err

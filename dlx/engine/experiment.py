@@ -116,9 +116,7 @@ def set_up(exp: Experiment, overrides, callbacks, runs_root, run_path, resume, r
     batches = task.batches(bundle, device, shuffle, eval_batch_size=exp.trainer.eval_batch_size,
                            min_batch=min_batch_for(task.model, task.batch_size), shard=distributed.shard(rank))
     run_dir, overrides = open_run(exp, overrides, runs_root, run_path, resume, rank)
-    # auto: chosen now the model's size is known, leaving the MLflow worker a core (a torch thread it
-    # preempted would hold up its partners: +16.6 % against +3.3 % on 2 cores with 2 threads or 1)
-    threads = apply_threads(exp.trainer.num_threads, params, beside="the MLflow worker" if trackers else "")
+    threads = apply_threads(exp.trainer.num_threads, params)  # auto: chosen now the model's size is known
     for line in (threads, note, origin):  # what model.init_from loaded and froze; a bagging member's sample
         if line:
             run_dir.log(line)

@@ -48,21 +48,19 @@ def machine_load() -> float:
         return 0.0
 
 
-def choose_threads(params: int, cores: int, load: float, cap: int, beside: str = "") -> tuple[int, str]:
+def choose_threads(params: int, cores: int, load: float, cap: int) -> tuple[int, str]:
     """`trainer.num_threads=auto`: how many intra-op threads, and why (one line).
 
     Torch's intra-op threads wait for each other at every operation; when another process
     holds the core a partner needs, the whole step waits for the scheduler (5-15x slower on a
     busy machine). So: one thread for a small model, else the cores the load leaves free,
-    never more than `cap` (a sweep worker's or a data-parallel rank's share). `beside` names a
-    process of the run's own that works while it trains (the MLflow logger's worker): it takes a
-    core the load average does not show yet.
+    never more than `cap` (a sweep worker's or a data-parallel rank's share).
     """
-    free = max(1, int(cores - load - bool(beside) + 0.5))
+    free = max(1, int(cores - load + 0.5))
     if params < SMALL_MODEL:
         n, why = 1, f"a small model ({params:,} parameters)"
     elif free < cores:
-        n, why = free, f"load {load:.1f}{f' + {beside}' if beside else ''} on {cores} core(s)"
+        n, why = free, f"load {load:.1f} on {cores} core(s)"
     else:
         n, why = cores, f"{cores} free core(s)"
     n = max(1, min(n, cap))
@@ -71,11 +69,11 @@ def choose_threads(params: int, cores: int, load: float, cap: int, beside: str =
     return n, f"threads: {n} (trainer.num_threads=auto: {why}; set trainer.num_threads=N to choose)"
 
 
-def apply_threads(setting, params: int | None = None, beside: str = "") -> str | None:
+def apply_threads(setting, params: int | None = None) -> str | None:
     """Set torch's intra-op threads from trainer.num_threads; return the note for log.txt.
 
     An int > 0 is taken as is; 0 keeps torch's default; `auto` decides once the model's size
-    (`params`) is known and does nothing before (`beside`: see choose_threads).
+    (`params`) is known and does nothing before.
     """
     if setting == "auto":
         if params is None:
@@ -84,7 +82,7 @@ def apply_threads(setting, params: int | None = None, beside: str = "") -> str |
         # a worker or rank lowered the count before the run: that is the cap, unless it is
         # what `auto` itself chose for an earlier run in this process
         cap = _auto["cap"] if _auto["set"] == current and _auto["cap"] else current
-        n, note = choose_threads(params, usable_cores(), machine_load(), cap, beside)
+        n, note = choose_threads(params, usable_cores(), machine_load(), cap)
         torch.set_num_threads(n)
         _auto.update(cap=cap, set=n)
         return note
