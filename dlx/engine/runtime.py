@@ -30,8 +30,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-# below this many parameters a second intra-op thread buys little and costs a partner to wait for
-SMALL_MODEL = 50_000
+# below this many parameters a second intra-op thread buys little and costs a partner to wait for:
+# MLPs on digits, whole `dlx train` processes on an idle 2-core machine, 2 threads against 1 (medians
+# of 5-7 interleaved pairs): 51k parameters (the default) 0.99-1.06x the time, 101k 1.10x, 167k
+# 0.96-0.97x, 600k 0.87x. The worker of trainer.loggers=[mlflow] makes a second thread costlier still.
+SMALL_MODEL = 100_000
 _auto = {"cap": None, "set": None}  # what `auto` last chose, and under which cap (workers lower the cap)
 
 
