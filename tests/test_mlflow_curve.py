@@ -1,4 +1,4 @@
-"""learning-curve.png of the MLflow logger (dlx.engine.mlflow_link.LearningCurve): the worker keeps
+"""learning-curve.png of the MLflow logger (dlx.engine.mlflow_curve.LearningCurve): the worker keeps
 it up to date row by row, so that the end of a run draws only the lines over a kept frame."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from dlx.engine.mlflow_link import LearningCurve, learning_curve  # noqa: E402
+from dlx.engine.mlflow_curve import LearningCurve, learning_curve  # noqa: E402
 
 C0 = np.array([0x1F, 0x77, 0xB4]) / 255  # matplotlib's first colour: the train lines
 

@@ -33,7 +33,8 @@ import time
 from pathlib import Path
 
 from dlx import heap
-from dlx.engine.mlflow_link import LearningCurve, Link, client_class, params_of, read_rows
+from dlx.engine.mlflow_curve import LearningCurve
+from dlx.engine.mlflow_link import Link, client_class, params_of, read_rows
 from dlx.errors import first_line
 
 clients: dict = {}  # tracking URI -> MlflowClient (a SQLite store is opened once per process)
