@@ -28,9 +28,8 @@ def label_for(exp: Experiment) -> str:
 class RunWriter(Callback):
     """Keeps the run folder current: metrics.csv and log.txt each epoch; checkpoints/last.pt at
     the end of an epoch when `every_s` (trainer.checkpoint_every_s) has passed since the last
-    checkpoint, always at a
-    session's first epoch and its final one, every trainer.checkpoint_every_steps and on a stop
-    (Ctrl-C, SIGTERM). An epoch of a few ms would otherwise spend more on its checkpoint than on
+    checkpoint, always at a session's first epoch and its final one, every
+    trainer.checkpoint_every_steps and on a stop (Ctrl-C, SIGTERM). An epoch of a few ms would otherwise spend more on its checkpoint than on
     its bookkeeping (issue 24); an epoch longer than `every_s` is checkpointed every time. A
     kill -9 loses the work since the last checkpoint: the epoch in progress and at most `every_s`
     of epochs before. checkpoints/best.pt is written just before the last.pt that follows an
